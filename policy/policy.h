@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The drs policy: what the operator asks drs to do, as plain structs.
+ *
+ * Pure: parsed from bytes (policy_parse_string), never logs, never opens files, never reads
+ * the clock. Every field below has a documented default (policy_new() fills them in); a parsed
+ * policy is the defaults overlaid with the files, in order (drop-ins in lexical order). */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Cluster-wide and per-VM automation. Ordered: a lower value is more restrictive. */
+typedef enum AutomationLevel {
+        AUTOMATION_DISABLED = 0, /* per-VM only: drs never moves this VM, not even for maintenance */
+        AUTOMATION_MANUAL,       /* moves are only recommended; `drsctl apply` runs them */
+        AUTOMATION_PARTIAL,      /* only mandatory moves (rules, maintenance, DPM evacuations) */
+        AUTOMATION_FULL,         /* everything, balancing included */
+        _AUTOMATION_MAX,
+        _AUTOMATION_INVALID = -1,
+} AutomationLevel;
+
+const char *automation_level_to_string(AutomationLevel l);
+AutomationLevel automation_level_from_string(const char *s);
+
+typedef struct BalancePolicy {
+        bool enabled;         /* default true */
+        int aggressiveness;   /* 1..5, default 3; see policy_imbalance_threshold() */
+        double weight_cpu;    /* >= 0, default 1.0 */
+        double weight_memory; /* >= 0, default 1.0; weights need not sum to 1 */
+        double min_gain;      /* minimum weighted imbalance reduction a move must bring; default 0.005 */
+        uint64_t cooldown_s;  /* a VM moved less than this ago is not moved for balance; default 3600 */
+        unsigned max_moves_per_pass; /* 1..10000, default 50 */
+        uint64_t interval_s;         /* pass interval, default 300 */
+} BalancePolicy;
+
+typedef struct LimitsPolicy {
+        unsigned migrations_out_per_host; /* default 1 */
+        unsigned migrations_in_per_host;  /* default 1 */
+        unsigned migrations_per_cluster;  /* default 8 */
+        uint64_t memory_reserve_mib;      /* per host, kept free for the host itself; default 1024 */
+        double memory_overcommit;         /* configured VM memory <= host memory * this - reserve; 1.0..4.0,
+                                             default 1.0 */
+        double vcpu_per_core;             /* 0 = no cap; else vCPUs on a host <= cpus * this */
+} LimitsPolicy;
+
+typedef struct AutomationOverride {
+        char *pattern;         /* owned; VM name or fnmatch() glob */
+        AutomationLevel level; /* AUTOMATION_MANUAL or AUTOMATION_DISABLED (or PARTIAL/FULL) */
+} AutomationOverride;
+
+typedef struct AutomationWindow {
+        uint8_t days;          /* bit 0 = Monday … bit 6 = Sunday */
+        unsigned start_min;    /* minutes after local midnight, 0..1439 */
+        unsigned end_min;      /* exclusive; end < start wraps past midnight; 1..1440 */
+        AutomationLevel level; /* the cluster level while inside the window */
+} AutomationWindow;
+
+typedef struct AutomationPolicy {
+        AutomationLevel level;         /* default AUTOMATION_FULL; DISABLED is not allowed here */
+        char *timezone;                /* owned; IANA name the windows are expressed in; default "UTC" */
+        AutomationOverride *overrides; /* owned array; first match wins */
+        size_t n_overrides;
+        AutomationWindow *windows; /* owned array; first match wins */
+        size_t n_windows;
+} AutomationPolicy;
+
+typedef enum GroupKind {
+        GROUP_HOST,
+        GROUP_VM,
+} GroupKind;
+
+typedef struct Group {
+        char *name; /* owned; unique across both kinds */
+        GroupKind kind;
+        char **members; /* owned strv of names or fnmatch() globs; may be empty (members then
+                         * come only from labels in the snapshot / host configuration) */
+} Group;
+
+typedef enum RuleType {
+        RULE_KEEP_TOGETHER,     /* VMs of vm_group on one host */
+        RULE_KEEP_APART,        /* VMs of vm_group on pairwise distinct hosts */
+        RULE_MUST_RUN_ON,       /* VMs of vm_group only on hosts of host_group (always hard) */
+        RULE_SHOULD_RUN_ON,     /* preference (always soft) */
+        RULE_MUST_NOT_RUN_ON,   /* never on hosts of host_group (always hard) */
+        RULE_SHOULD_NOT_RUN_ON, /* preference (always soft) */
+        _RULE_TYPE_MAX,
+        _RULE_TYPE_INVALID = -1,
+} RuleType;
+
+const char *rule_type_to_string(RuleType t);
+RuleType rule_type_from_string(const char *s);
+
+typedef struct Rule {
+        char *name; /* owned; unique */
+        RuleType type;
+        char *vm_group;   /* owned; name of a GROUP_VM group */
+        char *host_group; /* owned; name of a GROUP_HOST group; NULL for keep-together/apart */
+        bool hard;        /* keep-*: default true; must-*: true; should-*: false */
+        bool enabled;     /* default true */
+} Rule;
+
+typedef struct PowerCommands {
+        char *power_on;  /* owned; template with {host} {address} {mac} {bmc}; NULL = unset */
+        char *power_off; /* owned; same */
+} PowerCommands;
+
+typedef struct DpmHostOverride {
+        char *host; /* owned */
+        PowerCommands commands;
+} DpmHostOverride;
+
+typedef struct DpmPolicy {
+        bool enabled;            /* default false */
+        double target_low;       /* fraction 0..1, default 0.45 */
+        double target_high;      /* fraction 0..1, default 0.81; low < high */
+        unsigned min_hosts_on;   /* default 1 */
+        unsigned headroom_hosts; /* keep this many hosts' worth of spare capacity; default 1 */
+        PowerCommands commands;  /* defaults for every host */
+        DpmHostOverride *hosts;  /* owned array */
+        size_t n_hosts;
+        char **exclude; /* owned strv of host names/globs never put in standby */
+} DpmPolicy;
+
+typedef struct MigrationPolicy {
+        uint64_t bandwidth_mib_s;  /* 0 = unlimited */
+        uint64_t *max_downtime_ms; /* owned; schedule of steps, ascending; default {300, 1000, 3000} */
+        size_t n_max_downtime_ms;
+        bool auto_converge; /* default true */
+        bool post_copy;     /* default false */
+        bool tls;           /* default false */
+        uint64_t
+                timeout_s_per_gib; /* default 120; a migration of M GiB is aborted after max(60, M*this) s */
+} MigrationPolicy;
+
+typedef struct Policy {
+        BalancePolicy balance;
+        LimitsPolicy limits;
+        AutomationPolicy automation;
+        Group *groups; /* owned array */
+        size_t n_groups;
+        Rule *rules; /* owned array */
+        size_t n_rules;
+        DpmPolicy dpm;
+        MigrationPolicy migration;
+} Policy;
+
+/* Where a parse error is. line and column are 1-based; file is what the caller passed. */
+typedef struct PolicyError {
+        char *file; /* owned */
+        unsigned line;
+        unsigned column;
+        char *message; /* owned; no trailing full stop, subjects quoted: "unknown key 'foo'…" */
+} PolicyError;
+
+void policy_error_clear(PolicyError *e);
+
+/* A policy with every default set. */
+int policy_new(Policy **ret);
+Policy *policy_free(Policy *p);
+int policy_copy(const Policy *p, Policy **ret);
+
+/* Overlays the YAML document in buf onto *p (which must come from policy_new() or an earlier
+ * overlay). On error returns -EINVAL (or -ENOMEM), fills *reterr (if not NULL) and leaves *p
+ * exactly as it was. Later files replace scalar fields they name, append list entries
+ * (groups, rules, overrides, windows, DPM hosts) and may not redefine a group or rule. */
+int policy_parse_string(Policy *p, const char *filename, const char *buf, size_t len, PolicyError *reterr);
+
+/* Cross-checks that need the whole policy (rules naming unknown groups, …). Run after the last
+ * overlay; policy_load_files() does. */
+int policy_validate(const Policy *p, PolicyError *reterr);
+
+/* The imbalance (weighted standard deviation of utilization) above which balancing acts at
+ * the given aggressiveness. Level 1 returns INFINITY (only mandatory moves). */
+double policy_imbalance_threshold(int aggressiveness);
+
+/* The effective cluster automation level at local weekday (0 = Monday) and minute of day. */
+AutomationLevel policy_automation_at(const Policy *p, unsigned weekday, unsigned minute);
+
+/* The automation level of one VM: its first matching override, else cluster_level. */
+AutomationLevel policy_vm_automation(const Policy *p, const char *vm, AutomationLevel cluster_level);
+
+/* Serializes the effective policy as YAML (re-parseable) or JSON (json-c is allowed here only
+ * in policy-print.c). Return a newly allocated string. */
+int policy_to_yaml(const Policy *p, char **ret);
+int policy_to_json(const Policy *p, char **ret);

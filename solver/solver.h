@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The drs solver: a Problem (hosts, VMs, placement, policy, `now` as data) in, a Plan out.
+ *
+ * Pure C: no I/O, no clock, no logging, no globals. Deterministic: the same Problem gives a
+ * byte-identical Plan (the optimizer's effort is bounded by deterministic work limits; the
+ * wall-clock limit is only a safety net, read through the clock the caller passes in). */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy.h"
+
+typedef enum HostState {
+        HOST_UP,
+        HOST_MAINTENANCE, /* entering or in maintenance: must end with no VM, receives none */
+        HOST_STANDBY,     /* powered off by DPM: holds no VM; DPM may power it on */
+        _HOST_STATE_MAX,
+        _HOST_STATE_INVALID = -1,
+} HostState;
+
+const char *host_state_to_string(HostState s);
+HostState host_state_from_string(const char *s);
+
+typedef struct SolverHost {
+        char *name;          /* owned */
+        double cpus;         /* CPU capacity in cores (> 0) */
+        uint64_t memory_mib; /* physical memory */
+        HostState state;
+        bool frozen;   /* stale reports or power-on failed: neither source nor target */
+        char **groups; /* owned strv: labels; host groups of the policy also match by name */
+} SolverHost;
+
+typedef struct SolverVm {
+        char *name; /* owned */
+        int host;   /* index into Problem.hosts; -1 only for placement requests */
+        unsigned vcpus;
+        uint64_t memory_mib;        /* configured size: what must fit */
+        double cpu_demand;          /* measured, in cores */
+        uint64_t memory_demand_mib; /* measured active memory */
+        int64_t last_moved_s;       /* seconds since drs last moved it; < 0 = never */
+        bool migrating;             /* a migration is in flight: stays where it is this pass */
+        char **groups;              /* owned strv: labels; VM groups of the policy match by name too */
+} SolverVm;
+
+typedef struct Problem {
+        SolverHost *hosts; /* owned array */
+        size_t n_hosts;
+        SolverVm *vms; /* owned array */
+        size_t n_vms;
+        Policy *policy;             /* owned; never NULL after problem_new() */
+        AutomationLevel automation; /* the cluster level in force now (policy windows already
+                                     * applied by the caller); default from the policy */
+} Problem;
+
+int problem_new(Problem **ret); /* empty, with a default policy */
+Problem *problem_free(Problem *p);
+
+typedef enum MoveReason {
+        REASON_BALANCE,
+        REASON_MAINTENANCE,
+        REASON_RULE,
+        REASON_DPM,
+        REASON_PLACEMENT,
+        _REASON_MAX,
+} MoveReason;
+
+const char *move_reason_to_string(MoveReason r);
+
+typedef enum PlanStatus {
+        PLAN_OPTIMAL,   /* proven optimal for the model within the move budget */
+        PLAN_FEASIBLE,  /* a valid plan, not proven optimal (gap says how far at most) */
+        PLAN_NO_ACTION, /* nothing worth doing */
+        PLAN_PARTIAL,   /* mandatory work left undone: see unplaceable */
+        _PLAN_STATUS_MAX,
+} PlanStatus;
+
+const char *plan_status_to_string(PlanStatus s);
+
+typedef struct PlanMove {
+        unsigned wave;   /* 1-based; moves of one wave may run concurrently */
+        size_t vm;       /* index into Problem.vms */
+        size_t from, to; /* indexes into Problem.hosts */
+        MoveReason reason;
+        char *rule; /* owned; rule name when reason == REASON_RULE, else NULL */
+        uint64_t memory_mib;
+        double gain;         /* weighted imbalance reduction attributed to this move */
+        bool recommendation; /* automation (cluster or VM) is manual: only recommended */
+} PlanMove;
+
+typedef enum PowerAction {
+        POWER_STANDBY,
+        POWER_ON,
+        _POWER_ACTION_MAX,
+} PowerAction;
+
+const char *power_action_to_string(PowerAction a);
+
+typedef struct PlanPower {
+        size_t host;
+        PowerAction action;
+        unsigned wave; /* standby: after its evacuation wave; power-on: before the moves onto it */
+} PlanPower;
+
+typedef struct PlanUnplaceable {
+        size_t vm;
+        char *why; /* owned; e.g. "memory: needs 8192 MiB, most free on an eligible host is 4096 MiB (h02)"
+                      or "rule 'db-apart'" */
+} PlanUnplaceable;
+
+typedef struct PlanMetrics {
+        double cpu_imbalance;    /* population standard deviation of CPU utilization over up hosts */
+        double memory_imbalance; /* same for memory demand / memory */
+        double max_cpu_utilization;
+        double max_memory_utilization;
+} PlanMetrics;
+
+typedef struct Plan {
+        PlanStatus status;
+        const char *solver; /* static: "greedy", "greedy+glpk", "glpk", "placement" */
+        double solve_ms;    /* filled by the caller from its clock; the solver leaves 0 */
+        double gap;         /* relative MIP gap of the last optimizer step; 0 when none ran */
+        PlanMetrics before, after;
+        PlanMove *moves; /* owned array, in execution order (by wave) */
+        size_t n_moves;
+        PlanPower *power; /* owned array */
+        size_t n_power;
+        PlanUnplaceable *unplaceable; /* owned array */
+        size_t n_unplaceable;
+        int placement_host; /* solver_place(): chosen host, -1 if none */
+} Plan;
+
+Plan *plan_free(Plan *p);
+
+/* Optional knobs; zero-initialized means defaults. */
+typedef struct SolverOptions {
+        double time_limit_s;                  /* safety net on the optimizer; default 5 s */
+        uint64_t (*clock_us)(void *userdata); /* monotonic clock for the safety net; NULL = none */
+        void *clock_userdata;
+        bool greedy_only; /* skip GLPK (the baseline in benchmarks) */
+        unsigned effort;  /* deterministic optimizer work budget; 0 = default */
+} SolverOptions;
+
+/* Balance, evacuation, rules and DPM in one pass. */
+int solver_plan(const Problem *p, const SolverOptions *opts, Plan **ret);
+
+/* Best host for a new VM (vm->host is ignored). ret->placement_host, or -1 with unplaceable. */
+int solver_place(const Problem *p, const SolverVm *vm, const SolverOptions *opts, Plan **ret);
+
+/* The plan as JSON (the `drsctl plan --json` format, see README) and as a human table. */
+int plan_to_json(const Problem *p, const Plan *plan, char **ret);
+int plan_to_text(const Problem *p, const Plan *plan, char **ret);
