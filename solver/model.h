@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The compiled model every solver algorithm works on (solver-internal, not installed).
+ *
+ * model_build() turns a Problem into flat arrays: capacities, demands, who may move for which
+ * reason, which host each VM may run on under the hard rules, the VM–VM rules as index lists.
+ * An Assignment is a placement (VM → host) with per-host sums kept up to date, so that the
+ * objective and feasibility of a single move are evaluated in O(1) (plus the VM's rules).
+ *
+ * Objective ("score", lower is better):
+ *     score = (w_cpu * sd(u_cpu) + w_mem * sd(u_mem)) / (w_cpu + w_mem) + soft-rule penalties
+ * where u_cpu[h] = cpu load / cpu capacity and u_mem[h] = memory demand / memory, and sd is
+ * the population standard deviation over the hosts that count (up hosts that are not being
+ * emptied). This weighted imbalance is also what the policy's thresholds and min_gain use. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "solver.h"
+
+/* Penalty per VM that breaks a soft rule, in score units. */
+#define MODEL_SOFT_PENALTY 0.05
+
+typedef struct ModelVmRule {
+        size_t rule;  /* index into Policy.rules */
+        RuleType type; /* RULE_KEEP_TOGETHER or RULE_KEEP_APART */
+        bool hard;
+        size_t *vms;  /* owned; indexes of member VMs, ascending */
+        size_t n_vms;
+} ModelVmRule;
+
+typedef struct Model {
+        const Problem *problem; /* not owned */
+        size_t n_hosts, n_vms;
+        double w_cpu, w_mem;    /* normalized: w_cpu + w_mem == 1 */
+
+        /* Per host (owned arrays of n_hosts). */
+        double *cpu_cap;      /* cores */
+        double *mem_cap;      /* MiB, for utilization */
+        double *mem_limit;    /* MiB of configured VM memory allowed: memory * overcommit - reserve */
+        double *vcpu_limit;   /* INFINITY when the policy sets no cap */
+        bool *target_ok;      /* may receive VMs now: up and not frozen */
+        bool *source_ok;      /* VMs on it may be moved: not frozen */
+        bool *must_empty;     /* maintenance or standby: every movable VM must leave */
+        bool *counted;        /* counts in the imbalance: up (frozen included) */
+        bool *dpm_may_standby; /* DPM may choose to put it in standby: up, not frozen, not excluded */
+
+        /* Per VM (owned arrays of n_vms). */
+        double *cpu;          /* demand, cores */
+        double *mem;          /* demand, MiB */
+        double *mem_cfg;      /* configured memory, MiB: what must fit */
+        double *vcpus;
+        int *initial;         /* host at the start; -1 for placement requests */
+        AutomationLevel *automation; /* effective level of the VM (cluster level and overrides) */
+        bool *fixed;          /* never moves in this pass: disabled, migrating, or its host frozen */
+        bool *may_balance;    /* may move for balance/DPM: not fixed, automation >= MANUAL with the
+                               * cluster allowing balance, and out of its cooldown */
+        bool *recommend_only; /* its moves are recommendations (manual, cluster or VM) */
+
+        /* Hard VM–host rules: allowed[vm * n_hosts + host]; soft ones: penalty in score units. */
+        uint8_t *allowed;     /* owned */
+        int *hard_rule;       /* owned, n_vms: index of a hard VM–host rule the VM breaks where it
+                               * is now (-1 if none) — the reason for a mandatory rule move */
+        float *soft_penalty;  /* owned, n_vms * n_hosts; NULL when no soft VM–host rule exists */
+
+        ModelVmRule *vm_rules; /* owned array: keep-together / keep-apart */
+        size_t n_vm_rules;
+        size_t **rules_of_vm;  /* owned: per VM, indexes into vm_rules, terminated by SIZE_MAX */
+} Model;
+
+int model_build(const Problem *p, Model **ret);
+Model *model_free(Model *m);
+
+typedef struct Assignment {
+        int *host;         /* owned, n_vms: current host of each VM */
+        double *cpu_load;  /* owned, n_hosts: sum of cpu demand */
+        double *mem_load;  /* owned, n_hosts: sum of memory demand */
+        double *mem_cfg;   /* owned, n_hosts: sum of configured memory */
+        double *vcpu_load; /* owned, n_hosts: sum of vCPUs */
+        unsigned *count;   /* owned, n_hosts: VMs on the host */
+        /* Running sums over counted hosts, for O(1) scoring. */
+        double sum_ucpu, sum_ucpu2, sum_umem, sum_umem2;
+        size_t n_counted;
+} Assignment;
+
+/* From the problem's current placement. */
+int assignment_init(const Model *m, Assignment *a);
+int assignment_copy(const Model *m, const Assignment *a, Assignment *ret);
+void assignment_done(Assignment *a);
+
+/* Weighted imbalance of the assignment (no penalties). */
+double assignment_imbalance(const Model *m, const Assignment *a);
+/* Imbalance + soft-rule penalties: the objective. */
+double assignment_score(const Model *m, const Assignment *a);
+void assignment_metrics(const Model *m, const Assignment *a, PlanMetrics *ret);
+
+/* Whether vm may be on host under hard constraints given everyone else's current place:
+ * host accepts VMs, allowed by VM–host rules, memory and vCPU capacity, keep-apart (hard).
+ * Hard keep-together is not checked here (moves of such groups go through the unit helpers).
+ * On false, *reterr_why (if not NULL) points to a static short reason: "memory", "vcpus",
+ * "rule", "host state". */
+bool assignment_fits(const Model *m, const Assignment *a, size_t vm, size_t host, const char **reterr_why);
+
+/* Change of assignment_score() if vm moved to host (negative = better). O(1) + the VM's rules. */
+double assignment_move_delta(const Model *m, const Assignment *a, size_t vm, size_t host);
+
+/* Moves vm to host, updating every sum. No checks. */
+void assignment_move(const Model *m, Assignment *a, size_t vm, size_t host);
+
+/* Soft-rule penalty VM vm has (or would have) on host, given the others' places. */
+double assignment_vm_penalty(const Model *m, const Assignment *a, size_t vm, size_t host);
