@@ -59,11 +59,12 @@ typedef struct Model {
                                * cluster allowing balance, and out of its cooldown */
         bool *recommend_only; /* its moves are recommendations (manual, cluster or VM) */
 
-        /* Hard VM–host rules: allowed[vm * n_hosts + host]; soft ones: penalty in score units. */
-        uint8_t *allowed;     /* owned */
-        int *hard_rule;       /* owned, n_vms: index of a hard VM–host rule the VM breaks where it
-                               * is now (-1 if none) — the reason for a mandatory rule move */
-        float *soft_penalty;  /* owned, n_vms * n_hosts; NULL when no soft VM–host rule exists */
+        /* VM–host rules, as rows of n_hosts per VM; a NULL row means "no rule": use the accessors
+         * model_allowed() and model_soft_penalty() below rather than the rows. */
+        uint8_t **allowed_row; /* owned: per VM NULL or n_hosts flags (hard rules) */
+        float **penalty_row;   /* owned: per VM NULL or n_hosts penalties in score units (soft rules) */
+        int *hard_rule;        /* owned, n_vms: index into Policy.rules of a hard VM–host rule the VM
+                                * breaks where it is now (-1 if none): the reason for a mandatory move */
 
         ModelVmRule *vm_rules; /* owned array: keep-together / keep-apart */
         size_t n_vm_rules;
@@ -71,6 +72,16 @@ typedef struct Model {
 } Model;
 
 int model_build(const Problem *p, Model **ret);
+
+/* Hard VM–host rules allow vm on host (capacity and host state not considered). */
+static inline bool model_allowed(const Model *m, size_t vm, size_t host) {
+        return !m->allowed_row[vm] || m->allowed_row[vm][host];
+}
+
+/* Soft VM–host rule penalty of vm on host. */
+static inline double model_soft_penalty(const Model *m, size_t vm, size_t host) {
+        return m->penalty_row[vm] ? m->penalty_row[vm][host] : 0.0;
+}
 Model *model_free(Model *m);
 
 typedef struct Assignment {
