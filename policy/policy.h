@@ -99,6 +99,8 @@ typedef struct Rule {
         char *host_group; /* owned; name of a GROUP_HOST group; NULL for keep-together/apart */
         bool hard;        /* keep-*: default true; must-*: true; should-*: false */
         bool enabled;     /* default true */
+        char *file; /* owned; where the rule was defined, for policy_validate()'s messages; may be NULL */
+        unsigned line, column;
 } Rule;
 
 typedef struct PowerCommands {
@@ -155,6 +157,8 @@ typedef struct PolicyError {
 } PolicyError;
 
 void policy_error_clear(PolicyError *e);
+/* "FILE:LINE:COLUMN: message" ("FILE: message" when line is 0), newly allocated. */
+int policy_error_to_string(const PolicyError *e, char **ret);
 
 /* A policy with every default set. */
 int policy_new(Policy **ret);
@@ -180,6 +184,13 @@ AutomationLevel policy_automation_at(const Policy *p, unsigned weekday, unsigned
 
 /* The automation level of one VM: its first matching override, else cluster_level. */
 AutomationLevel policy_vm_automation(const Policy *p, const char *vm, AutomationLevel cluster_level);
+
+/* Expands a power command template: {host} {address} {mac} {bmc} are replaced verbatim by the
+ * given values (NULL = empty), "{{" and "}}" by literal braces. -EINVAL on an unknown or
+ * unterminated placeholder (policy parsing refuses those already). */
+int policy_expand_command(
+        const char *template, const char *host, const char *address, const char *mac, const char *bmc,
+        char **ret);
 
 /* Serializes the effective policy as YAML (re-parseable) or JSON (json-c is allowed here only
  * in policy-print.c). Return a newly allocated string. */

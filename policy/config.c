@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* drsd.yaml: the daemon configuration. Pure. */
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "policy-internal.h"
+
+#define CONFIG_MAX_HOSTS 10000
+#define CONFIG_MAX_PATH 4096
+#define CONFIG_MAX_SOCKET 107 /* sizeof(sun_path) - 1 */
+
+static const char *const mode_table[_DRS_MODE_MAX] = {
+        [DRS_MODE_STANDALONE] = "standalone",
+        [DRS_MODE_COROSYNC] = "corosync",
+};
+
+const char *drs_mode_to_string(DrsMode m) {
+        if (m < 0 || m >= _DRS_MODE_MAX)
+                return NULL;
+        return mode_table[m];
+}
+
+DrsMode drs_mode_from_string(const char *s) {
+        if (s)
+                for (int i = 0; i < _DRS_MODE_MAX; i++)
+                        if (streq(s, mode_table[i]))
+                                return (DrsMode) i;
+        return _DRS_MODE_INVALID;
+}
+
+static void host_done(DrsHostConfig *h) {
+        free(h->name);
+        free(h->uri);
+        free(h->migration_uri);
+        free(h->address);
+        free(h->mac);
+        free(h->bmc);
+        strv_free(h->groups);
+        *h = (DrsHostConfig){};
+}
+
+DrsConfig *drs_config_free(DrsConfig *c) {
+        if (!c)
+                return NULL;
+        free(c->socket);
+        free(c->admin_group);
+        free(c->state_dir);
+        free(c->metrics_listen);
+        free(c->policy);
+        free(c->policy_dir);
+        for (size_t i = 0; i < c->n_hosts; i++)
+                host_done(&c->hosts[i]);
+        free(c->hosts);
+        free(c);
+        return NULL;
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(DrsConfig *, drs_config_free);
+
+int drs_config_new(DrsConfig **ret) {
+        _cleanup_(drs_config_freep) DrsConfig *c = NULL;
+
+        c = calloc(1, sizeof(DrsConfig));
+        if (!c)
+                return -ENOMEM;
+        c->mode = DRS_MODE_STANDALONE;
+        c->interval_s = 10;
+        c->socket = strdup("/run/drsd/drsd.sock");
+        c->state_dir = strdup("/var/lib/drsd");
+        c->policy = strdup("/etc/drs/policy.yaml");
+        c->policy_dir = strdup("/etc/drs/policy.d");
+        if (!c->socket || !c->state_dir || !c->policy || !c->policy_dir)
+                return -ENOMEM;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+const DrsHostConfig *drs_config_find_host(const DrsConfig *c, const char *name) {
+        for (size_t i = 0; i < c->n_hosts; i++)
+                if (streq(c->hosts[i].name, name))
+                        return &c->hosts[i];
+        return NULL;
+}
+
+/* Replaces *field with the string value of n. */
+static int set_string(YContext *c, const YNode *n, const char *what, size_t max, char **field) {
+        char *s;
+        int r = yget_string(c, n, what, max, &s);
+        if (r < 0)
+                return r;
+        free(*field);
+        *field = s;
+        return 0;
+}
+
+/* Same, but null or "" unsets the field. */
+static int set_optional_string(YContext *c, const YNode *n, const char *what, size_t max, char **field) {
+        if (ynode_is_null(n) || (n->type == YNODE_SCALAR && n->length == 0)) {
+                free(*field);
+                *field = NULL;
+                return 0;
+        }
+        return set_string(c, n, what, max, field);
+}
+
+static bool host_name_is_valid(const char *s) {
+        size_t n = 0;
+        if (!*s)
+                return false;
+        for (; *s; s++, n++)
+                if (!(isalnum((unsigned char) *s) || strchr("_.-", *s)))
+                        return false;
+        return n <= 253;
+}
+
+static bool mac_is_valid(const char *s) {
+        if (strlen(s) != 17)
+                return false;
+        for (size_t i = 0; i < 17; i++)
+                if (i % 3 == 2 ? s[i] != ':' && s[i] != '-' : !isxdigit((unsigned char) s[i]))
+                        return false;
+        return true;
+}
+
+static bool listen_is_valid(const char *s) {
+        const char *colon = strrchr(s, ':');
+        unsigned long port = 0;
+
+        if (!colon || !colon[1] || strlen(colon + 1) > 5)
+                return false;
+        for (const char *p = colon + 1; *p; p++) {
+                if (!isdigit((unsigned char) *p))
+                        return false;
+                port = port * 10 + (unsigned long) (*p - '0');
+        }
+        if (port < 1 || port > 65535)
+                return false;
+        for (const char *p = s; p < colon; p++)
+                if (isspace((unsigned char) *p))
+                        return false;
+        return true;
+}
+
+static int parse_host(YContext *c, const YNode *n, DrsConfig *cfg, DrsHostConfig *h) {
+        static const char *const keys[] = {"name", "uri", "migration_uri", "address",
+                                           "mac",  "bmc", "groups",        NULL};
+        const YNode *v;
+        int r = ymap_check(c, n, "hosts", keys);
+        if (r < 0)
+                return r;
+        v = ymap_get(n, "name");
+        if (!v)
+                return yerr(c, n, "missing key 'name' in 'hosts'");
+        r = set_string(c, v, "hosts.name", 253, &h->name);
+        if (r < 0)
+                return r;
+        if (!host_name_is_valid(h->name))
+                return yerr(c, v, "invalid host name '%s' (expected letters, digits and _.-)", h->name);
+        if (drs_config_find_host(cfg, h->name))
+                return yerr(c, v, "host '%s' is listed more than once", h->name);
+        v = ymap_get(n, "uri");
+        if (v) {
+                r = set_string(c, v, "hosts.uri", CONFIG_MAX_PATH, &h->uri);
+                if (r < 0)
+                        return r;
+                if (!strstr(h->uri, ":/"))
+                        return yerr(
+                                c, v,
+                                "invalid value for 'hosts.uri' (expected a libvirt URI such as qemu+tls://%s/system)",
+                                h->name);
+        } else if (cfg->mode == DRS_MODE_STANDALONE)
+                return yerr(
+                        c, n,
+                        "missing key 'uri' for host '%s' (standalone mode connects to each host by URI)",
+                        h->name);
+        v = ymap_get(n, "migration_uri");
+        if (v) {
+                r = set_string(c, v, "hosts.migration_uri", CONFIG_MAX_PATH, &h->migration_uri);
+                if (r < 0)
+                        return r;
+                if (!strstr(h->migration_uri, ":/"))
+                        return yerr(
+                                c, v, "invalid value for 'hosts.migration_uri' (expected a libvirt URI)");
+        } else if (h->uri) {
+                h->migration_uri = strdup(h->uri);
+                if (!h->migration_uri)
+                        return -ENOMEM;
+        }
+        v = ymap_get(n, "address");
+        if (v) {
+                r = set_string(c, v, "hosts.address", 253, &h->address);
+                if (r < 0)
+                        return r;
+        }
+        v = ymap_get(n, "mac");
+        if (v) {
+                r = set_string(c, v, "hosts.mac", 17, &h->mac);
+                if (r < 0)
+                        return r;
+                if (!mac_is_valid(h->mac))
+                        return yerr(
+                                c, v, "invalid value '%s' for 'hosts.mac' (expected xx:xx:xx:xx:xx:xx)",
+                                h->mac);
+        }
+        v = ymap_get(n, "bmc");
+        if (v) {
+                r = set_string(c, v, "hosts.bmc", 253, &h->bmc);
+                if (r < 0)
+                        return r;
+        }
+        v = ymap_get(n, "groups");
+        if (v) {
+                r = yget_strv(c, v, "hosts.groups", POLICY_MAX_GROUPS, POLICY_MAX_NAME, &h->groups);
+                if (r < 0)
+                        return r;
+        } else {
+                h->groups = calloc(1, sizeof(char *));
+                if (!h->groups)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+static int parse_config(YContext *c, const YNode *root, DrsConfig *cfg) {
+        static const char *const keys[] = {
+                "mode",           "interval", "socket",     "admin_group", "state_dir",
+                "metrics_listen", "policy",   "policy_dir", "hosts",       NULL,
+        };
+        const YNode *v, *hosts;
+        int r = ymap_check(c, root, "drsd", keys);
+        if (r < 0)
+                return r;
+
+        v = ymap_get(root, "mode");
+        if (v) {
+                DrsMode m;
+                r = yexpect(c, v, YNODE_SCALAR, "mode");
+                if (r < 0)
+                        return r;
+                m = drs_mode_from_string(v->value);
+                if (m < 0)
+                        return yerr(c, v, "invalid value for 'mode' (expected standalone or corosync)");
+                cfg->mode = m;
+        }
+        v = ymap_get(root, "interval");
+        if (v) {
+                r = yget_duration_s(c, v, "interval", 1, 3600, &cfg->interval_s);
+                if (r < 0)
+                        return r;
+        }
+        v = ymap_get(root, "socket");
+        if (v) {
+                r = set_string(c, v, "socket", CONFIG_MAX_SOCKET, &cfg->socket);
+                if (r < 0)
+                        return r;
+                if (cfg->socket[0] != '/')
+                        return yerr(c, v, "invalid value for 'socket' (expected an absolute path)");
+        }
+        v = ymap_get(root, "admin_group");
+        if (v) {
+                r = set_optional_string(c, v, "admin_group", 32, &cfg->admin_group);
+                if (r < 0)
+                        return r;
+        }
+        v = ymap_get(root, "state_dir");
+        if (v) {
+                r = set_string(c, v, "state_dir", CONFIG_MAX_PATH, &cfg->state_dir);
+                if (r < 0)
+                        return r;
+        }
+        v = ymap_get(root, "metrics_listen");
+        if (v) {
+                r = set_optional_string(c, v, "metrics_listen", 256, &cfg->metrics_listen);
+                if (r < 0)
+                        return r;
+                if (cfg->metrics_listen && !listen_is_valid(cfg->metrics_listen))
+                        return yerr(
+                                c, v,
+                                "invalid value for 'metrics_listen' (expected ADDRESS:PORT such as 127.0.0.1:9477, or empty for off)");
+        }
+        v = ymap_get(root, "policy");
+        if (v) {
+                r = set_string(c, v, "policy", CONFIG_MAX_PATH, &cfg->policy);
+                if (r < 0)
+                        return r;
+        }
+        v = ymap_get(root, "policy_dir");
+        if (v) {
+                r = set_string(c, v, "policy_dir", CONFIG_MAX_PATH, &cfg->policy_dir);
+                if (r < 0)
+                        return r;
+        }
+
+        hosts = ymap_get(root, "hosts");
+        if (hosts) {
+                r = yexpect(c, hosts, YNODE_SEQUENCE, "hosts");
+                if (r < 0)
+                        return r;
+                if (hosts->n_children > CONFIG_MAX_HOSTS)
+                        return yerr(
+                                c, hosts->children[CONFIG_MAX_HOSTS],
+                                "too many entries in 'hosts' (at most %d)", CONFIG_MAX_HOSTS);
+                cfg->hosts = calloc(hosts->n_children ?: 1, sizeof(DrsHostConfig));
+                if (!cfg->hosts)
+                        return -ENOMEM;
+                for (size_t i = 0; i < hosts->n_children; i++) {
+                        DrsHostConfig h = {};
+                        r = parse_host(c, hosts->children[i], cfg, &h);
+                        if (r < 0) {
+                                host_done(&h);
+                                return r;
+                        }
+                        cfg->hosts[cfg->n_hosts++] = h;
+                }
+        }
+        if (cfg->mode == DRS_MODE_STANDALONE && cfg->n_hosts == 0)
+                return yerr(
+                        c, hosts ?: root,
+                        "standalone mode needs a non-empty 'hosts' list (name and libvirt uri of each host)");
+        return 0;
+}
+
+int drs_config_parse_string(
+        const char *filename, const char *buf, size_t len, DrsConfig **ret, PolicyError *reterr) {
+        _cleanup_(drs_config_freep) DrsConfig *cfg = NULL;
+        _cleanup_(ynode_freep) YNode *root = NULL;
+        YContext c = {.file = filename ?: "<input>", .error = reterr};
+        int r;
+
+        r = ytree_parse(c.file, buf, len, &root, reterr);
+        if (r < 0)
+                return r;
+        r = drs_config_new(&cfg);
+        if (r < 0)
+                return r;
+        if (!root)
+                return ytree_error(
+                        reterr, c.file, 1, 1,
+                        "empty configuration (standalone mode needs a non-empty 'hosts' list)");
+        r = parse_config(&c, root, cfg);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(cfg);
+        return 0;
+}

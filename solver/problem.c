@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The Problem container: allocation, freeing, host state names. */
+
+#include <errno.h>
+
+#include "macro.h"
+#include "solver.h"
+
+static const char *const host_state_table[_HOST_STATE_MAX] = {
+        [HOST_UP] = "up",
+        [HOST_MAINTENANCE] = "maintenance",
+        [HOST_STANDBY] = "standby",
+};
+
+const char *host_state_to_string(HostState s) {
+        if (s < 0 || s >= _HOST_STATE_MAX)
+                return NULL;
+        return host_state_table[s];
+}
+
+HostState host_state_from_string(const char *s) {
+        if (s)
+                for (int i = 0; i < _HOST_STATE_MAX; i++)
+                        if (streq(s, host_state_table[i]))
+                                return (HostState) i;
+        return _HOST_STATE_INVALID;
+}
+
+int problem_new(Problem **ret) {
+        Problem *p;
+        int r;
+
+        p = calloc(1, sizeof(Problem));
+        if (!p)
+                return -ENOMEM;
+        r = policy_new(&p->policy);
+        if (r < 0) {
+                free(p);
+                return r;
+        }
+        p->automation = p->policy->automation.level;
+        *ret = p;
+        return 0;
+}
+
+Problem *problem_free(Problem *p) {
+        if (!p)
+                return NULL;
+        for (size_t i = 0; i < p->n_hosts; i++) {
+                free(p->hosts[i].name);
+                strv_free(p->hosts[i].groups);
+        }
+        free(p->hosts);
+        for (size_t i = 0; i < p->n_vms; i++) {
+                free(p->vms[i].name);
+                strv_free(p->vms[i].groups);
+        }
+        free(p->vms);
+        policy_free(p->policy);
+        free(p);
+        return NULL;
+}

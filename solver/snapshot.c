@@ -1,0 +1,372 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Cluster snapshot files → Problem. Pure parsing; the two *_load() functions read the file
+ * with policy_read_file() (policy/policy-load.c does the I/O). */
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "policy-internal.h"
+#include "policy-load.h"
+#include "snapshot.h"
+
+#define SNAPSHOT_MAX_NAME 255
+#define SNAPSHOT_MAX_LABELS 1000
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(Problem *, problem_free);
+
+static void vm_done(SolverVm *vm) {
+        free(vm->name);
+        strv_free(vm->groups);
+        *vm = (SolverVm){};
+}
+
+/* Names are sorted through an index to find duplicates and look hosts up in O(n log n). */
+typedef struct NameRef {
+        const char *name;
+        size_t index;
+        const YNode *node; /* where the name is, for messages */
+} NameRef;
+
+static int nameref_cmp(const void *a, const void *b) {
+        const NameRef *x = a, *y = b;
+        int r = strcmp(x->name, y->name);
+        if (r != 0)
+                return r;
+        return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Sorts refs and reports the duplicate whose second occurrence comes first in the file. */
+static int check_unique(YContext *c, NameRef *refs, size_t n, const char *kind) {
+        const NameRef *dup = NULL, *first = NULL;
+
+        qsort(refs, n, sizeof(NameRef), nameref_cmp);
+        for (size_t i = 1; i < n; i++)
+                if (streq(refs[i].name, refs[i - 1].name) && (!dup || refs[i].index < dup->index)) {
+                        dup = &refs[i];
+                        first = &refs[i - 1];
+                        while (first > refs && streq((first - 1)->name, dup->name))
+                                first--;
+                }
+        if (dup)
+                return yerr(
+                        c, dup->node, "duplicate %s name '%s' (first at line %u column %u)", kind, dup->name,
+                        first->node->line, first->node->column);
+        return 0;
+}
+
+static int get_labels(YContext *c, const YNode *map, const char *what, char ***ret) {
+        const YNode *v = ymap_get(map, "groups");
+        if (v)
+                return yget_strv(c, v, what, SNAPSHOT_MAX_LABELS, SNAPSHOT_MAX_NAME, ret);
+        *ret = calloc(1, sizeof(char *));
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int parse_host(YContext *c, const YNode *n, SolverHost *h, const YNode **ret_name) {
+        static const char *const keys[] = {"name", "cpus", "memory_mib", "state", "groups", "frozen", NULL};
+        const YNode *name, *cpus, *mem, *v;
+        int r = ymap_check(c, n, "hosts", keys);
+        if (r < 0)
+                return r;
+        if (!(name = ymap_get(n, "name")) || !(cpus = ymap_get(n, "cpus")) ||
+            !(mem = ymap_get(n, "memory_mib")))
+                return yerr(
+                        c, n, "missing key '%s' in 'hosts' (name, cpus and memory_mib are required)",
+                        !ymap_get(n, "name")   ? "name"
+                        : !ymap_get(n, "cpus") ? "cpus"
+                                               : "memory_mib");
+        r = yget_string(c, name, "hosts.name", SNAPSHOT_MAX_NAME, &h->name);
+        if (r < 0)
+                return r;
+        r = yget_double(c, cpus, "hosts.cpus", 0.01, 1e5, &h->cpus);
+        if (r < 0)
+                return r;
+        r = yget_size_mib(c, mem, "hosts.memory_mib", 1, UINT64_C(1) << 30, &h->memory_mib);
+        if (r < 0)
+                return r;
+        h->state = HOST_UP;
+        v = ymap_get(n, "state");
+        if (v) {
+                r = yexpect(c, v, YNODE_SCALAR, "hosts.state");
+                if (r < 0)
+                        return r;
+                h->state = host_state_from_string(v->value);
+                if (h->state < 0)
+                        return yerr(
+                                c, v,
+                                "invalid value for 'hosts.state' (expected up, maintenance or standby)");
+        }
+        v = ymap_get(n, "frozen");
+        if (v) {
+                r = yget_bool(c, v, "hosts.frozen", &h->frozen);
+                if (r < 0)
+                        return r;
+        }
+        r = get_labels(c, n, "hosts.groups", &h->groups);
+        if (r < 0)
+                return r;
+        *ret_name = name;
+        return 0;
+}
+
+/* The fields a snapshot VM and a placement request share. */
+static int
+parse_vm_common(YContext *c, const YNode *n, const char *what, SolverVm *vm, const YNode **ret_name) {
+        const YNode *name, *vcpus, *mem, *v;
+        char w[64];
+        int r;
+
+        if (!(name = ymap_get(n, "name")) || !(vcpus = ymap_get(n, "vcpus")) ||
+            !(mem = ymap_get(n, "memory_mib")))
+                return yerr(
+                        c, n, "missing key '%s' in '%s' (name, vcpus and memory_mib are required)",
+                        !ymap_get(n, "name")    ? "name"
+                        : !ymap_get(n, "vcpus") ? "vcpus"
+                                                : "memory_mib",
+                        what);
+        snprintf(w, sizeof(w), "%s.name", what);
+        r = yget_string(c, name, w, SNAPSHOT_MAX_NAME, &vm->name);
+        if (r < 0)
+                return r;
+        snprintf(w, sizeof(w), "%s.vcpus", what);
+        r = yget_unsigned(c, vcpus, w, 1, 4096, &vm->vcpus);
+        if (r < 0)
+                return r;
+        snprintf(w, sizeof(w), "%s.memory_mib", what);
+        r = yget_size_mib(c, mem, w, 1, UINT64_C(1) << 24, &vm->memory_mib);
+        if (r < 0)
+                return r;
+        vm->cpu_demand = vm->vcpus;
+        v = ymap_get(n, "cpu_demand");
+        if (v) {
+                snprintf(w, sizeof(w), "%s.cpu_demand", what);
+                r = yget_double(c, v, w, 0, 4096, &vm->cpu_demand);
+                if (r < 0)
+                        return r;
+        }
+        vm->memory_demand_mib = vm->memory_mib;
+        v = ymap_get(n, "memory_demand_mib");
+        if (v) {
+                snprintf(w, sizeof(w), "%s.memory_demand_mib", what);
+                r = yget_size_mib(c, v, w, 0, UINT64_C(1) << 24, &vm->memory_demand_mib);
+                if (r < 0)
+                        return r;
+        }
+        snprintf(w, sizeof(w), "%s.groups", what);
+        r = get_labels(c, n, w, &vm->groups);
+        if (r < 0)
+                return r;
+        *ret_name = name;
+        return 0;
+}
+
+static int
+parse_vm(YContext *c, const YNode *n, SolverVm *vm, const YNode **ret_name, const YNode **ret_host) {
+        static const char *const keys[] = {
+                "name",   "host",         "vcpus",     "memory_mib", "cpu_demand", "memory_demand_mib",
+                "groups", "last_moved_s", "migrating", NULL,
+        };
+        const YNode *host, *v;
+        int r = ymap_check(c, n, "vms", keys);
+        if (r < 0)
+                return r;
+        r = parse_vm_common(c, n, "vms", vm, ret_name);
+        if (r < 0)
+                return r;
+        host = ymap_get(n, "host");
+        if (!host)
+                return yerr(c, n, "missing key 'host' for VM '%s'", vm->name);
+        r = yexpect(c, host, YNODE_SCALAR, "vms.host");
+        if (r < 0)
+                return r;
+        vm->last_moved_s = -1;
+        v = ymap_get(n, "last_moved_s");
+        if (v) {
+                r = yget_int(c, v, "vms.last_moved_s", -1, INT64_MAX, &vm->last_moved_s);
+                if (r < 0)
+                        return r;
+        }
+        v = ymap_get(n, "migrating");
+        if (v) {
+                r = yget_bool(c, v, "vms.migrating", &vm->migrating);
+                if (r < 0)
+                        return r;
+        }
+        *ret_host = host;
+        return 0;
+}
+
+static int parse_snapshot(YContext *c, const YNode *root, Problem *p) {
+        static const char *const keys[] = {"hosts", "vms", "policy", NULL};
+        _cleanup_free_ NameRef *hrefs = NULL, *vrefs = NULL;
+        _cleanup_free_ const YNode **vm_hosts = NULL;
+        const YNode *hosts, *vms, *pol;
+        int r;
+
+        if (!root)
+                return ytree_error(c->error, c->file, 1, 1, "empty snapshot (expected 'hosts' and 'vms')");
+        r = ymap_check(c, root, "snapshot", keys);
+        if (r < 0)
+                return r;
+        hosts = ymap_get(root, "hosts");
+        if (!hosts)
+                return yerr(c, root, "missing key 'hosts' in 'snapshot'");
+        vms = ymap_get(root, "vms");
+
+        /* The policy first: its errors are independent of the cluster. */
+        pol = ymap_get(root, "policy");
+        if (pol) {
+                if (!ynode_is_null(pol)) {
+                        r = yexpect(c, pol, YNODE_MAPPING, "policy");
+                        if (r < 0)
+                                return r;
+                        r = policy_parse_node(p->policy, c->file, pol, c->error);
+                        if (r < 0)
+                                return r;
+                }
+                r = policy_validate(p->policy, c->error);
+                if (r < 0)
+                        return r;
+        }
+        p->automation = p->policy->automation.level;
+
+        r = yexpect(c, hosts, YNODE_SEQUENCE, "hosts");
+        if (r < 0)
+                return r;
+        p->hosts = calloc(hosts->n_children ?: 1, sizeof(SolverHost));
+        hrefs = calloc(hosts->n_children ?: 1, sizeof(NameRef));
+        if (!p->hosts || !hrefs)
+                return -ENOMEM;
+        for (size_t i = 0; i < hosts->n_children; i++) {
+                const YNode *name = NULL;
+                p->n_hosts++;
+                r = parse_host(c, hosts->children[i], &p->hosts[i], &name);
+                if (r < 0)
+                        return r;
+                hrefs[i] = (NameRef){p->hosts[i].name, i, name};
+        }
+        r = check_unique(c, hrefs, p->n_hosts, "host");
+        if (r < 0)
+                return r;
+
+        if (!vms)
+                return 0;
+        r = yexpect(c, vms, YNODE_SEQUENCE, "vms");
+        if (r < 0)
+                return r;
+        p->vms = calloc(vms->n_children ?: 1, sizeof(SolverVm));
+        vrefs = calloc(vms->n_children ?: 1, sizeof(NameRef));
+        vm_hosts = calloc(vms->n_children ?: 1, sizeof(YNode *));
+        if (!p->vms || !vrefs || !vm_hosts)
+                return -ENOMEM;
+        for (size_t i = 0; i < vms->n_children; i++) {
+                const YNode *name = NULL;
+                p->n_vms++;
+                r = parse_vm(c, vms->children[i], &p->vms[i], &name, &vm_hosts[i]);
+                if (r < 0)
+                        return r;
+                vrefs[i] = (NameRef){p->vms[i].name, i, name};
+        }
+        /* Host references, in file order. hrefs is sorted by name now. */
+        for (size_t i = 0; i < p->n_vms; i++) {
+                NameRef key = {.name = vm_hosts[i]->value, .index = 0};
+                const NameRef *h = NULL;
+                size_t lo = 0, hi = p->n_hosts;
+
+                while (lo < hi) {
+                        size_t mid = lo + (hi - lo) / 2;
+                        int cmp = strcmp(hrefs[mid].name, key.name);
+                        if (cmp == 0) {
+                                h = &hrefs[mid];
+                                break;
+                        }
+                        if (cmp < 0)
+                                lo = mid + 1;
+                        else
+                                hi = mid;
+                }
+                if (!h)
+                        return yerr(
+                                c, vm_hosts[i], "VM '%s' runs on unknown host '%s'", p->vms[i].name,
+                                vm_hosts[i]->value);
+                if (p->hosts[h->index].state == HOST_STANDBY)
+                        return yerr(
+                                c, vm_hosts[i], "VM '%s' runs on host '%s', which is in standby",
+                                p->vms[i].name, vm_hosts[i]->value);
+                p->vms[i].host = (int) h->index;
+        }
+        return check_unique(c, vrefs, p->n_vms, "VM");
+}
+
+int snapshot_parse_string(
+        const char *filename, const char *buf, size_t len, Problem **ret, PolicyError *reterr) {
+        _cleanup_(problem_freep) Problem *p = NULL;
+        _cleanup_(ynode_freep) YNode *root = NULL;
+        YContext c = {.file = filename ?: "<input>", .error = reterr};
+        int r;
+
+        r = ytree_parse(c.file, buf, len, &root, reterr);
+        if (r < 0)
+                return r;
+        r = problem_new(&p);
+        if (r < 0)
+                return r;
+        r = parse_snapshot(&c, root, p);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+int snapshot_parse_vm_string(
+        const char *filename, const char *buf, size_t len, SolverVm *ret, PolicyError *reterr) {
+        static const char *const keys[] = {
+                "name", "vcpus", "memory_mib", "cpu_demand", "memory_demand_mib", "groups", NULL,
+        };
+        _cleanup_(ynode_freep) YNode *root = NULL;
+        _cleanup_(vm_done) SolverVm vm = {};
+        YContext c = {.file = filename ?: "<input>", .error = reterr};
+        const YNode *name;
+        int r;
+
+        r = ytree_parse(c.file, buf, len, &root, reterr);
+        if (r < 0)
+                return r;
+        if (!root)
+                return ytree_error(
+                        reterr, c.file, 1, 1, "empty VM file (expected name, vcpus and memory_mib)");
+        r = ymap_check(&c, root, "vm", keys);
+        if (r < 0)
+                return r;
+        r = parse_vm_common(&c, root, "vm", &vm, &name);
+        if (r < 0)
+                return r;
+        vm.host = -1;
+        vm.last_moved_s = -1;
+        *ret = vm;
+        vm = (SolverVm){};
+        return 0;
+}
+
+int snapshot_load(const char *path, Problem **ret, PolicyError *reterr) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        int r;
+
+        r = policy_read_file(path, &buf, &len, reterr);
+        if (r < 0)
+                return r;
+        return snapshot_parse_string(path, buf, len, ret, reterr);
+}
+
+int snapshot_load_vm(const char *path, SolverVm *ret, PolicyError *reterr) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        int r;
+
+        r = policy_read_file(path, &buf, &len, reterr);
+        if (r < 0)
+                return r;
+        return snapshot_parse_vm_string(path, buf, len, ret, reterr);
+}
