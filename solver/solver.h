@@ -130,6 +130,8 @@ typedef struct Plan {
         PlanUnplaceable *unplaceable; /* owned array */
         size_t n_unplaceable;
         int placement_host; /* solver_place(): chosen host, -1 if none */
+        char *placement_vm; /* owned; solver_place(): the requested VM's name (unplaceable.vm is then
+                             * SIZE_MAX); NULL for solver_plan() */
 } Plan;
 
 Plan *plan_free(Plan *p);

@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <math.h>
+
+#include "dpm.h"
+#include "macro.h"
+
+void dpm_result_done(DpmResult *r) {
+        free(r->standby);
+        free(r->power_on);
+        *r = (DpmResult){};
+}
+
+typedef struct Load {
+        double cpu, mem;
+} Load;
+
+static Load total_demand(const Model *m, const Assignment *a) {
+        Load d = {};
+        for (size_t v = 0; v < m->n_vms; v++)
+                if (a->host[v] >= 0) {
+                        d.cpu += m->cpu[v];
+                        d.mem += m->mem[v];
+                }
+        return d;
+}
+
+static Load counted_capacity(const Model *m, size_t *ret_n) {
+        Load c = {};
+        size_t n = 0;
+        for (size_t h = 0; h < m->n_hosts; h++)
+                if (m->counted[h]) {
+                        c.cpu += m->cpu_cap[h];
+                        c.mem += m->mem_cap[h];
+                        n++;
+                }
+        if (ret_n)
+                *ret_n = n;
+        return c;
+}
+
+static double utilization(Load demand, Load cap) {
+        if (cap.cpu <= 0 || cap.mem <= 0)
+                return INFINITY;
+        return fmax(demand.cpu / cap.cpu, demand.mem / cap.mem);
+}
+
+static void host_power(Model *m, size_t h, bool on) {
+        m->must_empty[h] = !on;
+        m->target_ok[h] = on && m->source_ok[h];
+        m->counted[h] = on;
+}
+
+static int double_desc(const void *x, const void *y) {
+        double a = *(const double *) x, b = *(const double *) y;
+        return a > b ? -1 : a < b;
+}
+
+/* Sum of the k largest values of caps[0..n). Sorts caps. */
+static double top_k_sum(double *caps, size_t n, unsigned k) {
+        double s = 0;
+        qsort(caps, n, sizeof(double), double_desc);
+        for (size_t i = 0; i < n && i < k; i++)
+                s += caps[i];
+        return s;
+}
+
+/* Could the counted hosts other than c carry demand at <= high, with headroom? */
+static bool rest_carries(const Model *m, size_t c, Load demand, double *scratch_cpu, double *scratch_mem) {
+        const DpmPolicy *d = &m->problem->policy->dpm;
+        Load rest = {};
+        size_t n = 0;
+
+        for (size_t h = 0; h < m->n_hosts; h++) {
+                if (!m->counted[h] || h == c)
+                        continue;
+                rest.cpu += m->cpu_cap[h];
+                rest.mem += m->mem_cap[h];
+                scratch_cpu[n] = m->cpu_cap[h];
+                scratch_mem[n] = m->mem_cap[h];
+                n++;
+        }
+        rest.cpu -= top_k_sum(scratch_cpu, n, d->headroom_hosts);
+        rest.mem -= top_k_sum(scratch_mem, n, d->headroom_hosts);
+        return rest.cpu > 0 && rest.mem > 0 && demand.cpu <= d->target_high * rest.cpu &&
+               demand.mem <= d->target_high * rest.mem;
+}
+
+/* May DPM choose host h for standby now? */
+static bool standby_eligible(const Model *m, const Assignment *a, size_t h) {
+        const Problem *p = m->problem;
+        uint64_t cooldown = p->policy->balance.cooldown_s;
+
+        if (!m->counted[h] || !m->dpm_may_standby[h] || m->must_empty[h] || !m->target_ok[h])
+                return false;
+        for (size_t v = 0; v < m->n_vms; v++) {
+                if (a->host[v] != (int) h)
+                        continue;
+                /* Not a VM that just arrived in this pass, nor one in its cooldown. */
+                if (m->initial[v] != (int) h || m->fixed[v])
+                        return false;
+                if (p->vms[v].last_moved_s >= 0 && (uint64_t) p->vms[v].last_moved_s < cooldown)
+                        return false;
+        }
+        return true;
+}
+
+/* Standby hosts DPM may power on, largest first (memory, then CPU, then index). */
+static int next_power_on(const Model *m, const bool *power_on) {
+        const Problem *p = m->problem;
+        int best = -1;
+        for (size_t h = 0; h < m->n_hosts; h++) {
+                if (p->hosts[h].state != HOST_STANDBY || p->hosts[h].frozen || power_on[h])
+                        continue;
+                if (best < 0 || m->mem_cap[h] > m->mem_cap[best] ||
+                    (m->mem_cap[h] == m->mem_cap[best] && m->cpu_cap[h] > m->cpu_cap[best]))
+                        best = (int) h;
+        }
+        return best;
+}
+
+static int power_on_for_unplaceable(Model *m, Greedy *g, const MoveReason *host_reason, DpmResult *res) {
+        int r;
+
+        while (g->unplaceable.n > 0) {
+                int h = next_power_on(m, res->power_on);
+                if (h < 0)
+                        return 0;
+
+                Assignment saved;
+                r = assignment_copy(m, g->a, &saved);
+                if (r < 0)
+                        return r;
+                _cleanup_free_ MoveTag *saved_tags = malloc(sizeof(MoveTag) * (m->n_vms ? m->n_vms : 1));
+                if (!saved_tags) {
+                        assignment_done(&saved);
+                        return -ENOMEM;
+                }
+                memcpy(saved_tags, g->tags, sizeof(MoveTag) * m->n_vms);
+                UnplaceableList saved_unplaceable = g->unplaceable;
+                g->unplaceable = (UnplaceableList){};
+
+                host_power(m, (size_t) h, true);
+                r = assignment_rebase(m, g->a);
+                if (r >= 0)
+                        r = greedy_mandatory(g, host_reason);
+                if (r >= 0 && g->unplaceable.n < saved_unplaceable.n) {
+                        res->power_on[h] = true;
+                        res->n_power_on++;
+                        unplaceable_list_done(&saved_unplaceable);
+                        assignment_done(&saved);
+                        continue;
+                }
+                /* No better (or failed): back to where we were. */
+                host_power(m, (size_t) h, false);
+                assignment_done(g->a);
+                *g->a = saved;
+                memcpy(g->tags, saved_tags, sizeof(MoveTag) * m->n_vms);
+                unplaceable_list_done(&g->unplaceable);
+                g->unplaceable = saved_unplaceable;
+                return r < 0 ? r : 0;
+        }
+        return 0;
+}
+
+int dpm_run(Model *m, Greedy *g, const MoveReason *host_reason, DpmResult *ret) {
+        const DpmPolicy *d = &m->problem->policy->dpm;
+        _cleanup_(dpm_result_done) DpmResult res = {};
+        size_t H = m->n_hosts, n_on;
+        int r;
+
+        res.standby = calloc(H ? H : 1, sizeof(bool));
+        res.power_on = calloc(H ? H : 1, sizeof(bool));
+        _cleanup_free_ double *scratch_cpu = calloc(H ? H : 1, sizeof(double));
+        _cleanup_free_ double *scratch_mem = calloc(H ? H : 1, sizeof(double));
+        if (!res.standby || !res.power_on || !scratch_cpu || !scratch_mem)
+                return -ENOMEM;
+
+        if (!d->enabled || H == 0)
+                goto done;
+
+        Load demand = total_demand(m, g->a);
+
+        /* Up. */
+        if (utilization(demand, counted_capacity(m, NULL)) > d->target_high) {
+                bool changed = false;
+                while (utilization(demand, counted_capacity(m, NULL)) > d->target_high) {
+                        int h = next_power_on(m, res.power_on);
+                        if (h < 0)
+                                break;
+                        host_power(m, (size_t) h, true);
+                        res.power_on[h] = true;
+                        res.n_power_on++;
+                        changed = true;
+                }
+                if (changed) {
+                        r = assignment_rebase(m, g->a);
+                        if (r < 0)
+                                return r;
+                        if (g->unplaceable.n > 0) {
+                                /* Room appeared: place what could not be placed before. */
+                                unplaceable_list_done(&g->unplaceable);
+                                r = greedy_mandatory(g, host_reason);
+                                if (r < 0)
+                                        return r;
+                        }
+                }
+        }
+        r = power_on_for_unplaceable(m, g, host_reason, &res);
+        if (r < 0)
+                return r;
+        if (res.n_power_on > 0 || g->unplaceable.n > 0)
+                goto done;
+
+        /* Down. */
+        for (;;) {
+                Load cap = counted_capacity(m, &n_on);
+                if (utilization(demand, cap) >= d->target_low ||
+                    n_on <= (d->min_hosts_on > 1 ? d->min_hosts_on : 1))
+                        break;
+
+                bool done_one = false;
+                _cleanup_free_ bool *tried = calloc(H, sizeof(bool));
+                if (!tried)
+                        return -ENOMEM;
+                for (;;) {
+                        /* The emptiest eligible host not tried yet. */
+                        int c = -1;
+                        for (size_t h = 0; h < H; h++) {
+                                if (tried[h] || !standby_eligible(m, g->a, h))
+                                        continue;
+                                if (c < 0 || g->a->mem_cfg[h] < g->a->mem_cfg[c])
+                                        c = (int) h;
+                        }
+                        if (c < 0)
+                                break;
+                        tried[c] = true;
+                        if (!rest_carries(m, (size_t) c, demand, scratch_cpu, scratch_mem))
+                                continue;
+
+                        host_power(m, (size_t) c, false);
+                        r = assignment_rebase(m, g->a);
+                        if (r < 0)
+                                return r;
+                        r = greedy_evacuate_host(g, (size_t) c, REASON_DPM);
+                        if (r == -ENOSPC) {
+                                host_power(m, (size_t) c, true);
+                                r = assignment_rebase(m, g->a);
+                                if (r < 0)
+                                        return r;
+                                continue;
+                        }
+                        if (r < 0)
+                                return r;
+                        res.standby[c] = true;
+                        res.n_standby++;
+                        done_one = true;
+                        break;
+                }
+                if (!done_one)
+                        break;
+        }
+
+done:
+        *ret = res;
+        res = (DpmResult){};
+        return 0;
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* DPM (solver-internal): keep the utilization of the powered hosts inside the policy's band.
+ *
+ * Utilization = max(total CPU demand / CPU capacity, total memory demand / memory) over the
+ * hosts that count (up), with the demand of every placed VM (also those still on hosts being
+ * emptied).
+ *
+ * Up: when above target_high — or when mandatory moves left VMs without a place — power on
+ * standby hosts (not frozen), largest first, until back at or below target_high (for
+ * unplaceable VMs: one more host at a time while that places more of them). Powered-on hosts
+ * become targets; balance then moves VMs there (reason dpm).
+ *
+ * Down: while below target_low, nothing is unplaceable, nothing was powered on and more than
+ * max(min_hosts_on, 1) hosts are on: take the emptiest eligible host (least configured memory
+ * to migrate; dpm_may_standby, no VM in its cooldown), check that the others could carry the
+ * demand at ≤ target_high with headroom_hosts of their largest hosts' capacity held spare
+ * (per dimension), and evacuate it all or nothing (reason dpm); a host that cannot be emptied
+ * is skipped for the next one. Chosen hosts are flagged must_empty in the working model.
+ *
+ * Greedy on purpose: a consolidation MIP found nothing in 10 s from 32 hosts up (DESIGN.md);
+ * LNS may rebalance the result afterwards. */
+
+#include "greedy.h"
+
+typedef struct DpmResult {
+        bool *standby;  /* owned, n_hosts: emptied by DPM, to be put in standby */
+        bool *power_on; /* owned, n_hosts: to be powered on (wave 1) */
+        size_t n_standby, n_power_on;
+} DpmResult;
+
+void dpm_result_done(DpmResult *r);
+
+/* Decides and applies DPM on the working model m (its host flags change) and on g's assignment
+ * (g->m must be m). host_reason is what greedy_mandatory() got (for re-running it). */
+int dpm_run(Model *m, Greedy *g, const MoveReason *host_reason, DpmResult *ret);

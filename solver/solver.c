@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* solver_plan(): one pass of balance, evacuation, rules and DPM.
+ *
+ *   1. model_build(), assignment_init(); the "before" metrics.
+ *   2. Mandatory moves (greedy_mandatory()): VMs on hosts in maintenance or standby, VMs that
+ *      break a hard VM–host rule, hard keep-apart and keep-together violations. Not limited by
+ *      max_moves_per_pass: the budget caps balance moves only.
+ *   3. DPM (dpm_run(), when enabled): power-ons and consolidation onto fewer hosts, on a working
+ *      copy of the host flags (chosen hosts become must_empty).
+ *   4. Balance (greedy_balance()), when the cluster level is full or manual (manual: the moves
+ *      are recommendations) and the weighted imbalance exceeds the aggressiveness threshold —
+ *      or DPM powered a host on (then balance fills it, reason dpm).
+ *   5. lns_improve() (GLPK on neighbourhoods) with the whole budget: mandatory moves made plus
+ *      the balance budget left (LNS counts every VM away from its initial host), unless
+ *      opts->greedy_only or balance did not run.
+ *   6. Moves = VMs whose final host differs from the initial one (a VM moved twice by greedy is
+ *      one move), ordered in waves (order_plan()); reason maintenance > rule > dpm > balance.
+ *      Per-move gain: the change of the objective (weighted imbalance + soft-rule penalties,
+ *      with the final host states) when the moves are applied one after another in plan order
+ *      to the initial placement, so the gains of a plan add up to its total effect; a move
+ *      that worsens balance (an evacuation onto a busy host) shows a negative gain.
+ *   7. Status: partial when anything is unplaceable; no_action when nothing moves or powers;
+ *      optimal only when LNS ran and its gap against the LP lower bound is 0; else feasible.
+ *
+ * Deterministic: every loop is in index order, ties go to the lowest index, no hashing; the
+ * caller's clock only bounds LNS as a safety net. */
+
+#include <errno.h>
+#include <math.h>
+
+#include "dpm.h"
+#include "greedy.h"
+#include "lns.h"
+#include "macro.h"
+#include "order.h"
+#include "solver-internal.h"
+
+#define LNS_SUB_TIME_LIMIT_S 0.5
+#define DEFAULT_TIME_LIMIT_S 5.0
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(Model *, model_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Greedy *, greedy_free);
+
+static int unplaceable_cmp(const void *x, const void *y) {
+        const PlanUnplaceable *a = x, *b = y;
+        return a->vm < b->vm ? -1 : a->vm > b->vm;
+}
+
+static int power_cmp(const void *x, const void *y) {
+        const PlanPower *a = x, *b = y;
+        if (a->wave != b->wave)
+                return a->wave < b->wave ? -1 : 1;
+        return a->host < b->host ? -1 : a->host > b->host;
+}
+
+static bool balance_allowed(const Problem *p) {
+        return p->policy->balance.enabled &&
+               (p->automation == AUTOMATION_FULL || p->automation == AUTOMATION_MANUAL);
+}
+
+static unsigned count_balance_moved(const Model *m, const Assignment *a, const MoveTag *tags) {
+        unsigned n = 0;
+        for (size_t v = 0; v < m->n_vms; v++)
+                if (a->host[v] != m->initial[v] && !tags[v].mandatory)
+                        n++;
+        return n;
+}
+
+static int
+run_lns(const Model *m, Assignment *a, const SolverOptions *opts, unsigned budget_left,
+        LnsStats *ret_stats) {
+        size_t moved = 0, n_counted = 0, n_movable = 0;
+
+        for (size_t v = 0; v < m->n_vms; v++) {
+                moved += a->host[v] != m->initial[v];
+                n_movable += m->may_balance[v];
+        }
+        for (size_t h = 0; h < m->n_hosts; h++)
+                n_counted += m->counted[h];
+        if (n_counted < 2 || n_movable == 0)
+                return 0; /* trivial: nothing LNS could do */
+
+        LnsOptions lo = {
+                .move_budget = (unsigned) moved + budget_left,
+                .rounds = opts->effort,
+                .sub_time_limit_s = LNS_SUB_TIME_LIMIT_S,
+                .time_limit_s = opts->time_limit_s > 0 ? opts->time_limit_s : DEFAULT_TIME_LIMIT_S,
+                .clock_us = opts->clock_us,
+                .clock_userdata = opts->clock_userdata,
+        };
+        return lns_improve(m, a, &lo, ret_stats);
+}
+
+/* Plan moves, power actions and unplaceable VMs from the final assignment. */
+static int plan_fill(
+        Plan *plan, const Model *m, Assignment *a, const Greedy *g, const DpmResult *dpm,
+        unsigned hop_budget) {
+        const Problem *p = m->problem;
+        _cleanup_(order_result_done) OrderResult ord = {};
+        _cleanup_free_ bool *mandatory = calloc(m->n_vms ? m->n_vms : 1, sizeof(bool));
+        _cleanup_free_ int *final = calloc(m->n_vms ? m->n_vms : 1, sizeof(int));
+        Assignment seq = {};
+        int r;
+
+        if (!mandatory || !final)
+                return -ENOMEM;
+        for (size_t v = 0; v < m->n_vms; v++) {
+                final[v] = a->host[v];
+                mandatory[v] = g->tags[v].mandatory;
+        }
+
+        OrderInput in = {
+                .initial = m->initial,
+                .final = final,
+                .mandatory = mandatory,
+                .late_host = dpm->power_on,
+                .hop_budget = hop_budget,
+        };
+        r = order_plan(m, &in, &ord);
+        if (r < 0)
+                return r;
+
+        /* Unplaceable: greedy's, and mandatory moves ordering had to drop before they started. */
+        for (size_t i = 0; i < g->unplaceable.n; i++) {
+                r = plan_add_unplaceable(
+                        plan, g->unplaceable.items[i].vm, strdup(g->unplaceable.items[i].why));
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < ord.n_dropped; i++) {
+                size_t v = ord.dropped[i];
+                if (!mandatory[v] || ord.final[v] != m->initial[v])
+                        continue;
+                char *why = solver_strdup_printf(
+                        "could not be sequenced: '%s' stays full until it would have room (a cycle between full hosts, no host with room to pass through)",
+                        p->hosts[final[v]].name);
+                r = plan_add_unplaceable(plan, v, why);
+                if (r < 0)
+                        return r;
+        }
+        qsort(plan->unplaceable, plan->n_unplaceable, sizeof(PlanUnplaceable), unplaceable_cmp);
+
+        /* Moves, with gains applied in plan order to the initial placement. */
+        r = assignment_init(m, &seq);
+        if (r < 0)
+                return r;
+        plan->moves = calloc(ord.n_steps ? ord.n_steps : 1, sizeof(PlanMove));
+        if (!plan->moves) {
+                assignment_done(&seq);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < ord.n_steps; i++) {
+                const OrderStep *s = &ord.steps[i];
+                const MoveTag *t = &g->tags[s->vm];
+                PlanMove *pm = &plan->moves[plan->n_moves];
+                MoveReason reason = t->reason;
+
+                if (!t->mandatory)
+                        reason = dpm->power_on[final[s->vm]] ? REASON_DPM : REASON_BALANCE;
+                *pm = (PlanMove){
+                        .wave = s->wave,
+                        .vm = s->vm,
+                        .from = s->from,
+                        .to = s->to,
+                        .reason = reason,
+                        .memory_mib = p->vms[s->vm].memory_mib,
+                        .gain = -assignment_move_delta(m, &seq, s->vm, s->to),
+                        .recommendation = m->recommend_only[s->vm],
+                };
+                plan->n_moves++;
+                assignment_move(m, &seq, s->vm, s->to);
+                if (reason == REASON_RULE) {
+                        int k = t->rule;
+                        pm->rule = strdup(
+                                k >= 0 && (size_t) k < p->policy->n_rules ? p->policy->rules[k].name : "?");
+                        if (!pm->rule) {
+                                assignment_done(&seq);
+                                return -ENOMEM;
+                        }
+                }
+        }
+        assignment_done(&seq);
+
+        /* The final assignment is what ordering could execute. */
+        for (size_t v = 0; v < m->n_vms; v++)
+                if (ord.final[v] >= 0 && a->host[v] != ord.final[v])
+                        assignment_move(m, a, v, (size_t) ord.final[v]);
+
+        /* Power: on in wave 1; standby in the wave after the host's last evacuation step. */
+        plan->power = calloc(m->n_hosts ? m->n_hosts : 1, sizeof(PlanPower));
+        if (!plan->power)
+                return -ENOMEM;
+        for (size_t h = 0; h < m->n_hosts; h++) {
+                if (dpm->power_on[h])
+                        plan->power[plan->n_power++] = (PlanPower){.host = h, .action = POWER_ON, .wave = 1};
+                if (!dpm->standby[h] || a->count[h] > 0)
+                        continue; /* a standby host ordering could not empty stays on */
+                unsigned wave = 0;
+                for (size_t i = 0; i < ord.n_steps; i++)
+                        if (ord.steps[i].from == h && ord.steps[i].wave > wave)
+                                wave = ord.steps[i].wave;
+                plan->power[plan->n_power++] =
+                        (PlanPower){.host = h, .action = POWER_STANDBY, .wave = wave + 1};
+        }
+        qsort(plan->power, plan->n_power, sizeof(PlanPower), power_cmp);
+        return 0;
+}
+
+int solver_plan(const Problem *p, const SolverOptions *opts, Plan **ret) {
+        static const SolverOptions default_opts = {};
+        _cleanup_(plan_freep) Plan *plan = NULL;
+        _cleanup_(model_freep) Model *m = NULL;
+        _cleanup_(greedy_freep) Greedy *g = NULL;
+        _cleanup_(dpm_result_done) DpmResult dpm = {};
+        _cleanup_(assignment_done) Assignment a = {};
+        _cleanup_free_ MoveReason *host_reason = NULL;
+        const BalancePolicy *bp = &p->policy->balance;
+        LnsStats stats = {};
+        bool lns_ran = false;
+        int r;
+
+        if (!opts)
+                opts = &default_opts;
+
+        r = plan_new(&plan);
+        if (r < 0)
+                return r;
+        r = model_build(p, &m);
+        if (r < 0)
+                return r;
+        r = assignment_init(m, &a);
+        if (r < 0)
+                return r;
+        assignment_metrics(m, &a, &plan->before);
+
+        host_reason = calloc(m->n_hosts ? m->n_hosts : 1, sizeof(MoveReason));
+        if (!host_reason)
+                return -ENOMEM;
+        for (size_t h = 0; h < m->n_hosts; h++)
+                host_reason[h] = p->hosts[h].state == HOST_STANDBY ? REASON_DPM : REASON_MAINTENANCE;
+
+        r = greedy_new(m, &a, &g);
+        if (r < 0)
+                return r;
+        r = greedy_mandatory(g, host_reason);
+        if (r < 0)
+                return r;
+
+        r = dpm_run(m, g, host_reason, &dpm);
+        if (r < 0)
+                return r;
+
+        bool balance_ran = false;
+        if (balance_allowed(p) &&
+            (dpm.n_power_on > 0 ||
+             assignment_imbalance(m, &a) > policy_imbalance_threshold(bp->aggressiveness))) {
+                r = greedy_balance(g, bp->max_moves_per_pass, bp->min_gain, dpm.power_on);
+                if (r < 0)
+                        return r;
+                balance_ran = true;
+        }
+
+        if (balance_ran && !opts->greedy_only) {
+                unsigned used = count_balance_moved(m, &a, g->tags);
+                r =
+                        run_lns(m, &a, opts,
+                                used < bp->max_moves_per_pass ? bp->max_moves_per_pass - used : 0, &stats);
+                if (r < 0)
+                        return r;
+                lns_ran = stats.rounds_run > 0;
+        }
+
+        unsigned used = count_balance_moved(m, &a, g->tags);
+        r = plan_fill(
+                plan, m, &a, g, &dpm, used < bp->max_moves_per_pass ? bp->max_moves_per_pass - used : 0);
+        if (r < 0)
+                return r;
+        assignment_metrics(m, &a, &plan->after);
+
+        if (lns_ran) {
+                plan->solver = "greedy+glpk";
+                plan->gap = stats.gap;
+        }
+        if (plan->n_unplaceable > 0)
+                plan->status = PLAN_PARTIAL;
+        else if (plan->n_moves == 0 && plan->n_power == 0)
+                plan->status = PLAN_NO_ACTION;
+        else if (lns_ran && !stats.glpk_failed && stats.gap <= 0)
+                plan->status = PLAN_OPTIMAL;
+        else
+                plan->status = PLAN_FEASIBLE;
+
+        *ret = TAKE_PTR(plan);
+        return 0;
+}
