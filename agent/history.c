@@ -200,7 +200,8 @@ int history_append(History *h, const HistoryEvent *e) {
         k = history_event_to_json(e, &o);
         if (k < 0)
                 return k;
-        const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
+        const char *s = json_object_to_json_string_length(
+                o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
         if (!s)
                 return -ENOMEM;
         if (len + 1 > HISTORY_MAX_LINE)

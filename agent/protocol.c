@@ -159,7 +159,8 @@ int protocol_writer_append(ProtocolWriter *w, json_object *msg) {
         size_t len;
         int k;
 
-        const char *s = json_object_to_json_string_length(msg, JSON_C_TO_STRING_PLAIN, &len);
+        const char *s = json_object_to_json_string_length(
+                msg, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
         if (!s)
                 return -ENOMEM;
         if (len > PROTOCOL_MAX_MESSAGE)

@@ -218,8 +218,8 @@ int state_format(const State *s, char **ret) {
                         return -ENOMEM;
         }
 
-        const char *str =
-                json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED);
+        const char *str = json_object_to_json_string_ext(
+                root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
         if (!str)
                 return -ENOMEM;
         if (asprintf(ret, "%s\n", str) < 0)

@@ -1,0 +1,738 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <errno.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "manager.h"
+#include "policy-load.h"
+#include "protocol.h"
+
+#define USEC_PER_SEC 1000000ULL
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
+DEFINE_TRIVIAL_CLEANUP_FUNC(DrsConfig *, drs_config_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Policy *, policy_free);
+
+static uint64_t now_realtime_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000U;
+}
+
+int manager_new(const char *config_path, bool foreground, Manager **ret) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        int k;
+
+        m = calloc(1, sizeof(Manager));
+        if (!m)
+                return -ENOMEM;
+        m->foreground = foreground;
+        m->config_path = strdup(config_path ?: DRSD_DEFAULT_CONFIG);
+        if (!m->config_path)
+                return -ENOMEM;
+        k = sd_event_new(&m->event);
+        if (k < 0)
+                return k;
+        m->started_usec = now_realtime_usec();
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        control_server_free(m->control);
+        sd_event_source_disable_unref(m->pass_timer);
+        sd_event_source_disable_unref(m->sigterm);
+        sd_event_source_disable_unref(m->sigint);
+        sd_event_source_disable_unref(m->sighup);
+        sd_event_unref(m->event);
+        history_free(m->history);
+        state_free(m->state);
+        policy_free(m->policy);
+        drs_config_free(m->config);
+        free(m->socket_path);
+        free(m->last_reload_error);
+        free(m->config_path);
+        free(m);
+        return NULL;
+}
+
+/* Which file kind failed, for the error name of drs.Reload. */
+typedef enum LoadFailure {
+        LOAD_OK,
+        LOAD_CONFIG,
+        LOAD_POLICY,
+} LoadFailure;
+
+static int resolve_group(const char *name, gid_t *ret) {
+        struct group gr, *res = NULL;
+        char buf[16384];
+
+        int k = getgrnam_r(name, &gr, buf, sizeof(buf), &res);
+        if (k != 0)
+                return -k;
+        if (!res)
+                return -ESRCH;
+        *ret = res->gr_gid;
+        return 0;
+}
+
+static int error_string(PolicyError *e, const char *fallback_file, int k, char **ret) {
+        if (e->message)
+                return policy_error_to_string(e, ret);
+        if (asprintf(ret, "%s: %s", fallback_file, strerror(k < 0 ? -k : k)) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/* Reads drsd.yaml and the policy it names. Nothing is changed on failure. */
+static int load_files(
+        const char *config_path, DrsConfig **ret_config, Policy **ret_policy, gid_t *ret_gid,
+        bool *ret_have_gid, LoadFailure *ret_failure, char **reterr_msg) {
+        _cleanup_(drs_config_freep) DrsConfig *cfg = NULL;
+        _cleanup_(policy_freep) Policy *pol = NULL;
+        PolicyError e = {};
+        gid_t gid = 0;
+        bool have_gid = false;
+        int k;
+
+        k = drs_config_load_file(config_path, &cfg, &e);
+        if (k < 0) {
+                *ret_failure = LOAD_CONFIG;
+                int r = error_string(&e, config_path, k, reterr_msg);
+                policy_error_clear(&e);
+                return r < 0 ? r : (k == -ENOMEM ? k : -EINVAL);
+        }
+        if (cfg->mode != DRS_MODE_STANDALONE) {
+                *ret_failure = LOAD_CONFIG;
+                if (asprintf(
+                            reterr_msg, "%s: mode '%s' is not supported yet (only standalone)", config_path,
+                            drs_mode_to_string(cfg->mode)) < 0)
+                        return -ENOMEM;
+                return -EINVAL;
+        }
+        if (cfg->admin_group) {
+                k = resolve_group(cfg->admin_group, &gid);
+                if (k < 0) {
+                        *ret_failure = LOAD_CONFIG;
+                        if (asprintf(
+                                    reterr_msg, "%s: admin_group '%s' %s", config_path, cfg->admin_group,
+                                    k == -ESRCH ? "does not exist" : strerror(-k)) < 0)
+                                return -ENOMEM;
+                        return -EINVAL;
+                }
+                have_gid = true;
+        }
+
+        k = policy_load(cfg->policy, cfg->policy_dir, &pol, &e);
+        if (k < 0) {
+                *ret_failure = LOAD_POLICY;
+                int r = error_string(&e, cfg->policy, k, reterr_msg);
+                policy_error_clear(&e);
+                return r < 0 ? r : (k == -ENOMEM ? k : -EINVAL);
+        }
+
+        *ret_failure = LOAD_OK;
+        *ret_config = TAKE_PTR(cfg);
+        *ret_policy = TAKE_PTR(pol);
+        *ret_gid = gid;
+        *ret_have_gid = have_gid;
+        return 0;
+}
+
+int manager_load_config(Manager *m, char **reterr_msg) {
+        DrsConfig *cfg = NULL;
+        Policy *pol = NULL;
+        LoadFailure failure;
+        gid_t gid;
+        bool have_gid;
+
+        int k = load_files(m->config_path, &cfg, &pol, &gid, &have_gid, &failure, reterr_msg);
+        if (k < 0)
+                return k;
+        drs_config_free(m->config);
+        policy_free(m->policy);
+        m->config = cfg;
+        m->policy = pol;
+        m->admin_gid = gid;
+        m->have_admin_gid = have_gid;
+        return 0;
+}
+
+static size_t count_out_of_service(const Manager *m) {
+        size_t n = 0;
+        if (m->state)
+                for (size_t i = 0; i < m->state->n_hosts; i++)
+                        if (m->state->hosts[i].mode != HOST_MODE_UP)
+                                n++;
+        return n;
+}
+
+static void manager_notify_status(Manager *m, const char *prefix) {
+        (void) sd_notifyf(
+                false,
+                "%sSTATUS=Serving %zu host(s), %zu out of service; automation %s; pass every %" PRIu64
+                "s (%" PRIu64 " so far); leader loop not active yet",
+                prefix ?: "", m->config->n_hosts, count_out_of_service(m),
+                automation_level_to_string(m->policy->automation.level), m->pass_interval_s, m->n_passes);
+}
+
+void manager_record(Manager *m, int level, const char *message_id, const HistoryEvent *e) {
+        LogFields f = {
+                .message_id = message_id,
+                .vm = e->vm,
+                .source = e->source,
+                .target = e->target,
+                .reason = e->reason,
+        };
+        log_event(level, &f, "%s", e->message ?: e->type);
+
+        if (!m->history)
+                return;
+        HistoryEvent copy = *e;
+        if (copy.time_usec == 0)
+                copy.time_usec = now_realtime_usec();
+        int k = history_append(m->history, &copy);
+        if (k < 0)
+                log_warning_errno(k, "Failed to append to the history file '%s': %m", m->history->path);
+}
+
+/* The pass timer. */
+
+static int pass_timer_handler(sd_event_source *s, uint64_t usec, void *userdata);
+
+static int manager_arm_pass_timer(Manager *m) {
+        uint64_t interval = m->policy->balance.interval_s;
+        int k;
+
+        if (interval == 0)
+                interval = 1;
+        if (m->pass_timer && interval == m->pass_interval_s)
+                return 0;
+        m->pass_interval_s = interval;
+
+        if (!m->pass_timer) {
+                k = sd_event_add_time_relative(
+                        m->event, &m->pass_timer, CLOCK_MONOTONIC, interval * USEC_PER_SEC, USEC_PER_SEC,
+                        pass_timer_handler, m);
+                if (k < 0)
+                        return k;
+                (void) sd_event_source_set_description(m->pass_timer, "pass-timer");
+                return 0;
+        }
+        /* The interval changed on reload: count from now. */
+        k = sd_event_source_set_time_relative(m->pass_timer, interval * USEC_PER_SEC);
+        if (k < 0)
+                return k;
+        return sd_event_source_set_enabled(m->pass_timer, SD_EVENT_ONESHOT);
+}
+
+int manager_pass(Manager *m) {
+        m->n_passes++;
+        m->last_pass_usec = now_realtime_usec();
+
+        /* The leader loop hangs here (issue 5, next session): build the cluster snapshot from
+         * the collector's host reports and the persistent host state, run solver_plan() with
+         * the policy in force, and hand the plan to the executor according to the automation
+         * level (manual: only record the recommendations). Until the collector and executor
+         * exist there is no snapshot to plan on, so this pass deliberately does nothing. */
+        return 0;
+}
+
+static int pass_timer_handler(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        int k;
+
+        k = manager_pass(m);
+        if (k < 0)
+                log_warning_errno(k, "Pass failed: %m");
+
+        k = sd_event_source_set_time_relative(s, m->pass_interval_s * USEC_PER_SEC);
+        if (k >= 0)
+                k = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        if (k < 0)
+                return log_error_errno(k, "Failed to re-arm the pass timer: %m");
+        manager_notify_status(m, NULL);
+        return 0;
+}
+
+/* Reload. */
+
+static int manager_reload_full(Manager *m, LoadFailure *ret_failure, char **reterr_msg) {
+        _cleanup_free_ char *err = NULL;
+        DrsConfig *cfg = NULL;
+        Policy *pol = NULL;
+        LoadFailure failure = LOAD_OK;
+        gid_t gid;
+        bool have_gid;
+        int k;
+
+        (void) sd_notify(false, "RELOADING=1\nSTATUS=Reloading configuration and policy");
+        m->last_reload_usec = now_realtime_usec();
+
+        k = load_files(m->config_path, &cfg, &pol, &gid, &have_gid, &failure, &err);
+        if (k < 0) {
+                HistoryEvent e = {
+                        .type = (char *) "policy",
+                        .result = (char *) "failed",
+                        .reason = (char *) "reload",
+                        .message = err,
+                };
+                _cleanup_free_ char *msg = NULL;
+                if (asprintf(
+                            &msg, "Reload failed, keeping the previous configuration and policy: %s",
+                            err ?: strerror(-k)) < 0)
+                        msg = NULL;
+                e.message = msg ?: err;
+                manager_record(m, LOG_ERR, DRS_MESSAGE_CONFIG_RELOAD_FAILED, &e);
+
+                free(m->last_reload_error);
+                m->last_reload_error = err ? strdup(err) : NULL;
+                if (ret_failure)
+                        *ret_failure = failure;
+                if (reterr_msg)
+                        *reterr_msg = TAKE_PTR(err);
+                manager_notify_status(m, "READY=1\n");
+                return k;
+        }
+
+        if (!streq_ptr(cfg->socket, m->config->socket))
+                log_warning(
+                        "Reload: 'socket' changed to '%s'; still serving '%s' until drsd restarts",
+                        cfg->socket, m->socket_path ?: "(socket activation)");
+        if (!streq_ptr(cfg->state_dir, m->config->state_dir))
+                log_warning(
+                        "Reload: 'state_dir' changed to '%s'; still using '%s' until drsd restarts",
+                        cfg->state_dir, m->config->state_dir);
+        if (!streq_ptr(cfg->state_dir, m->config->state_dir) || !streq_ptr(cfg->socket, m->config->socket)) {
+                /* Keep what is in use visible in drs.Status: the running values stay. */
+                char *t = cfg->state_dir;
+                cfg->state_dir = m->config->state_dir;
+                m->config->state_dir = t;
+                t = cfg->socket;
+                cfg->socket = m->config->socket;
+                m->config->socket = t;
+        }
+
+        drs_config_free(m->config);
+        policy_free(m->policy);
+        m->config = cfg;
+        m->policy = pol;
+        m->admin_gid = gid;
+        m->have_admin_gid = have_gid;
+        if (m->control)
+                control_server_set_admin_group(m->control, gid, have_gid);
+        m->n_reloads++;
+        free(m->last_reload_error);
+        m->last_reload_error = NULL;
+
+        k = manager_arm_pass_timer(m);
+        if (k < 0)
+                log_error_errno(k, "Failed to re-arm the pass timer: %m");
+
+        HistoryEvent e = {
+                .type = (char *) "policy",
+                .result = (char *) "reloaded",
+                .reason = (char *) "reload",
+                .message = (char *) "Reloaded configuration and policy",
+        };
+        manager_record(m, LOG_INFO, DRS_MESSAGE_CONFIG_RELOADED, &e);
+        manager_notify_status(m, "READY=1\n");
+        if (ret_failure)
+                *ret_failure = LOAD_OK;
+        return 0;
+}
+
+int manager_reload(Manager *m, char **reterr_msg) {
+        return manager_reload_full(m, NULL, reterr_msg);
+}
+
+/* Signals. */
+
+static int on_exit_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+        log_info("Received %s, exiting", si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+        return sd_event_exit(m->event, 0);
+}
+
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+        log_info("Received SIGHUP, reloading '%s'", m->config_path);
+        (void) manager_reload(m, NULL);
+        return 0;
+}
+
+int manager_start(Manager *m, int listen_fd) {
+        _cleanup_free_ char *err = NULL;
+        sigset_t mask;
+        int k;
+
+        if (!m->config || !m->policy)
+                return log_error_errno(-EINVAL, "Configuration not loaded");
+
+        /* Persistent state first: a corrupt state file stops drsd rather than forgetting which
+         * hosts are in maintenance. */
+        k = mkdir_parents_and_self(m->config->state_dir, 0755);
+        if (k < 0)
+                return log_error_errno(
+                        k, "Failed to create the state directory '%s': %m", m->config->state_dir);
+        k = state_load(m->config->state_dir, &m->state, &err);
+        if (k == -EBADMSG)
+                return log_error_errno(
+                        k,
+                        "State file '%s/" STATE_FILE_NAME
+                        "' is corrupt: %s. Refusing to start: hosts in maintenance or standby "
+                        "would be forgotten. Repair or remove the file",
+                        m->config->state_dir, err ?: "unknown error");
+        if (k < 0)
+                return log_error_errno(
+                        k, "Failed to load '%s/" STATE_FILE_NAME "': %m", m->config->state_dir);
+        k = history_open(m->config->state_dir, 0, &m->history);
+        if (k < 0)
+                return log_error_errno(
+                        k, "Failed to open the history file in '%s': %m", m->config->state_dir);
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return log_error_errno(-errno, "Failed to block signals: %m");
+        if ((k = sd_event_add_signal(m->event, &m->sigterm, SIGTERM, on_exit_signal, m)) < 0 ||
+            (k = sd_event_add_signal(m->event, &m->sigint, SIGINT, on_exit_signal, m)) < 0 ||
+            (k = sd_event_add_signal(m->event, &m->sighup, SIGHUP, on_sighup, m)) < 0)
+                return log_error_errno(k, "Failed to set up signal handlers: %m");
+
+        k = sd_event_set_watchdog(m->event, true);
+        if (k < 0)
+                return log_error_errno(k, "Failed to enable the watchdog: %m");
+
+        k = manager_arm_pass_timer(m);
+        if (k < 0)
+                return log_error_errno(k, "Failed to set up the pass timer: %m");
+
+        k = control_server_new(
+                m->event, m, manager_methods, manager_n_methods, m->admin_gid, m->have_admin_gid,
+                &m->control);
+        if (k < 0)
+                return log_error_errno(k, "Failed to set up the control server: %m");
+        if (listen_fd >= 0) {
+                k = control_server_adopt(m->control, listen_fd);
+                if (k < 0)
+                        return log_error_errno(k, "Failed to serve the activated control socket: %m");
+        } else {
+                k = control_server_listen(m->control, m->config->socket);
+                if (k == -EADDRINUSE)
+                        return log_error_errno(
+                                k, "Control socket '%s' is in use: is another drsd running?",
+                                m->config->socket);
+                if (k < 0)
+                        return log_error_errno(k, "Failed to listen on '%s': %m", m->config->socket);
+                m->socket_path = strdup(m->config->socket);
+                if (!m->socket_path)
+                        return log_oom();
+        }
+
+        HistoryEvent e = {
+                .type = (char *) "daemon",
+                .result = (char *) "started",
+                .message = (char *) "drsd started",
+        };
+        manager_record(m, LOG_INFO, DRS_MESSAGE_DAEMON_STARTED, &e);
+        manager_notify_status(m, "READY=1\n");
+        return 0;
+}
+
+int manager_run(Manager *m) {
+        int k = sd_event_loop(m->event);
+        (void) sd_notify(false, "STOPPING=1\nSTATUS=Stopping");
+        HistoryEvent e = {
+                .type = (char *) "daemon",
+                .result = (char *) "stopped",
+                .message = (char *) "drsd stopping",
+        };
+        manager_record(m, LOG_INFO, DRS_MESSAGE_DAEMON_STOPPING, &e);
+        return k;
+}
+
+/* Control methods. Each takes the request parameters and fills the reply parameters. */
+
+static int add(json_object *o, const char *key, json_object *v) {
+        if (!v)
+                return -ENOMEM;
+        if (json_object_object_add(o, key, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* json-c represents null as a NULL pointer: add it directly. */
+static int add_optional_string(json_object *o, const char *key, const char *s) {
+        if (!s)
+                return json_object_object_add(o, key, NULL) < 0 ? -ENOMEM : 0;
+        return add(o, key, json_object_new_string(s));
+}
+
+static int refuse_parameters(
+        json_object *params, const char *const *allowed, json_object **reply, char **reterr_error) {
+        json_object_object_foreach(params, key, val) {
+                (void) val;
+                bool ok = false;
+                for (const char *const *a = allowed; a && *a; a++)
+                        if (streq(*a, key))
+                                ok = true;
+                if (!ok)
+                        return control_fail(
+                                reply, reterr_error, PROTOCOL_ERROR_INVALID_PARAMETER,
+                                "unknown parameter '%s'", key);
+        }
+        return 0;
+}
+
+static int policy_summary(const Manager *m, const Policy *p, json_object **ret) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        if (!o)
+                return -ENOMEM;
+        if (add_optional_string(o, "file", m->config->policy) < 0 ||
+            add_optional_string(o, "dropin_dir", m->config->policy_dir) < 0 ||
+            add(o, "automation", json_object_new_string(automation_level_to_string(p->automation.level))) <
+                    0 ||
+            add(o, "balance", json_object_new_boolean(p->balance.enabled)) < 0 ||
+            add(o, "aggressiveness", json_object_new_int(p->balance.aggressiveness)) < 0 ||
+            add(o, "interval_s", json_object_new_uint64(p->balance.interval_s)) < 0 ||
+            add(o, "max_moves_per_pass", json_object_new_uint64(p->balance.max_moves_per_pass)) < 0 ||
+            add(o, "groups", json_object_new_uint64(p->n_groups)) < 0 ||
+            add(o, "rules", json_object_new_uint64(p->n_rules)) < 0 ||
+            add(o, "dpm", json_object_new_boolean(p->dpm.enabled)) < 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+static int host_json(const char *name, const DrsHostConfig *hc, const StateHost *sh, json_object **ret) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        if (!o)
+                return -ENOMEM;
+        if (add(o, "name", json_object_new_string(name)) < 0 ||
+            add_optional_string(o, "uri", hc ? hc->uri : NULL) < 0 ||
+            add(o, "configured", json_object_new_boolean(hc != NULL)) < 0 ||
+            add(o, "state", json_object_new_string(host_mode_to_string(sh ? sh->mode : HOST_MODE_UP))) < 0)
+                return -ENOMEM;
+        if (sh && (add(o, "since", json_object_new_uint64(sh->since_usec)) < 0 ||
+                   add_optional_string(o, "reason", sh->reason) < 0))
+                return -ENOMEM;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+static int method_ping(Manager *m, json_object *params, json_object **reply, char **reterr_error) {
+        int k = refuse_parameters(params, NULL, reply, reterr_error);
+        if (k < 0)
+                return k;
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        if (!o || add(o, "pong", json_object_new_boolean(true)) < 0 ||
+            add(o, "version", json_object_new_string(DRS_VERSION)) < 0)
+                return -ENOMEM;
+        *reply = TAKE_PTR(o);
+        return 0;
+}
+
+static int method_status(Manager *m, json_object *params, json_object **reply, char **reterr_error) {
+        _cleanup_(json_object_putp) json_object *o = NULL, *hosts = NULL, *pol = NULL, *passes = NULL,
+                                                *reload = NULL;
+        int k;
+
+        k = refuse_parameters(params, NULL, reply, reterr_error);
+        if (k < 0)
+                return k;
+
+        o = json_object_new_object();
+        hosts = json_object_new_array();
+        passes = json_object_new_object();
+        reload = json_object_new_object();
+        if (!o || !hosts || !passes || !reload)
+                return -ENOMEM;
+
+        /* Configured hosts in configuration order, then hosts only the state file knows. */
+        for (size_t i = 0; i < m->config->n_hosts; i++) {
+                json_object *h;
+                const DrsHostConfig *hc = &m->config->hosts[i];
+                k = host_json(hc->name, hc, state_find(m->state, hc->name), &h);
+                if (k < 0)
+                        return k;
+                if (json_object_array_add(hosts, h) < 0) {
+                        json_object_put(h);
+                        return -ENOMEM;
+                }
+        }
+        for (size_t i = 0; m->state && i < m->state->n_hosts; i++) {
+                const StateHost *sh = &m->state->hosts[i];
+                if (drs_config_find_host(m->config, sh->name))
+                        continue;
+                json_object *h;
+                k = host_json(sh->name, NULL, sh, &h);
+                if (k < 0)
+                        return k;
+                if (json_object_array_add(hosts, h) < 0) {
+                        json_object_put(h);
+                        return -ENOMEM;
+                }
+        }
+
+        k = policy_summary(m, m->policy, &pol);
+        if (k < 0)
+                return k;
+
+        if (add(passes, "interval_s", json_object_new_uint64(m->pass_interval_s)) < 0 ||
+            add(passes, "count", json_object_new_uint64(m->n_passes)) < 0 ||
+            add(passes, "last", json_object_new_uint64(m->last_pass_usec)) < 0 ||
+            add(passes, "leader_loop", json_object_new_boolean(false)) < 0)
+                return -ENOMEM;
+        if (add(reload, "count", json_object_new_uint64(m->n_reloads)) < 0 ||
+            add(reload, "last", json_object_new_uint64(m->last_reload_usec)) < 0 ||
+            add_optional_string(reload, "error", m->last_reload_error) < 0)
+                return -ENOMEM;
+
+        if (add(o, "version", json_object_new_string(DRS_VERSION)) < 0 ||
+            add(o, "mode", json_object_new_string(drs_mode_to_string(m->config->mode))) < 0 ||
+            add(o, "pid", json_object_new_int((int) getpid())) < 0 ||
+            add(o, "started", json_object_new_uint64(m->started_usec)) < 0 ||
+            add(o, "config", json_object_new_string(m->config_path)) < 0 ||
+            add(o, "state_dir", json_object_new_string(m->config->state_dir)) < 0 ||
+            add(o, "hosts", TAKE_PTR(hosts)) < 0 || add(o, "policy", TAKE_PTR(pol)) < 0 ||
+            add(o, "passes", TAKE_PTR(passes)) < 0 || add(o, "reload", TAKE_PTR(reload)) < 0)
+                return -ENOMEM;
+        *reply = TAKE_PTR(o);
+        return 0;
+}
+
+/* drs.PolicyCheck: without parameters, checks the policy files on disk as a reload would load
+ * them (without applying anything); with {"policy": TEXT, "filename": NAME}, checks that text
+ * alone over the defaults. Replies {"valid": true, "policy": {effective policy}} or
+ * {"valid": false, "error": "file:line:column: …"}. */
+static int method_policy_check(Manager *m, json_object *params, json_object **reply, char **reterr_error) {
+        static const char *const allowed[] = {"policy", "filename", NULL};
+        _cleanup_(json_object_putp) json_object *o = NULL, *effective = NULL;
+        _cleanup_(policy_freep) Policy *p = NULL;
+        _cleanup_free_ char *err = NULL, *json = NULL;
+        PolicyError e = {};
+        json_object *text = NULL, *filename = NULL;
+        int k;
+
+        k = refuse_parameters(params, allowed, reply, reterr_error);
+        if (k < 0)
+                return k;
+        if (json_object_object_get_ex(params, "policy", &text) &&
+            !json_object_is_type(text, json_type_string))
+                return control_fail(
+                        reply, reterr_error, PROTOCOL_ERROR_INVALID_PARAMETER,
+                        "parameter 'policy' must be a string (the YAML text)");
+        if (json_object_object_get_ex(params, "filename", &filename) &&
+            !json_object_is_type(filename, json_type_string))
+                return control_fail(
+                        reply, reterr_error, PROTOCOL_ERROR_INVALID_PARAMETER,
+                        "parameter 'filename' must be a string");
+        if (filename && !text)
+                return control_fail(
+                        reply, reterr_error, PROTOCOL_ERROR_INVALID_PARAMETER,
+                        "parameter 'filename' needs 'policy'");
+
+        if (text) {
+                const char *name = filename ? json_object_get_string(filename) : "<request>";
+                k = policy_new(&p);
+                if (k < 0)
+                        return k;
+                k = policy_parse_string(
+                        p, name, json_object_get_string(text), (size_t) json_object_get_string_len(text),
+                        &e);
+                if (k >= 0)
+                        k = policy_validate(p, &e);
+                if (k < 0) {
+                        int r = error_string(&e, name, k, &err);
+                        policy_error_clear(&e);
+                        if (r < 0)
+                                return r;
+                }
+        } else {
+                k = policy_load(m->config->policy, m->config->policy_dir, &p, &e);
+                if (k < 0) {
+                        int r = error_string(&e, m->config->policy, k, &err);
+                        policy_error_clear(&e);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        if (k == -ENOMEM)
+                return k;
+
+        o = json_object_new_object();
+        if (!o)
+                return -ENOMEM;
+        if (add(o, "valid", json_object_new_boolean(k >= 0)) < 0)
+                return -ENOMEM;
+        if (k < 0) {
+                if (add(o, "error", json_object_new_string(err)) < 0)
+                        return -ENOMEM;
+        } else {
+                k = policy_to_json(p, &json);
+                if (k < 0)
+                        return k;
+                effective = json_tokener_parse(json);
+                if (!effective)
+                        return -EBADMSG;
+                if (add(o, "policy", TAKE_PTR(effective)) < 0)
+                        return -ENOMEM;
+        }
+        *reply = TAKE_PTR(o);
+        return 0;
+}
+
+static int method_reload(Manager *m, json_object *params, json_object **reply, char **reterr_error) {
+        _cleanup_free_ char *err = NULL;
+        _cleanup_(json_object_putp) json_object *o = NULL, *pol = NULL;
+        LoadFailure failure = LOAD_OK;
+        int k;
+
+        k = refuse_parameters(params, NULL, reply, reterr_error);
+        if (k < 0)
+                return k;
+
+        k = manager_reload_full(m, &failure, &err);
+        if (k == -ENOMEM)
+                return k;
+        if (k < 0)
+                return control_fail(
+                        reply, reterr_error,
+                        failure == LOAD_POLICY ? PROTOCOL_ERROR_POLICY_INVALID
+                                               : PROTOCOL_ERROR_CONFIG_INVALID,
+                        "%s (the previous configuration and policy stay in force)", err ?: "reload failed");
+
+        k = policy_summary(m, m->policy, &pol);
+        if (k < 0)
+                return k;
+        o = json_object_new_object();
+        if (!o || add(o, "policy", TAKE_PTR(pol)) < 0)
+                return -ENOMEM;
+        *reply = TAKE_PTR(o);
+        return 0;
+}
+
+const ControlMethodEntry manager_methods[] = {
+        {"drs.Ping", method_ping},
+        {"drs.Status", method_status},
+        {"drs.PolicyCheck", method_policy_check},
+        {"drs.Reload", method_reload},
+};
+const size_t manager_n_methods = ELEMENTSOF(manager_methods);
