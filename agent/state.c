@@ -97,6 +97,8 @@ int state_parse(const char *buf, size_t len, State **ret, char **reterr_msg) {
         enum json_tokener_error jerr = json_tokener_get_error(tok);
         size_t used = json_tokener_get_parse_end(tok);
         json_tokener_free(tok);
+        if (jerr == json_tokener_continue || (!root && jerr == json_tokener_success))
+                return bad(reterr_msg, "truncated or empty JSON document");
         if (!root || jerr != json_tokener_success)
                 return bad(
                         reterr_msg, "not valid JSON (%s at byte %zu)",
