@@ -210,7 +210,12 @@ run 2 "plan on a missing snapshot" plan --snapshot "$tmp/nope.yaml"
 
 if run 0 "place --vm" place --snapshot "$examples/cluster.yaml" --vm name=web09,vcpus=4,memory_mib=8192,cpu_demand=1.5 --json; then
         json_check "place --json is a plan" '"status" in d'
+        json_check "place --json names the chosen host" 'd["placement"]["vm"] == "web09" and d["placement"]["host"].startswith("h")'
 fi
+run 0 "place VM.yaml" place --snapshot "$examples/cluster.yaml" "$data/vm-web09.yaml"
+run 2 "place a VM.yaml with an unknown key" place --snapshot "$examples/cluster.yaml" "$data/vm-bad-key.yaml" &&
+        expect_stderr "VM.yaml error names file:line:column" "^drsctl: [^ ]*vm-bad-key\.yaml:3:1: .*'memory'"
+run 2 "place with both VM.yaml and --vm" place --snapshot "$examples/cluster.yaml" "$data/vm-web09.yaml" --vm name=x,vcpus=1,memory_mib=1
 run 0 "place --vm (table)" place --snapshot "$examples/cluster.yaml" --vm name=web09,vcpus=4,memory_mib=8192
 run 1 "place a VM that fits nowhere" place --snapshot "$examples/cluster.yaml" --vm name=huge,vcpus=8,memory_mib=1048576
 run 2 "place with a bad --vm" place --snapshot "$examples/cluster.yaml" --vm name=x,vcpus=four,memory_mib=1 &&
