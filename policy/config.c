@@ -240,8 +240,12 @@ static int parse_config(YContext *c, const YNode *root, DrsConfig *cfg) {
                 if (r < 0)
                         return r;
                 m = drs_mode_from_string(v->value);
-                if (m < 0)
-                        return yerr(c, v, "invalid value for 'mode' (expected standalone or corosync)");
+                if (m < 0) {
+                        char b[48];
+                        return yerr(
+                                c, v, "invalid value '%s' for 'mode' (expected standalone or corosync)",
+                                ynode_shown(v, b));
+                }
                 cfg->mode = m;
         }
         v = ymap_get(root, "interval");

@@ -414,7 +414,9 @@ static int parse_group_kind(YContext *c, const YNode *n, GroupKind kind, Policy 
                         if (!members)
                                 return -ENOMEM;
                 } else {
-                        r = yget_strv(c, v, what, POLICY_MAX_MEMBERS, POLICY_MAX_PATTERN, &members);
+                        char w[128];
+                        snprintf(w, sizeof(w), "%s.%s", what, k->value);
+                        r = yget_strv(c, v, w, POLICY_MAX_MEMBERS, POLICY_MAX_PATTERN, &members);
                         if (r < 0)
                                 return r;
                 }

@@ -30,8 +30,8 @@ void policy_error_clear(PolicyError *e) {
         *e = (PolicyError){};
 }
 
-static int
-error_fillv(PolicyError *e, const char *file, unsigned line, unsigned column, const char *fmt, va_list ap) {
+_printf_(5, 0) static int error_fillv(
+        PolicyError *e, const char *file, unsigned line, unsigned column, const char *fmt, va_list ap) {
         _cleanup_free_ char *f = NULL, *m = NULL;
 
         if (!e)
@@ -377,12 +377,12 @@ const char *ynode_type_name(const YNode *n) {
         default:
                 if (ynode_is_null(n))
                         return "null";
-                return n->quoted ? "a string" : "a scalar";
+                return n->quoted ? "a string" : "a single value";
         }
 }
 
 /* A printable, bounded copy of a scalar for messages. */
-static const char *shown(const YNode *n, char buf[static 48]) {
+const char *ynode_shown(const YNode *n, char buf[static 48]) {
         size_t j = 0;
 
         for (size_t i = 0; i < n->length && j < 40; i++) {
@@ -412,7 +412,7 @@ const YNode *ymap_get(const YNode *map, const char *key) {
 }
 
 static const char *type_word(YNodeType t) {
-        return t == YNODE_MAPPING ? "a mapping" : t == YNODE_SEQUENCE ? "a list" : "a scalar";
+        return t == YNODE_MAPPING ? "a mapping" : t == YNODE_SEQUENCE ? "a list" : "a single value";
 }
 
 int yexpect(YContext *c, const YNode *n, YNodeType type, const char *what) {
@@ -449,13 +449,22 @@ int ymap_check(YContext *c, const YNode *n, const char *what, const char *const 
                         used += (size_t) w;
                 }
                 return yerr(
-                        c, k, "unknown key '%s' in '%s' (expected one of: %s)", shown(k, kb), what,
+                        c, k, "unknown key '%s' in '%s' (expected one of: %s)", ynode_shown(k, kb), what,
                         expected);
         }
         return 0;
 }
 
 /* ---- scalar getters ---- */
+
+/* A scalar with units ("10m", "4GiB", "45%"): quoted is fine too, JSON has no other way. */
+static int expect_scalar(YContext *c, const YNode *n, const char *what, const char *kind) {
+        if (n->type == YNODE_SCALAR && !ynode_is_null(n))
+                return 0;
+        if (ynode_is_null(n))
+                return yerr(c, n, "missing value for '%s' (expected %s)", what, kind);
+        return yerr(c, n, "expected %s for '%s', got %s", kind, what, ynode_type_name(n));
+}
 
 static int expect_plain(YContext *c, const YNode *n, const char *what, const char *kind) {
         if (n->type == YNODE_SCALAR && !n->quoted && !ynode_is_null(n))
@@ -481,7 +490,7 @@ int yget_bool(YContext *c, const YNode *n, const char *what, bool *ret) {
                         return 0;
                 }
         }
-        return yerr(c, n, "invalid value '%s' for '%s' (expected true or false)", shown(n, b), what);
+        return yerr(c, n, "invalid value '%s' for '%s' (expected true or false)", ynode_shown(n, b), what);
 }
 
 static bool all_digits(const char *s) {
@@ -519,7 +528,7 @@ int yget_uint(YContext *c, const YNode *n, const char *what, uint64_t min, uint6
                 return yerr(
                         c, n,
                         "invalid value '%s' for '%s' (expected an integer from %" PRIu64 " to %" PRIu64 ")",
-                        shown(n, b), what, min, max);
+                        ynode_shown(n, b), what, min, max);
         *ret = v;
         return 0;
 }
@@ -560,7 +569,7 @@ int yget_int(YContext *c, const YNode *n, const char *what, int64_t min, int64_t
         }
         return yerr(
                 c, n, "invalid value '%s' for '%s' (expected an integer from %" PRId64 " to %" PRId64 ")",
-                shown(n, b), what, min, max);
+                ynode_shown(n, b), what, min, max);
 }
 
 /* A finite decimal number: [-]digits[.digits][e[+-]digits]; no hex, inf, nan or blanks. */
@@ -613,8 +622,8 @@ int yget_double(YContext *c, const YNode *n, const char *what, double min, doubl
                 return r;
         if (parse_decimal(n->value, n->length, &v) < 0 || v < min || v > max)
                 return yerr(
-                        c, n, "invalid value '%s' for '%s' (expected a number from %g to %g)", shown(n, b),
-                        what, min, max);
+                        c, n, "invalid value '%s' for '%s' (expected a number from %g to %g)",
+                        ynode_shown(n, b), what, min, max);
         *ret = v;
         return 0;
 }
@@ -706,13 +715,13 @@ static int duration_error(YContext *c, const YNode *n, const char *what, uint64_
         return yerr(
                 c, n,
                 "invalid value '%s' for '%s' (expected a duration from %s to %s, e.g. 90s, 10m, 1h, 2d)",
-                shown(n, b), what, lo, hi);
+                ynode_shown(n, b), what, lo, hi);
 }
 
 int yget_duration_ms(
         YContext *c, const YNode *n, const char *what, uint64_t min_ms, uint64_t max_ms, uint64_t *ret) {
         uint64_t v;
-        int r = expect_plain(c, n, what, "a duration");
+        int r = expect_scalar(c, n, what, "a duration");
         if (r < 0)
                 return r;
         if (parse_duration_ms(n->value, &v) < 0 || v < min_ms || v > max_ms)
@@ -724,7 +733,7 @@ int yget_duration_ms(
 int yget_duration_s(
         YContext *c, const YNode *n, const char *what, uint64_t min_s, uint64_t max_s, uint64_t *ret) {
         uint64_t v;
-        int r = expect_plain(c, n, what, "a duration");
+        int r = expect_scalar(c, n, what, "a duration");
         if (r < 0)
                 return r;
         if (parse_duration_ms(n->value, &v) < 0 || v % 1000 != 0 || v / 1000 < min_s || v / 1000 > max_s)
@@ -783,7 +792,7 @@ void format_size_mib(uint64_t mib, char *buf, size_t size) {
 int yget_size_mib(YContext *c, const YNode *n, const char *what, uint64_t min, uint64_t max, uint64_t *ret) {
         uint64_t v;
         char b[48], lo[32], hi[32];
-        int r = expect_plain(c, n, what, "a size");
+        int r = expect_scalar(c, n, what, "a size");
         if (r < 0)
                 return r;
         if (parse_size_mib(n->value, &v) >= 0 && v >= min && v <= max) {
@@ -795,13 +804,13 @@ int yget_size_mib(YContext *c, const YNode *n, const char *what, uint64_t min, u
         return yerr(
                 c, n,
                 "invalid value '%s' for '%s' (expected a size from %s to %s, e.g. 1024 (MiB), 512MiB, 4GiB)",
-                shown(n, b), what, lo, hi);
+                ynode_shown(n, b), what, lo, hi);
 }
 
 int yget_fraction(YContext *c, const YNode *n, const char *what, double min, double max, double *ret) {
         double v;
         char b[48];
-        int r = expect_plain(c, n, what, "a percentage");
+        int r = expect_scalar(c, n, what, "a percentage");
         if (r < 0)
                 return r;
         if (n->length > 1 && n->value[n->length - 1] == '%') {
@@ -816,7 +825,7 @@ int yget_fraction(YContext *c, const YNode *n, const char *what, double min, dou
         return yerr(
                 c, n,
                 "invalid value '%s' for '%s' (expected a percentage from %g%% to %g%% such as 45%%, or a fraction such as 0.45)",
-                shown(n, b), what, min * 100.0, max * 100.0);
+                ynode_shown(n, b), what, min * 100.0, max * 100.0);
 }
 
 int yget_string(YContext *c, const YNode *n, const char *what, size_t max_len, char **ret) {

@@ -66,7 +66,10 @@ typedef struct YContext {
 _printf_(3, 4) int yerr(YContext *c, const YNode *n, const char *fmt, ...);
 
 const char *ynode_type_name(const YNode *n); /* "a mapping", "a sequence", "a string", "null" */
-bool ynode_is_null(const YNode *n);          /* plain "", "~", "null", "Null", "NULL" */
+bool ynode_is_null(const YNode *n);
+/* A printable copy of a scalar for messages: at most 40 bytes, control characters and quotes
+ * replaced by '?'. Returns buf. */
+const char *ynode_shown(const YNode *n, char buf[static 48]); /* plain "", "~", "null", "Null", "NULL" */
 
 /* Mappings. */
 size_t ymap_size(const YNode *n);

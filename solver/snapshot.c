@@ -92,10 +92,13 @@ static int parse_host(YContext *c, const YNode *n, SolverHost *h, const YNode **
                 if (r < 0)
                         return r;
                 h->state = host_state_from_string(v->value);
-                if (h->state < 0)
+                if (h->state < 0) {
+                        char b[48];
                         return yerr(
                                 c, v,
-                                "invalid value for 'hosts.state' (expected up, maintenance or standby)");
+                                "invalid value '%s' for 'hosts.state' (expected up, maintenance or standby)",
+                                ynode_shown(v, b));
+                }
         }
         v = ymap_get(n, "frozen");
         if (v) {
