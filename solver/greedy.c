@@ -371,7 +371,7 @@ static int unit_try(
 
         for (size_t u = head; u != SIZE_MAX; u = g->unit_next[u]) {
                 if (g->a->host[u] == (int) host) {
-                        if (!model_allowed(m, u, host))
+                        if (!model_allowed(m, u, host) || apart_conflict(m, g->a, u, host) >= 0)
                                 ok = false;
                         if (!ok)
                                 break;

@@ -1,0 +1,408 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Property tests of solver_plan() over random seeded problems (SEEDS of them, small: 2–7
+ * hosts, up to 24 VMs, every rule kind, host states, automation levels and overrides,
+ * cooldowns, DPM on or off, tight concurrency limits). For every plan:
+ *   - every move starts where the VM is; after every wave, with all incoming moves of the wave
+ *     applied before any outgoing one (the worst interleaving), no host exceeds its configured
+ *     memory limit (memory × overcommit − reserve) or vCPU limit; per-host and per-cluster
+ *     concurrency limits hold in every wave; moves onto a powered-on host come after wave 1;
+ *   - at the end, no VM is on a host in maintenance or standby (or put in standby by DPM)
+ *     unless it is listed unplaceable: maintenance hosts are emptied whenever the VMs fit;
+ *   - hard rules hold at the end (must-run-on, must-not-run-on, hard keep-apart, hard
+ *     keep-together) for every VM not listed unplaceable;
+ *   - budgeted moves (balance, DPM fill) ≤ max_moves_per_pass; none in a partial cluster, none
+ *     of a VM in its cooldown; disabled, migrating and frozen-host VMs never move;
+ *   - recommendation is set exactly for VMs whose automation is manual;
+ *   - status agrees with the plan; solving twice gives byte-identical plan_to_json().
+ * Every 25th problem also runs GLPK (LNS), with the same checks. The generator is a seeded
+ * splitmix64; a failure prints the seed and the snapshot. */
+
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "solver-test.h"
+
+#define SEEDS 1000
+#define LNS_EVERY 25
+
+typedef struct Rng {
+        uint64_t s;
+} Rng;
+
+static uint64_t rng_next(Rng *r) {
+        uint64_t z = (r->s += UINT64_C(0x9e3779b97f4a7c15));
+        z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+        z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+        return z ^ (z >> 31);
+}
+
+static unsigned rng_below(Rng *r, unsigned n) {
+        return (unsigned) (rng_next(r) % n);
+}
+
+static double rng_unit(Rng *r) {
+        return (double) (rng_next(r) >> 11) / (double) (UINT64_C(1) << 53);
+}
+
+typedef struct Buf {
+        char *s;
+        size_t n, allocated;
+} Buf;
+
+_printf_(2, 3) static void buf_printf(Buf *b, const char *fmt, ...) {
+        va_list ap;
+        int k;
+
+        for (;;) {
+                va_start(ap, fmt);
+                k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->allocated - b->n : 0, fmt, ap);
+                va_end(ap);
+                assert_true(k >= 0);
+                if (b->s && b->n + (size_t) k < b->allocated) {
+                        b->n += (size_t) k;
+                        return;
+                }
+                b->allocated = (b->allocated + (size_t) k + 1) * 2;
+                b->s = realloc(b->s, b->allocated);
+                assert_non_null(b->s);
+        }
+}
+
+static const char *const labels[] = {"ap", "tg", "mr", "mn", "sr", "sn"};
+
+/* A random snapshot; initial placements respect configured memory and vCPU limits. */
+static char *generate(unsigned seed) {
+        Rng r = {.s = seed * UINT64_C(7919) + 1};
+        Buf b = {};
+        unsigned H = 2 + rng_below(&r, 6), V = rng_below(&r, 25);
+        double overcommit = rng_below(&r, 3) == 0 ? 1.5 : 1.0;
+        unsigned reserve = rng_below(&r, 2) ? 1024 : 0, vpc = rng_below(&r, 3) == 0 ? 2 : 0;
+        double mem_load[8] = {}, vcpu_load[8] = {}, limit[8], vlimit[8];
+        int state[8];
+
+        buf_printf(&b, "hosts:\n");
+        for (unsigned h = 0; h < H; h++) {
+                static const unsigned cpus[] = {8, 16, 32};
+                static const unsigned mem[] = {16384, 32768, 65536};
+                unsigned c = cpus[rng_below(&r, 3)], m = mem[rng_below(&r, 3)], x = rng_below(&r, 100);
+                state[h] = x < 75 ? 0 : x < 90 ? 1 : 2;
+                if (h == 0 && state[h] == 2)
+                        state[h] = 0; /* h0 holds the VM that is always there */
+                limit[h] = m * overcommit - reserve;
+                vlimit[h] = vpc ? (double) c * vpc : INFINITY;
+                buf_printf(
+                        &b, "  - {name: h%u, cpus: %u, memory_mib: %u, state: %s%s%s}\n", h, c, m,
+                        state[h] == 0   ? "up"
+                        : state[h] == 1 ? "maintenance"
+                                        : "standby",
+                        rng_below(&r, 2) ? ", groups: [rk]" : "",
+                        state[h] == 0 && rng_below(&r, 20) == 0 ? ", frozen: true" : "");
+        }
+        buf_printf(&b, "vms:\n");
+        buf_printf(&b, "  - {name: idle, host: h0, vcpus: 1, memory_mib: 256, cpu_demand: 0.01}\n");
+        mem_load[0] += 256;
+        vcpu_load[0] += 1;
+        for (unsigned v = 0; v < V; v++) {
+                static const unsigned mems[] = {1024, 2048, 4096, 8192};
+                static const unsigned vcpus[] = {1, 2, 4};
+                static const int moved[] = {-1, -1, -1, 60, 86400};
+                unsigned m = mems[rng_below(&r, 4)], c = vcpus[rng_below(&r, 3)];
+                int host = -1;
+                for (unsigned tries = 0; tries < 8 && host < 0; tries++) {
+                        unsigned h = rng_below(&r, H);
+                        if (state[h] != 2 && mem_load[h] + m <= limit[h] && vcpu_load[h] + c <= vlimit[h])
+                                host = (int) h;
+                }
+                if (host < 0)
+                        continue;
+                mem_load[host] += m;
+                vcpu_load[host] += c;
+                buf_printf(
+                        &b,
+                        "  - {name: v%u, host: h%d, vcpus: %u, memory_mib: %u, cpu_demand: %.3f, memory_demand_mib: %u, last_moved_s: %d%s, groups: [",
+                        v, host, c, m, rng_unit(&r) * c, (unsigned) (m * (0.2 + 0.8 * rng_unit(&r))),
+                        moved[rng_below(&r, 5)], rng_below(&r, 30) == 0 ? ", migrating: true" : "");
+                bool first = true;
+                for (size_t i = 0; i < ELEMENTSOF(labels); i++)
+                        if (rng_below(&r, 100) < (i == 0 ? 20 : 10)) {
+                                buf_printf(&b, "%s%s", first ? "" : ", ", labels[i]);
+                                first = false;
+                        }
+                buf_printf(&b, "]}\n");
+        }
+
+        static const char *const levels[] = {"full", "full", "full", "manual", "partial"};
+        buf_printf(
+                &b,
+                "policy:\n"
+                "  balance: {aggressiveness: %u, max_moves_per_pass: %u, min_gain: %s}\n"
+                "  limits: {migrations_per_host: {outgoing: %u, incoming: %u}, migrations_per_cluster: %u, memory_reserve: %uMiB, memory_overcommit: %.1f, vcpu_per_core: %u}\n"
+                "  automation:\n"
+                "    level: %s\n",
+                1 + rng_below(&r, 5), 1 + rng_below(&r, 8), rng_below(&r, 2) ? "0.005" : "0.001",
+                1 + rng_below(&r, 2), 1 + rng_below(&r, 2), 1 + rng_below(&r, 4), reserve, overcommit, vpc,
+                levels[rng_below(&r, 5)]);
+        if (V > 0 && rng_below(&r, 3) == 0)
+                buf_printf(
+                        &b, "    overrides: [{vm: v%u, level: %s}]\n", rng_below(&r, V),
+                        rng_below(&r, 2) ? "disabled" : "manual");
+        buf_printf(
+                &b,
+                "  groups: {hosts: {rk: }, vms: {ap: , tg: , mr: , mn: , sr: , sn: }}\n"
+                "  rules:\n"
+                "    - {name: r-apart, type: keep-apart, vms: ap, hard: %s}\n"
+                "    - {name: r-together, type: keep-together, vms: tg, hard: %s}\n"
+                "    - {name: r-must, type: must-run-on, vms: mr, hosts: rk}\n"
+                "    - {name: r-mustnot, type: must-not-run-on, vms: mn, hosts: rk}\n"
+                "    - {name: r-should, type: should-run-on, vms: sr, hosts: rk}\n"
+                "    - {name: r-shouldnot, type: should-not-run-on, vms: sn, hosts: rk}\n",
+                rng_below(&r, 4) ? "true" : "false", rng_below(&r, 2) ? "true" : "false");
+        if (rng_below(&r, 3) == 0)
+                buf_printf(
+                        &b, "  dpm: {enabled: true, min_hosts_on: %u, headroom_hosts: %u}\n",
+                        1 + rng_below(&r, 2), rng_below(&r, 2));
+        return b.s;
+}
+
+static bool has_label(char *const *groups, const char *l) {
+        return strv_contains(groups, l);
+}
+
+static bool is_unplaceable(const Plan *plan, size_t vm) {
+        for (size_t i = 0; i < plan->n_unplaceable; i++)
+                if (plan->unplaceable[i].vm == vm)
+                        return true;
+        return false;
+}
+
+static const Rule *rule_named(const Policy *pol, const char *name) {
+        for (size_t i = 0; i < pol->n_rules; i++)
+                if (streq(pol->rules[i].name, name))
+                        return &pol->rules[i];
+        return NULL;
+}
+
+static unsigned seed_now;
+static const char *yaml_now;
+
+#define CHECK(cond)                                                                                         \
+        do {                                                                                                \
+                if (!(cond)) {                                                                              \
+                        fprintf(stderr, "seed %u: check failed: %s (line %d)\n%s\n", seed_now, #cond,       \
+                                __LINE__, yaml_now);                                                        \
+                        fail();                                                                             \
+                }                                                                                           \
+        } while (0)
+
+static void check_plan(const Problem *p, const Plan *plan) {
+        const Policy *pol = p->policy;
+        const LimitsPolicy *lim = &pol->limits;
+        size_t H = p->n_hosts, V = p->n_vms;
+        double mem[8] = {}, vcpu[8] = {}, limit[8], vlimit[8];
+        int cur[32];
+        bool power_on[8] = {}, standby[8] = {};
+        unsigned out[8], in[8], budgeted = 0;
+
+        assert_true(H <= 8 && V <= 32);
+        for (size_t h = 0; h < H; h++) {
+                limit[h] = (double) p->hosts[h].memory_mib * lim->memory_overcommit -
+                           (double) lim->memory_reserve_mib;
+                vlimit[h] = lim->vcpu_per_core > 0 ? p->hosts[h].cpus * lim->vcpu_per_core : INFINITY;
+        }
+        for (size_t v = 0; v < V; v++) {
+                cur[v] = p->vms[v].host;
+                mem[cur[v]] += (double) p->vms[v].memory_mib;
+                vcpu[cur[v]] += p->vms[v].vcpus;
+        }
+        for (size_t i = 0; i < plan->n_power; i++) {
+                const PlanPower *pw = &plan->power[i];
+                CHECK(pw->host < H);
+                if (pw->action == POWER_ON) {
+                        CHECK(p->hosts[pw->host].state == HOST_STANDBY);
+                        CHECK(pw->wave == 1);
+                        power_on[pw->host] = true;
+                } else {
+                        CHECK(p->hosts[pw->host].state == HOST_UP);
+                        standby[pw->host] = true;
+                        for (size_t j = 0; j < plan->n_moves; j++)
+                                if (plan->moves[j].from == pw->host)
+                                        CHECK(plan->moves[j].wave < pw->wave);
+                }
+        }
+
+        /* Waves, worst interleaving. */
+        for (size_t i = 0; i < plan->n_moves;) {
+                unsigned wave = plan->moves[i].wave, n = 0;
+                size_t j;
+                CHECK(i == 0 || wave > plan->moves[i - 1].wave);
+                memset(out, 0, sizeof(out));
+                memset(in, 0, sizeof(in));
+                for (j = i; j < plan->n_moves && plan->moves[j].wave == wave; j++) {
+                        const PlanMove *mv = &plan->moves[j];
+                        CHECK(mv->vm < V && mv->from < H && mv->to < H && mv->from != mv->to);
+                        CHECK(cur[mv->vm] == (int) mv->from);
+                        CHECK(mv->memory_mib == p->vms[mv->vm].memory_mib);
+                        CHECK(!power_on[mv->to] || wave >= 2);
+                        mem[mv->to] += (double) p->vms[mv->vm].memory_mib;
+                        vcpu[mv->to] += p->vms[mv->vm].vcpus;
+                        out[mv->from]++;
+                        in[mv->to]++;
+                        n++;
+                        for (size_t k = i; k < j; k++)
+                                CHECK(plan->moves[k].vm != mv->vm);
+                }
+                for (size_t h = 0; h < H; h++) {
+                        CHECK(mem[h] <= limit[h] + 1e-6);
+                        CHECK(vcpu[h] <= vlimit[h] + 1e-6);
+                        CHECK(out[h] <= lim->migrations_out_per_host);
+                        CHECK(in[h] <= lim->migrations_in_per_host);
+                }
+                CHECK(n <= lim->migrations_per_cluster);
+                for (j = i; j < plan->n_moves && plan->moves[j].wave == wave; j++) {
+                        const PlanMove *mv = &plan->moves[j];
+                        mem[mv->from] -= (double) p->vms[mv->vm].memory_mib;
+                        vcpu[mv->from] -= p->vms[mv->vm].vcpus;
+                        cur[mv->vm] = (int) mv->to;
+                }
+                i = j;
+        }
+
+        /* Per move: who may move, why, recommendation. */
+        for (size_t i = 0; i < plan->n_moves; i++) {
+                const PlanMove *mv = &plan->moves[i];
+                const SolverVm *vm = &p->vms[mv->vm];
+                AutomationLevel l = policy_vm_automation(pol, vm->name, p->automation);
+                bool budget_move =
+                        mv->reason == REASON_BALANCE || (mv->reason == REASON_DPM && power_on[mv->to]);
+                CHECK(l != AUTOMATION_DISABLED);
+                CHECK(!vm->migrating);
+                CHECK(!p->hosts[vm->host].frozen);
+                CHECK(mv->recommendation == (l == AUTOMATION_MANUAL));
+                CHECK((mv->reason == REASON_RULE) == (mv->rule != NULL));
+                CHECK(isfinite(mv->gain));
+                if (budget_move) {
+                        budgeted++;
+                        CHECK(p->automation != AUTOMATION_PARTIAL);
+                        CHECK(vm->last_moved_s < 0 ||
+                              (uint64_t) vm->last_moved_s >= pol->balance.cooldown_s);
+                }
+                if (mv->reason == REASON_MAINTENANCE)
+                        CHECK(p->hosts[vm->host].state == HOST_MAINTENANCE);
+        }
+        CHECK(budgeted <= pol->balance.max_moves_per_pass);
+
+        /* The end state. */
+        const Rule *apart = rule_named(pol, "r-apart"), *together = rule_named(pol, "r-together");
+        for (size_t v = 0; v < V; v++) {
+                if (is_unplaceable(plan, v))
+                        continue;
+                const SolverHost *h = &p->hosts[cur[v]];
+                char *const *g = p->vms[v].groups;
+                CHECK((h->state == HOST_UP && !standby[cur[v]]) ||
+                      (h->state == HOST_STANDBY && power_on[cur[v]]));
+                if (has_label(g, "mr"))
+                        CHECK(has_label(h->groups, "rk"));
+                if (has_label(g, "mn"))
+                        CHECK(!has_label(h->groups, "rk"));
+                for (size_t u = v + 1; u < V; u++) {
+                        if (is_unplaceable(plan, u))
+                                continue;
+                        char *const *gu = p->vms[u].groups;
+                        if (apart->hard && has_label(g, "ap") && has_label(gu, "ap"))
+                                CHECK(cur[u] != cur[v]);
+                }
+        }
+        if (together->hard) {
+                int host = -1;
+                bool any_unplaceable = false;
+                for (size_t v = 0; v < V; v++)
+                        any_unplaceable = any_unplaceable ||
+                                          (has_label(p->vms[v].groups, "tg") && is_unplaceable(plan, v));
+                for (size_t v = 0; v < V && !any_unplaceable; v++) {
+                        if (!has_label(p->vms[v].groups, "tg"))
+                                continue;
+                        if (host < 0)
+                                host = cur[v];
+                        CHECK(cur[v] == host);
+                }
+        }
+
+        /* A VM without VM–host or VM–VM rules reported unplaceable for memory or vCPUs really
+         * fits on no host that is up at the end (maintenance hosts are emptied when possible). */
+        for (size_t i = 0; i < plan->n_unplaceable; i++) {
+                size_t v = plan->unplaceable[i].vm;
+                char *const *g = p->vms[v].groups;
+                if (has_label(g, "mr") || has_label(g, "mn") || has_label(g, "ap") || has_label(g, "tg"))
+                        continue;
+                if (strncmp(plan->unplaceable[i].why, "memory:", 7) != 0 &&
+                    strncmp(plan->unplaceable[i].why, "vcpus:", 6) != 0)
+                        continue;
+                for (size_t h = 0; h < H; h++) {
+                        bool up = (p->hosts[h].state == HOST_UP && !standby[h] && !p->hosts[h].frozen) ||
+                                  power_on[h];
+                        if (!up || (int) h == cur[v])
+                                continue;
+                        CHECK(mem[h] + (double) p->vms[v].memory_mib > limit[h] ||
+                              vcpu[h] + p->vms[v].vcpus > vlimit[h]);
+                }
+        }
+
+        /* Status. */
+        CHECK((plan->status == PLAN_PARTIAL) == (plan->n_unplaceable > 0));
+        CHECK((plan->status == PLAN_NO_ACTION) ==
+              (plan->n_unplaceable == 0 && plan->n_moves == 0 && plan->n_power == 0));
+        CHECK(isfinite(plan->before.cpu_imbalance) && isfinite(plan->after.cpu_imbalance));
+        CHECK(isfinite(plan->after.memory_imbalance) && plan->after.max_cpu_utilization >= 0);
+}
+
+static void test_properties(void **state) {
+        unsigned n_moves = 0, n_unplaceable = 0, n_power = 0, n_hops = 0, n_lns = 0;
+
+        for (unsigned seed = 1; seed <= SEEDS; seed++) {
+                _cleanup_free_ char *yaml = generate(seed);
+                _cleanup_(tp_problem_freep) Problem *p = NULL;
+                Plan *a = NULL, *b = NULL;
+                char *ja = NULL, *jb = NULL;
+                SolverOptions opts = {.greedy_only = seed % LNS_EVERY != 0, .effort = 2};
+
+                seed_now = seed;
+                yaml_now = yaml;
+                p = tp_parse(yaml);
+                CHECK(solver_plan(p, &opts, &a) == 0);
+                CHECK(solver_plan(p, &opts, &b) == 0);
+                check_plan(p, a);
+                CHECK(plan_to_json(p, a, &ja) == 0);
+                CHECK(plan_to_json(p, b, &jb) == 0);
+                CHECK(streq(ja, jb));
+                n_lns += streq(a->solver, "greedy+glpk");
+                n_moves += a->n_moves;
+                n_unplaceable += a->n_unplaceable;
+                n_power += a->n_power;
+                for (size_t i = 1; i < a->n_moves; i++)
+                        for (size_t j = 0; j < i; j++)
+                                n_hops += a->moves[i].vm == a->moves[j].vm;
+                free(ja);
+                free(jb);
+                plan_free(a);
+                plan_free(b);
+        }
+        /* The generator must exercise what the checks are about. */
+        print_message(
+                "%u problems: %u moves, %u hops, %u unplaceable, %u power actions, %u with GLPK\n", SEEDS,
+                n_moves, n_hops, n_unplaceable, n_power, n_lns);
+        assert_true(n_moves > SEEDS);
+        assert_true(n_unplaceable > 10);
+        assert_true(n_power > 10);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_properties),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
