@@ -44,12 +44,21 @@
  *
  * The lower bound reported in stats (gap) is the LP relaxation of the *whole* problem with the
  * move budget, aggregated so that it stays small: a fraction y_v ∈ [0,1] of each movable VM
- * may leave its host (Σ y ≤ the budget left after mandatory moves), the load that leaves may
+ * may leave its host (Σ y ≤ the move budget), the load that leaves may
  * land anywhere up (an inflow per host), CPU and memory are relaxed separately, capacity and
  * rules are dropped, and the mean is a free variable c with tangent-line under-estimators of
  * (u_h − c)². min_c Σ(u_h − c)² = n·var, so sqrt(LP/n) bounds each standard deviation from
  * below. Columns: one per movable VM (only the budget's worth of largest VMs per host) plus
- * ≈ 34 per host. */
+ * ≈ 35 per host. Measured here (GLPK primal simplex, 2 cores): ≈ 150 ms of CPU at 64 hosts /
+ * 2,000 VMs, more than 2 s at 256 / 10,000 — far beyond a pass's budget — so it is computed
+ * only up to LNS_LB_MAX_COLUMNS LP columns (≈ 32 hosts / 1,000 VMs); above that the gap is
+ * reported as 1 ("at most 100 %", i.e. unknown). The LP without the move budget would be
+ * cheap at any size but says nothing: with free fractional moves its bound is ≈ 0.
+ *
+ * Effort: opts->rounds sub-MIPs (SolverOptions.effort; default LNS_DEFAULT_ROUNDS), each at
+ * most LNS_NODE_LIMIT branch-and-bound nodes and LNS_ITER_LIMIT simplex iterations, stopping
+ * early after LNS_MAX_FAILS rounds in a row without improvement. A round costs about the same
+ * at any cluster size (the neighbourhood is bounded; the rest is O(VMs)). */
 
 #include <errno.h>
 #include <glpk.h>
@@ -62,20 +71,20 @@
 #include "glpk-lns-priv.h"
 #include "macro.h"
 
-#define LNS_HOT_HOSTS 6           /* hottest hosts per neighbourhood */
-#define LNS_COLD_HOSTS 6          /* coldest hosts per neighbourhood */
-#define LNS_ENDPOINT_VMS 3        /* already-moved VMs whose two endpoints join the neighbourhood */
-#define LNS_VMS_PER_HOST 5        /* movable VMs taken from each neighbourhood host */
-#define LNS_MOVED_PER_HOST 2      /* of which already-moved ones first */
-#define LNS_SEGMENTS 12           /* PWL segments per side of f */
-#define LNS_NODE_LIMIT 150        /* deterministic B&B node budget per sub-MIP */
-#define LNS_ITER_LIMIT 30000      /* deterministic simplex iteration budget per sub-MIP */
-#define LNS_DEFAULT_ROUNDS 12     /* when opts->rounds == 0 */
-#define LNS_MAX_FAILS 8           /* stop after this many rounds in a row without improvement */
-#define LNS_LAMBDA 2e-5           /* score units per migration of a VM of average configured memory */
-#define LNS_SUB_TIME_S 0.5        /* when opts->sub_time_limit_s == 0 */
-#define LNS_LB_TANGENTS 16        /* tangent points per side in the lower-bound LP */
-#define LNS_LB_MAX_COLUMNS 200000 /* skip the lower bound above this many LP columns */
+#define LNS_HOT_HOSTS 5         /* hottest hosts per neighbourhood */
+#define LNS_COLD_HOSTS 5        /* coldest hosts per neighbourhood */
+#define LNS_ENDPOINT_VMS 2      /* already-moved VMs whose two endpoints join the neighbourhood */
+#define LNS_VMS_PER_HOST 5      /* movable VMs taken from each neighbourhood host */
+#define LNS_MOVED_PER_HOST 2    /* of which already-moved ones first */
+#define LNS_SEGMENTS 12         /* PWL segments per side of f */
+#define LNS_NODE_LIMIT 150      /* deterministic B&B node budget per sub-MIP (nodes created) */
+#define LNS_ITER_LIMIT 30000    /* deterministic simplex iteration budget per sub-MIP */
+#define LNS_DEFAULT_ROUNDS 6    /* when opts->rounds (SolverOptions.effort) == 0 */
+#define LNS_MAX_FAILS 4         /* stop after this many rounds in a row without improvement */
+#define LNS_LAMBDA 2e-5         /* score units per migration of a VM of average configured memory */
+#define LNS_SUB_TIME_S 0.5      /* when opts->sub_time_limit_s == 0 */
+#define LNS_LB_TANGENTS 16      /* tangent points per side in the lower-bound LP */
+#define LNS_LB_MAX_COLUMNS 3000 /* skip the lower bound above this many LP columns */
 
 #ifndef MIN
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
@@ -310,6 +319,8 @@ static void lns_ctx_done(LnsCtx *c) {
         lp_spec_done(&c->lp);
 }
 
+/* Does v on h count against the move budget? As lns.h says: every VM away from its initial host
+ * (solver_plan() passes the mandatory moves made plus the balance budget left). */
 static bool lns_is_move(const Model *m, size_t v, int h) {
         return m->initial[v] >= 0 && h != m->initial[v];
 }
@@ -508,9 +519,34 @@ static void glpk_callback(glp_tree *tree, void *info) {
         GlpkRun *run = info;
         int a_cnt, n_cnt, t_cnt;
 
-        if (glp_ios_reason(tree) == GLP_IHEUR && run->warm && !run->warm_given) {
-                run->warm_given = true;
-                (void) glp_ios_heur_sol(tree, run->warm);
+        switch (glp_ios_reason(tree)) {
+        case GLP_IHEUR:
+                if (run->warm && !run->warm_given) {
+                        run->warm_given = true;
+                        (void) glp_ios_heur_sol(tree, run->warm);
+                }
+                break;
+        case GLP_IBRANCH: {
+                /* Dive: fix the assignment the LP likes most (largest fractional x) to 1 first.
+                 * GLPK's own choice often takes the down branch, which barely changes an
+                 * assignment LP, and depth-first then never reaches an integer point. */
+                glp_prob *lp = glp_ios_get_prob(tree);
+                int best = 0;
+                double best_x = -1;
+                for (int j = 1; j <= run->spec->ncols; j++)
+                        if (glp_ios_can_branch(tree, j)) {
+                                double x = glp_get_col_prim(lp, j);
+                                if (x > best_x) {
+                                        best_x = x;
+                                        best = j;
+                                }
+                        }
+                if (best > 0)
+                        glp_ios_branch_upon(tree, best, GLP_UP_BRNCH);
+                break;
+        }
+        default:
+                break;
         }
         glp_ios_tree_size(tree, &a_cnt, &n_cnt, &t_cnt);
         if (t_cnt > run->node_limit || glp_get_it_cnt(glp_ios_get_prob(tree)) > run->iter_limit ||
@@ -933,10 +969,16 @@ lns_ctx_init(LnsCtx *c, const Model *m, Assignment *a, const LnsOptions *opts, c
 
 /* ---- The lower bound ---- */
 
-static bool lns_bound_movable(const Model *m, size_t v) {
+/* Did v have to leave its initial host, and is it now on a counted one? */
+static bool lns_bound_forced(const Model *m, const Assignment *a, size_t v) {
+        int h0 = m->initial[v], h = a->host[v];
+        return h0 >= 0 && (m->must_empty[h0] || m->hard_rule[v] >= 0) && h != h0 && h >= 0 && m->counted[h];
+}
+
+static bool lns_bound_movable(const Model *m, const Assignment *a, size_t v) {
         int h0 = m->initial[v];
-        return h0 >= 0 && m->counted[h0] && m->source_ok[h0] && !m->fixed[v] &&
-               (m->may_balance[v] || m->hard_rule[v] >= 0);
+        return h0 >= 0 && m->counted[h0] && m->source_ok[h0] && !m->fixed[v] && m->may_balance[v] &&
+               !lns_bound_forced(m, a, v);
 }
 
 /* Builds the LP bound of n·var for one resource into *s; see the top of the file. */
@@ -957,16 +999,16 @@ static int lns_bound_build(const Model *m, const Assignment *a, int res, unsigne
         const double *dem = res == RES_CPU ? m->cpu : m->mem;
         const double *cap = res == RES_CPU ? m->cpu_cap : m->mem_cap;
 
-        /* Initial loads; forced inflow: VMs that started on hosts being emptied and are now on
-         * counted hosts. */
+        /* Initial loads; forced inflow: VMs that had to leave their host and are now on counted
+         * hosts (wherever they are: the LP may place that load anywhere). */
         for (size_t v = 0; v < V; v++) {
                 int h0 = m->initial[v];
                 if (h0 < 0)
                         continue;
-                if (m->counted[h0])
-                        load[h0] += dem[v];
-                else if (a->host[v] >= 0 && m->counted[a->host[v]])
+                if (lns_bound_forced(m, a, v))
                         F += dem[v];
+                else if (m->counted[h0])
+                        load[h0] += dem[v];
         }
         for (size_t h = 0; h < H; h++)
                 if (m->counted[h]) {
@@ -982,12 +1024,12 @@ static int lns_bound_build(const Model *m, const Assignment *a, int res, unsigne
 
         /* Movable VMs by host, largest first: only the budget's worth per host can matter. */
         for (size_t v = 0; v < V; v++)
-                if (lns_bound_movable(m, v))
+                if (lns_bound_movable(m, a, v))
                         hstart[m->initial[v] + 1]++;
         for (size_t h = 0; h < H; h++)
                 hstart[h + 1] += hstart[h];
         for (size_t v = 0; v < V; v++)
-                if (lns_bound_movable(m, v)) {
+                if (lns_bound_movable(m, a, v)) {
                         size_t h0 = (size_t) m->initial[v];
                         byhost[hstart[h0] + fill[h0]++] = v;
                 }
@@ -1059,17 +1101,13 @@ static int lns_bound_build(const Model *m, const Assignment *a, int res, unsigne
 
 static int lns_bound(const Model *m, const Assignment *a, unsigned budget, double *ret_bound) {
         _cleanup_(lp_spec_done) LpSpec s = {};
-        unsigned mandatory = 0;
+        unsigned forced = 0;
+        for (size_t v = 0; v < m->n_vms; v++)
+                forced += lns_bound_forced(m, a, v);
+        unsigned left = budget > forced ? budget - forced : 0; /* forced moves use budget too */
         double sd[2] = {};
         int r;
 
-        /* Moves off hosts being emptied use budget too. */
-        for (size_t v = 0; v < m->n_vms; v++) {
-                int h0 = m->initial[v];
-                if (h0 >= 0 && !m->counted[h0] && a->host[v] != h0)
-                        mandatory++;
-        }
-        unsigned left = budget > mandatory ? budget - mandatory : 0;
         for (int res = 0; res < _RES_MAX; res++) {
                 if ((res == RES_CPU ? m->w_cpu : m->w_mem) <= 0)
                         continue;
@@ -1083,7 +1121,7 @@ static int lns_bound(const Model *m, const Assignment *a, unsigned budget, doubl
                 GlpkRun run = {
                         .spec = &s,
                         .iter_limit = 1000000,
-                        .tm_lim_ms = 2000,
+                        .tm_lim_ms = 1000,
                 };
                 r = glpk_run(&run);
                 if (r < 0)
@@ -1172,6 +1210,8 @@ int lns_improve_full(
                 } else if (r == -EIO)
                         stats.glpk_failed = true;
         }
+        if (stats.lower_bound <= 0 && score > 1e-12 && stats.gap <= 0)
+                stats.gap = 1; /* no bound (too big, failed or skipped): the gap is only known to be ≤ 1 */
 
         glp_free_env();
         if (ret_stats)

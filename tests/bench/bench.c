@@ -1,0 +1,272 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* drs-bench: solver_plan() with its defaults (greedy + GLPK neighbourhood search) against the
+ * greedy baseline (greedy_only) on seeded synthetic clusters (cluster-gen.h), plus an
+ * evacuation case and a DPM case. Prints Markdown tables (the README's benchmark block).
+ *
+ *   drs-bench [--large] [--seeds N] [--budget N] [--effort N] [--size HOSTSxVMS]...
+ *
+ * Every number is a median over the seeds; times are whole solver_plan() calls (model, greedy,
+ * LNS, ordering), on CLOCK_MONOTONIC. */
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cluster-gen.h"
+#include "macro.h"
+#include "solver.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(Problem *, problem_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Plan *, plan_free);
+
+#define MAX_SEEDS 64
+#define MAX_SIZES 16
+
+typedef struct BenchSize {
+        unsigned hosts, vms;
+} BenchSize;
+
+typedef struct Run {
+        double ms, before, after, gap, max_util;
+        size_t moves, unplaceable, standby;
+        const char *solver;
+} Run;
+
+static uint64_t now_us(void *userdata) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+static int cmp_double(const void *x, const void *y) {
+        double a = *(const double *) x, b = *(const double *) y;
+        return a < b ? -1 : a > b;
+}
+
+static double median(double *v, size_t n) {
+        if (n == 0)
+                return NAN;
+        qsort(v, n, sizeof(double), cmp_double);
+        return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static int run_plan(const Problem *p, bool greedy_only, unsigned effort, Run *ret) {
+        _cleanup_(plan_freep) Plan *plan = NULL;
+        SolverOptions opts = {
+                .clock_us = now_us,
+                .greedy_only = greedy_only,
+                .effort = effort,
+        };
+        uint64_t t0 = now_us(NULL);
+        int r = solver_plan(p, &opts, &plan);
+        uint64_t t1 = now_us(NULL);
+        if (r < 0)
+                return r;
+        *ret = (Run){
+                .ms = (double) (t1 - t0) / 1000.0,
+                .before = plan->before.cpu_imbalance,
+                .after = plan->after.cpu_imbalance,
+                .max_util = plan->after.max_cpu_utilization,
+                .gap = plan->gap,
+                .moves = plan->n_moves,
+                .unplaceable = plan->n_unplaceable,
+                .solver = plan->solver,
+        };
+        for (size_t i = 0; i < plan->n_power; i++)
+                ret->standby += plan->power[i].action == POWER_STANDBY;
+        return 0;
+}
+
+static int
+bench_balance(const BenchSize *sizes, size_t n_sizes, unsigned seeds, unsigned budget, unsigned effort) {
+        printf("| hosts | VMs | median solve ms (ours / greedy) | CPU imbalance before | after (ours) | after "
+               "(greedy) | moves (ours / greedy) | gap |\n");
+        printf("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        fflush(stdout);
+        for (size_t s = 0; s < n_sizes; s++) {
+                double ms[2][MAX_SEEDS], before[MAX_SEEDS], after[2][MAX_SEEDS], moves[2][MAX_SEEDS],
+                        gap[MAX_SEEDS];
+                for (unsigned k = 0; k < seeds; k++) {
+                        _cleanup_(problem_freep) Problem *p = NULL;
+                        ClusterSpec spec = {.n_hosts = sizes[s].hosts, .n_vms = sizes[s].vms, .seed = k + 1};
+                        Run run[2];
+                        int r = cluster_generate(&spec, &p);
+                        if (r < 0)
+                                return r;
+                        p->policy->balance.max_moves_per_pass = budget;
+                        for (int g = 0; g < 2; g++) {
+                                r = run_plan(p, g == 1, effort, &run[g]);
+                                if (r < 0)
+                                        return r;
+                                ms[g][k] = run[g].ms;
+                                after[g][k] = run[g].after;
+                                moves[g][k] = (double) run[g].moves;
+                        }
+                        before[k] = run[0].before;
+                        gap[k] = run[0].gap;
+                }
+                printf("| %u | %u | %.0f / %.0f | %.4f | %.4f | %.4f | %.0f / %.0f | %.2f |\n",
+                       sizes[s].hosts, sizes[s].vms, median(ms[0], seeds), median(ms[1], seeds),
+                       median(before, seeds), median(after[0], seeds), median(after[1], seeds),
+                       median(moves[0], seeds), median(moves[1], seeds), median(gap, seeds));
+                fflush(stdout);
+        }
+        return 0;
+}
+
+/* 64 hosts / 2,000 VMs; the busiest host gets small VMs from others until it holds 64, then
+ * enters maintenance. */
+static int bench_evacuation(unsigned seeds, unsigned effort) {
+        printf("\n| evacuation (64 hosts / 2,000 VMs, one host with 64 VMs into maintenance) | solve ms | moves | "
+               "unplaceable | CPU imbalance after |\n");
+        printf("|---|---:|---:|---:|---:|\n");
+        for (int g = 0; g < 2; g++) {
+                double ms[MAX_SEEDS], moves[MAX_SEEDS], unpl[MAX_SEEDS], after[MAX_SEEDS];
+                for (unsigned k = 0; k < seeds; k++) {
+                        _cleanup_(problem_freep) Problem *p = NULL;
+                        ClusterSpec spec = {.n_hosts = 64, .n_vms = 2000, .seed = k + 1};
+                        int r = cluster_generate(&spec, &p);
+                        if (r < 0)
+                                return r;
+                        size_t best = 0;
+                        for (size_t h = 1; h < p->n_hosts; h++)
+                                if (p->hosts[h].cpus > p->hosts[best].cpus)
+                                        best = h;
+                        size_t count = 0;
+                        for (size_t v = 0; v < p->n_vms; v++)
+                                count += p->vms[v].host == (int) best;
+                        for (size_t v = 0; v < p->n_vms && count < 64; v++)
+                                if (p->vms[v].host != (int) best && p->vms[v].memory_mib <= 2048) {
+                                        p->vms[v].host = (int) best;
+                                        count++;
+                                }
+                        p->hosts[best].state = HOST_MAINTENANCE;
+                        Run run;
+                        r = run_plan(p, g == 1, effort, &run);
+                        if (r < 0)
+                                return r;
+                        ms[k] = run.ms;
+                        moves[k] = (double) run.moves;
+                        unpl[k] = (double) run.unplaceable;
+                        after[k] = run.after;
+                }
+                printf("| %s | %.0f | %.0f | %.0f | %.4f |\n", g == 0 ? "ours" : "greedy", median(ms, seeds),
+                       median(moves, seeds), median(unpl, seeds), median(after, seeds));
+        }
+        return 0;
+}
+
+/* 32 hosts / 600 VMs at 15 % CPU and 30 % memory, DPM on. */
+static int bench_dpm(unsigned seeds, unsigned effort) {
+        printf("\n| DPM (32 hosts / 600 VMs, 15 %% CPU, DPM on) | solve ms | hosts to standby | moves | CPU imbalance "
+               "after | max CPU utilization after |\n");
+        printf("|---|---:|---:|---:|---:|---:|\n");
+        for (int g = 0; g < 2; g++) {
+                double ms[MAX_SEEDS], standby[MAX_SEEDS], moves[MAX_SEEDS], after[MAX_SEEDS],
+                        maxu[MAX_SEEDS];
+                for (unsigned k = 0; k < seeds; k++) {
+                        _cleanup_(problem_freep) Problem *p = NULL;
+                        ClusterSpec spec = {
+                                .n_hosts = 32,
+                                .n_vms = 600,
+                                .seed = k + 1,
+                                .cpu_target = 0.15,
+                                .mem_fill = 0.35};
+                        int r = cluster_generate(&spec, &p);
+                        if (r < 0)
+                                return r;
+                        p->policy->dpm.enabled = true;
+                        Run run;
+                        r = run_plan(p, g == 1, effort, &run);
+                        if (r < 0)
+                                return r;
+                        ms[k] = run.ms;
+                        standby[k] = (double) run.standby;
+                        moves[k] = (double) run.moves;
+                        after[k] = run.after;
+                        maxu[k] = run.max_util;
+                }
+                printf("| %s | %.0f | %.0f | %.0f | %.4f | %.3f |\n", g == 0 ? "ours" : "greedy",
+                       median(ms, seeds), median(standby, seeds), median(moves, seeds), median(after, seeds),
+                       median(maxu, seeds));
+        }
+        return 0;
+}
+
+int main(int argc, char *argv[]) {
+        static const struct option options[] = {
+                {"large", no_argument, NULL, 'l'},        {"seeds", required_argument, NULL, 's'},
+                {"budget", required_argument, NULL, 'b'}, {"effort", required_argument, NULL, 'e'},
+                {"size", required_argument, NULL, 'z'},   {"no-cases", no_argument, NULL, 'n'},
+                {"help", no_argument, NULL, 'h'},         {},
+        };
+        BenchSize sizes[MAX_SIZES] = {
+                {16, 300}, {32, 1000}, {64, 2000}, {128, 5000}, {256, 10000},
+        };
+        size_t n_sizes = 5;
+        bool custom = false, large = false, cases = true;
+        unsigned seeds = 5, budget = 50, effort = 0;
+        int c;
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'l':
+                        large = true;
+                        break;
+                case 's':
+                        seeds = (unsigned) strtoul(optarg, NULL, 10);
+                        if (seeds < 1 || seeds > MAX_SEEDS) {
+                                fprintf(stderr, "--seeds: 1..%d\n", MAX_SEEDS);
+                                return 2;
+                        }
+                        break;
+                case 'b':
+                        budget = (unsigned) strtoul(optarg, NULL, 10);
+                        break;
+                case 'e':
+                        effort = (unsigned) strtoul(optarg, NULL, 10);
+                        break;
+                case 'n':
+                        cases = false;
+                        break;
+                case 'z': {
+                        unsigned h, v;
+                        if (sscanf(optarg, "%ux%u", &h, &v) != 2 || h == 0) {
+                                fprintf(stderr, "--size: HOSTSxVMS, e.g. 64x2000\n");
+                                return 2;
+                        }
+                        if (!custom)
+                                n_sizes = 0;
+                        custom = true;
+                        if (n_sizes < MAX_SIZES)
+                                sizes[n_sizes++] = (BenchSize){h, v};
+                        break;
+                }
+                case 'h':
+                        printf("%s [--large] [--seeds N] [--budget N] [--effort N] [--size HOSTSxVMS]... "
+                               "[--no-cases]\n",
+                               argv[0]);
+                        return 0;
+                default:
+                        return 2;
+                }
+        if (large && !custom)
+                sizes[n_sizes++] = (BenchSize){1000, 30000};
+
+        printf("drs-bench: %u seeds, move budget %u, effort %u (0 = default)\n\n", seeds, budget, effort);
+        int r = bench_balance(sizes, n_sizes, seeds, budget, effort);
+        if (r >= 0 && cases)
+                r = bench_evacuation(seeds, effort);
+        if (r >= 0 && cases)
+                r = bench_dpm(seeds, effort);
+        if (r < 0) {
+                fprintf(stderr, "drs-bench: %s\n", strerror(-r));
+                return 1;
+        }
+        return 0;
+}
