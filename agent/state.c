@@ -187,7 +187,8 @@ int state_parse(const char *buf, size_t len, State **ret, char **reterr_msg) {
                 }
         }
         /* json-c keeps the last of duplicate keys, so names are unique here. */
-        qsort(s->hosts, s->n_hosts, sizeof(StateHost), cmp_host);
+        if (s->n_hosts > 1)
+                qsort(s->hosts, s->n_hosts, sizeof(StateHost), cmp_host);
 
         *ret = TAKE_PTR(s);
         return 0;
@@ -271,7 +272,7 @@ int state_save(const State *s) {
 }
 
 const StateHost *state_find(const State *s, const char *host) {
-        if (!s || !host)
+        if (!s || !host || s->n_hosts == 0)
                 return NULL;
         StateHost key = {.name = (char *) host};
         return bsearch(&key, s->hosts, s->n_hosts, sizeof(StateHost), cmp_host);
