@@ -47,10 +47,24 @@ burn)
         while :; do :; done
         ;;
 dirty)
+        # Two random 1 MiB patterns, written alternately over N MiB: every page changes on
+        # every pass (urandom itself is too slow under TCG to be the source of each pass).
         mount -t tmpfs -o size=$((dirty_mib + 8))m tmpfs /tmp
+        dd if=/dev/urandom of=/tmp/pa bs=1M count=1 2>/dev/null
+        dd if=/dev/urandom of=/tmp/pb bs=1M count=1 2>/dev/null
+        # One cat per pass (spawning processes is what is slow under TCG); 1<> rewrites the
+        # file in place instead of truncating it.
+        la=""
+        lb=""
+        k=0
+        while [ "$k" -lt "$dirty_mib" ]; do
+                la="$la /tmp/pa"
+                lb="$lb /tmp/pb"
+                k=$((k + 1))
+        done
         i=0
         while :; do
-                dd if=/dev/urandom of=/tmp/dirty bs=1M count="$dirty_mib" conv=notrunc 2>/dev/null
+                if [ $((i % 2)) -eq 0 ]; then cat $la 1<>/tmp/dirty; else cat $lb 1<>/tmp/dirty; fi
                 i=$((i + 1))
                 [ $((i % 10)) -eq 0 ] && echo "drs-guest: dirty pass $i"
         done
