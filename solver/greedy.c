@@ -746,7 +746,7 @@ fail:
         return r;
 }
 
-int greedy_balance(Greedy *g, unsigned budget, double min_gain, const bool *dpm_target) {
+int greedy_balance(Greedy *g, unsigned budget, double min_gain, const bool *dpm_target, bool only_soft) {
         const Model *m = g->m;
         Assignment *a = g->a;
         _cleanup_(move_log_done) MoveLog log = {};
@@ -762,6 +762,8 @@ int greedy_balance(Greedy *g, unsigned budget, double min_gain, const bool *dpm_
                         if (!m->may_balance[v] || s < 0 || greedy_in_unit(g, v))
                                 continue;
                         if (s == m->initial[v] && g->balance_moved >= budget)
+                                continue;
+                        if (only_soft && assignment_vm_penalty(m, a, v, (size_t) s) <= 0)
                                 continue;
                         double cost = g->lambda * m->mem_cfg[v] / g->mean_mem;
                         for (size_t h = 0; h < m->n_hosts; h++) {
@@ -792,6 +794,13 @@ int greedy_balance(Greedy *g, unsigned budget, double min_gain, const bool *dpm_
                         }
                         if (!movable || split || (adds > 0 && g->balance_moved + adds > budget))
                                 continue;
+                        if (only_soft) {
+                                double pen = 0;
+                                for (size_t u = v; u != SIZE_MAX; u = g->unit_next[u])
+                                        pen += assignment_vm_penalty(m, a, u, (size_t) a->host[u]);
+                                if (pen <= 0)
+                                        continue;
+                        }
                         for (size_t h = 0; h < m->n_hosts; h++) {
                                 bool ok;
                                 double d, mem;

@@ -71,10 +71,10 @@ int greedy_mandatory(Greedy *g, const MoveReason *host_reason);
  * not or a VM on it cannot move. */
 int greedy_evacuate_host(Greedy *g, size_t host, MoveReason reason);
 
-/* Balance moves. Moves onto a host flagged in dpm_target (may be NULL) are tagged REASON_DPM.
- * Stops when g->balance_moved reaches budget. Returns the number of moves made (>= 0) or
- * -ENOMEM. */
-int greedy_balance(Greedy *g, unsigned budget, double min_gain, const bool *dpm_target);
+/* Balance moves (only_soft: only of VMs that break a soft rule where they are). Moves onto a host flagged in
+ * dpm_target (may be NULL) are tagged REASON_DPM. Stops when g->balance_moved reaches budget. Returns the
+ * number of moves made (>= 0) or -ENOMEM. */
+int greedy_balance(Greedy *g, unsigned budget, double min_gain, const bool *dpm_target, bool only_soft);
 
 /* Why vm (not in a unit) fits on no host, as a newly allocated sentence, e.g.
  * "memory: needs 8192 MiB, largest free on an eligible host is 4096 MiB on 'h02'". */

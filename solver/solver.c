@@ -9,8 +9,10 @@
  *   3. DPM (dpm_run(), when enabled): power-ons and consolidation onto fewer hosts, on a working
  *      copy of the host flags (chosen hosts become must_empty).
  *   4. Balance (greedy_balance()), when the cluster level is full or manual (manual: the moves
- *      are recommendations) and the weighted imbalance exceeds the aggressiveness threshold —
- *      or DPM powered a host on (then balance fills it, reason dpm).
+ *      are recommendations) and the weighted imbalance exceeds the aggressiveness threshold, or
+ *      a soft rule is broken (then only VMs that break one may move; such moves are "balance"
+ *      moves and need min_gain like any other: the penalty is part of the objective), or DPM powered a host
+ * on (balance then fills it, reason dpm).
  *   5. lns_improve() (GLPK on neighbourhoods) with the whole budget: mandatory moves made plus
  *      the balance budget left (LNS counts every VM away from its initial host), unless
  *      opts->greedy_only or balance did not run.
@@ -252,13 +254,18 @@ int solver_plan(const Problem *p, const SolverOptions *opts, Plan **ret) {
                 return r;
 
         bool balance_ran = false;
-        if (balance_allowed(p) &&
-            (dpm.n_power_on > 0 ||
-             assignment_imbalance(m, &a) > policy_imbalance_threshold(bp->aggressiveness))) {
-                r = greedy_balance(g, bp->max_moves_per_pass, bp->min_gain, dpm.power_on);
-                if (r < 0)
-                        return r;
-                balance_ran = true;
+        if (balance_allowed(p)) {
+                bool imbalanced =
+                        dpm.n_power_on > 0 ||
+                        assignment_imbalance(m, &a) > policy_imbalance_threshold(bp->aggressiveness);
+                bool soft_broken = assignment_score(m, &a) - assignment_imbalance(m, &a) > 1e-9;
+                if (imbalanced || soft_broken) {
+                        r = greedy_balance(
+                                g, bp->max_moves_per_pass, bp->min_gain, dpm.power_on, !imbalanced);
+                        if (r < 0)
+                                return r;
+                        balance_ran = imbalanced;
+                }
         }
 
         if (balance_ran && !opts->greedy_only) {

@@ -238,7 +238,7 @@ static void test_balance_budget(void **state) {
                 "  - {name: d, host: h1, vcpus: 2, memory_mib: 2048, cpu_demand: 1, memory_demand_mib: 1024}\n"
                 "  - {name: e, host: h1, vcpus: 2, memory_mib: 2048, cpu_demand: 1, memory_demand_mib: 1024}\n"
                 "  - {name: f, host: h1, vcpus: 2, memory_mib: 2048, cpu_demand: 1, memory_demand_mib: 1024}\n");
-        assert_int_equal(greedy_balance(f.g, 2, 0.005, NULL), 2);
+        assert_int_equal(greedy_balance(f.g, 2, 0.005, NULL, false), 2);
         assert_int_equal(f.g->balance_moved, 2);
         assert_int_equal(f.a.count[1], 2);
         fixture_done(&f);
@@ -254,7 +254,7 @@ static void test_balance_budget(void **state) {
                 "  - {name: c, host: h1, vcpus: 2, memory_mib: 2048, cpu_demand: 1, memory_demand_mib: 1024}\n"
                 "  - {name: d, host: h1, vcpus: 2, memory_mib: 2048, cpu_demand: 1, memory_demand_mib: 1024}\n");
         /* Plenty of budget: stops when balanced (2 and 2). */
-        assert_int_equal(greedy_balance(f.g, 50, 0.005, NULL), 2);
+        assert_int_equal(greedy_balance(f.g, 50, 0.005, NULL, false), 2);
         assert_int_equal(f.a.count[0], 2);
         assert_int_equal(f.a.count[1], 2);
         assert_true(assignment_imbalance(f.m, &f.a) < 1e-9);
@@ -272,7 +272,7 @@ static void test_balance_prefers_small(void **state) {
                 "vms:\n"
                 "  - {name: big, host: h1, vcpus: 2, memory_mib: 16384, cpu_demand: 4, memory_demand_mib: 2048}\n"
                 "  - {name: small, host: h1, vcpus: 2, memory_mib: 2048, cpu_demand: 4, memory_demand_mib: 2048}\n");
-        assert_int_equal(greedy_balance(f.g, 5, 0.005, NULL), 1);
+        assert_int_equal(greedy_balance(f.g, 5, 0.005, NULL, false), 1);
         assert_int_equal(host_of(&f, "small"), 1);
         assert_int_equal(host_of(&f, "big"), 0);
         fixture_done(&f);
@@ -288,7 +288,7 @@ static void test_balance_min_gain(void **state) {
                 "vms:\n"
                 "  - {name: a, host: h1, vcpus: 2, memory_mib: 2048, cpu_demand: 0.2, memory_demand_mib: 100}\n");
         /* Moving a would gain well under 0.005. */
-        assert_int_equal(greedy_balance(f.g, 5, 0.005, NULL), 0);
+        assert_int_equal(greedy_balance(f.g, 5, 0.005, NULL, false), 0);
         fixture_done(&f);
 }
 
@@ -304,7 +304,7 @@ static void test_cooldown_and_disabled(void **state) {
                 "  - {name: off, host: h1, vcpus: 2, memory_mib: 2048, cpu_demand: 4}\n"
                 "policy:\n"
                 "  automation: {overrides: [{vm: off, level: disabled}]}\n");
-        assert_int_equal(greedy_balance(f.g, 5, 0.005, NULL), 0);
+        assert_int_equal(greedy_balance(f.g, 5, 0.005, NULL, false), 0);
         fixture_done(&f);
 }
 
