@@ -235,7 +235,12 @@ done
 m="$(grep -E "/run/netns/$DRS_TESTBED_NAME-|$STATE" /proc/self/mountinfo)"
 [[ -z "$m" ]] && ok "no mount of the testbed left" || fail "mounts left: $m"
 [[ ! -e "$STATE" ]] && ok "state directory $STATE removed" || fail "$STATE still exists"
-shm="$(ls /dev/shm 2>/dev/null | grep -E "^qb-($(IFS='|'; echo "${pids[*]:-none}"))-" || true)"
+shm=""
+for pid in "${pids[@]}"; do
+        for f in /dev/shm/qb-"$pid"-* /dev/shm/qb-*-"$pid"-*; do
+                [[ -e "$f" ]] && shm+="$f "
+        done
+done
 [[ -z "$shm" ]] && ok "no /dev/shm files of its processes" || fail "/dev/shm left: $shm"
 
 section "numbers"
