@@ -44,7 +44,9 @@ tb_debian_mirror() {
 # Returns 0 when a backports qemu-system-x86 candidate is available.
 tb_backports_ready() {
         local mirror
+        TB_BACKPORTS_ADDED=0
         if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+                TB_BACKPORTS_ADDED=1
                 mirror="$(tb_debian_mirror)"
                 tb_log "adding bookworm-backports ($mirror) as $TB_BACKPORTS_FILE"
                 cat >"$TB_BACKPORTS_FILE" <<EOS
@@ -81,11 +83,11 @@ cmd_deps() {
         qv="$(tb_qemu_version)"
         if ((want_bpo)) && [[ "$qv" == *bpo* ]]; then
                 want_bpo=0
-        elif [[ -n "$qv" ]] && ((want_bpo)) && [[ -f "$TB_BACKPORTS_FILE" ]] && ((${#missing[@]} == 0)); then
-                # Backports were tried before and stock QEMU is installed: do not retry every time.
-                if [[ -f "$(tb_state_root)/.backports-unavailable" ]]; then
-                        want_bpo=0
-                fi
+        elif [[ -n "$qv" && -f "$(tb_state_root)/.backports-unavailable" ]]; then
+                # Backports could not be had before and stock QEMU is installed: do not retry
+                # every time (remove that file, or 'apt-get install -t bookworm-backports
+                # qemu-system-x86' by hand, to try again).
+                want_bpo=0
         fi
         if ((${#missing[@]} == 0)) && ((want_bpo == 0)) && [[ -n "$qv" ]]; then
                 tb_log "deps: all installed (qemu-system-x86 $qv)"
@@ -103,6 +105,11 @@ cmd_deps() {
                         fi
                 fi
                 if ((installed_qemu == 0)); then
+                        if ((TB_BACKPORTS_ADDED)); then
+                                # Do not leave a source that breaks everyone's apt-get update.
+                                rm -f "$TB_BACKPORTS_FILE"
+                                tb_apt update || true
+                        fi
                         tb_log "deps: WARNING: bookworm-backports not reachable: falling back to bookworm's QEMU 7.2"
                         tb_log "deps: WARNING: guests in mode 'dirty' may be corrupted by live migration with QEMU 7.2 (TCG)"
                         mkdir -p "$(tb_state_root)" && : >"$(tb_state_root)/.backports-unavailable"
@@ -110,7 +117,9 @@ cmd_deps() {
         else
                 tb_apt update || tb_log "deps: apt-get update failed; trying with the lists we have"
         fi
-        ((installed_qemu)) || missing+=(qemu-system-x86)
+        if ((installed_qemu == 0)) && [[ -z "$(tb_qemu_version)" ]]; then
+                missing+=(qemu-system-x86)
+        fi
         if ((${#missing[@]})); then
                 tb_log "deps: installing ${missing[*]}"
                 tb_apt install -y --no-install-recommends "${missing[@]}"
