@@ -1121,7 +1121,7 @@ static int lns_bound(const Model *m, const Assignment *a, unsigned budget, doubl
                 GlpkRun run = {
                         .spec = &s,
                         .iter_limit = 1000000,
-                        .tm_lim_ms = 1000,
+                        .tm_lim_ms = 5000, /* safety net only: < 50 ms at the sizes it runs */
                 };
                 r = glpk_run(&run);
                 if (r < 0)

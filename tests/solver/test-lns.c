@@ -21,6 +21,10 @@
 #include "macro.h"
 #include "model.h"
 
+/* GLPK's wall-clock limit is only a safety net; under ASan on a loaded machine 0.5 s could
+ * fire and make runs differ, so the tests give it room. */
+#define SUB_TIME_S 60.0
+
 DEFINE_TRIVIAL_CLEANUP_FUNC(Problem *, problem_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Model *, model_free);
 
@@ -175,7 +179,7 @@ static void run_case(uint64_t seed, unsigned hosts, unsigned vms, unsigned budge
         assert_int_equal(model_build(p, &m), 0);
         assert_int_equal(assignment_init(m, &s), 0);
         assert_int_equal(assignment_copy(m, &s, &a), 0);
-        LnsOptions o = {.move_budget = budget, .rounds = rounds};
+        LnsOptions o = {.sub_time_limit_s = SUB_TIME_S, .move_budget = budget, .rounds = rounds};
         assert_int_equal(lns_improve(m, &a, &o, &stats), 0);
         assert_false(stats.glpk_failed);
         assert_true(stats.rounds_run >= 1 && stats.rounds_run <= rounds);
@@ -203,7 +207,7 @@ static void test_improves(void **state) {
         assert_int_equal(model_build(p, &m), 0);
         assert_int_equal(assignment_init(m, &a), 0);
         double before = assignment_score(m, &a);
-        LnsOptions o = {.move_budget = 50, .rounds = 4};
+        LnsOptions o = {.sub_time_limit_s = SUB_TIME_S, .move_budget = 50, .rounds = 4};
         assert_int_equal(lns_improve(m, &a, &o, &stats), 0);
         assert_true(stats.improvements > 0);
         /* From a 0.24 CPU imbalance, four neighbourhoods cut the score at least in half. */
@@ -225,7 +229,7 @@ static void test_deterministic(void **state) {
                 _cleanup_(assignment_done) Assignment a = {};
                 assert_int_equal(model_build(p, &m), 0);
                 assert_int_equal(assignment_init(m, &a), 0);
-                LnsOptions o = {.move_budget = 20, .rounds = 5};
+                LnsOptions o = {.sub_time_limit_s = SUB_TIME_S, .move_budget = 20, .rounds = 5};
                 assert_int_equal(lns_improve(m, &a, &o, &st[run]), 0);
                 if (run == 0) {
                         n = m->n_vms;
@@ -256,7 +260,7 @@ static void test_glpk_error(void **state) {
         assert_int_equal(assignment_copy(m, &s, &a), 0);
         assert_int_equal(assignment_copy(m, &s, &b), 0);
 
-        LnsOptions o = {.move_budget = 20, .rounds = 6};
+        LnsOptions o = {.sub_time_limit_s = SUB_TIME_S, .move_budget = 20, .rounds = 6};
         LnsTestHooks hooks = {.glpk_error_at_round = 2};
         assert_int_equal(lns_improve_full(m, &a, &o, &hooks, &stats), 0);
         assert_true(stats.glpk_failed);
@@ -264,7 +268,7 @@ static void test_glpk_error(void **state) {
         check_invariants(m, &s, &a, 20);
 
         /* Same as one clean round. */
-        LnsOptions o1 = {.move_budget = 20, .rounds = 1};
+        LnsOptions o1 = {.sub_time_limit_s = SUB_TIME_S, .move_budget = 20, .rounds = 1};
         LnsTestHooks no_lb = {.no_lower_bound = true};
         assert_int_equal(lns_improve_full(m, &b, &o1, &no_lb, &one), 0);
         assert_false(one.glpk_failed);
@@ -295,7 +299,8 @@ static void test_nothing_to_do(void **state) {
                 assert_int_equal(model_build(p, &m), 0);
                 assert_int_equal(assignment_init(m, &s), 0);
                 assert_int_equal(assignment_copy(m, &s, &a), 0);
-                LnsOptions o = {.move_budget = variant == 0 ? 0 : 10, .rounds = 3};
+                LnsOptions o = {
+                        .sub_time_limit_s = SUB_TIME_S, .move_budget = variant == 0 ? 0 : 10, .rounds = 3};
                 assert_int_equal(lns_improve(m, &a, &o, &stats), 0);
                 assert_false(stats.glpk_failed);
                 assert_memory_equal(a.host, s.host, m->n_vms * sizeof(int));
@@ -326,7 +331,7 @@ static void test_budget_already_used(void **state) {
         }
         assert_int_equal(made, 5);
         assert_int_equal(assignment_copy(m, &s, &a), 0);
-        LnsOptions o = {.move_budget = 3, .rounds = 4};
+        LnsOptions o = {.sub_time_limit_s = SUB_TIME_S, .move_budget = 3, .rounds = 4};
         assert_int_equal(lns_improve(m, &a, &o, &stats), 0);
         assert_true(count_moves(m, &a) <= 5);
         assert_true(assignment_score(m, &a) <= assignment_score(m, &s) + 1e-12);
