@@ -32,7 +32,7 @@ typedef struct BenchSize {
 } BenchSize;
 
 typedef struct Run {
-        double ms, before, after, gap, max_util;
+        double ms, cpu_ms, before, after, gap, max_util;
         size_t moves, unplaceable, standby;
         const char *solver;
 } Run;
@@ -41,6 +41,12 @@ static uint64_t now_us(void *userdata) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+static double cpu_now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+        return (double) ts.tv_sec * 1000.0 + (double) ts.tv_nsec / 1e6;
 }
 
 static int cmp_double(const void *x, const void *y) {
@@ -62,13 +68,16 @@ static int run_plan(const Problem *p, bool greedy_only, unsigned effort, Run *re
                 .greedy_only = greedy_only,
                 .effort = effort,
         };
+        double c0 = cpu_now_ms();
         uint64_t t0 = now_us(NULL);
         int r = solver_plan(p, &opts, &plan);
         uint64_t t1 = now_us(NULL);
+        double c1 = cpu_now_ms();
         if (r < 0)
                 return r;
         *ret = (Run){
                 .ms = (double) (t1 - t0) / 1000.0,
+                .cpu_ms = c1 - c0,
                 .before = plan->before.cpu_imbalance,
                 .after = plan->after.cpu_imbalance,
                 .max_util = plan->after.max_cpu_utilization,
@@ -82,15 +91,17 @@ static int run_plan(const Problem *p, bool greedy_only, unsigned effort, Run *re
         return 0;
 }
 
+static double bench_min_gain = -1;
+
 static int
 bench_balance(const BenchSize *sizes, size_t n_sizes, unsigned seeds, unsigned budget, unsigned effort) {
-        printf("| hosts | VMs | median solve ms (ours / greedy) | CPU imbalance before | after (ours) | after "
+        printf("| hosts | VMs | median solve ms, wall (ours / greedy) | CPU time ms (ours / greedy) | CPU imbalance before | after (ours) | after "
                "(greedy) | moves (ours / greedy) | gap |\n");
-        printf("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         fflush(stdout);
         for (size_t s = 0; s < n_sizes; s++) {
-                double ms[2][MAX_SEEDS], before[MAX_SEEDS], after[2][MAX_SEEDS], moves[2][MAX_SEEDS],
-                        gap[MAX_SEEDS];
+                double ms[2][MAX_SEEDS], cpu[2][MAX_SEEDS], before[MAX_SEEDS], after[2][MAX_SEEDS],
+                        moves[2][MAX_SEEDS], gap[MAX_SEEDS];
                 for (unsigned k = 0; k < seeds; k++) {
                         _cleanup_(problem_freep) Problem *p = NULL;
                         ClusterSpec spec = {.n_hosts = sizes[s].hosts, .n_vms = sizes[s].vms, .seed = k + 1};
@@ -99,21 +110,25 @@ bench_balance(const BenchSize *sizes, size_t n_sizes, unsigned seeds, unsigned b
                         if (r < 0)
                                 return r;
                         p->policy->balance.max_moves_per_pass = budget;
+                        if (bench_min_gain >= 0)
+                                p->policy->balance.min_gain = bench_min_gain;
                         for (int g = 0; g < 2; g++) {
                                 r = run_plan(p, g == 1, effort, &run[g]);
                                 if (r < 0)
                                         return r;
                                 ms[g][k] = run[g].ms;
+                                cpu[g][k] = run[g].cpu_ms;
                                 after[g][k] = run[g].after;
                                 moves[g][k] = (double) run[g].moves;
                         }
                         before[k] = run[0].before;
                         gap[k] = run[0].gap;
                 }
-                printf("| %u | %u | %.0f / %.0f | %.4f | %.4f | %.4f | %.0f / %.0f | %.2f |\n",
+                printf("| %u | %u | %.0f / %.0f | %.0f / %.0f | %.4f | %.4f | %.4f | %.0f / %.0f | %.2f |\n",
                        sizes[s].hosts, sizes[s].vms, median(ms[0], seeds), median(ms[1], seeds),
-                       median(before, seeds), median(after[0], seeds), median(after[1], seeds),
-                       median(moves[0], seeds), median(moves[1], seeds), median(gap, seeds));
+                       median(cpu[0], seeds), median(cpu[1], seeds), median(before, seeds),
+                       median(after[0], seeds), median(after[1], seeds), median(moves[0], seeds),
+                       median(moves[1], seeds), median(gap, seeds));
                 fflush(stdout);
         }
         return 0;
@@ -198,6 +213,12 @@ static int bench_dpm(unsigned seeds, unsigned effort) {
         return 0;
 }
 
+static const char *optarg_or(double x) {
+        static char buf[32];
+        snprintf(buf, sizeof(buf), "%g", x);
+        return buf;
+}
+
 int main(int argc, char *argv[]) {
         static const struct option options[] = {
                 {"large", no_argument, NULL, 'l'},        {"seeds", required_argument, NULL, 's'},
@@ -211,6 +232,7 @@ int main(int argc, char *argv[]) {
         size_t n_sizes = 5;
         bool custom = false, large = false, cases = true;
         unsigned seeds = 5, budget = 50, effort = 0;
+        double min_gain = -1; /* < 0: the policy default */
         int c;
 
         while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
@@ -234,6 +256,9 @@ int main(int argc, char *argv[]) {
                 case 'n':
                         cases = false;
                         break;
+                case 'g':
+                        min_gain = strtod(optarg, NULL);
+                        break;
                 case 'z': {
                         unsigned h, v;
                         if (sscanf(optarg, "%ux%u", &h, &v) != 2 || h == 0) {
@@ -249,7 +274,7 @@ int main(int argc, char *argv[]) {
                 }
                 case 'h':
                         printf("%s [--large] [--seeds N] [--budget N] [--effort N] [--size HOSTSxVMS]... "
-                               "[--no-cases]\n",
+                               "[--no-cases] [--min-gain X]\n",
                                argv[0]);
                         return 0;
                 default:
@@ -258,7 +283,9 @@ int main(int argc, char *argv[]) {
         if (large && !custom)
                 sizes[n_sizes++] = (BenchSize){1000, 30000};
 
-        printf("drs-bench: %u seeds, move budget %u, effort %u (0 = default)\n\n", seeds, budget, effort);
+        bench_min_gain = min_gain;
+        printf("drs-bench: %u seeds, move budget %u, effort %u (0 = default), min_gain %s\n\n", seeds,
+               budget, effort, min_gain >= 0 ? optarg_or(min_gain) : "policy default");
         int r = bench_balance(sizes, n_sizes, seeds, budget, effort);
         if (r >= 0 && cases)
                 r = bench_evacuation(seeds, effort);
