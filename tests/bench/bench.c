@@ -221,10 +221,15 @@ static const char *optarg_or(double x) {
 
 int main(int argc, char *argv[]) {
         static const struct option options[] = {
-                {"large", no_argument, NULL, 'l'},        {"seeds", required_argument, NULL, 's'},
-                {"budget", required_argument, NULL, 'b'}, {"effort", required_argument, NULL, 'e'},
-                {"size", required_argument, NULL, 'z'},   {"no-cases", no_argument, NULL, 'n'},
-                {"help", no_argument, NULL, 'h'},         {},
+                {"large", no_argument, NULL, 'l'},
+                {"seeds", required_argument, NULL, 's'},
+                {"budget", required_argument, NULL, 'b'},
+                {"effort", required_argument, NULL, 'e'},
+                {"size", required_argument, NULL, 'z'},
+                {"no-cases", no_argument, NULL, 'n'},
+                {"min-gain", required_argument, NULL, 'g'},
+                {"help", no_argument, NULL, 'h'},
+                {},
         };
         BenchSize sizes[MAX_SIZES] = {
                 {16, 300}, {32, 1000}, {64, 2000}, {128, 5000}, {256, 10000},
