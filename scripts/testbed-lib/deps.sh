@@ -7,7 +7,7 @@
 TB_PACKAGES=(
         libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
         iproute2 busybox-static util-linux mount procps kmod
-        apt
+        corosync apt
 )
 TB_BACKPORTS_FILE=/etc/apt/sources.list.d/drs-bookworm-backports.sources
 
@@ -122,7 +122,17 @@ cmd_deps() {
         fi
         if ((${#missing[@]})); then
                 tb_log "deps: installing ${missing[*]}"
-                tb_apt install -y --no-install-recommends "${missing[@]}"
+                # Packaged services (corosync) must not start in the root namespace on install.
+                local prc=/usr/sbin/policy-rc.d made_prc=0
+                if [[ ! -e "$prc" ]]; then
+                        printf '#!/bin/sh\n# drs scripts/testbed deps: no service starts during install\nexit 101\n' >"$prc"
+                        chmod 755 "$prc"
+                        made_prc=1
+                fi
+                local rc=0
+                tb_apt install -y --no-install-recommends "${missing[@]}" || rc=$?
+                ((made_prc == 0)) || rm -f "$prc"
+                ((rc == 0)) || tb_die "deps: apt-get install failed"
         fi
         tb_log "deps: done (qemu-system-x86 $(tb_qemu_version))"
 }
