@@ -746,16 +746,24 @@ fail:
         return r;
 }
 
+/* Population standard deviation from a sum and a sum of squares (as model.c computes it). */
+static double sd_of(double sum, double sum2, size_t n) {
+        if (n == 0)
+                return 0;
+        double mean = sum / (double) n, var = sum2 / (double) n - mean * mean;
+        return var > 0 ? sqrt(var) : 0;
+}
+
 int greedy_balance(Greedy *g, unsigned budget, double min_gain, const bool *dpm_target, bool only_soft) {
         const Model *m = g->m;
         Assignment *a = g->a;
         _cleanup_(move_log_done) MoveLog log = {};
-        unsigned n = 0, max_iterations = 4 * budget + 16;
+        unsigned n = 0, max_iterations = 2 * budget + 8;
         int r;
 
         for (unsigned it = 0; it < max_iterations; it++) {
                 size_t best_v = SIZE_MAX, best_h = 0;
-                double best_net = 0;
+                double best_net = 0, imbalance0 = assignment_imbalance(m, a);
 
                 for (size_t v = 0; v < m->n_vms; v++) {
                         int s = a->host[v];
@@ -766,10 +774,36 @@ int greedy_balance(Greedy *g, unsigned budget, double min_gain, const bool *dpm_
                         if (only_soft && assignment_vm_penalty(m, a, v, (size_t) s) <= 0)
                                 continue;
                         double cost = g->lambda * m->mem_cfg[v] / g->mean_mem;
+                        /* Without soft rules the delta is the imbalance change alone: the sums
+                         * without v on its host are the same for every destination. */
+                        bool plain = !m->penalty_row[v] && !m->rules_of_vm[v];
+                        double sc = a->sum_ucpu, sc2 = a->sum_ucpu2, sm = a->sum_umem, sm2 = a->sum_umem2;
+                        if (plain && m->counted[s]) {
+                                double uc = a->cpu_load[s] / m->cpu_cap[s],
+                                       um = a->mem_load[s] / m->mem_cap[s];
+                                double nc = (a->cpu_load[s] - m->cpu[v]) / m->cpu_cap[s];
+                                double nm = (a->mem_load[s] - m->mem[v]) / m->mem_cap[s];
+                                sc += nc - uc, sc2 += nc * nc - uc * uc;
+                                sm += nm - um, sm2 += nm * nm - um * um;
+                        }
                         for (size_t h = 0; h < m->n_hosts; h++) {
                                 if ((int) h == s || !m->target_ok[h])
                                         continue;
-                                double gain = -assignment_move_delta(m, a, v, h);
+                                double gain;
+                                if (plain) {
+                                        double c = sc, c2 = sc2, mm = sm, mm2 = sm2;
+                                        if (m->counted[h]) {
+                                                double uc = a->cpu_load[h] / m->cpu_cap[h];
+                                                double um = a->mem_load[h] / m->mem_cap[h];
+                                                double nc = (a->cpu_load[h] + m->cpu[v]) / m->cpu_cap[h];
+                                                double nm = (a->mem_load[h] + m->mem[v]) / m->mem_cap[h];
+                                                c += nc - uc, c2 += nc * nc - uc * uc;
+                                                mm += nm - um, mm2 += nm * nm - um * um;
+                                        }
+                                        gain = imbalance0 - (m->w_cpu * sd_of(c, c2, a->n_counted) +
+                                                             m->w_mem * sd_of(mm, mm2, a->n_counted));
+                                } else
+                                        gain = -assignment_move_delta(m, a, v, h);
                                 if (gain < min_gain - GAIN_EPS || gain - cost <= best_net)
                                         continue;
                                 if (!assignment_fits(m, a, v, h, NULL))

@@ -141,7 +141,8 @@ static int plan_fill(
                 if (r < 0)
                         return r;
         }
-        qsort(plan->unplaceable, plan->n_unplaceable, sizeof(PlanUnplaceable), unplaceable_cmp);
+        if (plan->n_unplaceable > 1)
+                qsort(plan->unplaceable, plan->n_unplaceable, sizeof(PlanUnplaceable), unplaceable_cmp);
 
         /* Moves, with gains applied in plan order to the initial placement. */
         r = assignment_init(m, &seq);
@@ -205,7 +206,8 @@ static int plan_fill(
                 plan->power[plan->n_power++] =
                         (PlanPower){.host = h, .action = POWER_STANDBY, .wave = wave + 1};
         }
-        qsort(plan->power, plan->n_power, sizeof(PlanPower), power_cmp);
+        if (plan->n_power > 1)
+                qsort(plan->power, plan->n_power, sizeof(PlanPower), power_cmp);
         return 0;
 }
 
