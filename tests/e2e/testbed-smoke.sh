@@ -89,6 +89,8 @@ if [[ -z "${DRS_E2E_NO_INSTALL:-}" ]]; then
         "$TB" assets || { fail "scripts/testbed assets"; exit 1; }
 fi
 
+netns_mount_before=0
+mountpoint -q /run/netns 2>/dev/null && netns_mount_before=1
 section "up 3"
 t0="$(now_ms)"
 if "$TB" up 3; then
@@ -234,6 +236,10 @@ done
 
 m="$(grep -E "/run/netns/$DRS_TESTBED_NAME-|$STATE" /proc/self/mountinfo)"
 [[ -z "$m" ]] && ok "no mount of the testbed left" || fail "mounts left: $m"
+if ((netns_mount_before == 0)) && [[ -z "$(ls -A /run/netns 2>/dev/null)" ]]; then
+        # 'ip netns add' made /run/netns a mount point; the testbed undoes it.
+        mountpoint -q /run/netns 2>/dev/null && fail "/run/netns is still a mount point" || ok "/run/netns mount undone"
+fi
 [[ ! -e "$STATE" ]] && ok "state directory $STATE removed" || fail "$STATE still exists"
 shm=""
 for pid in "${pids[@]}"; do
