@@ -13,10 +13,10 @@
 #include "model.h"
 
 typedef struct LnsOptions {
-        unsigned move_budget;   /* max VMs whose final host differs from Model.initial (balance moves) */
-        unsigned rounds;        /* deterministic work limit: number of neighbourhood MIPs */
+        unsigned move_budget;    /* max VMs whose final host differs from Model.initial (balance moves) */
+        unsigned rounds;         /* deterministic work limit: number of neighbourhood MIPs */
         double sub_time_limit_s; /* safety net per sub-MIP (GLPK tm_lim) */
-        double time_limit_s;    /* safety net for the whole search, on opts->clock_us */
+        double time_limit_s;     /* safety net for the whole search, on opts->clock_us */
         uint64_t (*clock_us)(void *userdata);
         void *clock_userdata;
 } LnsOptions;
@@ -24,9 +24,9 @@ typedef struct LnsOptions {
 typedef struct LnsStats {
         unsigned rounds_run;
         unsigned improvements;
-        double gap;             /* relative gap of the final solution vs the LP bound (0..1), or 0 */
-        double lower_bound;     /* LP-relaxation lower bound of the imbalance, if computed */
-        bool glpk_failed;       /* an error hook fired or GLPK returned an error; result still valid */
+        double gap;         /* relative gap of the final solution vs the LP bound (0..1), or 0 */
+        double lower_bound; /* LP-relaxation lower bound of the imbalance, if computed */
+        bool glpk_failed;   /* an error hook fired or GLPK returned an error; result still valid */
 } LnsStats;
 
 /* Improves *a in place; never makes the score worse, never breaks hard constraints or the move

@@ -24,40 +24,40 @@
 #define MODEL_SOFT_PENALTY 0.05
 
 typedef struct ModelVmRule {
-        size_t rule;  /* index into Policy.rules */
+        size_t rule;   /* index into Policy.rules */
         RuleType type; /* RULE_KEEP_TOGETHER or RULE_KEEP_APART */
         bool hard;
-        size_t *vms;  /* owned; indexes of member VMs, ascending */
+        size_t *vms; /* owned; indexes of member VMs, ascending */
         size_t n_vms;
 } ModelVmRule;
 
 typedef struct Model {
         const Problem *problem; /* not owned */
         size_t n_hosts, n_vms;
-        double w_cpu, w_mem;    /* normalized: w_cpu + w_mem == 1 */
+        double w_cpu, w_mem; /* normalized: w_cpu + w_mem == 1 */
 
         /* Per host (owned arrays of n_hosts). */
-        double *cpu_cap;      /* cores */
-        double *mem_cap;      /* MiB, for utilization */
-        double *mem_limit;    /* MiB of configured VM memory allowed: memory * overcommit - reserve */
-        double *vcpu_limit;   /* INFINITY when the policy sets no cap */
-        bool *target_ok;      /* may receive VMs now: up and not frozen */
-        bool *source_ok;      /* VMs on it may be moved: not frozen */
-        bool *must_empty;     /* maintenance or standby: every movable VM must leave */
-        bool *counted;        /* counts in the imbalance: up (frozen included) */
+        double *cpu_cap;       /* cores */
+        double *mem_cap;       /* MiB, for utilization */
+        double *mem_limit;     /* MiB of configured VM memory allowed: memory * overcommit - reserve */
+        double *vcpu_limit;    /* INFINITY when the policy sets no cap */
+        bool *target_ok;       /* may receive VMs now: up and not frozen */
+        bool *source_ok;       /* VMs on it may be moved: not frozen */
+        bool *must_empty;      /* maintenance or standby: every movable VM must leave */
+        bool *counted;         /* counts in the imbalance: up (frozen included) */
         bool *dpm_may_standby; /* DPM may choose to put it in standby: up, not frozen, not excluded */
 
         /* Per VM (owned arrays of n_vms). */
-        double *cpu;          /* demand, cores */
-        double *mem;          /* demand, MiB */
-        double *mem_cfg;      /* configured memory, MiB: what must fit */
+        double *cpu;     /* demand, cores */
+        double *mem;     /* demand, MiB */
+        double *mem_cfg; /* configured memory, MiB: what must fit */
         double *vcpus;
-        int *initial;         /* host at the start; -1 for placement requests */
+        int *initial;                /* host at the start; -1 for placement requests */
         AutomationLevel *automation; /* effective level of the VM (cluster level and overrides) */
-        bool *fixed;          /* never moves in this pass: disabled, migrating, or its host frozen */
-        bool *may_balance;    /* may move for balance/DPM: not fixed, automation >= MANUAL with the
-                               * cluster allowing balance, and out of its cooldown */
-        bool *recommend_only; /* its moves are recommendations (manual, cluster or VM) */
+        bool *fixed;                 /* never moves in this pass: disabled, migrating, or its host frozen */
+        bool *may_balance;           /* may move for balance/DPM: not fixed, automation >= MANUAL with the
+                                      * cluster allowing balance, and out of its cooldown */
+        bool *recommend_only;        /* its moves are recommendations (manual, cluster or VM) */
 
         /* VM–host rules, as rows of n_hosts per VM; a NULL row means "no rule": use the accessors
          * model_allowed() and model_soft_penalty() below rather than the rows. */
@@ -68,7 +68,7 @@ typedef struct Model {
 
         ModelVmRule *vm_rules; /* owned array: keep-together / keep-apart */
         size_t n_vm_rules;
-        size_t **rules_of_vm;  /* owned: per VM, indexes into vm_rules, terminated by SIZE_MAX */
+        size_t **rules_of_vm; /* owned: per VM, indexes into vm_rules, terminated by SIZE_MAX */
 } Model;
 
 int model_build(const Problem *p, Model **ret);
