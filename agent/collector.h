@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The collector: turns periodic HvHostStats samples into per-host reports with smoothed
+ * demands. Pure bookkeeping (no threads, no I/O): the manager feeds it samples that workers
+ * collected, with the sample's own timestamp.
+ *
+ * CPU demand of a VM = Δcpu.time / Δt between consecutive samples (timestamped at call start);
+ * a counter that went backwards (the VM migrated or restarted) restarts the series. Memory
+ * demand = balloon available − unused when the guest reports it, else rss. Both are smoothed
+ * with an EWMA and a short max window (the report uses max(ewma, recent peak) so a bursty VM
+ * is not packed as if it were idle). A host that misses reports for `stale_after` is stale. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hv.h"
+#include "solver.h"
+
+typedef struct VmReport {
+        char *name; /* owned */
+        unsigned vcpus;
+        uint64_t memory_mib;        /* configured */
+        double cpu_demand;          /* cores, smoothed; 0 until two samples exist */
+        uint64_t memory_demand_mib; /* smoothed */
+        bool migrating;
+} VmReport;
+
+typedef struct HostReport {
+        char *name;      /* owned */
+        uint64_t t_usec; /* CLOCK_MONOTONIC of the last good sample; 0 = never */
+        unsigned cpus;
+        uint64_t memory_mib;
+        VmReport *vms; /* owned array, sorted by name */
+        size_t n_vms;
+        char *last_error; /* owned; the last collection error, NULL after a good sample */
+} HostReport;
+
+typedef struct Collector Collector;
+
+int collector_new(double ewma_alpha, unsigned peak_window, uint64_t stale_after_usec, Collector **ret);
+Collector *collector_free(Collector *c);
+
+/* Feeds one host's sample (ownership of the stats' contents stays with the caller). */
+int collector_feed(Collector *c, const char *host, const HvHostStats *s);
+/* Records a failed collection of host at now_usec. */
+int collector_feed_error(Collector *c, const char *host, const char *msg, uint64_t now_usec);
+
+const HostReport *collector_get(const Collector *c, const char *host);
+bool collector_host_is_stale(const Collector *c, const char *host, uint64_t now_usec);

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The hypervisor boundary: everything drsd asks of a libvirt host goes through HvOps, so unit
+ * tests (and later the simulator) substitute a fake — the real implementation is hv-libvirt.c,
+ * the only file besides the libvirt event thread that includes libvirt headers.
+ *
+ * Every call is blocking and may take seconds: drsd only calls them from worker threads
+ * (agent/worker.[ch]), never from the sd-event main thread. An HvConn belongs to one thread at
+ * a time. Errors: negative errno, with *reterr_msg (newly allocated, libvirt's message) when not
+ * NULL. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct HvConn HvConn; /* opaque, implementation-defined */
+
+typedef struct HvDomainStats {
+        char *name; /* owned */
+        char uuid[37];
+        bool running;
+        unsigned vcpus;       /* current vCPUs */
+        uint64_t memory_kib;  /* configured maximum (balloon.maximum / maxMemory) */
+        uint64_t cpu_time_ns; /* cpu.time: restarts from 0 after a migration or restart */
+        bool have_balloon;    /* the guest's balloon driver reports stats */
+        uint64_t balloon_current_kib;
+        uint64_t balloon_rss_kib;       /* QEMU process RSS: the demand fallback */
+        uint64_t balloon_available_kib; /* guest-visible total */
+        uint64_t balloon_unused_kib;    /* guest-free */
+        uint64_t balloon_usable_kib;
+        bool migrating; /* an outgoing migration job is active */
+} HvDomainStats;
+
+typedef struct HvHostStats {
+        uint64_t t_usec;        /* CLOCK_MONOTONIC taken at the start of the call */
+        unsigned cpus;          /* online logical CPUs (virNodeGetInfo) */
+        uint64_t memory_kib;    /* physical memory */
+        uint64_t free_kib;      /* virNodeGetMemoryStats free + buffers + cached where known */
+        HvDomainStats *domains; /* owned array */
+        size_t n_domains;
+} HvHostStats;
+
+void hv_host_stats_done(HvHostStats *s);
+
+typedef struct HvMigrateParams {
+        const char *dest_uri; /* migration URI of the destination (dialled by the source libvirtd, p2p) */
+        uint64_t bandwidth_mib_s; /* 0 = unlimited */
+        uint64_t max_downtime_ms; /* initial; 0 = libvirt's default */
+        bool tls;
+        bool auto_converge; /* start with auto-converge on (normally off; turned on by stall handling via a
+                               retry) */
+        bool post_copy;
+} HvMigrateParams;
+
+typedef enum HvJobType {
+        HV_JOB_NONE,
+        HV_JOB_RUNNING,
+        HV_JOB_COMPLETED,
+        HV_JOB_FAILED,
+        HV_JOB_CANCELLED,
+} HvJobType;
+
+typedef struct HvJobInfo {
+        HvJobType type;
+        uint64_t time_elapsed_ms;
+        uint64_t memory_total_bytes;
+        uint64_t memory_processed_bytes;
+        uint64_t memory_remaining_bytes;
+        uint64_t memory_dirty_rate_pps; /* pages per second */
+        uint64_t memory_page_size;
+        uint64_t memory_bps; /* transfer rate, bytes per second */
+        uint64_t memory_iteration;
+        uint64_t downtime_ms; /* completed jobs: the real downtime */
+        uint64_t setup_time_ms;
+} HvJobInfo;
+
+typedef struct HvOps {
+        int (*open)(const char *uri, HvConn **ret, char **reterr_msg);
+        void (*close)(HvConn *c);
+        bool (*is_alive)(HvConn *c);
+        /* One virConnectGetAllDomainStats(STATE|CPU_TOTAL|BALLOON|VCPU, RUNNING|NOWAIT) plus
+         * node info and memory stats. */
+        int (*host_stats)(HvConn *c, HvHostStats *ret, char **reterr_msg);
+        /* Pre-checks on the destination: the domain's CPU is compatible
+         * (virConnectCompareHypervisorCPU with the source's domain CPU), its networks and disk
+         * paths exist there, enough free memory. */
+        int (*precheck)(HvConn *src, HvConn *dst, const char *vm, char **reterr_msg);
+        /* virDomainMigrateToURI3 LIVE|PEER2PEER|PERSIST_DEST|UNDEFINE_SOURCE|ABORT_ON_ERROR
+         * (+TLS, +AUTO_CONVERGE, +POSTCOPY per params); blocks until the migration ends. */
+        int (*migrate)(HvConn *src, const char *vm, const HvMigrateParams *p, char **reterr_msg);
+        /* Job stats of the domain's current job (or the completed one with completed=true). */
+        int (*job_info)(HvConn *c, const char *vm, bool completed, HvJobInfo *ret, char **reterr_msg);
+        int (*set_max_downtime)(HvConn *c, const char *vm, uint64_t ms, char **reterr_msg);
+        int (*abort_job)(HvConn *c, const char *vm, char **reterr_msg);
+        /* Whether the domain is defined / running on this host. */
+        int (*domain_state)(
+                HvConn *c, const char *vm, bool *ret_exists, bool *ret_running, char **reterr_msg);
+} HvOps;
+
+/* The real libvirt implementation. */
+extern const HvOps hv_libvirt_ops;
