@@ -1,0 +1,357 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The leader pass's pure parts: Problem building, automation at a time, plan runs. */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "leader.h"
+#include "macro.h"
+
+#define USEC_PER_SEC 1000000ULL
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(Problem *, problem_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Plan *, plan_free);
+
+/* ---- MoveLog ------------------------------------------------------------------------------ */
+
+void move_log_done(MoveLog *l) {
+        for (size_t i = 0; i < l->n; i++)
+                free(l->entries[i].vm);
+        free(l->entries);
+        *l = (MoveLog){};
+}
+
+static MoveLogEntry *move_log_find(const MoveLog *l, const char *vm) {
+        for (size_t i = 0; l && i < l->n; i++)
+                if (streq(l->entries[i].vm, vm))
+                        return &l->entries[i];
+        return NULL;
+}
+
+int move_log_set(MoveLog *l, const char *vm, uint64_t time_usec) {
+        MoveLogEntry *e = move_log_find(l, vm);
+        if (e) {
+                if (time_usec > e->time_usec)
+                        e->time_usec = time_usec;
+                return 0;
+        }
+        _cleanup_free_ char *copy = strdup(vm);
+        if (!copy)
+                return -ENOMEM;
+        MoveLogEntry *n = reallocarray(l->entries, l->n + 1, sizeof(MoveLogEntry));
+        if (!n)
+                return -ENOMEM;
+        l->entries = n;
+        l->entries[l->n++] = (MoveLogEntry){.vm = TAKE_PTR(copy), .time_usec = time_usec};
+        return 0;
+}
+
+uint64_t move_log_get(const MoveLog *l, const char *vm) {
+        const MoveLogEntry *e = move_log_find(l, vm);
+        return e ? e->time_usec : 0;
+}
+
+int move_log_load(MoveLog *l, const HistoryEvent *events, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                const HistoryEvent *e = &events[i];
+                if (!streq_ptr(e->type, "migration") || !streq_ptr(e->result, "completed") || !e->vm)
+                        continue;
+                int k = move_log_set(l, e->vm, e->time_usec);
+                if (k < 0)
+                        return k;
+        }
+        return 0;
+}
+
+/* ---- the Problem ----------------------------------------------------------------------- */
+
+HostState leader_host_state(HostMode mode) {
+        switch (mode) {
+        case HOST_MODE_ENTERING_MAINTENANCE:
+        case HOST_MODE_MAINTENANCE:
+                return HOST_MAINTENANCE;
+        case HOST_MODE_STANDBY:
+        case HOST_MODE_POWER_ON_FAILED:
+                return HOST_STANDBY;
+        default:
+                return HOST_UP;
+        }
+}
+
+static int find_vm(const Problem *p, const char *name) {
+        for (size_t i = 0; i < p->n_vms; i++)
+                if (streq(p->vms[i].name, name))
+                        return (int) i;
+        return -1;
+}
+
+int leader_build_problem(const LeaderInput *in, Problem **ret) {
+        _cleanup_(problem_freep) Problem *p = NULL;
+        size_t n_vms = 0;
+        int k;
+
+        k = problem_new(&p);
+        if (k < 0)
+                return k;
+        policy_free(p->policy);
+        p->policy = NULL;
+        k = policy_copy(in->policy, &p->policy);
+        if (k < 0)
+                return k;
+        p->automation = in->automation;
+
+        p->hosts = calloc(in->n_hosts ?: 1, sizeof(SolverHost));
+        if (!p->hosts)
+                return -ENOMEM;
+        for (size_t i = 0; i < in->n_hosts; i++) {
+                const LeaderHost *lh = &in->hosts[i];
+                SolverHost *sh = &p->hosts[p->n_hosts];
+
+                sh->name = strdup(lh->config->name);
+                if (!sh->name)
+                        return -ENOMEM;
+                p->n_hosts++;
+                k = strv_copy(lh->config->groups, &sh->groups);
+                if (k < 0)
+                        return k;
+                sh->state = leader_host_state(lh->mode);
+                if (lh->draining ||
+                    (in->force_maintenance && streq(in->force_maintenance, lh->config->name)))
+                        sh->state = HOST_MAINTENANCE;
+                sh->frozen = lh->mode == HOST_MODE_POWER_ON_FAILED ||
+                             (lh->stale && sh->state != HOST_STANDBY) ||
+                             (!lh->report && sh->state == HOST_UP);
+                if (lh->report) {
+                        sh->cpus = lh->report->cpus;
+                        sh->memory_mib = lh->report->memory_mib;
+                        n_vms += lh->report->n_vms;
+                }
+        }
+
+        p->vms = calloc(n_vms ?: 1, sizeof(SolverVm));
+        if (!p->vms)
+                return -ENOMEM;
+        for (size_t h = 0; h < in->n_hosts; h++) {
+                const HostReport *r = in->hosts[h].report;
+                if (!r)
+                        continue;
+                /* A standby host reports nothing true any more: its last report predates the
+                 * power-off. */
+                if (leader_host_state(in->hosts[h].mode) == HOST_STANDBY && in->hosts[h].stale)
+                        continue;
+                for (size_t j = 0; j < r->n_vms; j++) {
+                        const VmReport *vr = &r->vms[j];
+                        int dup = find_vm(p, vr->name);
+                        if (dup >= 0) {
+                                p->vms[dup].migrating = true;
+                                continue;
+                        }
+                        SolverVm *v = &p->vms[p->n_vms];
+                        v->name = strdup(vr->name);
+                        if (!v->name)
+                                return -ENOMEM;
+                        p->n_vms++;
+                        v->host = (int) h;
+                        v->vcpus = vr->vcpus;
+                        v->memory_mib = vr->memory_mib;
+                        v->cpu_demand = vr->cpu_demand;
+                        v->memory_demand_mib = vr->memory_demand_mib;
+                        v->migrating = vr->migrating || (in->vm_busy && in->vm_busy(vr->name, in->userdata));
+                        uint64_t t = move_log_get(in->moves, vr->name);
+                        if (t == 0)
+                                v->last_moved_s = -1;
+                        else
+                                v->last_moved_s = t >= in->now_usec
+                                                          ? 0
+                                                          : (int64_t) ((in->now_usec - t) / USEC_PER_SEC);
+                }
+        }
+
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+/* ---- automation at a time ---------------------------------------------------------------- */
+
+static void weekday_minute(const struct tm *tm, unsigned *ret_weekday, unsigned *ret_minute) {
+        /* struct tm: 0 = Sunday; the policy: 0 = Monday. */
+        *ret_weekday = (unsigned) ((tm->tm_wday + 6) % 7);
+        *ret_minute = (unsigned) (tm->tm_hour * 60 + tm->tm_min);
+}
+
+static bool zone_is_utc(const char *tz) {
+        return !tz || streq(tz, "UTC") || streq(tz, "Etc/UTC") || streq(tz, "Z") || streq(tz, "GMT");
+}
+
+static bool zone_name_ok(const char *tz) {
+        /* An IANA name: no leading '/', no "..", a file under /usr/share/zoneinfo. */
+        if (tz[0] == '\0' || tz[0] == '/' || strstr(tz, ".."))
+                return false;
+        for (const char *c = tz; *c; c++)
+                if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+                      strchr("/_-+", *c)))
+                        return false;
+        return true;
+}
+
+static int local_time_in(const char *tz, time_t now, struct tm *ret) {
+        _cleanup_free_ char *saved = NULL, *path = NULL, *value = NULL;
+        const char *old = getenv("TZ");
+        int k = 0;
+
+        if (!zone_name_ok(tz))
+                return -EINVAL;
+        if (asprintf(&path, "/usr/share/zoneinfo/%s", tz) < 0)
+                return -ENOMEM;
+        if (access(path, R_OK) < 0)
+                return -EINVAL; /* glibc would silently fall back to UTC */
+        if (old) {
+                saved = strdup(old);
+                if (!saved)
+                        return -ENOMEM;
+        }
+        if (asprintf(&value, ":%s", tz) < 0)
+                return -ENOMEM;
+        if (setenv("TZ", value, 1) < 0)
+                return -errno;
+        tzset();
+        if (!localtime_r(&now, ret))
+                k = -EINVAL;
+        if (saved)
+                (void) setenv("TZ", saved, 1);
+        else
+                (void) unsetenv("TZ");
+        tzset();
+        return k;
+}
+
+int leader_automation_at(const Policy *p, time_t now, AutomationLevel *ret) {
+        struct tm tm;
+        unsigned weekday, minute;
+        int k = 0;
+
+        if (zone_is_utc(p->automation.timezone) || local_time_in(p->automation.timezone, now, &tm) < 0) {
+                if (!zone_is_utc(p->automation.timezone))
+                        k = -EINVAL;
+                if (!gmtime_r(&now, &tm))
+                        return -EINVAL;
+        }
+        weekday_minute(&tm, &weekday, &minute);
+        *ret = policy_automation_at(p, weekday, minute);
+        return k;
+}
+
+void leader_host_utilization(const HostReport *r, double *ret_cpu, double *ret_memory) {
+        double cpu = 0, mem = 0;
+        for (size_t i = 0; r && i < r->n_vms; i++) {
+                cpu += r->vms[i].cpu_demand;
+                mem += (double) r->vms[i].memory_demand_mib;
+        }
+        *ret_cpu = r && r->cpus > 0 ? cpu / r->cpus : 0;
+        *ret_memory = r && r->memory_mib > 0 ? mem / (double) r->memory_mib : 0;
+}
+
+bool leader_plan_is_mandatory(const Plan *plan) {
+        for (size_t i = 0; plan && i < plan->n_moves; i++)
+                if (plan->moves[i].reason == REASON_MAINTENANCE || plan->moves[i].reason == REASON_RULE)
+                        return true;
+        return false;
+}
+
+/* ---- LeaderRun ------------------------------------------------------------------------------ */
+
+int leader_run_new(Problem *problem, Plan *plan, bool include_recommended, uint64_t id, LeaderRun **ret) {
+        _cleanup_(problem_freep) Problem *p = problem;
+        _cleanup_(plan_freep) Plan *pl = plan;
+        LeaderRun *r;
+
+        r = calloc(1, sizeof(LeaderRun));
+        if (!r)
+                return -ENOMEM;
+        r->moves = calloc(pl->n_moves ?: 1, sizeof(LeaderMoveState));
+        if (!r->moves) {
+                free(r);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < pl->n_moves; i++)
+                if (pl->moves[i].wave > r->n_waves)
+                        r->n_waves = pl->moves[i].wave;
+        r->mandatory = leader_plan_is_mandatory(pl);
+        r->include_recommended = include_recommended;
+        r->id = id;
+        r->problem = TAKE_PTR(p);
+        r->plan = TAKE_PTR(pl);
+        *ret = r;
+        return 0;
+}
+
+LeaderRun *leader_run_free(LeaderRun *r) {
+        if (!r)
+                return NULL;
+        plan_free(r->plan);
+        problem_free(r->problem);
+        free(r->moves);
+        free(r);
+        return NULL;
+}
+
+int leader_run_advance(LeaderRun *r, LeaderSubmit submit, void *userdata) {
+        /* Bounded: at most one iteration per wave. */
+        while (r->n_running == 0 && r->wave < r->n_waves) {
+                r->wave++;
+                for (size_t i = 0; i < r->plan->n_moves; i++) {
+                        const PlanMove *mv = &r->plan->moves[i];
+                        if (mv->wave != r->wave || r->moves[i] != LEADER_MOVE_PENDING)
+                                continue;
+                        if (mv->recommendation && !r->include_recommended) {
+                                r->moves[i] = LEADER_MOVE_SKIPPED;
+                                continue;
+                        }
+                        if (submit(r->problem, mv, userdata) < 0) {
+                                r->moves[i] = LEADER_MOVE_SKIPPED;
+                                continue;
+                        }
+                        r->moves[i] = LEADER_MOVE_RUNNING;
+                        r->n_running++;
+                }
+        }
+        return r->n_running > 0;
+}
+
+int leader_run_move_done(LeaderRun *r, const char *vm, bool success) {
+        for (size_t i = 0; i < r->plan->n_moves; i++) {
+                if (r->moves[i] != LEADER_MOVE_RUNNING ||
+                    !streq(r->problem->vms[r->plan->moves[i].vm].name, vm))
+                        continue;
+                r->moves[i] = success ? LEADER_MOVE_DONE : LEADER_MOVE_FAILED;
+                r->n_running--;
+                if (success)
+                        r->n_done++;
+                else
+                        r->n_failed++;
+                return (int) i;
+        }
+        return -ENOENT;
+}
+
+bool leader_run_finished(const LeaderRun *r) {
+        return r->n_running == 0 && r->wave >= r->n_waves;
+}
+
+size_t leader_run_n_left(const LeaderRun *r) {
+        size_t n = 0;
+        for (size_t i = 0; i < r->plan->n_moves; i++)
+                n += r->moves[i] == LEADER_MOVE_PENDING || r->moves[i] == LEADER_MOVE_RUNNING;
+        return n;
+}
+
+bool leader_run_wave_finished(const LeaderRun *r, unsigned wave) {
+        for (size_t i = 0; i < r->plan->n_moves; i++)
+                if (r->plan->moves[i].wave <= wave &&
+                    (r->moves[i] == LEADER_MOVE_PENDING || r->moves[i] == LEADER_MOVE_RUNNING))
+                        return false;
+        return true;
+}

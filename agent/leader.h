@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The leader pass, as far as it can be pure: what the Manager calls every balance interval
+ * (and at once on evacuate, exit-maintenance, reload or a host going stale).
+ *
+ *   leader_build_problem()   configured hosts + collector reports + persistent host modes +
+ *                            last-moved times + executor jobs → a solver Problem
+ *   leader_automation_at()   the cluster automation level at a wall-clock time, with the
+ *                            policy's windows in the policy's timezone
+ *   LeaderRun                one plan being carried out wave by wave: the next wave is handed
+ *                            to the submit callback when every move of the previous one has
+ *                            finished (the executor's done callback reports each move)
+ *   MoveLog                  when drs last moved each VM (cooldown), rebuilt from the history
+ *                            file at start
+ *
+ * No I/O, no clock (now is a parameter), no logging: unit-tested in tests/agent/test-leader.c
+ * with synthetic HostReports. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "collector.h"
+#include "config.h"
+#include "history.h"
+#include "policy.h"
+#include "solver.h"
+#include "state.h"
+
+/* ---- last-moved times ---------------------------------------------------------------- */
+
+typedef struct MoveLogEntry {
+        char *vm;           /* owned */
+        uint64_t time_usec; /* CLOCK_REALTIME of the last completed move */
+} MoveLogEntry;
+
+typedef struct MoveLog {
+        MoveLogEntry *entries; /* owned array, unsorted (clusters have thousands of VMs at most) */
+        size_t n;
+} MoveLog;
+
+void move_log_done(MoveLog *l);
+/* Records (or advances) the last move of vm. */
+int move_log_set(MoveLog *l, const char *vm, uint64_t time_usec);
+/* 0 = never moved (that drs knows of). */
+uint64_t move_log_get(const MoveLog *l, const char *vm);
+/* Feeds history events: every completed migration sets its VM's time. */
+int move_log_load(MoveLog *l, const HistoryEvent *events, size_t n);
+
+/* ---- the Problem ----------------------------------------------------------------------- */
+
+typedef struct LeaderHost {
+        const DrsHostConfig *config; /* borrowed; name and groups */
+        const HostReport *report;    /* borrowed; NULL = never reported */
+        bool stale;                  /* the collector says its reports are missing */
+        HostMode mode;               /* from State */
+        bool draining;               /* DPM empties it before standby: presented as maintenance */
+} LeaderHost;
+
+typedef struct LeaderInput {
+        const Policy *policy; /* borrowed; copied into the Problem */
+        const LeaderHost *hosts;
+        size_t n_hosts;
+        const MoveLog *moves; /* may be NULL */
+        uint64_t now_usec;    /* CLOCK_REALTIME */
+        AutomationLevel automation;
+        /* VMs with an executor job (queued or running): migrating in the Problem. May be NULL. */
+        bool (*vm_busy)(const char *vm, void *userdata);
+        void *userdata;
+        /* A host presented as in maintenance whatever its mode (evacuate --dry-run); may be NULL. */
+        const char *force_maintenance;
+} LeaderInput;
+
+/* Host mode → solver state: entering-maintenance/maintenance → HOST_MAINTENANCE,
+ * standby/power-on-failed → HOST_STANDBY; up → HOST_UP. */
+HostState leader_host_state(HostMode mode);
+
+/* Builds the Problem. A host is frozen when its reports are stale (unless it is in standby:
+ * a powered-off host cannot report, and DPM must be able to power it on) or its power-on
+ * failed. VMs come from every report (a stale host's last report included, so its memory
+ * stays accounted); a VM reported by two hosts at once (the instant a migration switches
+ * over) is kept once, on the first host, and marked migrating. */
+int leader_build_problem(const LeaderInput *in, Problem **ret);
+
+/* The cluster level at now: policy_automation_at() with the local weekday and minute in
+ * policy->automation.timezone. "UTC" (and "Etc/UTC") use gmtime_r(); any other zone is
+ * converted with localtime_r() while TZ is set to ":ZONE" (tzset() reads the zoneinfo file),
+ * and TZ is restored afterwards. That changes the process environment for a moment, so it is
+ * called only from the main thread; drsd's other threads (libvirt, workers) do not read TZ.
+ * -EINVAL when the zone is unknown (the weekday/minute then come from UTC and the level is
+ * still set). */
+int leader_automation_at(const Policy *p, time_t now, AutomationLevel *ret);
+
+/* Utilization of one reported host: CPU demand / cpus and memory demand / memory. */
+void leader_host_utilization(const HostReport *r, double *ret_cpu, double *ret_memory);
+
+/* Whether a plan holds a mandatory move (maintenance or rule), which may replace a running
+ * plan. */
+bool leader_plan_is_mandatory(const Plan *plan);
+
+/* ---- carrying a plan out ------------------------------------------------------------------ */
+
+typedef enum LeaderMoveState {
+        LEADER_MOVE_PENDING,
+        LEADER_MOVE_RUNNING,
+        LEADER_MOVE_DONE,
+        LEADER_MOVE_FAILED,
+        LEADER_MOVE_SKIPPED, /* a recommendation, or the submit callback refused it */
+} LeaderMoveState;
+
+/* Starts one move; returns < 0 when it cannot (the move is then skipped). */
+typedef int (*LeaderSubmit)(const Problem *p, const PlanMove *mv, void *userdata);
+
+typedef struct LeaderRun {
+        Problem *problem;         /* owned */
+        Plan *plan;               /* owned */
+        LeaderMoveState *moves;   /* owned, plan->n_moves */
+        unsigned wave;            /* the wave in progress; 0 = none started */
+        unsigned n_waves;         /* highest wave of the plan */
+        size_t n_running;         /* moves submitted and not reported done */
+        size_t n_done, n_failed;  /* finished moves */
+        bool mandatory;           /* holds a maintenance or rule move */
+        bool include_recommended; /* drsctl apply: run recommendations too */
+        uint64_t id;              /* sequence number, for the journal */
+} LeaderRun;
+
+/* Takes problem and plan (also on failure). */
+int leader_run_new(Problem *problem, Plan *plan, bool include_recommended, uint64_t id, LeaderRun **ret);
+LeaderRun *leader_run_free(LeaderRun *r);
+DEFINE_TRIVIAL_CLEANUP_FUNC(LeaderRun *, leader_run_free);
+
+/* When no move is running, submits the moves of the next wave that has any (skipping
+ * recommendations unless include_recommended, and moves the callback refuses). Returns 1
+ * when moves are running, 0 when the plan is finished. */
+int leader_run_advance(LeaderRun *r, LeaderSubmit submit, void *userdata);
+
+/* A running move of vm finished. Returns the move index or -ENOENT when the run does not
+ * know it. */
+int leader_run_move_done(LeaderRun *r, const char *vm, bool success);
+
+bool leader_run_finished(const LeaderRun *r);
+/* Moves not finished yet (pending + running). */
+size_t leader_run_n_left(const LeaderRun *r);
+/* Whether every move of waves <= wave is finished (a standby after wave W may go ahead). */
+bool leader_run_wave_finished(const LeaderRun *r, unsigned wave);

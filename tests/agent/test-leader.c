@@ -1,0 +1,433 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The leader pass's pure parts on synthetic host reports: Problem building (host modes, stale
+ * hosts, migrating VMs, cooldown times), automation windows in a timezone, plan runs wave by
+ * wave, the move log from history, and power commands. */
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <systemd/sd-event.h>
+
+#include "leader.h"
+#include "power.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(Problem *, problem_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Plan *, plan_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Policy *, policy_free);
+
+#define USEC 1000000ULL
+
+static char *empty_groups[] = {NULL};
+
+static DrsHostConfig host_cfg[3] = {
+        {.name = (char *) "h1", .uri = (char *) "test:///h1", .groups = empty_groups},
+        {.name = (char *) "h2",
+         .uri = (char *) "test:///h2",
+         .groups = empty_groups,
+         .address = (char *) "10.0.0.2"},
+        {.name = (char *) "h3", .uri = (char *) "test:///h3", .groups = empty_groups},
+};
+
+/* h1: four VMs, two burning; h2, h3 empty. 2 cores, 4 GiB each. */
+static VmReport h1_vms[4] = {
+        {.name = (char *) "b1", .vcpus = 1, .memory_mib = 128, .cpu_demand = 1.0, .memory_demand_mib = 100},
+        {.name = (char *) "b2", .vcpus = 1, .memory_mib = 128, .cpu_demand = 1.0, .memory_demand_mib = 100},
+        {.name = (char *) "i1", .vcpus = 1, .memory_mib = 128, .cpu_demand = 0.02, .memory_demand_mib = 60},
+        {.name = (char *) "i2", .vcpus = 1, .memory_mib = 128, .cpu_demand = 0.02, .memory_demand_mib = 60},
+};
+static VmReport h2_vms[1] = {
+        {.name = (char *) "b2", .vcpus = 1, .memory_mib = 128, .cpu_demand = 0, .memory_demand_mib = 10},
+};
+
+static HostReport reports[3] = {
+        {.name = (char *) "h1", .t_usec = 1, .cpus = 2, .memory_mib = 4096, .vms = h1_vms, .n_vms = 4},
+        {.name = (char *) "h2", .t_usec = 1, .cpus = 2, .memory_mib = 4096},
+        {.name = (char *) "h3", .t_usec = 1, .cpus = 2, .memory_mib = 4096},
+};
+
+static bool busy_i1(const char *vm, void *userdata) {
+        return streq(vm, "i1");
+}
+
+static void setup_input(LeaderHost hosts[3], LeaderInput *in, const Policy *p, const MoveLog *log) {
+        for (size_t i = 0; i < 3; i++)
+                hosts[i] = (LeaderHost){.config = &host_cfg[i], .report = &reports[i], .mode = HOST_MODE_UP};
+        *in = (LeaderInput){
+                .policy = p,
+                .hosts = hosts,
+                .n_hosts = 3,
+                .moves = log,
+                .now_usec = 10000 * USEC,
+                .automation = AUTOMATION_FULL,
+        };
+}
+
+static void test_build_problem(void **state) {
+        _cleanup_(policy_freep) Policy *pol = NULL;
+        _cleanup_(problem_freep) Problem *p = NULL;
+        MoveLog log = {};
+        LeaderHost hosts[3];
+        LeaderInput in;
+
+        assert_int_equal(policy_new(&pol), 0);
+        assert_int_equal(move_log_set(&log, "b2", 9000 * USEC), 0);
+        assert_int_equal(move_log_set(&log, "b2", 8000 * USEC), 0); /* never goes back */
+        setup_input(hosts, &in, pol, &log);
+        hosts[1].stale = true;
+        hosts[2].mode = HOST_MODE_ENTERING_MAINTENANCE;
+        in.vm_busy = busy_i1;
+
+        assert_int_equal(leader_build_problem(&in, &p), 0);
+        assert_int_equal(p->n_hosts, 3);
+        assert_int_equal(p->hosts[0].state, HOST_UP);
+        assert_false(p->hosts[0].frozen);
+        assert_true(p->hosts[1].frozen);
+        assert_int_equal(p->hosts[2].state, HOST_MAINTENANCE);
+        assert_int_equal(p->n_vms, 4);
+        assert_string_equal(p->vms[1].name, "b2");
+        assert_int_equal(p->vms[1].last_moved_s, 1000);
+        assert_int_equal(p->vms[0].last_moved_s, -1);
+        assert_true(p->vms[2].migrating);
+        assert_false(p->vms[3].migrating);
+        assert_true(p->hosts[0].cpus == 2);
+        move_log_done(&log);
+}
+
+static void test_build_modes(void **state) {
+        _cleanup_(policy_freep) Policy *pol = NULL;
+        LeaderHost hosts[3];
+        LeaderInput in;
+
+        assert_int_equal(leader_host_state(HOST_MODE_MAINTENANCE), HOST_MAINTENANCE);
+        assert_int_equal(leader_host_state(HOST_MODE_STANDBY), HOST_STANDBY);
+        assert_int_equal(leader_host_state(HOST_MODE_POWER_ON_FAILED), HOST_STANDBY);
+        assert_int_equal(leader_host_state(HOST_MODE_UP), HOST_UP);
+
+        assert_int_equal(policy_new(&pol), 0);
+        setup_input(hosts, &in, pol, NULL);
+        /* h2 in standby (its libvirtd is off, reports stale): not frozen, so DPM may power it
+         * on; h3 power-on failed: frozen; b2 shows up on h2's old report and is ignored there. */
+        hosts[1].mode = HOST_MODE_STANDBY;
+        hosts[1].stale = true;
+        reports[1].vms = h2_vms;
+        reports[1].n_vms = 1;
+        hosts[2].mode = HOST_MODE_POWER_ON_FAILED;
+        in.force_maintenance = "h1";
+        {
+                _cleanup_(problem_freep) Problem *p = NULL;
+                assert_int_equal(leader_build_problem(&in, &p), 0);
+                assert_int_equal(p->hosts[0].state, HOST_MAINTENANCE);
+                assert_int_equal(p->hosts[1].state, HOST_STANDBY);
+                assert_false(p->hosts[1].frozen);
+                assert_true(p->hosts[2].frozen);
+                assert_int_equal(p->n_vms, 4);
+                assert_false(p->vms[1].migrating);
+        }
+        /* The same VM on two fresh hosts: kept once, migrating. */
+        hosts[1].mode = HOST_MODE_UP;
+        hosts[1].stale = false;
+        {
+                _cleanup_(problem_freep) Problem *p = NULL;
+                assert_int_equal(leader_build_problem(&in, &p), 0);
+                assert_int_equal(p->n_vms, 4);
+                assert_int_equal(p->vms[1].host, 0);
+                assert_true(p->vms[1].migrating);
+        }
+        reports[1].vms = NULL;
+        reports[1].n_vms = 0;
+        /* Never reported: frozen. */
+        hosts[1].report = NULL;
+        {
+                _cleanup_(problem_freep) Problem *p = NULL;
+                assert_int_equal(leader_build_problem(&in, &p), 0);
+                assert_true(p->hosts[1].frozen);
+        }
+}
+
+/* The balance pass on the synthetic cluster actually moves the burners apart, and the run hands
+ * out wave by wave. */
+static int n_submitted;
+static const char *submitted[16];
+static bool refuse_b1;
+
+static int fake_submit(const Problem *p, const PlanMove *mv, void *userdata) {
+        if (refuse_b1 && streq(p->vms[mv->vm].name, "b1"))
+                return -EBUSY;
+        if (n_submitted < 16)
+                submitted[n_submitted] = p->vms[mv->vm].name;
+        n_submitted++;
+        return 0;
+}
+
+static void test_plan_and_run(void **state) {
+        _cleanup_(policy_freep) Policy *pol = NULL;
+        _cleanup_(leader_run_freep) LeaderRun *run = NULL;
+        Problem *p = NULL;
+        Plan *plan = NULL;
+        LeaderHost hosts[3];
+        LeaderInput in;
+        SolverOptions opts = {.greedy_only = true};
+
+        assert_int_equal(policy_new(&pol), 0);
+        pol->balance.aggressiveness = 5;
+        pol->limits.memory_reserve_mib = 0;
+        setup_input(hosts, &in, pol, NULL);
+        assert_int_equal(leader_build_problem(&in, &p), 0);
+        assert_int_equal(solver_plan(p, &opts, &plan), 0);
+        assert_true(plan->n_moves >= 1);
+        assert_false(leader_plan_is_mandatory(plan));
+
+        size_t n_moves = plan->n_moves;
+        assert_int_equal(leader_run_new(p, plan, false, 1, &run), 0);
+        n_submitted = 0;
+        /* Bounded by the number of moves. */
+        for (size_t i = 0; i <= n_moves; i++) {
+                int k = leader_run_advance(run, fake_submit, NULL);
+                if (k == 0)
+                        break;
+                assert_true(run->n_running > 0);
+                assert_false(leader_run_wave_finished(run, run->wave));
+                for (size_t j = 0; j < run->plan->n_moves; j++)
+                        if (run->moves[j] == LEADER_MOVE_RUNNING) {
+                                assert_int_equal(run->plan->moves[j].wave, run->wave);
+                                assert_true(
+                                        leader_run_move_done(
+                                                run, run->problem->vms[run->plan->moves[j].vm].name, true) >=
+                                        0);
+                        }
+                assert_true(leader_run_wave_finished(run, run->wave));
+        }
+        assert_true(leader_run_finished(run));
+        assert_int_equal((size_t) n_submitted, n_moves);
+        assert_int_equal(run->n_done, n_moves);
+        assert_int_equal(leader_run_n_left(run), 0);
+        assert_int_equal(leader_run_move_done(run, "nope", true), -ENOENT);
+}
+
+static void test_run_skips(void **state) {
+        _cleanup_(policy_freep) Policy *pol = NULL;
+        _cleanup_(leader_run_freep) LeaderRun *run = NULL;
+        Problem *p = NULL;
+        Plan *plan = NULL;
+        LeaderHost hosts[3];
+        LeaderInput in;
+        SolverOptions opts = {.greedy_only = true};
+
+        assert_int_equal(policy_new(&pol), 0);
+        pol->limits.memory_reserve_mib = 0;
+        setup_input(hosts, &in, pol, NULL);
+        in.automation = AUTOMATION_MANUAL;
+        hosts[0].mode = HOST_MODE_ENTERING_MAINTENANCE;
+        assert_int_equal(leader_build_problem(&in, &p), 0);
+        assert_int_equal(solver_plan(p, &opts, &plan), 0);
+        assert_int_equal(plan->n_moves, 4);
+        assert_true(leader_plan_is_mandatory(plan));
+        for (size_t i = 0; i < plan->n_moves; i++)
+                assert_true(plan->moves[i].recommendation);
+
+        /* Manual: not applied, nothing submitted. */
+        assert_int_equal(leader_run_new(p, plan, false, 2, &run), 0);
+        n_submitted = 0;
+        assert_int_equal(leader_run_advance(run, fake_submit, NULL), 0);
+        assert_int_equal(n_submitted, 0);
+        assert_true(leader_run_finished(run));
+        run = leader_run_free(run);
+
+        /* drsctl apply: recommendations run; a refused move is skipped, the others go on. */
+        p = NULL;
+        plan = NULL;
+        assert_int_equal(leader_build_problem(&in, &p), 0);
+        assert_int_equal(solver_plan(p, &opts, &plan), 0);
+        assert_int_equal(leader_run_new(p, plan, true, 3, &run), 0);
+        n_submitted = 0;
+        refuse_b1 = true;
+        for (unsigned i = 0; i < 10 && leader_run_advance(run, fake_submit, NULL) > 0; i++)
+                for (size_t j = 0; j < run->plan->n_moves; j++)
+                        if (run->moves[j] == LEADER_MOVE_RUNNING)
+                                assert_true(
+                                        leader_run_move_done(
+                                                run, run->problem->vms[run->plan->moves[j].vm].name,
+                                                j % 2 == 0) >= 0);
+        refuse_b1 = false;
+        assert_true(leader_run_finished(run));
+        assert_int_equal(n_submitted, 3);
+        assert_int_equal(run->n_done + run->n_failed, 3);
+}
+
+static void test_move_log_history(void **state) {
+        MoveLog log = {};
+        HistoryEvent ev[] = {
+                {.time_usec = 5,
+                 .type = (char *) "migration",
+                 .vm = (char *) "a",
+                 .result = (char *) "completed"},
+                {.time_usec = 6,
+                 .type = (char *) "migration",
+                 .vm = (char *) "b",
+                 .result = (char *) "failed"},
+                {.time_usec = 7,
+                 .type = (char *) "power",
+                 .vm = (char *) "c",
+                 .result = (char *) "completed"},
+                {.time_usec = 9,
+                 .type = (char *) "migration",
+                 .vm = (char *) "a",
+                 .result = (char *) "completed"},
+        };
+        assert_int_equal(move_log_load(&log, ev, ELEMENTSOF(ev)), 0);
+        assert_int_equal(log.n, 1);
+        assert_int_equal(move_log_get(&log, "a"), 9);
+        assert_int_equal(move_log_get(&log, "b"), 0);
+        move_log_done(&log);
+}
+
+static void test_automation_at(void **state) {
+        _cleanup_(policy_freep) Policy *pol = NULL;
+        AutomationLevel l;
+        /* 2024-01-01 was a Monday; 12:30 UTC. */
+        time_t monday_1230 = 1704112200;
+
+        assert_int_equal(policy_new(&pol), 0);
+        pol->automation.windows = calloc(1, sizeof(AutomationWindow));
+        assert_non_null(pol->automation.windows);
+        pol->automation.n_windows = 1;
+        /* Monday 13:00–14:00 local: manual. */
+        pol->automation.windows[0] = (AutomationWindow){
+                .days = 1, .start_min = 13 * 60, .end_min = 14 * 60, .level = AUTOMATION_MANUAL};
+
+        assert_int_equal(leader_automation_at(pol, monday_1230, &l), 0);
+        assert_int_equal(l, AUTOMATION_FULL);
+
+        /* In Berlin (UTC+1 in January) it is 13:30: inside the window. */
+        free(pol->automation.timezone);
+        pol->automation.timezone = strdup("Europe/Berlin");
+        assert_non_null(pol->automation.timezone);
+        if (access("/usr/share/zoneinfo/Europe/Berlin", R_OK) == 0) {
+                const char *before = getenv("TZ");
+                assert_int_equal(leader_automation_at(pol, monday_1230, &l), 0);
+                assert_int_equal(l, AUTOMATION_MANUAL);
+                assert_true(streq_ptr(getenv("TZ"), before)); /* restored */
+        }
+
+        free(pol->automation.timezone);
+        pol->automation.timezone = strdup("No/Such_Zone");
+        assert_non_null(pol->automation.timezone);
+        assert_int_equal(leader_automation_at(pol, monday_1230, &l), -EINVAL);
+        assert_int_equal(l, AUTOMATION_FULL); /* UTC used */
+        free(pol->automation.timezone);
+        pol->automation.timezone = strdup("../etc/passwd");
+        assert_non_null(pol->automation.timezone);
+        assert_int_equal(leader_automation_at(pol, monday_1230, &l), -EINVAL);
+}
+
+static void test_utilization(void **state) {
+        double cpu, mem;
+        leader_host_utilization(&reports[0], &cpu, &mem);
+        assert_true(cpu > 1.01 && cpu < 1.03);
+        assert_true(mem > 320.0 / 4096 - 1e-9 && mem < 320.0 / 4096 + 1e-9);
+        leader_host_utilization(NULL, &cpu, &mem);
+        assert_true(cpu == 0 && mem == 0);
+}
+
+/* ---- power commands ---- */
+
+static void test_power_command_for(void **state) {
+        _cleanup_(policy_freep) Policy *pol = NULL;
+        _cleanup_free_ char *on = NULL, *off = NULL;
+
+        assert_int_equal(policy_new(&pol), 0);
+        assert_int_equal(power_command_for(pol, &host_cfg[1], POWER_ON, &on), -ENOENT);
+        pol->dpm.commands.power_on = strdup("wake {host} {address}");
+        pol->dpm.hosts = calloc(1, sizeof(DpmHostOverride));
+        assert_non_null(pol->dpm.hosts);
+        pol->dpm.n_hosts = 1;
+        pol->dpm.hosts[0].host = strdup("h2");
+        pol->dpm.hosts[0].commands.power_off = strdup("off {host}");
+        assert_int_equal(power_command_for(pol, &host_cfg[1], POWER_ON, &on), 0);
+        assert_string_equal(on, "wake h2 10.0.0.2");
+        assert_int_equal(power_command_for(pol, &host_cfg[1], POWER_STANDBY, &off), 0);
+        assert_string_equal(off, "off h2");
+}
+
+typedef struct Done {
+        bool called;
+        PowerCommandResult r;
+        char output[256];
+} Done;
+
+static void on_done(PowerCommand *c, const PowerCommandResult *r, void *userdata) {
+        Done *d = userdata;
+        d->called = true;
+        d->r = *r;
+        snprintf(d->output, sizeof(d->output), "%s", r->output);
+        d->r.output = d->output;
+}
+
+static int run_command(const char *cmd, uint64_t timeout_usec, Done *d) {
+        sd_event *e = NULL;
+        PowerCommand *c = NULL;
+        int k;
+
+        assert_int_equal(sd_event_new(&e), 0);
+        k = power_command_start(e, cmd, timeout_usec, on_done, d, &c);
+        assert_int_equal(k, 0);
+        assert_true(power_command_pid(c) > 0);
+        /* Bounded: at most 20 s of loop iterations of 100 ms. */
+        for (unsigned i = 0; i < 200 && !d->called; i++)
+                assert_true(sd_event_run(e, 100000) >= 0);
+        assert_true(d->called);
+        assert_false(power_command_running(c));
+        power_command_free(c);
+        sd_event_unref(e);
+        return 0;
+}
+
+static void test_power_command_run(void **state) {
+        Done d = {};
+        sigset_t mask;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGCHLD);
+        assert_int_equal(sigprocmask(SIG_BLOCK, &mask, NULL), 0);
+
+        run_command("echo out; echo err >&2; exit 3", 0, &d);
+        assert_int_equal(d.r.exit_status, 3);
+        assert_false(d.r.timed_out);
+        assert_non_null(strstr(d.output, "out\n"));
+        assert_non_null(strstr(d.output, "err\n"));
+
+        d = (Done){};
+        run_command("true", 0, &d);
+        assert_int_equal(d.r.exit_status, 0);
+
+        d = (Done){};
+        run_command("sleep 30", 300000, &d);
+        assert_true(d.r.timed_out);
+        assert_int_equal(d.r.exit_status, 128 + SIGTERM);
+        assert_true(d.r.duration_ms < 5000);
+
+        /* A command that ignores SIGTERM is killed after the grace period... bounded well below 30 s. */
+        d = (Done){};
+        run_command("trap '' TERM; sleep 8 & wait; sleep 8", 200000, &d);
+        assert_true(d.r.timed_out);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_build_problem),     cmocka_unit_test(test_build_modes),
+                cmocka_unit_test(test_plan_and_run),      cmocka_unit_test(test_run_skips),
+                cmocka_unit_test(test_move_log_history),  cmocka_unit_test(test_automation_at),
+                cmocka_unit_test(test_utilization),       cmocka_unit_test(test_power_command_for),
+                cmocka_unit_test(test_power_command_run),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
