@@ -124,7 +124,7 @@ int policy_new(Policy **ret) {
                 .aggressiveness = 3,
                 .weight_cpu = 1.0,
                 .weight_memory = 1.0,
-                .min_gain = 0.005,
+                .min_gain = 0.01,
                 .cooldown_s = 3600,
                 .max_moves_per_pass = 50,
                 .interval_s = 300,

@@ -29,7 +29,8 @@ typedef struct BalancePolicy {
         int aggressiveness;   /* 1..5, default 3; see policy_imbalance_threshold() */
         double weight_cpu;    /* >= 0, default 1.0 */
         double weight_memory; /* >= 0, default 1.0; weights need not sum to 1 */
-        double min_gain;      /* minimum weighted imbalance reduction a move must bring; default 0.005 */
+        double min_gain;      /* minimum gain of a balance move, per up host: a move must cut the weighted
+                               * imbalance by at least min_gain / (number of up hosts); default 0.01 */
         uint64_t cooldown_s;  /* a VM moved less than this ago is not moved for balance; default 3600 */
         unsigned max_moves_per_pass; /* 1..10000, default 50 */
         uint64_t interval_s;         /* pass interval, default 300 */

@@ -108,7 +108,7 @@ int greedy_new(const Model *m, Assignment *a, Greedy **ret) {
                 }
         }
         g->mean_mem = n_placed > 0 && sum > 0 ? sum / (double) n_placed : 1.0;
-        g->lambda = GREEDY_COST_FACTOR * m->problem->policy->balance.min_gain;
+        g->lambda = GREEDY_COST_FACTOR * model_min_gain(m);
 
         /* Units: union-find with the lowest index as root. */
         for (size_t k = 0; k < m->n_vm_rules; k++) {
@@ -754,20 +754,87 @@ static double sd_of(double sum, double sum2, size_t n) {
         return var > 0 ? sqrt(var) : 0;
 }
 
+typedef struct HostHeat {
+        size_t host;
+        double heat;
+} HostHeat;
+
+static int host_heat_cmp(const void *x, const void *y) {
+        const HostHeat *a = x, *b = y;
+        if (a->heat != b->heat)
+                return a->heat > b->heat ? -1 : 1;
+        return a->host < b->host ? -1 : a->host > b->host;
+}
+
+/* On big clusters the best single move is, in practice, off one of the hottest hosts onto one
+ * of the coldest: only those are scanned (hot[] sources, cold[] destinations), which takes an
+ * iteration from O(VMs × hosts) to O(VMs on K hosts × K). "Heat" is the weighted deviation of a
+ * host's utilization from the mean, in standard deviations. */
+static void greedy_pick_candidates(const Greedy *g, HostHeat *heat, bool *hot, bool *cold) {
+        const Model *m = g->m;
+        const Assignment *a = g->a;
+        size_t n = 0, k = m->n_hosts / 8;
+        double n_c = a->n_counted > 0 ? (double) a->n_counted : 1;
+        double mc = a->sum_ucpu / n_c, mm = a->sum_umem / n_c;
+        double sdc = sqrt(fmax(a->sum_ucpu2 / n_c - mc * mc, 0)),
+               sdm = sqrt(fmax(a->sum_umem2 / n_c - mm * mm, 0));
+
+        if (k < GREEDY_CANDIDATE_HOSTS)
+                k = GREEDY_CANDIDATE_HOSTS;
+        for (size_t h = 0; h < m->n_hosts; h++) {
+                hot[h] = cold[h] = false;
+                if (!m->counted[h])
+                        continue;
+                double uc = a->cpu_load[h] / m->cpu_cap[h], um = a->mem_load[h] / m->mem_cap[h];
+                heat[n++] = (HostHeat){
+                        .host = h,
+                        .heat = m->w_cpu * (sdc > 0 ? (uc - mc) / sdc : 0) +
+                                m->w_mem * (sdm > 0 ? (um - mm) / sdm : 0),
+                };
+        }
+        qsort(heat, n, sizeof(HostHeat), host_heat_cmp);
+        for (size_t i = 0; i < n && i < k; i++)
+                hot[heat[i].host] = true;
+        for (size_t i = 0, taken = 0; i < n && taken < k; i++) {
+                size_t h = heat[n - 1 - i].host;
+                if (!m->target_ok[h])
+                        continue;
+                cold[h] = true;
+                taken++;
+        }
+}
+
 int greedy_balance(Greedy *g, unsigned budget, double min_gain, const bool *dpm_target, bool only_soft) {
         const Model *m = g->m;
         Assignment *a = g->a;
         _cleanup_(move_log_done) MoveLog log = {};
+        _cleanup_free_ HostHeat *heat = NULL;
+        _cleanup_free_ bool *hot = NULL, *cold = NULL;
         unsigned n = 0, max_iterations = 2 * budget + 8;
+        /* Soft-rule repairs may concern VMs anywhere: scan everything then. */
+        bool restricted = !only_soft && m->n_hosts > GREEDY_FULL_SCAN_HOSTS;
         int r;
+
+        if (restricted) {
+                heat = calloc(m->n_hosts, sizeof(HostHeat));
+                hot = calloc(m->n_hosts, sizeof(bool));
+                cold = calloc(m->n_hosts, sizeof(bool));
+                if (!heat || !hot || !cold)
+                        return -ENOMEM;
+        }
 
         for (unsigned it = 0; it < max_iterations; it++) {
                 size_t best_v = SIZE_MAX, best_h = 0;
                 double best_net = 0, imbalance0 = assignment_imbalance(m, a);
 
+                if (restricted)
+                        greedy_pick_candidates(g, heat, hot, cold);
+
                 for (size_t v = 0; v < m->n_vms; v++) {
                         int s = a->host[v];
                         if (!m->may_balance[v] || s < 0 || greedy_in_unit(g, v))
+                                continue;
+                        if (restricted && !hot[s])
                                 continue;
                         if (s == m->initial[v] && g->balance_moved >= budget)
                                 continue;
@@ -787,7 +854,7 @@ int greedy_balance(Greedy *g, unsigned budget, double min_gain, const bool *dpm_
                                 sm += nm - um, sm2 += nm * nm - um * um;
                         }
                         for (size_t h = 0; h < m->n_hosts; h++) {
-                                if ((int) h == s || !m->target_ok[h])
+                                if ((int) h == s || !m->target_ok[h] || (restricted && !cold[h]))
                                         continue;
                                 double gain;
                                 if (plain) {

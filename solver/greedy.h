@@ -10,7 +10,7 @@
  * A VM that fits nowhere is listed with a precise reason and stays where it is.
  *
  * greedy_balance(): best single move (or unit move) at a time, by net benefit
- *     net = gain − λ · mem_cfg / mean_mem_cfg,   λ = GREEDY_COST_FACTOR · min_gain
+ *     net = gain − λ · mem_cfg / mean_mem_cfg,   λ = GREEDY_COST_FACTOR · model_min_gain()
  * where gain = −assignment_move_delta() (score units), accepted while gain ≥ min_gain and
  * net > 0, until the budget (distinct VMs away from their initial host for balance) is used
  * or no move gains. The cost term makes a big VM need a bigger gain than a small one: a VM
@@ -22,6 +22,11 @@
 #include "model.h"
 
 #define GREEDY_COST_FACTOR 0.5
+
+/* Up to this many hosts greedy_balance() scans every VM × host; above, each iteration scans the
+ * VMs of the max(GREEDY_CANDIDATE_HOSTS, hosts / 8) hottest hosts against as many coldest. */
+#define GREEDY_FULL_SCAN_HOSTS 32
+#define GREEDY_CANDIDATE_HOSTS 16
 
 /* Why a VM ended away from its initial host (per VM, kept by the steps that move it). */
 typedef struct MoveTag {

@@ -248,6 +248,13 @@ int model_build(const Problem *p, Model **ret) {
         return 0;
 }
 
+double model_min_gain(const Model *m) {
+        size_t n = 0;
+        for (size_t h = 0; h < m->n_hosts; h++)
+                n += m->counted[h];
+        return m->problem->policy->balance.min_gain / (double) (n > 0 ? n : 1);
+}
+
 /* ---- assignments ---- */
 
 static void sums_add_host(const Model *m, Assignment *a, size_t h, double sign) {

@@ -73,6 +73,13 @@ typedef struct Model {
 
 int model_build(const Problem *p, Model **ret);
 
+/* The smallest score improvement a balance move must bring: the policy's min_gain divided by
+ * the number of up hosts. One move changes the standard deviation by about 2c/N (c: the share
+ * of a host the VM uses, N: hosts), so an absolute threshold would forbid every move on a big
+ * cluster and allow trivial ones on a small one; per host, 0.01 means "worth about as much as
+ * moving 0.5 % of a host's load from a host one deviation above the mean to one below". */
+double model_min_gain(const Model *m);
+
 /* Hard VM–host rules allow vm on host (capacity and host state not considered). */
 static inline bool model_allowed(const Model *m, size_t vm, size_t host) {
         return !m->allowed_row[vm] || m->allowed_row[vm][host];

@@ -15,13 +15,15 @@
  * on (balance then fills it, reason dpm).
  *   5. lns_improve() (GLPK on neighbourhoods) with the whole budget: mandatory moves made plus
  *      the balance budget left (LNS counts every VM away from its initial host), unless
- *      opts->greedy_only or balance did not run.
+ *      opts->greedy_only or balance did not run; then (after greedy too) prune_small_moves()
+ *      reverts balance moves that contribute less than model_min_gain() to the final plan.
  *   6. Moves = VMs whose final host differs from the initial one (a VM moved twice by greedy is
  *      one move), ordered in waves (order_plan()); reason maintenance > rule > dpm > balance.
- *      Per-move gain: the change of the objective (weighted imbalance + soft-rule penalties,
- *      with the final host states) when the moves are applied one after another in plan order
- *      to the initial placement, so the gains of a plan add up to its total effect; a move
- *      that worsens balance (an evacuation onto a busy host) shows a negative gain.
+ *      Per-move gain: the move's contribution to the final plan — how much the objective
+ *      (weighted imbalance + soft-rule penalties) would be worse with that VM left on its
+ *      initial host and every other move made. After prune_small_moves() every balance move
+ *      whose revert fits has a gain of at least model_min_gain(); a mandatory move may show a
+ *      negative gain (an evacuation onto busier hosts).
  *   7. Status: partial when anything is unplaceable; no_action when nothing moves or powers;
  *      optimal only when LNS ran and its gap against the LP lower bound is 0; else feasible.
  *
@@ -38,7 +40,7 @@
 #include "order.h"
 #include "solver-internal.h"
 
-#define LNS_SUB_TIME_LIMIT_S 0.5
+#define LNS_SUB_TIME_LIMIT_S 2.0 /* a safety net only: the work per sub-MIP is bounded by nodes */
 #define DEFAULT_TIME_LIMIT_S 5.0
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(Model *, model_free);
@@ -94,6 +96,35 @@ run_lns(const Model *m, Assignment *a, const SolverOptions *opts, unsigned budge
         return lns_improve(m, a, &lo, ret_stats);
 }
 
+/* LNS optimizes the plan as a whole and knows no per-move minimum gain: afterwards, balance
+ * moves whose own contribution (how much worse the final score would be with that VM back on
+ * its initial host) is below model_min_gain() are reverted, smallest contribution first, until
+ * every balance move left earns its keep. Mandatory and DPM moves are never reverted. */
+static void prune_small_moves(const Model *m, Assignment *a, const MoveTag *tags, const DpmResult *dpm) {
+        double min_gain = model_min_gain(m);
+
+        for (size_t round = 0; round < m->n_vms; round++) {
+                size_t worst = SIZE_MAX;
+                double worst_gain = min_gain;
+
+                for (size_t v = 0; v < m->n_vms; v++) {
+                        int i = m->initial[v];
+                        if (i < 0 || a->host[v] == i || tags[v].mandatory || tags[v].reason == REASON_DPM ||
+                            !m->may_balance[v] || m->must_empty[i] || dpm->standby[i] ||
+                            dpm->power_on[a->host[v]])
+                                continue;
+                        double gain = assignment_move_delta(m, a, v, (size_t) i);
+                        if (gain >= worst_gain || !assignment_fits(m, a, v, (size_t) i, NULL))
+                                continue;
+                        worst = v;
+                        worst_gain = gain;
+                }
+                if (worst == SIZE_MAX)
+                        return;
+                assignment_move(m, a, worst, (size_t) m->initial[worst]);
+        }
+}
+
 /* Plan moves, power actions and unplaceable VMs from the final assignment. */
 static int plan_fill(
         Plan *plan, const Model *m, Assignment *a, const Greedy *g, const DpmResult *dpm,
@@ -102,7 +133,6 @@ static int plan_fill(
         _cleanup_(order_result_done) OrderResult ord = {};
         _cleanup_free_ bool *mandatory = calloc(m->n_vms ? m->n_vms : 1, sizeof(bool));
         _cleanup_free_ int *final = calloc(m->n_vms ? m->n_vms : 1, sizeof(int));
-        Assignment seq = {};
         int r;
 
         if (!mandatory || !final)
@@ -144,15 +174,9 @@ static int plan_fill(
         if (plan->n_unplaceable > 1)
                 qsort(plan->unplaceable, plan->n_unplaceable, sizeof(PlanUnplaceable), unplaceable_cmp);
 
-        /* Moves, with gains applied in plan order to the initial placement. */
-        r = assignment_init(m, &seq);
-        if (r < 0)
-                return r;
         plan->moves = calloc(ord.n_steps ? ord.n_steps : 1, sizeof(PlanMove));
-        if (!plan->moves) {
-                assignment_done(&seq);
+        if (!plan->moves)
                 return -ENOMEM;
-        }
         for (size_t i = 0; i < ord.n_steps; i++) {
                 const OrderStep *s = &ord.steps[i];
                 const MoveTag *t = &g->tags[s->vm];
@@ -168,27 +192,32 @@ static int plan_fill(
                         .to = s->to,
                         .reason = reason,
                         .memory_mib = p->vms[s->vm].memory_mib,
-                        .gain = -assignment_move_delta(m, &seq, s->vm, s->to),
                         .recommendation = m->recommend_only[s->vm],
                 };
                 plan->n_moves++;
-                assignment_move(m, &seq, s->vm, s->to);
                 if (reason == REASON_RULE) {
                         int k = t->rule;
                         pm->rule = strdup(
                                 k >= 0 && (size_t) k < p->policy->n_rules ? p->policy->rules[k].name : "?");
-                        if (!pm->rule) {
-                                assignment_done(&seq);
+                        if (!pm->rule)
                                 return -ENOMEM;
-                        }
                 }
         }
-        assignment_done(&seq);
 
         /* The final assignment is what ordering could execute. */
         for (size_t v = 0; v < m->n_vms; v++)
                 if (ord.final[v] >= 0 && a->host[v] != ord.final[v])
                         assignment_move(m, a, v, (size_t) ord.final[v]);
+
+        /* Gain of a move: its contribution to the final plan, i.e. how much the objective would
+         * be worse with that VM back on its initial host and everything else as planned. Carried
+         * by a VM's last step (an intermediate hop shows 0). */
+        for (size_t i = 0; i < plan->n_moves; i++) {
+                PlanMove *pm = &plan->moves[i];
+                int init = m->initial[pm->vm];
+                if (init >= 0 && (int) pm->to == a->host[pm->vm])
+                        pm->gain = assignment_move_delta(m, a, pm->vm, (size_t) init);
+        }
 
         /* Power: on in wave 1; standby in the wave after the host's last evacuation step. */
         plan->power = calloc(m->n_hosts ? m->n_hosts : 1, sizeof(PlanPower));
@@ -263,7 +292,7 @@ int solver_plan(const Problem *p, const SolverOptions *opts, Plan **ret) {
                 bool soft_broken = assignment_score(m, &a) - assignment_imbalance(m, &a) > 1e-9;
                 if (imbalanced || soft_broken) {
                         r = greedy_balance(
-                                g, bp->max_moves_per_pass, bp->min_gain, dpm.power_on, !imbalanced);
+                                g, bp->max_moves_per_pass, model_min_gain(m), dpm.power_on, !imbalanced);
                         if (r < 0)
                                 return r;
                         balance_ran = imbalanced;
@@ -279,6 +308,8 @@ int solver_plan(const Problem *p, const SolverOptions *opts, Plan **ret) {
                         return r;
                 lns_ran = stats.rounds_run > 0;
         }
+        if (balance_ran)
+                prune_small_moves(m, &a, g->tags, &dpm);
 
         unsigned used = count_balance_moved(m, &a, g->tags);
         r = plan_fill(
