@@ -92,6 +92,8 @@ static int run_plan(const Problem *p, bool greedy_only, unsigned effort, Run *re
 }
 
 static double bench_min_gain = -1;
+static double bench_memory_weight = -1;
+static double bench_mem_fill = 0;
 
 static int
 bench_balance(const BenchSize *sizes, size_t n_sizes, unsigned seeds, unsigned budget, unsigned effort) {
@@ -104,7 +106,11 @@ bench_balance(const BenchSize *sizes, size_t n_sizes, unsigned seeds, unsigned b
                         moves[2][MAX_SEEDS], gap[MAX_SEEDS];
                 for (unsigned k = 0; k < seeds; k++) {
                         _cleanup_(problem_freep) Problem *p = NULL;
-                        ClusterSpec spec = {.n_hosts = sizes[s].hosts, .n_vms = sizes[s].vms, .seed = k + 1};
+                        ClusterSpec spec = {
+                                .n_hosts = sizes[s].hosts,
+                                .n_vms = sizes[s].vms,
+                                .seed = k + 1,
+                                .mem_fill = bench_mem_fill};
                         Run run[2];
                         int r = cluster_generate(&spec, &p);
                         if (r < 0)
@@ -112,6 +118,8 @@ bench_balance(const BenchSize *sizes, size_t n_sizes, unsigned seeds, unsigned b
                         p->policy->balance.max_moves_per_pass = budget;
                         if (bench_min_gain >= 0)
                                 p->policy->balance.min_gain = bench_min_gain;
+                        if (bench_memory_weight >= 0)
+                                p->policy->balance.weight_memory = bench_memory_weight;
                         for (int g = 0; g < 2; g++) {
                                 r = run_plan(p, g == 1, effort, &run[g]);
                                 if (r < 0)
@@ -221,15 +229,12 @@ static const char *optarg_or(double x) {
 
 int main(int argc, char *argv[]) {
         static const struct option options[] = {
-                {"large", no_argument, NULL, 'l'},
-                {"seeds", required_argument, NULL, 's'},
-                {"budget", required_argument, NULL, 'b'},
-                {"effort", required_argument, NULL, 'e'},
-                {"size", required_argument, NULL, 'z'},
-                {"no-cases", no_argument, NULL, 'n'},
-                {"min-gain", required_argument, NULL, 'g'},
-                {"help", no_argument, NULL, 'h'},
-                {},
+                {"large", no_argument, NULL, 'l'},          {"seeds", required_argument, NULL, 's'},
+                {"budget", required_argument, NULL, 'b'},   {"effort", required_argument, NULL, 'e'},
+                {"size", required_argument, NULL, 'z'},     {"no-cases", no_argument, NULL, 'n'},
+                {"min-gain", required_argument, NULL, 'g'}, {"memory-weight", required_argument, NULL, 'w'},
+                {"mem-fill", required_argument, NULL, 'f'},
+                {"help", no_argument, NULL, 'h'},           {},
         };
         BenchSize sizes[MAX_SIZES] = {
                 {16, 300}, {32, 1000}, {64, 2000}, {128, 5000}, {256, 10000},
@@ -264,6 +269,12 @@ int main(int argc, char *argv[]) {
                 case 'g':
                         min_gain = strtod(optarg, NULL);
                         break;
+                case 'w':
+                        bench_memory_weight = strtod(optarg, NULL);
+                        break;
+                case 'f':
+                        bench_mem_fill = strtod(optarg, NULL);
+                        break;
                 case 'z': {
                         unsigned h, v;
                         if (sscanf(optarg, "%ux%u", &h, &v) != 2 || h == 0) {
@@ -279,7 +290,7 @@ int main(int argc, char *argv[]) {
                 }
                 case 'h':
                         printf("%s [--large] [--seeds N] [--budget N] [--effort N] [--size HOSTSxVMS]... "
-                               "[--no-cases] [--min-gain X]\n",
+                               "[--no-cases] [--min-gain X] [--memory-weight X] [--mem-fill X]\n",
                                argv[0]);
                         return 0;
                 default:
@@ -289,8 +300,9 @@ int main(int argc, char *argv[]) {
                 sizes[n_sizes++] = (BenchSize){1000, 30000};
 
         bench_min_gain = min_gain;
-        printf("drs-bench: %u seeds, move budget %u, effort %u (0 = default), min_gain %s\n\n", seeds,
-               budget, effort, min_gain >= 0 ? optarg_or(min_gain) : "policy default");
+        printf("drs-bench: %u seeds, move budget %u, effort %u (0 = default), min_gain %s, memory weight %s\n\n",
+               seeds, budget, effort, min_gain >= 0 ? optarg_or(min_gain) : "policy default",
+               bench_memory_weight >= 0 ? "set" : "policy default");
         int r = bench_balance(sizes, n_sizes, seeds, budget, effort);
         if (r >= 0 && cases)
                 r = bench_evacuation(seeds, effort);
