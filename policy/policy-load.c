@@ -31,9 +31,14 @@ static int io_error(PolicyError *e, const char *path, int err, const char *what)
 }
 
 int policy_read_file(const char *path, char **ret, size_t *ret_len, PolicyError *reterr) {
+        return policy_read_file_bounded(path, YTREE_MAX_INPUT, ret, ret_len, reterr);
+}
+
+int policy_read_file_bounded(
+        const char *path, size_t max, char **ret, size_t *ret_len, PolicyError *reterr) {
         _cleanup_(closep) int fd = -EBADF;
         _cleanup_free_ char *buf = NULL;
-        size_t size = YTREE_MAX_INPUT + 1, len = 0;
+        size_t size = max + 1, len = 0;
         struct stat st;
 
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -57,8 +62,8 @@ int policy_read_file(const char *path, char **ret, size_t *ret_len, PolicyError 
                         break;
                 len += (size_t) n;
         }
-        if (len > YTREE_MAX_INPUT)
-                return ytree_error(reterr, path, 0, 0, "file larger than %d bytes", YTREE_MAX_INPUT);
+        if (len > max)
+                return ytree_error(reterr, path, 0, 0, "file larger than %zu bytes", max);
         buf[len] = 0;
         *ret = TAKE_PTR(buf);
         if (ret_len)

@@ -12,6 +12,8 @@
 
 /* Reads a regular file of at most 4 MiB into a NUL-terminated buffer. */
 int policy_read_file(const char *path, char **ret, size_t *ret_len, PolicyError *reterr);
+/* Same with another size bound (snapshots). */
+int policy_read_file_bounded(const char *path, size_t max, char **ret, size_t *ret_len, PolicyError *reterr);
 
 /* Overlays one file onto *p (on error *p is unchanged). Does not validate. */
 int policy_load_file(Policy *p, const char *path, PolicyError *reterr);

@@ -78,15 +78,16 @@ typedef struct Builder {
         YNode *stack[YTREE_MAX_DEPTH];
         size_t depth;
         size_t n_nodes;
+        size_t max_nodes;
 } Builder;
 
 static int node_new(Builder *b, YNodeType type, const yaml_mark_t *mark, YNode **ret) {
         YNode *n;
 
-        if (b->n_nodes >= YTREE_MAX_NODES)
+        if (b->n_nodes >= b->max_nodes)
                 return ytree_error(
                         b->error, b->file, mark->line + 1, mark->column + 1,
-                        "document has more than %d nodes", YTREE_MAX_NODES);
+                        "document has more than %zu nodes", b->max_nodes);
         n = calloc(1, sizeof(YNode));
         if (!n)
                 return -ENOMEM;
@@ -302,13 +303,19 @@ static int parser_error(Builder *b, yaml_parser_t *parser, const char *buf, size
 }
 
 int ytree_parse(const char *file, const char *buf, size_t len, YNode **ret, PolicyError *reterr) {
-        Builder b = {.file = file, .error = reterr};
+        return ytree_parse_bounded(file, buf, len, YTREE_MAX_NODES, YTREE_MAX_INPUT, ret, reterr);
+}
+
+int ytree_parse_bounded(
+        const char *file, const char *buf, size_t len, size_t max_nodes, size_t max_input, YNode **ret,
+        PolicyError *reterr) {
+        Builder b = {.file = file, .error = reterr, .max_nodes = max_nodes};
         yaml_parser_t parser;
         bool done = false, seen_document = false;
         int r = 0;
 
-        if (len > YTREE_MAX_INPUT)
-                return ytree_error(reterr, file, 1, 1, "input larger than %d bytes", YTREE_MAX_INPUT);
+        if (len > max_input)
+                return ytree_error(reterr, file, 1, 1, "input larger than %zu bytes", max_input);
         if (!yaml_parser_initialize(&parser))
                 return -ENOMEM;
         yaml_parser_set_input_string(&parser, (const unsigned char *) buf, len);

@@ -21,6 +21,9 @@
 #define YTREE_MAX_NODES 100000
 #define YTREE_MAX_SCALAR (64 * 1024)
 #define YTREE_MAX_INPUT (4 * 1024 * 1024)
+/* Snapshots describe whole clusters (1,000 hosts / 30,000 VMs and more): larger bounds. */
+#define YTREE_SNAPSHOT_MAX_NODES 4000000
+#define YTREE_SNAPSHOT_MAX_INPUT (128 * 1024 * 1024)
 
 typedef enum YNodeType {
         YNODE_SCALAR,
@@ -50,6 +53,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(YNode *, ynode_free);
 /* Parses one YAML document. *ret is NULL when the input holds no document or only a null.
  * On error returns -EINVAL (or -ENOMEM) and fills *reterr when not NULL. */
 int ytree_parse(const char *file, const char *buf, size_t len, YNode **ret, PolicyError *reterr);
+/* Same with other bounds on the node count and input size. */
+int ytree_parse_bounded(
+        const char *file, const char *buf, size_t len, size_t max_nodes, size_t max_input, YNode **ret,
+        PolicyError *reterr);
 
 /* Fills *e (freeing what it held; e must be zero-initialized or filled before) with file, the
  * node's position and the formatted message. Returns -EINVAL, or -ENOMEM when out of memory.

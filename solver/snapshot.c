@@ -309,7 +309,8 @@ int snapshot_parse_string(
         YContext c = {.file = filename ?: "<input>", .error = reterr};
         int r;
 
-        r = ytree_parse(c.file, buf, len, &root, reterr);
+        r = ytree_parse_bounded(
+                c.file, buf, len, YTREE_SNAPSHOT_MAX_NODES, YTREE_SNAPSHOT_MAX_INPUT, &root, reterr);
         if (r < 0)
                 return r;
         r = problem_new(&p);
@@ -357,7 +358,7 @@ int snapshot_load(const char *path, Problem **ret, PolicyError *reterr) {
         size_t len;
         int r;
 
-        r = policy_read_file(path, &buf, &len, reterr);
+        r = policy_read_file_bounded(path, YTREE_SNAPSHOT_MAX_INPUT, &buf, &len, reterr);
         if (r < 0)
                 return r;
         return snapshot_parse_string(path, buf, len, ret, reterr);
