@@ -2,13 +2,15 @@
 
 /* drsctl: the drs command line. A thin main over libpolicy and libsolver.
  *
- * Verbs come from a table (name, argument counts, function), as in systemctl. For now every verb
- * is offline: it reads files, never talks to a daemon. Verbs return the process exit status
- * (see ExitStatus); helpers return negative errno. Errors go to stderr as
- * "drsctl: FILE:LINE:COLUMN: message". */
+ * Verbs come from a table (name, argument counts, function), as in systemctl. Most talk to drsd
+ * over its control socket (protocol_call); `policy check`, `plan --snapshot` and
+ * `place --snapshot` are offline: they read files, never talk to a daemon. Verbs return the process exit
+ * status (see ExitStatus); helpers return negative errno. Errors go to stderr as "drsctl: FILE:LINE:COLUMN:
+ * message". */
 
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
 #include <stdint.h>
@@ -17,9 +19,12 @@
 #include <string.h>
 #include <time.h>
 
+#include <json-c/json.h>
+
 #include "macro.h"
-#include "policy.h"
 #include "policy-load.h"
+#include "policy.h"
+#include "protocol.h"
 #include "snapshot.h"
 #include "solver.h"
 
@@ -50,6 +55,12 @@ static char **arg_policies = NULL; /* owned strv, in command-line order */
 static bool arg_greedy_only = false;
 static double arg_time_limit_s = 0; /* 0 = the solver's default */
 static const char *arg_vm = NULL;
+static const char *arg_socket = NULL; /* NULL = $DRS_SOCKET or DEFAULT_SOCKET */
+static bool arg_dry_run = false;
+static const char *arg_since = NULL;
+
+#define DEFAULT_SOCKET "/run/drsd/drsd.sock"
+#define CALL_TIMEOUT_USEC (60ULL * 1000000ULL)
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(Policy *, policy_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Problem *, problem_free);
@@ -64,6 +75,20 @@ static int help(void) {
                "\n"
                "Query and control drs, the load balancer and power manager for libvirt/KVM clusters.\n"
                "\n"
+               "Commands (talk to drsd over its socket):\n"
+               "  status                      Hosts (state, CPU and memory bars, VMs), imbalance, the plan\n"
+               "                              and migrations in flight, what blocks a maintenance\n"
+               "  hosts                       The hosts\n"
+               "  vms                         The running VMs with their measured demand\n"
+               "  plan                        What drsd would do now, with reasons (a dry run)\n"
+               "  apply                       Run the last recommendations (automation manual)\n"
+               "  evacuate HOST [--dry-run]   Empty HOST for maintenance (dry run: only show the plan)\n"
+               "  exit-maintenance HOST       Return HOST to service\n"
+               "  power-clear HOST            Clear power-on-failed (DPM may choose HOST again)\n"
+               "  place VM.xml                Best host for a new VM (libvirt domain XML)\n"
+               "  history [--since TIME]      What drs decided and did (TIME: epoch seconds, -1h, -30m)\n"
+               "  reload                      Re-read drsd.yaml and the policy\n"
+               "\n"
                "Commands (offline: they read files, no daemon needed):\n"
                "  policy check FILE…          Load policy files in order (later ones overlay earlier\n"
                "                              ones), validate, print the effective policy\n"
@@ -73,6 +98,10 @@ static int help(void) {
                "\n"
                "Options:\n"
                "  -h --help                   Show this help\n"
+               "     --socket PATH            drsd's control socket (default $DRS_SOCKET or " DEFAULT_SOCKET
+               ")\n"
+               "     --dry-run                evacuate: show the plan, change nothing\n"
+               "     --since TIME             history: events since TIME\n"
                "     --version                Show the version\n"
                "     --json                   Print JSON instead of a human table\n"
                "     --snapshot FILE          Cluster snapshot (YAML; JSON is accepted)\n"
@@ -84,9 +113,12 @@ static int help(void) {
                "\n"
                "Exit status:\n"
                "  0  success (for plan: a plan was made, possibly with nothing to do)\n"
-               "  1  partial: mandatory work cannot be done (a VM fits nowhere; place found no host)\n"
-               "  2  bad input: wrong usage, unreadable or invalid file (errors as FILE:LINE:COLUMN)\n"
-               "  3  internal error: out of memory, solver failure, output not written\n");
+               "  1  partial or refused: mandatory work cannot be done (a VM fits nowhere; place found\n"
+               "     no host; evacuate leaves VMs behind), or drsd refused (nothing to apply, wrong host\n"
+               "     state, permission denied)\n"
+               "  2  bad input: wrong usage, unreadable or invalid file (errors as FILE:LINE:COLUMN),\n"
+               "     unknown host\n"
+               "  3  internal error, or drsd unreachable: out of memory, solver failure, no socket\n");
         return EXIT_OK;
 }
 
@@ -225,12 +257,18 @@ static int print_plan(const Problem *p, const Plan *plan) {
         return print_output(out);
 }
 
+static int verb_plan_online(void);
+static int verb_place_online(const char *file);
+
 static int verb_plan(int argc, char *argv[]) {
         _cleanup_(problem_freep) Problem *p = NULL;
         _cleanup_(plan_freep) Plan *plan = NULL;
         SolverOptions opts;
         uint64_t start;
         int r;
+
+        if (!arg_snapshot)
+                return verb_plan_online();
 
         r = load_problem(&p);
         if (r != EXIT_OK)
@@ -387,6 +425,14 @@ static int verb_place(int argc, char *argv[]) {
         uint64_t start;
         int r;
 
+        if (!arg_snapshot && !arg_vm) {
+                if (argc != 2) {
+                        fprintf(stderr,
+                                "drsctl: place needs VM.xml (or --snapshot FILE with VM.yaml or --vm SPEC)\n");
+                        return EXIT_BAD_INPUT;
+                }
+                return verb_place_online(argv[1]);
+        }
         if ((argc > 1) == !!arg_vm) {
                 fprintf(stderr, "drsctl: place needs exactly one of VM.yaml and --vm SPEC\n");
                 return EXIT_BAD_INPUT;
@@ -423,10 +469,654 @@ static int verb_place(int argc, char *argv[]) {
         return plan->placement_host >= 0 ? EXIT_OK : EXIT_PARTIAL;
 }
 
+/* ---- talking to drsd ------------------------------------------------------------------------ */
+
+static const char *socket_path(void) {
+        const char *e = getenv("DRS_SOCKET");
+        return arg_socket ?: (e && *e ? e : DEFAULT_SOCKET);
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
+
+/* Calls method; on success *ret gets the reply parameters (a new reference). On an error reply
+ * prints it and returns its exit status; transport failures are EXIT_INTERNAL. */
+static int call(const char *method, json_object *params, json_object **ret) {
+        _cleanup_(json_object_putp) json_object *msg = NULL;
+        json_object *rp = NULL;
+        const char *error = NULL, *message = NULL, *err = NULL;
+        int r;
+
+        r = protocol_call(socket_path(), -1, method, params, CALL_TIMEOUT_USEC, &msg);
+        if (r < 0) {
+                fprintf(stderr, "drsctl: cannot talk to drsd at '%s': %s\n", socket_path(), strerror(-r));
+                return EXIT_INTERNAL;
+        }
+        r = protocol_reply_parse(msg, &rp, &error, &message, &err);
+        if (r < 0) {
+                fprintf(stderr, "drsctl: malformed reply from drsd: %s\n", err ?: "unknown");
+                return EXIT_INTERNAL;
+        }
+        if (error) {
+                if (arg_json) {
+                        const char *s = json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PRETTY);
+                        fprintf(stderr, "%s\n", s ? s : "");
+                }
+                fprintf(stderr, "drsctl: %s: %s\n", error, message ?: "(no message)");
+                if (streq(error, PROTOCOL_ERROR_INVALID_PARAMETER) ||
+                    streq(error, PROTOCOL_ERROR_NO_SUCH_HOST) ||
+                    streq(error, PROTOCOL_ERROR_INVALID_REQUEST) ||
+                    streq(error, PROTOCOL_ERROR_POLICY_INVALID) ||
+                    streq(error, PROTOCOL_ERROR_CONFIG_INVALID) ||
+                    streq(error, PROTOCOL_ERROR_METHOD_NOT_FOUND))
+                        return EXIT_BAD_INPUT;
+                if (streq(error, PROTOCOL_ERROR_INTERNAL))
+                        return EXIT_INTERNAL;
+                return EXIT_PARTIAL; /* refused: permission, state, nothing to apply, busy */
+        }
+        *ret = json_object_get(rp);
+        return EXIT_OK;
+}
+
+static int print_json(json_object *o) {
+        const char *s =
+                json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+        return print_output(s ? s : "null");
+}
+
+static const char *jstr(json_object *o, const char *key) {
+        json_object *v;
+        if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+                return NULL;
+        return json_object_get_string(v);
+}
+
+static int64_t jint(json_object *o, const char *key) {
+        json_object *v;
+        if (!o || !json_object_object_get_ex(o, key, &v))
+                return 0;
+        return json_object_get_int64(v);
+}
+
+static double jdouble(json_object *o, const char *key) {
+        json_object *v;
+        if (!o || !json_object_object_get_ex(o, key, &v))
+                return 0;
+        return json_object_get_double(v);
+}
+
+static bool jbool(json_object *o, const char *key) {
+        json_object *v;
+        return o && json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
+}
+
+static json_object *jget(json_object *o, const char *key) {
+        json_object *v;
+        return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+#define BAR_WIDTH 20
+
+/* "[#######-------------]  35%" */
+static void bar(char buf[static BAR_WIDTH + 8], double u) {
+        double c = u < 0 ? 0 : u > 1 ? 1 : u;
+        int n = (int) lround(c * BAR_WIDTH);
+        buf[0] = '[';
+        for (int i = 0; i < BAR_WIDTH; i++)
+                buf[1 + i] = i < n ? '#' : '-';
+        (void) snprintf(buf + 1 + BAR_WIDTH, 7, "]%4.0f%%", u * 100.0);
+}
+
+static void print_hosts_table(json_object *hosts) {
+        printf("%-10s %-21s %-28s %-28s %4s\n", "HOST", "STATE", "CPU", "MEMORY", "VMS");
+        for (size_t i = 0; i < json_object_array_length(hosts); i++) {
+                json_object *h = json_object_array_get_idx(hosts, i);
+                char cb[BAR_WIDTH + 8], mb[BAR_WIDTH + 8], state[64];
+                const char *st = jstr(h, "state") ?: "?";
+                bar(cb, jdouble(h, "cpu_utilization"));
+                bar(mb, jdouble(h, "memory_utilization"));
+                (void) snprintf(
+                        state, sizeof(state), "%s%s%s", st,
+                        jbool(h, "stale") && streq(st, "up") ? " (stale)" : "",
+                        jbool(h, "draining") ? " (draining)" : "");
+                printf("%-10s %-21s %-28s %-28s %4" PRId64 "\n", jstr(h, "name") ?: "?", state,
+                       jbool(h, "reported") ? cb : "-", jbool(h, "reported") ? mb : "-", jint(h, "vms"));
+                if (jstr(h, "power_action"))
+                        printf("           power action in progress: %s\n", jstr(h, "power_action"));
+                if (jbool(h, "stale") && jstr(h, "last_error") && streq(st, "up"))
+                        printf("           last error: %s\n", jstr(h, "last_error"));
+                json_object *bl = jget(h, "blockers");
+                for (size_t j = 0; bl && j < json_object_array_length(bl); j++) {
+                        json_object *b = json_object_array_get_idx(bl, j);
+                        printf("           blocked: VM '%s' cannot leave: %s\n", jstr(b, "vm") ?: "?",
+                               jstr(b, "why") ?: "?");
+                }
+        }
+}
+
+static void print_run(const char *title, json_object *run) {
+        if (!run)
+                return;
+        json_object *moves = jget(run, "moves");
+        printf("%s %" PRId64 ": wave %" PRId64 "/%" PRId64 ", %" PRId64 " running, %" PRId64
+               " done, %" PRId64 " failed%s\n",
+               title, jint(run, "id"), jint(run, "wave"), jint(run, "waves"), jint(run, "running"),
+               jint(run, "done"), jint(run, "failed"), jbool(run, "mandatory") ? " (mandatory)" : "");
+        for (size_t i = 0; moves && i < json_object_array_length(moves); i++) {
+                json_object *mv = json_object_array_get_idx(moves, i);
+                printf("  %-16s %-8s -> %-8s wave %-2" PRId64 " %-12s gain %7.4f  %s\n",
+                       jstr(mv, "vm") ?: "?", jstr(mv, "from") ?: "?", jstr(mv, "to") ?: "?",
+                       jint(mv, "wave"), jstr(mv, "reason") ?: "?", jdouble(mv, "gain"),
+                       jstr(mv, "state") ?: "?");
+        }
+}
+
+static int verb_status(int argc, char *argv[]) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        int r = call("drs.Status", NULL, &o);
+        if (r != EXIT_OK)
+                return r;
+        if (arg_json)
+                return print_json(o);
+        json_object *pol = jget(o, "policy"), *passes = jget(o, "passes"), *cl = jget(o, "cluster");
+        printf("drsd %s (%s), pid %" PRId64 "; automation %s; balance every %" PRId64 " s (%" PRId64
+               " passes so far)\n\n",
+               jstr(o, "version") ?: "?", jstr(o, "mode") ?: "?", jint(o, "pid"),
+               jstr(cl, "automation") ?: jstr(pol, "automation") ?: "?", jint(passes, "interval_s"),
+               jint(passes, "count"));
+        print_hosts_table(jget(o, "hosts"));
+        double th = jdouble(cl, "threshold");
+        printf("\nCluster imbalance: CPU %.4f, memory %.4f", jdouble(cl, "cpu_imbalance"),
+               jdouble(cl, "memory_imbalance"));
+        if (th >= 0)
+                printf(" (balance acts above %.4f, aggressiveness %" PRId64 ")", th,
+                       jint(pol, "aggressiveness"));
+        printf("\nMigrations: %" PRId64 " running, %" PRId64 " queued; %" PRId64 " completed, %" PRId64
+               " failed since start\n",
+               jint(cl, "migrations_running"), jint(cl, "migrations_queued"),
+               jint(cl, "migrations_completed"), jint(cl, "migrations_failed"));
+        if (jstr(passes, "last_plan"))
+                printf("Last pass: %s\n", jstr(passes, "last_plan"));
+        if (jget(cl, "plan"))
+                print_run("Plan", jget(cl, "plan"));
+        else
+                printf("No plan running.\n");
+        if (jget(cl, "recommendations"))
+                print_run("Recommendations (run them with 'drsctl apply')", jget(cl, "recommendations"));
+        json_object *rl = jget(o, "reload");
+        if (jstr(rl, "error"))
+                printf("Last reload failed: %s\n", jstr(rl, "error"));
+        return fflush(stdout) == 0 ? EXIT_OK : EXIT_INTERNAL;
+}
+
+static int verb_hosts(int argc, char *argv[]) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        int r = call("drs.Hosts", NULL, &o);
+        if (r != EXIT_OK)
+                return r;
+        if (arg_json)
+                return print_json(o);
+        print_hosts_table(jget(o, "hosts"));
+        return fflush(stdout) == 0 ? EXIT_OK : EXIT_INTERNAL;
+}
+
+static int verb_vms(int argc, char *argv[]) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        int r = call("drs.Vms", NULL, &o);
+        if (r != EXIT_OK)
+                return r;
+        if (arg_json)
+                return print_json(o);
+        json_object *vms = jget(o, "vms");
+        printf("%-20s %-10s %5s %8s %8s %9s %-10s %s\n", "VM", "HOST", "VCPUS", "MEM_MIB", "CPU", "MEM_USED",
+               "AUTOMATION", "LAST MOVED");
+        for (size_t i = 0; vms && i < json_object_array_length(vms); i++) {
+                json_object *v = json_object_array_get_idx(vms, i);
+                char moved[32] = "-";
+                if (jget(v, "last_moved_s"))
+                        (void) snprintf(moved, sizeof(moved), "%" PRId64 " s ago", jint(v, "last_moved_s"));
+                printf("%-20s %-10s %5" PRId64 " %8" PRId64 " %8.2f %9" PRId64 " %-10s %s%s\n",
+                       jstr(v, "name") ?: "?", jstr(v, "host") ?: "?", jint(v, "vcpus"),
+                       jint(v, "memory_mib"), jdouble(v, "cpu_demand"), jint(v, "memory_demand_mib"),
+                       jstr(v, "automation") ?: "?", moved, jbool(v, "migrating") ? "  (migrating)" : "");
+        }
+        return fflush(stdout) == 0 ? EXIT_OK : EXIT_INTERNAL;
+}
+
+static int plan_exit_status(json_object *plan) {
+        const char *st = jstr(plan, "status");
+        return st && streq(st, "partial") ? EXIT_PARTIAL : EXIT_OK;
+}
+
+static int verb_plan_online(void) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        int r = call("drs.Plan", NULL, &o);
+        if (r != EXIT_OK)
+                return r;
+        if (arg_json)
+                r = print_json(o);
+        else {
+                printf("Automation %s%s\n", jstr(o, "automation") ?: "?",
+                       jbool(o, "plan_running") ? "; a plan is running now (a new one starts when it ends, "
+                                                  "or at once if mandatory)"
+                                                : "");
+                r = print_output(jstr(o, "text") ?: "");
+        }
+        return r != EXIT_OK ? r : plan_exit_status(jget(o, "plan"));
+}
+
+static int verb_apply(int argc, char *argv[]) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        int r = call("drs.Apply", NULL, &o);
+        if (r != EXIT_OK)
+                return r;
+        if (arg_json)
+                return print_json(o);
+        printf("Applying %" PRId64 " recommended move(s); follow them with 'drsctl status'\n",
+               jint(o, "moves"));
+        return fflush(stdout) == 0 ? EXIT_OK : EXIT_INTERNAL;
+}
+
+static int host_verb(const char *method, const char *host, json_object *extra, json_object **ret) {
+        _cleanup_(json_object_putp) json_object *params = json_object_new_object();
+        if (!params || json_object_object_add(params, "host", json_object_new_string(host)) < 0)
+                return EXIT_INTERNAL;
+        if (extra && json_object_object_add(params, "dry_run", json_object_get(extra)) < 0)
+                return EXIT_INTERNAL;
+        return call(method, params, ret);
+}
+
+static int verb_evacuate(int argc, char *argv[]) {
+        _cleanup_(json_object_putp) json_object *o = NULL, *dry = json_object_new_boolean(arg_dry_run);
+        int r = host_verb("drs.Evacuate", argv[1], dry, &o);
+        if (r != EXIT_OK)
+                return r;
+        if (arg_json)
+                r = print_json(o);
+        else {
+                r = print_output(jstr(o, "text") ?: "");
+                if (arg_dry_run)
+                        printf("Dry run: nothing changed.\n");
+                else
+                        printf("Host '%s' is %s; follow the evacuation with 'drsctl status'.\n", argv[1],
+                               jstr(o, "state") ?: "?");
+                if (jint(o, "unplaceable") > 0)
+                        printf("%" PRId64
+                               " VM(s) cannot leave '%s' (see above): it stays entering-maintenance "
+                               "until they can.\n",
+                               jint(o, "unplaceable"), argv[1]);
+        }
+        return r != EXIT_OK ? r : jint(o, "unplaceable") > 0 ? EXIT_PARTIAL : EXIT_OK;
+}
+
+static int verb_host_mode(const char *method, const char *host) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        int r = host_verb(method, host, NULL, &o);
+        if (r != EXIT_OK)
+                return r;
+        if (arg_json)
+                return print_json(o);
+        printf("Host '%s' is %s%s\n", host, jstr(o, "state") ?: "?",
+               jbool(o, "changed") ? "" : " (unchanged)");
+        return fflush(stdout) == 0 ? EXIT_OK : EXIT_INTERNAL;
+}
+
+static int verb_exit_maintenance(int argc, char *argv[]) {
+        return verb_host_mode("drs.ExitMaintenance", argv[1]);
+}
+
+static int verb_power_clear(int argc, char *argv[]) {
+        return verb_host_mode("drs.PowerClear", argv[1]);
+}
+
+static int verb_reload(int argc, char *argv[]) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        int r = call("drs.Reload", NULL, &o);
+        if (r != EXIT_OK)
+                return r;
+        if (arg_json)
+                return print_json(o);
+        printf("Reloaded.\n");
+        return EXIT_OK;
+}
+
+/* --since TIME: epoch seconds, or -N[smhd] relative to now. */
+static int parse_since(const char *s, uint64_t *ret_usec) {
+        uint64_t n, mult = 1;
+        if (s[0] == '-') {
+                _cleanup_free_ char *num = strdup(s + 1);
+                size_t l;
+                if (!num || (l = strlen(num)) == 0)
+                        return -EINVAL;
+                switch (num[l - 1]) {
+                case 's':
+                        mult = 1;
+                        num[l - 1] = '\0';
+                        break;
+                case 'm':
+                        mult = 60;
+                        num[l - 1] = '\0';
+                        break;
+                case 'h':
+                        mult = 3600;
+                        num[l - 1] = '\0';
+                        break;
+                case 'd':
+                        mult = 86400;
+                        num[l - 1] = '\0';
+                        break;
+                default:
+                        break;
+                }
+                if (parse_u64(num, &n) < 0 || n > UINT64_C(1) << 32)
+                        return -EINVAL;
+                uint64_t now = (uint64_t) time(NULL);
+                n *= mult;
+                *ret_usec = (now > n ? now - n : 0) * UINT64_C(1000000);
+                return 0;
+        }
+        if (parse_u64(s, &n) < 0 || n > UINT64_C(1) << 40)
+                return -EINVAL;
+        *ret_usec = n * UINT64_C(1000000);
+        return 0;
+}
+
+static int verb_history(int argc, char *argv[]) {
+        _cleanup_(json_object_putp) json_object *o = NULL, *params = json_object_new_object();
+        uint64_t since = 0;
+        if (!params)
+                return EXIT_INTERNAL;
+        if (arg_since) {
+                if (parse_since(arg_since, &since) < 0) {
+                        fprintf(stderr, "drsctl: --since: '%s' is not epoch seconds or -N[smhd]\n",
+                                arg_since);
+                        return EXIT_BAD_INPUT;
+                }
+                if (json_object_object_add(params, "since", json_object_new_int64((int64_t) since)) < 0)
+                        return EXIT_INTERNAL;
+        }
+        int r = call("drs.History", params, &o);
+        if (r != EXIT_OK)
+                return r;
+        if (arg_json)
+                return print_json(o);
+        json_object *ev = jget(o, "events");
+        for (size_t i = 0; ev && i < json_object_array_length(ev); i++) {
+                json_object *e = json_object_array_get_idx(ev, i);
+                time_t t = (time_t) (jint(e, "time") / 1000000);
+                struct tm tm;
+                char ts[32] = "?";
+                if (localtime_r(&t, &tm))
+                        (void) strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
+                printf("%s %-9s %-12s %s\n", ts, jstr(e, "type") ?: "?", jstr(e, "result") ?: "",
+                       jstr(e, "message") ?: "");
+        }
+        return fflush(stdout) == 0 ? EXIT_OK : EXIT_INTERNAL;
+}
+
+/* ---- place VM.xml: a tiny reader for libvirt domain XML ----------------------------------------
+ *
+ * Only <domain>'s direct children <name>, <vcpu> and <memory unit=…> are needed, so this is a
+ * small scanner rather than libxml2: elements, attributes, comments, <?…?>, CDATA-free text with
+ * the five predefined entities. It refuses what it does not understand (DOCTYPE, CDATA), which
+ * libvirt never writes. */
+
+static int xml_unescape(const char *s, size_t n, char **ret) {
+        _cleanup_free_ char *out = malloc(n + 1);
+        size_t j = 0;
+        static const struct {
+                const char *ent;
+                char c;
+        } ents[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
+        if (!out)
+                return -ENOMEM;
+        for (size_t i = 0; i < n;) {
+                if (s[i] != '&') {
+                        out[j++] = s[i++];
+                        continue;
+                }
+                bool ok = false;
+                for (size_t k = 0; k < ELEMENTSOF(ents); k++) {
+                        size_t l = strlen(ents[k].ent);
+                        if (i + l <= n && strncmp(s + i, ents[k].ent, l) == 0) {
+                                out[j++] = ents[k].c;
+                                i += l;
+                                ok = true;
+                                break;
+                        }
+                }
+                if (!ok)
+                        return -EBADMSG;
+        }
+        out[j] = '\0';
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+static char *strip(char *s) {
+        while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+                s++;
+        size_t l = strlen(s);
+        while (l > 0 && (s[l - 1] == ' ' || s[l - 1] == '\t' || s[l - 1] == '\n' || s[l - 1] == '\r'))
+                s[--l] = '\0';
+        return s;
+}
+
+/* The value of attribute name inside the tag text [p, end). */
+static int xml_attr(const char *p, const char *end, const char *name, char **ret) {
+        size_t nl = strlen(name);
+        *ret = NULL;
+        while (p < end) {
+                while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+                        p++;
+                const char *k = p;
+                while (p < end && *p != '=' && *p != ' ' && *p != '/' && *p != '>')
+                        p++;
+                size_t kl = (size_t) (p - k);
+                if (p >= end || *p != '=')
+                        return 0;
+                p++;
+                if (p >= end || (*p != '"' && *p != '\''))
+                        return -EBADMSG;
+                char q = *p++;
+                const char *v = p;
+                while (p < end && *p != q)
+                        p++;
+                if (p >= end)
+                        return -EBADMSG;
+                if (kl == nl && strncmp(k, name, nl) == 0)
+                        return xml_unescape(v, (size_t) (p - v), ret);
+                p++;
+        }
+        return 0;
+}
+
+typedef struct DomainInfo {
+        char *name;
+        uint64_t vcpus;
+        uint64_t memory_mib;
+} DomainInfo;
+
+static int memory_to_mib(const char *value, const char *unit, uint64_t *ret) {
+        static const struct {
+                const char *unit;
+                uint64_t num, den; /* bytes = value * num / den … expressed per MiB below */
+        } units[] = {
+                {"b", 1, 1},
+                {"bytes", 1, 1},
+                {"KB", 1000, 1},
+                {"k", 1024, 1},
+                {"KiB", 1024, 1},
+                {"MB", 1000000, 1},
+                {"M", 1048576, 1},
+                {"MiB", 1048576, 1},
+                {"GB", 1000000000, 1},
+                {"G", 1073741824, 1},
+                {"GiB", 1073741824, 1},
+                {"TB", 1000000000000, 1},
+                {"T", 1099511627776, 1},
+                {"TiB", 1099511627776, 1},
+        };
+        uint64_t v, f = 0;
+        if (parse_u64(value, &v) < 0)
+                return -EINVAL;
+        for (size_t i = 0; i < ELEMENTSOF(units); i++)
+                if (streq(units[i].unit, unit ?: "KiB"))
+                        f = units[i].num;
+        if (f == 0)
+                return -EINVAL;
+        /* bytes = v * f; MiB rounded up. Guard the product. */
+        if (v > UINT64_MAX / f)
+                return -ERANGE;
+        uint64_t bytes = v * f;
+        *ret = bytes / 1048576 + (bytes % 1048576 != 0);
+        return 0;
+}
+
+static int parse_domain_xml(const char *xml, DomainInfo *ret, char **reterr) {
+        const char *p = xml;
+        int depth = 0;
+        bool saw_domain = false;
+        _cleanup_free_ char *name = NULL, *vcpu = NULL, *mem = NULL, *unit = NULL;
+
+#define XML_FAIL(msg)                                                                                       \
+        do {                                                                                                \
+                *reterr = strdup(msg);                                                                      \
+                return -EBADMSG;                                                                            \
+        } while (0)
+
+        /* Bounded by the document length: every iteration consumes at least one byte. */
+        while (*p) {
+                if (*p != '<') {
+                        p++;
+                        continue;
+                }
+                if (strncmp(p, "<?", 2) == 0) {
+                        const char *e = strstr(p, "?>");
+                        if (!e)
+                                XML_FAIL("unterminated <? … ?>");
+                        p = e + 2;
+                        continue;
+                }
+                if (strncmp(p, "<!--", 4) == 0) {
+                        const char *e = strstr(p + 4, "-->");
+                        if (!e)
+                                XML_FAIL("unterminated comment");
+                        p = e + 3;
+                        continue;
+                }
+                if (p[1] == '!')
+                        XML_FAIL("DOCTYPE and CDATA are not supported");
+                const char *end = strchr(p, '>');
+                if (!end)
+                        XML_FAIL("unterminated tag");
+                if (p[1] == '/') {
+                        depth--;
+                        if (depth < 0)
+                                XML_FAIL("unbalanced closing tag");
+                        p = end + 1;
+                        continue;
+                }
+                const char *tn = p + 1, *te = tn;
+                while (te < end && *te != ' ' && *te != '\t' && *te != '\n' && *te != '\r' && *te != '/' &&
+                       *te != '>')
+                        te++;
+                size_t tl = (size_t) (te - tn);
+                bool self_closing = end > p && end[-1] == '/';
+                if (depth == 0) {
+                        if (tl != 6 || strncmp(tn, "domain", 6) != 0 || saw_domain)
+                                XML_FAIL("the document element is not <domain>");
+                        saw_domain = true;
+                } else if (depth == 1 && !self_closing) {
+                        char **target = NULL;
+                        if (tl == 4 && strncmp(tn, "name", 4) == 0)
+                                target = &name;
+                        else if (tl == 4 && strncmp(tn, "vcpu", 4) == 0)
+                                target = &vcpu;
+                        else if (tl == 6 && strncmp(tn, "memory", 6) == 0) {
+                                target = &mem;
+                                if (xml_attr(te, end, "unit", &unit) < 0)
+                                        XML_FAIL("bad attribute in <memory>");
+                        }
+                        if (target) {
+                                const char *close = strchr(end + 1, '<');
+                                if (!close || close[1] != '/')
+                                        XML_FAIL("expected text only inside <name>, <vcpu> and <memory>");
+                                free(*target);
+                                if (xml_unescape(end + 1, (size_t) (close - end - 1), target) < 0)
+                                        XML_FAIL("bad entity in text");
+                        }
+                }
+                if (!self_closing)
+                        depth++;
+                p = end + 1;
+        }
+        if (!saw_domain || depth != 0)
+                XML_FAIL("not a complete <domain> document");
+        if (!name || !*strip(name))
+                XML_FAIL("<name> is missing");
+        if (!vcpu || parse_u64(strip(vcpu), &ret->vcpus) < 0 || ret->vcpus == 0 || ret->vcpus > 4096)
+                XML_FAIL("<vcpu> is missing or not a number in 1..4096");
+        if (!mem || memory_to_mib(strip(mem), unit, &ret->memory_mib) < 0 || ret->memory_mib == 0)
+                XML_FAIL("<memory> is missing, not a number, or has an unknown unit");
+#undef XML_FAIL
+        ret->name = strdup(strip(name));
+        return ret->name ? 0 : -ENOMEM;
+}
+
+static int verb_place_online(const char *file) {
+        _cleanup_(json_object_putp) json_object *o = NULL, *params = NULL;
+        _cleanup_free_ char *xml = NULL, *err = NULL;
+        DomainInfo d = {};
+        size_t size;
+        int r;
+
+        {
+                _cleanup_(policy_error_clearp) PolicyError e = {};
+                r = policy_read_file(file, &xml, &size, &e);
+                if (r < 0)
+                        return report_error(r, file, &e);
+        }
+        if (strlen(xml) != size) {
+                fprintf(stderr, "drsctl: %s: contains a NUL byte\n", file);
+                return EXIT_BAD_INPUT;
+        }
+        r = parse_domain_xml(xml, &d, &err);
+        if (r < 0) {
+                fprintf(stderr, "drsctl: %s: %s\n", file, err ?: strerror(-r));
+                return r == -ENOMEM ? EXIT_INTERNAL : EXIT_BAD_INPUT;
+        }
+        params = json_object_new_object();
+        if (!params || json_object_object_add(params, "name", json_object_new_string(d.name)) < 0 ||
+            json_object_object_add(params, "vcpus", json_object_new_int64((int64_t) d.vcpus)) < 0 ||
+            json_object_object_add(params, "memory_mib", json_object_new_int64((int64_t) d.memory_mib)) <
+                    0) {
+                free(d.name);
+                return EXIT_INTERNAL;
+        }
+        free(d.name);
+        r = call("drs.Place", params, &o);
+        if (r != EXIT_OK)
+                return r;
+        if (arg_json)
+                r = print_json(o);
+        else
+                r = print_output(jstr(o, "text") ?: "");
+        return r != EXIT_OK ? r : jstr(o, "host") ? EXIT_OK : EXIT_PARTIAL;
+}
+
 static const Verb verbs[] = {
-        {"policy", 1, ARGS_ANY, verb_policy},
+        {"status", 0, 0, verb_status},
+        {"hosts", 0, 0, verb_hosts},
+        {"vms", 0, 0, verb_vms},
         {"plan", 0, 0, verb_plan},
+        {"apply", 0, 0, verb_apply},
+        {"evacuate", 1, 1, verb_evacuate},
+        {"exit-maintenance", 1, 1, verb_exit_maintenance},
+        {"power-clear", 1, 1, verb_power_clear},
         {"place", 0, 1, verb_place},
+        {"history", 0, 0, verb_history},
+        {"reload", 0, 0, verb_reload},
+        {"policy", 1, ARGS_ANY, verb_policy},
 };
 
 static int dispatch(const Verb *table, size_t n, const char *what, int argc, char *argv[]) {
@@ -465,6 +1155,9 @@ enum {
         ARG_GREEDY_ONLY,
         ARG_TIME_LIMIT,
         ARG_VM,
+        ARG_SOCKET,
+        ARG_DRY_RUN,
+        ARG_SINCE,
 };
 
 /* Returns 1 to go on, 0 to exit successfully (--help, --version), or -ExitStatus on error. */
@@ -478,6 +1171,9 @@ static int parse_argv(int argc, char *argv[]) {
                 {"greedy-only", no_argument, NULL, ARG_GREEDY_ONLY},
                 {"time-limit", required_argument, NULL, ARG_TIME_LIMIT},
                 {"vm", required_argument, NULL, ARG_VM},
+                {"socket", required_argument, NULL, ARG_SOCKET},
+                {"dry-run", no_argument, NULL, ARG_DRY_RUN},
+                {"since", required_argument, NULL, ARG_SINCE},
                 {},
         };
         int c, r;
@@ -518,6 +1214,15 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_VM:
                         arg_vm = optarg;
                         break;
+                case ARG_SOCKET:
+                        arg_socket = optarg;
+                        break;
+                case ARG_DRY_RUN:
+                        arg_dry_run = true;
+                        break;
+                case ARG_SINCE:
+                        arg_since = optarg;
+                        break;
                 case '?':
                         return -EXIT_BAD_INPUT; /* getopt printed the message */
                 default:
@@ -538,6 +1243,14 @@ static int check_options(const char *verb) {
         }
         if (arg_vm && !streq(verb, "place")) {
                 fprintf(stderr, "drsctl: --vm is only for place\n");
+                return EXIT_BAD_INPUT;
+        }
+        if (arg_dry_run && !streq(verb, "evacuate")) {
+                fprintf(stderr, "drsctl: --dry-run is only for evacuate\n");
+                return EXIT_BAD_INPUT;
+        }
+        if (arg_since && !streq(verb, "history")) {
+                fprintf(stderr, "drsctl: --since is only for history\n");
                 return EXIT_BAD_INPUT;
         }
         return EXIT_OK;

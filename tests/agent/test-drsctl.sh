@@ -103,7 +103,14 @@ run 2 "no command"
 run 2 "unknown command" frobnicate && expect_stderr "unknown command is named" "unknown command 'frobnicate'"
 run 2 "policy without a subcommand" policy
 run 2 "policy check without files" policy check
-run 2 "plan without --snapshot" plan && expect_stderr "plan says --snapshot is required" '--snapshot'
+run 3 "plan without --snapshot asks drsd (unreachable here)" plan --socket /nonexistent/drsd.sock && expect_stderr "unreachable drsd is named" "cannot talk to drsd at '/nonexistent/drsd.sock'"
+run 3 "status without drsd" status --socket /nonexistent/drsd.sock
+run 2 "evacuate without a host" evacuate
+run 2 "--dry-run on status" status --dry-run
+run 2 "history with a bad --since" history --since yesterday --socket /nonexistent/drsd.sock
+run 2 "place with a file that is not a domain" place "$data/policy-ok.yaml" --socket /nonexistent/drsd.sock
+run 2 "place with a bad memory unit" place "$data/domain-bad.xml" --socket /nonexistent/drsd.sock && expect_stderr "bad unit is named" "<memory>"
+run 3 "place with a good domain, no drsd" place "$data/domain.xml" --socket /nonexistent/drsd.sock
 run 2 "plan with a stray argument" plan --snapshot "$examples/cluster.yaml" extra
 run 2 "--snapshot on policy check" policy check --snapshot "$examples/cluster.yaml" "$data/policy-ok.yaml"
 run 2 "bad --time-limit" plan --snapshot "$examples/cluster.yaml" --time-limit abc
