@@ -79,14 +79,18 @@
 #define LNS_SEGMENTS 12             /* PWL segments per side of f */
 #define LNS_NODE_LIMIT 150          /* deterministic B&B node budget per sub-MIP (nodes created) */
 #define LNS_ITER_LIMIT 30000        /* deterministic simplex iteration budget per sub-MIP */
-#define LNS_DEFAULT_ROUNDS 4        /* when opts->rounds (SolverOptions.effort) == 0 … */
+#define LNS_DEFAULT_ROUNDS 2        /* when opts->rounds (SolverOptions.effort) == 0 … */
 #define LNS_DEFAULT_ROUNDS_SMALL 10 /* … and at most LNS_SMALL_HOSTS counted hosts */
 #define LNS_SMALL_HOSTS 32
-#define LNS_MAX_FAILS 4         /* stop after this many rounds in a row without improvement */
-#define LNS_LAMBDA 2e-5         /* score units per migration of a VM of average configured memory */
-#define LNS_SUB_TIME_S 0.5      /* when opts->sub_time_limit_s == 0 */
-#define LNS_LB_TANGENTS 16      /* tangent points per side in the lower-bound LP */
-#define LNS_LB_MAX_COLUMNS 3000 /* skip the lower bound above this many LP columns */
+#define LNS_MAX_FAILS 4           /* stop after this many rounds in a row without improvement */
+#define LNS_LAMBDA 2e-5           /* score units per migration of a VM of average configured memory */
+#define LNS_SUB_TIME_S 0.5        /* when opts->sub_time_limit_s == 0 */
+#define LNS_LB_TANGENTS 16        /* tangent points per side in the lower-bound LP */
+#define LNS_LB_MAX_COLUMNS 3000   /* skip the lower bound above this many LP columns */
+#define LNS_LS_FULL_HOSTS 32      /* exchange search: every host a source and a target up to this … */
+#define LNS_LS_CANDIDATE_HOSTS 24 /* … else this many hottest and coldest (bounds the cost) */
+#define LNS_LS_SWEEPS 4           /* exchange sweeps per call at most */
+#define LNS_LS_EPS 1e-9
 
 #ifndef MIN
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
@@ -298,6 +302,10 @@ typedef struct LnsCtx {
         size_t warm_cap;
         LnsChange *changes; /* n_vms */
         LpSpec lp;
+
+        /* Exchange local search (lns_exchange()). */
+        bool *ls_src, *ls_dst; /* n_hosts: candidate sources / targets of a move */
+        size_t *ls_moved;      /* n_vms: VMs away from their initial host */
 } LnsCtx;
 
 static void lns_ctx_done(LnsCtx *c) {
@@ -318,6 +326,9 @@ static void lns_ctx_done(LnsCtx *c) {
         free(c->xcol);
         free(c->warm);
         free(c->changes);
+        free(c->ls_src);
+        free(c->ls_dst);
+        free(c->ls_moved);
         lp_spec_done(&c->lp);
 }
 
@@ -485,6 +496,153 @@ static void lns_pick(LnsCtx *c, unsigned fails) {
                         c->N[c->nN++] = v;
                 }
         }
+}
+
+/* ---- Exchange local search ----
+ *
+ * With the move budget used up, a better plan needs *exchanges*: take back one planned move
+ * (the VM returns to its initial host) and make a better one in its place, or send a moved VM
+ * elsewhere. lns_exchange() tries, for every moved VM in index order, "revert it + the best
+ * single move then possible" and keeps the pair when the objective (score + migration cost,
+ * the same λ as the sub-MIPs) drops; with budget left, it also adds plain improving moves.
+ * Sources of new moves are the LNS_LS_CANDIDATE_HOSTS hottest hosts by the weighted heat and
+ * targets as many coldest (all hosts up to LNS_LS_FULL_HOSTS), recomputed every sweep; a
+ * reverted VM may also go back out to any target. O(moved VMs × VMs on the sources × targets)
+ * per sweep, at most LNS_LS_SWEEPS sweeps; deterministic (index order, strict improvement). */
+
+static double lns_move_cost(const LnsCtx *c, size_t v, int h) {
+        return lns_is_move(c->m, v, h) ? c->lambda_unit * c->m->mem_cfg[v] : 0;
+}
+
+/* Objective change (score + migration cost) of moving v to h, or INFINITY if it may not. */
+static double lns_ls_delta(const LnsCtx *c, size_t v, size_t h) {
+        const Model *m = c->m;
+        const Assignment *a = c->a;
+        int s = a->host[v];
+        if ((int) h == s || !lns_host_eligible(m, h) || !assignment_fits(m, a, v, h, NULL))
+                return INFINITY;
+        return assignment_move_delta(m, a, v, h) + lns_move_cost(c, v, (int) h) - lns_move_cost(c, v, s);
+}
+
+static void lns_ls_candidates(LnsCtx *c) {
+        const Model *m = c->m;
+        const Assignment *a = c->a;
+        double mean[2], sd[2];
+        size_t nE = 0;
+
+        lns_stats_of(m, a, mean, sd);
+        for (size_t h = 0; h < m->n_hosts; h++) {
+                c->ls_src[h] = c->ls_dst[h] = false;
+                if (!lns_host_eligible(m, h))
+                        continue;
+                c->key[h] =
+                        m->w_cpu * (lns_util(m, a, h, RES_CPU) - mean[RES_CPU]) / fmax(sd[RES_CPU], 1e-6) +
+                        m->w_mem * (lns_util(m, a, h, RES_MEM) - mean[RES_MEM]) / fmax(sd[RES_MEM], 1e-6);
+                c->order[nE++] = h;
+        }
+        qsort_r(c->order, nE, sizeof(size_t), cmp_by_key_desc, c->key);
+        size_t k = nE <= LNS_LS_FULL_HOSTS ? nE : LNS_LS_CANDIDATE_HOSTS;
+        for (size_t i = 0; i < k && i < nE; i++) {
+                c->ls_src[c->order[i]] = true;
+                c->ls_dst[c->order[nE - 1 - i]] = true;
+        }
+}
+
+/* Best single move (net objective change < 0, budget permitting) with v_skip excluded; returns
+ * its delta (INFINITY if none). */
+static double lns_ls_best(LnsCtx *c, unsigned moves, size_t v_skip, size_t *ret_v, size_t *ret_h) {
+        const Model *m = c->m;
+        const Assignment *a = c->a;
+        double best = -LNS_LS_EPS;
+        bool found = false;
+
+        for (size_t v = 0; v < m->n_vms; v++) {
+                int s = a->host[v];
+                if (v == v_skip || !lns_vm_eligible(c, v) || !c->ls_src[s] ||
+                    !lns_host_eligible(m, (size_t) s))
+                        continue;
+                bool new_move = !lns_is_move(m, v, s);
+                for (size_t h = 0; h < m->n_hosts; h++) {
+                        if (!c->ls_dst[h] && (int) h != m->initial[v])
+                                continue;
+                        if (new_move && lns_is_move(m, v, (int) h) && moves >= c->budget)
+                                continue;
+                        double d = lns_ls_delta(c, v, h);
+                        if (d < best) {
+                                best = d;
+                                *ret_v = v;
+                                *ret_h = h;
+                                found = true;
+                        }
+                }
+        }
+        return found ? best : INFINITY;
+}
+
+/* Returns the number of changes kept. */
+static unsigned lns_exchange(LnsCtx *c, double *score, unsigned *moves) {
+        const Model *m = c->m;
+        Assignment *a = c->a;
+        unsigned kept = 0;
+
+        for (unsigned sweep = 0; sweep < LNS_LS_SWEEPS; sweep++) {
+                unsigned kept_sweep = 0;
+                lns_ls_candidates(c);
+
+                /* Plain improving moves while budget is left. */
+                for (unsigned it = 0; it < c->budget && *moves < c->budget; it++) {
+                        size_t v, h;
+                        if (lns_ls_best(c, *moves, SIZE_MAX, &v, &h) >= -LNS_LS_EPS)
+                                break;
+                        assignment_move(m, a, v, h);
+                        *moves = lns_count_moves(m, a);
+                        kept_sweep++;
+                }
+
+                /* Exchanges: revert one moved VM, make the best move then possible. */
+                size_t n_moved = 0;
+                for (size_t v = 0; v < m->n_vms; v++)
+                        if (lns_is_move(m, v, a->host[v]) && lns_vm_eligible(c, v) &&
+                            lns_host_eligible(m, (size_t) a->host[v]))
+                                c->ls_moved[n_moved++] = v;
+                for (size_t i = 0; i < n_moved; i++) {
+                        size_t v = c->ls_moved[i], w, h;
+                        int cur = a->host[v], init = m->initial[v];
+                        if (init < 0 || a->host[v] == init || !lns_host_eligible(m, (size_t) init))
+                                continue;
+                        double d1 = lns_ls_delta(c, v, (size_t) init);
+                        if (!isfinite(d1))
+                                continue;
+                        assignment_move(m, a, v, (size_t) init);
+                        unsigned mv = *moves - 1;
+                        double d2 = lns_ls_best(c, mv, v, &w, &h);
+                        /* Moving v itself elsewhere is a relocation: also a candidate. */
+                        for (size_t t = 0; t < m->n_hosts; t++) {
+                                if (!c->ls_dst[t] || (int) t == cur || (int) t == init)
+                                        continue;
+                                double d = lns_ls_delta(c, v, t);
+                                if (d < fmin(d2, -LNS_LS_EPS)) {
+                                        d2 = d;
+                                        w = v;
+                                        h = t;
+                                }
+                        }
+                        if (isfinite(d2) && d1 + d2 < -LNS_LS_EPS) {
+                                assignment_move(m, a, w, h);
+                                *moves = lns_count_moves(m, a);
+                                kept_sweep++;
+                        } else if (d1 < -LNS_LS_EPS) {
+                                *moves = mv;
+                                kept_sweep++;
+                        } else
+                                assignment_move(m, a, v, (size_t) cur);
+                }
+                kept += kept_sweep;
+                if (kept_sweep == 0)
+                        break;
+        }
+        *score = assignment_score(m, a);
+        return kept;
 }
 
 /* Would a member of a hard keep-apart rule of v, outside the neighbourhood, share host h? */
@@ -949,7 +1107,8 @@ lns_ctx_init(LnsCtx *c, const Model *m, Assignment *a, const LnsOptions *opts, c
             !(c->npos = malloc((V + 1) * sizeof(int))) || !(c->forced = calloc(V + 1, sizeof(bool))) ||
             !(c->tmp = calloc(V + H + 1, sizeof(size_t))) ||
             !(c->rule_mark = calloc(m->n_vm_rules + 1, sizeof(unsigned))) ||
-            !(c->changes = calloc(V + 1, sizeof(LnsChange))))
+            !(c->changes = calloc(V + 1, sizeof(LnsChange))) || !(c->ls_src = calloc(H + 1, sizeof(bool))) ||
+            !(c->ls_dst = calloc(H + 1, sizeof(bool))) || !(c->ls_moved = calloc(V + 1, sizeof(size_t))))
                 return -ENOMEM;
         for (size_t h = 0; h < H; h++)
                 c->hpos[h] = -1;
@@ -1205,6 +1364,9 @@ int lns_improve_full(
                         fails++;
         }
 
+        /* Then exchanges: what a neighbourhood of ≈ 14 hosts cannot see when the budget binds
+         * (a weak move anywhere traded for a better one anywhere). */
+        stats.exchanges += lns_exchange(&c, &score, &moves);
         if (!(hooks && hooks->no_lower_bound) && !stats.glpk_failed) {
                 double lb;
                 r = lns_bound(m, a, c.budget, &lb);

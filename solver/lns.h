@@ -23,10 +23,11 @@ typedef struct LnsOptions {
 
 typedef struct LnsStats {
         unsigned rounds_run;
-        unsigned improvements;
-        double gap;         /* relative gap of the final solution vs the LP bound (0..1), or 0 */
-        double lower_bound; /* LP-relaxation lower bound of the imbalance, if computed */
-        bool glpk_failed;   /* an error hook fired or GLPK returned an error; result still valid */
+        unsigned improvements; /* sub-MIPs whose result was kept */
+        unsigned exchanges;    /* changes kept by the exchange local search */
+        double gap;            /* relative gap of the final solution vs the LP bound (0..1), or 0 */
+        double lower_bound;    /* LP-relaxation lower bound of the imbalance, if computed */
+        bool glpk_failed;      /* an error hook fired or GLPK returned an error; result still valid */
 } LnsStats;
 
 /* Improves *a in place; never makes the score worse, never breaks hard constraints or the move

@@ -13,10 +13,12 @@
  *      a soft rule is broken (then only VMs that break one may move; such moves are "balance"
  *      moves and need min_gain like any other: the penalty is part of the objective), or DPM powered a host
  * on (balance then fills it, reason dpm).
- *   5. lns_improve() (GLPK on neighbourhoods) with the whole budget: mandatory moves made plus
- *      the balance budget left (LNS counts every VM away from its initial host), unless
- *      opts->greedy_only or balance did not run; then (after greedy too) prune_small_moves()
- *      reverts balance moves that contribute less than model_min_gain() to the final plan.
+ *   5. prune_small_moves() reverts greedy's balance moves that contribute less than
+ *      model_min_gain() to the plan; then, unless opts->greedy_only or balance did not run,
+ *      lns_improve() (GLPK on neighbourhoods, see glpk-lns.c) with the whole budget: mandatory
+ *      moves made plus the balance budget left (LNS counts every VM away from its initial
+ *      host), and prune_small_moves() again. If that does not beat greedy's pruned plan
+ *      (assignment_score()), greedy's plan is used and the plan says "greedy".
  *   6. Moves = VMs whose final host differs from the initial one (a VM moved twice by greedy is
  *      one move), ordered in waves (order_plan()); reason maintenance > rule > dpm > balance.
  *      Per-move gain: the move's contribution to the final plan — how much the objective
@@ -299,17 +301,32 @@ int solver_plan(const Problem *p, const SolverOptions *opts, Plan **ret) {
                 }
         }
 
+        if (balance_ran)
+                prune_small_moves(m, &a, g->tags, &dpm);
+
         if (balance_ran && !opts->greedy_only) {
+                /* Greedy's pruned plan is the fallback: the final plan is never worse. */
+                _cleanup_(assignment_done) Assignment greedy_a = {};
+                r = assignment_copy(m, &a, &greedy_a);
+                if (r < 0)
+                        return r;
+                double greedy_score = assignment_score(m, &greedy_a);
                 unsigned used = count_balance_moved(m, &a, g->tags);
                 r =
                         run_lns(m, &a, opts,
                                 used < bp->max_moves_per_pass ? bp->max_moves_per_pass - used : 0, &stats);
                 if (r < 0)
                         return r;
-                lns_ran = stats.rounds_run > 0;
-        }
-        if (balance_ran)
+                lns_ran = stats.improvements > 0 || stats.exchanges > 0;
                 prune_small_moves(m, &a, g->tags, &dpm);
+                if (assignment_score(m, &a) > greedy_score - 1e-12) {
+                        /* LNS + pruning did not beat greedy: greedy's plan, greedy's name. */
+                        Assignment t = a;
+                        a = greedy_a;
+                        greedy_a = t;
+                        lns_ran = false;
+                }
+        }
 
         unsigned used = count_balance_moved(m, &a, g->tags);
         r = plan_fill(
@@ -319,7 +336,8 @@ int solver_plan(const Problem *p, const SolverOptions *opts, Plan **ret) {
         assignment_metrics(m, &a, &plan->after);
 
         if (lns_ran) {
-                plan->solver = "greedy+glpk";
+                /* GLPK when one of its sub-MIP results is in the plan, else the exchange search. */
+                plan->solver = stats.improvements > 0 ? "greedy+glpk" : "greedy+exchange";
                 plan->gap = stats.gap;
         }
         if (plan->n_unplaceable > 0)

@@ -119,7 +119,7 @@ typedef struct PlanMetrics {
 
 typedef struct Plan {
         PlanStatus status;
-        const char *solver; /* static: "greedy", "greedy+glpk", "glpk", "placement" */
+        const char *solver; /* static: "greedy", "greedy+glpk", "greedy+exchange", "placement" */
         double solve_ms;    /* filled by the caller from its clock; the solver leaves 0 */
         double gap;         /* relative MIP gap of the last optimizer step; 0 when none ran */
         PlanMetrics before, after;

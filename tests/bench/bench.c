@@ -32,7 +32,7 @@ typedef struct BenchSize {
 } BenchSize;
 
 typedef struct Run {
-        double ms, cpu_ms, before, after, gap, max_util;
+        double ms, cpu_ms, before, after, gap, max_util, mem_before, mem_after, score;
         size_t moves, unplaceable, standby;
         const char *solver;
 } Run;
@@ -81,6 +81,12 @@ static int run_plan(const Problem *p, bool greedy_only, unsigned effort, Run *re
                 .before = plan->before.cpu_imbalance,
                 .after = plan->after.cpu_imbalance,
                 .max_util = plan->after.max_cpu_utilization,
+                .mem_before = plan->before.memory_imbalance,
+                .mem_after = plan->after.memory_imbalance,
+                /* The objective (model.h) without soft rules, which the bench has none of. */
+                .score = (p->policy->balance.weight_cpu * plan->after.cpu_imbalance +
+                          p->policy->balance.weight_memory * plan->after.memory_imbalance) /
+                         (p->policy->balance.weight_cpu + p->policy->balance.weight_memory),
                 .gap = plan->gap,
                 .moves = plan->n_moves,
                 .unplaceable = plan->n_unplaceable,
@@ -97,13 +103,16 @@ static double bench_mem_fill = 0;
 
 static int
 bench_balance(const BenchSize *sizes, size_t n_sizes, unsigned seeds, unsigned budget, unsigned effort) {
-        printf("| hosts | VMs | median solve ms, wall (ours / greedy) | CPU time ms (ours / greedy) | CPU imbalance before | after (ours) | after "
-               "(greedy) | moves (ours / greedy) | gap |\n");
-        printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        printf("| hosts | VMs | solve ms, wall (ours / greedy) | CPU ms (ours / greedy) | CPU imbalance before | "
+               "after (ours / greedy) | memory imbalance before | after (ours / greedy) | objective (ours / "
+               "greedy) | moves (ours / greedy) | GLPK kept | gap |\n");
+        printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         fflush(stdout);
         for (size_t s = 0; s < n_sizes; s++) {
                 double ms[2][MAX_SEEDS], cpu[2][MAX_SEEDS], before[MAX_SEEDS], after[2][MAX_SEEDS],
-                        moves[2][MAX_SEEDS], gap[MAX_SEEDS];
+                        mbefore[MAX_SEEDS], mafter[2][MAX_SEEDS], score[2][MAX_SEEDS], moves[2][MAX_SEEDS],
+                        gap[MAX_SEEDS];
+                unsigned glpk_kept = 0;
                 for (unsigned k = 0; k < seeds; k++) {
                         _cleanup_(problem_freep) Problem *p = NULL;
                         ClusterSpec spec = {
@@ -127,16 +136,23 @@ bench_balance(const BenchSize *sizes, size_t n_sizes, unsigned seeds, unsigned b
                                 ms[g][k] = run[g].ms;
                                 cpu[g][k] = run[g].cpu_ms;
                                 after[g][k] = run[g].after;
+                                mafter[g][k] = run[g].mem_after;
+                                score[g][k] = run[g].score;
                                 moves[g][k] = (double) run[g].moves;
                         }
                         before[k] = run[0].before;
+                        mbefore[k] = run[0].mem_before;
                         gap[k] = run[0].gap;
+                        glpk_kept += run[0].solver && strcmp(run[0].solver, "greedy+glpk") == 0;
                 }
-                printf("| %u | %u | %.0f / %.0f | %.0f / %.0f | %.4f | %.4f | %.4f | %.0f / %.0f | %.2f |\n",
+                printf("| %u | %u | %.0f / %.0f | %.0f / %.0f | %.4f | %.4f / %.4f | %.4f | %.4f / %.4f | %.4f / "
+                       "%.4f | %.0f / %.0f | %u/%u | %.2f |\n",
                        sizes[s].hosts, sizes[s].vms, median(ms[0], seeds), median(ms[1], seeds),
                        median(cpu[0], seeds), median(cpu[1], seeds), median(before, seeds),
-                       median(after[0], seeds), median(after[1], seeds), median(moves[0], seeds),
-                       median(moves[1], seeds), median(gap, seeds));
+                       median(after[0], seeds), median(after[1], seeds), median(mbefore, seeds),
+                       median(mafter[0], seeds), median(mafter[1], seeds), median(score[0], seeds),
+                       median(score[1], seeds), median(moves[0], seeds), median(moves[1], seeds), glpk_kept,
+                       seeds, median(gap, seeds));
                 fflush(stdout);
         }
         return 0;
@@ -229,12 +245,17 @@ static const char *optarg_or(double x) {
 
 int main(int argc, char *argv[]) {
         static const struct option options[] = {
-                {"large", no_argument, NULL, 'l'},          {"seeds", required_argument, NULL, 's'},
-                {"budget", required_argument, NULL, 'b'},   {"effort", required_argument, NULL, 'e'},
-                {"size", required_argument, NULL, 'z'},     {"no-cases", no_argument, NULL, 'n'},
-                {"min-gain", required_argument, NULL, 'g'}, {"memory-weight", required_argument, NULL, 'w'},
+                {"large", no_argument, NULL, 'l'},
+                {"seeds", required_argument, NULL, 's'},
+                {"budget", required_argument, NULL, 'b'},
+                {"effort", required_argument, NULL, 'e'},
+                {"size", required_argument, NULL, 'z'},
+                {"no-cases", no_argument, NULL, 'n'},
+                {"min-gain", required_argument, NULL, 'g'},
+                {"memory-weight", required_argument, NULL, 'w'},
                 {"mem-fill", required_argument, NULL, 'f'},
-                {"help", no_argument, NULL, 'h'},           {},
+                {"help", no_argument, NULL, 'h'},
+                {},
         };
         BenchSize sizes[MAX_SIZES] = {
                 {16, 300}, {32, 1000}, {64, 2000}, {128, 5000}, {256, 10000},
