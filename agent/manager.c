@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -22,6 +23,8 @@
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 DEFINE_TRIVIAL_CLEANUP_FUNC(DrsConfig *, drs_config_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Policy *, policy_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Problem *, problem_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Plan *, plan_free);
 
 static uint64_t now_realtime_usec(void) {
         struct timespec ts;
@@ -52,6 +55,7 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         control_server_free(m->control);
+        manager_leader_stop(m);
         sd_event_source_disable_unref(m->pass_timer);
         sd_event_source_disable_unref(m->sigterm);
         sd_event_source_disable_unref(m->sigint);
@@ -182,10 +186,12 @@ static size_t count_out_of_service(const Manager *m) {
 static void manager_notify_status(Manager *m, const char *prefix) {
         (void) sd_notifyf(
                 false,
-                "%sSTATUS=Serving %zu host(s), %zu out of service; automation %s; pass every %" PRIu64
-                "s (%" PRIu64 " so far); leader loop not active yet",
+                "%sSTATUS=Leader (standalone) of %zu host(s), %zu out of service; automation %s; pass every "
+                "%" PRIu64 "s (%" PRIu64 " so far); plan %s; %u migration(s) running, %u queued",
                 prefix ?: "", m->config->n_hosts, count_out_of_service(m),
-                automation_level_to_string(m->policy->automation.level), m->pass_interval_s, m->n_passes);
+                automation_level_to_string(m->policy->automation.level), m->pass_interval_s, m->n_passes,
+                m->run ? "running" : "idle", m->executor ? executor_n_running(m->executor) : 0,
+                m->executor ? executor_n_queued(m->executor) : 0);
 }
 
 void manager_record(Manager *m, int level, const char *message_id, const HistoryEvent *e) {
@@ -236,18 +242,6 @@ static int manager_arm_pass_timer(Manager *m) {
         if (k < 0)
                 return k;
         return sd_event_source_set_enabled(m->pass_timer, SD_EVENT_ONESHOT);
-}
-
-int manager_pass(Manager *m) {
-        m->n_passes++;
-        m->last_pass_usec = now_realtime_usec();
-
-        /* The leader loop hangs here (issue 5, next session): build the cluster snapshot from
-         * the collector's host reports and the persistent host state, run solver_plan() with
-         * the policy in force, and hand the plan to the executor according to the automation
-         * level (manual: only record the recommendations). Until the collector and executor
-         * exist there is no snapshot to plan on, so this pass deliberately does nothing. */
-        return 0;
 }
 
 static int pass_timer_handler(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -340,6 +334,7 @@ static int manager_reload_full(Manager *m, LoadFailure *ret_failure, char **rete
         k = manager_arm_pass_timer(m);
         if (k < 0)
                 log_error_errno(k, "Failed to re-arm the pass timer: %m");
+        manager_leader_reload(m);
 
         HistoryEvent e = {
                 .type = (char *) "policy",
@@ -407,6 +402,9 @@ int manager_start(Manager *m, int listen_fd) {
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGHUP);
+        /* SIGCHLD for the power commands' child sources: blocked before any thread starts, so
+         * every thread inherits the mask. */
+        sigaddset(&mask, SIGCHLD);
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return log_error_errno(-errno, "Failed to block signals: %m");
         if ((k = sd_event_add_signal(m->event, &m->sigterm, SIGTERM, on_exit_signal, m)) < 0 ||
@@ -421,6 +419,10 @@ int manager_start(Manager *m, int listen_fd) {
         k = manager_arm_pass_timer(m);
         if (k < 0)
                 return log_error_errno(k, "Failed to set up the pass timer: %m");
+
+        k = manager_leader_start(m);
+        if (k < 0)
+                return k;
 
         k = control_server_new(
                 m->event, m, manager_methods, manager_n_methods, m->admin_gid, m->have_admin_gid,
@@ -521,8 +523,15 @@ static int policy_summary(const Manager *m, const Policy *p, json_object **ret) 
         return 0;
 }
 
-static int host_json(const char *name, const DrsHostConfig *hc, const StateHost *sh, json_object **ret) {
-        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+static int add_double(json_object *o, const char *key, double v) {
+        /* Fixed precision: 4 decimals are plenty for utilizations and imbalances. */
+        return add(o, key, json_object_new_double(round(v * 10000.0) / 10000.0));
+}
+
+static int
+host_json(Manager *m, const char *name, const DrsHostConfig *hc, const StateHost *sh, json_object **ret) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object(), *blockers = NULL;
+        const HostReport *r = m->collector ? collector_get(m->collector, name) : NULL;
         if (!o)
                 return -ENOMEM;
         if (add(o, "name", json_object_new_string(name)) < 0 ||
@@ -532,6 +541,144 @@ static int host_json(const char *name, const DrsHostConfig *hc, const StateHost 
                 return -ENOMEM;
         if (sh && (add(o, "since", json_object_new_uint64(sh->since_usec)) < 0 ||
                    add_optional_string(o, "reason", sh->reason) < 0))
+                return -ENOMEM;
+        if (hc) {
+                bool reported = r && r->t_usec > 0;
+                double cpu = 0, mem = 0;
+                leader_host_utilization(reported ? r : NULL, &cpu, &mem);
+                if (add(o, "reported", json_object_new_boolean(reported)) < 0 ||
+                    add(o, "stale", json_object_new_boolean(!manager_host_fresh(m, name))) < 0 ||
+                    add(o, "draining", json_object_new_boolean(strv_contains(m->draining, name))) < 0 ||
+                    add(o, "cpus", json_object_new_int(reported ? (int) r->cpus : 0)) < 0 ||
+                    add(o, "memory_mib", json_object_new_uint64(reported ? r->memory_mib : 0)) < 0 ||
+                    add(o, "vms", json_object_new_uint64(reported ? r->n_vms : 0)) < 0 ||
+                    add_double(o, "cpu_utilization", cpu) < 0 ||
+                    add_double(o, "memory_utilization", mem) < 0 ||
+                    add_optional_string(o, "last_error", r ? r->last_error : NULL) < 0)
+                        return -ENOMEM;
+                for (size_t i = 0; i < m->n_power_ops; i++)
+                        if (streq(m->power_ops[i]->host, name) &&
+                            add(o, "power_action",
+                                json_object_new_string(power_action_to_string(m->power_ops[i]->action))) < 0)
+                                return -ENOMEM;
+        }
+        blockers = json_object_new_array();
+        if (!blockers)
+                return -ENOMEM;
+        for (size_t i = 0; i < m->n_blockers; i++) {
+                if (!streq(m->blockers[i].host, name))
+                        continue;
+                json_object *b = json_object_new_object();
+                if (!b || json_object_array_add(blockers, b) < 0) {
+                        json_object_put(b);
+                        return -ENOMEM;
+                }
+                if (add(b, "vm", json_object_new_string(m->blockers[i].vm)) < 0 ||
+                    add(b, "why", json_object_new_string(m->blockers[i].why)) < 0)
+                        return -ENOMEM;
+        }
+        if (add(o, "blockers", TAKE_PTR(blockers)) < 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
+/* All hosts: configured ones in configuration order, then hosts only the state file knows. */
+static int hosts_json(Manager *m, json_object **ret) {
+        _cleanup_(json_object_putp) json_object *hosts = json_object_new_array();
+        int k;
+        if (!hosts)
+                return -ENOMEM;
+        for (size_t i = 0; i < m->config->n_hosts; i++) {
+                json_object *h;
+                const DrsHostConfig *hc = &m->config->hosts[i];
+                k = host_json(m, hc->name, hc, state_find(m->state, hc->name), &h);
+                if (k < 0)
+                        return k;
+                if (json_object_array_add(hosts, h) < 0) {
+                        json_object_put(h);
+                        return -ENOMEM;
+                }
+        }
+        for (size_t i = 0; m->state && i < m->state->n_hosts; i++) {
+                const StateHost *sh = &m->state->hosts[i];
+                if (drs_config_find_host(m->config, sh->name))
+                        continue;
+                json_object *h;
+                k = host_json(m, sh->name, NULL, sh, &h);
+                if (k < 0)
+                        return k;
+                if (json_object_array_add(hosts, h) < 0) {
+                        json_object_put(h);
+                        return -ENOMEM;
+                }
+        }
+        *ret = TAKE_PTR(hosts);
+        return 0;
+}
+
+/* Population standard deviation of utilization over up hosts with fresh reports (the same
+ * measure the solver reports as imbalance). */
+static void cluster_imbalance(Manager *m, double *ret_cpu, double *ret_memory) {
+        double sc = 0, sc2 = 0, sm = 0, sm2 = 0;
+        size_t n = 0;
+        for (size_t i = 0; i < m->config->n_hosts; i++) {
+                const char *h = m->config->hosts[i].name;
+                if (state_get(m->state, h) != HOST_MODE_UP || !manager_host_fresh(m, h))
+                        continue;
+                double c, mm;
+                leader_host_utilization(collector_get(m->collector, h), &c, &mm);
+                sc += c;
+                sc2 += c * c;
+                sm += mm;
+                sm2 += mm * mm;
+                n++;
+        }
+        if (n == 0) {
+                *ret_cpu = *ret_memory = 0;
+                return;
+        }
+        double mc = sc / (double) n, mmn = sm / (double) n;
+        *ret_cpu = sqrt(fmax(0, sc2 / (double) n - mc * mc));
+        *ret_memory = sqrt(fmax(0, sm2 / (double) n - mmn * mmn));
+}
+
+static int run_json(const LeaderRun *r, json_object **ret) {
+        _cleanup_(json_object_putp) json_object *o = NULL, *moves = NULL;
+        static const char *const state_names[] = {"pending", "running", "done", "failed", "skipped"};
+        if (!r) {
+                *ret = NULL;
+                return 0;
+        }
+        o = json_object_new_object();
+        moves = json_object_new_array();
+        if (!o || !moves)
+                return -ENOMEM;
+        for (size_t i = 0; i < r->plan->n_moves; i++) {
+                const PlanMove *mv = &r->plan->moves[i];
+                json_object *x = json_object_new_object();
+                if (!x || json_object_array_add(moves, x) < 0) {
+                        json_object_put(x);
+                        return -ENOMEM;
+                }
+                if (add(x, "vm", json_object_new_string(r->problem->vms[mv->vm].name)) < 0 ||
+                    add(x, "from", json_object_new_string(r->problem->hosts[mv->from].name)) < 0 ||
+                    add(x, "to", json_object_new_string(r->problem->hosts[mv->to].name)) < 0 ||
+                    add(x, "wave", json_object_new_int((int) mv->wave)) < 0 ||
+                    add(x, "reason", json_object_new_string(move_reason_to_string(mv->reason))) < 0 ||
+                    add_optional_string(x, "rule", mv->rule) < 0 || add_double(x, "gain", mv->gain) < 0 ||
+                    add(x, "recommendation", json_object_new_boolean(mv->recommendation)) < 0 ||
+                    add(x, "state", json_object_new_string(state_names[r->moves[i]])) < 0)
+                        return -ENOMEM;
+        }
+        if (add(o, "id", json_object_new_uint64(r->id)) < 0 ||
+            add(o, "wave", json_object_new_int((int) r->wave)) < 0 ||
+            add(o, "waves", json_object_new_int((int) r->n_waves)) < 0 ||
+            add(o, "mandatory", json_object_new_boolean(r->mandatory)) < 0 ||
+            add(o, "done", json_object_new_uint64(r->n_done)) < 0 ||
+            add(o, "failed", json_object_new_uint64(r->n_failed)) < 0 ||
+            add(o, "running", json_object_new_uint64(r->n_running)) < 0 ||
+            add(o, "moves", TAKE_PTR(moves)) < 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(o);
         return 0;
@@ -565,31 +712,10 @@ static int method_status(Manager *m, json_object *params, json_object **reply, c
         if (!o || !hosts || !passes || !reload)
                 return -ENOMEM;
 
-        /* Configured hosts in configuration order, then hosts only the state file knows. */
-        for (size_t i = 0; i < m->config->n_hosts; i++) {
-                json_object *h;
-                const DrsHostConfig *hc = &m->config->hosts[i];
-                k = host_json(hc->name, hc, state_find(m->state, hc->name), &h);
-                if (k < 0)
-                        return k;
-                if (json_object_array_add(hosts, h) < 0) {
-                        json_object_put(h);
-                        return -ENOMEM;
-                }
-        }
-        for (size_t i = 0; m->state && i < m->state->n_hosts; i++) {
-                const StateHost *sh = &m->state->hosts[i];
-                if (drs_config_find_host(m->config, sh->name))
-                        continue;
-                json_object *h;
-                k = host_json(sh->name, NULL, sh, &h);
-                if (k < 0)
-                        return k;
-                if (json_object_array_add(hosts, h) < 0) {
-                        json_object_put(h);
-                        return -ENOMEM;
-                }
-        }
+        json_object_put(TAKE_PTR(hosts));
+        k = hosts_json(m, &hosts);
+        if (k < 0)
+                return k;
 
         k = policy_summary(m, m->policy, &pol);
         if (k < 0)
@@ -598,8 +724,42 @@ static int method_status(Manager *m, json_object *params, json_object **reply, c
         if (add(passes, "interval_s", json_object_new_uint64(m->pass_interval_s)) < 0 ||
             add(passes, "count", json_object_new_uint64(m->n_passes)) < 0 ||
             add(passes, "last", json_object_new_uint64(m->last_pass_usec)) < 0 ||
-            add(passes, "leader_loop", json_object_new_boolean(false)) < 0)
+            add(passes, "leader_loop", json_object_new_boolean(m->collector != NULL)) < 0 ||
+            add_optional_string(passes, "last_plan", m->last_plan_summary) < 0)
                 return -ENOMEM;
+        {
+                _cleanup_(json_object_putp) json_object *cl = json_object_new_object(), *run = NULL,
+                                                        *rec = NULL;
+                double ci, mi;
+                AutomationLevel level = m->policy->automation.level;
+                cluster_imbalance(m, &ci, &mi);
+                (void) leader_automation_at(m->policy, time(NULL), &level);
+                if (!cl || add_double(cl, "cpu_imbalance", ci) < 0 ||
+                    add_double(cl, "memory_imbalance", mi) < 0 ||
+                    add_double(
+                            cl, "threshold",
+                            policy_imbalance_threshold(m->policy->balance.aggressiveness) > 1e9
+                                    ? -1
+                                    : policy_imbalance_threshold(m->policy->balance.aggressiveness)) < 0 ||
+                    add(cl, "automation", json_object_new_string(automation_level_to_string(level))) < 0 ||
+                    add(cl, "migrations_running",
+                        json_object_new_int(m->executor ? (int) executor_n_running(m->executor) : 0)) < 0 ||
+                    add(cl, "migrations_queued",
+                        json_object_new_int(m->executor ? (int) executor_n_queued(m->executor) : 0)) < 0 ||
+                    add(cl, "migrations_completed", json_object_new_uint64(m->n_migrations_ok)) < 0 ||
+                    add(cl, "migrations_failed", json_object_new_uint64(m->n_migrations_failed)) < 0)
+                        return -ENOMEM;
+                k = run_json(m->run, &run);
+                if (k < 0)
+                        return k;
+                k = run_json(m->recommendations, &rec);
+                if (k < 0)
+                        return k;
+                if (json_object_object_add(cl, "plan", TAKE_PTR(run)) < 0 ||
+                    json_object_object_add(cl, "recommendations", TAKE_PTR(rec)) < 0 ||
+                    add(o, "cluster", TAKE_PTR(cl)) < 0)
+                        return -ENOMEM;
+        }
         if (add(reload, "count", json_object_new_uint64(m->n_reloads)) < 0 ||
             add(reload, "last", json_object_new_uint64(m->last_reload_usec)) < 0 ||
             add_optional_string(reload, "error", m->last_reload_error) < 0)
@@ -729,9 +889,435 @@ static int method_reload(Manager *m, json_object *params, json_object **reply, c
         return 0;
 }
 
+/* drs.Hosts: the hosts alone (as in drs.Status). */
+static int method_hosts(Manager *m, json_object *params, json_object **reply, char **reterr_error) {
+        _cleanup_(json_object_putp) json_object *o = NULL, *hosts = NULL;
+        int k = refuse_parameters(params, NULL, reply, reterr_error);
+        if (k < 0)
+                return k;
+        k = hosts_json(m, &hosts);
+        if (k < 0)
+                return k;
+        o = json_object_new_object();
+        if (!o || add(o, "hosts", TAKE_PTR(hosts)) < 0)
+                return -ENOMEM;
+        *reply = TAKE_PTR(o);
+        return 0;
+}
+
+/* drs.Vms: every running VM the collector knows, by host. */
+static int method_vms(Manager *m, json_object *params, json_object **reply, char **reterr_error) {
+        _cleanup_(json_object_putp) json_object *o = NULL, *vms = NULL;
+        uint64_t now = (uint64_t) time(NULL);
+        int k = refuse_parameters(params, NULL, reply, reterr_error);
+        if (k < 0)
+                return k;
+        vms = json_object_new_array();
+        if (!vms)
+                return -ENOMEM;
+        for (size_t i = 0; m->collector && i < m->config->n_hosts; i++) {
+                const char *h = m->config->hosts[i].name;
+                const HostReport *r = collector_get(m->collector, h);
+                for (size_t j = 0; r && j < r->n_vms; j++) {
+                        const VmReport *v = &r->vms[j];
+                        uint64_t moved = move_log_get(&m->moves, v->name) / 1000000ULL;
+                        json_object *x = json_object_new_object();
+                        if (!x || json_object_array_add(vms, x) < 0) {
+                                json_object_put(x);
+                                return -ENOMEM;
+                        }
+                        if (add(x, "name", json_object_new_string(v->name)) < 0 ||
+                            add(x, "host", json_object_new_string(h)) < 0 ||
+                            add(x, "vcpus", json_object_new_int((int) v->vcpus)) < 0 ||
+                            add(x, "memory_mib", json_object_new_uint64(v->memory_mib)) < 0 ||
+                            add_double(x, "cpu_demand", v->cpu_demand) < 0 ||
+                            add(x, "memory_demand_mib", json_object_new_uint64(v->memory_demand_mib)) < 0 ||
+                            add(x, "migrating",
+                                json_object_new_boolean(
+                                        v->migrating ||
+                                        (m->executor && executor_vm_busy(m->executor, v->name)))) < 0 ||
+                            add(x, "automation",
+                                json_object_new_string(automation_level_to_string(policy_vm_automation(
+                                        m->policy, v->name, m->policy->automation.level)))) < 0)
+                                return -ENOMEM;
+                        if (moved > 0 && add(x, "last_moved_s",
+                                             json_object_new_uint64(now > moved ? now - moved : 0)) < 0)
+                                return -ENOMEM;
+                }
+        }
+        o = json_object_new_object();
+        if (!o || add(o, "vms", TAKE_PTR(vms)) < 0)
+                return -ENOMEM;
+        *reply = TAKE_PTR(o);
+        return 0;
+}
+
+/* A plan as {"plan": plan_to_json, "text": plan_to_text}. */
+static int plan_reply(const Problem *p, const Plan *plan, json_object *o) {
+        _cleanup_free_ char *json = NULL, *text = NULL;
+        int k = plan_to_json(p, plan, &json);
+        if (k < 0)
+                return k;
+        k = plan_to_text(p, plan, &text);
+        if (k < 0)
+                return k;
+        json_object *pj = json_tokener_parse(json);
+        if (!pj)
+                return -EBADMSG;
+        if (add(o, "plan", pj) < 0 || add(o, "text", json_object_new_string(text)) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+static int no_leader(json_object **reply, char **reterr_error) {
+        return control_fail(reply, reterr_error, PROTOCOL_ERROR_INTERNAL, "the leader is not running");
+}
+
+/* drs.Plan: what a pass would do now (a dry run: nothing is started or recorded). */
+static int method_plan(Manager *m, json_object *params, json_object **reply, char **reterr_error) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        _cleanup_(problem_freep) Problem *p = NULL;
+        _cleanup_(plan_freep) Plan *plan = NULL;
+        int k = refuse_parameters(params, NULL, reply, reterr_error);
+        if (k < 0)
+                return k;
+        if (!m->collector)
+                return no_leader(reply, reterr_error);
+        k = manager_build_problem(m, NULL, &p);
+        if (k < 0)
+                return k;
+        k = manager_solve(m, p, &plan);
+        if (k < 0)
+                return k;
+        o = json_object_new_object();
+        if (!o)
+                return -ENOMEM;
+        k = plan_reply(p, plan, o);
+        if (k < 0)
+                return k;
+        if (add(o, "automation", json_object_new_string(automation_level_to_string(p->automation))) < 0 ||
+            add(o, "plan_running", json_object_new_boolean(m->run != NULL)) < 0)
+                return -ENOMEM;
+        *reply = TAKE_PTR(o);
+        return 0;
+}
+
+/* drs.Apply: runs the recommendations of the last manual plan. */
+static int method_apply(Manager *m, json_object *params, json_object **reply, char **reterr_error) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        size_t n = 0;
+        int k = refuse_parameters(params, NULL, reply, reterr_error);
+        if (k < 0)
+                return k;
+        k = manager_apply(m, &n);
+        if (k == -ENOENT)
+                return control_fail(
+                        reply, reterr_error, "drs.NothingToApply",
+                        "no recommendations to apply (see 'drsctl plan')");
+        if (k == -EBUSY)
+                return control_fail(
+                        reply, reterr_error, "drs.Busy",
+                        "a plan is running; apply again when it has finished");
+        if (k < 0)
+                return k;
+        o = json_object_new_object();
+        if (!o || add(o, "moves", json_object_new_uint64(n)) < 0)
+                return -ENOMEM;
+        *reply = TAKE_PTR(o);
+        return 0;
+}
+
+static int get_host_param(
+        Manager *m, json_object *params, const DrsHostConfig **ret, json_object **reply,
+        char **reterr_error) {
+        json_object *h;
+        if (!json_object_object_get_ex(params, "host", &h) || !json_object_is_type(h, json_type_string))
+                return control_fail(
+                        reply, reterr_error, PROTOCOL_ERROR_INVALID_PARAMETER,
+                        "parameter 'host' (a string) is required");
+        const DrsHostConfig *hc = drs_config_find_host(m->config, json_object_get_string(h));
+        if (!hc)
+                return control_fail(
+                        reply, reterr_error, PROTOCOL_ERROR_NO_SUCH_HOST, "no host '%s' in '%s'",
+                        json_object_get_string(h), m->config_path);
+        *ret = hc;
+        return 0;
+}
+
+static int set_mode_recorded(Manager *m, const char *host, HostMode mode, const char *why) {
+        HostMode old = state_get(m->state, host);
+        int k = state_set(m->state, host, mode, why, now_realtime_usec());
+        if (k <= 0)
+                return k;
+        _cleanup_free_ char *msg = NULL;
+        if (asprintf(
+                    &msg, "Host '%s': %s → %s (%s)", host, host_mode_to_string(old),
+                    host_mode_to_string(mode), why) < 0)
+                msg = NULL;
+        HistoryEvent e = {
+                .type = (char *) "host",
+                .source = (char *) host,
+                .reason = (char *) why,
+                .result = (char *) host_mode_to_string(mode),
+                .message = msg,
+        };
+        manager_record(m, LOG_NOTICE, DRS_MESSAGE_HOST_STATE_CHANGED, &e);
+        return k;
+}
+
+/* drs.Evacuate {"host": H, "dry_run": bool}: the evacuation plan (the whole cluster's plan with H
+ * in maintenance); unless dry_run, H becomes entering-maintenance and a pass runs at once.
+ * Replies {"plan", "text", "unplaceable": n, "state"}. */
+static int method_evacuate(Manager *m, json_object *params, json_object **reply, char **reterr_error) {
+        static const char *const allowed[] = {"host", "dry_run", NULL};
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        _cleanup_(problem_freep) Problem *p = NULL;
+        _cleanup_(plan_freep) Plan *plan = NULL;
+        const DrsHostConfig *hc;
+        json_object *d;
+        bool dry_run = false;
+        int k;
+
+        k = refuse_parameters(params, allowed, reply, reterr_error);
+        if (k < 0)
+                return k;
+        k = get_host_param(m, params, &hc, reply, reterr_error);
+        if (k < 0)
+                return k;
+        if (json_object_object_get_ex(params, "dry_run", &d)) {
+                if (!json_object_is_type(d, json_type_boolean))
+                        return control_fail(
+                                reply, reterr_error, PROTOCOL_ERROR_INVALID_PARAMETER,
+                                "parameter 'dry_run' must be a boolean");
+                dry_run = json_object_get_boolean(d);
+        }
+        if (!m->collector)
+                return no_leader(reply, reterr_error);
+        HostMode mode = state_get(m->state, hc->name);
+        if (!dry_run && (mode == HOST_MODE_STANDBY || mode == HOST_MODE_POWER_ON_FAILED))
+                return control_fail(
+                        reply, reterr_error, "drs.InvalidState",
+                        "host '%s' is %s: it holds no VM; use exit-maintenance or power-clear first",
+                        hc->name, host_mode_to_string(mode));
+
+        k = manager_build_problem(m, hc->name, &p);
+        if (k < 0)
+                return k;
+        /* An evacuation is mandatory work: plan it even when the cluster is at manual. */
+        k = manager_solve(m, p, &plan);
+        if (k < 0)
+                return k;
+        o = json_object_new_object();
+        if (!o)
+                return -ENOMEM;
+        k = plan_reply(p, plan, o);
+        if (k < 0)
+                return k;
+        size_t n_blocked = 0;
+        for (size_t i = 0; i < plan->n_unplaceable; i++)
+                if (plan->unplaceable[i].vm < p->n_vms && p->vms[plan->unplaceable[i].vm].host >= 0 &&
+                    streq(p->hosts[p->vms[plan->unplaceable[i].vm].host].name, hc->name))
+                        n_blocked++;
+        if (!dry_run && mode != HOST_MODE_MAINTENANCE) {
+                k = set_mode_recorded(m, hc->name, HOST_MODE_ENTERING_MAINTENANCE, "drsctl evacuate");
+                if (k < 0)
+                        return k;
+                manager_request_pass(m, "evacuate");
+        }
+        if (add(o, "host", json_object_new_string(hc->name)) < 0 ||
+            add(o, "dry_run", json_object_new_boolean(dry_run)) < 0 ||
+            add(o, "unplaceable", json_object_new_uint64(n_blocked)) < 0 ||
+            add(o, "state", json_object_new_string(host_mode_to_string(state_get(m->state, hc->name)))) < 0)
+                return -ENOMEM;
+        *reply = TAKE_PTR(o);
+        return 0;
+}
+
+/* drs.ExitMaintenance {"host"}: back to service from entering-maintenance, maintenance or
+ * power-on-failed. drs.PowerClear {"host"}: power-on-failed → standby (DPM may choose it
+ * again). */
+static int
+change_mode(Manager *m, json_object *params, json_object **reply, char **reterr_error, bool power_clear) {
+        static const char *const allowed[] = {"host", NULL};
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        const DrsHostConfig *hc;
+        int k;
+
+        k = refuse_parameters(params, allowed, reply, reterr_error);
+        if (k < 0)
+                return k;
+        k = get_host_param(m, params, &hc, reply, reterr_error);
+        if (k < 0)
+                return k;
+        HostMode mode = state_get(m->state, hc->name);
+        if (power_clear) {
+                if (mode != HOST_MODE_POWER_ON_FAILED)
+                        return control_fail(
+                                reply, reterr_error, "drs.InvalidState",
+                                "host '%s' is %s, not power-on-failed", hc->name, host_mode_to_string(mode));
+                k = set_mode_recorded(m, hc->name, HOST_MODE_STANDBY, "drsctl power-clear");
+        } else {
+                if (mode == HOST_MODE_STANDBY)
+                        return control_fail(
+                                reply, reterr_error, "drs.InvalidState",
+                                "host '%s' is in standby (DPM powers it on when needed)", hc->name);
+                k = set_mode_recorded(m, hc->name, HOST_MODE_UP, "drsctl exit-maintenance");
+        }
+        if (k < 0)
+                return k;
+        manager_request_pass(m, power_clear ? "power-clear" : "exit-maintenance");
+        o = json_object_new_object();
+        if (!o || add(o, "host", json_object_new_string(hc->name)) < 0 ||
+            add(o, "changed", json_object_new_boolean(k > 0)) < 0 ||
+            add(o, "state", json_object_new_string(host_mode_to_string(state_get(m->state, hc->name)))) < 0)
+                return -ENOMEM;
+        *reply = TAKE_PTR(o);
+        return 0;
+}
+
+static int
+method_exit_maintenance(Manager *m, json_object *params, json_object **reply, char **reterr_error) {
+        return change_mode(m, params, reply, reterr_error, false);
+}
+
+static int method_power_clear(Manager *m, json_object *params, json_object **reply, char **reterr_error) {
+        return change_mode(m, params, reply, reterr_error, true);
+}
+
+static int get_u64_param(
+        json_object *params, const char *key, bool required, uint64_t max, uint64_t *ret,
+        json_object **reply, char **reterr_error) {
+        json_object *v;
+        if (!json_object_object_get_ex(params, key, &v)) {
+                if (!required)
+                        return 0;
+                return control_fail(
+                        reply, reterr_error, PROTOCOL_ERROR_INVALID_PARAMETER, "parameter '%s' is required",
+                        key);
+        }
+        if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0 ||
+            (uint64_t) json_object_get_int64(v) > max)
+                return control_fail(
+                        reply, reterr_error, PROTOCOL_ERROR_INVALID_PARAMETER,
+                        "parameter '%s' must be an integer in 0..%" PRIu64, key, max);
+        *ret = (uint64_t) json_object_get_int64(v);
+        return 1;
+}
+
+/* drs.Place {"name", "vcpus", "memory_mib"}: the best host for a new VM now. */
+static int method_place(Manager *m, json_object *params, json_object **reply, char **reterr_error) {
+        static const char *const allowed[] = {"name", "vcpus", "memory_mib", NULL};
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        _cleanup_(problem_freep) Problem *p = NULL;
+        _cleanup_(plan_freep) Plan *plan = NULL;
+        json_object *name;
+        uint64_t vcpus = 0, mem = 0;
+        int k;
+
+        k = refuse_parameters(params, allowed, reply, reterr_error);
+        if (k < 0)
+                return k;
+        if (!json_object_object_get_ex(params, "name", &name) ||
+            !json_object_is_type(name, json_type_string) || json_object_get_string_len(name) == 0)
+                return control_fail(
+                        reply, reterr_error, PROTOCOL_ERROR_INVALID_PARAMETER,
+                        "parameter 'name' (a non-empty string) is required");
+        if ((k = get_u64_param(params, "vcpus", true, 4096, &vcpus, reply, reterr_error)) < 0 ||
+            (k = get_u64_param(params, "memory_mib", true, UINT64_C(1) << 40, &mem, reply, reterr_error)) <
+                    0)
+                return k;
+        if (vcpus == 0 || mem == 0)
+                return control_fail(
+                        reply, reterr_error, PROTOCOL_ERROR_INVALID_PARAMETER,
+                        "'vcpus' and 'memory_mib' must be positive");
+        if (!m->collector)
+                return no_leader(reply, reterr_error);
+        k = manager_build_problem(m, NULL, &p);
+        if (k < 0)
+                return k;
+        SolverVm vm = {
+                .name = (char *) json_object_get_string(name),
+                .host = -1,
+                .vcpus = (unsigned) vcpus,
+                .memory_mib = mem,
+                .cpu_demand = (double) vcpus, /* no measurement yet: as configured */
+                .memory_demand_mib = mem,
+                .last_moved_s = -1,
+        };
+        SolverOptions opts = {.time_limit_s = 2.0};
+        k = solver_place(p, &vm, &opts, &plan);
+        if (k < 0)
+                return k;
+        o = json_object_new_object();
+        if (!o)
+                return -ENOMEM;
+        k = plan_reply(p, plan, o);
+        if (k < 0)
+                return k;
+        if (add_optional_string(
+                    o, "host", plan->placement_host >= 0 ? p->hosts[plan->placement_host].name : NULL) < 0)
+                return -ENOMEM;
+        *reply = TAKE_PTR(o);
+        return 0;
+}
+
+/* drs.History {"since": µs, "max": n}: events, oldest first. */
+static int method_history(Manager *m, json_object *params, json_object **reply, char **reterr_error) {
+        static const char *const allowed[] = {"since", "max", NULL};
+        _cleanup_(json_object_putp) json_object *o = NULL, *arr = NULL;
+        HistoryEvent *events = NULL;
+        size_t n = 0, n_bad = 0;
+        uint64_t since = 0, max = 1000;
+        int k;
+
+        k = refuse_parameters(params, allowed, reply, reterr_error);
+        if (k < 0)
+                return k;
+        if ((k = get_u64_param(params, "since", false, INT64_MAX, &since, reply, reterr_error)) < 0 ||
+            (k = get_u64_param(params, "max", false, 100000, &max, reply, reterr_error)) < 0)
+                return k;
+        k = history_read(m->config->state_dir, since, max, &events, &n, &n_bad);
+        if (k < 0)
+                return k;
+        arr = json_object_new_array();
+        if (!arr) {
+                history_events_free(events, n);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < n; i++) {
+                json_object *x;
+                k = history_event_to_json(&events[i], &x);
+                if (k < 0)
+                        break;
+                if (json_object_array_add(arr, x) < 0) {
+                        json_object_put(x);
+                        k = -ENOMEM;
+                        break;
+                }
+        }
+        history_events_free(events, n);
+        if (k < 0)
+                return k;
+        o = json_object_new_object();
+        if (!o || add(o, "events", TAKE_PTR(arr)) < 0 ||
+            add(o, "unreadable", json_object_new_uint64(n_bad)) < 0)
+                return -ENOMEM;
+        *reply = TAKE_PTR(o);
+        return 0;
+}
+
 const ControlMethodEntry manager_methods[] = {
         {"drs.Ping", method_ping},
         {"drs.Status", method_status},
+        {"drs.Hosts", method_hosts},
+        {"drs.Vms", method_vms},
+        {"drs.Plan", method_plan},
+        {"drs.Apply", method_apply},
+        {"drs.Evacuate", method_evacuate},
+        {"drs.ExitMaintenance", method_exit_maintenance},
+        {"drs.PowerClear", method_power_clear},
+        {"drs.Place", method_place},
+        {"drs.History", method_history},
         {"drs.PolicyCheck", method_policy_check},
         {"drs.Reload", method_reload},
 };

@@ -18,12 +18,43 @@
 
 #include <systemd/sd-event.h>
 
+#include "collector.h"
 #include "config.h"
 #include "control.h"
+#include "executor.h"
 #include "history.h"
+#include "hv.h"
+#include "leader.h"
 #include "macro.h"
 #include "policy.h"
+#include "power.h"
 #include "state.h"
+
+typedef struct Poller Poller;
+typedef struct VirtEvent VirtEvent;
+
+/* One DPM power action in progress (manager-pass.c). */
+typedef enum PowerPhase {
+        POWER_PHASE_COMMAND, /* the command runs */
+        POWER_PHASE_WAIT,    /* power-on: waiting for the host's libvirt to answer */
+} PowerPhase;
+
+typedef struct PowerOp {
+        char *host; /* owned */
+        PowerAction action;
+        PowerPhase phase;
+        PowerCommand *command;   /* owned */
+        sd_event_source *timer;  /* owned; the power-on wait bound */
+        uint64_t started_usec;   /* CLOCK_MONOTONIC */
+        struct Manager *manager; /* borrowed */
+} PowerOp;
+
+/* An entering-maintenance host's VM that cannot go anywhere (from plan.unplaceable). */
+typedef struct Blocker {
+        char *host; /* owned */
+        char *vm;   /* owned */
+        char *why;  /* owned */
+} Blocker;
 
 #define DRSD_DEFAULT_CONFIG "/etc/drs/drsd.yaml"
 
@@ -55,6 +86,29 @@ struct Manager {
         uint64_t last_reload_usec; /* CLOCK_REALTIME of the last attempt; 0 = none */
         char *last_reload_error; /* owned; file:line:column: … of the last failed reload, NULL after a good
                                     one */
+
+        /* The leader (manager-pass.c). */
+        const HvOps *hv_ops;        /* borrowed; hv_libvirt_ops unless a test sets another */
+        VirtEvent *virt_event;      /* owned; libvirt's event thread, started before any connection */
+        Poller *poller;             /* owned; per-host collection threads */
+        Collector *collector;       /* owned; host reports */
+        Executor *executor;         /* owned; migrations */
+        MoveLog moves;              /* owned; last move of each VM (cooldown), from history at start */
+        LeaderRun *run;             /* owned; the plan being carried out, NULL when none */
+        LeaderRun *recommendations; /* owned; the last plan with recommendations (drsctl apply) */
+        uint64_t n_runs;            /* plans started */
+        PlanMetrics last_metrics;   /* of the last pass's plan (before) */
+        uint64_t last_plan_usec;    /* CLOCK_REALTIME of the last solver run of a pass */
+        char *last_plan_summary;    /* owned; one line about the last pass's plan */
+        Blocker *blockers;          /* owned array */
+        size_t n_blockers;
+        char **stale_hosts;  /* owned strv: hosts stale at the last check */
+        char **draining;     /* owned strv: hosts DPM empties before standby */
+        char **polled;       /* owned strv: hosts the poller collects */
+        PowerOp **power_ops; /* owned array of owned */
+        size_t n_power_ops;
+        sd_event_source *pass_soon; /* owned; a deferred pass (evacuate, reload, stale host, …) */
+        uint64_t n_migrations_ok, n_migrations_failed;
 };
 
 int manager_new(const char *config_path, bool foreground, Manager **ret);
@@ -77,9 +131,25 @@ int manager_run(Manager *m);
  * returns -EINVAL with *reterr_msg (may be NULL). Logs and records the outcome. */
 int manager_reload(Manager *m, char **reterr_msg);
 
-/* One pass of the pass timer. See manager.c: the leader loop (collector snapshot → solver →
- * executor) is not built yet; this only accounts the pass. */
+/* One leader pass (manager-pass.c): collector reports + host state → solver → executor and
+ * DPM, per the automation level in force now. */
 int manager_pass(Manager *m);
+/* Runs a pass soon (from the loop, not nested): evacuate, exit-maintenance, reload, a host
+ * going stale, a power-on that completed. */
+void manager_request_pass(Manager *m, const char *why);
+
+/* The leader's parts in manager-pass.c. */
+int manager_leader_start(Manager *m);   /* virt-event thread, collector, poller, executor */
+void manager_leader_stop(Manager *m);   /* frees them (in-flight migrations continue in libvirt) */
+void manager_leader_reload(Manager *m); /* policy/config changed: poller hosts, executor policy */
+/* The cluster as a Problem now (force_maintenance: a host presented as in maintenance). */
+int manager_build_problem(Manager *m, const char *force_maintenance, Problem **ret);
+int manager_solve(Manager *m, const Problem *p, Plan **ret);
+/* Starts the recommendations of the last manual plan. -ENOENT when there are none. */
+int manager_apply(Manager *m, size_t *ret_n);
+/* Whether the collector has fresh reports of host. */
+bool manager_host_fresh(Manager *m, const char *host);
+void blockers_free(Blocker *b, size_t n);
 
 /* Records an event in the journal (with its MESSAGE_ID and fields) and in the history file. */
 void manager_record(Manager *m, int level, const char *message_id, const HistoryEvent *e);

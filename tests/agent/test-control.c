@@ -224,7 +224,8 @@ static void test_ping_and_status(void **state) {
         assert_false(json_object_get_boolean(get(p, "hosts.2.configured")));
         assert_string_equal(json_object_get_string(get(p, "hosts.2.state")), "standby");
         assert_int_equal(json_object_get_int(get(p, "policy.aggressiveness")), 4);
-        assert_false(json_object_get_boolean(get(p, "passes.leader_loop")));
+        assert_true(json_object_get_boolean(get(p, "passes.leader_loop")));
+        assert_non_null(get(p, "cluster.cpu_imbalance"));
         json_object_put(r);
 
         /* Socket file: mode 0660, group adm. */

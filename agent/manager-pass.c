@@ -1,0 +1,931 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* The leader in standalone mode: what runs, and how often.
+ *
+ *   - libvirt's event thread starts first (manager_leader_start), then the poller: one worker
+ *     per configured host collects stats every `interval` of drsd.yaml and hands each sample
+ *     to on_sample() on this thread, which feeds the collector. A host whose samples stop
+ *     coming is stale: the next check (every sample and every pass) requests a pass at once.
+ *   - manager_pass(): every balance interval of the policy (the pass timer in manager.c) and
+ *     at once when manager_request_pass() was called. Maintenance and DPM bookkeeping first
+ *     (an entering-maintenance host without running VMs becomes maintenance; a drained DPM
+ *     host gets its power-off command), then the Problem (leader_build_problem), the solver,
+ *     and the plan: manual → kept as recommendations; otherwise started as a LeaderRun unless
+ *     one is running (a running plan is only replaced by a mandatory one).
+ *   - A LeaderRun submits wave by wave to the executor; on_migration_done() (executor thread →
+ *     this thread) records the result and submits the next wave when the current one is done.
+ *   - DPM: a POWER_STANDBY in the plan makes the host "draining" (presented as maintenance to
+ *     the solver, so it receives nothing and is emptied); once its libvirt reports no running
+ *     VM and no plan is moving anything, its power-off command runs; success → standby. A
+ *     POWER_ON runs the power-on command and waits (POWER_ON_WAIT_USEC) for a fresh sample
+ *     of the host; success → up and a pass; failure → power-on-failed (cleared only by
+ *     `drsctl exit-maintenance` or `drsctl power-clear`).
+ * Every decision, migration and power action goes to the journal and the history file
+ * (manager_record). */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "manager.h"
+#include "poller.h"
+#include "virt-event.h"
+
+#define USEC_PER_SEC 1000000ULL
+#define POWER_OFF_TIMEOUT_USEC (60ULL * USEC_PER_SEC)
+#define POWER_ON_TIMEOUT_USEC (60ULL * USEC_PER_SEC)
+#define POWER_ON_WAIT_USEC (120ULL * USEC_PER_SEC)
+/* Reports older than this many collection intervals make a host stale. */
+#define STALE_INTERVALS 3
+#define SOLVER_TIME_LIMIT_S 5.0
+/* Demand smoothing: quick to follow (a pass every interval acts on the last ~3 samples). */
+#define COLLECTOR_EWMA_ALPHA 0.5
+#define COLLECTOR_PEAK_WINDOW 3
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(Problem *, problem_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Plan *, plan_free);
+
+static uint64_t now_realtime_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000U;
+}
+
+static uint64_t clock_us(void *userdata) {
+        return hv_now_usec();
+}
+
+void blockers_free(Blocker *b, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(b[i].host);
+                free(b[i].vm);
+                free(b[i].why);
+        }
+        free(b);
+}
+
+static int strv_remove(char **l, const char *s) {
+        size_t j = 0;
+        int found = 0;
+        for (size_t i = 0; l && l[i]; i++) {
+                if (streq(l[i], s)) {
+                        free(l[i]);
+                        found = 1;
+                        continue;
+                }
+                l[j++] = l[i];
+        }
+        if (l)
+                l[j] = NULL;
+        return found;
+}
+
+/* ---- host facts ---------------------------------------------------------------------- */
+
+bool manager_host_fresh(Manager *m, const char *host) {
+        if (!m->collector)
+                return false;
+        const HostReport *r = collector_get(m->collector, host);
+        return r && r->t_usec > 0 && !collector_host_is_stale(m->collector, host, hv_now_usec());
+}
+
+static const HostReport *host_report(Manager *m, const char *host) {
+        return m->collector ? collector_get(m->collector, host) : NULL;
+}
+
+static PowerOp *power_op_find(Manager *m, const char *host) {
+        for (size_t i = 0; i < m->n_power_ops; i++)
+                if (streq(m->power_ops[i]->host, host))
+                        return m->power_ops[i];
+        return NULL;
+}
+
+static void power_op_free(PowerOp *op) {
+        if (!op)
+                return;
+        power_command_free(op->command);
+        sd_event_source_disable_unref(op->timer);
+        free(op->host);
+        free(op);
+}
+
+static void power_op_remove(Manager *m, PowerOp *op) {
+        for (size_t i = 0; i < m->n_power_ops; i++)
+                if (m->power_ops[i] == op) {
+                        memmove(&m->power_ops[i], &m->power_ops[i + 1],
+                                (m->n_power_ops - i - 1) * sizeof(PowerOp *));
+                        m->n_power_ops--;
+                        break;
+                }
+        power_op_free(op);
+}
+
+static void set_host_mode(Manager *m, const char *host, HostMode mode, const char *reason) {
+        HostMode old = state_get(m->state, host);
+        int k = state_set(m->state, host, mode, reason, now_realtime_usec());
+        if (k < 0) {
+                log_error_errno(k, "Failed to save the state of host '%s': %m", host);
+                return;
+        }
+        if (k == 0)
+                return;
+        _cleanup_free_ char *msg = NULL;
+        if (asprintf(
+                    &msg, "Host '%s': %s → %s (%s)", host, host_mode_to_string(old),
+                    host_mode_to_string(mode), reason ?: "no reason given") < 0)
+                msg = NULL;
+        HistoryEvent e = {
+                .type = (char *) "host",
+                .source = (char *) host,
+                .reason = (char *) reason,
+                .result = (char *) host_mode_to_string(mode),
+                .message = msg,
+        };
+        manager_record(m, LOG_NOTICE, DRS_MESSAGE_HOST_STATE_CHANGED, &e);
+}
+
+/* ---- samples ---------------------------------------------------------------------------- */
+
+static void check_stale(Manager *m) {
+        uint64_t now = hv_now_usec();
+        for (size_t i = 0; m->collector && i < m->config->n_hosts; i++) {
+                const char *h = m->config->hosts[i].name;
+                bool stale = collector_host_is_stale(m->collector, h, now);
+                bool was = strv_contains(m->stale_hosts, h);
+                if (stale == was)
+                        continue;
+                if (stale) {
+                        if (strv_extend(&m->stale_hosts, h) < 0) {
+                                log_oom();
+                                return;
+                        }
+                } else
+                        (void) strv_remove(m->stale_hosts, h);
+                HostMode mode = state_get(m->state, h);
+                /* A host in standby is expected to be silent. */
+                if (mode == HOST_MODE_STANDBY || mode == HOST_MODE_POWER_ON_FAILED)
+                        continue;
+                const HostReport *r = host_report(m, h);
+                log_event(
+                        stale ? LOG_WARNING : LOG_NOTICE,
+                        (&(LogFields){.message_id = DRS_MESSAGE_HOST_STATE_CHANGED, .source = h}),
+                        stale ? "Host '%s' is stale: no report for %u intervals%s%s"
+                              : "Host '%s' reports again",
+                        h, STALE_INTERVALS, r && r->last_error ? ": " : "",
+                        r && r->last_error ? r->last_error : "");
+                if (stale)
+                        manager_request_pass(m, "a host went stale");
+        }
+}
+
+static void power_on_check(Manager *m, const char *host);
+
+static void on_sample(const char *host, const HvHostStats *s, const char *error, void *userdata) {
+        Manager *m = userdata;
+        int k;
+
+        if (!m->collector)
+                return;
+        if (s)
+                k = collector_feed(m->collector, host, s);
+        else
+                k = collector_feed_error(m->collector, host, error ?: "unknown error", hv_now_usec());
+        if (k < 0)
+                log_warning_errno(k, "Failed to record the sample of host '%s': %m", host);
+        if (s)
+                power_on_check(m, host);
+        check_stale(m);
+}
+
+/* ---- migrations ------------------------------------------------------------------------- */
+
+static void finish_run_if_done(Manager *m);
+
+static const char *reason_string(const PlanMove *mv, char *buf, size_t size) {
+        if (mv->reason == REASON_RULE && mv->rule) {
+                (void) snprintf(buf, size, "rule '%s'", mv->rule);
+                return buf;
+        }
+        return move_reason_to_string(mv->reason);
+}
+
+static void on_migration_done(const MigrationRequest *req, const MigrationOutcome *o, void *userdata) {
+        Manager *m = userdata;
+        bool ok = o->result == MIGRATION_OK;
+        _cleanup_free_ char *msg = NULL;
+
+        if (ok) {
+                m->n_migrations_ok++;
+                if (move_log_set(&m->moves, req->vm, now_realtime_usec()) < 0)
+                        log_oom();
+                if (asprintf(
+                            &msg,
+                            "Migrated '%s' from '%s' to '%s' (%s) in %" PRIu64 " ms, downtime %" PRIu64
+                            " ms%s",
+                            req->vm, req->source, req->target, req->reason, o->duration_ms, o->downtime_ms,
+                            o->stall_steps > 0 ? ", after stall handling" : "") < 0)
+                        msg = NULL;
+        } else {
+                m->n_migrations_failed++;
+                /* A failed VM cools down too: no immediate retry of the same move. */
+                if (o->result != MIGRATION_SKIPPED &&
+                    move_log_set(&m->moves, req->vm, now_realtime_usec()) < 0)
+                        log_oom();
+                if (asprintf(
+                            &msg, "Migration of '%s' from '%s' to '%s' (%s) %s after %" PRIu64 " ms: %s",
+                            req->vm, req->source, req->target, req->reason,
+                            migration_result_to_string(o->result), o->duration_ms,
+                            o->message ?: "no message") < 0)
+                        msg = NULL;
+        }
+        HistoryEvent e = {
+                .type = (char *) "migration",
+                .vm = (char *) req->vm,
+                .source = (char *) req->source,
+                .target = (char *) req->target,
+                .reason = (char *) req->reason,
+                .result = (char *) (ok ? "completed" : migration_result_to_string(o->result)),
+                .duration_ms = o->duration_ms,
+                .downtime_ms = o->downtime_ms,
+                .message = msg,
+        };
+        manager_record(
+                m, ok ? LOG_INFO : LOG_WARNING,
+                ok ? DRS_MESSAGE_MIGRATION_COMPLETED : DRS_MESSAGE_MIGRATION_FAILED, &e);
+
+        if (m->run && leader_run_move_done(m->run, req->vm, ok) >= 0)
+                finish_run_if_done(m);
+        if (o->result == MIGRATION_LOST)
+                log_error(
+                        "VM '%s' is not found running exactly once after its migration: check it by hand",
+                        req->vm);
+}
+
+static int submit_move(const Problem *p, const PlanMove *mv, void *userdata) {
+        Manager *m = userdata;
+        const char *vm = p->vms[mv->vm].name, *src = p->hosts[mv->from].name, *dst = p->hosts[mv->to].name;
+        const DrsHostConfig *sc = drs_config_find_host(m->config, src),
+                            *dc = drs_config_find_host(m->config, dst);
+        char rbuf[300];
+        const char *reason = reason_string(mv, rbuf, sizeof(rbuf));
+
+        if (!m->executor || !sc || !dc)
+                return -ENXIO;
+        /* A target that is not answering (being powered on, stale) is skipped; a later pass
+         * plans again. */
+        if (!manager_host_fresh(m, dst) || !manager_host_fresh(m, src)) {
+                log_info(
+                        "Skipping the move of '%s' to '%s': %s is not reporting", vm, dst,
+                        manager_host_fresh(m, dst) ? src : dst);
+                return -EHOSTDOWN;
+        }
+        MigrationRequest req = {
+                .vm = vm,
+                .source = src,
+                .target = dst,
+                .source_uri = sc->uri,
+                .target_uri = dc->uri,
+                .target_migration_uri = dc->migration_uri ?: dc->uri,
+                .memory_mib = mv->memory_mib,
+                .reason = reason,
+        };
+        int k = executor_submit(m->executor, &req, on_migration_done, m);
+        if (k < 0) {
+                log_warning_errno(k, "Cannot start the migration of '%s': %m", vm);
+                return k;
+        }
+        _cleanup_free_ char *msg = NULL;
+        if (asprintf(
+                    &msg, "Migrating '%s' from '%s' to '%s' (%s, wave %u, gain %.4f)", vm, src, dst, reason,
+                    mv->wave, mv->gain) < 0)
+                msg = NULL;
+        HistoryEvent e = {
+                .type = (char *) "migration",
+                .vm = (char *) vm,
+                .source = (char *) src,
+                .target = (char *) dst,
+                .reason = (char *) reason,
+                .result = (char *) "started",
+                .message = msg,
+        };
+        manager_record(m, LOG_INFO, DRS_MESSAGE_MIGRATION_STARTED, &e);
+        return 0;
+}
+
+static void check_draining(Manager *m);
+
+static void finish_run_if_done(Manager *m) {
+        if (!m->run)
+                return;
+        if (leader_run_advance(m->run, submit_move, m) > 0)
+                return;
+        _cleanup_free_ char *msg = NULL;
+        if (asprintf(
+                    &msg, "Plan %" PRIu64 " finished: %zu moved, %zu failed, %zu not started", m->run->id,
+                    m->run->n_done, m->run->n_failed,
+                    m->run->plan->n_moves - m->run->n_done - m->run->n_failed) < 0)
+                msg = NULL;
+        HistoryEvent e = {.type = (char *) "plan", .result = (char *) "finished", .message = msg};
+        manager_record(m, LOG_INFO, DRS_MESSAGE_PLAN_DECIDED, &e);
+        m->run = leader_run_free(m->run);
+        check_draining(m);
+}
+
+/* ---- DPM ---------------------------------------------------------------------------------- */
+
+static void record_power(
+        Manager *m, int level, const char *host, PowerAction a, const char *result, uint64_t duration_ms,
+        const char *message) {
+        HistoryEvent e = {
+                .type = (char *) "power",
+                .source = (char *) host,
+                .reason = (char *) power_action_to_string(a),
+                .result = (char *) result,
+                .duration_ms = duration_ms,
+                .message = (char *) message,
+        };
+        manager_record(m, level, DRS_MESSAGE_POWER_ACTION, &e);
+}
+
+static void log_command_output(const char *host, const char *what, const char *output) {
+        if (!output || !*output)
+                return;
+        log_event(
+                LOG_INFO, (&(LogFields){.message_id = DRS_MESSAGE_POWER_ACTION, .source = host}),
+                "%s command output for '%s': %s", what, host, output);
+}
+
+static void on_power_command_done(PowerCommand *c, const PowerCommandResult *r, void *userdata) {
+        PowerOp *op = userdata;
+        Manager *m = op->manager;
+        const char *what = op->action == POWER_ON ? "Power-on" : "Power-off";
+        _cleanup_free_ char *msg = NULL;
+        bool ok = !r->timed_out && r->exit_status == 0;
+
+        log_command_output(op->host, what, r->output);
+        if (r->timed_out)
+                (void) asprintf(
+                        &msg, "%s command for '%s' timed out after %" PRIu64 " ms", what, op->host,
+                        r->duration_ms);
+        else
+                (void) asprintf(
+                        &msg, "%s command for '%s' exited with status %d after %" PRIu64 " ms", what,
+                        op->host, r->exit_status, r->duration_ms);
+
+        if (op->action == POWER_STANDBY) {
+                (void) strv_remove(m->draining, op->host);
+                record_power(
+                        m, ok ? LOG_NOTICE : LOG_ERR, op->host, POWER_STANDBY, ok ? "completed" : "failed",
+                        r->duration_ms, msg);
+                if (ok)
+                        set_host_mode(m, op->host, HOST_MODE_STANDBY, "DPM: low demand");
+                power_op_remove(m, op);
+                manager_request_pass(m, "power-off finished");
+                return;
+        }
+
+        if (!ok) {
+                record_power(m, LOG_ERR, op->host, POWER_ON, "failed", r->duration_ms, msg);
+                set_host_mode(m, op->host, HOST_MODE_POWER_ON_FAILED, msg);
+                power_op_remove(m, op);
+                return;
+        }
+        record_power(m, LOG_INFO, op->host, POWER_ON, "command-done", r->duration_ms, msg);
+        op->phase = POWER_PHASE_WAIT;
+        power_on_check(m, op->host);
+}
+
+static int on_power_on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        PowerOp *op = userdata;
+        Manager *m = op->manager;
+        _cleanup_free_ char *msg = NULL;
+
+        (void) asprintf(
+                &msg, "Host '%s' did not answer within %llu s of its power-on", op->host,
+                POWER_ON_WAIT_USEC / USEC_PER_SEC);
+        record_power(
+                m, LOG_ERR, op->host, POWER_ON, "failed", (hv_now_usec() - op->started_usec) / 1000U, msg);
+        set_host_mode(m, op->host, HOST_MODE_POWER_ON_FAILED, msg);
+        power_op_remove(m, op);
+        return 0;
+}
+
+/* A power-on waits for a sample of the host taken after the command started. */
+static void power_on_check(Manager *m, const char *host) {
+        PowerOp *op = power_op_find(m, host);
+        if (!op || op->action != POWER_ON || op->phase != POWER_PHASE_WAIT)
+                return;
+        const HostReport *r = host_report(m, host);
+        if (!r || r->t_usec <= op->started_usec)
+                return;
+        _cleanup_free_ char *msg = NULL;
+        uint64_t ms = (hv_now_usec() - op->started_usec) / 1000U;
+        (void) asprintf(&msg, "Host '%s' is powered on and its libvirt answers (%" PRIu64 " ms)", host, ms);
+        record_power(m, LOG_NOTICE, host, POWER_ON, "completed", ms, msg);
+        set_host_mode(m, host, HOST_MODE_UP, "DPM: demand rose");
+        power_op_remove(m, op);
+        manager_request_pass(m, "a host was powered on");
+}
+
+static int power_start(Manager *m, const char *host, PowerAction action) {
+        const DrsHostConfig *hc = drs_config_find_host(m->config, host);
+        _cleanup_free_ char *cmd = NULL;
+        PowerOp *op;
+        int k;
+
+        if (!hc || power_op_find(m, host))
+                return -EBUSY;
+        k = power_command_for(m->policy, hc, action, &cmd);
+        if (k < 0) {
+                _cleanup_free_ char *msg = NULL;
+                (void) asprintf(
+                        &msg, "No %s command configured for '%s' (dpm.commands in the policy)",
+                        action == POWER_ON ? "power_on" : "power_off", host);
+                record_power(m, LOG_ERR, host, action, "failed", 0, msg);
+                return k;
+        }
+        op = calloc(1, sizeof(PowerOp));
+        if (!op)
+                return log_oom();
+        op->host = strdup(host);
+        op->action = action;
+        op->manager = m;
+        op->started_usec = hv_now_usec();
+        PowerOp **n = op->host ? reallocarray(m->power_ops, m->n_power_ops + 1, sizeof(PowerOp *)) : NULL;
+        if (!n) {
+                power_op_free(op);
+                return log_oom();
+        }
+        m->power_ops = n;
+        m->power_ops[m->n_power_ops++] = op;
+
+        if (action == POWER_ON) {
+                k = sd_event_add_time_relative(
+                        m->event, &op->timer, CLOCK_MONOTONIC, POWER_ON_WAIT_USEC, USEC_PER_SEC,
+                        on_power_on_timeout, op);
+                if (k < 0) {
+                        power_op_remove(m, op);
+                        return log_error_errno(k, "Failed to arm the power-on timer: %m");
+                }
+        }
+
+        _cleanup_free_ char *msg = NULL;
+        (void) asprintf(&msg, "%s '%s': %s", action == POWER_ON ? "Powering on" : "Powering off", host, cmd);
+        record_power(m, LOG_NOTICE, host, action, "started", 0, msg);
+        k = power_command_start(
+                m->event, cmd, action == POWER_ON ? POWER_ON_TIMEOUT_USEC : POWER_OFF_TIMEOUT_USEC,
+                on_power_command_done, op, &op->command);
+        if (k < 0) {
+                _cleanup_free_ char *err = NULL;
+                (void) asprintf(&err, "Cannot run the command for '%s': %s", host, strerror(-k));
+                record_power(m, LOG_ERR, host, action, "failed", 0, err);
+                if (action == POWER_ON)
+                        set_host_mode(m, host, HOST_MODE_POWER_ON_FAILED, err);
+                else
+                        (void) strv_remove(m->draining, host);
+                power_op_remove(m, op);
+                return k;
+        }
+        return 0;
+}
+
+/* A draining host goes to standby once its libvirt reports no running VM and no plan moves
+ * anything. Power-off only then: the last VM's migration must be complete. */
+static void check_draining(Manager *m) {
+        if (m->run || (m->executor && executor_n_running(m->executor) + executor_n_queued(m->executor) > 0))
+                return;
+        for (size_t i = 0; m->draining && m->draining[i]; i++) {
+                const char *h = m->draining[i];
+                const HostReport *r = host_report(m, h);
+                if (power_op_find(m, h) || !manager_host_fresh(m, h) || !r || r->n_vms > 0)
+                        continue;
+                log_info("Host '%s' is empty: powering it off", h);
+                if (power_start(m, h, POWER_STANDBY) < 0) {
+                        (void) strv_remove(m->draining, h);
+                        i--; /* the list shifted; bounded by its length */
+                }
+        }
+}
+
+/* ---- maintenance ------------------------------------------------------------------------------ */
+
+static bool host_has_moves(Manager *m, const char *host) {
+        if (!m->run)
+                return false;
+        for (size_t i = 0; i < m->run->plan->n_moves; i++) {
+                const PlanMove *mv = &m->run->plan->moves[i];
+                if ((m->run->moves[i] == LEADER_MOVE_PENDING || m->run->moves[i] == LEADER_MOVE_RUNNING) &&
+                    streq(m->run->problem->hosts[mv->from].name, host))
+                        return true;
+        }
+        return false;
+}
+
+static void check_maintenance(Manager *m) {
+        for (size_t i = 0; i < m->config->n_hosts; i++) {
+                const char *h = m->config->hosts[i].name;
+                if (state_get(m->state, h) != HOST_MODE_ENTERING_MAINTENANCE)
+                        continue;
+                const HostReport *r = host_report(m, h);
+                if (!manager_host_fresh(m, h) || !r || r->n_vms > 0 || host_has_moves(m, h))
+                        continue;
+                set_host_mode(m, h, HOST_MODE_MAINTENANCE, "evacuated: no running VM left");
+        }
+}
+
+/* ---- the pass ------------------------------------------------------------------------------- */
+
+static bool vm_busy(const char *vm, void *userdata) {
+        Manager *m = userdata;
+        return m->executor && executor_vm_busy(m->executor, vm);
+}
+
+int manager_build_problem(Manager *m, const char *force_maintenance, Problem **ret) {
+        _cleanup_free_ LeaderHost *hosts = NULL;
+        uint64_t now_mono = hv_now_usec(), now = now_realtime_usec();
+        AutomationLevel level;
+        int k;
+
+        hosts = calloc(m->config->n_hosts ?: 1, sizeof(LeaderHost));
+        if (!hosts)
+                return -ENOMEM;
+        for (size_t i = 0; i < m->config->n_hosts; i++) {
+                const DrsHostConfig *hc = &m->config->hosts[i];
+                const HostReport *r = host_report(m, hc->name);
+                hosts[i] = (LeaderHost){
+                        .config = hc,
+                        .report = r && r->t_usec > 0 ? r : NULL,
+                        .stale = !m->collector || collector_host_is_stale(m->collector, hc->name, now_mono),
+                        .mode = state_get(m->state, hc->name),
+                        .draining = strv_contains(m->draining, hc->name),
+                };
+        }
+        k = leader_automation_at(m->policy, (time_t) (now / USEC_PER_SEC), &level);
+        if (k < 0)
+                log_warning(
+                        "Unknown timezone '%s' in the policy: automation windows are evaluated in UTC",
+                        m->policy->automation.timezone);
+        LeaderInput in = {
+                .policy = m->policy,
+                .hosts = hosts,
+                .n_hosts = m->config->n_hosts,
+                .moves = &m->moves,
+                .now_usec = now,
+                .automation = level,
+                .vm_busy = vm_busy,
+                .userdata = m,
+                .force_maintenance = force_maintenance,
+        };
+        return leader_build_problem(&in, ret);
+}
+
+int manager_solve(Manager *m, const Problem *p, Plan **ret) {
+        SolverOptions opts = {
+                .time_limit_s = SOLVER_TIME_LIMIT_S,
+                .clock_us = clock_us,
+        };
+        uint64_t start = hv_now_usec();
+        int k = solver_plan(p, &opts, ret);
+        if (k < 0)
+                return k;
+        (*ret)->solve_ms = (double) (hv_now_usec() - start) / 1000.0;
+        return 0;
+}
+
+static int update_blockers(Manager *m, const Problem *p, const Plan *plan) {
+        Blocker *b = NULL;
+        size_t n = 0;
+
+        if (plan->n_unplaceable > 0) {
+                b = calloc(plan->n_unplaceable, sizeof(Blocker));
+                if (!b)
+                        return -ENOMEM;
+        }
+        for (size_t i = 0; i < plan->n_unplaceable; i++) {
+                const PlanUnplaceable *u = &plan->unplaceable[i];
+                if (u->vm >= p->n_vms || p->vms[u->vm].host < 0)
+                        continue;
+                b[n] = (Blocker){
+                        .host = strdup(p->hosts[p->vms[u->vm].host].name),
+                        .vm = strdup(p->vms[u->vm].name),
+                        .why = strdup(u->why ?: "no host fits"),
+                };
+                n++;
+                if (!b[n - 1].host || !b[n - 1].vm || !b[n - 1].why) {
+                        blockers_free(b, n);
+                        return -ENOMEM;
+                }
+        }
+        /* Name the new blockers once (not every pass). */
+        for (size_t i = 0; i < n; i++) {
+                bool known = false;
+                for (size_t j = 0; j < m->n_blockers; j++)
+                        known = known ||
+                                (streq(m->blockers[j].vm, b[i].vm) && streq(m->blockers[j].why, b[i].why));
+                if (known)
+                        continue;
+                _cleanup_free_ char *msg = NULL;
+                (void) asprintf(&msg, "VM '%s' cannot leave host '%s': %s", b[i].vm, b[i].host, b[i].why);
+                HistoryEvent e = {
+                        .type = (char *) "plan",
+                        .vm = b[i].vm,
+                        .source = b[i].host,
+                        .result = (char *) "unplaceable",
+                        .reason = (char *) "maintenance",
+                        .message = msg,
+                };
+                manager_record(m, LOG_WARNING, DRS_MESSAGE_PLAN_DECIDED, &e);
+        }
+        blockers_free(m->blockers, m->n_blockers);
+        m->blockers = b;
+        m->n_blockers = n;
+        return 0;
+}
+
+static void record_plan(Manager *m, const Problem *p, const Plan *plan, const char *what) {
+        _cleanup_free_ char *msg = NULL;
+        size_t n_rec = 0;
+        for (size_t i = 0; i < plan->n_moves; i++)
+                n_rec += plan->moves[i].recommendation;
+        if (asprintf(
+                    &msg,
+                    "Plan %s: %zu move(s) (%zu recommended only), %zu power action(s), %zu unplaceable; CPU "
+                    "imbalance %.4f → %.4f, memory %.4f → %.4f; automation %s; %s in %.1f ms",
+                    what, plan->n_moves, n_rec, plan->n_power, plan->n_unplaceable,
+                    plan->before.cpu_imbalance, plan->after.cpu_imbalance, plan->before.memory_imbalance,
+                    plan->after.memory_imbalance, automation_level_to_string(p->automation),
+                    plan->solver ?: "solver", plan->solve_ms) < 0)
+                return;
+        free(m->last_plan_summary);
+        m->last_plan_summary = strdup(msg);
+        HistoryEvent e = {
+                .type = (char *) "plan",
+                .result = (char *) what,
+                .reason = (char *) plan_status_to_string(plan->status),
+                .message = msg,
+        };
+        manager_record(m, LOG_INFO, DRS_MESSAGE_PLAN_DECIDED, &e);
+}
+
+static int start_run(Manager *m, Problem *p, Plan *plan, bool include_recommended) {
+        LeaderRun *run;
+        int k;
+
+        /* DPM: hosts to put in standby drain first; power-ons start now (their moves are
+         * skipped until the host answers, and the next pass plans onto it). */
+        for (size_t i = 0; i < plan->n_power; i++) {
+                const char *h = p->hosts[plan->power[i].host].name;
+                if (plan->power[i].action == POWER_STANDBY) {
+                        if (!strv_contains(m->draining, h) && strv_extend(&m->draining, h) < 0)
+                                return log_oom();
+                } else if (state_get(m->state, h) == HOST_MODE_STANDBY)
+                        (void) power_start(m, h, POWER_ON);
+        }
+
+        k = leader_run_new(p, plan, include_recommended, ++m->n_runs, &run);
+        if (k < 0)
+                return k;
+        m->run = leader_run_free(m->run);
+        m->run = run;
+        finish_run_if_done(m);
+        return 0;
+}
+
+int manager_pass(Manager *m) {
+        _cleanup_(problem_freep) Problem *p = NULL;
+        _cleanup_(plan_freep) Plan *plan = NULL;
+        int k;
+
+        m->n_passes++;
+        m->last_pass_usec = now_realtime_usec();
+        if (!m->collector)
+                return 0;
+
+        check_stale(m);
+        check_maintenance(m);
+        check_draining(m);
+
+        k = manager_build_problem(m, NULL, &p);
+        if (k < 0)
+                return log_error_errno(k, "Failed to build the cluster snapshot: %m");
+        k = manager_solve(m, p, &plan);
+        if (k < 0)
+                return log_error_errno(k, "Solver failed: %m");
+        m->last_metrics = plan->before;
+        m->last_plan_usec = now_realtime_usec();
+        (void) update_blockers(m, p, plan);
+
+        if (plan->n_moves == 0 && plan->n_power == 0) {
+                if (plan->n_unplaceable > 0)
+                        record_plan(m, p, plan, "partial");
+                free(m->last_plan_summary);
+                m->last_plan_summary = NULL;
+                (void) asprintf(
+                        &m->last_plan_summary,
+                        "no action: CPU imbalance %.4f, memory %.4f (%zu unplaceable)",
+                        plan->before.cpu_imbalance, plan->before.memory_imbalance, plan->n_unplaceable);
+                return 0;
+        }
+
+        if (m->run && !(leader_plan_is_mandatory(plan) && !m->run->mandatory)) {
+                log_debug(
+                        "Plan %" PRIu64 " still running (%zu moves left): not starting another", m->run->id,
+                        leader_run_n_left(m->run));
+                return 0;
+        }
+
+        bool manual = p->automation == AUTOMATION_MANUAL;
+        size_t n_rec = 0;
+        for (size_t i = 0; i < plan->n_moves; i++)
+                n_rec += plan->moves[i].recommendation;
+
+        if (manual || (n_rec == plan->n_moves && plan->n_power == 0)) {
+                record_plan(m, p, plan, "recommended");
+                LeaderRun *rec;
+                k = leader_run_new(TAKE_PTR(p), TAKE_PTR(plan), true, 0, &rec);
+                if (k < 0)
+                        return log_oom();
+                leader_run_free(m->recommendations);
+                m->recommendations = rec;
+                return 0;
+        }
+
+        if (m->run)
+                log_notice("Plan %" PRIu64 " replaced by a mandatory plan", m->run->id);
+        record_plan(m, p, plan, "started");
+        k = start_run(m, TAKE_PTR(p), TAKE_PTR(plan), false);
+        if (k < 0)
+                return log_error_errno(k, "Failed to start the plan: %m");
+        return 0;
+}
+
+int manager_apply(Manager *m, size_t *ret_n) {
+        if (!m->recommendations || m->recommendations->plan->n_moves == 0)
+                return -ENOENT;
+        if (m->run)
+                return -EBUSY;
+        LeaderRun *rec = TAKE_PTR(m->recommendations);
+        Problem *p = TAKE_PTR(rec->problem);
+        Plan *plan = TAKE_PTR(rec->plan);
+        size_t n = plan->n_moves;
+        leader_run_free(rec);
+        HistoryEvent e = {
+                .type = (char *) "plan",
+                .result = (char *) "applied",
+                .reason = (char *) "drsctl apply",
+                .message = (char *) "Applying the recommended plan",
+        };
+        manager_record(m, LOG_NOTICE, DRS_MESSAGE_PLAN_DECIDED, &e);
+        int k = start_run(m, p, plan, true);
+        if (k < 0)
+                return k;
+        *ret_n = n;
+        return 0;
+}
+
+/* ---- pass requests ------------------------------------------------------------------------ */
+
+static int on_pass_soon(sd_event_source *s, void *userdata) {
+        Manager *m = userdata;
+        (void) sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        int k = manager_pass(m);
+        if (k < 0)
+                log_warning_errno(k, "Pass failed: %m");
+        return 0;
+}
+
+void manager_request_pass(Manager *m, const char *why) {
+        int k;
+        if (!m->pass_soon) {
+                k = sd_event_add_defer(m->event, &m->pass_soon, on_pass_soon, m);
+                if (k < 0) {
+                        log_warning_errno(k, "Failed to request a pass: %m");
+                        return;
+                }
+                (void) sd_event_source_set_description(m->pass_soon, "pass-soon");
+        }
+        log_debug("Pass requested: %s", why);
+        (void) sd_event_source_set_enabled(m->pass_soon, SD_EVENT_ONESHOT);
+}
+
+/* ---- start, reload, stop -------------------------------------------------------------------- */
+
+/* Polls exactly the configured hosts (a reload may add or remove some). */
+static int poller_configure(Manager *m) {
+        int k;
+
+        for (size_t i = 0; m->polled && m->polled[i]; i++) {
+                const char *h = m->polled[i];
+                if (drs_config_find_host(m->config, h))
+                        continue;
+                (void) poller_remove_host(m->poller, h);
+                (void) collector_remove_host(m->collector, h);
+                (void) strv_remove(m->stale_hosts, h);
+                if (strv_remove(m->polled, h))
+                        i--;
+        }
+        poller_set_interval(m->poller, m->config->interval_s * USEC_PER_SEC);
+        for (size_t i = 0; i < m->config->n_hosts; i++) {
+                const DrsHostConfig *hc = &m->config->hosts[i];
+                if (poller_has_host(m->poller, hc->name))
+                        continue;
+                k = poller_add_host(m->poller, hc->name, hc->uri);
+                if (k < 0)
+                        return k;
+                if (strv_extend(&m->polled, hc->name) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+int manager_leader_start(Manager *m) {
+        HistoryEvent *events = NULL;
+        size_t n = 0;
+        int k;
+
+        if (!m->hv_ops)
+                m->hv_ops = &hv_libvirt_ops;
+
+        /* Cooldowns survive a restart: the last completed move of each VM from the history. */
+        k = history_read(m->config->state_dir, 0, 0, &events, &n, NULL);
+        if (k < 0)
+                log_warning_errno(k, "Failed to read the history for cooldowns: %m");
+        else {
+                k = move_log_load(&m->moves, events, n);
+                history_events_free(events, n);
+                if (k < 0)
+                        return log_oom();
+        }
+
+        /* libvirt's event loop before the first connection (keepalive, close callbacks). */
+        if (m->hv_ops == &hv_libvirt_ops) {
+                k = virt_event_start(&m->virt_event);
+                if (k < 0)
+                        return log_error_errno(k, "Failed to start libvirt's event loop: %m");
+        }
+
+        k = collector_new(
+                COLLECTOR_EWMA_ALPHA, COLLECTOR_PEAK_WINDOW,
+                STALE_INTERVALS * m->config->interval_s * USEC_PER_SEC, &m->collector);
+        if (k < 0)
+                return log_error_errno(k, "Failed to set up the collector: %m");
+        k = executor_new(m->event, m->hv_ops, m->policy, &m->executor);
+        if (k < 0)
+                return log_error_errno(k, "Failed to set up the executor: %m");
+        k = poller_new(m->event, m->hv_ops, m->config->interval_s * USEC_PER_SEC, on_sample, m, &m->poller);
+        if (k < 0)
+                return log_error_errno(k, "Failed to set up the poller: %m");
+        k = poller_configure(m);
+        if (k < 0)
+                return log_error_errno(k, "Failed to start polling the hosts: %m");
+        log_info(
+                "Polling %zu host(s) every %" PRIu64 " s; passes every %" PRIu64 " s", m->config->n_hosts,
+                m->config->interval_s, m->policy->balance.interval_s);
+        return 0;
+}
+
+void manager_leader_reload(Manager *m) {
+        int k;
+        if (m->executor)
+                executor_set_policy(m->executor, m->policy);
+        if (m->poller) {
+                k = poller_configure(m);
+                if (k < 0)
+                        log_warning_errno(k, "Failed to update the polled hosts: %m");
+        }
+        /* Hosts no longer configured cannot drain. */
+        for (size_t i = 0; m->draining && m->draining[i]; i++)
+                if (!drs_config_find_host(m->config, m->draining[i]) &&
+                    strv_remove(m->draining, m->draining[i]))
+                        i--;
+        manager_request_pass(m, "reload");
+}
+
+void manager_leader_stop(Manager *m) {
+        /* Order: nothing may call back into the Manager once it is half gone. */
+        m->pass_soon = sd_event_source_disable_unref(m->pass_soon);
+        m->poller = poller_free(m->poller);
+        m->executor = executor_free(m->executor);
+        for (size_t i = 0; i < m->n_power_ops; i++)
+                power_op_free(m->power_ops[i]);
+        free(m->power_ops);
+        m->power_ops = NULL;
+        m->n_power_ops = 0;
+        m->collector = collector_free(m->collector);
+        m->virt_event = virt_event_stop(m->virt_event);
+        m->run = leader_run_free(m->run);
+        m->recommendations = leader_run_free(m->recommendations);
+        move_log_done(&m->moves);
+        blockers_free(m->blockers, m->n_blockers);
+        m->blockers = NULL;
+        m->n_blockers = 0;
+        m->stale_hosts = strv_free(m->stale_hosts);
+        m->polled = strv_free(m->polled);
+        m->draining = strv_free(m->draining);
+        free(m->last_plan_summary);
+        m->last_plan_summary = NULL;
+}
