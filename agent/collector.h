@@ -9,14 +9,19 @@
  * a counter that went backwards (the VM migrated or restarted) restarts the series. Memory
  * demand = balloon available − unused when the guest reports it, else rss. Both are smoothed
  * with an EWMA and a short max window (the report uses max(ewma, recent peak) so a bursty VM
- * is not packed as if it were idle). A host that misses reports for `stale_after` is stale. */
+ * is not packed as if it were idle). A host that misses reports for `stale_after` is stale.
+ *
+ * A VM's series is kept by VM name across hosts: after a migration the rate restarts on the
+ * new host (the counter restarted with the new QEMU), but the smoothed demands carry over, so
+ * a VM that just moved is not seen as idle. A VM absent from every sample for 3 × stale_after
+ * is forgotten. ewma_alpha in (0, 1] weighs the newest rate; peak_window = how many recent
+ * rates the peak covers (0 = EWMA only). */
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "hv.h"
-#include "solver.h"
 
 typedef struct VmReport {
         char *name; /* owned */
@@ -32,7 +37,8 @@ typedef struct HostReport {
         uint64_t t_usec; /* CLOCK_MONOTONIC of the last good sample; 0 = never */
         unsigned cpus;
         uint64_t memory_mib;
-        VmReport *vms; /* owned array, sorted by name */
+        uint64_t free_mib; /* free + buffers + cached, from the last good sample */
+        VmReport *vms;     /* owned array, sorted by name */
         size_t n_vms;
         char *last_error; /* owned; the last collection error, NULL after a good sample */
 } HostReport;
@@ -47,5 +53,8 @@ int collector_feed(Collector *c, const char *host, const HvHostStats *s);
 /* Records a failed collection of host at now_usec. */
 int collector_feed_error(Collector *c, const char *host, const char *msg, uint64_t now_usec);
 
+/* NULL when host was never fed. Valid until the next feed or removal of that host. */
 const HostReport *collector_get(const Collector *c, const char *host);
+/* Forgets a host (removed from the configuration). -ENOENT when unknown. */
+int collector_remove_host(Collector *c, const char *host);
 bool collector_host_is_stale(const Collector *c, const char *host, uint64_t now_usec);

@@ -11,7 +11,34 @@
  * at the timeout (timeout_per_gib × memory, at least 60 s). After success it checks the VM runs
  * on the destination and is gone from the source. On failure the VM keeps running on the
  * source. The result (with libvirt's message, duration and downtime from the completed job
- * stats) comes back through the done callback on the sd-event thread. */
+ * stats) comes back through the done callback on the sd-event thread.
+ *
+ * Details of the contract:
+ *   - Queue order is FIFO, but a request whose hosts are at their limits does not hold up a
+ *     later one that fits (no ordering across requests): submit a plan wave by wave, the next
+ *     wave when the previous one's results are in.
+ *   - Each migration's worker opens its own connections from the request's URIs (source and
+ *     target management URIs; the watcher a second one to the source); failing to connect is
+ *     SKIPPED, like a failed precheck.
+ *   - The watcher polls job stats every second; it sets the first max downtime of the policy's
+ *     schedule as soon as the job runs. A poll is "not shrinking" when remaining memory is no
+ *     new low; 3 such polls in a row, or dirty rate (pps × page size) ≥ transfer rate from the
+ *     second iteration on, is a stall. A stall raises max downtime to the next step (then
+ *     waits 3 polls); with the schedule exhausted it aborts and, when auto_converge is
+ *     allowed, retries once with auto-converge (starting at the last step); a stall then
+ *     aborts for good. The timeout (max(60 s, timeout_per_gib × memory GiB)) applies to each
+ *     attempt.
+ *   - A failure is checked against libvirt: when the VM in fact runs on the target and is gone
+ *     from the source the result is OK; when it runs nowhere or twice it is LOST.
+ *   - duration_ms is the completed job's elapsed time (the wall time of the migrate call when
+ *     libvirt has none), downtime_ms its downtime.
+ *   - executor_free() (SIGTERM) never aborts a migration: it stops the watchers, waits up to
+ *     EXECUTOR_SHUTDOWN_GRACE_USEC for workers and detaches those still blocked in libvirt (a
+ *     PEER2PEER migration goes on inside libvirtd without its client); no callback runs after
+ *     it. A restarted drsd learns of such migrations from the collector: the VM's report has
+ *     `migrating` set (an outgoing migration job on the source, HvDomainStats.migrating) —
+ *     the leader must not plan that VM (executor_vm_busy() is false after a restart) until
+ *     the flag clears, and then finds it on whichever host reports it. */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -19,6 +46,7 @@
 #include <systemd/sd-event.h>
 
 #include "hv.h"
+#include "macro.h"
 #include "policy.h"
 
 typedef enum MigrationResult {
@@ -53,16 +81,42 @@ typedef struct MigrationOutcome {
 
 typedef void (*MigrationDone)(const MigrationRequest *req, const MigrationOutcome *o, void *userdata);
 
+/* Progress of a running migration, for the journal and history (main thread). */
+typedef enum MigrationEvent {
+        MIGRATION_EVENT_STARTED,         /* precheck passed, migrate called; value = attempt (1, 2) */
+        MIGRATION_EVENT_DOWNTIME_RAISED, /* stall: value = the new max downtime in ms */
+        MIGRATION_EVENT_AUTO_CONVERGE,   /* stall with the schedule exhausted: retrying with auto-converge */
+        MIGRATION_EVENT_ABORTING,        /* stall or timeout: aborting; detail says which */
+        _MIGRATION_EVENT_MAX,
+} MigrationEvent;
+
+const char *migration_event_to_string(MigrationEvent e);
+
+typedef void (*MigrationProgress)(
+        const MigrationRequest *req, MigrationEvent ev, uint64_t value, const char *detail, void *userdata);
+
+#define EXECUTOR_SHUTDOWN_GRACE_USEC (UINT64_C(5) * 1000000)
+
 typedef struct Executor Executor;
 
 /* ops: the hypervisor boundary (hv_libvirt_ops, or a fake in tests). */
 int executor_new(sd_event *e, const HvOps *ops, const Policy *policy, Executor **ret);
-Executor *
-executor_free(Executor *x); /* waits for running workers; libvirt migrations themselves continue (p2p) */
-void executor_set_policy(Executor *x, const Policy *policy); /* limits and migration tunables */
+Executor *executor_free(Executor *x); /* NULL-safe; see above: never aborts a migration */
+DEFINE_TRIVIAL_CLEANUP_FUNC(Executor *, executor_free);
+/* Copies the limits and migration tunables: limits apply from the next dispatch (now), tunables
+ * to migrations that start afterwards. -ENOMEM keeps the old ones. */
+int executor_set_policy(Executor *x, const Policy *policy);
 
 /* Copies req; returns 0 when queued, -EBUSY when that VM already has a migration queued or running. */
 int executor_submit(Executor *x, const MigrationRequest *req, MigrationDone done, void *userdata);
+/* Drops queued (not yet started) requests for vm (NULL: all); their done callbacks run now with
+ * MIGRATION_SKIPPED "cancelled before it started". Returns how many. Running ones continue. */
+unsigned executor_cancel_queued(Executor *x, const char *vm);
+void executor_set_progress(Executor *x, MigrationProgress cb, void *userdata);
+/* Tests: watcher poll interval (default 1 s), the timeout's floor (default 60 s), the shutdown
+ * grace (default EXECUTOR_SHUTDOWN_GRACE_USEC). 0 leaves a value unchanged. */
+void executor_set_timing(Executor *x, uint64_t poll_usec, uint64_t min_timeout_usec, uint64_t grace_usec);
+
 unsigned executor_n_running(const Executor *x);
 unsigned executor_n_queued(const Executor *x);
 bool executor_vm_busy(const Executor *x, const char *vm);

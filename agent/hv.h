@@ -8,7 +8,11 @@
  * Every call is blocking and may take seconds: drsd only calls them from worker threads
  * (agent/worker.[ch]), never from the sd-event main thread. An HvConn belongs to one thread at
  * a time. Errors: negative errno, with *reterr_msg (newly allocated, libvirt's message) when not
- * NULL. */
+ * NULL.
+ *
+ * hv_libvirt_ops needs libvirt's event loop (agent/virt-event.h: virt_event_start()) running
+ * before the first open(): keepalive (5 s, 3 missed) and the close callback that makes
+ * is_alive() false depend on it; open() fails with -ENOTCONN when it is not running. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -29,7 +33,7 @@ typedef struct HvDomainStats {
         uint64_t balloon_available_kib; /* guest-visible total */
         uint64_t balloon_unused_kib;    /* guest-free */
         uint64_t balloon_usable_kib;
-        bool migrating; /* an outgoing migration job is active */
+        bool migrating; /* an outgoing migration job is active (one job query per domain) */
 } HvDomainStats;
 
 typedef struct HvHostStats {
@@ -41,7 +45,26 @@ typedef struct HvHostStats {
         size_t n_domains;
 } HvHostStats;
 
-void hv_host_stats_done(HvHostStats *s);
+void hv_host_stats_done(HvHostStats *s); /* frees the contents; NULL-safe */
+/* Deep copy (for handing a sample from a worker thread to the main thread). */
+int hv_host_stats_copy(const HvHostStats *s, HvHostStats *ret);
+
+/* CLOCK_MONOTONIC in µs: the clock of HvHostStats.t_usec and of the collector. */
+uint64_t hv_now_usec(void);
+
+/* What precheck needs from a domain's XML (virDomainGetXMLDesc), parsed by a small scanner
+ * (pure; no libxml2): libvirt writes this XML itself, regular and well-formed. */
+typedef struct HvDomainXml {
+        char *type;        /* owned; <domain type=…>: "kvm", "qemu" */
+        char *cpu_xml;     /* owned; the <cpu>…</cpu> element verbatim; NULL when absent */
+        char *cpu_mode;    /* owned; its mode attribute; NULL when absent */
+        char **networks;   /* owned strv, never NULL: <interface type='network'><source network=…> */
+        char **file_disks; /* owned strv, never NULL: <disk type='file'><source file=…> */
+} HvDomainXml;
+
+void hv_domain_xml_done(HvDomainXml *x);
+/* -EBADMSG when xml is not a <domain> document the scanner understands. */
+int hv_domain_xml_parse(const char *xml, HvDomainXml *ret);
 
 typedef struct HvMigrateParams {
         const char *dest_uri; /* migration URI of the destination (dialled by the source libvirtd, p2p) */
@@ -80,16 +103,21 @@ typedef struct HvOps {
         void (*close)(HvConn *c);
         bool (*is_alive)(HvConn *c);
         /* One virConnectGetAllDomainStats(STATE|CPU_TOTAL|BALLOON|VCPU, RUNNING|NOWAIT) plus
-         * node info and memory stats. */
+         * node info and memory stats, and a job query per domain for `migrating`. t_usec is
+         * taken at the start. On error *ret is untouched. */
         int (*host_stats)(HvConn *c, HvHostStats *ret, char **reterr_msg);
         /* Pre-checks on the destination: the domain's CPU is compatible
-         * (virConnectCompareHypervisorCPU with the source's domain CPU), its networks and disk
-         * paths exist there, enough free memory. */
+         * (virConnectCompareHypervisorCPU with the <cpu> of the domain's XML; no <cpu>, as TCG
+         * guests, or host-passthrough: compatible — libvirt checks again when migrating), its
+         * networks exist and are active there, its file disks are known volumes there
+         * (virStorageVolLookupByPath), enough free memory (free ≥ the VM's maximum memory).
+         * -EHOSTUNREACH/-ENOENT/-ENOSPC/-EXDEV with the reason in *reterr_msg when it fails. */
         int (*precheck)(HvConn *src, HvConn *dst, const char *vm, char **reterr_msg);
         /* virDomainMigrateToURI3 LIVE|PEER2PEER|PERSIST_DEST|UNDEFINE_SOURCE|ABORT_ON_ERROR
          * (+TLS, +AUTO_CONVERGE, +POSTCOPY per params); blocks until the migration ends. */
         int (*migrate)(HvConn *src, const char *vm, const HvMigrateParams *p, char **reterr_msg);
-        /* Job stats of the domain's current job (or the completed one with completed=true). */
+        /* Job stats of the domain's current job (or the completed one with completed=true; after
+         * a p2p migration with UNDEFINE_SOURCE ask the destination). */
         int (*job_info)(HvConn *c, const char *vm, bool completed, HvJobInfo *ret, char **reterr_msg);
         int (*set_max_downtime)(HvConn *c, const char *vm, uint64_t ms, char **reterr_msg);
         int (*abort_job)(HvConn *c, const char *vm, char **reterr_msg);

@@ -1,0 +1,814 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* The executor. The main thread owns the queue and the running set; each migration runs in a
+ * worker thread (job_thread) that owns its libvirt connections, and during each migrate call a
+ * watcher thread (watch_thread) polls job stats on a connection of its own. Results and
+ * progress come back through a WorkerQueue. A Job is refcounted: the main thread, its worker
+ * and each queued item hold references, because a worker may outlive the executor (shutdown
+ * while a migration is blocked in libvirt). */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "executor.h"
+#include "worker.h"
+
+#define STALL_POLLS 3
+#define DEFAULT_POLL_USEC (UINT64_C(1) * 1000000)
+#define DEFAULT_MIN_TIMEOUT_USEC (UINT64_C(60) * 1000000)
+
+static const char *const result_names[_MIGRATION_RESULT_MAX] = {
+        [MIGRATION_OK] = "ok",           [MIGRATION_SKIPPED] = "skipped", [MIGRATION_FAILED] = "failed",
+        [MIGRATION_ABORTED] = "aborted", [MIGRATION_LOST] = "lost",
+};
+
+const char *migration_result_to_string(MigrationResult r) {
+        if ((unsigned) r >= _MIGRATION_RESULT_MAX)
+                return NULL;
+        return result_names[r];
+}
+
+static const char *const event_names[_MIGRATION_EVENT_MAX] = {
+        [MIGRATION_EVENT_STARTED] = "started",
+        [MIGRATION_EVENT_DOWNTIME_RAISED] = "downtime-raised",
+        [MIGRATION_EVENT_AUTO_CONVERGE] = "auto-converge",
+        [MIGRATION_EVENT_ABORTING] = "aborting",
+};
+
+const char *migration_event_to_string(MigrationEvent e) {
+        if ((unsigned) e >= _MIGRATION_EVENT_MAX)
+                return NULL;
+        return event_names[e];
+}
+
+/* What a job runs with, fixed when it starts. */
+typedef struct Tunables {
+        uint64_t bandwidth_mib_s;
+        uint64_t *downtimes_ms; /* owned */
+        size_t n_downtimes;
+        bool auto_converge, post_copy, tls;
+        uint64_t timeout_usec;
+        uint64_t poll_usec;
+} Tunables;
+
+typedef struct Job {
+        atomic_uint n_ref;
+        const HvOps *ops;
+        WorkerQueue *queue; /* ref */
+
+        /* The request, owned copies; req points into them. Immutable after submit. */
+        char *vm, *source, *target, *source_uri, *target_uri, *target_migration_uri, *reason;
+        MigrationRequest req;
+        MigrationDone done; /* main thread */
+        void *userdata;
+
+        Tunables t; /* set before the thread starts */
+        pthread_t thread;
+        bool started;         /* main thread: the thread exists and is not joined or detached */
+        atomic_bool shutdown; /* the executor is gone: change nothing, report nothing */
+
+        MigrationOutcome outcome; /* written by the worker before it posts "done" */
+} Job;
+
+struct Executor {
+        sd_event *event;
+        const HvOps *ops;
+        WorkerQueue *queue; /* owned ref */
+        LimitsPolicy limits;
+        Tunables tunables; /* template; downtimes owned */
+        uint64_t timeout_s_per_gib;
+        uint64_t poll_usec, min_timeout_usec, grace_usec;
+        MigrationProgress progress;
+        void *progress_userdata;
+
+        Job **queued; /* owned refs, FIFO */
+        size_t n_queued;
+        Job **running; /* owned refs */
+        size_t n_running;
+};
+
+static void tunables_done(Tunables *t) {
+        free(t->downtimes_ms);
+        *t = (Tunables){};
+}
+
+static int tunables_copy(const Tunables *t, Tunables *ret) {
+        Tunables c = *t;
+
+        c.downtimes_ms = NULL;
+        if (t->n_downtimes > 0) {
+                c.downtimes_ms = malloc(sizeof(uint64_t) * t->n_downtimes);
+                if (!c.downtimes_ms)
+                        return -ENOMEM;
+                memcpy(c.downtimes_ms, t->downtimes_ms, sizeof(uint64_t) * t->n_downtimes);
+        }
+        *ret = c;
+        return 0;
+}
+
+static Job *job_ref(Job *j) {
+        atomic_fetch_add(&j->n_ref, 1);
+        return j;
+}
+
+static void job_unref(Job *j) {
+        if (!j || atomic_fetch_sub(&j->n_ref, 1) != 1)
+                return;
+        free(j->vm);
+        free(j->source);
+        free(j->target);
+        free(j->source_uri);
+        free(j->target_uri);
+        free(j->target_migration_uri);
+        free(j->reason);
+        free(j->outcome.message);
+        tunables_done(&j->t);
+        worker_queue_unref(j->queue);
+        free(j);
+}
+
+static void job_unref_void(void *p) {
+        job_unref(p);
+}
+
+/* Main thread items. */
+
+typedef struct ProgressItem {
+        Job *job; /* ref */
+        MigrationEvent ev;
+        uint64_t value;
+        char *detail;
+} ProgressItem;
+
+static void progress_item_free(void *p) {
+        ProgressItem *i = p;
+        if (!i)
+                return;
+        job_unref(i->job);
+        free(i->detail);
+        free(i);
+}
+
+static void on_progress(void *data, void *userdata) {
+        ProgressItem *i = data;
+        Executor *x = userdata;
+
+        if (x->progress)
+                x->progress(&i->job->req, i->ev, i->value, i->detail, x->progress_userdata);
+}
+
+/* Worker side: post a progress event (dropped after shutdown). */
+static void job_progress(Job *j, MigrationEvent ev, uint64_t value, const char *detail) {
+        ProgressItem *i;
+
+        if (atomic_load(&j->shutdown))
+                return;
+        i = calloc(1, sizeof(*i));
+        if (!i)
+                return;
+        i->job = job_ref(j);
+        i->ev = ev;
+        i->value = value;
+        if (detail)
+                i->detail = strdup(detail);
+        (void) worker_queue_post(j->queue, on_progress, i, progress_item_free);
+}
+
+static void dispatch(Executor *x);
+
+static void on_done(void *data, void *userdata) {
+        Job *j = data;
+        Executor *x = userdata;
+
+        for (size_t i = 0; i < x->n_running; i++)
+                if (x->running[i] == j) {
+                        memmove(&x->running[i], &x->running[i + 1], sizeof(Job *) * (x->n_running - i - 1));
+                        x->n_running--;
+                        break;
+                }
+        if (j->started) {
+                /* Its last act was posting this item. */
+                pthread_join(j->thread, NULL);
+                j->started = false;
+        }
+        if (j->done)
+                j->done(&j->req, &j->outcome, j->userdata);
+        job_unref(j); /* the running set's reference */
+        dispatch(x);
+}
+
+/* The watcher. */
+
+typedef enum WatchVerdict {
+        WATCH_NONE,
+        WATCH_STALL, /* aborted for good */
+        WATCH_RETRY, /* aborted to retry with auto-converge */
+        WATCH_TIMEOUT,
+} WatchVerdict;
+
+typedef struct Watch {
+        Job *job;
+        HvConn *conn; /* the watcher's own connection to the source */
+        bool allow_retry;
+        size_t step; /* index into the downtime schedule to start at */
+        uint64_t start_usec;
+
+        pthread_mutex_t lock;
+        pthread_cond_t cond; /* CLOCK_MONOTONIC */
+        bool finished;       /* under lock: migrate returned */
+
+        /* Written by the watcher, read after join. */
+        WatchVerdict verdict;
+        unsigned stall_steps;
+        uint64_t last_downtime_ms;
+        char *detail; /* owned */
+} Watch;
+
+static void watch_abort(Watch *w, WatchVerdict v, const char *detail) {
+        Job *j = w->job;
+
+        w->verdict = v;
+        free(w->detail);
+        w->detail = strdup(detail);
+        job_progress(j, MIGRATION_EVENT_ABORTING, 0, detail);
+        (void) j->ops->abort_job(w->conn, j->vm, NULL);
+}
+
+static void *watch_thread(void *userdata) {
+        Watch *w = userdata;
+        Job *j = w->job;
+        const Tunables *t = &j->t;
+        uint64_t min_remaining = UINT64_MAX, deadline = w->start_usec + t->timeout_usec;
+        unsigned not_shrinking = 0, grace = 0;
+        bool downtime_set = false;
+        size_t step = w->step;
+
+        for (;;) {
+                uint64_t next = hv_now_usec() + t->poll_usec;
+                HvJobInfo ji;
+                bool stalled;
+                char buf[160];
+
+                pthread_mutex_lock(&w->lock);
+                while (!w->finished && !atomic_load(&j->shutdown) && hv_now_usec() < next) {
+                        struct timespec ts = {
+                                .tv_sec = (time_t) (next / 1000000),
+                                .tv_nsec = (long) (next % 1000000) * 1000};
+                        (void) pthread_cond_timedwait(&w->cond, &w->lock, &ts);
+                }
+                bool stop = w->finished || atomic_load(&j->shutdown);
+                pthread_mutex_unlock(&w->lock);
+                if (stop)
+                        break;
+
+                if (hv_now_usec() >= deadline) {
+                        (void) snprintf(
+                                buf, sizeof(buf), "timed out after %" PRIu64 " s",
+                                t->timeout_usec / 1000000);
+                        watch_abort(w, WATCH_TIMEOUT, buf);
+                        break;
+                }
+                if (j->ops->job_info(w->conn, j->vm, false, &ji, NULL) < 0 || ji.type != HV_JOB_RUNNING)
+                        continue; /* not started yet, or just ended: migrate will say */
+
+                if (!downtime_set && t->n_downtimes > 0) {
+                        (void) j->ops->set_max_downtime(w->conn, j->vm, t->downtimes_ms[step], NULL);
+                        w->last_downtime_ms = t->downtimes_ms[step];
+                        downtime_set = true;
+                }
+
+                if (ji.memory_remaining_bytes < min_remaining) {
+                        min_remaining = ji.memory_remaining_bytes;
+                        not_shrinking = 0;
+                } else
+                        not_shrinking++;
+                stalled = not_shrinking >= STALL_POLLS;
+                if (grace > 0)
+                        grace--;
+                else if (
+                        ji.memory_iteration >= 2 && ji.memory_bps > 0 && ji.memory_page_size > 0 &&
+                        ji.memory_dirty_rate_pps > 0 &&
+                        ji.memory_dirty_rate_pps >= ji.memory_bps / ji.memory_page_size)
+                        stalled = true;
+                if (!stalled)
+                        continue;
+
+                if (step + 1 < t->n_downtimes) {
+                        step++;
+                        (void) j->ops->set_max_downtime(w->conn, j->vm, t->downtimes_ms[step], NULL);
+                        w->last_downtime_ms = t->downtimes_ms[step];
+                        w->stall_steps++;
+                        job_progress(j, MIGRATION_EVENT_DOWNTIME_RAISED, t->downtimes_ms[step], NULL);
+                        not_shrinking = 0;
+                        grace = STALL_POLLS;
+                        continue;
+                }
+                if (w->allow_retry) {
+                        w->stall_steps++;
+                        job_progress(j, MIGRATION_EVENT_AUTO_CONVERGE, 0, NULL);
+                        watch_abort(w, WATCH_RETRY, "stalled: retrying with auto-converge");
+                        break;
+                }
+                (void) snprintf(
+                        buf, sizeof(buf),
+                        "stalled: remaining memory not shrinking at max downtime %" PRIu64 " ms",
+                        w->last_downtime_ms);
+                watch_abort(w, WATCH_STALL, buf);
+                break;
+        }
+        return NULL;
+}
+
+/* The worker. */
+
+static void set_outcome(Job *j, MigrationResult r, char *message /* takes */) {
+        free(j->outcome.message);
+        j->outcome.result = r;
+        j->outcome.message = message;
+}
+
+_printf_(3, 4) static void set_outcomef(Job *j, MigrationResult r, const char *fmt, ...) {
+        char *m = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        if (vasprintf(&m, fmt, ap) < 0)
+                m = NULL;
+        va_end(ap);
+        set_outcome(j, r, m);
+}
+
+/* After a failed migrate: where is the VM? Returns the result to report. */
+static MigrationResult check_after_failure(Job *j, HvConn *src, HvConn *dst, char **ret_detail) {
+        bool s_exists = false, s_running = false, d_exists = false, d_running = false;
+        int r1 = j->ops->domain_state(src, j->vm, &s_exists, &s_running, NULL);
+        int r2 = j->ops->domain_state(dst, j->vm, &d_exists, &d_running, NULL);
+
+        if (r1 < 0 || r2 < 0) {
+                /* Cannot tell; libvirt's own promise (ABORT_ON_ERROR, source kept) stands. */
+                *ret_detail = NULL;
+                return MIGRATION_FAILED;
+        }
+        if (s_running && !d_running)
+                return MIGRATION_FAILED;
+        if (d_running && !s_exists)
+                return MIGRATION_OK;
+        if (asprintf(
+                    ret_detail, "running on the source: %s, on the target: %s", s_running ? "yes" : "no",
+                    d_running ? "yes" : "no") < 0)
+                *ret_detail = NULL;
+        return MIGRATION_LOST;
+}
+
+static void run_job(Job *j) {
+        const HvOps *ops = j->ops;
+        HvConn *src = NULL, *dst = NULL, *wconn = NULL;
+        _cleanup_free_ char *msg = NULL;
+        uint64_t t0 = 0, wall_ms = 0;
+        unsigned stall_steps = 0;
+        size_t step = 0;
+        int r;
+
+        r = ops->open(j->source_uri, &src, &msg);
+        if (r < 0) {
+                src = NULL;
+                set_outcomef(
+                        j, MIGRATION_SKIPPED, "cannot connect to source '%s': %s", j->source,
+                        msg ? msg : strerror(-r));
+                goto out;
+        }
+        r = ops->open(j->target_uri, &dst, &msg);
+        if (r < 0) {
+                dst = NULL;
+                set_outcomef(
+                        j, MIGRATION_SKIPPED, "cannot connect to target '%s': %s", j->target,
+                        msg ? msg : strerror(-r));
+                goto out;
+        }
+        r = ops->precheck(src, dst, j->vm, &msg);
+        if (r < 0) {
+                set_outcomef(
+                        j, MIGRATION_SKIPPED, "precheck on '%s' failed: %s", j->target,
+                        msg ? msg : strerror(-r));
+                goto out;
+        }
+        r = ops->open(j->source_uri, &wconn, &msg);
+        if (r < 0) {
+                wconn = NULL;
+                set_outcomef(
+                        j, MIGRATION_SKIPPED, "cannot connect to source '%s' for watching: %s", j->source,
+                        msg ? msg : strerror(-r));
+                goto out;
+        }
+
+        t0 = hv_now_usec();
+        for (unsigned attempt = 0; attempt < 2; attempt++) {
+                bool retry_ac = attempt == 1;
+                HvMigrateParams mp = {
+                        .dest_uri = j->target_migration_uri,
+                        .bandwidth_mib_s = j->t.bandwidth_mib_s,
+                        .max_downtime_ms = j->t.n_downtimes > 0 ? j->t.downtimes_ms[step] : 0,
+                        .tls = j->t.tls,
+                        .auto_converge = retry_ac,
+                        .post_copy = j->t.post_copy,
+                };
+                Watch w = {
+                        .job = j,
+                        .conn = wconn,
+                        .allow_retry = j->t.auto_converge && !retry_ac,
+                        .step = step,
+                        .start_usec = hv_now_usec(),
+                };
+                pthread_condattr_t attr;
+                pthread_t wt;
+                bool have_watcher;
+
+                pthread_mutex_init(&w.lock, NULL);
+                pthread_condattr_init(&attr);
+                pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+                pthread_cond_init(&w.cond, &attr);
+                pthread_condattr_destroy(&attr);
+
+                job_progress(j, MIGRATION_EVENT_STARTED, attempt + 1, retry_ac ? "auto-converge" : NULL);
+                have_watcher = pthread_create(&wt, NULL, watch_thread, &w) == 0;
+
+                free(msg);
+                msg = NULL;
+                r = ops->migrate(src, j->vm, &mp, &msg);
+
+                pthread_mutex_lock(&w.lock);
+                w.finished = true;
+                pthread_cond_broadcast(&w.cond);
+                pthread_mutex_unlock(&w.lock);
+                if (have_watcher)
+                        pthread_join(wt, NULL);
+                pthread_cond_destroy(&w.cond);
+                pthread_mutex_destroy(&w.lock);
+                stall_steps += w.stall_steps;
+                _cleanup_free_ char *detail = TAKE_PTR(w.detail);
+
+                if (r >= 0)
+                        break;
+                if (w.verdict == WATCH_RETRY && !atomic_load(&j->shutdown)) {
+                        /* Start the retry at the highest downtime: the lower ones did not do. */
+                        step = j->t.n_downtimes > 0 ? j->t.n_downtimes - 1 : 0;
+                        continue;
+                }
+
+                _cleanup_free_ char *where = NULL;
+                MigrationResult res = check_after_failure(j, src, dst, &where);
+                if (res == MIGRATION_OK) {
+                        r = 0;
+                        break;
+                }
+                if (res == MIGRATION_LOST)
+                        set_outcomef(
+                                j, MIGRATION_LOST,
+                                "migration failed (%s) and the VM is not where expected: %s",
+                                msg ? msg : strerror(-r), where ? where : "unknown");
+                else if (w.verdict == WATCH_STALL || w.verdict == WATCH_TIMEOUT)
+                        set_outcomef(j, MIGRATION_ABORTED, "%s", detail ? detail : "aborted");
+                else
+                        set_outcomef(j, MIGRATION_FAILED, "%s", msg ? msg : strerror(-r));
+                break;
+        }
+        wall_ms = (hv_now_usec() - t0) / 1000;
+        j->outcome.duration_ms = wall_ms;
+        j->outcome.stall_steps = stall_steps;
+        if (r < 0)
+                goto out;
+
+        /* Success: the completed job's numbers (on the target: the source's domain is gone),
+         * then the VM must run exactly once, on the target. */
+        HvJobInfo ji;
+        if (ops->job_info(dst, j->vm, true, &ji, NULL) >= 0 && ji.type == HV_JOB_COMPLETED) {
+                j->outcome.downtime_ms = ji.downtime_ms;
+                if (ji.time_elapsed_ms > 0)
+                        j->outcome.duration_ms = ji.time_elapsed_ms;
+        }
+        bool s_exists = false, s_running = false, d_exists = false, d_running = false;
+        int r1 = ops->domain_state(dst, j->vm, &d_exists, &d_running, NULL);
+        int r2 = ops->domain_state(src, j->vm, &s_exists, &s_running, NULL);
+        if (r1 < 0 || r2 < 0 || !d_running || s_exists)
+                set_outcomef(
+                        j, MIGRATION_LOST,
+                        "after the migration: running on the target: %s, defined on the source: %s%s",
+                        r1 < 0      ? "unknown"
+                        : d_running ? "yes"
+                                    : "no",
+                        r2 < 0     ? "unknown"
+                        : s_exists ? (s_running ? "yes (running)" : "yes")
+                                   : "no",
+                        "");
+        else
+                set_outcome(j, MIGRATION_OK, NULL);
+
+out:
+        if (wconn)
+                ops->close(wconn);
+        if (dst)
+                ops->close(dst);
+        if (src)
+                ops->close(src);
+}
+
+static void *job_thread(void *userdata) {
+        Job *j = userdata;
+
+        run_job(j);
+        if (!atomic_load(&j->shutdown))
+                (void) worker_queue_post(j->queue, on_done, job_ref(j), job_unref_void);
+        job_unref(j); /* the thread's reference */
+        return NULL;
+}
+
+/* Dispatch. */
+
+static unsigned count_running(const Executor *x, const char *source, const char *target) {
+        unsigned n = 0;
+
+        for (size_t i = 0; i < x->n_running; i++)
+                if ((source && streq(x->running[i]->source, source)) ||
+                    (target && streq(x->running[i]->target, target)))
+                        n++;
+        return n;
+}
+
+static unsigned at_least_one(unsigned u) {
+        return u > 0 ? u : 1;
+}
+
+static bool fits(const Executor *x, const Job *j) {
+        unsigned cluster = at_least_one(x->limits.migrations_per_cluster);
+        unsigned out = at_least_one(x->limits.migrations_out_per_host);
+        unsigned in = at_least_one(x->limits.migrations_in_per_host);
+
+        return x->n_running < cluster && count_running(x, j->source, NULL) < out &&
+               count_running(x, NULL, j->target) < in;
+}
+
+static int job_start(Executor *x, Job *j) {
+        uint64_t gib_usec;
+        int r;
+
+        r = tunables_copy(&x->tunables, &j->t);
+        if (r < 0)
+                return r;
+        gib_usec =
+                (uint64_t) ceil((double) j->req.memory_mib / 1024.0 * (double) x->timeout_s_per_gib * 1e6);
+        j->t.timeout_usec = gib_usec > x->min_timeout_usec ? gib_usec : x->min_timeout_usec;
+        j->t.poll_usec = x->poll_usec;
+
+        job_ref(j); /* the thread's */
+        r = -pthread_create(&j->thread, NULL, job_thread, j);
+        if (r < 0) {
+                job_unref(j);
+                tunables_done(&j->t);
+                return r;
+        }
+        j->started = true;
+        return 0;
+}
+
+static void complete_now(Executor *x, Job *j, MigrationResult res, const char *message) {
+        set_outcome(j, res, strdup(message));
+        if (j->done)
+                j->done(&j->req, &j->outcome, j->userdata);
+}
+
+static void dispatch(Executor *x) {
+        for (size_t i = 0; i < x->n_queued;) {
+                Job *j = x->queued[i];
+                Job **l;
+                int r;
+
+                if (!fits(x, j)) {
+                        i++;
+                        continue;
+                }
+                l = realloc(x->running, sizeof(Job *) * (x->n_running + 1));
+                if (!l)
+                        return; /* retried at the next submit or completion */
+                x->running = l;
+                memmove(&x->queued[i], &x->queued[i + 1], sizeof(Job *) * (x->n_queued - i - 1));
+                x->n_queued--;
+                r = job_start(x, j);
+                if (r < 0) {
+                        complete_now(x, j, MIGRATION_SKIPPED, "cannot start a worker thread");
+                        job_unref(j);
+                        continue;
+                }
+                x->running[x->n_running++] = j;
+        }
+}
+
+/* API. */
+
+int executor_new(sd_event *e, const HvOps *ops, const Policy *policy, Executor **ret) {
+        _cleanup_(executor_freep) Executor *x = NULL;
+        int r;
+
+        if (!e || !ops || !policy || !ret)
+                return -EINVAL;
+        x = calloc(1, sizeof(*x));
+        if (!x)
+                return -ENOMEM;
+        x->event = sd_event_ref(e);
+        x->ops = ops;
+        x->poll_usec = DEFAULT_POLL_USEC;
+        x->min_timeout_usec = DEFAULT_MIN_TIMEOUT_USEC;
+        x->grace_usec = EXECUTOR_SHUTDOWN_GRACE_USEC;
+        r = worker_queue_new(e, x, &x->queue);
+        if (r < 0)
+                return r;
+        r = executor_set_policy(x, policy);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(x);
+        return 0;
+}
+
+Executor *executor_free(Executor *x) {
+        struct timespec deadline;
+
+        if (!x)
+                return NULL;
+        /* No callback from here on; workers' posts are dropped. */
+        worker_queue_close(x->queue);
+
+        for (size_t i = 0; i < x->n_queued; i++)
+                job_unref(x->queued[i]);
+        free(x->queued);
+
+        (void) clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += (time_t) (x->grace_usec / 1000000);
+        deadline.tv_nsec += (long) (x->grace_usec % 1000000) * 1000;
+        if (deadline.tv_nsec >= 1000000000) {
+                deadline.tv_sec++;
+                deadline.tv_nsec -= 1000000000;
+        }
+        for (size_t i = 0; i < x->n_running; i++)
+                atomic_store(&x->running[i]->shutdown, true);
+        for (size_t i = 0; i < x->n_running; i++) {
+                Job *j = x->running[i];
+                if (j->started) {
+                        /* Still in libvirt after the grace: let it finish on its own. The
+                         * migration itself goes on in libvirtd either way. */
+                        if (pthread_timedjoin_np(j->thread, NULL, &deadline) != 0)
+                                pthread_detach(j->thread);
+                        j->started = false;
+                }
+                job_unref(j);
+        }
+        free(x->running);
+
+        x->queue = worker_queue_unref(x->queue);
+        tunables_done(&x->tunables);
+        sd_event_unref(x->event);
+        free(x);
+        return NULL;
+}
+
+int executor_set_policy(Executor *x, const Policy *policy) {
+        Tunables t = {};
+
+        if (!x || !policy)
+                return -EINVAL;
+        if (policy->migration.n_max_downtime_ms > 0) {
+                t.downtimes_ms = malloc(sizeof(uint64_t) * policy->migration.n_max_downtime_ms);
+                if (!t.downtimes_ms)
+                        return -ENOMEM;
+                memcpy(t.downtimes_ms, policy->migration.max_downtime_ms,
+                       sizeof(uint64_t) * policy->migration.n_max_downtime_ms);
+                t.n_downtimes = policy->migration.n_max_downtime_ms;
+        }
+        t.bandwidth_mib_s = policy->migration.bandwidth_mib_s;
+        t.auto_converge = policy->migration.auto_converge;
+        t.post_copy = policy->migration.post_copy;
+        t.tls = policy->migration.tls;
+        tunables_done(&x->tunables);
+        x->tunables = t;
+        x->timeout_s_per_gib = policy->migration.timeout_s_per_gib;
+        x->limits = policy->limits;
+        dispatch(x);
+        return 0;
+}
+
+void executor_set_timing(Executor *x, uint64_t poll_usec, uint64_t min_timeout_usec, uint64_t grace_usec) {
+        if (!x)
+                return;
+        if (poll_usec > 0)
+                x->poll_usec = poll_usec;
+        if (min_timeout_usec > 0)
+                x->min_timeout_usec = min_timeout_usec;
+        if (grace_usec > 0)
+                x->grace_usec = grace_usec;
+}
+
+void executor_set_progress(Executor *x, MigrationProgress cb, void *userdata) {
+        if (!x)
+                return;
+        x->progress = cb;
+        x->progress_userdata = userdata;
+}
+
+static int dup_str(const char *s, char **ret) {
+        if (!s) {
+                *ret = NULL;
+                return 0;
+        }
+        *ret = strdup(s);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int executor_submit(Executor *x, const MigrationRequest *req, MigrationDone done, void *userdata) {
+        Job *j, **l;
+
+        if (!x || !req || !req->vm || !req->source || !req->target || !req->source_uri || !req->target_uri)
+                return -EINVAL;
+        if (streq(req->source, req->target))
+                return -EINVAL;
+        if (executor_vm_busy(x, req->vm))
+                return -EBUSY;
+        l = realloc(x->queued, sizeof(Job *) * (x->n_queued + 1));
+        if (!l)
+                return -ENOMEM;
+        x->queued = l;
+
+        j = calloc(1, sizeof(*j));
+        if (!j)
+                return -ENOMEM;
+        atomic_init(&j->n_ref, 1);
+        j->ops = x->ops;
+        j->queue = worker_queue_ref(x->queue);
+        j->done = done;
+        j->userdata = userdata;
+        if (dup_str(req->vm, &j->vm) < 0 || dup_str(req->source, &j->source) < 0 ||
+            dup_str(req->target, &j->target) < 0 || dup_str(req->source_uri, &j->source_uri) < 0 ||
+            dup_str(req->target_uri, &j->target_uri) < 0 ||
+            dup_str(req->target_migration_uri ? req->target_migration_uri : req->target_uri,
+                    &j->target_migration_uri) < 0 ||
+            dup_str(req->reason ? req->reason : "manual", &j->reason) < 0) {
+                job_unref(j);
+                return -ENOMEM;
+        }
+        j->req = (MigrationRequest){
+                .vm = j->vm,
+                .source = j->source,
+                .target = j->target,
+                .source_uri = j->source_uri,
+                .target_uri = j->target_uri,
+                .target_migration_uri = j->target_migration_uri,
+                .memory_mib = req->memory_mib,
+                .reason = j->reason,
+        };
+        x->queued[x->n_queued++] = j;
+        dispatch(x);
+        return 0;
+}
+
+unsigned executor_cancel_queued(Executor *x, const char *vm) {
+        unsigned n = 0;
+
+        if (!x)
+                return 0;
+        for (size_t i = 0; i < x->n_queued;) {
+                Job *j = x->queued[i];
+                if (vm && !streq(j->vm, vm)) {
+                        i++;
+                        continue;
+                }
+                memmove(&x->queued[i], &x->queued[i + 1], sizeof(Job *) * (x->n_queued - i - 1));
+                x->n_queued--;
+                complete_now(x, j, MIGRATION_SKIPPED, "cancelled before it started");
+                job_unref(j);
+                n++;
+        }
+        return n;
+}
+
+unsigned executor_n_running(const Executor *x) {
+        return x ? (unsigned) x->n_running : 0;
+}
+
+unsigned executor_n_queued(const Executor *x) {
+        return x ? (unsigned) x->n_queued : 0;
+}
+
+bool executor_vm_busy(const Executor *x, const char *vm) {
+        if (!x || !vm)
+                return false;
+        for (size_t i = 0; i < x->n_queued; i++)
+                if (streq(x->queued[i]->vm, vm))
+                        return true;
+        for (size_t i = 0; i < x->n_running; i++)
+                if (streq(x->running[i]->vm, vm))
+                        return true;
+        return false;
+}

@@ -1,0 +1,481 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* HvOps over libvirt: the only file besides virt-event.c that includes libvirt headers. Every
+ * function blocks (a libvirt RPC or several) and runs on a worker thread. Errors carry
+ * libvirt's own message (virGetLastErrorMessage(), thread-local); libvirt's printing error
+ * handler is replaced by a silent one when the event loop is registered (virt-event.c). */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "hv.h"
+#include "macro.h"
+#include "virt-event.h"
+
+struct HvConn {
+        virConnectPtr conn;
+        atomic_bool dead; /* set by the close callback, on libvirt's event thread */
+        bool close_cb;    /* registered */
+};
+
+static inline void virDomainFreep(virDomainPtr *d) {
+        if (*d)
+                virDomainFree(*d);
+}
+static inline void virNetworkFreep(virNetworkPtr *n) {
+        if (*n)
+                virNetworkFree(*n);
+}
+static inline void virStorageVolFreep(virStorageVolPtr *v) {
+        if (*v)
+                virStorageVolFree(*v);
+}
+
+/* libvirt's error code as a negative errno. */
+static int last_error_errno(void) {
+        virErrorPtr e = virGetLastError();
+
+        if (!e)
+                return -EIO;
+        switch (e->code) {
+        case VIR_ERR_NO_DOMAIN:
+        case VIR_ERR_NO_NETWORK:
+        case VIR_ERR_NO_STORAGE_VOL:
+                return -ENOENT;
+        case VIR_ERR_OPERATION_ABORTED:
+                return -ECANCELED;
+        case VIR_ERR_OPERATION_TIMEOUT:
+                return -ETIMEDOUT;
+        case VIR_ERR_NO_MEMORY:
+                return -ENOMEM;
+        case VIR_ERR_NO_SUPPORT:
+        case VIR_ERR_OPERATION_UNSUPPORTED:
+                return -EOPNOTSUPP;
+        case VIR_ERR_AUTH_FAILED:
+        case VIR_ERR_AUTH_CANCELLED:
+        case VIR_ERR_OPERATION_DENIED:
+                return -EACCES;
+        case VIR_ERR_OPERATION_INVALID:
+                return -EINVAL;
+        case VIR_ERR_SYSTEM_ERROR:
+        case VIR_ERR_RPC:
+                return -ECOMM;
+        default:
+                return -EIO;
+        }
+}
+
+/* Returns libvirt's error as -errno and its message in *reterr_msg. */
+static int fail_libvirt(char **reterr_msg) {
+        int r = last_error_errno();
+
+        if (reterr_msg)
+                *reterr_msg = strdup(virGetLastErrorMessage());
+        return r;
+}
+
+_printf_(3, 4) static int fail_msg(int r, char **reterr_msg, const char *fmt, ...) {
+        va_list ap;
+
+        if (reterr_msg) {
+                char *m = NULL;
+                va_start(ap, fmt);
+                if (vasprintf(&m, fmt, ap) < 0)
+                        m = NULL;
+                va_end(ap);
+                *reterr_msg = m;
+        }
+        return r;
+}
+
+static void close_cb(virConnectPtr conn, int reason, void *opaque) {
+        HvConn *c = opaque;
+
+        atomic_store(&c->dead, true);
+}
+
+static void hv_close(HvConn *c) {
+        if (!c)
+                return;
+        if (c->conn) {
+                if (c->close_cb)
+                        (void) virConnectUnregisterCloseCallback(c->conn, close_cb);
+                (void) virConnectClose(c->conn);
+        }
+        free(c);
+}
+
+static int hv_open(const char *uri, HvConn **ret, char **reterr_msg) {
+        HvConn *c;
+        int r;
+
+        if (!virt_event_is_running())
+                return fail_msg(-ENOTCONN, reterr_msg, "libvirt's event loop is not running");
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->conn = virConnectOpen(uri);
+        if (!c->conn) {
+                r = fail_libvirt(reterr_msg);
+                free(c);
+                return r;
+        }
+        /* 5 s interval, 3 unanswered: a dead peer closes the connection after ~15 s. 1 = the
+         * driver has no keepalive (local drivers): fine. */
+        if (virConnectSetKeepAlive(c->conn, 5, 3) < 0 ||
+            virConnectRegisterCloseCallback(c->conn, close_cb, c, NULL) < 0) {
+                r = fail_libvirt(reterr_msg);
+                hv_close(c);
+                return r;
+        }
+        c->close_cb = true;
+        *ret = c;
+        return 0;
+}
+
+static bool hv_is_alive(HvConn *c) {
+        return c && c->conn && !atomic_load(&c->dead) && virConnectIsAlive(c->conn) == 1;
+}
+
+static uint64_t node_free_kib(virConnectPtr conn, bool *ret_ok) {
+        _cleanup_free_ virNodeMemoryStatsPtr params = NULL;
+        int n = 0;
+        uint64_t free_kib = 0;
+        bool found = false;
+
+        if (virNodeGetMemoryStats(conn, VIR_NODE_MEMORY_STATS_ALL_CELLS, NULL, &n, 0) == 0 && n > 0 &&
+            n < 64) {
+                params = calloc((size_t) n, sizeof(virNodeMemoryStats));
+                if (params &&
+                    virNodeGetMemoryStats(conn, VIR_NODE_MEMORY_STATS_ALL_CELLS, params, &n, 0) == 0)
+                        for (int i = 0; i < n; i++)
+                                if (streq(params[i].field, VIR_NODE_MEMORY_STATS_FREE) ||
+                                    streq(params[i].field, VIR_NODE_MEMORY_STATS_BUFFERS) ||
+                                    streq(params[i].field, VIR_NODE_MEMORY_STATS_CACHED)) {
+                                        free_kib += params[i].value;
+                                        found = true;
+                                }
+        }
+        if (!found) {
+                unsigned long long b = virNodeGetFreeMemory(conn);
+                if (b > 0) {
+                        free_kib = b / 1024;
+                        found = true;
+                }
+        }
+        *ret_ok = found;
+        return free_kib;
+}
+
+static uint64_t get_ull(virTypedParameterPtr p, int n, const char *name, bool *ret_found) {
+        unsigned long long v = 0;
+        int r = virTypedParamsGetULLong(p, n, name, &v);
+
+        if (ret_found)
+                *ret_found = r == 1;
+        return r == 1 ? v : 0;
+}
+
+/* Whether dom has an outgoing migration job now. */
+static bool domain_migrating_out(virDomainPtr dom) {
+        virTypedParameterPtr p = NULL;
+        int n = 0, type = VIR_DOMAIN_JOB_NONE, op = 0;
+        bool out = false;
+
+        if (virDomainGetJobStats(dom, &type, &p, &n, 0) < 0)
+                return false;
+        if (type == VIR_DOMAIN_JOB_BOUNDED || type == VIR_DOMAIN_JOB_UNBOUNDED)
+                out = virTypedParamsGetInt(p, n, VIR_DOMAIN_JOB_OPERATION, &op) == 1 &&
+                      op == VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT;
+        virTypedParamsFree(p, n);
+        return out;
+}
+
+static int hv_host_stats(HvConn *c, HvHostStats *ret, char **reterr_msg) {
+        _cleanup_(hv_host_stats_done) HvHostStats s = {};
+        virDomainStatsRecordPtr *records = NULL;
+        virNodeInfo info;
+        bool ok;
+        int n, r = 0;
+
+        s.t_usec = hv_now_usec();
+        if (virNodeGetInfo(c->conn, &info) < 0)
+                return fail_libvirt(reterr_msg);
+        s.cpus = info.cpus;
+        s.memory_kib = info.memory;
+        s.free_kib = node_free_kib(c->conn, &ok);
+
+        n = virConnectGetAllDomainStats(
+                c->conn,
+                VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL | VIR_DOMAIN_STATS_BALLOON |
+                        VIR_DOMAIN_STATS_VCPU,
+                &records,
+                VIR_CONNECT_GET_ALL_DOMAINS_STATS_RUNNING | VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
+        if (n < 0)
+                return fail_libvirt(reterr_msg);
+        if (n > 0) {
+                s.domains = calloc((size_t) n, sizeof(HvDomainStats));
+                if (!s.domains) {
+                        virDomainStatsRecordListFree(records);
+                        return -ENOMEM;
+                }
+        }
+        for (int i = 0; i < n; i++) {
+                virDomainStatsRecordPtr rec = records[i];
+                HvDomainStats *d = &s.domains[s.n_domains];
+                const char *name = virDomainGetName(rec->dom);
+                bool have_max, have_avail, have_unused;
+                int state = 0;
+                unsigned vcpus = 0;
+
+                if (!name)
+                        continue;
+                d->name = strdup(name);
+                if (!d->name) {
+                        r = -ENOMEM;
+                        break;
+                }
+                s.n_domains++;
+                if (virDomainGetUUIDString(rec->dom, d->uuid) < 0)
+                        d->uuid[0] = 0;
+                if (virTypedParamsGetInt(rec->params, rec->nparams, "state.state", &state) == 1)
+                        d->running = state == VIR_DOMAIN_RUNNING;
+                else
+                        d->running = true; /* asked for running domains only */
+                if (virTypedParamsGetUInt(rec->params, rec->nparams, "vcpu.current", &vcpus) == 1)
+                        d->vcpus = vcpus;
+                d->cpu_time_ns = get_ull(rec->params, rec->nparams, "cpu.time", NULL);
+                d->memory_kib = get_ull(rec->params, rec->nparams, "balloon.maximum", &have_max);
+                if (!have_max) {
+                        unsigned long m = virDomainGetMaxMemory(rec->dom);
+                        d->memory_kib = m;
+                }
+                d->balloon_current_kib = get_ull(rec->params, rec->nparams, "balloon.current", NULL);
+                d->balloon_rss_kib = get_ull(rec->params, rec->nparams, "balloon.rss", NULL);
+                d->balloon_available_kib =
+                        get_ull(rec->params, rec->nparams, "balloon.available", &have_avail);
+                d->balloon_unused_kib = get_ull(rec->params, rec->nparams, "balloon.unused", &have_unused);
+                d->balloon_usable_kib = get_ull(rec->params, rec->nparams, "balloon.usable", NULL);
+                d->have_balloon = have_avail && have_unused && d->balloon_available_kib > 0;
+                d->migrating = domain_migrating_out(rec->dom);
+        }
+        virDomainStatsRecordListFree(records);
+        if (r < 0)
+                return r;
+        *ret = s;
+        s = (HvHostStats){};
+        return 0;
+}
+
+static int lookup(HvConn *c, const char *vm, virDomainPtr *ret, char **reterr_msg) {
+        virDomainPtr d = virDomainLookupByName(c->conn, vm);
+
+        if (!d)
+                return fail_libvirt(reterr_msg);
+        *ret = d;
+        return 0;
+}
+
+static int hv_precheck(HvConn *src, HvConn *dst, const char *vm, char **reterr_msg) {
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        _cleanup_(hv_domain_xml_done) HvDomainXml x = {};
+        _cleanup_free_ char *xml = NULL;
+        unsigned long max_kib;
+        uint64_t free_kib;
+        bool ok;
+        int r;
+
+        r = lookup(src, vm, &dom, reterr_msg);
+        if (r < 0)
+                return r;
+        xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_MIGRATABLE);
+        if (!xml)
+                return fail_libvirt(reterr_msg);
+        r = hv_domain_xml_parse(xml, &x);
+        if (r < 0)
+                return fail_msg(r, reterr_msg, "cannot read the XML of '%s'", vm);
+
+        /* CPU: host-passthrough and maximum copy the host CPU and cannot be compared as a model;
+         * libvirt checks them again when the migration starts. No <cpu> (TCG guests):
+         * compatible. */
+        if (x.cpu_xml && !streq_ptr(x.cpu_mode, "host-passthrough") && !streq_ptr(x.cpu_mode, "maximum")) {
+                r = virConnectCompareHypervisorCPU(dst->conn, NULL, NULL, NULL, x.type, x.cpu_xml, 0);
+                if (r < 0) {
+                        _cleanup_free_ char *m = NULL;
+                        r = fail_libvirt(&m);
+                        return fail_msg(
+                                r, reterr_msg, "cannot compare the CPU of '%s' on the destination: %s", vm,
+                                m ? m : "unknown error");
+                }
+                if (r == VIR_CPU_COMPARE_INCOMPATIBLE)
+                        return fail_msg(
+                                -EXDEV, reterr_msg, "the CPU of '%s' is not compatible with the destination",
+                                vm);
+        }
+
+        for (char **n = x.networks; n && *n; n++) {
+                _cleanup_(virNetworkFreep) virNetworkPtr net = virNetworkLookupByName(dst->conn, *n);
+                if (!net)
+                        return fail_msg(
+                                -ENOENT, reterr_msg, "network '%s' does not exist on the destination", *n);
+                if (virNetworkIsActive(net) != 1)
+                        return fail_msg(
+                                -ENOENT, reterr_msg, "network '%s' is not active on the destination", *n);
+        }
+
+        for (char **p = x.file_disks; p && *p; p++) {
+                _cleanup_(virStorageVolFreep) virStorageVolPtr vol =
+                        virStorageVolLookupByPath(dst->conn, *p);
+                if (!vol)
+                        return fail_msg(
+                                -ENOENT, reterr_msg, "disk '%s' is not a storage volume on the destination",
+                                *p);
+        }
+
+        max_kib = virDomainGetMaxMemory(dom);
+        if (max_kib == 0)
+                return fail_libvirt(reterr_msg);
+        free_kib = node_free_kib(dst->conn, &ok);
+        if (!ok)
+                return fail_libvirt(reterr_msg);
+        if (free_kib < max_kib)
+                return fail_msg(
+                        -ENOSPC, reterr_msg, "the destination has %" PRIu64 " MiB free, '%s' needs %lu MiB",
+                        free_kib / 1024, vm, max_kib / 1024);
+        return 0;
+}
+
+static int hv_migrate(HvConn *src, const char *vm, const HvMigrateParams *p, char **reterr_msg) {
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        virTypedParameterPtr params = NULL;
+        int n = 0, max = 0, r;
+        unsigned flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PERSIST_DEST |
+                         VIR_MIGRATE_UNDEFINE_SOURCE | VIR_MIGRATE_ABORT_ON_ERROR;
+
+        r = lookup(src, vm, &dom, reterr_msg);
+        if (r < 0)
+                return r;
+        if (p->tls)
+                flags |= VIR_MIGRATE_TLS;
+        if (p->auto_converge)
+                flags |= VIR_MIGRATE_AUTO_CONVERGE;
+        if (p->post_copy)
+                flags |= VIR_MIGRATE_POSTCOPY;
+        if (p->bandwidth_mib_s > 0 &&
+            virTypedParamsAddULLong(&params, &n, &max, VIR_MIGRATE_PARAM_BANDWIDTH, p->bandwidth_mib_s) <
+                    0) {
+                r = fail_libvirt(reterr_msg);
+                virTypedParamsFree(params, n);
+                return r;
+        }
+        r = virDomainMigrateToURI3(dom, p->dest_uri, params, (unsigned) n, flags);
+        if (r < 0)
+                r = fail_libvirt(reterr_msg);
+        virTypedParamsFree(params, n);
+        return r < 0 ? r : 0;
+}
+
+static int hv_job_info(HvConn *c, const char *vm, bool completed, HvJobInfo *ret, char **reterr_msg) {
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        virTypedParameterPtr p = NULL;
+        int n = 0, type = VIR_DOMAIN_JOB_NONE, r;
+        HvJobInfo j = {};
+
+        r = lookup(c, vm, &dom, reterr_msg);
+        if (r < 0)
+                return r;
+        if (virDomainGetJobStats(dom, &type, &p, &n, completed ? VIR_DOMAIN_JOB_STATS_COMPLETED : 0) < 0)
+                return fail_libvirt(reterr_msg);
+        switch (type) {
+        case VIR_DOMAIN_JOB_BOUNDED:
+        case VIR_DOMAIN_JOB_UNBOUNDED:
+                j.type = HV_JOB_RUNNING;
+                break;
+        case VIR_DOMAIN_JOB_COMPLETED:
+                j.type = HV_JOB_COMPLETED;
+                break;
+        case VIR_DOMAIN_JOB_FAILED:
+                j.type = HV_JOB_FAILED;
+                break;
+        case VIR_DOMAIN_JOB_CANCELLED:
+                j.type = HV_JOB_CANCELLED;
+                break;
+        default:
+                j.type = HV_JOB_NONE;
+        }
+        j.time_elapsed_ms = get_ull(p, n, VIR_DOMAIN_JOB_TIME_ELAPSED, NULL);
+        j.memory_total_bytes = get_ull(p, n, VIR_DOMAIN_JOB_MEMORY_TOTAL, NULL);
+        j.memory_processed_bytes = get_ull(p, n, VIR_DOMAIN_JOB_MEMORY_PROCESSED, NULL);
+        j.memory_remaining_bytes = get_ull(p, n, VIR_DOMAIN_JOB_MEMORY_REMAINING, NULL);
+        j.memory_dirty_rate_pps = get_ull(p, n, VIR_DOMAIN_JOB_MEMORY_DIRTY_RATE, NULL);
+        j.memory_page_size = get_ull(p, n, VIR_DOMAIN_JOB_MEMORY_PAGE_SIZE, NULL);
+        j.memory_bps = get_ull(p, n, VIR_DOMAIN_JOB_MEMORY_BPS, NULL);
+        j.memory_iteration = get_ull(p, n, VIR_DOMAIN_JOB_MEMORY_ITERATION, NULL);
+        j.downtime_ms = get_ull(p, n, VIR_DOMAIN_JOB_DOWNTIME, NULL);
+        j.setup_time_ms = get_ull(p, n, VIR_DOMAIN_JOB_SETUP_TIME, NULL);
+        virTypedParamsFree(p, n);
+        *ret = j;
+        return 0;
+}
+
+static int hv_set_max_downtime(HvConn *c, const char *vm, uint64_t ms, char **reterr_msg) {
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        int r = lookup(c, vm, &dom, reterr_msg);
+
+        if (r < 0)
+                return r;
+        if (virDomainMigrateSetMaxDowntime(dom, ms, 0) < 0)
+                return fail_libvirt(reterr_msg);
+        return 0;
+}
+
+static int hv_abort_job(HvConn *c, const char *vm, char **reterr_msg) {
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        int r = lookup(c, vm, &dom, reterr_msg);
+
+        if (r < 0)
+                return r;
+        if (virDomainAbortJob(dom) < 0)
+                return fail_libvirt(reterr_msg);
+        return 0;
+}
+
+static int
+hv_domain_state(HvConn *c, const char *vm, bool *ret_exists, bool *ret_running, char **reterr_msg) {
+        _cleanup_(virDomainFreep) virDomainPtr dom = virDomainLookupByName(c->conn, vm);
+        int state = 0, reason = 0;
+
+        if (!dom) {
+                virErrorPtr e = virGetLastError();
+                if (e && e->code == VIR_ERR_NO_DOMAIN) {
+                        *ret_exists = false;
+                        *ret_running = false;
+                        return 0;
+                }
+                return fail_libvirt(reterr_msg);
+        }
+        if (virDomainGetState(dom, &state, &reason, 0) < 0)
+                return fail_libvirt(reterr_msg);
+        *ret_exists = true;
+        *ret_running = state == VIR_DOMAIN_RUNNING;
+        return 0;
+}
+
+const HvOps hv_libvirt_ops = {
+        .open = hv_open,
+        .close = hv_close,
+        .is_alive = hv_is_alive,
+        .host_stats = hv_host_stats,
+        .precheck = hv_precheck,
+        .migrate = hv_migrate,
+        .job_info = hv_job_info,
+        .set_max_downtime = hv_set_max_downtime,
+        .abort_job = hv_abort_job,
+        .domain_state = hv_domain_state,
+};

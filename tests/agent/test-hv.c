@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* hv.c: the domain XML scanner precheck relies on, and sample copies. */
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "hv.h"
+#include "macro.h"
+
+static const char *const full_xml =
+        "<?xml version='1.0'?>\n"
+        "<!-- a comment with <cpu> inside -->\n"
+        "<domain type='kvm' id='3'>\n"
+        "  <name>web&amp;1</name>\n"
+        "  <cpu mode='custom' match='exact' check='partial'>\n"
+        "    <model fallback='forbid'>Skylake-Client</model>\n"
+        "    <feature policy='require' name='vmx'/>\n"
+        "  </cpu>\n"
+        "  <devices>\n"
+        "    <disk type='file' device='disk'>\n"
+        "      <driver name='qemu' type='qcow2'/>\n"
+        "      <source file='/var/lib/libvirt/images/web&apos;1.qcow2' index='1'/>\n"
+        "      <target dev='vda' bus='virtio'/>\n"
+        "    </disk>\n"
+        "    <disk type='block' device='disk'><source dev='/dev/sdb'/></disk>\n"
+        "    <disk type=\"file\" device=\"cdrom\"><target dev='sda'/></disk>\n"
+        "    <interface type='network'>\n"
+        "      <source network='default' portid='x'/>\n"
+        "    </interface>\n"
+        "    <interface type='bridge'><source bridge='br0'/></interface>\n"
+        "    <interface type='network'><source network='default'/></interface>\n"
+        "    <interface type='network'><source network='storage&#45;net'/></interface>\n"
+        "  </devices>\n"
+        "  <seclabel type='none'><label><![CDATA[<source network='fake'/>]]></label></seclabel>\n"
+        "</domain>\n";
+
+static void test_full(void **state) {
+        HvDomainXml x = {};
+
+        assert_int_equal(hv_domain_xml_parse(full_xml, &x), 0);
+        assert_string_equal(x.type, "kvm");
+        assert_string_equal(x.cpu_mode, "custom");
+        assert_non_null(x.cpu_xml);
+        assert_true(strncmp(x.cpu_xml, "<cpu mode='custom'", 18) == 0);
+        assert_non_null(strstr(x.cpu_xml, "Skylake-Client"));
+        assert_true(strlen(x.cpu_xml) > 6 && streq(x.cpu_xml + strlen(x.cpu_xml) - 6, "</cpu>"));
+        assert_int_equal(strv_length(x.networks), 2); /* deduplicated; bridges are not networks */
+        assert_string_equal(x.networks[0], "default");
+        assert_string_equal(x.networks[1], "storage-net");
+        assert_int_equal(strv_length(x.file_disks), 1); /* block disks and sourceless cdroms not */
+        assert_string_equal(x.file_disks[0], "/var/lib/libvirt/images/web'1.qcow2");
+        hv_domain_xml_done(&x);
+        hv_domain_xml_done(&x); /* idempotent */
+}
+
+static void test_tcg_no_cpu(void **state) {
+        HvDomainXml x = {};
+        const char *xml = "<domain type='qemu'><name>g1</name><memory unit='KiB'>131072</memory>"
+                          "<devices><console type='pty'/><memballoon model='virtio'><stats period='2'/>"
+                          "</memballoon></devices></domain>";
+
+        assert_int_equal(hv_domain_xml_parse(xml, &x), 0);
+        assert_string_equal(x.type, "qemu");
+        assert_null(x.cpu_xml);
+        assert_null(x.cpu_mode);
+        assert_non_null(x.networks);
+        assert_int_equal(strv_length(x.networks), 0);
+        assert_int_equal(strv_length(x.file_disks), 0);
+        hv_domain_xml_done(&x);
+}
+
+static void test_passthrough(void **state) {
+        HvDomainXml x = {};
+        const char *xml =
+                "<domain type='kvm'><cpu mode='host-passthrough' check='none' migratable='on'/></domain>";
+
+        assert_int_equal(hv_domain_xml_parse(xml, &x), 0);
+        assert_string_equal(x.cpu_mode, "host-passthrough");
+        assert_string_equal(x.cpu_xml, "<cpu mode='host-passthrough' check='none' migratable='on'/>");
+        hv_domain_xml_done(&x);
+}
+
+static void test_malformed(void **state) {
+        static const char *const bad[] = {
+                "",
+                "<notdomain/>",
+                "<domain type='kvm'>",
+                "<domain type='kvm'></devices>",
+                "<domain type='kvm><cpu/></domain>",
+                "<domain type='kvm'><devices><interface type='network'><source network='a&bogus;'/></interface></devices></domain>",
+                "<domain type='kvm'><devices><interface type='network'><source network=x/></interface></devices></domain>",
+                "<domain type='kvm'/><domain type='kvm'/>",
+                "<domain type='kvm'><!-- unterminated </domain>",
+                "<domain type='kvm'><devices><interface type='network'><source network='&#0;'/></interface></devices></domain>",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                HvDomainXml x = {};
+                assert_int_equal(hv_domain_xml_parse(bad[i], &x), -EBADMSG);
+                assert_null(x.type);
+        }
+        HvDomainXml x = {};
+        assert_int_equal(hv_domain_xml_parse(NULL, &x), -EINVAL);
+}
+
+static void test_deep(void **state) {
+        char buf[4096] = "<domain type='kvm'>";
+        size_t n = strlen(buf);
+        HvDomainXml x = {};
+
+        for (int i = 0; i < 100; i++) {
+                memcpy(buf + n, "<a>", 4);
+                n += 3;
+        }
+        assert_int_equal(hv_domain_xml_parse(buf, &x), -EBADMSG);
+}
+
+static void test_stats_copy(void **state) {
+        HvDomainStats d[2] = {{.name = (char *) "a", .cpu_time_ns = 5}, {.name = (char *) "b", .vcpus = 2}};
+        HvHostStats s = {.t_usec = 7, .cpus = 4, .domains = d, .n_domains = 2}, c = {};
+
+        assert_int_equal(hv_host_stats_copy(&s, &c), 0);
+        assert_int_equal(c.n_domains, 2);
+        assert_ptr_not_equal(c.domains, d);
+        assert_string_equal(c.domains[0].name, "a");
+        assert_ptr_not_equal(c.domains[0].name, d[0].name);
+        assert_int_equal(c.domains[0].cpu_time_ns, 5);
+        assert_int_equal(c.domains[1].vcpus, 2);
+        assert_int_equal(c.t_usec, 7);
+        hv_host_stats_done(&c);
+        assert_null(c.domains);
+        hv_host_stats_done(NULL);
+        assert_true(hv_now_usec() > 0);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_full),        cmocka_unit_test(test_tcg_no_cpu),
+                cmocka_unit_test(test_passthrough), cmocka_unit_test(test_malformed),
+                cmocka_unit_test(test_deep),        cmocka_unit_test(test_stats_copy),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
