@@ -12,6 +12,9 @@ typedef struct LnsTestHooks {
         unsigned glpk_error_at_round;
         /* Skip the LP lower bound. */
         bool no_lower_bound;
+        /* Skip the exchange local search after the GLPK rounds (it runs after a GLPK error too:
+         * it needs no GLPK). */
+        bool no_exchange;
 } LnsTestHooks;
 
 /* lns_improve() with test hooks (hooks may be NULL). */

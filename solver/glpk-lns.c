@@ -1215,7 +1215,15 @@ static int lns_bound_build(const Model *m, const Assignment *a, int res, unsigne
                 if (m->counted[h] &&
                     (row_of[h] = lp_new_row(s, GLP_FX, -load[h] / cap[h], -load[h] / cap[h])) < 0)
                         return row_of[h];
-        int row_flow = lp_new_row(s, GLP_FX, F, F);
+        /* The flow row in units of the mean capacity: in MiB it would be 10⁴ times the other
+         * rows and GLPK (unscaled) then returned a "bound" above a solution the exchange
+         * search had found. */
+        double unit = 0;
+        for (size_t h = 0; h < H; h++)
+                if (m->counted[h])
+                        unit += cap[h];
+        unit = unit > 0 ? unit / n_counted : 1;
+        int row_flow = lp_new_row(s, GLP_FX, F / unit, F / unit);
         if (row_flow < 0)
                 return row_flow;
         int row_budget = lp_new_row(s, GLP_UP, 0, (double) budget_left);
@@ -1237,13 +1245,13 @@ static int lns_bound_build(const Model *m, const Assignment *a, int res, unsigne
                         if ((col = lp_new_col(s, GLP_DB, 0, 1, 0, false)) < 0)
                                 return col;
                         if ((r = triplets_add(&s->t, row, col, -dem[v] / cap[h])) < 0 ||
-                            (r = triplets_add(&s->t, row_flow, col, -dem[v])) < 0 ||
+                            (r = triplets_add(&s->t, row_flow, col, -dem[v] / unit)) < 0 ||
                             (r = triplets_add(&s->t, row_budget, col, 1)) < 0)
                                 return r;
                 }
                 if ((col = lp_new_col(s, m->target_ok[h] ? GLP_LO : GLP_FX, 0, 0, 0, false)) < 0)
                         return col;
-                if ((r = triplets_add(&s->t, row, col, 1 / cap[h])) < 0 ||
+                if ((r = triplets_add(&s->t, row, col, unit / cap[h])) < 0 ||
                     (r = triplets_add(&s->t, row_flow, col, 1)) < 0)
                         return r;
                 for (int side = 0; side < 2; side++)
@@ -1366,7 +1374,8 @@ int lns_improve_full(
 
         /* Then exchanges: what a neighbourhood of ≈ 14 hosts cannot see when the budget binds
          * (a weak move anywhere traded for a better one anywhere). */
-        stats.exchanges += lns_exchange(&c, &score, &moves);
+        if (!(hooks && hooks->no_exchange))
+                stats.exchanges += lns_exchange(&c, &score, &moves);
         if (!(hooks && hooks->no_lower_bound) && !stats.glpk_failed) {
                 double lb;
                 r = lns_bound(m, a, c.budget, &lb);

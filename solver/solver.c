@@ -319,7 +319,12 @@ int solver_plan(const Problem *p, const SolverOptions *opts, Plan **ret) {
                         return r;
                 lns_ran = stats.improvements > 0 || stats.exchanges > 0;
                 prune_small_moves(m, &a, g->tags, &dpm);
-                if (assignment_score(m, &a) > greedy_score - 1e-12) {
+                /* LNS counts every VM away from its initial host against one budget; if it
+                 * traded a mandatory move for a balance move (a keep-apart partner moved instead),
+                 * the balance budget could be exceeded: then greedy's plan too. */
+                if (assignment_score(m, &a) > greedy_score - 1e-12 ||
+                    (count_balance_moved(m, &a, g->tags) > bp->max_moves_per_pass &&
+                     count_balance_moved(m, &a, g->tags) > used)) {
                         /* LNS + pruning did not beat greedy: greedy's plan, greedy's name. */
                         Assignment t = a;
                         a = greedy_a;

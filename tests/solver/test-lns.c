@@ -261,7 +261,7 @@ static void test_glpk_error(void **state) {
         assert_int_equal(assignment_copy(m, &s, &b), 0);
 
         LnsOptions o = {.sub_time_limit_s = SUB_TIME_S, .move_budget = 20, .rounds = 6};
-        LnsTestHooks hooks = {.glpk_error_at_round = 2};
+        LnsTestHooks hooks = {.glpk_error_at_round = 2, .no_exchange = true};
         assert_int_equal(lns_improve_full(m, &a, &o, &hooks, &stats), 0);
         assert_true(stats.glpk_failed);
         assert_int_equal(stats.rounds_run, 2);
@@ -269,7 +269,7 @@ static void test_glpk_error(void **state) {
 
         /* Same as one clean round. */
         LnsOptions o1 = {.sub_time_limit_s = SUB_TIME_S, .move_budget = 20, .rounds = 1};
-        LnsTestHooks no_lb = {.no_lower_bound = true};
+        LnsTestHooks no_lb = {.no_lower_bound = true, .no_exchange = true};
         assert_int_equal(lns_improve_full(m, &b, &o1, &no_lb, &one), 0);
         assert_false(one.glpk_failed);
         assert_memory_equal(a.host, b.host, m->n_vms * sizeof(int));
