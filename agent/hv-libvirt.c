@@ -143,24 +143,29 @@ static bool hv_is_alive(HvConn *c) {
         return c && c->conn && !atomic_load(&c->dead) && virConnectIsAlive(c->conn) == 1;
 }
 
-static uint64_t node_free_kib(virConnectPtr conn, bool *ret_ok) {
+/* Free memory (free + buffers + cached) from the node's memory stats, and their total
+ * (/proc/meminfo's MemTotal on Linux; 0 when not reported). */
+static uint64_t node_free_kib(virConnectPtr conn, uint64_t *ret_total_kib, bool *ret_ok) {
         _cleanup_free_ virNodeMemoryStatsPtr params = NULL;
         int n = 0;
-        uint64_t free_kib = 0;
+        uint64_t free_kib = 0, total_kib = 0;
         bool found = false;
 
         if (virNodeGetMemoryStats(conn, VIR_NODE_MEMORY_STATS_ALL_CELLS, NULL, &n, 0) == 0 && n > 0 &&
             n < 64) {
                 params = calloc((size_t) n, sizeof(virNodeMemoryStats));
                 if (params &&
-                    virNodeGetMemoryStats(conn, VIR_NODE_MEMORY_STATS_ALL_CELLS, params, &n, 0) == 0)
-                        for (int i = 0; i < n; i++)
+                    virNodeGetMemoryStats(conn, VIR_NODE_MEMORY_STATS_ALL_CELLS, params, &n, 0) == 0) {
+                        for (int i = 0; i < n; i++) {
                                 if (streq(params[i].field, VIR_NODE_MEMORY_STATS_FREE) ||
                                     streq(params[i].field, VIR_NODE_MEMORY_STATS_BUFFERS) ||
                                     streq(params[i].field, VIR_NODE_MEMORY_STATS_CACHED)) {
                                         free_kib += params[i].value;
                                         found = true;
-                                }
+                                } else if (streq(params[i].field, VIR_NODE_MEMORY_STATS_TOTAL))
+                                        total_kib = params[i].value;
+                        }
+                }
         }
         if (!found) {
                 unsigned long long b = virNodeGetFreeMemory(conn);
@@ -169,6 +174,8 @@ static uint64_t node_free_kib(virConnectPtr conn, bool *ret_ok) {
                         found = true;
                 }
         }
+        if (ret_total_kib)
+                *ret_total_kib = total_kib;
         *ret_ok = found;
         return free_kib;
 }
@@ -201,6 +208,7 @@ static int hv_host_stats(HvConn *c, HvHostStats *ret, char **reterr_msg) {
         _cleanup_(hv_host_stats_done) HvHostStats s = {};
         virDomainStatsRecordPtr *records = NULL;
         virNodeInfo info;
+        uint64_t total_kib = 0;
         bool ok;
         int n, r = 0;
 
@@ -209,7 +217,14 @@ static int hv_host_stats(HvConn *c, HvHostStats *ret, char **reterr_msg) {
                 return fail_libvirt(reterr_msg);
         s.cpus = info.cpus;
         s.memory_kib = info.memory;
-        s.free_kib = node_free_kib(c->conn, &ok);
+        s.free_kib = node_free_kib(c->conn, &total_kib, &ok);
+        /* virNodeGetInfo sums the NUMA nodes' memory; where memory was hot-added outside any
+         * node (seen on cloud VMs: node0 8 GiB, MemTotal 24 GiB) the stats' total is the real
+         * one. */
+        if (total_kib > s.memory_kib)
+                s.memory_kib = total_kib;
+        if (s.free_kib > s.memory_kib)
+                s.free_kib = s.memory_kib;
 
         n = virConnectGetAllDomainStats(
                 c->conn,
@@ -341,7 +356,7 @@ static int hv_precheck(HvConn *src, HvConn *dst, const char *vm, char **reterr_m
         max_kib = virDomainGetMaxMemory(dom);
         if (max_kib == 0)
                 return fail_libvirt(reterr_msg);
-        free_kib = node_free_kib(dst->conn, &ok);
+        free_kib = node_free_kib(dst->conn, NULL, &ok);
         if (!ok)
                 return fail_libvirt(reterr_msg);
         if (free_kib < max_kib)
