@@ -20,6 +20,7 @@
 #include "worker.h"
 
 #define STALL_POLLS 3
+#define MIN_U64(a, b) ((a) < (b) ? (a) : (b))
 #define DEFAULT_POLL_USEC (UINT64_C(1) * 1000000)
 #define DEFAULT_MIN_TIMEOUT_USEC (UINT64_C(60) * 1000000)
 
@@ -246,11 +247,14 @@ static void *watch_thread(void *userdata) {
         const Tunables *t = &j->t;
         uint64_t min_remaining = UINT64_MAX, deadline = w->start_usec + t->timeout_usec;
         unsigned not_shrinking = 0, grace = 0;
-        bool downtime_set = false;
+        bool downtime_set = false, seen_running = false;
         size_t step = w->step;
 
         for (;;) {
-                uint64_t next = hv_now_usec() + t->poll_usec;
+                /* Until the job is seen running (the destination's QEMU starts first), poll
+                 * faster, so that the first max downtime is set right after the start. */
+                uint64_t next =
+                        hv_now_usec() + (seen_running ? t->poll_usec : MIN_U64(t->poll_usec, 200000));
                 HvJobInfo ji;
                 bool stalled;
                 char buf[160];
@@ -269,14 +273,16 @@ static void *watch_thread(void *userdata) {
 
                 if (hv_now_usec() >= deadline) {
                         (void) snprintf(
-                                buf, sizeof(buf), "timed out after %" PRIu64 " s",
-                                t->timeout_usec / 1000000);
+                                buf, sizeof(buf), "timed out after %.1f s", (double) t->timeout_usec / 1e6);
                         watch_abort(w, WATCH_TIMEOUT, buf);
                         break;
                 }
                 if (j->ops->job_info(w->conn, j->vm, false, &ji, NULL) < 0 || ji.type != HV_JOB_RUNNING)
                         continue; /* not started yet, or just ended: migrate will say */
 
+                seen_running = true;
+                if (ji.memory_total_bytes == 0)
+                        continue; /* setting up: no RAM numbers yet */
                 if (!downtime_set && t->n_downtimes > 0) {
                         (void) j->ops->set_max_downtime(w->conn, j->vm, t->downtimes_ms[step], NULL);
                         w->last_downtime_ms = t->downtimes_ms[step];

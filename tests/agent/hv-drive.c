@@ -7,6 +7,7 @@
  *   hv-drive precheck SRC DST VM        exit 0 when the precheck passes, 1 with its message
  *   hv-drive migrate SRC DST DST_MIGRATION_URI VM MEMORY_MIB
  *                                       through the executor; exit 0 on MIGRATION_OK
+ *                                       ($HV_DRIVE_BANDWIDTH_MIB_S: the policy's bandwidth)
  *   hv-drive watch URI SECONDS          open, then report when the connection dies (close
  *                                       callback / keepalive): dead_after_ms=…
  *   hv-drive poll URI SECONDS           a Poller (1 s interval, backoff 1 s → 4 s) on URI for
@@ -72,6 +73,7 @@ static int cmd_stats(const char *uri, const char *vm, unsigned seconds) {
         printf("vm=%s\nuuid=%s\nrunning=%s\nvcpus=%u\nmemory_kib=%" PRIu64 "\n", db->name, db->uuid,
                db->running ? "yes" : "no", db->vcpus, db->memory_kib);
         printf("cpu_time_ns_1=%" PRIu64 "\ncpu_time_ns_2=%" PRIu64 "\n", da->cpu_time_ns, db->cpu_time_ns);
+        printf("migrating_1=%s\n", da->migrating ? "yes" : "no");
         printf("balloon=%s\nballoon_current_kib=%" PRIu64 "\nballoon_available_kib=%" PRIu64
                "\nballoon_unused_kib=%" PRIu64 "\nballoon_rss_kib=%" PRIu64 "\nmigrating=%s\n",
                db->have_balloon ? "yes" : "no", db->balloon_current_kib, db->balloon_available_kib,
@@ -163,6 +165,11 @@ static int cmd_migrate(
                 goto out;
         }
         executor_set_progress(x, on_progress, NULL);
+        const char *bw = getenv("HV_DRIVE_BANDWIDTH_MIB_S");
+        if (bw) {
+                p->migration.bandwidth_mib_s = strtoull(bw, NULL, 10);
+                (void) executor_set_policy(x, p);
+        }
         MigrationRequest req = {
                 .vm = vm,
                 .source = "src",

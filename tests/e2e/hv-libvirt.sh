@@ -4,7 +4,9 @@
 # the guest with a growing cpu.time and balloon stats; the precheck passes for it and fails,
 # naming the network, for a defined guest whose network does not exist on the destination;
 # the executor live-migrates the guest to the other host (duration and downtime from the
-# completed job stats); virsh sees it running exactly once, on the target; console clean.
+# completed job stats); virsh sees it running exactly once, on the target; a dead libvirtd is
+# noticed by the close callback and the poller reconnects with backoff once it is back; the
+# guest moves back at 4 MiB/s while host_stats on the source shows it migrating; console clean.
 #
 # Run as root: bash tests/e2e/hv-libvirt.sh [HV_DRIVE]. HV_DRIVE defaults to
 # $DRS_BUILDDIR/tests/agent/hv-drive (DRS_BUILDDIR default 'build'). Exit 0 = pass, 1 = fail,
@@ -194,16 +196,6 @@ else
         fail "no growing cpu.time for '$GUEST' on h2 ('$c1' -> '$c2')"
 fi
 
-section "console"
-log="$("$TB" console "$GUEST")"
-if [[ ! -s "$log" ]]; then
-        fail "console log $log empty"
-elif bad="$(grep -E "$BAD_CONSOLE" "$log")"; then
-        fail "console shows: $(head -n 3 <<<"$bad" | tr '\n' ' ')"
-else
-        ok "console clean ($(wc -l <"$log") lines)"
-fi
-
 section "connection loss: close callback, poller reconnect with backoff"
 # h1 is empty now. A watcher and a poller (1 s interval, backoff 1 s → 4 s) on h1; h1's
 # libvirtd is stopped at ~3 s and started again at ~7 s.
@@ -241,6 +233,49 @@ free_ms="$(val free_ms "$(cat "$plog")")"
 [[ -n "$free_ms" ]] && ((free_ms < 2000)) && ok "poller_free joined its thread in $free_ms ms" || fail "poller_free took '$free_ms' ms"
 numbers+=("connection loss: close callback noticed $dead ms after the open (libvirtd stopped at ~3 s); poller first error at ${first_err} ms, $errors errors, first sample after power-on at ${back} ms")
 rm -f "$wlog" "$plog"
+
+section "back to h1 at 4 MiB/s: the migrating flag, bandwidth"
+# h1's libvirtd was restarted above. While the executor moves the guest back with a bandwidth
+# limit, host_stats on h2 shows it migrating (what a restarted drsd would see).
+mlog="$(mktemp)"
+HV_DRIVE_BANDWIDTH_MIB_S=4 "$DRIVE" migrate "$U2" "$U1" "$("$TB" migration-uri h1)" "$GUEST" "$GUEST_MIB" >"$mlog" 2>&1 &
+mpid=$!
+saw=no
+for _ in $(seq 1 40); do
+        sleep 0.5
+        kill -0 "$mpid" 2>/dev/null || break
+        out="$("$DRIVE" stats "$U2" "$GUEST" 0 2>/dev/null)"
+        if [[ "$(val migrating_1 "$out")" == yes ]]; then
+                saw=yes
+                break
+        fi
+done
+wait "$mpid"
+rc=$?
+out="$(cat "$mlog")"
+rm -f "$mlog"
+printf '%s\n' "$out" | sed 's/^/    /'
+[[ "$saw" == yes ]] && ok "host_stats on h2 reports '$GUEST' migrating during the migration" ||
+        fail "host_stats on h2 never showed '$GUEST' migrating"
+if ((rc == 0)) && [[ "$(val result "$out")" == ok ]]; then
+        ok "executor: '$GUEST' h2 -> h1 at 4 MiB/s ok (job $(val duration_ms "$out") ms, downtime $(val downtime_ms "$out") ms)"
+else
+        fail "executor: '$GUEST' h2 -> h1 (exit $rc, result '$(val result "$out")', message '$(val message "$out")')"
+fi
+numbers+=("migration h2 -> h1 at 4 MiB/s: wall $(val wall_ms "$out") ms, job $(val duration_ms "$out") ms, downtime $(val downtime_ms "$out") ms, stall steps $(val stall_steps "$out")")
+run1="$(virsh -q -c "$U1" list --name 2>/dev/null | grep -cx "$GUEST")"
+run2="$(virsh -q -c "$U2" list --all --name 2>/dev/null | grep -cx "$GUEST")"
+[[ "$run1$run2" == "10" ]] && ok "'$GUEST' runs on h1 and is gone from h2" || fail "'$GUEST': running on h1 $run1, defined on h2 $run2"
+
+section "console"
+log="$("$TB" console "$GUEST")"
+if [[ ! -s "$log" ]]; then
+        fail "console log $log empty"
+elif bad="$(grep -E "$BAD_CONSOLE" "$log")"; then
+        fail "console shows: $(head -n 3 <<<"$bad" | tr '\n' ' ')"
+else
+        ok "console clean ($(wc -l <"$log") lines)"
+fi
 
 section "down"
 t0="$(now_ms)"
