@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# DPM for real: 3 testbed hosts with one idle guest each and a DPM band of 10–30 % (one
+# host's worth of headroom). Low load → drsd empties one host and runs its power-off command
+# (`scripts/testbed power-off HOST`: that host's libvirtd stops), the host is standby. Then
+# two CPU-burning guests start (about 2 of the 4 powered cores: above the band) → drsd runs the
+# power-on command (`scripts/testbed power-on HOST`), waits for that libvirt to answer, and
+# the host is up again. Prints the power actions with their durations.
+set -uo pipefail
+SUITE=drsd-dpm
+export DRS_TESTBED_NAME="${DRS_TESTBED_NAME:-e2edpm}"
+export DRS_TESTBED_NET="${DRS_TESTBED_NET:-10.252.3}"
+# shellcheck source=tests/e2e/lib/drsd.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/drsd.sh"
+
+e2e_begin
+
+section "guests: one idle guest per host"
+start_guest i1 h1 128 idle || exit 1
+start_guest i2 h2 128 idle || exit 1
+start_guest i3 h3 128 idle || exit 1
+ok "3 idle guests"
+
+cmd="DRS_TESTBED_NAME=$DRS_TESTBED_NAME DRS_TESTBED_NET=$DRS_TESTBED_NET $TB"
+write_config "balance:
+  enabled: false
+  interval: 10s
+  cooldown: 1m
+limits:
+  memory_reserve: 256MiB
+automation:
+  level: full
+dpm:
+  enabled: true
+  target_utilization: {low: 10%, high: 30%}
+  min_hosts_on: 1
+  headroom_hosts: 1
+  power_off: \"$cmd power-off {host}\"
+  power_on: \"$cmd power-on {host}\""
+drsd_start
+ok "drsd started (PID $DRSD_PID)"
+
+standby_host() {
+        ctl hosts --json | python3 -c '
+import json, sys
+s = [h["name"] for h in json.load(sys.stdin)["hosts"] if h["state"] == "standby"]
+print(s[0] if s else "")
+sys.exit(0 if s else 1)'
+}
+section "low load: one host emptied and powered off"
+t0="$(now_ms)"
+if wait_until 120 "standby" standby_host; then
+        off="$(standby_host)"
+        ok "$off in standby after $((($(now_ms) - t0) / 1000)) s"
+        if "$TB" status 2>/dev/null | grep -E "^ *$off\b" | grep -qiE "off|down"; then
+                ok "$off's libvirtd is stopped (testbed status)"
+        elif ! virsh -q -c "$("$TB" uri "$off")" list >/dev/null 2>&1; then
+                ok "$off's libvirtd does not answer"
+        else
+                fail "$off's libvirtd still answers"
+        fi
+else
+        fail "no host went to standby within 120 s"
+        ctl status
+        exit 1
+fi
+ctl status
+
+section "raising load: two burning guests"
+up=()
+for h in "${HOSTS[@]}"; do [[ "$h" != "$off" ]] && up+=("$h"); done
+start_guest b1 "${up[0]}" 128 burn || exit 1
+start_guest b2 "${up[1]}" 128 burn || exit 1
+ok "b1 on ${up[0]}, b2 on ${up[1]}"
+t1="$(now_ms)"
+host_up() { ctl hosts --json | python3 -c '
+import json, sys
+h = [h for h in json.load(sys.stdin)["hosts"] if h["name"] == "'"$off"'"][0]
+sys.exit(0 if h["state"] == "up" and not h["stale"] else 1)'; }
+if wait_until 150 "power-on" host_up; then
+        ok "$off powered on and answering after $((($(now_ms) - t1) / 1000)) s"
+else
+        fail "$off not powered on within 150 s"
+fi
+ctl status
+
+section "power actions (from drsd's history)"
+ctl history --json | python3 -c '
+import json, sys
+for e in json.load(sys.stdin)["events"]:
+    if e.get("type") == "power":
+        print("  %-4s %-9s %-12s %6d ms  %s" % (e.get("source"), e.get("reason"), e.get("result"), e.get("duration_ms", 0), e.get("message", "")))'
+print_migrations
+section "guests"
+check_guests
