@@ -63,7 +63,14 @@ for c in /etc/drs/drsd.yaml /etc/drs/policy.yaml; do
         grep -qx "$c" "$tmp/control/conffiles" 2>/dev/null || bad "$c is not a conffile"
 done
 grep -q systemd-sysusers "$tmp/control/postinst" || bad "postinst does not create the admin group"
+# What the postinst does, in the throwaway root: the admin group of the shipped drsd.yaml.
+if command -v systemd-sysusers >/dev/null; then
+        systemd-sysusers --root="$tmp/root" drs.conf
+        grep -q '^drs:' "$tmp/root/etc/group" && echo "ok group drs" || bad "systemd-sysusers created no group 'drs'"
+fi
 "$tmp/root/usr/sbin/drsd" --version || bad "drsd does not run"
+"$tmp/root/usr/bin/drsctl" policy check "$tmp/root/etc/drs/policy.yaml" >/dev/null ||
+        bad "the shipped /etc/drs/policy.yaml is not valid"
 
 echo "=== man drsctl"
 text="$(MANWIDTH=80 man -l "$tmp/root/usr/share/man/man8/drsctl.8.gz" 2>&1)" || bad "man -l drsctl.8.gz: $text"
