@@ -55,7 +55,12 @@
  * reported as 1 ("at most 100 %", i.e. unknown). The LP without the move budget would be
  * cheap at any size but says nothing: with free fractional moves its bound is ≈ 0.
  *
- * Effort: opts->rounds sub-MIPs (SolverOptions.effort; default 10 up to 32 hosts, else 4), each at
+ * After the rounds, lns_exchange() (below): a deterministic local search that undoes one planned
+ * move and makes the best single move then possible — what a bounded neighbourhood cannot see
+ * when the move budget binds. It runs after a GLPK error too (it needs no GLPK); solver_plan()
+ * names the plan "greedy+glpk" when a sub-MIP result was kept, "greedy+exchange" otherwise.
+ *
+ * Effort: opts->rounds sub-MIPs (SolverOptions.effort; default 10 up to 32 hosts, else 2), each at
  * most LNS_NODE_LIMIT branch-and-bound nodes and LNS_ITER_LIMIT simplex iterations, stopping
  * early after LNS_MAX_FAILS rounds in a row without improvement. A round costs about the same
  * at any cluster size (the neighbourhood is bounded; the rest is O(VMs)). */
@@ -1335,9 +1340,9 @@ int lns_improve_full(
         moves = lns_count_moves(m, a);
         c.budget = MAX(opts->move_budget, moves);
         score = assignment_score(m, a);
-        /* A round costs ≈ 90 ms of CPU whatever the cluster size: 4 keep 64 hosts / 2,000 VMs
-         * within half a second; small clusters, where the budget does not bind and every round
-         * still pays, get more (≈ 1 s, against a pass interval of minutes). */
+        /* A round costs ≈ 90 ms of CPU whatever the cluster size: 2 (plus the exchange search)
+         * keep 64 hosts / 2,000 VMs within half a second; small clusters, where the budget does not bind and
+         * every round still pays, get more (≈ 1 s, against a pass interval of minutes). */
         if (opts->rounds > 0)
                 rounds = opts->rounds;
         else

@@ -8,7 +8,8 @@
  * hottest and coldest hosts and on the endpoints of planned moves × a set of candidate hosts),
  * solves a small MIP over it (piecewise-linear convex fit of the squared utilization deviation,
  * a cost per migration, hard memory / vCPU capacity and hard rules, the global move budget),
- * warm-started from the current assignment, and keeps the result only if the score improves. */
+ * warm-started from the current assignment, and keeps the result only if the score improves;
+ * then an exchange local search (undo one planned move, make a better one). */
 
 #include "model.h"
 
