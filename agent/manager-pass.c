@@ -396,6 +396,9 @@ static void on_power_command_done(PowerCommand *c, const PowerCommandResult *r, 
         }
         record_power(m, LOG_INFO, op->host, POWER_ON, "command-done", r->duration_ms, msg);
         op->phase = POWER_PHASE_WAIT;
+        /* Do not wait for the poller's reconnect backoff (up to a minute): ask now. */
+        if (m->poller)
+                poller_trigger(m->poller, op->host);
         power_on_check(m, op->host);
 }
 

@@ -140,7 +140,7 @@ drsd_start() {
         "$DRSD" --foreground -c "$WORK/drsd.yaml" >>"$WORK/drsd.log" 2>&1 &
         DRSD_PID=$!
         local k
-        for ((k = 0; k < 100; k++)); do
+        for ((k = 0; k < 300; k++)); do
                 [[ -S "$WORK/drsd.sock" ]] && ctl status >/dev/null 2>&1 && return 0
                 drsd_alive || break
                 sleep 0.1
