@@ -7,7 +7,8 @@
  *   hv-drive precheck SRC DST VM        exit 0 when the precheck passes, 1 with its message
  *   hv-drive migrate SRC DST DST_MIGRATION_URI VM MEMORY_MIB
  *                                       through the executor; exit 0 on MIGRATION_OK
- *                                       ($HV_DRIVE_BANDWIDTH_MIB_S: the policy's bandwidth)
+ *                                       ($HV_DRIVE_BANDWIDTH_MIB_S: the policy's bandwidth); on
+ *                                       SIGTERM: executor_free() and exit, as drsd does
  *   hv-drive watch URI SECONDS          open, then report when the connection dies (close
  *                                       callback / keepalive): dead_after_ms=…
  *   hv-drive poll URI SECONDS           a Poller (1 s interval, backoff 1 s → 4 s) on URI for
@@ -15,6 +16,8 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +149,11 @@ static void on_progress(
         fflush(stdout);
 }
 
+static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        *(bool *) userdata = true;
+        return 0;
+}
+
 static int cmd_migrate(
         const char *src_uri, const char *dst_uri, const char *dst_mig_uri, const char *vm,
         uint64_t memory_mib) {
@@ -180,11 +188,22 @@ static int cmd_migrate(
                 .memory_mib = memory_mib,
                 .reason = "manual",
         };
+        /* SIGTERM as drsd takes it: leave the loop, executor_free(), exit. */
+        bool term = false;
+        r = sd_event_add_signal(e, NULL, SIGTERM, on_sigterm, &term);
         uint64_t t0 = hv_now_usec(), deadline = t0 + 300 * UINT64_C(1000000);
-        r = executor_submit(x, &req, on_done, &m);
-        while (r >= 0 && !m.done && hv_now_usec() < deadline)
+        if (r >= 0)
+                r = executor_submit(x, &req, on_done, &m);
+        while (r >= 0 && !m.done && !term && hv_now_usec() < deadline)
                 r = sd_event_run(e, 100000);
         printf("wall_ms=%" PRIu64 "\n", (hv_now_usec() - t0) / 1000);
+        if (term && !m.done) {
+                uint64_t t1 = hv_now_usec();
+                x = executor_free(x);
+                printf("sigterm=yes\nexecutor_free_ms=%" PRIu64 "\n", (hv_now_usec() - t1) / 1000);
+                r = 0;
+                goto out;
+        }
         if (r < 0 || !m.done) {
                 fprintf(stderr, "migrate: %s\n", r < 0 ? strerror(-r) : "no result in 300 s");
                 r = r < 0 ? r : -ETIMEDOUT;
@@ -264,6 +283,13 @@ int main(int argc, char *argv[]) {
         int r, ret = 2;
 
         setvbuf(stdout, NULL, _IOLBF, 0);
+        /* migrate: SIGTERM blocked in every thread (before any starts), taken by sd-event. */
+        if (argc >= 2 && streq(argv[1], "migrate")) {
+                sigset_t ss;
+                sigemptyset(&ss);
+                sigaddset(&ss, SIGTERM);
+                pthread_sigmask(SIG_BLOCK, &ss, NULL);
+        }
         r = virt_event_start(&v);
         if (r < 0) {
                 fprintf(stderr, "virt_event_start: %s\n", strerror(-r));

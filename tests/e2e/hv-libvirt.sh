@@ -6,7 +6,8 @@
 # the executor live-migrates the guest to the other host (duration and downtime from the
 # completed job stats); virsh sees it running exactly once, on the target; a dead libvirtd is
 # noticed by the close callback and the poller reconnects with backoff once it is back; the
-# guest moves back at 4 MiB/s while host_stats on the source shows it migrating; console clean.
+# guest moves back at 4 MiB/s while host_stats on the source shows it migrating; a SIGTERM'd
+# client (executor_free) leaves a migration running and libvirt completes it; console clean.
 #
 # Run as root: bash tests/e2e/hv-libvirt.sh [HV_DRIVE]. HV_DRIVE defaults to
 # $DRS_BUILDDIR/tests/agent/hv-drive (DRS_BUILDDIR default 'build'). Exit 0 = pass, 1 = fail,
@@ -266,6 +267,49 @@ numbers+=("migration h2 -> h1 at 4 MiB/s: wall $(val wall_ms "$out") ms, job $(v
 run1="$(virsh -q -c "$U1" list --name 2>/dev/null | grep -cx "$GUEST")"
 run2="$(virsh -q -c "$U2" list --all --name 2>/dev/null | grep -cx "$GUEST")"
 [[ "$run1$run2" == "10" ]] && ok "'$GUEST' runs on h1 and is gone from h2" || fail "'$GUEST': running on h1 $run1, defined on h2 $run2"
+
+section "SIGTERM mid-migration: executor_free() does not abort, libvirt finishes it"
+# The guest is on h1. The executor starts h1 -> h2 at 4 MiB/s; after 3 s the driver gets
+# SIGTERM and frees the executor as drsd does (the watcher stops, the worker blocked in
+# libvirt is detached after the grace) and exits. The PEER2PEER migration goes on in h1's
+# libvirtd: the source reports it migrating (what a restarted drsd sees), then the guest runs
+# once, on h2.
+mlog="$(mktemp)"
+HV_DRIVE_BANDWIDTH_MIB_S=4 "$DRIVE" migrate "$U1" "$U2" "$M2" "$GUEST" "$GUEST_MIB" >"$mlog" 2>&1 &
+mpid=$!
+sleep 3
+kill -TERM "$mpid" 2>/dev/null
+wait "$mpid"
+rc=$?
+t_exit="$(now_ms)"
+out="$(cat "$mlog")"
+rm -f "$mlog"
+printf '%s\n' "$out" | sed 's/^/    /'
+xfree_ms="$(val executor_free_ms "$out")"
+if ((rc == 0)) && [[ "$(val sigterm "$out")" == yes ]]; then
+        ok "driver exited on SIGTERM mid-migration (executor_free $xfree_ms ms)"
+else
+        fail "driver on SIGTERM: exit $rc"
+fi
+out="$("$DRIVE" stats "$U1" "$GUEST" 0 2>/dev/null)"
+[[ "$(val migrating_1 "$out")" == yes ]] && ok "after the client is gone, host_stats on h1 still shows '$GUEST' migrating" ||
+        fail "host_stats on h1 does not show '$GUEST' migrating after the client exited"
+done_ms=""
+for _ in $(seq 1 120); do
+        r1="$(virsh -q -c "$U1" list --all --name 2>/dev/null | grep -cx "$GUEST")"
+        r2="$(virsh -q -c "$U2" list --name 2>/dev/null | grep -cx "$GUEST")"
+        if [[ "$r1$r2" == "01" ]]; then
+                done_ms=$(($(now_ms) - t_exit))
+                break
+        fi
+        sleep 0.5
+done
+if [[ -n "$done_ms" ]]; then
+        ok "libvirt finished the migration without its client: '$GUEST' runs once, on h2 ($done_ms ms after the exit)"
+else
+        fail "'$GUEST' did not end up on h2 alone (h1 defined $r1, h2 running $r2)"
+fi
+numbers+=("SIGTERM 3 s into a 4 MiB/s migration: executor_free $xfree_ms ms; libvirt completed it ${done_ms:-?} ms after the client exited")
 
 section "console"
 log="$("$TB" console "$GUEST")"
