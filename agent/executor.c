@@ -71,8 +71,9 @@ typedef struct Job {
 
         Tunables t; /* set before the thread starts */
         pthread_t thread;
-        bool started;         /* main thread: the thread exists and is not joined or detached */
-        atomic_bool shutdown; /* the executor is gone: change nothing, report nothing */
+        bool started;           /* main thread: the thread exists and is not joined or detached */
+        atomic_bool shutdown;   /* the executor is gone: change nothing, report nothing */
+        atomic_bool in_migrate; /* the worker is blocked in ops->migrate() */
 
         MigrationOutcome outcome; /* written by the worker before it posts "done" */
 } Job;
@@ -446,7 +447,9 @@ static void run_job(Job *j) {
 
                 free(msg);
                 msg = NULL;
+                atomic_store(&j->in_migrate, true);
                 r = ops->migrate(src, j->vm, &mp, &msg);
+                atomic_store(&j->in_migrate, false);
 
                 pthread_mutex_lock(&w.lock);
                 w.finished = true;
@@ -664,9 +667,11 @@ Executor *executor_free(Executor *x) {
         for (size_t i = 0; i < x->n_running; i++) {
                 Job *j = x->running[i];
                 if (j->started) {
-                        /* Still in libvirt after the grace: let it finish on its own. The
-                         * migration itself goes on in libvirtd either way. */
-                        if (pthread_timedjoin_np(j->thread, NULL, &deadline) != 0)
+                        /* Blocked in migrate (it returns when the migration ends), or still in
+                         * libvirt after the grace: let it finish on its own. The migration
+                         * itself goes on in libvirtd either way. */
+                        if (atomic_load(&j->in_migrate) ||
+                            pthread_timedjoin_np(j->thread, NULL, &deadline) != 0)
                                 pthread_detach(j->thread);
                         j->started = false;
                 }

@@ -32,9 +32,10 @@
  *     from the source the result is OK; when it runs nowhere or twice it is LOST.
  *   - duration_ms is the completed job's elapsed time (the wall time of the migrate call when
  *     libvirt has none), downtime_ms its downtime.
- *   - executor_free() (SIGTERM) never aborts a migration: it stops the watchers, waits up to
- *     EXECUTOR_SHUTDOWN_GRACE_USEC for workers and detaches those still blocked in libvirt (a
- *     PEER2PEER migration goes on inside libvirtd without its client); no callback runs after
+ *   - executor_free() (SIGTERM) never aborts a migration: it stops the watchers, detaches the
+ *     workers blocked in migrate at once (a PEER2PEER migration goes on inside libvirtd
+ *     without its client: seen on the testbed) and waits up to EXECUTOR_SHUTDOWN_GRACE_USEC for
+ *     the others (precheck, verification) before detaching them too; no callback runs after
  *     it. A restarted drsd learns of such migrations from the collector: the VM's report has
  *     `migrating` set (an outgoing migration job on the source, HvDomainStats.migrating) —
  *     the leader must not plan that VM (executor_vm_busy() is false after a restart) until
