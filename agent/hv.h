@@ -69,7 +69,8 @@ int hv_domain_xml_parse(const char *xml, HvDomainXml *ret);
 typedef struct HvMigrateParams {
         const char *dest_uri; /* migration URI of the destination (dialled by the source libvirtd, p2p) */
         uint64_t bandwidth_mib_s; /* 0 = unlimited */
-        uint64_t max_downtime_ms; /* initial; 0 = libvirt's default */
+        uint64_t max_downtime_ms; /* informational: libvirt has no migration parameter for it; the executor's
+                                     watcher sets it with set_max_downtime() once the job runs */
         bool tls;
         bool auto_converge; /* start with auto-converge on (normally off; turned on by stall handling via a
                                retry) */
