@@ -23,19 +23,7 @@ static const char *const host_mode_table[_HOST_MODE_MAX] = {
         [HOST_MODE_POWER_ON_FAILED] = "power-on-failed",
 };
 
-const char *host_mode_to_string(HostMode m) {
-        if (m < 0 || m >= _HOST_MODE_MAX)
-                return NULL;
-        return host_mode_table[m];
-}
-
-HostMode host_mode_from_string(const char *s) {
-        if (s)
-                for (int i = 0; i < _HOST_MODE_MAX; i++)
-                        if (streq(host_mode_table[i], s))
-                                return (HostMode) i;
-        return _HOST_MODE_INVALID;
-}
+DEFINE_STRING_TABLE_LOOKUP(host_mode, HostMode, _HOST_MODE_MAX);
 
 static void state_host_done(StateHost *h) {
         free(h->name);

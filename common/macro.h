@@ -45,6 +45,25 @@ static inline bool streq_ptr(const char *a, const char *b) {
 }
 #define streq(a, b) (strcmp((a), (b)) == 0)
 
+/* name##_to_string() and name##_from_string() over `static const char *const name##_table[max]`
+ * indexed by the enum (systemd's string tables). from_string returns (type) -1, the enum's
+ * _INVALID value, for NULL or an unknown string. */
+#define DEFINE_STRING_TABLE_LOOKUP_TO_STRING(name, type, max)                                               \
+        const char *name##_to_string(type i) {                                                              \
+                return (int) i >= 0 && (int) i < (max) ? name##_table[i] : NULL;                            \
+        }
+#define DEFINE_STRING_TABLE_LOOKUP_FROM_STRING(name, type, max)                                             \
+        type name##_from_string(const char *s) {                                                            \
+                if (s)                                                                                      \
+                        for (int i = 0; i < (max); i++)                                                     \
+                                if (streq_ptr(name##_table[i], s))                                          \
+                                        return (type) i;                                                    \
+                return (type) -1;                                                                           \
+        }
+#define DEFINE_STRING_TABLE_LOOKUP(name, type, max)                                                         \
+        DEFINE_STRING_TABLE_LOOKUP_TO_STRING(name, type, max)                                               \
+        DEFINE_STRING_TABLE_LOOKUP_FROM_STRING(name, type, max)
+
 /* NULL-terminated string vectors. */
 static inline char **strv_free(char **l) {
         if (!l)

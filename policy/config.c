@@ -12,24 +12,12 @@
 #define CONFIG_MAX_PATH 4096
 #define CONFIG_MAX_SOCKET 107 /* sizeof(sun_path) - 1 */
 
-static const char *const mode_table[_DRS_MODE_MAX] = {
+static const char *const drs_mode_table[_DRS_MODE_MAX] = {
         [DRS_MODE_STANDALONE] = "standalone",
         [DRS_MODE_COROSYNC] = "corosync",
 };
 
-const char *drs_mode_to_string(DrsMode m) {
-        if (m < 0 || m >= _DRS_MODE_MAX)
-                return NULL;
-        return mode_table[m];
-}
-
-DrsMode drs_mode_from_string(const char *s) {
-        if (s)
-                for (int i = 0; i < _DRS_MODE_MAX; i++)
-                        if (streq(s, mode_table[i]))
-                                return (DrsMode) i;
-        return _DRS_MODE_INVALID;
-}
+DEFINE_STRING_TABLE_LOOKUP(drs_mode, DrsMode, _DRS_MODE_MAX);
 
 static void host_done(DrsHostConfig *h) {
         free(h->name);

@@ -18,19 +18,7 @@ static const char *const automation_level_table[_AUTOMATION_MAX] = {
         [AUTOMATION_FULL] = "full",
 };
 
-const char *automation_level_to_string(AutomationLevel l) {
-        if (l < 0 || l >= _AUTOMATION_MAX)
-                return NULL;
-        return automation_level_table[l];
-}
-
-AutomationLevel automation_level_from_string(const char *s) {
-        if (s)
-                for (int i = 0; i < _AUTOMATION_MAX; i++)
-                        if (streq(s, automation_level_table[i]))
-                                return (AutomationLevel) i;
-        return _AUTOMATION_INVALID;
-}
+DEFINE_STRING_TABLE_LOOKUP(automation_level, AutomationLevel, _AUTOMATION_MAX);
 
 static const char *const rule_type_table[_RULE_TYPE_MAX] = {
         [RULE_KEEP_TOGETHER] = "keep-together",     [RULE_KEEP_APART] = "keep-apart",
@@ -38,19 +26,7 @@ static const char *const rule_type_table[_RULE_TYPE_MAX] = {
         [RULE_MUST_NOT_RUN_ON] = "must-not-run-on", [RULE_SHOULD_NOT_RUN_ON] = "should-not-run-on",
 };
 
-const char *rule_type_to_string(RuleType t) {
-        if (t < 0 || t >= _RULE_TYPE_MAX)
-                return NULL;
-        return rule_type_table[t];
-}
-
-RuleType rule_type_from_string(const char *s) {
-        if (s)
-                for (int i = 0; i < _RULE_TYPE_MAX; i++)
-                        if (streq(s, rule_type_table[i]))
-                                return (RuleType) i;
-        return _RULE_TYPE_INVALID;
-}
+DEFINE_STRING_TABLE_LOOKUP(rule_type, RuleType, _RULE_TYPE_MAX);
 
 int policy_error_to_string(const PolicyError *e, char **ret) {
         char *s;

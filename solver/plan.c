@@ -19,9 +19,7 @@ static const char *const move_reason_table[_REASON_MAX] = {
         [REASON_DPM] = "dpm",         [REASON_PLACEMENT] = "placement",
 };
 
-const char *move_reason_to_string(MoveReason r) {
-        return r >= 0 && r < _REASON_MAX ? move_reason_table[r] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(move_reason, MoveReason, _REASON_MAX);
 
 static const char *const plan_status_table[_PLAN_STATUS_MAX] = {
         [PLAN_OPTIMAL] = "optimal",
@@ -30,18 +28,14 @@ static const char *const plan_status_table[_PLAN_STATUS_MAX] = {
         [PLAN_PARTIAL] = "partial",
 };
 
-const char *plan_status_to_string(PlanStatus s) {
-        return s >= 0 && s < _PLAN_STATUS_MAX ? plan_status_table[s] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(plan_status, PlanStatus, _PLAN_STATUS_MAX);
 
 static const char *const power_action_table[_POWER_ACTION_MAX] = {
         [POWER_STANDBY] = "standby",
         [POWER_ON] = "power_on",
 };
 
-const char *power_action_to_string(PowerAction a) {
-        return a >= 0 && a < _POWER_ACTION_MAX ? power_action_table[a] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP_TO_STRING(power_action, PowerAction, _POWER_ACTION_MAX);
 
 int plan_new(Plan **ret) {
         Plan *p = calloc(1, sizeof(Plan));

@@ -12,19 +12,7 @@ static const char *const host_state_table[_HOST_STATE_MAX] = {
         [HOST_STANDBY] = "standby",
 };
 
-const char *host_state_to_string(HostState s) {
-        if (s < 0 || s >= _HOST_STATE_MAX)
-                return NULL;
-        return host_state_table[s];
-}
-
-HostState host_state_from_string(const char *s) {
-        if (s)
-                for (int i = 0; i < _HOST_STATE_MAX; i++)
-                        if (streq(s, host_state_table[i]))
-                                return (HostState) i;
-        return _HOST_STATE_INVALID;
-}
+DEFINE_STRING_TABLE_LOOKUP(host_state, HostState, _HOST_STATE_MAX);
 
 int problem_new(Problem **ret) {
         Problem *p;
