@@ -32,6 +32,7 @@
 
 #include "log.h"
 #include "manager.h"
+#include "metrics.h"
 #include "poller.h"
 #include "virt-event.h"
 
@@ -218,6 +219,7 @@ static void on_migration_done(const MigrationRequest *req, const MigrationOutcom
         bool ok = o->result == MIGRATION_OK;
         _cleanup_free_ char *msg = NULL;
 
+        metrics_server_migration(m->metrics, o->result, o->duration_ms, o->downtime_ms);
         if (ok) {
                 m->n_migrations_ok++;
                 if (move_log_set(&m->moves, req->vm, now_realtime_usec()) < 0)
@@ -349,6 +351,7 @@ static void record_power(
                 .message = (char *) message,
         };
         manager_record(m, level, DRS_MESSAGE_POWER_ACTION, &e);
+        metrics_server_power(m->metrics, a, result);
 }
 
 static void log_command_output(const char *host, const char *what, const char *output) {
@@ -720,6 +723,7 @@ int manager_pass(Manager *m) {
                 return log_error_errno(k, "Solver failed: %m");
         m->last_metrics = plan->before;
         m->last_plan_usec = now_realtime_usec();
+        metrics_server_solve(m->metrics, plan->solve_ms / 1000.0);
         (void) update_blockers(m, p, plan);
 
         if (plan->n_moves == 0 && plan->n_power == 0) {

@@ -55,6 +55,7 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
         control_server_free(m->control);
+        manager_metrics_stop(m);
         manager_leader_stop(m);
         sd_event_source_disable_unref(m->pass_timer);
         sd_event_source_disable_unref(m->sigterm);
@@ -335,6 +336,7 @@ static int manager_reload_full(Manager *m, LoadFailure *ret_failure, char **rete
         if (k < 0)
                 log_error_errno(k, "Failed to re-arm the pass timer: %m");
         manager_leader_reload(m);
+        manager_metrics_reload(m);
 
         HistoryEvent e = {
                 .type = (char *) "policy",
@@ -419,6 +421,10 @@ int manager_start(Manager *m, int listen_fd) {
         k = manager_arm_pass_timer(m);
         if (k < 0)
                 return log_error_errno(k, "Failed to set up the pass timer: %m");
+
+        k = manager_metrics_start(m);
+        if (k < 0)
+                return k;
 
         k = manager_leader_start(m);
         if (k < 0)

@@ -30,6 +30,7 @@
 #include "power.h"
 #include "state.h"
 
+typedef struct MetricsServer MetricsServer;
 typedef struct Poller Poller;
 typedef struct VirtEvent VirtEvent;
 
@@ -109,6 +110,8 @@ struct Manager {
         size_t n_power_ops;
         sd_event_source *pass_soon; /* owned; a deferred pass (evacuate, reload, stale host, …) */
         uint64_t n_migrations_ok, n_migrations_failed;
+
+        MetricsServer *metrics; /* owned; counters always, the endpoint when metrics_listen is set */
 };
 
 int manager_new(const char *config_path, bool foreground, Manager **ret);
@@ -147,6 +150,11 @@ int manager_build_problem(Manager *m, const char *force_maintenance, Problem **r
 int manager_solve(Manager *m, const Problem *p, Plan **ret);
 /* Starts the recommendations of the last manual plan. -ENOENT when there are none. */
 int manager_apply(Manager *m, size_t *ret_n);
+/* The Prometheus endpoint (manager-metrics.c): start serves drsd.yaml's metrics_listen (an
+ * error when it cannot); reload follows a changed address (logged, never fatal); stop frees. */
+int manager_metrics_start(Manager *m);
+void manager_metrics_reload(Manager *m);
+void manager_metrics_stop(Manager *m);
 /* Whether the collector has fresh reports of host. */
 bool manager_host_fresh(Manager *m, const char *host);
 void blockers_free(Blocker *b, size_t n);

@@ -14,7 +14,7 @@ DRS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # systemd does not make it PID 1) and the Debian package (debhelper, lintian).
 DRS_PACKAGES=(
         meson ninja-build gcc clang pkg-config libc6-dev libclang-rt-14-dev
-        libyaml-dev libjson-c-dev libglpk-dev libcmocka-dev libvirt-dev libsystemd-dev
+        libyaml-dev libjson-c-dev libglpk-dev libcmocka-dev libvirt-dev libsystemd-dev libmicrohttpd-dev
         clang-format git python3
         scdoc groff-base man-db bash-completion systemd debhelper dpkg-dev lintian
 )
