@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* drsd.yaml: the daemon configuration. Pure. */
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -112,9 +113,14 @@ static bool mac_is_valid(const char *s) {
         return true;
 }
 
+/* ADDRESS:PORT with ADDRESS an IPv4 literal or a bracketed IPv6 literal (drsd binds it
+ * without name resolution), PORT 1..65535. */
 static bool listen_is_valid(const char *s) {
         const char *colon = strrchr(s, ':');
         unsigned long port = 0;
+        char host[INET6_ADDRSTRLEN + 2];
+        unsigned char addr[sizeof(struct in6_addr)];
+        size_t n;
 
         if (!colon || !colon[1] || strlen(colon + 1) > 5)
                 return false;
@@ -125,10 +131,18 @@ static bool listen_is_valid(const char *s) {
         }
         if (port < 1 || port > 65535)
                 return false;
-        for (const char *p = s; p < colon; p++)
-                if (isspace((unsigned char) *p))
+        n = (size_t) (colon - s);
+        if (n == 0 || n >= sizeof(host))
+                return false;
+        memcpy(host, s, n);
+        host[n] = 0;
+        if (host[0] == '[') {
+                if (n < 3 || host[n - 1] != ']')
                         return false;
-        return true;
+                host[n - 1] = 0;
+                return inet_pton(AF_INET6, host + 1, addr) == 1;
+        }
+        return inet_pton(AF_INET, host, addr) == 1;
 }
 
 static int parse_host(YContext *c, const YNode *n, DrsConfig *cfg, DrsHostConfig *h) {
@@ -270,7 +284,7 @@ static int parse_config(YContext *c, const YNode *root, DrsConfig *cfg) {
                 if (cfg->metrics_listen && !listen_is_valid(cfg->metrics_listen))
                         return yerr(
                                 c, v,
-                                "invalid value for 'metrics_listen' (expected ADDRESS:PORT such as 127.0.0.1:9477, or empty for off)");
+                                "invalid value for 'metrics_listen' (expected ADDRESS:PORT with an IPv4 or [IPv6] literal, such as 127.0.0.1:9477 or [::1]:9477, or empty for off)");
         }
         v = ymap_get(root, "policy");
         if (v) {

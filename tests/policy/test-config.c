@@ -112,6 +112,10 @@ static void test_errors(void **state) {
         parse_fails("mode: corosync\nsocket: run/x.sock\n", 2, 9, "expected an absolute path");
         parse_fails("mode: corosync\nmetrics_listen: localhost\n", 2, 17, "ADDRESS:PORT");
         parse_fails("mode: corosync\nmetrics_listen: \"h:99999\"\n", 2, 17, "ADDRESS:PORT");
+        parse_fails("mode: corosync\nmetrics_listen: \"localhost:9477\"\n", 2, 17, "ADDRESS:PORT");
+        parse_fails("mode: corosync\nmetrics_listen: \"::1:9477\"\n", 2, 17, "ADDRESS:PORT");
+        parse_fails("mode: corosync\nmetrics_listen: \"[::1:9477\"\n", 2, 17, "ADDRESS:PORT");
+        parse_fails("mode: corosync\nmetrics_listen: \"127.0.0.256:9477\"\n", 2, 17, "ADDRESS:PORT");
         parse_fails("hosts:\n  - {uri: \"qemu:///system\"}\n", 2, 5, "missing key 'name'");
         parse_fails("hosts:\n  - {name: h01}\n", 2, 5, "missing key 'uri' for host 'h01'");
         parse_fails("hosts:\n  - {name: h01, uri: h01}\n", 2, 22, "invalid value for 'hosts.uri'");
