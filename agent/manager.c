@@ -426,10 +426,8 @@ int manager_start(Manager *m, int listen_fd) {
         if (k < 0)
                 return k;
 
-        k = manager_leader_start(m);
-        if (k < 0)
-                return k;
-
+        /* The control socket before the leader: a second drsd is refused before it starts
+         * libvirt's event thread, connects to any host or could run a migration. */
         k = control_server_new(
                 m->event, m, manager_methods, manager_n_methods, m->admin_gid, m->have_admin_gid,
                 &m->control);
@@ -451,6 +449,10 @@ int manager_start(Manager *m, int listen_fd) {
                 if (!m->socket_path)
                         return log_oom();
         }
+
+        k = manager_leader_start(m);
+        if (k < 0)
+                return k;
 
         HistoryEvent e = {
                 .type = (char *) "daemon",

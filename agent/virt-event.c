@@ -3,21 +3,31 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
 #include "virt-event.h"
 
+/* libvirt has one event loop per process, so there is one loop thread per process, shared by
+ * every VirtEvent (refcounted under lock). Two threads iterating libvirt's loop at once (two
+ * Managers in one process, as in the tests) would race for its wakeups: one thread could run
+ * the other's wake timer and leave it blocked in poll() for ever, hanging the join. */
+
 struct VirtEvent {
-        pthread_t thread;
-        int wake_timer; /* libvirt timer id */
-        atomic_bool stop;
+        bool started; /* a handle; the loop is shared */
 };
 
 static pthread_once_t register_once = PTHREAD_ONCE_INIT;
 static int register_result;
-static atomic_int n_running;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned n_users;    /* under lock */
+static pthread_t thread;    /* under lock; valid while n_users > 0 */
+static int wake_timer = -1; /* under lock; libvirt timer id */
+static atomic_bool stop;
+static atomic_bool running;
 
 static void error_ignore(void *userdata, virErrorPtr err) {
         /* libvirt prints every error to stderr by default; callers read the thread's last
@@ -36,9 +46,7 @@ static void wake_timer_cb(int timer, void *opaque) {
 }
 
 static void *loop_thread(void *userdata) {
-        VirtEvent *v = userdata;
-
-        while (!atomic_load(&v->stop))
+        while (!atomic_load(&stop))
                 if (virEventRunDefaultImpl() < 0)
                         break;
         return NULL;
@@ -46,7 +54,7 @@ static void *loop_thread(void *userdata) {
 
 int virt_event_start(VirtEvent **ret) {
         VirtEvent *v;
-        int r;
+        int r = 0;
 
         pthread_once(&register_once, register_impl);
         if (register_result < 0)
@@ -55,18 +63,31 @@ int virt_event_start(VirtEvent **ret) {
         v = calloc(1, sizeof(*v));
         if (!v)
                 return -ENOMEM;
-        v->wake_timer = virEventAddTimeout(-1, wake_timer_cb, NULL, NULL);
-        if (v->wake_timer < 0) {
-                free(v);
-                return -EIO;
+
+        pthread_mutex_lock(&lock);
+        if (n_users == 0) {
+                wake_timer = virEventAddTimeout(-1, wake_timer_cb, NULL, NULL);
+                if (wake_timer < 0)
+                        r = -EIO;
+                else {
+                        atomic_store(&stop, false);
+                        r = -pthread_create(&thread, NULL, loop_thread, NULL);
+                        if (r < 0) {
+                                virEventRemoveTimeout(wake_timer);
+                                wake_timer = -1;
+                        }
+                }
         }
-        r = -pthread_create(&v->thread, NULL, loop_thread, v);
+        if (r >= 0) {
+                n_users++;
+                atomic_store(&running, true);
+        }
+        pthread_mutex_unlock(&lock);
         if (r < 0) {
-                virEventRemoveTimeout(v->wake_timer);
                 free(v);
                 return r;
         }
-        atomic_fetch_add(&n_running, 1);
+        v->started = true;
         *ret = v;
         return 0;
 }
@@ -74,16 +95,22 @@ int virt_event_start(VirtEvent **ret) {
 VirtEvent *virt_event_stop(VirtEvent *v) {
         if (!v)
                 return NULL;
-        atomic_store(&v->stop, true);
-        /* Updating a timer wakes the loop; the timer then fires at once. */
-        virEventUpdateTimeout(v->wake_timer, 0);
-        pthread_join(v->thread, NULL);
-        virEventRemoveTimeout(v->wake_timer);
-        atomic_fetch_sub(&n_running, 1);
+        pthread_mutex_lock(&lock);
+        if (v->started && --n_users == 0) {
+                atomic_store(&running, false);
+                atomic_store(&stop, true);
+                /* Updating a timer wakes the loop; the timer then fires at once. The loop
+                 * thread never takes the lock: joining under it is safe. */
+                virEventUpdateTimeout(wake_timer, 0);
+                pthread_join(thread, NULL);
+                virEventRemoveTimeout(wake_timer);
+                wake_timer = -1;
+        }
+        pthread_mutex_unlock(&lock);
         free(v);
         return NULL;
 }
 
 bool virt_event_is_running(void) {
-        return atomic_load(&n_running) > 0;
+        return atomic_load(&running);
 }

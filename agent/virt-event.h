@@ -8,7 +8,11 @@
  * virt_event_start() registers libvirt's default implementation (once per process) and starts
  * the thread; virt_event_stop() wakes it (a timer it owns), lets it finish the current
  * iteration and joins it. Start it before the poller or the executor open connections, stop it
- * after they are freed. */
+ * after they are freed.
+ *
+ * libvirt's loop is per process, so the thread is too: every VirtEvent shares it (the first
+ * start creates it, the last stop joins it), and two Managers in one process never run two
+ * threads on the one loop. */
 
 #include <stdbool.h>
 

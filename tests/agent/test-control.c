@@ -21,6 +21,7 @@
 
 #include "control.h"
 #include "fileio.h"
+#include "hv-fake.h"
 #include "log.h"
 #include "manager.h"
 #include "protocol.h"
@@ -66,9 +67,9 @@ static int setup(void **state) {
                         "admin_group: adm\n"
                         "hosts:\n"
                         "  - name: h1\n"
-                        "    uri: qemu+tcp://h1/system\n"
+                        "    uri: fake://h1\n"
                         "  - name: h2\n"
-                        "    uri: qemu+tcp://h2/system\n",
+                        "    uri: fake://h2\n",
                         f->socket, f->dir, f->policy, f->dir) > 0);
         write_text(f->dir, "drsd.yaml", cfg);
         free(cfg);
@@ -85,7 +86,11 @@ static int setup(void **state) {
 
         log_set_max_level(LOG_ERR);
         char *err = NULL;
+        /* The control server needs no hypervisor: the fake one (its hosts refuse connections)
+         * keeps libvirt, its event thread and name lookups out of this test. */
+        hv_fake_reset();
         assert_int_equal(manager_new(f->config, true, &f->m), 0);
+        f->m->hv_ops = &hv_fake_ops;
         assert_int_equal(manager_load_config(f->m, &err), 0);
         assert_int_equal(manager_start(f->m, -EBADF), 0);
         *state = f;
@@ -514,7 +519,11 @@ static void test_second_instance_refused(void **state) {
 
         assert_int_equal(manager_new(f->config, true, &m), 0);
         assert_int_equal(manager_load_config(m, &err), 0);
+        /* The real hypervisor ops: refused before it starts libvirt's thread or polls a host. */
         assert_int_equal(manager_start(m, -EBADF), -EADDRINUSE);
+        assert_null(m->virt_event);
+        assert_null(m->poller);
+        assert_null(m->executor);
         manager_free(m);
         /* The first one's socket is still there and serving. */
         int fd = protocol_connect(f->socket);
