@@ -434,8 +434,9 @@ ControlServer *control_server_free(ControlServer *s) {
 void control_server_set_admin_group(ControlServer *s, gid_t admin_gid, bool have_admin_gid) {
         s->admin_gid = admin_gid;
         s->have_admin_gid = have_admin_gid;
-        if (s->path && have_admin_gid)
-                (void) chown(s->path, (uid_t) -1, admin_gid);
+        if (s->path && have_admin_gid && chown(s->path, (uid_t) -1, admin_gid) < 0)
+                log_warning_errno(
+                        -errno, "Control: cannot give '%s' to group %u: %m", s->path, (unsigned) admin_gid);
 }
 
 size_t control_server_n_connections(const ControlServer *s) {

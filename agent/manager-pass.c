@@ -370,14 +370,15 @@ static void on_power_command_done(PowerCommand *c, const PowerCommandResult *r, 
         bool ok = !r->timed_out && r->exit_status == 0;
 
         log_command_output(op->host, what, r->output);
-        if (r->timed_out)
-                (void) asprintf(
-                        &msg, "%s command for '%s' timed out after %" PRIu64 " ms", what, op->host,
-                        r->duration_ms);
-        else
-                (void) asprintf(
-                        &msg, "%s command for '%s' exited with status %d after %" PRIu64 " ms", what,
-                        op->host, r->exit_status, r->duration_ms);
+        int n = r->timed_out
+                        ? asprintf(
+                                  &msg, "%s command for '%s' timed out after %" PRIu64 " ms", what, op->host,
+                                  r->duration_ms)
+                        : asprintf(
+                                  &msg, "%s command for '%s' exited with status %d after %" PRIu64 " ms",
+                                  what, op->host, r->exit_status, r->duration_ms);
+        if (n < 0)
+                msg = NULL;
 
         if (op->action == POWER_STANDBY) {
                 (void) strv_remove(m->draining, op->host);
@@ -410,9 +411,10 @@ static int on_power_on_timeout(sd_event_source *s, uint64_t usec, void *userdata
         Manager *m = op->manager;
         _cleanup_free_ char *msg = NULL;
 
-        (void) asprintf(
-                &msg, "Host '%s' did not answer within %llu s of its power-on", op->host,
-                POWER_ON_WAIT_USEC / USEC_PER_SEC);
+        if (asprintf(
+                    &msg, "Host '%s' did not answer within %llu s of its power-on", op->host,
+                    POWER_ON_WAIT_USEC / USEC_PER_SEC) < 0)
+                msg = NULL;
         record_power(
                 m, LOG_ERR, op->host, POWER_ON, "failed", (hv_now_usec() - op->started_usec) / 1000U, msg);
         set_host_mode(m, op->host, HOST_MODE_POWER_ON_FAILED, msg);
@@ -430,7 +432,8 @@ static void power_on_check(Manager *m, const char *host) {
                 return;
         _cleanup_free_ char *msg = NULL;
         uint64_t ms = (hv_now_usec() - op->started_usec) / 1000U;
-        (void) asprintf(&msg, "Host '%s' is powered on and its libvirt answers (%" PRIu64 " ms)", host, ms);
+        if (asprintf(&msg, "Host '%s' is powered on and its libvirt answers (%" PRIu64 " ms)", host, ms) < 0)
+                msg = NULL;
         record_power(m, LOG_NOTICE, host, POWER_ON, "completed", ms, msg);
         set_host_mode(m, host, HOST_MODE_UP, "DPM: demand rose");
         power_op_remove(m, op);
@@ -448,9 +451,10 @@ static int power_start(Manager *m, const char *host, PowerAction action) {
         k = power_command_for(m->policy, hc, action, &cmd);
         if (k < 0) {
                 _cleanup_free_ char *msg = NULL;
-                (void) asprintf(
-                        &msg, "No %s command configured for '%s' (dpm.commands in the policy)",
-                        action == POWER_ON ? "power_on" : "power_off", host);
+                if (asprintf(
+                            &msg, "No %s command configured for '%s' (dpm.commands in the policy)",
+                            action == POWER_ON ? "power_on" : "power_off", host) < 0)
+                        msg = NULL;
                 record_power(m, LOG_ERR, host, action, "failed", 0, msg);
                 return k;
         }
@@ -480,14 +484,17 @@ static int power_start(Manager *m, const char *host, PowerAction action) {
         }
 
         _cleanup_free_ char *msg = NULL;
-        (void) asprintf(&msg, "%s '%s': %s", action == POWER_ON ? "Powering on" : "Powering off", host, cmd);
+        if (asprintf(&msg, "%s '%s': %s", action == POWER_ON ? "Powering on" : "Powering off", host, cmd) <
+            0)
+                msg = NULL;
         record_power(m, LOG_NOTICE, host, action, "started", 0, msg);
         k = power_command_start(
                 m->event, cmd, action == POWER_ON ? POWER_ON_TIMEOUT_USEC : POWER_OFF_TIMEOUT_USEC,
                 on_power_command_done, op, &op->command);
         if (k < 0) {
                 _cleanup_free_ char *err = NULL;
-                (void) asprintf(&err, "Cannot run the command for '%s': %s", host, strerror(-k));
+                if (asprintf(&err, "Cannot run the command for '%s': %s", host, strerror(-k)) < 0)
+                        err = NULL;
                 record_power(m, LOG_ERR, host, action, "failed", 0, err);
                 if (action == POWER_ON)
                         set_host_mode(m, host, HOST_MODE_POWER_ON_FAILED, err);
@@ -635,7 +642,8 @@ static int update_blockers(Manager *m, const Problem *p, const Plan *plan) {
                 if (known)
                         continue;
                 _cleanup_free_ char *msg = NULL;
-                (void) asprintf(&msg, "VM '%s' cannot leave host '%s': %s", b[i].vm, b[i].host, b[i].why);
+                if (asprintf(&msg, "VM '%s' cannot leave host '%s': %s", b[i].vm, b[i].host, b[i].why) < 0)
+                        msg = NULL;
                 HistoryEvent e = {
                         .type = (char *) "plan",
                         .vm = b[i].vm,
@@ -731,10 +739,12 @@ int manager_pass(Manager *m) {
                         record_plan(m, p, plan, "partial");
                 free(m->last_plan_summary);
                 m->last_plan_summary = NULL;
-                (void) asprintf(
-                        &m->last_plan_summary,
-                        "no action: CPU imbalance %.4f, memory %.4f (%zu unplaceable)",
-                        plan->before.cpu_imbalance, plan->before.memory_imbalance, plan->n_unplaceable);
+                if (asprintf(
+                            &m->last_plan_summary,
+                            "no action: CPU imbalance %.4f, memory %.4f (%zu unplaceable)",
+                            plan->before.cpu_imbalance, plan->before.memory_imbalance,
+                            plan->n_unplaceable) < 0)
+                        m->last_plan_summary = NULL;
                 return 0;
         }
 
