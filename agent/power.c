@@ -130,11 +130,13 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
         PowerCommand *c = userdata;
         c->exited = true;
         c->exit_status = si->si_code == CLD_EXITED ? si->si_status : 128 + si->si_status;
-        /* Whatever else of its group still holds the pipe goes too. */
-        (void) kill(-c->pid, SIGKILL);
+        /* The command is over when its shell exits. What it started in the background stays:
+         * a power-on command may well start a daemon (the testbed's starts the host's libvirtd)
+         * and killing our process group here would kill it. Only a timeout or
+         * power_command_free() of a running command kills the group. */
         if (c->fd >= 0)
                 read_output(c);
-        /* The output pipe may stay open in a grandchild that left the group: do not wait for it. */
+        /* The output pipe may stay open in a background process: do not wait for it. */
         if (c->fd >= 0) {
                 c->io = sd_event_source_disable_unref(c->io);
                 close(c->fd);

@@ -4,7 +4,9 @@
 /* DPM power commands: the configured power-on / power-off command of a host, run as
  * `/bin/sh -c COMMAND` in its own process group with stdin from /dev/null and stdout+stderr
  * captured (at most POWER_MAX_OUTPUT bytes kept), bounded in time (SIGTERM to its process
- * group at the timeout, SIGKILL 5 s later). Runs on the Manager's sd-event loop (a child
+ * group at the timeout, SIGKILL 5 s later). The command has ended when its shell exits: what it
+ * left running in the background (a daemon it started) is not killed, and the output it writes
+ * after that is not read. Runs on the Manager's sd-event loop (a child
  * source; SIGCHLD must be blocked before any thread starts) and reports through a callback.
  * Library code: never logs; the caller journals the outcome and the output. */
 

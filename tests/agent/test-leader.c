@@ -391,6 +391,20 @@ static int run_command(const char *cmd, uint64_t timeout_usec, Done *d) {
         return 0;
 }
 
+/* Alive and not a zombie (an orphan's reaper may be slow). */
+static bool process_running(pid_t pid) {
+        char path[64], buf[256];
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return false;
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        const char *p = strrchr(buf, ')');
+        return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
 static void test_power_command_run(void **state) {
         Done d = {};
         sigset_t mask;
@@ -408,6 +422,29 @@ static void test_power_command_run(void **state) {
         d = (Done){};
         run_command("true", 0, &d);
         assert_int_equal(d.r.exit_status, 0);
+
+        /* What a command starts in the background outlives it (a power-on that starts a daemon):
+         * the command's process group is not killed when its shell exits. */
+        d = (Done){};
+        run_command("sleep 30 </dev/null >/dev/null 2>&1 & echo \"bg=$!\"", 0, &d);
+        assert_int_equal(d.r.exit_status, 0);
+        const char *bg = strstr(d.output, "bg=");
+        assert_non_null(bg);
+        pid_t pid = (pid_t) atoi(bg + 3);
+        assert_true(pid > 1);
+        usleep(100000);
+        assert_true(process_running(pid));
+        assert_int_equal(kill(pid, SIGKILL), 0);
+
+        /* Still bounded when the background process keeps the output pipe open. */
+        d = (Done){};
+        run_command("sleep 30 & echo \"bg=$!\"", 0, &d);
+        assert_int_equal(d.r.exit_status, 0);
+        bg = strstr(d.output, "bg=");
+        assert_non_null(bg);
+        pid = (pid_t) atoi(bg + 3);
+        assert_true(pid > 1);
+        assert_int_equal(kill(pid, SIGKILL), 0);
 
         d = (Done){};
         run_command("sleep 30", 300000, &d);

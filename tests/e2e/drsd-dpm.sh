@@ -5,7 +5,9 @@
 # (`scripts/testbed power-off HOST`: that host's libvirtd stops), the host is standby. Then
 # two CPU-burning guests start (about 2 of the 4 powered cores: above the band) → drsd runs the
 # power-on command (`scripts/testbed power-on HOST`), waits for that libvirt to answer, and
-# the host is up again. Prints the power actions with their durations.
+# the host is up again; with balancing switched on (a reload) it receives VMs. Every step is
+# checked from drsd's history and from libvirt itself. Prints the power actions with their
+# durations.
 set -uo pipefail
 SUITE=drsd-dpm
 export DRS_TESTBED_NAME="${DRS_TESTBED_NAME:-e2edpm}"
@@ -64,6 +66,25 @@ else
         ctl status
         exit 1
 fi
+# history_count TYPE FIELD=VALUE…: how many history events of TYPE match every FIELD=VALUE.
+history_count() {
+        ctl history --json | python3 -c '
+import json, sys
+t, conds = sys.argv[1], [a.split("=", 1) for a in sys.argv[2:]]
+print(sum(1 for e in json.load(sys.stdin)["events"]
+          if e.get("type") == t and all(str(e.get(k)) == v for k, v in conds)))' "$@"
+}
+n="$(history_count migration source="$off" reason=dpm result=completed)"
+if ((n >= 1)) && [[ "$(history_count migration source="$off" result=failed)" == 0 ]]; then
+        ok "$off emptied first: $n DPM migration(s) off it completed, none failed"
+else
+        fail "$off went to standby without its guests being migrated off it ($n DPM migrations)"
+fi
+if [[ "$(history_count power source="$off" reason=standby result=completed)" == 1 ]]; then
+        ok "$off's power-off command ran and succeeded"
+else
+        fail "no completed power-off of $off in the history"
+fi
 ctl status
 
 section "raising load: two burning guests"
@@ -81,6 +102,43 @@ if wait_until 150 "power-on" host_up; then
         ok "$off powered on and answering after $((($(now_ms) - t1) / 1000)) s"
 else
         fail "$off not powered on within 150 s"
+        ctl hosts --json
+fi
+if [[ "$(history_count power source="$off" reason=power_on result=completed)" == 1 ]]; then
+        ok "$off's power-on command ran and drsd saw its libvirt answer"
+else
+        fail "no completed power-on of $off in the history"
+fi
+if virsh -q -c "$("$TB" uri "$off")" version >/dev/null 2>&1; then
+        ok "$off's libvirtd answers (virsh)"
+else
+        fail "$off's libvirtd does not answer"
+fi
+ctl status
+
+section "balancing on: the powered-on host receives VMs"
+write_config "balance:
+  enabled: true
+  interval: 10s
+  cooldown: 1m
+limits:
+  memory_reserve: 256MiB
+automation:
+  level: full
+dpm:
+  enabled: true
+  target_utilization: {low: 10%, high: 30%}
+  min_hosts_on: 1
+  headroom_hosts: 1
+  power_off: \"$cmd power-off {host}\"
+  power_on: \"$cmd power-on {host}\""
+ctl reload >/dev/null || fail "drsctl reload"
+t2="$(now_ms)"
+off_runs_vms() { (($(count_on "$off") > 0)); }
+if wait_until 90 "a VM on $off" off_runs_vms; then
+        ok "$off runs $(count_on "$off") VM(s) $((($(now_ms) - t2) / 1000)) s after balancing was switched on: $(running_on "$off" | tr '\n' ' ')"
+else
+        fail "$off received no VM within 90 s"
 fi
 ctl status
 
