@@ -619,10 +619,10 @@ static int verb_status(int argc, char *argv[]) {
                 return print_json(o);
         json_object *pol = jget(o, "policy"), *passes = jget(o, "passes"), *cl = jget(o, "cluster");
         printf("drsd %s (%s), pid %" PRId64 "; automation %s; balance every %" PRId64 " s (%" PRId64
-               " passes so far)\n\n",
+               " pass%s so far)\n\n",
                jstr(o, "version") ?: "?", jstr(o, "mode") ?: "?", jint(o, "pid"),
                jstr(cl, "automation") ?: jstr(pol, "automation") ?: "?", jint(passes, "interval_s"),
-               jint(passes, "count"));
+               jint(passes, "count"), jint(passes, "count") == 1 ? "" : "es");
         print_hosts_table(jget(o, "hosts"));
         double th = jdouble(cl, "threshold");
         printf("\nCluster imbalance: CPU %.4f, memory %.4f", jdouble(cl, "cpu_imbalance"),
