@@ -66,6 +66,106 @@ int move_log_load(MoveLog *l, const HistoryEvent *events, size_t n) {
         return 0;
 }
 
+/* ---- adopted migrations ----------------------------------------------------------------- */
+
+static void adopted_done(AdoptedMigration *a) {
+        free(a->vm);
+        free(a->source);
+}
+
+void adopt_tracker_done(AdoptTracker *t) {
+        for (size_t i = 0; i < t->n; i++)
+                adopted_done(&t->entries[i]);
+        free(t->entries);
+        *t = (AdoptTracker){};
+}
+
+void adopt_outcomes_free(AdoptOutcome *o, size_t n) {
+        for (size_t i = 0; o && i < n; i++) {
+                free(o[i].vm);
+                free(o[i].source);
+                free(o[i].target);
+        }
+        free(o);
+}
+
+bool adopt_tracker_has(const AdoptTracker *t, const char *vm) {
+        for (size_t i = 0; i < t->n; i++)
+                if (streq(t->entries[i].vm, vm))
+                        return true;
+        return false;
+}
+
+static const VmReport *report_find_vm(const HostReport *r, const char *vm) {
+        for (size_t i = 0; i < r->n_vms; i++)
+                if (streq(r->vms[i].name, vm))
+                        return &r->vms[i];
+        return NULL;
+}
+
+int adopt_tracker_feed(
+        AdoptTracker *t, const HostReport *r, bool (*own)(const char *vm, void *userdata), void *userdata,
+        uint64_t now_usec, AdoptOutcome **ret, size_t *ret_n) {
+        AdoptOutcome *out = NULL;
+        size_t n_out = 0;
+        int k = -ENOMEM;
+
+        /* Resolve. */
+        for (size_t i = 0; i < t->n;) {
+                AdoptedMigration *a = &t->entries[i];
+                const VmReport *vr = report_find_vm(r, a->vm);
+                bool on_source = streq(r->name, a->source);
+
+                if (!vr || (on_source && vr->migrating)) {
+                        i++;
+                        continue;
+                }
+                AdoptOutcome *n = reallocarray(out, n_out + 1, sizeof(AdoptOutcome));
+                if (!n)
+                        goto fail;
+                out = n;
+                out[n_out] = (AdoptOutcome){
+                        .completed = !on_source,
+                        .observed_ms = now_usec > a->since_usec ? (now_usec - a->since_usec) / 1000 : 0,
+                };
+                if (!on_source) {
+                        out[n_out].target = strdup(r->name);
+                        if (!out[n_out].target)
+                                goto fail;
+                }
+                out[n_out].vm = TAKE_PTR(a->vm);
+                out[n_out].source = TAKE_PTR(a->source);
+                n_out++;
+                t->entries[i] = t->entries[--t->n];
+        }
+
+        /* Adopt. */
+        for (size_t i = 0; i < r->n_vms; i++) {
+                const VmReport *vr = &r->vms[i];
+                if (!vr->migrating || adopt_tracker_has(t, vr->name) || (own && own(vr->name, userdata)))
+                        continue;
+                AdoptedMigration *n = reallocarray(t->entries, t->n + 1, sizeof(AdoptedMigration));
+                if (!n)
+                        goto fail;
+                t->entries = n;
+                AdoptedMigration a = {
+                        .vm = strdup(vr->name), .source = strdup(r->name), .since_usec = now_usec};
+                if (!a.vm || !a.source) {
+                        adopted_done(&a);
+                        goto fail;
+                }
+                t->entries[t->n++] = a;
+        }
+
+        *ret = out;
+        *ret_n = n_out;
+        return 0;
+
+fail:
+        adopt_outcomes_free(out, n_out);
+        return k;
+}
+
 /* ---- the Problem ----------------------------------------------------------------------- */
 
 HostState leader_host_state(HostMode mode) {

@@ -49,6 +49,44 @@ uint64_t move_log_get(const MoveLog *l, const char *vm);
 /* Feeds history events: every completed migration sets its VM's time. */
 int move_log_load(MoveLog *l, const HistoryEvent *events, size_t n);
 
+/* ---- adopted migrations ----------------------------------------------------------------- */
+
+/* A migration drsd did not start (a previous drsd's, still running in libvirt after a restart,
+ * or an operator's): seen as a VM reported migrating by its source while this drsd has no job
+ * for it. Its outcome is inferred from later reports: the VM running on another host →
+ * completed; still on the source and no longer migrating → not completed (failed or
+ * cancelled; which one is not known). */
+typedef struct AdoptedMigration {
+        char *vm;            /* owned */
+        char *source;        /* owned */
+        uint64_t since_usec; /* CLOCK_REALTIME when first seen migrating */
+} AdoptedMigration;
+
+typedef struct AdoptTracker {
+        AdoptedMigration *entries; /* owned array */
+        size_t n;
+} AdoptTracker;
+
+typedef struct AdoptOutcome {
+        char *vm;     /* owned */
+        char *source; /* owned */
+        char *target; /* owned; NULL when not completed */
+        bool completed;
+        uint64_t observed_ms; /* from first seen migrating to the outcome: a lower bound */
+} AdoptOutcome;
+
+void adopt_tracker_done(AdoptTracker *t);
+void adopt_outcomes_free(AdoptOutcome *o, size_t n);
+bool adopt_tracker_has(const AdoptTracker *t, const char *vm);
+/* Feeds one host's fresh report: first resolves tracked migrations (the VM on another host:
+ * completed; on the source and not migrating: not completed; absent from the source: still
+ * waiting for it to show up elsewhere), then adopts the report's migrating VMs that own() does
+ * not claim (own may be NULL: claims nothing). Each outcome is returned once, in *ret (owned
+ * array, NULL when none). */
+int adopt_tracker_feed(
+        AdoptTracker *t, const HostReport *r, bool (*own)(const char *vm, void *userdata), void *userdata,
+        uint64_t now_usec, AdoptOutcome **ret, size_t *ret_n);
+
 /* ---- the Problem ----------------------------------------------------------------------- */
 
 typedef struct LeaderHost {

@@ -185,6 +185,84 @@ static void check_stale(Manager *m) {
 
 static void power_on_check(Manager *m, const char *host);
 
+/* Whether a VM's migration is this drsd's: an executor job, or one that finished moments ago
+ * (a sample taken while it ran may arrive after its done callback). */
+static bool own_migration(const char *vm, void *userdata) {
+        Manager *m = userdata;
+        uint64_t last = move_log_get(&m->moves, vm), now = now_realtime_usec();
+        if (m->executor && executor_vm_busy(m->executor, vm))
+                return true;
+        return last > 0 && last + (STALE_INTERVALS + 1) * m->config->interval_s * USEC_PER_SEC > now;
+}
+
+/* Migrations running in libvirt that this drsd did not start (a previous drsd's, picked up
+ * after a restart, or an operator's): adopted, and their outcome recorded when the reports
+ * show it. */
+static void track_adopted(Manager *m, const char *host) {
+        const HostReport *r = collector_get(m->collector, host);
+        uint64_t now = now_realtime_usec();
+        AdoptOutcome *out = NULL;
+        size_t n_out = 0;
+        int k;
+
+        if (!r || r->t_usec == 0)
+                return;
+        k = adopt_tracker_feed(&m->adopted, r, own_migration, m, now, &out, &n_out);
+        if (k < 0) {
+                log_warning_errno(k, "Failed to track the migrations of host '%s': %m", host);
+                return;
+        }
+        for (size_t i = 0; i < n_out; i++) {
+                const AdoptOutcome *o = &out[i];
+                _cleanup_free_ char *msg = NULL;
+
+                if (move_log_set(&m->moves, o->vm, now) < 0)
+                        log_oom();
+                if (o->completed) {
+                        m->n_migrations_ok++;
+                        if (asprintf(
+                                    &msg,
+                                    "Adopted migration of '%s' from '%s' to '%s' completed (observed for %" PRIu64
+                                    " ms)",
+                                    o->vm, o->source, o->target, o->observed_ms) < 0)
+                                msg = NULL;
+                } else {
+                        m->n_migrations_failed++;
+                        if (asprintf(
+                                    &msg,
+                                    "Adopted migration of '%s' from '%s' did not complete (failed or cancelled): "
+                                    "the VM still runs on the source",
+                                    o->vm, o->source) < 0)
+                                msg = NULL;
+                }
+                HistoryEvent e = {
+                        .type = (char *) "migration",
+                        .vm = o->vm,
+                        .source = o->source,
+                        .target = o->target,
+                        .reason = (char *) "adopted",
+                        .result = (char *) (o->completed ? "completed" : "failed"),
+                        .message = msg,
+                };
+                manager_record(
+                        m, o->completed ? LOG_INFO : LOG_WARNING,
+                        o->completed ? DRS_MESSAGE_MIGRATION_COMPLETED : DRS_MESSAGE_MIGRATION_FAILED, &e);
+        }
+        adopt_outcomes_free(out, n_out);
+        /* Newly adopted ones carry this feed's time: logged once. */
+        for (size_t i = 0; i < m->adopted.n; i++)
+                if (m->adopted.entries[i].since_usec == now)
+                        log_event(
+                                LOG_INFO,
+                                (&(LogFields){
+                                        .vm = m->adopted.entries[i].vm,
+                                        .source = m->adopted.entries[i].source,
+                                        .reason = "adopted"}),
+                                "VM '%s' is migrating from '%s' without a job of this drsd: adopted, its "
+                                "outcome will be recorded",
+                                m->adopted.entries[i].vm, m->adopted.entries[i].source);
+}
+
 static void on_sample(const char *host, const HvHostStats *s, const char *error, void *userdata) {
         Manager *m = userdata;
         int k;
@@ -197,6 +275,8 @@ static void on_sample(const char *host, const HvHostStats *s, const char *error,
                 k = collector_feed_error(m->collector, host, error ?: "unknown error", hv_now_usec());
         if (k < 0)
                 log_warning_errno(k, "Failed to record the sample of host '%s': %m", host);
+        if (s && k >= 0)
+                track_adopted(m, host);
         if (s)
                 power_on_check(m, host);
         check_stale(m);
@@ -937,6 +1017,7 @@ void manager_leader_stop(Manager *m) {
         m->run = leader_run_free(m->run);
         m->recommendations = leader_run_free(m->recommendations);
         move_log_done(&m->moves);
+        adopt_tracker_done(&m->adopted);
         blockers_free(m->blockers, m->n_blockers);
         m->blockers = NULL;
         m->n_blockers = 0;

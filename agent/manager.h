@@ -95,6 +95,7 @@ struct Manager {
         Collector *collector;       /* owned; host reports */
         Executor *executor;         /* owned; migrations */
         MoveLog moves;              /* owned; last move of each VM (cooldown), from history at start */
+        AdoptTracker adopted;       /* owned; migrations in flight that this drsd did not start */
         LeaderRun *run;             /* owned; the plan being carried out, NULL when none */
         LeaderRun *recommendations; /* owned; the last plan with recommendations (drsctl apply) */
         uint64_t n_runs;            /* plans started */

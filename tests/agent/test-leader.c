@@ -290,6 +290,119 @@ static void test_move_log_history(void **state) {
         move_log_done(&log);
 }
 
+/* Adopted migrations: a migration this drsd did not start is tracked from the reports and its
+ * outcome returned once; this drsd's own are not adopted. */
+static bool own_mine(const char *vm, void *userdata) {
+        return streq(vm, "mine");
+}
+
+static void test_adopt(void **state) {
+        AdoptTracker t = {};
+        AdoptOutcome *out = NULL;
+        size_t n = 0;
+        MoveLog log = {};
+
+        VmReport src_vms[3] = {
+                {.name = (char *) "a", .vcpus = 1, .memory_mib = 128, .migrating = true},
+                {.name = (char *) "b", .vcpus = 1, .memory_mib = 128, .migrating = true},
+                {.name = (char *) "mine", .vcpus = 1, .memory_mib = 128, .migrating = true},
+        };
+        HostReport src = {
+                .name = (char *) "h1",
+                .t_usec = 1,
+                .cpus = 2,
+                .memory_mib = 4096,
+                .vms = src_vms,
+                .n_vms = 3};
+        VmReport dst_vms[1] = {{.name = (char *) "a", .vcpus = 1, .memory_mib = 128}};
+        HostReport dst = {
+                .name = (char *) "h2",
+                .t_usec = 1,
+                .cpus = 2,
+                .memory_mib = 4096,
+                .vms = dst_vms,
+                .n_vms = 0};
+
+        /* Seen migrating: a and b adopted, mine is this drsd's. */
+        assert_int_equal(adopt_tracker_feed(&t, &src, own_mine, NULL, 10 * USEC, &out, &n), 0);
+        assert_int_equal(n, 0);
+        assert_null(out);
+        assert_int_equal(t.n, 2);
+        assert_true(adopt_tracker_has(&t, "a"));
+        assert_true(adopt_tracker_has(&t, "b"));
+        assert_false(adopt_tracker_has(&t, "mine"));
+
+        /* Still migrating, and another host without them: nothing yet, nothing adopted twice. */
+        assert_int_equal(adopt_tracker_feed(&t, &src, own_mine, NULL, 11 * USEC, &out, &n), 0);
+        assert_int_equal(n, 0);
+        assert_int_equal(adopt_tracker_feed(&t, &dst, own_mine, NULL, 11 * USEC, &out, &n), 0);
+        assert_int_equal(n, 0);
+        assert_int_equal(t.n, 2);
+
+        /* a leaves the source (not yet seen elsewhere): still waiting. b stops migrating on the
+         * source: not completed. */
+        src_vms[0] = src_vms[1];
+        src_vms[0].migrating = false;
+        src_vms[1] = src_vms[2];
+        src.n_vms = 2;
+        assert_int_equal(adopt_tracker_feed(&t, &src, own_mine, NULL, 12 * USEC, &out, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(out[0].vm, "b");
+        assert_string_equal(out[0].source, "h1");
+        assert_null(out[0].target);
+        assert_false(out[0].completed);
+        assert_int_equal(out[0].observed_ms, 2000);
+        assert_int_equal(move_log_set(&log, out[0].vm, 12 * USEC), 0);
+        adopt_outcomes_free(out, n);
+        assert_int_equal(t.n, 1);
+
+        /* a shows up on h2: completed, once. */
+        dst.n_vms = 1;
+        assert_int_equal(adopt_tracker_feed(&t, &dst, own_mine, NULL, 13 * USEC, &out, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(out[0].vm, "a");
+        assert_string_equal(out[0].source, "h1");
+        assert_string_equal(out[0].target, "h2");
+        assert_true(out[0].completed);
+        assert_int_equal(out[0].observed_ms, 3000);
+        assert_int_equal(move_log_set(&log, out[0].vm, 13 * USEC), 0);
+        adopt_outcomes_free(out, n);
+        assert_int_equal(t.n, 0);
+        assert_int_equal(adopt_tracker_feed(&t, &dst, own_mine, NULL, 14 * USEC, &out, &n), 0);
+        assert_int_equal(n, 0);
+        assert_int_equal(adopt_tracker_feed(&t, &src, own_mine, NULL, 14 * USEC, &out, &n), 0);
+        assert_int_equal(n, 0);
+        assert_int_equal(t.n, 0);
+
+        /* The cooldown applies: both have a last-move time in the Problem. */
+        Policy *p = NULL;
+        assert_int_equal(policy_new(&p), 0);
+        LeaderHost hosts[3];
+        LeaderInput in;
+        setup_input(hosts, &in, p, &log);
+        hosts[0].report = &src;
+        hosts[1].report = &dst;
+        in.now_usec = 20 * USEC;
+        in.vm_busy = NULL;
+        Problem *pr = NULL;
+        assert_int_equal(leader_build_problem(&in, &pr), 0);
+        size_t seen = 0;
+        for (size_t i = 0; i < pr->n_vms; i++) {
+                if (streq(pr->vms[i].name, "a")) {
+                        assert_int_equal(pr->vms[i].last_moved_s, 7);
+                        seen++;
+                } else if (streq(pr->vms[i].name, "b")) {
+                        assert_int_equal(pr->vms[i].last_moved_s, 8);
+                        seen++;
+                }
+        }
+        assert_int_equal(seen, 2);
+        problem_free(pr);
+        policy_free(p);
+        move_log_done(&log);
+        adopt_tracker_done(&t);
+}
+
 static void test_automation_at(void **state) {
         _cleanup_(policy_freep) Policy *pol = NULL;
         AutomationLevel l;
@@ -464,7 +577,7 @@ int main(void) {
                 cmocka_unit_test(test_plan_and_run),      cmocka_unit_test(test_run_skips),
                 cmocka_unit_test(test_move_log_history),  cmocka_unit_test(test_automation_at),
                 cmocka_unit_test(test_utilization),       cmocka_unit_test(test_power_command_for),
-                cmocka_unit_test(test_power_command_run),
+                cmocka_unit_test(test_power_command_run), cmocka_unit_test(test_adopt),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
