@@ -8,6 +8,7 @@
  * port of 127.0.0.1: all traffic stays on the loopback. Only the PID this test started is
  * signalled; every wait is bounded. */
 
+#include <sys/prctl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -88,6 +89,9 @@ static pid_t spawn(Fixture *f) {
         pid_t pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
+                /* The drsd under test dies with the test, even when a runner SIGKILLs the test. */
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
+                        _exit(127);
                 int fd = open(f->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
                 if (fd < 0 || dup2(fd, STDERR_FILENO) < 0 || dup2(fd, STDOUT_FILENO) < 0)
                         _exit(127);
