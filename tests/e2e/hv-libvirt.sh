@@ -23,32 +23,14 @@ STATE="${DRS_TESTBED_DIR:-/var/lib/drs-testbed}/$DRS_TESTBED_NAME"
 DRIVE="${1:-$ROOT/${DRS_BUILDDIR:-build}/tests/agent/hv-drive}"
 GUEST=hvg1
 GUEST_MIB=128
-BAD_CONSOLE='BUG:|Oops|general protection|Kernel panic|corruption'
-
-if [[ -n "${DRS_E2E_VIA_MESON:-}" && -z "${DRS_E2E:-}" ]]; then
-        echo "hv-libvirt: skipped (set DRS_E2E=1: 'DRS_E2E=1 meson test --suite e2e')"
-        exit 77
-fi
-if ((EUID != 0)); then
-        echo "hv-libvirt: skipped (needs root)"
-        exit 77
-fi
+# shellcheck source=tests/e2e/lib/report.sh
+source "$ROOT/tests/e2e/lib/report.sh"
+e2e_skip_unless_enabled hv-libvirt
 if [[ ! -x "$DRIVE" ]]; then
         echo "hv-libvirt: no hv-drive at $DRIVE (build first: meson compile -C ${DRS_BUILDDIR:-build})"
         exit 1
 fi
 
-passed=0
-failed=0
-ok() {
-        passed=$((passed + 1))
-        printf 'ok   %s\n' "$*"
-}
-fail() {
-        failed=$((failed + 1))
-        printf 'FAIL %s\n' "$*"
-}
-now_ms() { date +%s%3N; }
 t_start="$(now_ms)"
 numbers=()
 
@@ -70,7 +52,6 @@ finish() {
 trap finish EXIT
 trap 'fail "interrupted"; exit 1' INT TERM
 
-section() { printf '\n== %s\n' "$*"; }
 # val KEY TEXT: the value of KEY=… in hv-drive's output.
 val() { sed -n "s/^$1=//p" <<<"$2" | head -n 1; }
 

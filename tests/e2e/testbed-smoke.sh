@@ -17,28 +17,10 @@ export DRS_TESTBED_NAME="${DRS_TESTBED_NAME:-e2esmk}"
 STATE="${DRS_TESTBED_DIR:-/var/lib/drs-testbed}/$DRS_TESTBED_NAME"
 HOSTS=(h1 h2 h3)
 GUEST_MIB=128
-BAD_CONSOLE='BUG:|Oops|general protection|Kernel panic|corruption'
+# shellcheck source=tests/e2e/lib/report.sh
+source "$ROOT/tests/e2e/lib/report.sh"
+e2e_skip_unless_enabled testbed-smoke
 
-if [[ -n "${DRS_E2E_VIA_MESON:-}" && -z "${DRS_E2E:-}" ]]; then
-        echo "testbed-smoke: skipped (set DRS_E2E=1: 'DRS_E2E=1 meson test --suite e2e')"
-        exit 77
-fi
-if ((EUID != 0)); then
-        echo "testbed-smoke: skipped (needs root)"
-        exit 77
-fi
-
-passed=0
-failed=0
-ok() {
-        passed=$((passed + 1))
-        printf 'ok   %s\n' "$*"
-}
-fail() {
-        failed=$((failed + 1))
-        printf 'FAIL %s\n' "$*"
-}
-now_ms() { date +%s%3N; }
 t_start="$(now_ms)"
 
 finish() {
@@ -56,8 +38,6 @@ finish() {
 }
 trap finish EXIT
 trap 'fail "interrupted"; exit 1' INT TERM
-
-section() { printf '\n== %s\n' "$*"; }
 
 # where GUEST: prints "RUNNING-HOSTS|DEFINED-HOSTS" as seen by every host's libvirtd.
 where() {

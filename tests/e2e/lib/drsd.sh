@@ -16,34 +16,12 @@ DRSD="$BUILD/agent/drsd"
 DRSCTL="$BUILD/agent/drsctl"
 STATE="${DRS_TESTBED_DIR:-/var/lib/drs-testbed}/$DRS_TESTBED_NAME"
 HOSTS=(h1 h2 h3)
-BAD_CONSOLE='BUG:|Oops|general protection|Kernel panic|corruption'
 WORK=""
 DRSD_PID=""
 GUESTS=()
 
-passed=0
-failed=0
-ok() {
-        passed=$((passed + 1))
-        printf 'ok   %s\n' "$*"
-}
-fail() {
-        failed=$((failed + 1))
-        printf 'FAIL %s\n' "$*"
-}
-section() { printf '\n== %s\n' "$*"; }
-now_ms() { date +%s%3N; }
-
-e2e_skip_checks() {
-        if [[ -n "${DRS_E2E_VIA_MESON:-}" && -z "${DRS_E2E:-}" ]]; then
-                echo "$SUITE: skipped (set DRS_E2E=1: 'DRS_E2E=1 meson test --suite e2e')"
-                exit 77
-        fi
-        if ((EUID != 0)); then
-                echo "$SUITE: skipped (needs root)"
-                exit 77
-        fi
-}
+# shellcheck source=tests/e2e/lib/report.sh
+source "$(dirname "${BASH_SOURCE[0]}")/report.sh"
 
 drsd_alive() {
         [[ -n "$DRSD_PID" ]] && [[ "$(readlink "/proc/$DRSD_PID/exe" 2>/dev/null)" == "$(readlink -f "$DRSD")" ]]
@@ -89,7 +67,7 @@ e2e_finish() {
 }
 
 e2e_begin() {
-        e2e_skip_checks
+        e2e_skip_unless_enabled "$SUITE"
         T_START="$(now_ms)"
         trap e2e_finish EXIT
         trap 'fail "interrupted"; exit 1' INT TERM
