@@ -4,6 +4,7 @@
  * domain XML scanner precheck uses. */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -54,6 +55,18 @@ uint64_t hv_now_usec(void) {
 
 /* The domain XML scanner. */
 
+static void hv_disk_done(HvDisk *d) {
+        free(d->target);
+        free(d->path);
+        free(d->format);
+        free(d->device);
+        *d = (HvDisk){};
+}
+
+bool hv_disk_is_movable(const HvDisk *d) {
+        return d && d->path && !d->readonly && !d->shareable && (!d->device || streq(d->device, "disk"));
+}
+
 void hv_domain_xml_done(HvDomainXml *x) {
         if (!x)
                 return;
@@ -62,6 +75,9 @@ void hv_domain_xml_done(HvDomainXml *x) {
         free(x->cpu_mode);
         strv_free(x->networks);
         strv_free(x->file_disks);
+        for (size_t i = 0; i < x->n_disks; i++)
+                hv_disk_done(&x->disks[i]);
+        free(x->disks);
         *x = (HvDomainXml){};
 }
 
@@ -264,8 +280,21 @@ static int xml_attr(const XmlTag *t, const char *name, char **ret) {
         return 0;
 }
 
+/* Replaces *field with attribute name of t when present. */
+static int take_attr(const XmlTag *t, const char *name, char **field) {
+        char *v = NULL;
+        int r = xml_attr(t, name, &v);
+
+        if (r <= 0)
+                return r;
+        free(*field);
+        *field = v;
+        return 1;
+}
+
 int hv_domain_xml_parse(const char *xml, HvDomainXml *ret) {
         _cleanup_(hv_domain_xml_done) HvDomainXml x = {};
+        _cleanup_(hv_disk_done) HvDisk disk = {}; /* the <disk type='file'> being read */
         /* The open elements; for interface/disk the type attribute matters to children. */
         struct {
                 const char *name;
@@ -299,6 +328,17 @@ int hv_domain_xml_parse(const char *xml, HvDomainXml *ret) {
                             strncmp(stack[depth - 1].name, t.name, t.name_len) != 0)
                                 return -EBADMSG;
                         depth--;
+                        if (depth == 2 && stack[2].is_file_disk) {
+                                if (disk.path) {
+                                        HvDisk *l = realloc(x.disks, sizeof(HvDisk) * (x.n_disks + 1));
+                                        if (!l)
+                                                return -ENOMEM;
+                                        x.disks = l;
+                                        x.disks[x.n_disks++] = disk;
+                                        disk = (HvDisk){};
+                                } else
+                                        hv_disk_done(&disk);
+                        }
                         if (depth == 1 && cpu_start && name_is(&t, "cpu")) {
                                 x.cpu_xml = strndup(cpu_start, (size_t) (t.end - cpu_start));
                                 if (!x.cpu_xml)
@@ -337,7 +377,21 @@ int hv_domain_xml_parse(const char *xml, HvDomainXml *ret) {
                                 char ***l = stack[2].is_net_interface ? &x.networks : &x.file_disks;
                                 if (!strv_contains(*l, v) && strv_extend(l, v) < 0)
                                         return -ENOMEM;
+                                if (stack[2].is_file_disk && !disk.path)
+                                        disk.path = TAKE_PTR(v);
                         }
+                } else if (depth == 3 && stack[2].is_file_disk) {
+                        r = 0;
+                        if (name_is(&t, "target"))
+                                r = take_attr(&t, "dev", &disk.target);
+                        else if (name_is(&t, "driver"))
+                                r = take_attr(&t, "type", &disk.format);
+                        else if (name_is(&t, "readonly"))
+                                disk.readonly = true;
+                        else if (name_is(&t, "shareable"))
+                                disk.shareable = true;
+                        if (r < 0)
+                                return r;
                 }
 
                 if (t.self_closing)
@@ -357,8 +411,15 @@ int hv_domain_xml_parse(const char *xml, HvDomainXml *ret) {
                                 return r;
                         if (name_is(&t, "interface"))
                                 stack[depth].is_net_interface = streq_ptr(type, "network");
-                        else
+                        else {
                                 stack[depth].is_file_disk = streq_ptr(type, "file");
+                                hv_disk_done(&disk);
+                                if (stack[depth].is_file_disk) {
+                                        r = take_attr(&t, "device", &disk.device);
+                                        if (r < 0)
+                                                return r;
+                                }
+                        }
                 }
                 depth++;
         }
@@ -368,4 +429,168 @@ int hv_domain_xml_parse(const char *xml, HvDomainXml *ret) {
         *ret = x;
         x = (HvDomainXml){};
         return 0;
+}
+
+int hv_xml_text(const char *xml, const char *path, char **ret) {
+        /* Depth-first walk keeping how many leading components of path the open elements
+         * match; the text is what lies between the matching start tag and the next tag. */
+        char *comps[XML_MAX_DEPTH];
+        size_t n_comps = 0, depth = 0, matched = 0;
+        _cleanup_free_ char *copy = NULL;
+        const char *p = xml;
+        int r;
+
+        if (!xml || !path || !ret)
+                return -EINVAL;
+        copy = strdup(path);
+        if (!copy)
+                return -ENOMEM;
+        for (char *c = copy, *e; c && *c; c = e) {
+                e = strchr(c, '/');
+                if (e)
+                        *e++ = 0;
+                if (n_comps >= XML_MAX_DEPTH)
+                        return -EINVAL;
+                comps[n_comps++] = c;
+        }
+        if (n_comps == 0)
+                return -EINVAL;
+
+        for (;;) {
+                XmlTag t;
+
+                r = xml_next_tag(&p, &t);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        return 0;
+                if (t.closing) {
+                        if (depth == 0)
+                                return -EBADMSG;
+                        depth--;
+                        if (matched > depth)
+                                matched = depth;
+                        continue;
+                }
+                if (matched == depth && depth < n_comps && name_is(&t, comps[depth])) {
+                        if (depth + 1 == n_comps) {
+                                const char *end;
+
+                                if (t.self_closing) {
+                                        *ret = strdup("");
+                                        return *ret ? 1 : -ENOMEM;
+                                }
+                                end = strchr(t.end, '<');
+                                if (!end)
+                                        return -EBADMSG;
+                                r = xml_unescape(t.end, (size_t) (end - t.end), ret);
+                                return r < 0 ? r : 1;
+                        }
+                        if (!t.self_closing)
+                                matched = depth + 1;
+                }
+                if (!t.self_closing) {
+                        if (depth >= XML_MAX_DEPTH)
+                                return -EBADMSG;
+                        depth++;
+                }
+        }
+}
+
+/* Appends s to the buffer f with the five XML entities escaped. */
+static void xml_escape_to(FILE *f, const char *s) {
+        for (; *s; s++)
+                switch (*s) {
+                case '&':
+                        fputs("&amp;", f);
+                        break;
+                case '<':
+                        fputs("&lt;", f);
+                        break;
+                case '>':
+                        fputs("&gt;", f);
+                        break;
+                case '\'':
+                        fputs("&apos;", f);
+                        break;
+                case '"':
+                        fputs("&quot;", f);
+                        break;
+                default:
+                        fputc(*s, f);
+                }
+}
+
+static bool format_ok(const char *format) {
+        if (!format || !*format || strlen(format) > 32)
+                return false;
+        for (const char *c = format; *c; c++)
+                if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_'))
+                        return false;
+        return true;
+}
+
+int hv_volume_xml(const char *name, uint64_t capacity_bytes, const char *format, char **ret) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        FILE *f;
+
+        if (!name || !*name || strchr(name, '/') || !ret || (format && !format_ok(format)))
+                return -EINVAL;
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+        fputs("<volume>\n  <name>", f);
+        xml_escape_to(f, name);
+        fprintf(f,
+                "</name>\n  <capacity unit='bytes'>%" PRIu64 "</capacity>\n"
+                "  <allocation unit='bytes'>0</allocation>\n"
+                "  <target>\n    <format type='%s'/>\n  </target>\n</volume>\n",
+                capacity_bytes, format ? format : "raw");
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+int hv_copy_dest_xml(const char *path, const char *format, char **ret) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        FILE *f;
+
+        if (!path || path[0] != '/' || !ret || (format && !format_ok(format)))
+                return -EINVAL;
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+        fputs("<disk type='file'>\n  <source file='", f);
+        xml_escape_to(f, path);
+        fprintf(f, "'/>\n  <driver type='%s'/>\n</disk>\n", format ? format : "raw");
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+int hv_pool_for_path(const char *path, const char *const *pool_targets, size_t n_pools) {
+        const char *slash;
+        size_t dir_len;
+
+        if (!path || path[0] != '/')
+                return -EINVAL;
+        slash = strrchr(path, '/');
+        dir_len = (size_t) (slash - path);
+        for (size_t i = 0; i < n_pools; i++) {
+                const char *t = pool_targets[i];
+                size_t l;
+
+                if (!t)
+                        continue;
+                l = strlen(t);
+                while (l > 1 && t[l - 1] == '/')
+                        l--;
+                if ((l == dir_len && strncmp(t, path, l) == 0) || (dir_len == 0 && l == 1 && t[0] == '/'))
+                        return (int) i;
+        }
+        return -ENOENT;
 }

@@ -54,17 +54,49 @@ uint64_t hv_now_usec(void);
 
 /* What precheck needs from a domain's XML (virDomainGetXMLDesc), parsed by a small scanner
  * (pure; no libxml2): libvirt writes this XML itself, regular and well-formed. */
+/* One <disk type='file'> of <devices> that has a <source file=…>. */
+typedef struct HvDisk {
+        char *target;   /* owned; <target dev=…> ("vda"); NULL when absent */
+        char *path;     /* owned; <source file=…> */
+        char *format;   /* owned; <driver type=…> ("qcow2", "raw"); NULL when absent */
+        char *device;   /* owned; the device attribute ("disk", "cdrom"); NULL when absent */
+        bool readonly;  /* <readonly/> */
+        bool shareable; /* <shareable/> */
+} HvDisk;
+
 typedef struct HvDomainXml {
         char *type;        /* owned; <domain type=…>: "kvm", "qemu" */
         char *cpu_xml;     /* owned; the <cpu>…</cpu> element verbatim; NULL when absent */
         char *cpu_mode;    /* owned; its mode attribute; NULL when absent */
         char **networks;   /* owned strv, never NULL: <interface type='network'><source network=…> */
         char **file_disks; /* owned strv, never NULL: <disk type='file'><source file=…> */
+        HvDisk *disks;     /* owned array: the file disks with their details, in document order */
+        size_t n_disks;
 } HvDomainXml;
 
 void hv_domain_xml_done(HvDomainXml *x);
 /* -EBADMSG when xml is not a <domain> document the scanner understands. */
 int hv_domain_xml_parse(const char *xml, HvDomainXml *ret);
+/* Whether the disk is one drs copies or moves: a writable, not shareable disk device (a
+ * cdrom's or a read-only image's content is not the VM's state). */
+bool hv_disk_is_movable(const HvDisk *d);
+
+/* The text of the element at a '/'-separated path from the root of xml ("pool/target/path"),
+ * entities decoded. Returns 1 with *ret (newly allocated), 0 when absent, -EBADMSG. */
+int hv_xml_text(const char *xml, const char *path, char **ret);
+
+/* libvirt XML that drs writes (pure; values are escaped):
+ *   hv_volume_xml: a storage volume NAME of CAPACITY bytes in FORMAT (NULL: raw) for
+ *     virStorageVolCreateXML;
+ *   hv_copy_dest_xml: the destination of a block copy, <disk type='file'> with the path and
+ *     its format, for virDomainBlockCopy. */
+int hv_volume_xml(const char *name, uint64_t capacity_bytes, const char *format, char **ret);
+int hv_copy_dest_xml(const char *path, const char *format, char **ret);
+
+/* The pool that holds a path, from pools' target directories: the index of the pool whose
+ * target is the directory of path (exactly: a volume of a dir pool sits directly in it), or
+ * -ENOENT. */
+int hv_pool_for_path(const char *path, const char *const *pool_targets, size_t n_pools);
 
 typedef struct HvMigrateParams {
         const char *dest_uri; /* migration URI of the destination (dialled by the source libvirtd, p2p) */

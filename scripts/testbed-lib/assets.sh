@@ -5,18 +5,34 @@
 # Sourced by scripts/testbed.
 
 # Modules the guest loads, in this order (dependencies are resolved from modules.dep).
-TB_GUEST_MODULES=(virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_balloon virtio_console)
+TB_GUEST_MODULES=(virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_balloon virtio_console virtio_blk)
 
 tb_assets_dir() { printf '%s/assets\n' "$(tb_state_root)"; }
 
 tb_assets_ok() {
         local a
         a="$(tb_assets_dir)"
-        [[ -s "$a/vmlinuz" && -s "$a/initrd.img" && -f "$a/VERSION" ]]
+        [[ -s "$a/vmlinuz" && -s "$a/initrd.img" && -f "$a/VERSION" ]] &&
+                grep -q " init=$(tb_guest_init_id)\$" "$a/VERSION"
+}
+
+# Identifies the guest's /init and module list: assets built from another one are rebuilt.
+tb_guest_init_id() {
+        { tb_guest_init; printf '%s\n' "${TB_GUEST_MODULES[@]}"; } | md5sum | cut -c1-12
 }
 
 # The guest's /init (busybox sh). Modes: idle, burn (one vCPU busy), dirty (rewrites
-# drs.dirty_mib MiB of RAM in a loop). Prints 'drs-guest: ready mode=…' when up.
+# drs.dirty_mib MiB of RAM in a loop), disk (writes numbered, checksummed records to its
+# first virtio disk and verifies them on read-back; see below). Prints
+# 'drs-guest: ready mode=…' when up.
+#
+# disk mode: the disk is a ring of drs.disk_slots records of 256 KiB; record SEQ goes to
+# slot SEQ % slots and starts with the line "DRS seq=SEQ slot=SLOT". Each write is synced
+# (fsync) and logged on the console as 'drs-disk: w SEQ SLOT MD5'; the guest keeps the
+# checksum of each slot's last record in RAM (/tmp, migrated with the guest). Every
+# drs.disk_verify writes it drops the page cache and reads every written slot back:
+# 'drs-disk: verify PASS ok N' when all match, 'drs-disk: MISMATCH slot S seq Q want W got G'
+# for each that does not, 'drs-disk: write-error SEQ' when a write fails.
 tb_guest_init() {
         cat <<'EOS'
 #!/bin/busybox sh
@@ -28,10 +44,14 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mode=idle
 dirty_mib=32
+disk_slots=48
+disk_verify=16
 for a in $(cat /proc/cmdline); do
         case "$a" in
         drs.mode=*) mode="${a#drs.mode=}" ;;
         drs.dirty_mib=*) dirty_mib="${a#drs.dirty_mib=}" ;;
+        drs.disk_slots=*) disk_slots="${a#drs.disk_slots=}" ;;
+        drs.disk_verify=*) disk_verify="${a#drs.disk_verify=}" ;;
         esac
 done
 if [ -f /modules/order ]; then
@@ -67,6 +87,56 @@ dirty)
                 if [ $((i % 2)) -eq 0 ]; then cat $la 1<>/tmp/dirty; else cat $lb 1<>/tmp/dirty; fi
                 i=$((i + 1))
                 [ $((i % 10)) -eq 0 ] && echo "drs-guest: dirty pass $i"
+        done
+        ;;
+disk)
+        mount -t tmpfs -o size=16m tmpfs /tmp
+        mkdir -p /tmp/slots
+        k=0
+        while [ ! -b /dev/vda ] && [ "$k" -lt 50 ]; do sleep 0.2; k=$((k + 1)); done
+        [ -b /dev/vda ] || { echo "drs-disk: no /dev/vda"; while :; do sleep 3600; done; }
+        # Two random bodies (256 KiB minus the 64-byte header line), alternated.
+        dd if=/dev/urandom of=/tmp/p0 bs=262080 count=1 2>/dev/null
+        dd if=/dev/urandom of=/tmp/p1 bs=262080 count=1 2>/dev/null
+        echo "drs-disk: start slots=$disk_slots verify=$disk_verify"
+        seq=0
+        pass=0
+        while :; do
+                slot=$((seq % disk_slots))
+                { printf '%-63s\n' "DRS seq=$seq slot=$slot"; cat /tmp/p$((seq % 2)); } >/tmp/rec
+                sum=$(md5sum </tmp/rec)
+                sum=${sum%% *}
+                if dd if=/tmp/rec of=/dev/vda bs=262144 seek=$slot count=1 conv=notrunc,fsync 2>/dev/null; then
+                        echo "$seq $sum" >/tmp/slots/$slot
+                        echo "drs-disk: w $seq $slot $sum"
+                else
+                        echo "drs-disk: write-error $seq"
+                fi
+                seq=$((seq + 1))
+                if [ $((seq % disk_verify)) -eq 0 ]; then
+                        pass=$((pass + 1))
+                        sync
+                        echo 3 >/proc/sys/vm/drop_caches
+                        ok=0
+                        bad=0
+                        for f in /tmp/slots/*; do
+                                s=${f##*/}
+                                read -r q want <"$f"
+                                got=$(dd if=/dev/vda bs=262144 skip=$s count=1 2>/dev/null | md5sum)
+                                got=${got%% *}
+                                if [ "$got" = "$want" ]; then
+                                        ok=$((ok + 1))
+                                else
+                                        bad=$((bad + 1))
+                                        echo "drs-disk: MISMATCH slot $s seq $q want $want got $got"
+                                fi
+                        done
+                        if [ "$bad" -eq 0 ]; then
+                                echo "drs-disk: verify $pass ok $ok"
+                        else
+                                echo "drs-disk: verify $pass FAILED $bad of $((ok + bad))"
+                        fi
+                fi
         done
         ;;
 *)
@@ -161,7 +231,8 @@ cmd_assets() {
         cp "$vmlinuz" "$work/vmlinuz"
         mv -f "$work/vmlinuz" "$a/vmlinuz"
         mv -f "$work/initrd.img" "$a/initrd.img"
-        printf 'kernel=%s package=%s modules=%s\n' "$kver" "$pkg" "$(tr '\n' ',' <"$root/modules/order")" >"$a/VERSION"
+        printf 'kernel=%s package=%s modules=%s init=%s\n' "$kver" "$pkg" "$(tr '\n' ',' <"$root/modules/order")" \
+                "$(tb_guest_init_id)" >"$a/VERSION"
         rm -rf "$work"
         tb_log "assets: ready in $a"
 }

@@ -8,6 +8,7 @@ TB_PACKAGES=(
         libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
         iproute2 busybox-static util-linux mount procps kmod
         corosync apt
+        qemu-utils
 )
 TB_BACKPORTS_FILE=/etc/apt/sources.list.d/drs-bookworm-backports.sources
 

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <cmocka.h>
 
@@ -120,6 +121,112 @@ static void test_deep(void **state) {
         assert_int_equal(hv_domain_xml_parse(buf, &x), -EBADMSG);
 }
 
+static void test_disks(void **state) {
+        HvDomainXml x = {};
+        const char *xml =
+                "<domain type='qemu'><devices>\n"
+                "  <disk type='file' device='disk'>\n"
+                "    <driver name='qemu' type='qcow2'/>\n"
+                "    <source file='/var/lib/libvirt/local/d1.qcow2' index='2'/>\n"
+                "    <backingStore/>\n"
+                "    <target dev='vda' bus='virtio'/>\n"
+                "  </disk>\n"
+                "  <disk type='file' device='cdrom'><driver name='qemu' type='raw'/>"
+                "<source file='/iso/x.iso'/><target dev='sda' bus='sata'/><readonly/></disk>\n"
+                "  <disk type='file' device='disk'><source file='/s/shared.raw'/><target dev='vdb'/>"
+                "<shareable/></disk>\n"
+                "  <disk type='file' device='disk'><target dev='vdc'/></disk>\n"
+                "  <disk type='block' device='disk'><source dev='/dev/sdb'/><target dev='vdd'/></disk>\n"
+                "  <disk type='file' device='disk'><source file='/d/e&amp;f.img'/><target dev='vde'/></disk>\n"
+                "</devices></domain>";
+
+        assert_int_equal(hv_domain_xml_parse(xml, &x), 0);
+        assert_int_equal(x.n_disks, 4); /* no source: not listed; block disks: not file disks */
+        assert_string_equal(x.disks[0].target, "vda");
+        assert_string_equal(x.disks[0].path, "/var/lib/libvirt/local/d1.qcow2");
+        assert_string_equal(x.disks[0].format, "qcow2");
+        assert_string_equal(x.disks[0].device, "disk");
+        assert_true(hv_disk_is_movable(&x.disks[0]));
+        assert_string_equal(x.disks[1].target, "sda");
+        assert_true(x.disks[1].readonly);
+        assert_false(hv_disk_is_movable(&x.disks[1]));
+        assert_true(x.disks[2].shareable);
+        assert_false(hv_disk_is_movable(&x.disks[2]));
+        assert_string_equal(x.disks[3].path, "/d/e&f.img");
+        assert_null(x.disks[3].format);
+        assert_true(hv_disk_is_movable(&x.disks[3]));
+        assert_int_equal(strv_length(x.file_disks), 4);
+        hv_domain_xml_done(&x);
+        assert_int_equal(x.n_disks, 0);
+}
+
+static void test_xml_text(void **state) {
+        const char *pool = "<pool type='dir'>\n  <name>local</name>\n  <capacity unit='bytes'>5</capacity>\n"
+                           "  <source>\n  </source>\n  <target>\n    <path>/var/lib/a&amp;b</path>\n"
+                           "    <permissions><mode>0711</mode></permissions>\n  </target>\n</pool>\n";
+        char *t = NULL;
+
+        assert_int_equal(hv_xml_text(pool, "pool/target/path", &t), 1);
+        assert_string_equal(t, "/var/lib/a&b");
+        free(t);
+        assert_int_equal(hv_xml_text(pool, "pool/name", &t), 1);
+        assert_string_equal(t, "local");
+        free(t);
+        assert_int_equal(hv_xml_text(pool, "pool/path", &t), 0);
+        assert_int_equal(hv_xml_text(pool, "target/path", &t), 0);
+        assert_int_equal(hv_xml_text("<pool><target><path>x", "pool/target/path", &t), -EBADMSG);
+        assert_int_equal(hv_xml_text(pool, "", &t), -EINVAL);
+}
+
+static void test_volume_xml(void **state) {
+        char *x = NULL;
+
+        assert_int_equal(hv_volume_xml("d1.qcow2", 33554432, "qcow2", &x), 0);
+        assert_string_equal(
+                x, "<volume>\n  <name>d1.qcow2</name>\n  <capacity unit='bytes'>33554432</capacity>\n"
+                   "  <allocation unit='bytes'>0</allocation>\n"
+                   "  <target>\n    <format type='qcow2'/>\n  </target>\n</volume>\n");
+        free(x);
+        assert_int_equal(hv_volume_xml("a<b>&'\"", 1, NULL, &x), 0);
+        assert_non_null(strstr(x, "<name>a&lt;b&gt;&amp;&apos;&quot;</name>"));
+        assert_non_null(strstr(x, "<format type='raw'/>"));
+        free(x);
+        assert_int_equal(hv_volume_xml("a/b", 1, "raw", &x), -EINVAL);
+        assert_int_equal(hv_volume_xml("", 1, "raw", &x), -EINVAL);
+        assert_int_equal(hv_volume_xml("a", 1, "qcow2'/><x", &x), -EINVAL);
+
+        assert_int_equal(hv_copy_dest_xml("/var/lib/libvirt/shared/d'1.qcow2", "qcow2", &x), 0);
+        assert_string_equal(
+                x, "<disk type='file'>\n  <source file='/var/lib/libvirt/shared/d&apos;1.qcow2'/>\n"
+                   "  <driver type='qcow2'/>\n</disk>\n");
+        free(x);
+        assert_int_equal(hv_copy_dest_xml("relative", "raw", &x), -EINVAL);
+
+        /* The scanner reads back what the builder writes. */
+        HvDomainXml d = {};
+        assert_int_equal(hv_copy_dest_xml("/p/a&b.img", NULL, &x), 0);
+        _cleanup_free_ char *dom = NULL;
+        assert_true(asprintf(&dom, "<domain type='qemu'><devices>%s</devices></domain>", x) > 0);
+        free(x);
+        assert_int_equal(hv_domain_xml_parse(dom, &d), 0);
+        assert_int_equal(d.n_disks, 1);
+        assert_string_equal(d.disks[0].path, "/p/a&b.img");
+        assert_string_equal(d.disks[0].format, "raw");
+        hv_domain_xml_done(&d);
+}
+
+static void test_pool_for_path(void **state) {
+        const char *targets[] = {"/var/lib/libvirt/local", "/var/lib/libvirt/shared/", NULL, "/"};
+
+        assert_int_equal(hv_pool_for_path("/var/lib/libvirt/local/d1.qcow2", targets, 4), 0);
+        assert_int_equal(hv_pool_for_path("/var/lib/libvirt/shared/d1.qcow2", targets, 4), 1);
+        assert_int_equal(hv_pool_for_path("/var/lib/libvirt/local/sub/d1.qcow2", targets, 4), -ENOENT);
+        assert_int_equal(hv_pool_for_path("/var/lib/libvirt/localx/d1.qcow2", targets, 4), -ENOENT);
+        assert_int_equal(hv_pool_for_path("/d1.qcow2", targets, 4), 3);
+        assert_int_equal(hv_pool_for_path("/d1.qcow2", targets, 2), -ENOENT);
+        assert_int_equal(hv_pool_for_path("d1.qcow2", targets, 4), -EINVAL);
+}
+
 static void test_stats_copy(void **state) {
         HvDomainStats d[2] = {{.name = (char *) "a", .cpu_time_ns = 5}, {.name = (char *) "b", .vcpus = 2}};
         HvHostStats s = {.t_usec = 7, .cpus = 4, .domains = d, .n_domains = 2}, c = {};
@@ -143,6 +250,8 @@ int main(void) {
                 cmocka_unit_test(test_full),        cmocka_unit_test(test_tcg_no_cpu),
                 cmocka_unit_test(test_passthrough), cmocka_unit_test(test_malformed),
                 cmocka_unit_test(test_deep),        cmocka_unit_test(test_stats_copy),
+                cmocka_unit_test(test_disks),       cmocka_unit_test(test_xml_text),
+                cmocka_unit_test(test_volume_xml),  cmocka_unit_test(test_pool_for_path),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
