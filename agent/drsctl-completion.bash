@@ -15,9 +15,10 @@ _drsctl_hosts() {
 
 _drsctl() {
         local cur="${COMP_WORDS[COMP_CWORD]}" prev="" i w verb="" sub="" socket=()
-        local verbs="status hosts vms plan apply evacuate exit-maintenance power-clear place history reload policy"
+        local verbs="status hosts vms plan apply evacuate exit-maintenance power-clear place history reload policy
+                     migrate move-storage"
         local opts="--help --version --json --socket --dry-run --since --snapshot --policy --greedy-only
-                    --time-limit --vm"
+                    --time-limit --vm --to --copy-storage --remove-source --pool --disk --force --no-wait"
         ((COMP_CWORD > 0)) && prev="${COMP_WORDS[COMP_CWORD - 1]}"
 
         # The command (and policy's subcommand) so far, skipping options and their arguments;
@@ -26,7 +27,7 @@ _drsctl() {
                 w="${COMP_WORDS[i]}"
                 case "$w" in
                 --socket) socket=(--socket "${COMP_WORDS[i + 1]}") ;&
-                --since | --snapshot | --policy | --time-limit | --vm) ((i++)) ;;
+                --since | --snapshot | --policy | --time-limit | --vm | --to | --pool | --disk) ((i++)) ;;
                 --socket=*) socket=("$w") ;;
                 -*) ;;
                 *)
@@ -46,7 +47,11 @@ _drsctl() {
                 mapfile -t COMPREPLY < <(compgen -f -- "$cur")
                 return 0
                 ;;
-        --since | --time-limit | --vm)
+        --since | --time-limit | --vm | --pool | --disk)
+                return 0
+                ;;
+        --to)
+                mapfile -t COMPREPLY < <(compgen -W "$(_drsctl_hosts "${socket[@]}")" -- "$cur")
                 return 0
                 ;;
         esac

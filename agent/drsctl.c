@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -58,6 +59,10 @@ static const char *arg_vm = NULL;
 static const char *arg_socket = NULL; /* NULL = $DRS_SOCKET or DEFAULT_SOCKET */
 static bool arg_dry_run = false;
 static const char *arg_since = NULL;
+static const char *arg_to = NULL;   /* migrate --to HOST */
+static const char *arg_pool = NULL; /* move-storage --pool POOL */
+static const char *arg_disk = NULL; /* move-storage --disk TARGET */
+static bool arg_copy_storage = false, arg_remove_source = false, arg_force = false, arg_no_wait = false;
 
 #define DEFAULT_SOCKET "/run/drsd/drsd.sock"
 #define CALL_TIMEOUT_USEC (60ULL * 1000000ULL)
@@ -88,6 +93,11 @@ static int help(void) {
                "  place VM.xml                Best host for a new VM (libvirt domain XML)\n"
                "  history [--since TIME]      What drs decided and did (TIME: epoch seconds, -1h, -30m)\n"
                "  reload                      Re-read drsd.yaml and the policy\n"
+               "  migrate VM --to HOST [--copy-storage [--remove-source]] [--dry-run]\n"
+               "                              Live-migrate VM to HOST now (copying the disks HOST cannot\n"
+               "                              see with --copy-storage) and wait for the outcome\n"
+               "  move-storage VM --pool POOL [--disk TARGET] [--remove-source] [--force]\n"
+               "                              Move VM's disks (or one) live to another pool of its host\n"
                "\n"
                "Commands (offline: they read files, no daemon needed):\n"
                "  policy check FILE…          Load policy files in order (later ones overlay earlier\n"
@@ -102,6 +112,13 @@ static int help(void) {
                ")\n"
                "     --dry-run                evacuate: show the plan, change nothing\n"
                "     --since TIME             history: events since TIME\n"
+               "     --to HOST                migrate: the destination host\n"
+               "     --copy-storage           migrate: copy the disks the destination cannot see\n"
+               "     --remove-source          migrate, move-storage: remove the old volumes afterwards\n"
+               "     --pool POOL              move-storage: the destination pool\n"
+               "     --disk TARGET            move-storage: only this disk (vda, …)\n"
+               "     --force                  move-storage: skip the free-space check\n"
+               "     --no-wait                migrate, move-storage: do not wait for the outcome\n"
                "     --version                Show the version\n"
                "     --json                   Print JSON instead of a human table\n"
                "     --snapshot FILE          Cluster snapshot (YAML; JSON is accepted)\n"
@@ -748,6 +765,118 @@ static int verb_evacuate(int argc, char *argv[]) {
         return r != EXIT_OK ? r : jint(o, "unplaceable") > 0 ? EXIT_PARTIAL : EXIT_OK;
 }
 
+/* ---- migrate, move-storage: started by drsd, their outcome read from the history ------------- */
+
+#define WAIT_OUTCOME_MAX_S (6 * 3600)
+
+/* Polls drs.History for the first event of type for vm after since whose result is not
+ * "started"; prints its message. EXIT_OK when it is "completed", EXIT_PARTIAL otherwise. */
+static int wait_outcome(const char *type, const char *vm, uint64_t since) {
+        for (unsigned i = 0; i < WAIT_OUTCOME_MAX_S; i++) {
+                _cleanup_(json_object_putp) json_object *o = NULL, *params = json_object_new_object();
+                json_object *ev;
+                int r;
+
+                if (!params ||
+                    json_object_object_add(params, "since", json_object_new_int64((int64_t) since)) < 0)
+                        return EXIT_INTERNAL;
+                r = call("drs.History", params, &o);
+                if (r != EXIT_OK)
+                        return r;
+                ev = jget(o, "events");
+                for (size_t k = 0; ev && k < json_object_array_length(ev); k++) {
+                        json_object *e = json_object_array_get_idx(ev, k);
+                        const char *result = jstr(e, "result");
+
+                        if (!streq_ptr(jstr(e, "type"), type) || !streq_ptr(jstr(e, "vm"), vm) || !result ||
+                            streq(result, "started"))
+                                continue;
+                        if (arg_json)
+                                r = print_json(e);
+                        else {
+                                printf("%s\n", jstr(e, "message") ?: result);
+                                r = fflush(stdout) == 0 ? EXIT_OK : EXIT_INTERNAL;
+                        }
+                        return r != EXIT_OK ? r : streq(result, "completed") ? EXIT_OK : EXIT_PARTIAL;
+                }
+                (void) usleep(1000000);
+        }
+        fprintf(stderr, "drsctl: no outcome for '%s' after %u s: see 'drsctl history'\n", vm,
+                WAIT_OUTCOME_MAX_S);
+        return EXIT_PARTIAL;
+}
+
+static int add_bool_param(json_object *params, const char *key, bool v) {
+        return json_object_object_add(params, key, json_object_new_boolean(v)) < 0 ? -ENOMEM : 0;
+}
+
+static int verb_migrate(int argc, char *argv[]) {
+        _cleanup_(json_object_putp) json_object *o = NULL, *params = json_object_new_object();
+        int r;
+
+        if (!arg_to) {
+                fprintf(stderr, "drsctl: migrate: --to HOST is required\n");
+                return EXIT_BAD_INPUT;
+        }
+        if (!params || json_object_object_add(params, "vm", json_object_new_string(argv[1])) < 0 ||
+            json_object_object_add(params, "to", json_object_new_string(arg_to)) < 0 ||
+            add_bool_param(params, "copy_storage", arg_copy_storage) < 0 ||
+            add_bool_param(params, "remove_source", arg_remove_source) < 0 ||
+            add_bool_param(params, "dry_run", arg_dry_run) < 0)
+                return EXIT_INTERNAL;
+        r = call("drs.Migrate", params, &o);
+        if (r != EXIT_OK)
+                return r;
+        if (arg_dry_run || arg_no_wait) {
+                if (arg_json)
+                        return print_json(o);
+                printf("%s '%s' from '%s' to '%s'%s.\n", arg_dry_run ? "Would migrate" : "Migrating",
+                       argv[1], jstr(o, "source") ?: "?", jstr(o, "target") ?: "?",
+                       arg_copy_storage ? ", copying the disks the destination cannot see" : "");
+                if (arg_dry_run)
+                        printf("Dry run: nothing changed (libvirt's pre-checks run when the migration starts).\n");
+                return fflush(stdout) == 0 ? EXIT_OK : EXIT_INTERNAL;
+        }
+        if (!arg_json) {
+                printf("Migrating '%s' from '%s' to '%s'%s…\n", argv[1], jstr(o, "source") ?: "?",
+                       jstr(o, "target") ?: "?", arg_copy_storage ? " with its disks" : "");
+                (void) fflush(stdout);
+        }
+        return wait_outcome("migration", argv[1], (uint64_t) jint(o, "since"));
+}
+
+static int verb_move_storage(int argc, char *argv[]) {
+        _cleanup_(json_object_putp) json_object *o = NULL, *params = json_object_new_object();
+        int r;
+
+        if (!arg_pool) {
+                fprintf(stderr, "drsctl: move-storage: --pool POOL is required\n");
+                return EXIT_BAD_INPUT;
+        }
+        if (!params || json_object_object_add(params, "vm", json_object_new_string(argv[1])) < 0 ||
+            json_object_object_add(params, "pool", json_object_new_string(arg_pool)) < 0 ||
+            (arg_disk && json_object_object_add(params, "disk", json_object_new_string(arg_disk)) < 0) ||
+            add_bool_param(params, "remove_source", arg_remove_source) < 0 ||
+            add_bool_param(params, "force", arg_force) < 0)
+                return EXIT_INTERNAL;
+        r = call("drs.MoveStorage", params, &o);
+        if (r != EXIT_OK)
+                return r;
+        if (arg_no_wait) {
+                if (arg_json)
+                        return print_json(o);
+                printf("Moving the storage of '%s' on '%s' to pool '%s'.\n", argv[1], jstr(o, "host") ?: "?",
+                       arg_pool);
+                return fflush(stdout) == 0 ? EXIT_OK : EXIT_INTERNAL;
+        }
+        if (!arg_json) {
+                printf("Moving the storage of '%s' on '%s' to pool '%s'…\n", argv[1], jstr(o, "host") ?: "?",
+                       arg_pool);
+                (void) fflush(stdout);
+        }
+        return wait_outcome("storage", argv[1], (uint64_t) jint(o, "since"));
+}
+
 static int verb_host_mode(const char *method, const char *host) {
         _cleanup_(json_object_putp) json_object *o = NULL;
         int r = host_verb(method, host, NULL, &o);
@@ -1117,6 +1246,8 @@ static const Verb verbs[] = {
         {"history", 0, 0, verb_history},
         {"reload", 0, 0, verb_reload},
         {"policy", 1, ARGS_ANY, verb_policy},
+        {"migrate", 1, 1, verb_migrate},
+        {"move-storage", 1, 1, verb_move_storage},
 };
 
 static int dispatch(const Verb *table, size_t n, const char *what, int argc, char *argv[]) {
@@ -1158,6 +1289,13 @@ enum {
         ARG_SOCKET,
         ARG_DRY_RUN,
         ARG_SINCE,
+        ARG_TO,
+        ARG_COPY_STORAGE,
+        ARG_REMOVE_SOURCE,
+        ARG_POOL,
+        ARG_DISK,
+        ARG_FORCE,
+        ARG_NO_WAIT,
 };
 
 /* Returns 1 to go on, 0 to exit successfully (--help, --version), or -ExitStatus on error. */
@@ -1174,6 +1312,13 @@ static int parse_argv(int argc, char *argv[]) {
                 {"socket", required_argument, NULL, ARG_SOCKET},
                 {"dry-run", no_argument, NULL, ARG_DRY_RUN},
                 {"since", required_argument, NULL, ARG_SINCE},
+                {"to", required_argument, NULL, ARG_TO},
+                {"copy-storage", no_argument, NULL, ARG_COPY_STORAGE},
+                {"remove-source", no_argument, NULL, ARG_REMOVE_SOURCE},
+                {"pool", required_argument, NULL, ARG_POOL},
+                {"disk", required_argument, NULL, ARG_DISK},
+                {"force", no_argument, NULL, ARG_FORCE},
+                {"no-wait", no_argument, NULL, ARG_NO_WAIT},
                 {},
         };
         int c, r;
@@ -1223,6 +1368,27 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_SINCE:
                         arg_since = optarg;
                         break;
+                case ARG_TO:
+                        arg_to = optarg;
+                        break;
+                case ARG_COPY_STORAGE:
+                        arg_copy_storage = true;
+                        break;
+                case ARG_REMOVE_SOURCE:
+                        arg_remove_source = true;
+                        break;
+                case ARG_POOL:
+                        arg_pool = optarg;
+                        break;
+                case ARG_DISK:
+                        arg_disk = optarg;
+                        break;
+                case ARG_FORCE:
+                        arg_force = true;
+                        break;
+                case ARG_NO_WAIT:
+                        arg_no_wait = true;
+                        break;
                 case '?':
                         return -EXIT_BAD_INPUT; /* getopt printed the message */
                 default:
@@ -1245,8 +1411,21 @@ static int check_options(const char *verb) {
                 fprintf(stderr, "drsctl: --vm is only for place\n");
                 return EXIT_BAD_INPUT;
         }
-        if (arg_dry_run && !streq(verb, "evacuate")) {
-                fprintf(stderr, "drsctl: --dry-run is only for evacuate\n");
+        if (arg_dry_run && !streq(verb, "evacuate") && !streq(verb, "migrate")) {
+                fprintf(stderr, "drsctl: --dry-run is only for evacuate and migrate\n");
+                return EXIT_BAD_INPUT;
+        }
+        if ((arg_to || arg_copy_storage) && !streq(verb, "migrate")) {
+                fprintf(stderr, "drsctl: --to and --copy-storage are only for migrate\n");
+                return EXIT_BAD_INPUT;
+        }
+        if ((arg_pool || arg_disk || arg_force) && !streq(verb, "move-storage")) {
+                fprintf(stderr, "drsctl: --pool, --disk and --force are only for move-storage\n");
+                return EXIT_BAD_INPUT;
+        }
+        if ((arg_remove_source || arg_no_wait) && !streq(verb, "migrate") && !streq(verb, "move-storage")) {
+                fprintf(stderr,
+                        "drsctl: --remove-source and --no-wait are only for migrate and move-storage\n");
                 return EXIT_BAD_INPUT;
         }
         if (arg_since && !streq(verb, "history")) {

@@ -376,6 +376,7 @@ static MigrationResult check_after_failure(Job *j, HvConn *src, HvConn *dst, cha
 static void run_job(Job *j) {
         const HvOps *ops = j->ops;
         HvConn *src = NULL, *dst = NULL, *wconn = NULL;
+        _cleanup_(hv_storage_prep_done) HvStoragePrep prep = {};
         _cleanup_free_ char *msg = NULL;
         uint64_t t0 = 0, wall_ms = 0;
         unsigned stall_steps = 0;
@@ -397,6 +398,21 @@ static void run_job(Job *j) {
                         j, MIGRATION_SKIPPED, "cannot connect to target '%s': %s", j->target,
                         msg ? msg : strerror(-r));
                 goto out;
+        }
+        if (j->req.copy_storage) {
+                if (!ops->prepare_storage) {
+                        set_outcomef(j, MIGRATION_SKIPPED, "disk copy is not supported here");
+                        goto out;
+                }
+                r = ops->prepare_storage(src, dst, j->vm, &prep, &msg);
+                if (r < 0) {
+                        set_outcomef(
+                                j, MIGRATION_SKIPPED, "preparing the disks on '%s' failed: %s", j->target,
+                                msg ? msg : strerror(-r));
+                        goto out;
+                }
+                free(msg);
+                msg = NULL;
         }
         r = ops->precheck(src, dst, j->vm, &msg);
         if (r < 0) {
@@ -424,6 +440,7 @@ static void run_job(Job *j) {
                         .tls = j->t.tls,
                         .auto_converge = retry_ac,
                         .post_copy = j->t.post_copy,
+                        .copy_disks = prep.disks,
                 };
                 Watch w = {
                         .job = j,
@@ -517,8 +534,28 @@ static void run_job(Job *j) {
                         "");
         else
                 set_outcome(j, MIGRATION_OK, NULL);
+        if (j->outcome.result == MIGRATION_OK) {
+                j->outcome.disks_copied = (unsigned) strv_length(prep.disks);
+                j->outcome.disk_bytes = prep.bytes;
+                /* The VM runs on the target from its copies: the source's are left-overs. */
+                if (j->req.remove_source_storage && ops->delete_volume) {
+                        bool all = true;
+                        for (char **p = prep.source_paths; p && *p; p++)
+                                if (ops->delete_volume(src, *p, NULL) < 0)
+                                        all = false;
+                        j->outcome.source_storage_removed = all && strv_length(prep.source_paths) > 0;
+                }
+                strv_free(prep.created); /* in use now: no rollback */
+                prep.created = NULL;
+        }
 
 out:
+        /* Not migrated (skipped, failed, aborted): the volumes created on the target are
+         * removed — unless the VM might be running there (LOST: an operator decides). */
+        if (dst && ops->delete_volume && j->outcome.result != MIGRATION_OK &&
+            j->outcome.result != MIGRATION_LOST)
+                for (char **p = prep.created; p && *p; p++)
+                        (void) ops->delete_volume(dst, *p, NULL);
         if (wconn)
                 ops->close(wconn);
         if (dst)
@@ -569,8 +606,9 @@ static int job_start(Executor *x, Job *j) {
         r = tunables_copy(&x->tunables, &j->t);
         if (r < 0)
                 return r;
-        gib_usec =
-                (uint64_t) ceil((double) j->req.memory_mib / 1024.0 * (double) x->timeout_s_per_gib * 1e6);
+        gib_usec = (uint64_t) ceil(
+                (double) (j->req.memory_mib + j->req.disk_mib) / 1024.0 * (double) x->timeout_s_per_gib *
+                1e6);
         j->t.timeout_usec = gib_usec > x->min_timeout_usec ? gib_usec : x->min_timeout_usec;
         j->t.poll_usec = x->poll_usec;
 
@@ -778,6 +816,9 @@ int executor_submit(Executor *x, const MigrationRequest *req, MigrationDone done
                 .target_migration_uri = j->target_migration_uri,
                 .memory_mib = req->memory_mib,
                 .reason = j->reason,
+                .copy_storage = req->copy_storage,
+                .remove_source_storage = req->remove_source_storage,
+                .disk_mib = req->disk_mib,
         };
         x->queued[x->n_queued++] = j;
         dispatch(x);

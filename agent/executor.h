@@ -70,14 +70,23 @@ typedef struct MigrationRequest {
         const char *target_migration_uri;
         uint64_t memory_mib;
         const char *reason; /* "balance", "maintenance", "rule:NAME", "dpm", "manual" */
+        /* Storage: copy the disks the target cannot see (HvOps.prepare_storage creates their
+         * volumes there first; they are deleted again when the migration fails), and after
+         * success remove the source's copies of them. disk_mib adds to the timeout's size. */
+        bool copy_storage;
+        bool remove_source_storage;
+        uint64_t disk_mib;
 } MigrationRequest;
 
 typedef struct MigrationOutcome {
         MigrationResult result;
-        char *message;        /* owned; libvirt's message or why it was skipped/aborted; NULL on success */
-        uint64_t duration_ms; /* wall time of the migration */
-        uint64_t downtime_ms; /* from the completed job stats; 0 if unknown */
-        unsigned stall_steps; /* downtime raises / auto-converge applied */
+        char *message;         /* owned; libvirt's message or why it was skipped/aborted; NULL on success */
+        uint64_t duration_ms;  /* wall time of the migration */
+        uint64_t downtime_ms;  /* from the completed job stats; 0 if unknown */
+        unsigned stall_steps;  /* downtime raises / auto-converge applied */
+        unsigned disks_copied; /* copy_storage: disks copied with the memory */
+        uint64_t disk_bytes;   /* their allocation on the source (what the copy moved) */
+        bool source_storage_removed;
 } MigrationOutcome;
 
 typedef void (*MigrationDone)(const MigrationRequest *req, const MigrationOutcome *o, void *userdata);

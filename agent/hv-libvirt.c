@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <time.h>
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -366,6 +367,476 @@ static int hv_precheck(HvConn *src, HvConn *dst, const char *vm, char **reterr_m
         return 0;
 }
 
+/* ---- storage ------------------------------------------------------------------------------ */
+
+static inline void virStoragePoolFreep(virStoragePoolPtr *p) {
+        if (*p)
+                virStoragePoolFree(*p);
+}
+
+static void sleep_ms(unsigned ms) {
+        struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L};
+        (void) nanosleep(&ts, NULL);
+}
+
+/* The pool's target directory (from its XML). */
+static int pool_target(virStoragePoolPtr pool, char **ret) {
+        _cleanup_free_ char *xml = virStoragePoolGetXMLDesc(pool, 0);
+        int r;
+
+        if (!xml)
+                return last_error_errno();
+        r = hv_xml_text(xml, "pool/target/path", ret);
+        if (r == 0)
+                return -ENOENT;
+        return r < 0 ? r : 0;
+}
+
+/* The active pool of c whose target directory holds path, or -ENOENT. */
+static int pool_at_dir(HvConn *c, const char *path, virStoragePoolPtr *ret) {
+        virStoragePoolPtr *pools = NULL;
+        int n, found = -ENOENT;
+
+        n = virConnectListAllStoragePools(c->conn, &pools, VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE);
+        if (n < 0)
+                return last_error_errno();
+        for (int i = 0; i < n; i++) {
+                _cleanup_free_ char *t = NULL;
+                const char *tv[1];
+
+                if (found >= 0 || pool_target(pools[i], &t) < 0) {
+                        virStoragePoolFree(pools[i]);
+                        continue;
+                }
+                tv[0] = t;
+                if (hv_pool_for_path(path, tv, 1) == 0) {
+                        *ret = pools[i];
+                        found = 0;
+                } else
+                        virStoragePoolFree(pools[i]);
+        }
+        free(pools);
+        return found;
+}
+
+static const char *base_name(const char *path) {
+        const char *s = strrchr(path, '/');
+        return s ? s + 1 : path;
+}
+
+/* Whether dst sees the file of src_vol (in src_pool): a probe volume created next to it on src
+ * is looked up on dst after refreshing dst_pool. */
+static int same_storage(
+        virStoragePoolPtr src_pool, HvConn *dst, virStoragePoolPtr dst_pool, const char *dir,
+        bool *ret_shared) {
+        _cleanup_(virStorageVolFreep) virStorageVolPtr probe = NULL;
+        _cleanup_free_ char *name = NULL, *xml = NULL, *path = NULL;
+        uint64_t rnd = hv_now_usec() ^ ((uint64_t) (uintptr_t) &probe << 16);
+        int r;
+
+        if (asprintf(&name, ".drs-probe-%016" PRIx64, rnd) < 0 || asprintf(&path, "%s/%s", dir, name) < 0)
+                return -ENOMEM;
+        r = hv_volume_xml(name, 0, "raw", &xml);
+        if (r < 0)
+                return r;
+        probe = virStorageVolCreateXML(src_pool, xml, 0);
+        if (!probe)
+                return last_error_errno();
+        if (virStoragePoolRefresh(dst_pool, 0) < 0) {
+                r = last_error_errno();
+                (void) virStorageVolDelete(probe, 0);
+                return r;
+        }
+        {
+                _cleanup_(virStorageVolFreep) virStorageVolPtr seen =
+                        virStorageVolLookupByPath(dst->conn, path);
+                *ret_shared = seen != NULL;
+        }
+        (void) virStorageVolDelete(probe, 0);
+        (void) virStoragePoolRefresh(dst_pool, 0);
+        return 0;
+}
+
+static int delete_path(HvConn *c, const char *path) {
+        _cleanup_(virStorageVolFreep) virStorageVolPtr v = virStorageVolLookupByPath(c->conn, path);
+
+        if (!v || virStorageVolDelete(v, 0) < 0)
+                return last_error_errno();
+        return 0;
+}
+
+static int hv_delete_volume(HvConn *c, const char *path, char **reterr_msg) {
+        if (delete_path(c, path) < 0)
+                return fail_libvirt(reterr_msg);
+        return 0;
+}
+
+/* The live XML of vm, parsed. */
+static int live_disks(HvConn *c, virDomainPtr dom, unsigned flags, HvDomainXml *ret, char **reterr_msg) {
+        _cleanup_free_ char *xml = virDomainGetXMLDesc(dom, flags);
+        int r;
+
+        if (!xml)
+                return fail_libvirt(reterr_msg);
+        r = hv_domain_xml_parse(xml, ret);
+        if (r < 0)
+                return fail_msg(r, reterr_msg, "cannot read the XML of '%s'", virDomainGetName(dom));
+        return 0;
+}
+
+static int hv_domain_disks(HvConn *c, const char *vm, char ***ret_targets, char **reterr_msg) {
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        _cleanup_(hv_domain_xml_done) HvDomainXml x = {};
+        _cleanup_strv_free_ char **l = calloc(1, sizeof(char *));
+        int r;
+
+        if (!l)
+                return -ENOMEM;
+        r = lookup(c, vm, &dom, reterr_msg);
+        if (r < 0)
+                return r;
+        r = live_disks(c, dom, 0, &x, reterr_msg);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < x.n_disks; i++)
+                if (hv_disk_is_movable(&x.disks[i]) && x.disks[i].target &&
+                    strv_extend(&l, x.disks[i].target) < 0)
+                        return -ENOMEM;
+        *ret_targets = TAKE_PTR(l);
+        return 0;
+}
+
+static int new_volume(
+        virStoragePoolPtr pool, const char *name, uint64_t capacity, const char *format, char **reterr_msg) {
+        _cleanup_free_ char *xml = NULL;
+        _cleanup_(virStorageVolFreep) virStorageVolPtr v = NULL;
+        int r = hv_volume_xml(name, capacity, format, &xml);
+
+        if (r < 0)
+                return fail_msg(r, reterr_msg, "cannot describe volume '%s'", name);
+        v = virStorageVolCreateXML(pool, xml, 0);
+        if (!v) {
+                _cleanup_free_ char *m = NULL;
+                r = fail_libvirt(&m);
+                return fail_msg(
+                        r, reterr_msg, "cannot create volume '%s' in pool '%s': %s", name,
+                        virStoragePoolGetName(pool), m ? m : "unknown error");
+        }
+        return 0;
+}
+
+static int
+hv_prepare_storage(HvConn *src, HvConn *dst, const char *vm, HvStoragePrep *ret, char **reterr_msg) {
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        _cleanup_(hv_domain_xml_done) HvDomainXml x = {};
+        _cleanup_(hv_storage_prep_done) HvStoragePrep prep = {};
+        int r;
+
+        r = lookup(src, vm, &dom, reterr_msg);
+        if (r < 0)
+                return r;
+        r = live_disks(src, dom, 0, &x, reterr_msg);
+        if (r < 0)
+                return r;
+        prep.disks = calloc(1, sizeof(char *));
+        prep.source_paths = calloc(1, sizeof(char *));
+        prep.created = calloc(1, sizeof(char *));
+        prep.shared = calloc(1, sizeof(char *));
+        if (!prep.disks || !prep.source_paths || !prep.created || !prep.shared)
+                return -ENOMEM;
+
+        for (size_t i = 0; i < x.n_disks; i++) {
+                const HvDisk *d = &x.disks[i];
+                _cleanup_(virStorageVolFreep) virStorageVolPtr sv = NULL, existing = NULL;
+                _cleanup_(virStoragePoolFreep) virStoragePoolPtr sp = NULL, dp = NULL;
+                _cleanup_free_ char *dir = NULL;
+                virStorageVolInfo info;
+                bool shared = false;
+
+                if (!hv_disk_is_movable(d) || !d->target)
+                        continue;
+                sv = virStorageVolLookupByPath(src->conn, d->path);
+                if (!sv || virStorageVolGetInfo(sv, &info) < 0) {
+                        r = fail_msg(
+                                -ENOENT, reterr_msg,
+                                "disk '%s' of '%s' (%s) is not a storage volume on the source", d->target,
+                                vm, d->path);
+                        goto fail;
+                }
+                sp = virStoragePoolLookupByVolume(sv);
+                if (!sp) {
+                        r = fail_libvirt(reterr_msg);
+                        goto fail;
+                }
+                dir = strndup(d->path, (size_t) (base_name(d->path) - d->path - 1));
+                if (!dir) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                r = pool_at_dir(dst, d->path, &dp);
+                if (r < 0) {
+                        r = fail_msg(
+                                -ENOENT, reterr_msg,
+                                "the destination has no active storage pool at '%s' for disk '%s'", dir,
+                                d->target);
+                        goto fail;
+                }
+                r = same_storage(sp, dst, dp, dir, &shared);
+                if (r < 0) {
+                        r = fail_msg(
+                                r, reterr_msg, "cannot tell whether the destination shares '%s': %s", dir,
+                                strerror(-r));
+                        goto fail;
+                }
+                if (shared) {
+                        if (strv_extend(&prep.shared, d->target) < 0) {
+                                r = -ENOMEM;
+                                goto fail;
+                        }
+                        continue;
+                }
+                existing = virStorageVolLookupByPath(dst->conn, d->path);
+                if (existing) {
+                        r = fail_msg(
+                                -EEXIST, reterr_msg,
+                                "the destination has another volume at '%s' (not shared storage): remove it first",
+                                d->path);
+                        goto fail;
+                }
+                r = new_volume(dp, base_name(d->path), info.capacity, d->format, reterr_msg);
+                if (r < 0)
+                        goto fail;
+                if (strv_extend(&prep.created, d->path) < 0 || strv_extend(&prep.disks, d->target) < 0 ||
+                    strv_extend(&prep.source_paths, d->path) < 0) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                prep.bytes += info.allocation;
+        }
+        *ret = prep;
+        prep = (HvStoragePrep){};
+        return 0;
+
+fail:
+        for (char **c = prep.created; c && *c; c++)
+                (void) delete_path(dst, *c);
+        return r;
+}
+
+/* Whether the disk with target uses path in the domain's XML (flags: 0 live, INACTIVE). */
+static int
+disk_uses(HvConn *c, virDomainPtr dom, unsigned flags, const char *target, const char *path, bool *ret) {
+        _cleanup_(hv_domain_xml_done) HvDomainXml x = {};
+        int r = live_disks(c, dom, flags, &x, NULL);
+
+        if (r < 0)
+                return r;
+        *ret = false;
+        for (size_t i = 0; i < x.n_disks; i++)
+                if (streq_ptr(x.disks[i].target, target))
+                        *ret = streq(x.disks[i].path, path);
+        return 0;
+}
+
+static int hv_block_copy(
+        HvConn *c, const char *vm, const HvBlockCopyParams *p, HvBlockCopyResult *ret, char **reterr_msg) {
+        _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
+        _cleanup_(hv_domain_xml_done) HvDomainXml x = {};
+        _cleanup_(virStoragePoolFreep) virStoragePoolPtr dp = NULL, sp = NULL;
+        _cleanup_(virStorageVolFreep) virStorageVolPtr sv = NULL;
+        _cleanup_(hv_block_copy_result_done) HvBlockCopyResult res = {};
+        _cleanup_free_ char *dir = NULL, *dest_xml = NULL;
+        virTypedParameterPtr params = NULL;
+        int nparams = 0, maxparams = 0;
+        const HvDisk *d = NULL;
+        virStorageVolInfo info;
+        virStoragePoolInfo pinfo;
+        bool created = false, ready = false, uses = false;
+        uint64_t t_end;
+        int r;
+
+        r = lookup(c, vm, &dom, reterr_msg);
+        if (r < 0)
+                return r;
+        r = live_disks(c, dom, 0, &x, reterr_msg);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < x.n_disks; i++)
+                if (streq_ptr(x.disks[i].target, p->disk))
+                        d = &x.disks[i];
+        if (!d)
+                return fail_msg(-ENOENT, reterr_msg, "'%s' has no file disk '%s'", vm, p->disk);
+        if (!hv_disk_is_movable(d))
+                return fail_msg(
+                        -EINVAL, reterr_msg, "disk '%s' of '%s' is read-only, shareable or not a disk",
+                        p->disk, vm);
+        dp = virStoragePoolLookupByName(c->conn, p->pool);
+        if (!dp)
+                return fail_msg(-ENOENT, reterr_msg, "no storage pool '%s' on the host", p->pool);
+        if (virStoragePoolIsActive(dp) != 1)
+                return fail_msg(-ENOENT, reterr_msg, "storage pool '%s' is not active", p->pool);
+        sv = virStorageVolLookupByPath(c->conn, d->path);
+        if (!sv || virStorageVolGetInfo(sv, &info) < 0)
+                return fail_msg(
+                        -ENOENT, reterr_msg, "disk '%s' (%s) is not a storage volume", p->disk, d->path);
+        sp = virStoragePoolLookupByVolume(sv);
+        if (sp && streq_ptr(virStoragePoolGetName(sp), p->pool))
+                return fail_msg(
+                        -EALREADY, reterr_msg, "disk '%s' of '%s' is already in pool '%s'", p->disk, vm,
+                        p->pool);
+        r = pool_target(dp, &dir);
+        if (r < 0)
+                return fail_msg(r, reterr_msg, "cannot read the target of pool '%s'", p->pool);
+        if (virStoragePoolRefresh(dp, 0) < 0 || virStoragePoolGetInfo(dp, &pinfo) < 0)
+                return fail_libvirt(reterr_msg);
+        if (!p->force && pinfo.available < info.allocation)
+                return fail_msg(
+                        -ENOSPC, reterr_msg,
+                        "pool '%s' has %llu MiB available, disk '%s' holds %llu MiB (--force skips this check)",
+                        p->pool, pinfo.available >> 20, p->disk, info.allocation >> 20);
+        res.old_path = strdup(d->path);
+        if (!res.old_path || asprintf(&res.new_path, "%s/%s", dir, base_name(d->path)) < 0) {
+                res.new_path = NULL;
+                return -ENOMEM;
+        }
+        {
+                _cleanup_(virStorageVolFreep) virStorageVolPtr e =
+                        virStorageVolLookupByPath(c->conn, res.new_path);
+                if (e)
+                        return fail_msg(
+                                -EEXIST, reterr_msg, "pool '%s' already has a volume '%s'", p->pool,
+                                base_name(d->path));
+        }
+        r = new_volume(dp, base_name(d->path), info.capacity, d->format, reterr_msg);
+        if (r < 0)
+                return r;
+        created = true;
+        r = hv_copy_dest_xml(res.new_path, d->format, &dest_xml);
+        if (r < 0) {
+                r = fail_msg(r, reterr_msg, "cannot describe the copy's destination");
+                goto fail;
+        }
+        if (p->bandwidth_mib_s > 0 && virTypedParamsAddULLong(
+                                              &params, &nparams, &maxparams, VIR_DOMAIN_BLOCK_COPY_BANDWIDTH,
+                                              p->bandwidth_mib_s << 20) < 0) {
+                r = fail_libvirt(reterr_msg);
+                goto fail;
+        }
+        if (virDomainBlockCopy(
+                    dom, p->disk, dest_xml, params, nparams,
+                    VIR_DOMAIN_BLOCK_COPY_REUSE_EXT | VIR_DOMAIN_BLOCK_COPY_TRANSIENT_JOB) < 0) {
+                r = fail_libvirt(reterr_msg);
+                goto fail;
+        }
+
+        /* Wait for the mirror to be ready (libvirt reports cur == end only then), and pivot;
+         * a pivot refused because the job fell back out of sync is retried. */
+        t_end = hv_now_usec() + (p->timeout_ms ? p->timeout_ms : 600000) * 1000;
+        for (;;) {
+                virDomainBlockJobInfo bi;
+                int k = virDomainGetBlockJobInfo(dom, p->disk, &bi, 0);
+
+                if (k < 0) {
+                        r = fail_libvirt(reterr_msg);
+                        goto abort;
+                }
+                if (k == 0) {
+                        /* The job is gone before the pivot: it failed (QEMU ends a mirror on a
+                         * write error of its target). */
+                        virStoragePoolInfo now;
+                        bool full = virStoragePoolRefresh(dp, 0) == 0 &&
+                                    virStoragePoolGetInfo(dp, &now) == 0 && now.available < (1ULL << 20);
+                        r = fail_msg(
+                                full ? -ENOSPC : -EIO, reterr_msg,
+                                "the copy of disk '%s' to pool '%s' failed%s", p->disk, p->pool,
+                                full ? ": the pool is full" : " before it was ready");
+                        goto fail;
+                }
+                if (bi.end > res.bytes)
+                        res.bytes = bi.end;
+                if (bi.end > 0 && bi.cur == bi.end) {
+                        ready = true;
+                        if (virDomainBlockJobAbort(dom, p->disk, VIR_DOMAIN_BLOCK_JOB_ABORT_PIVOT) == 0)
+                                break;
+                        ready = false;
+                }
+                if (hv_now_usec() >= t_end) {
+                        r = fail_msg(
+                                -ETIMEDOUT, reterr_msg,
+                                "the copy of disk '%s' was not %s within %" PRIu64 " s", p->disk,
+                                ready ? "pivoted" : "ready",
+                                (p->timeout_ms ? p->timeout_ms : 600000) / 1000);
+                        goto abort;
+                }
+                sleep_ms(200);
+        }
+
+        /* The pivot is asynchronous in QEMU: wait until the live XML names the new volume. */
+        for (unsigned k = 0; k < 100; k++) {
+                if (disk_uses(c, dom, 0, p->disk, res.new_path, &uses) == 0 && uses)
+                        break;
+                sleep_ms(100);
+        }
+        if (!uses)
+                return fail_msg(
+                        -EIO, reterr_msg,
+                        "after the pivot '%s' does not use '%s' for disk '%s': both volumes kept", vm,
+                        res.new_path, p->disk);
+        if (virDomainIsPersistent(dom) == 1) {
+                bool persistent_uses = false;
+                if (disk_uses(c, dom, VIR_DOMAIN_XML_INACTIVE, p->disk, res.new_path, &persistent_uses) <
+                            0 ||
+                    !persistent_uses) {
+                        /* The next start would use the old volume: keep it, and say so. */
+                        if (asprintf(
+                                    &res.warning,
+                                    "the persistent definition of '%s' still names '%s': old volume kept",
+                                    vm, res.old_path) < 0)
+                                res.warning = NULL;
+                        *ret = res;
+                        res = (HvBlockCopyResult){};
+                        return 0;
+                }
+        }
+        if (p->remove_source) {
+                _cleanup_free_ char *m = NULL;
+                if (virStorageVolDelete(sv, 0) == 0)
+                        res.source_removed = true;
+                else if (
+                        fail_libvirt(&m) < 0 &&
+                        asprintf(
+                                &res.warning, "cannot remove the old volume '%s': %s", res.old_path,
+                                m ? m : "unknown error") < 0)
+                        res.warning = NULL;
+                if (sp)
+                        (void) virStoragePoolRefresh(sp, 0);
+        }
+        (void) virStoragePoolRefresh(dp, 0);
+        virTypedParamsFree(params, nparams);
+        *ret = res;
+        res = (HvBlockCopyResult){};
+        return 0;
+
+abort:
+        (void) virDomainBlockJobAbort(dom, p->disk, 0);
+        for (unsigned k = 0; k < 50; k++) {
+                virDomainBlockJobInfo bi;
+                if (virDomainGetBlockJobInfo(dom, p->disk, &bi, 0) == 0)
+                        break;
+                sleep_ms(100);
+        }
+fail:
+        virTypedParamsFree(params, nparams);
+        if (created) {
+                _cleanup_(virStorageVolFreep) virStorageVolPtr nv =
+                        virStorageVolLookupByPath(c->conn, res.new_path);
+                if (nv)
+                        (void) virStorageVolDelete(nv, 0);
+                (void) virStoragePoolRefresh(dp, 0);
+        }
+        return r;
+}
+
 static int hv_migrate(HvConn *src, const char *vm, const HvMigrateParams *p, char **reterr_msg) {
         _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
         virTypedParameterPtr params = NULL;
@@ -388,6 +859,14 @@ static int hv_migrate(HvConn *src, const char *vm, const HvMigrateParams *p, cha
                 r = fail_libvirt(reterr_msg);
                 virTypedParamsFree(params, n);
                 return r;
+        }
+        for (char *const *d = p->copy_disks; d && *d; d++) {
+                flags |= VIR_MIGRATE_NON_SHARED_DISK;
+                if (virTypedParamsAddString(&params, &n, &max, VIR_MIGRATE_PARAM_MIGRATE_DISKS, *d) < 0) {
+                        r = fail_libvirt(reterr_msg);
+                        virTypedParamsFree(params, n);
+                        return r;
+                }
         }
         r = virDomainMigrateToURI3(dom, p->dest_uri, params, (unsigned) n, flags);
         if (r < 0)
@@ -493,4 +972,8 @@ const HvOps hv_libvirt_ops = {
         .set_max_downtime = hv_set_max_downtime,
         .abort_job = hv_abort_job,
         .domain_state = hv_domain_state,
+        .prepare_storage = hv_prepare_storage,
+        .delete_volume = hv_delete_volume,
+        .domain_disks = hv_domain_disks,
+        .block_copy = hv_block_copy,
 };

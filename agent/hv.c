@@ -53,6 +53,25 @@ uint64_t hv_now_usec(void) {
         return (uint64_t) ts.tv_sec * UINT64_C(1000000) + (uint64_t) ts.tv_nsec / 1000;
 }
 
+void hv_storage_prep_done(HvStoragePrep *p) {
+        if (!p)
+                return;
+        strv_free(p->disks);
+        strv_free(p->source_paths);
+        strv_free(p->created);
+        strv_free(p->shared);
+        *p = (HvStoragePrep){};
+}
+
+void hv_block_copy_result_done(HvBlockCopyResult *r) {
+        if (!r)
+                return;
+        free(r->old_path);
+        free(r->new_path);
+        free(r->warning);
+        *r = (HvBlockCopyResult){};
+}
+
 /* The domain XML scanner. */
 
 static void hv_disk_done(HvDisk *d) {

@@ -107,7 +107,41 @@ typedef struct HvMigrateParams {
         bool auto_converge; /* start with auto-converge on (normally off; turned on by stall handling via a
                                retry) */
         bool post_copy;
+        /* Copy these disks (targets, "vda") over NBD with the memory (VIR_MIGRATE_NON_SHARED_DISK
+         * with migrate_disks); NULL or empty: no disk is copied. The volumes must exist on the
+         * destination (prepare_storage). */
+        char *const *copy_disks;
 } HvMigrateParams;
+
+/* What prepare_storage did on the destination for a migration with disk copy. */
+typedef struct HvStoragePrep {
+        char **disks;        /* owned strv, never NULL after success: targets to copy */
+        char **source_paths; /* owned strv: their volumes on the source (same index) */
+        char **created;      /* owned strv: volumes created on the destination (for a rollback) */
+        char **shared;       /* owned strv: disks the destination sees already (shared storage) */
+        uint64_t bytes;      /* allocation of the source volumes to copy, in bytes */
+} HvStoragePrep;
+
+void hv_storage_prep_done(HvStoragePrep *p);
+
+typedef struct HvBlockCopyParams {
+        const char *disk; /* the disk's target ("vda") */
+        const char *pool; /* the destination pool, on the same host */
+        bool force;       /* skip the free-space check (thin pools) */
+        bool remove_source;
+        uint64_t bandwidth_mib_s; /* 0 = unlimited */
+        uint64_t timeout_ms;      /* for the copy to become ready */
+} HvBlockCopyParams;
+
+typedef struct HvBlockCopyResult {
+        char *old_path; /* owned */
+        char *new_path; /* owned */
+        uint64_t bytes; /* the copy job's total (its end offset when it was ready) */
+        bool source_removed;
+        char *warning; /* owned; e.g. the old volume could not be removed; NULL when none */
+} HvBlockCopyResult;
+
+void hv_block_copy_result_done(HvBlockCopyResult *r);
 
 typedef enum HvJobType {
         HV_JOB_NONE,
@@ -157,6 +191,30 @@ typedef struct HvOps {
         /* Whether the domain is defined / running on this host. */
         int (*domain_state)(
                 HvConn *c, const char *vm, bool *ret_exists, bool *ret_running, char **reterr_msg);
+
+        /* Storage (NULL in implementations without it: -EOPNOTSUPP). */
+
+        /* For a migration without shared storage: for each movable file disk of the VM (live
+         * XML), finds out whether dst sees the same file (a probe volume created in the disk's
+         * pool on src, looked up through dst's pool at that directory after a refresh); when
+         * not, creates the volume on dst in the pool at the same directory (the disk keeps its
+         * path), with the source volume's capacity and the disk's format. -ENOENT when dst has
+         * no pool at that directory, -EEXIST when dst has an unrelated volume at the path. On
+         * failure it deletes what it created. */
+        int (*prepare_storage)(
+                HvConn *src, HvConn *dst, const char *vm, HvStoragePrep *ret, char **reterr_msg);
+        int (*delete_volume)(HvConn *c, const char *path, char **reterr_msg);
+        /* The targets of the VM's movable file disks (live XML), in document order. */
+        int (*domain_disks)(HvConn *c, const char *vm, char ***ret_targets, char **reterr_msg);
+        /* Live storage move of one disk on the host: creates the volume (same name, capacity,
+         * format) in p->pool, checks its free space against the source's allocation (unless
+         * force), virDomainBlockCopy (REUSE_EXT, TRANSIENT_JOB) to it, waits until the mirror is
+         * ready, pivots, verifies that the live and (for a persistent VM) the persistent
+         * definition use the new volume, then removes the old volume if asked. On failure it
+         * aborts the copy, deletes the new volume, and the VM keeps its original disk. */
+        int (*block_copy)(
+                HvConn *c, const char *vm, const HvBlockCopyParams *p, HvBlockCopyResult *ret,
+                char **reterr_msg);
 } HvOps;
 
 /* The real libvirt implementation. */

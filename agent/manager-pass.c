@@ -34,6 +34,7 @@
 #include "manager.h"
 #include "metrics.h"
 #include "poller.h"
+#include "storage-move.h"
 #include "virt-event.h"
 
 #define USEC_PER_SEC 1000000ULL
@@ -1007,6 +1008,7 @@ void manager_leader_stop(Manager *m) {
         m->pass_soon = sd_event_source_disable_unref(m->pass_soon);
         m->poller = poller_free(m->poller);
         m->executor = executor_free(m->executor);
+        m->storage_mover = storage_mover_free(m->storage_mover);
         for (size_t i = 0; i < m->n_power_ops; i++)
                 power_op_free(m->power_ops[i]);
         free(m->power_ops);

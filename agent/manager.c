@@ -1328,5 +1328,7 @@ const ControlMethodEntry manager_methods[] = {
         {"drs.History", method_history},
         {"drs.PolicyCheck", method_policy_check},
         {"drs.Reload", method_reload},
+        {"drs.Migrate", manager_method_migrate},
+        {"drs.MoveStorage", manager_method_move_storage},
 };
 const size_t manager_n_methods = ELEMENTSOF(manager_methods);

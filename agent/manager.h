@@ -31,6 +31,7 @@
 #include "state.h"
 
 typedef struct MetricsServer MetricsServer;
+typedef struct StorageMover StorageMover;
 typedef struct Poller Poller;
 typedef struct VirtEvent VirtEvent;
 
@@ -89,20 +90,21 @@ struct Manager {
                                     one */
 
         /* The leader (manager-pass.c). */
-        const HvOps *hv_ops;        /* borrowed; hv_libvirt_ops unless a test sets another */
-        VirtEvent *virt_event;      /* owned; libvirt's event thread, started before any connection */
-        Poller *poller;             /* owned; per-host collection threads */
-        Collector *collector;       /* owned; host reports */
-        Executor *executor;         /* owned; migrations */
-        MoveLog moves;              /* owned; last move of each VM (cooldown), from history at start */
-        AdoptTracker adopted;       /* owned; migrations in flight that this drsd did not start */
-        LeaderRun *run;             /* owned; the plan being carried out, NULL when none */
-        LeaderRun *recommendations; /* owned; the last plan with recommendations (drsctl apply) */
-        uint64_t n_runs;            /* plans started */
-        PlanMetrics last_metrics;   /* of the last pass's plan (before) */
-        uint64_t last_plan_usec;    /* CLOCK_REALTIME of the last solver run of a pass */
-        char *last_plan_summary;    /* owned; one line about the last pass's plan */
-        Blocker *blockers;          /* owned array */
+        const HvOps *hv_ops;         /* borrowed; hv_libvirt_ops unless a test sets another */
+        VirtEvent *virt_event;       /* owned; libvirt's event thread, started before any connection */
+        Poller *poller;              /* owned; per-host collection threads */
+        Collector *collector;        /* owned; host reports */
+        Executor *executor;          /* owned; migrations */
+        StorageMover *storage_mover; /* owned; live storage moves (manager-storage.c), made on first use */
+        MoveLog moves;               /* owned; last move of each VM (cooldown), from history at start */
+        AdoptTracker adopted;        /* owned; migrations in flight that this drsd did not start */
+        LeaderRun *run;              /* owned; the plan being carried out, NULL when none */
+        LeaderRun *recommendations;  /* owned; the last plan with recommendations (drsctl apply) */
+        uint64_t n_runs;             /* plans started */
+        PlanMetrics last_metrics;    /* of the last pass's plan (before) */
+        uint64_t last_plan_usec;     /* CLOCK_REALTIME of the last solver run of a pass */
+        char *last_plan_summary;     /* owned; one line about the last pass's plan */
+        Blocker *blockers;           /* owned array */
         size_t n_blockers;
         char **stale_hosts;  /* owned strv: hosts stale at the last check */
         char **draining;     /* owned strv: hosts DPM empties before standby */
@@ -162,6 +164,10 @@ void blockers_free(Blocker *b, size_t n);
 
 /* Records an event in the journal (with its MESSAGE_ID and fields) and in the history file. */
 void manager_record(Manager *m, int level, const char *message_id, const HistoryEvent *e);
+
+/* Manual moves (manager-storage.c): drs.Migrate and drs.MoveStorage. */
+int manager_method_migrate(Manager *m, json_object *params, json_object **reply, char **reterr_error);
+int manager_method_move_storage(Manager *m, json_object *params, json_object **reply, char **reterr_error);
 
 /* The control methods, for control_server_new(). */
 extern const ControlMethodEntry manager_methods[];

@@ -90,6 +90,7 @@ dirty)
         done
         ;;
 disk)
+        dmesg -n 1 # drop_caches logs a line each time: keep the console for the records
         mount -t tmpfs -o size=16m tmpfs /tmp
         mkdir -p /tmp/slots
         k=0

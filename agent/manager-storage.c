@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* Manual moves asked for with drsctl: drs.Migrate (a live migration through the executor, with
+ * the disks copied when the target cannot see them) and drs.MoveStorage (a live storage move
+ * on the VM's host). Both reply as soon as the work is started; the outcome goes to the journal
+ * and the history like every migration (drsctl waits for it there). */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "manager.h"
+#include "metrics.h"
+#include "protocol.h"
+#include "storage-move.h"
+
+#define USEC_PER_SEC 1000000ULL
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
+
+static uint64_t realtime_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000U;
+}
+
+static int
+refuse_unknown(json_object *params, const char *const *allowed, json_object **reply, char **reterr_error) {
+        json_object_object_foreach(params, key, val) {
+                bool ok = false;
+                (void) val;
+                for (const char *const *a = allowed; *a; a++)
+                        if (streq(*a, key))
+                                ok = true;
+                if (!ok)
+                        return control_fail(
+                                reply, reterr_error, PROTOCOL_ERROR_INVALID_PARAMETER,
+                                "unknown parameter '%s'", key);
+        }
+        return 0;
+}
+
+/* A string parameter: 1 with *ret, 0 when absent (and not required). */
+static int get_string(
+        json_object *params, const char *key, bool required, const char **ret, json_object **reply,
+        char **reterr_error) {
+        json_object *v;
+
+        if (!json_object_object_get_ex(params, key, &v)) {
+                if (required)
+                        return control_fail(
+                                reply, reterr_error, PROTOCOL_ERROR_INVALID_PARAMETER,
+                                "parameter '%s' (a string) is required", key);
+                return 0;
+        }
+        if (!json_object_is_type(v, json_type_string) || json_object_get_string_len(v) == 0)
+                return control_fail(
+                        reply, reterr_error, PROTOCOL_ERROR_INVALID_PARAMETER,
+                        "parameter '%s' must be a non-empty string", key);
+        *ret = json_object_get_string(v);
+        return 1;
+}
+
+static int
+get_bool(json_object *params, const char *key, bool *ret, json_object **reply, char **reterr_error) {
+        json_object *v;
+
+        if (!json_object_object_get_ex(params, key, &v))
+                return 0;
+        if (!json_object_is_type(v, json_type_boolean))
+                return control_fail(
+                        reply, reterr_error, PROTOCOL_ERROR_INVALID_PARAMETER,
+                        "parameter '%s' must be a boolean", key);
+        *ret = json_object_get_boolean(v);
+        return 1;
+}
+
+static int add(json_object *o, const char *key, json_object *v) {
+        if (!v)
+                return -ENOMEM;
+        if (json_object_object_add(o, key, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* The host whose latest report lists the VM running. */
+static const DrsHostConfig *vm_host(Manager *m, const char *vm, const VmReport **ret_vm) {
+        for (size_t i = 0; m->collector && i < m->config->n_hosts; i++) {
+                const HostReport *r = collector_get(m->collector, m->config->hosts[i].name);
+                for (size_t k = 0; r && k < r->n_vms; k++)
+                        if (streq(r->vms[k].name, vm)) {
+                                if (ret_vm)
+                                        *ret_vm = &r->vms[k];
+                                return &m->config->hosts[i];
+                        }
+        }
+        return NULL;
+}
+
+static int
+locate(Manager *m, const char *vm, const DrsHostConfig **ret_host, const VmReport **ret_vm,
+       json_object **reply, char **reterr_error) {
+        const DrsHostConfig *h;
+
+        if (!m->collector || !m->executor)
+                return control_fail(
+                        reply, reterr_error, PROTOCOL_ERROR_INTERNAL, "the leader is not running");
+        h = vm_host(m, vm, ret_vm);
+        if (!h)
+                return control_fail(
+                        reply, reterr_error, "drs.NoSuchVm",
+                        "no running VM '%s' in the reports of the hosts", vm);
+        if (!manager_host_fresh(m, h->name))
+                return control_fail(
+                        reply, reterr_error, "drs.InvalidState", "host '%s' of '%s' is not reporting",
+                        h->name, vm);
+        if (executor_vm_busy(m->executor, vm) || storage_mover_vm_busy(m->storage_mover, vm))
+                return control_fail(
+                        reply, reterr_error, "drs.Busy", "'%s' is being migrated or its storage moved", vm);
+        *ret_host = h;
+        return 0;
+}
+
+/* ---- drs.Migrate -------------------------------------------------------------------------- */
+
+static void
+on_manual_migration_done(const MigrationRequest *req, const MigrationOutcome *o, void *userdata) {
+        Manager *m = userdata;
+        bool ok = o->result == MIGRATION_OK;
+        _cleanup_free_ char *msg = NULL, *disks = NULL;
+
+        metrics_server_migration(m->metrics, o->result, o->duration_ms, o->downtime_ms);
+        if (ok) {
+                m->n_migrations_ok++;
+                if (move_log_set(&m->moves, req->vm, realtime_usec()) < 0)
+                        log_oom();
+        } else
+                m->n_migrations_failed++;
+        if (ok && o->disks_copied > 0 &&
+            asprintf(
+                    &disks, ", %u disk(s) copied (%.1f MiB), source volumes %s", o->disks_copied,
+                    (double) o->disk_bytes / 1048576.0, o->source_storage_removed ? "removed" : "kept") < 0)
+                disks = NULL;
+        if (ok)
+                (void) asprintf(
+                        &msg,
+                        "Migrated '%s' from '%s' to '%s' (%s) in %" PRIu64 " ms, downtime %" PRIu64
+                        " ms%s%s",
+                        req->vm, req->source, req->target, req->reason, o->duration_ms, o->downtime_ms,
+                        disks ?: (req->copy_storage ? ", no disk needed copying" : ""),
+                        o->stall_steps > 0 ? ", after stall handling" : "");
+        else
+                (void) asprintf(
+                        &msg, "Migration of '%s' from '%s' to '%s' (%s) %s after %" PRIu64 " ms: %s",
+                        req->vm, req->source, req->target, req->reason,
+                        migration_result_to_string(o->result), o->duration_ms, o->message ?: "no message");
+        HistoryEvent e = {
+                .type = (char *) "migration",
+                .vm = (char *) req->vm,
+                .source = (char *) req->source,
+                .target = (char *) req->target,
+                .reason = (char *) req->reason,
+                .result = (char *) (ok ? "completed" : migration_result_to_string(o->result)),
+                .duration_ms = o->duration_ms,
+                .downtime_ms = o->downtime_ms,
+                .message = msg,
+        };
+        manager_record(
+                m, ok ? LOG_INFO : LOG_WARNING,
+                ok ? DRS_MESSAGE_MIGRATION_COMPLETED : DRS_MESSAGE_MIGRATION_FAILED, &e);
+}
+
+/* drs.Migrate {"vm", "to", "copy_storage", "remove_source", "dry_run"}: migrates a running VM
+ * to another host now, through the executor (its pre-checks, limits, stall handling). Replies
+ * {"vm", "source", "target", "copy_storage", "memory_mib", "dry_run", "since"} once it is queued;
+ * the outcome is a "migration" history event of the VM after "since". */
+int manager_method_migrate(Manager *m, json_object *params, json_object **reply, char **reterr_error) {
+        static const char *const allowed[] = {"vm", "to", "copy_storage", "remove_source", "dry_run", NULL};
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        const char *vm = NULL, *to = NULL;
+        const DrsHostConfig *src, *dst;
+        const VmReport *vr = NULL;
+        bool copy = false, remove_source = false, dry_run = false;
+        uint64_t since = realtime_usec();
+        int k;
+
+        if ((k = refuse_unknown(params, allowed, reply, reterr_error)) < 0 ||
+            (k = get_string(params, "vm", true, &vm, reply, reterr_error)) < 0 ||
+            (k = get_string(params, "to", true, &to, reply, reterr_error)) < 0 ||
+            (k = get_bool(params, "copy_storage", &copy, reply, reterr_error)) < 0 ||
+            (k = get_bool(params, "remove_source", &remove_source, reply, reterr_error)) < 0 ||
+            (k = get_bool(params, "dry_run", &dry_run, reply, reterr_error)) < 0)
+                return k;
+        if (remove_source && !copy)
+                return control_fail(
+                        reply, reterr_error, PROTOCOL_ERROR_INVALID_PARAMETER,
+                        "'remove_source' needs 'copy_storage' (shared volumes are never removed)");
+        dst = drs_config_find_host(m->config, to);
+        if (!dst)
+                return control_fail(
+                        reply, reterr_error, PROTOCOL_ERROR_NO_SUCH_HOST, "no host '%s' in '%s'", to,
+                        m->config_path);
+        k = locate(m, vm, &src, &vr, reply, reterr_error);
+        if (k < 0)
+                return k;
+        if (streq(src->name, dst->name))
+                return control_fail(
+                        reply, reterr_error, "drs.InvalidState", "'%s' already runs on '%s'", vm, dst->name);
+        HostMode mode = state_get(m->state, dst->name);
+        if (mode != HOST_MODE_UP)
+                return control_fail(
+                        reply, reterr_error, "drs.InvalidState", "host '%s' is %s: it takes no VM",
+                        dst->name, host_mode_to_string(mode));
+        if (!manager_host_fresh(m, dst->name))
+                return control_fail(
+                        reply, reterr_error, "drs.InvalidState", "host '%s' is not reporting", dst->name);
+        const HostReport *dr = collector_get(m->collector, dst->name);
+        if (dr && vr && dr->free_mib < vr->memory_mib)
+                return control_fail(
+                        reply, reterr_error, "drs.InvalidState",
+                        "host '%s' has %" PRIu64 " MiB free, '%s' needs %" PRIu64 " MiB", dst->name,
+                        dr->free_mib, vm, vr->memory_mib);
+
+        if (!dry_run) {
+                MigrationRequest req = {
+                        .vm = vm,
+                        .source = src->name,
+                        .target = dst->name,
+                        .source_uri = src->uri,
+                        .target_uri = dst->uri,
+                        .target_migration_uri = dst->migration_uri ?: dst->uri,
+                        .memory_mib = vr ? vr->memory_mib : 0,
+                        .reason = "manual",
+                        .copy_storage = copy,
+                        .remove_source_storage = remove_source,
+                        .disk_mib = 0,
+                };
+                k = executor_submit(m->executor, &req, on_manual_migration_done, m);
+                if (k == -EBUSY)
+                        return control_fail(reply, reterr_error, "drs.Busy", "'%s' is being migrated", vm);
+                if (k < 0)
+                        return k;
+                _cleanup_free_ char *msg = NULL;
+                (void) asprintf(
+                        &msg, "Migrating '%s' from '%s' to '%s' (manual%s)", vm, src->name, dst->name,
+                        copy ? ", copying the disks the target cannot see" : "");
+                HistoryEvent e = {
+                        .type = (char *) "migration",
+                        .vm = (char *) vm,
+                        .source = (char *) src->name,
+                        .target = (char *) dst->name,
+                        .reason = (char *) "manual",
+                        .result = (char *) "started",
+                        .message = msg,
+                };
+                manager_record(m, LOG_INFO, DRS_MESSAGE_MIGRATION_STARTED, &e);
+        }
+        o = json_object_new_object();
+        if (!o || add(o, "vm", json_object_new_string(vm)) < 0 ||
+            add(o, "source", json_object_new_string(src->name)) < 0 ||
+            add(o, "target", json_object_new_string(dst->name)) < 0 ||
+            add(o, "copy_storage", json_object_new_boolean(copy)) < 0 ||
+            add(o, "remove_source", json_object_new_boolean(remove_source)) < 0 ||
+            add(o, "memory_mib", json_object_new_uint64(vr ? vr->memory_mib : 0)) < 0 ||
+            add(o, "dry_run", json_object_new_boolean(dry_run)) < 0 ||
+            add(o, "since", json_object_new_uint64(since)) < 0)
+                return -ENOMEM;
+        *reply = TAKE_PTR(o);
+        return 0;
+}
+
+/* ---- drs.MoveStorage ---------------------------------------------------------------------- */
+
+static void
+on_storage_move_done(const StorageMoveRequest *req, const StorageMoveOutcome *o, void *userdata) {
+        Manager *m = userdata;
+        bool ok = o->error == 0;
+        _cleanup_free_ char *msg = NULL, *moved = NULL;
+        size_t n_moved = strv_length(o->moved);
+
+        for (char **l = o->moved; l && *l; l++) {
+                char *n = NULL;
+                if (asprintf(&n, "%s%s%s", moved ?: "", moved ? "; " : "", *l) < 0)
+                        break;
+                free(moved);
+                moved = n;
+        }
+        if (ok)
+                (void) asprintf(
+                        &msg,
+                        "Moved the storage of '%s' on '%s' to pool '%s' in %" PRIu64
+                        " ms: %s (%.1f MiB copied), old volume%s %s%s%s",
+                        req->vm, req->host, req->pool, o->duration_ms, moved ?: "",
+                        (double) o->bytes / 1048576.0, n_moved == 1 ? "" : "s",
+                        o->source_removed ? "removed" : "kept", o->warning ? "; " : "", o->warning ?: "");
+        else
+                (void) asprintf(
+                        &msg,
+                        "Storage move of '%s' on '%s' to pool '%s' failed after %" PRIu64 " ms: %s%s%s",
+                        req->vm, req->host, req->pool, o->duration_ms, o->message ?: "unknown error",
+                        n_moved > 0 ? "; moved before the failure: " : "; the VM keeps its original disks",
+                        n_moved > 0 ? moved : "");
+        HistoryEvent e = {
+                .type = (char *) "storage",
+                .vm = (char *) req->vm,
+                .source = (char *) req->host,
+                .target = (char *) req->pool,
+                .reason = (char *) "manual",
+                .result = (char *) (ok ? "completed" : "failed"),
+                .duration_ms = o->duration_ms,
+                .message = msg,
+        };
+        manager_record(m, ok ? LOG_INFO : LOG_WARNING, DRS_MESSAGE_STORAGE_MOVE, &e);
+}
+
+/* drs.MoveStorage {"vm", "pool", "disk", "remove_source", "force"}: moves the VM's disks (or
+ * one) to another pool of its host, live. Replies {"vm", "host", "pool", "disk", "since"} once
+ * started; the outcome is a "storage" history event of the VM after "since". */
+int manager_method_move_storage(Manager *m, json_object *params, json_object **reply, char **reterr_error) {
+        static const char *const allowed[] = {"vm", "pool", "disk", "remove_source", "force", NULL};
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        const char *vm = NULL, *pool = NULL, *disk = NULL;
+        const DrsHostConfig *h;
+        bool remove_source = false, force = false;
+        uint64_t since = realtime_usec();
+        int k;
+
+        if ((k = refuse_unknown(params, allowed, reply, reterr_error)) < 0 ||
+            (k = get_string(params, "vm", true, &vm, reply, reterr_error)) < 0 ||
+            (k = get_string(params, "pool", true, &pool, reply, reterr_error)) < 0 ||
+            (k = get_string(params, "disk", false, &disk, reply, reterr_error)) < 0 ||
+            (k = get_bool(params, "remove_source", &remove_source, reply, reterr_error)) < 0 ||
+            (k = get_bool(params, "force", &force, reply, reterr_error)) < 0)
+                return k;
+        k = locate(m, vm, &h, NULL, reply, reterr_error);
+        if (k < 0)
+                return k;
+        if (!m->storage_mover) {
+                k = storage_mover_new(m->event, m->hv_ops, &m->storage_mover);
+                if (k < 0)
+                        return k;
+        }
+        StorageMoveRequest req = {
+                .vm = vm,
+                .host = h->name,
+                .uri = h->uri,
+                .pool = pool,
+                .disk = disk,
+                .remove_source = remove_source,
+                .force = force,
+                .bandwidth_mib_s = m->policy->migration.bandwidth_mib_s,
+        };
+        k = storage_mover_submit(m->storage_mover, &req, on_storage_move_done, m);
+        if (k == -EBUSY)
+                return control_fail(
+                        reply, reterr_error, "drs.Busy", "the storage of '%s' is being moved", vm);
+        if (k == -EOPNOTSUPP)
+                return control_fail(
+                        reply, reterr_error, PROTOCOL_ERROR_INTERNAL,
+                        "storage moves are not supported here");
+        if (k < 0)
+                return k;
+        _cleanup_free_ char *msg = NULL;
+        (void) asprintf(
+                &msg, "Moving the storage of '%s' on '%s' to pool '%s' (%s%s)", vm, h->name, pool,
+                disk ? "disk " : "every disk", disk ?: "");
+        HistoryEvent e = {
+                .type = (char *) "storage",
+                .vm = (char *) vm,
+                .source = (char *) h->name,
+                .target = (char *) pool,
+                .reason = (char *) "manual",
+                .result = (char *) "started",
+                .message = msg,
+        };
+        manager_record(m, LOG_INFO, DRS_MESSAGE_STORAGE_MOVE, &e);
+
+        o = json_object_new_object();
+        if (!o || add(o, "vm", json_object_new_string(vm)) < 0 ||
+            add(o, "host", json_object_new_string(h->name)) < 0 ||
+            add(o, "pool", json_object_new_string(pool)) < 0 ||
+            (disk && add(o, "disk", json_object_new_string(disk)) < 0) ||
+            add(o, "since", json_object_new_uint64(since)) < 0)
+                return -ENOMEM;
+        *reply = TAKE_PTR(o);
+        return 0;
+}
