@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Storage moves for real, on 2 hosts with no shared storage between their 'local' pools (and a
+# 'shared' pool bound into both, and an 8 MiB 'tiny' pool on each). Guests in disk mode write
+# numbered, checksummed 256 KiB records to a 32 MiB qcow2 disk without pause and read every one
+# back after each 16 writes (the guest's own checksum log on its console).
+#   - drsctl migrate without --copy-storage is refused by the pre-check (disk not on the target);
+#     with --copy-storage the VM moves live with its disk (volume created on h2 first), the old
+#     volume is kept, and later --remove-source removes it; a stale volume on the target is
+#     refused; a VM on the shared pool migrates without copying.
+#   - drsctl move-storage to the full 'tiny' pool fails (refused by the space check, and with
+#     --force the copy itself fails): the VM keeps running on its original disk; to 'shared' it
+#     completes live and the old volume is removed.
+# After each step: the guest runs exactly once, it did not restart, every read-back since is
+# good, no write failed, its console is clean. Prints the numbers.
+set -uo pipefail
+SUITE=drsd-storage
+export DRS_TESTBED_NAME="${DRS_TESTBED_NAME:-e2estor}"
+export DRS_TESTBED_NET="${DRS_TESTBED_NET:-10.252.7}"
+# shellcheck source=tests/e2e/lib/drsd.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/drsd.sh"
+HOSTS=(h1 h2)
+
+virsh_h() { # HOST ARGS…
+        local h="$1"
+        shift
+        timeout 60 virsh -q -c "$("$TB" uri "$h")" "$@"
+}
+disk_of() { virsh_h "$1" domblklist "$2" 2>/dev/null | awk '$1 == "vda" { print $2 }'; }
+vol_exists() { virsh_h "$1" vol-info "$2" >/dev/null 2>&1; }
+console() { "$TB" console "$1"; }
+verifies() { grep -c 'drs-disk: verify [0-9]* ok' "$(console "$1")" 2>/dev/null || echo 0; }
+
+# checksums GUEST SINCE-VERIFIES WHAT: two more good read-back passes after the step, no bad
+# one anywhere, one boot only.
+checksums() {
+        local g="$1" before="$2" what="$3" log n bad
+        log="$(console "$g")"
+        if ! wait_until 120 "2 verify passes" bash -c "(( \$(grep -c 'drs-disk: verify [0-9]* ok' '$log') >= $before + 2 ))"; then
+                fail "$what: $g: fewer than 2 read-back passes after it (had $before, now $(verifies "$g"))"
+        fi
+        n="$(verifies "$g")"
+        bad="$(grep -cE 'drs-disk: (MISMATCH|verify [0-9]* FAILED|write-error|no /dev/vda)' "$log")"
+        if ((bad == 0)); then
+                ok "$what: $g read back every record good ($n passes so far, $(grep -c 'drs-disk: w ' "$log") writes, last $(grep 'drs-disk: verify' "$log" | tail -n1 | tr -d '\r'))"
+        else
+                fail "$what: $g: $bad bad lines: $(grep -m3 -E 'MISMATCH|FAILED|write-error' "$log" | tr '\r\n' '  ')"
+        fi
+        if [[ "$(grep -c 'drs-disk: start' "$log")" == 1 ]]; then
+                ok "$what: $g did not restart"
+        else
+                fail "$what: $g restarted"
+        fi
+        if grep -qE "$BAD_CONSOLE" "$log"; then
+                fail "$what: $g console: $(grep -m1 -E "$BAD_CONSOLE" "$log")"
+        fi
+}
+
+# last_result TYPE VM: the message of the last finished history event of that type for VM.
+last_event() {
+        ctl history --json | python3 -c '
+import json, sys
+t, vm = sys.argv[1], sys.argv[2]
+ev = [e for e in json.load(sys.stdin)["events"] if e.get("type") == t and e.get("vm") == vm and e.get("result") != "started"]
+if ev:
+    e = ev[-1]
+    print("%s|%s|%s|%s" % (e.get("result"), e.get("duration_ms", 0), e.get("downtime_ms", 0), e.get("message", "")))
+' "$1" "$2"
+}
+
+e2e_begin
+
+section "guests: d1 (disk on h1's local pool) and s1 (disk on the shared pool), both on h1"
+"$TB" guest d1 h1 128 disk --pool local >/dev/null 2>&1 && GUESTS+=(d1) || { fail "guest d1 did not boot"; exit 1; }
+"$TB" guest s1 h1 128 disk --pool shared >/dev/null 2>&1 && GUESTS+=(s1) || { fail "guest s1 did not boot"; exit 1; }
+ok "d1 on $(disk_of h1 d1), s1 on $(disk_of h1 s1)"
+write_config "balance:
+  enabled: false
+automation:
+  level: manual"
+drsd_start
+ok "drsd started (PID $DRSD_PID)"
+wait_until 60 "d1 in the reports" bash -c "'$DRSCTL' --socket '$WORK/drsd.sock' vms | grep -q d1" || fail "d1 not reported"
+wait_until 120 "d1 writes" bash -c "(( \$(grep -c 'drs-disk: verify [0-9]* ok' '$(console d1)') >= 2 ))" || fail "d1 does not verify its disk"
+
+section "migrate d1 to h2 without --copy-storage: refused (h2 cannot see the disk)"
+rc=0
+ctl migrate d1 --to h2 >"$WORK/m0.txt" 2>&1 || rc=$?
+cat "$WORK/m0.txt"
+if ((rc == 1)) && grep -q "not a storage volume on the destination" "$WORK/m0.txt"; then ok "refused, exit 1"; else fail "exit $rc"; fi
+[[ "$(where d1)" == "h1|h1" ]] && ok "d1 still on h1" || fail "d1: $(where d1)"
+
+section "migrate d1 to h2 --copy-storage --dry-run"
+rc=0
+ctl migrate d1 --to h2 --copy-storage --dry-run || rc=$?
+((rc == 0)) && [[ "$(where d1)" == "h1|h1" ]] && ! vol_exists h2 /var/lib/libvirt/local/d1.qcow2 &&
+        ok "dry run: exit 0, nothing changed" || fail "dry run: exit $rc, d1 $(where d1)"
+
+section "migrate d1 to h2 --copy-storage (no shared storage: disk copied live)"
+before="$(verifies d1)"
+t0="$(now_ms)"
+rc=0
+ctl migrate d1 --to h2 --copy-storage || rc=$?
+wall=$(($(now_ms) - t0))
+((rc == 0)) && ok "drsctl migrate --copy-storage: exit 0 in $wall ms (wall, drsctl)" || fail "exit $rc"
+[[ "$(where d1)" == "h2|h2" ]] && ok "d1 runs on h2 only" || fail "d1: $(where d1)"
+[[ "$(disk_of h2 d1)" == /var/lib/libvirt/local/d1.qcow2 ]] && vol_exists h2 /var/lib/libvirt/local/d1.qcow2 &&
+        ok "d1 uses its volume in h2's local pool" || fail "d1's disk on h2: $(disk_of h2 d1)"
+vol_exists h1 /var/lib/libvirt/local/d1.qcow2 && ok "old volume on h1 kept (no --remove-source)" || fail "old volume on h1 gone"
+echo "  history: $(last_event migration d1)"
+checksums d1 "$before" "after the migration with disk copy"
+
+section "migrate d1 back to h1 --copy-storage: refused while h1 holds the old volume"
+rc=0
+ctl migrate d1 --to h1 --copy-storage >"$WORK/m2.txt" 2>&1 || rc=$?
+cat "$WORK/m2.txt"
+((rc == 1)) && grep -q "remove it first" "$WORK/m2.txt" && ok "refused: exit 1" || fail "exit $rc"
+[[ "$(where d1)" == "h2|h2" ]] && ok "d1 still on h2" || fail "d1: $(where d1)"
+
+section "after removing the stale volume: migrate d1 to h1 --copy-storage --remove-source"
+virsh_h h1 vol-delete /var/lib/libvirt/local/d1.qcow2 >/dev/null
+before="$(verifies d1)"
+rc=0
+ctl migrate d1 --to h1 --copy-storage --remove-source || rc=$?
+((rc == 0)) && ok "exit 0" || fail "exit $rc"
+[[ "$(where d1)" == "h1|h1" ]] && ok "d1 runs on h1 only" || fail "d1: $(where d1)"
+! vol_exists h2 /var/lib/libvirt/local/d1.qcow2 && ok "old volume on h2 removed (--remove-source)" || fail "old volume on h2 still there"
+echo "  history: $(last_event migration d1)"
+checksums d1 "$before" "after the migration back"
+
+section "migrate s1 (shared pool) to h2 --copy-storage: nothing to copy"
+before="$(verifies s1)"
+rc=0
+ctl migrate s1 --to h2 --copy-storage >"$WORK/m4.txt" 2>&1 || rc=$?
+cat "$WORK/m4.txt"
+((rc == 0)) && grep -q "no disk needed copying" "$WORK/m4.txt" && ok "migrated without a disk copy" || fail "exit $rc"
+[[ "$(where s1)" == "h2|h2" ]] && ok "s1 runs on h2 only" || fail "s1: $(where s1)"
+vol_exists h2 /var/lib/libvirt/shared/s1.qcow2 && ok "s1's shared volume is still there" || fail "s1's volume is gone"
+checksums s1 "$before" "after the shared-storage migration"
+
+section "move-storage d1 to the full 'tiny' pool: refused by the space check"
+before="$(verifies d1)"
+rc=0
+ctl move-storage d1 --pool tiny >"$WORK/s0.txt" 2>&1 || rc=$?
+cat "$WORK/s0.txt"
+((rc == 1)) && grep -q "MiB available" "$WORK/s0.txt" && ok "refused: exit 1" || fail "exit $rc"
+[[ "$(disk_of h1 d1)" == /var/lib/libvirt/local/d1.qcow2 ]] && ok "d1 keeps its disk" || fail "d1 uses $(disk_of h1 d1)"
+
+section "move-storage d1 to 'tiny' --force: the copy fails when the pool fills up"
+rc=0
+ctl move-storage d1 --pool tiny --force >"$WORK/s1.txt" 2>&1 || rc=$?
+cat "$WORK/s1.txt"
+((rc == 1)) && grep -q "pool is full" "$WORK/s1.txt" && ok "failed: exit 1, the pool is full" || fail "exit $rc"
+[[ "$(disk_of h1 d1)" == /var/lib/libvirt/local/d1.qcow2 ]] && ok "d1 keeps its original disk" || fail "d1 uses $(disk_of h1 d1)"
+[[ "$(virsh_h h1 domstate d1)" == running ]] && ok "d1 running" || fail "d1 is $(virsh_h h1 domstate d1)"
+! vol_exists h1 /var/lib/libvirt/tiny/d1.qcow2 && ok "the partial copy was deleted" || fail "tiny/d1.qcow2 left behind"
+checksums d1 "$before" "after the failed storage move"
+
+section "move-storage d1 to 'shared' --remove-source: live"
+before="$(verifies d1)"
+rc=0
+ctl move-storage d1 --pool shared --remove-source >"$WORK/s2.txt" 2>&1 || rc=$?
+cat "$WORK/s2.txt"
+((rc == 0)) && ok "exit 0" || fail "exit $rc"
+[[ "$(disk_of h1 d1)" == /var/lib/libvirt/shared/d1.qcow2 ]] && ok "d1 now uses shared/d1.qcow2" || fail "d1 uses $(disk_of h1 d1)"
+virsh_h h1 dumpxml --inactive d1 | grep -q "/var/lib/libvirt/shared/d1.qcow2" && ok "its persistent definition too" || fail "persistent definition not updated"
+! vol_exists h1 /var/lib/libvirt/local/d1.qcow2 && ok "old local volume removed" || fail "old local volume still there"
+echo "  history: $(last_event storage d1)"
+checksums d1 "$before" "after the storage move"
+
+section "the end"
+check_guests
+print_migrations
