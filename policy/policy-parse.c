@@ -763,11 +763,43 @@ static int parse_migration(YContext *c, const YNode *n, MigrationPolicy *m) {
         return 0;
 }
 
+/* ---- storage ---- */
+
+static int parse_local_disks(YContext *c, const YNode *n, LocalDisks *ret) {
+        LocalDisks l;
+        char b[48];
+        int r = yexpect(c, n, YNODE_SCALAR, "storage.local_disks");
+        if (r < 0)
+                return r;
+        l = local_disks_from_string(n->value);
+        if (l < 0) {
+                snprintf(b, sizeof(b), "%.40s", n->value);
+                for (char *s = b; *s; s++)
+                        if ((unsigned char) *s < 0x20 || *s == '\'')
+                                *s = '?';
+                return yerr(
+                        c, n, "invalid value '%s' for 'storage.local_disks' (expected copy or exclude)", b);
+        }
+        *ret = l;
+        return 0;
+}
+
+static int parse_storage(YContext *c, const YNode *n, StoragePolicy *s) {
+        static const char *const keys[] = {"local_disks", "copy_bandwidth", NULL};
+        int r = ymap_check(c, n, "storage", keys);
+        if (r < 0)
+                return r;
+        OPT(r, n, "local_disks", parse_local_disks(c, v, &s->local_disks));
+        OPT(r, n, "copy_bandwidth",
+            yget_size_mib(c, v, "storage.copy_bandwidth", 1, 1024 * 1024, &s->copy_bandwidth_mib_s));
+        return 0;
+}
+
 /* ---- the document ---- */
 
 static int parse_root(YContext *c, const YNode *n, Policy *p) {
         static const char *const keys[] = {
-                "balance", "limits", "automation", "groups", "rules", "dpm", "migration", NULL,
+                "balance", "limits", "automation", "groups", "rules", "dpm", "migration", "storage", NULL,
         };
         int r = ymap_check(c, n, "policy", keys);
         if (r < 0)
@@ -789,8 +821,10 @@ static int parse_root(YContext *c, const YNode *n, Policy *p) {
                         r = parse_rules(c, v, p);
                 else if (streq(k, "dpm"))
                         r = parse_dpm(c, v, &p->dpm);
-                else
+                else if (streq(k, "migration"))
                         r = parse_migration(c, v, &p->migration);
+                else
+                        r = parse_storage(c, v, &p->storage);
                 if (r < 0)
                         return r;
         }

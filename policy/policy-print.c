@@ -204,6 +204,11 @@ int policy_to_yaml(const Policy *p, char **ret) {
         put_bool(f, "  ", "tls", p->migration.tls);
         put_duration_s(f, "  ", "timeout_per_gib", p->migration.timeout_s_per_gib);
 
+        fputs("storage:\n", f);
+        fprintf(f, "  local_disks: %s\n", local_disks_to_string(p->storage.local_disks));
+        format_size_mib(p->storage.copy_bandwidth_mib_s, b, sizeof(b));
+        fprintf(f, "  copy_bandwidth: %s\n", b);
+
         if (fclose(f) != 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(buf);
@@ -363,6 +368,11 @@ int policy_to_json(const Policy *p, char **ret) {
         jadd(o, "tls", json_object_new_boolean(p->migration.tls));
         jadd(o, "timeout_per_gib_s", json_object_new_uint64(p->migration.timeout_s_per_gib));
         jadd(root, "migration", o);
+
+        o = json_object_new_object();
+        jadd(o, "local_disks", json_object_new_string(local_disks_to_string(p->storage.local_disks)));
+        jadd(o, "copy_bandwidth_mib_s", json_object_new_uint64(p->storage.copy_bandwidth_mib_s));
+        jadd(root, "storage", o);
 
         s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
         if (!s)

@@ -28,6 +28,13 @@ static const char *const rule_type_table[_RULE_TYPE_MAX] = {
 
 DEFINE_STRING_TABLE_LOOKUP(rule_type, RuleType, _RULE_TYPE_MAX);
 
+static const char *const local_disks_table[_LOCAL_DISKS_MAX] = {
+        [LOCAL_DISKS_COPY] = "copy",
+        [LOCAL_DISKS_EXCLUDE] = "exclude",
+};
+
+DEFINE_STRING_TABLE_LOOKUP(local_disks, LocalDisks, _LOCAL_DISKS_MAX);
+
 int policy_error_to_string(const PolicyError *e, char **ret) {
         char *s;
         int r;
@@ -134,6 +141,10 @@ int policy_new(Policy **ret) {
                 .tls = false,
                 .timeout_s_per_gib = 120,
         };
+        p->storage = (StoragePolicy){
+                .local_disks = LOCAL_DISKS_COPY,
+                .copy_bandwidth_mib_s = 100,
+        };
         p->migration.max_downtime_ms = calloc(ELEMENTSOF(downtime), sizeof(uint64_t));
         if (!p->migration.max_downtime_ms)
                 return -ENOMEM;
@@ -172,6 +183,7 @@ int policy_copy(const Policy *p, Policy **ret) {
                 return -ENOMEM;
         c->balance = p->balance;
         c->limits = p->limits;
+        c->storage = p->storage;
         c->automation.level = p->automation.level;
         if (strdup_ptr(p->automation.timezone, &c->automation.timezone) < 0)
                 return -ENOMEM;

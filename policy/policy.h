@@ -137,6 +137,22 @@ typedef struct MigrationPolicy {
                 timeout_s_per_gib; /* default 120; a migration of M GiB is aborted after max(60, M*this) s */
 } MigrationPolicy;
 
+/* VMs whose disks only their current host sees (local storage): a move copies them. */
+typedef enum LocalDisks {
+        LOCAL_DISKS_COPY,    /* may move for balance and DPM; the copy counts in the move's cost */
+        LOCAL_DISKS_EXCLUDE, /* not moved for balance or DPM (mandatory moves still copy them) */
+        _LOCAL_DISKS_MAX,
+        _LOCAL_DISKS_INVALID = -1,
+} LocalDisks;
+
+const char *local_disks_to_string(LocalDisks l);
+LocalDisks local_disks_from_string(const char *s);
+
+typedef struct StoragePolicy {
+        LocalDisks local_disks;        /* default LOCAL_DISKS_COPY */
+        uint64_t copy_bandwidth_mib_s; /* what a disk copy is expected to reach; default 100 */
+} StoragePolicy;
+
 typedef struct Policy {
         BalancePolicy balance;
         LimitsPolicy limits;
@@ -147,6 +163,7 @@ typedef struct Policy {
         size_t n_rules;
         DpmPolicy dpm;
         MigrationPolicy migration;
+        StoragePolicy storage;
 } Policy;
 
 /* Where a parse error is. line and column are 1-based; file is what the caller passed. */

@@ -516,7 +516,7 @@ static void lns_pick(LnsCtx *c, unsigned fails) {
  * per sweep, at most LNS_LS_SWEEPS sweeps; deterministic (index order, strict improvement). */
 
 static double lns_move_cost(const LnsCtx *c, size_t v, int h) {
-        return lns_is_move(c->m, v, h) ? c->lambda_unit * c->m->mem_cfg[v] : 0;
+        return lns_is_move(c->m, v, h) ? c->lambda_unit * c->m->move_mib[v] : 0;
 }
 
 /* Objective change (score + migration cost) of moving v to h, or INFINITY if it may not. */
@@ -901,7 +901,7 @@ static int lns_build_sub(LnsCtx *c) {
         /* Columns x[v,h]. */
         for (size_t i = 0; i < nN; i++) {
                 size_t v = c->N[i];
-                double lambda = c->lambda_unit * m->mem_cfg[v];
+                double lambda = c->lambda_unit * m->move_mib[v];
                 for (size_t j = 0; j < nH; j++) {
                         size_t h = c->H[j];
                         bool here = a->host[v] == (int) h;

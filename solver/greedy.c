@@ -382,7 +382,7 @@ static int unit_try(
                         break;
                 }
                 d += assignment_move_delta(m, g->a, u, host);
-                mem += m->mem_cfg[u];
+                mem += m->move_mib[u];
                 r = move_log_push(log, u, g->a->host[u], g->tags[u]);
                 if (r < 0)
                         break;
@@ -840,7 +840,7 @@ int greedy_balance(Greedy *g, unsigned budget, double min_gain, const bool *dpm_
                                 continue;
                         if (only_soft && assignment_vm_penalty(m, a, v, (size_t) s) <= 0)
                                 continue;
-                        double cost = g->lambda * m->mem_cfg[v] / g->mean_mem;
+                        double cost = g->lambda * m->move_mib[v] / g->mean_mem;
                         /* Without soft rules the delta is the imbalance change alone: the sums
                          * without v on its host are the same for every destination. */
                         bool plain = !m->penalty_row[v] && !m->rules_of_vm[v];

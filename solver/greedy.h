@@ -10,10 +10,11 @@
  * A VM that fits nowhere is listed with a precise reason and stays where it is.
  *
  * greedy_balance(): best single move (or unit move) at a time, by net benefit
- *     net = gain − λ · mem_cfg / mean_mem_cfg,   λ = GREEDY_COST_FACTOR · model_min_gain()
+ *     net = gain − λ · move_mib / mean_mem_cfg,   λ = GREEDY_COST_FACTOR · model_min_gain()
  * where gain = −assignment_move_delta() (score units), accepted while gain ≥ min_gain and
  * net > 0, until the budget (distinct VMs away from their initial host for balance) is used
- * or no move gains. The cost term makes a big VM need a bigger gain than a small one: a VM
+ * or no move gains (move_mib: configured memory plus local disks a move copies, Model). The
+ * cost term makes a big VM need a bigger gain than a small one: a VM
  * of the mean size costs half the minimum gain, one of 4× the mean twice the minimum gain.
  *
  * Everything iterates in index order and breaks ties by the lowest index: deterministic. */

@@ -41,6 +41,7 @@ Model *model_free(Model *m) {
         free(m->cpu);
         free(m->mem);
         free(m->mem_cfg);
+        free(m->move_mib);
         free(m->vcpus);
         free(m->initial);
         free(m->automation);
@@ -180,12 +181,12 @@ int model_build(const Problem *p, Model **ret) {
             !(m->must_empty = NEW0(H, bool)) || !(m->counted = NEW0(H, bool)) ||
             !(m->dpm_may_standby = NEW0(H, bool)) || !(m->cpu = NEW0(V, double)) ||
             !(m->mem = NEW0(V, double)) || !(m->mem_cfg = NEW0(V, double)) ||
-            !(m->vcpus = NEW0(V, double)) || !(m->initial = NEW0(V, int)) ||
-            !(m->automation = NEW0(V, AutomationLevel)) || !(m->fixed = NEW0(V, bool)) ||
-            !(m->may_balance = NEW0(V, bool)) || !(m->recommend_only = NEW0(V, bool)) ||
-            !(m->allowed_row = NEW0(V, uint8_t *)) || !(m->penalty_row = NEW0(V, float *)) ||
-            !(m->hard_rule = NEW0(V, int)) || !(m->rules_of_vm = NEW0(V, size_t *)) ||
-            !(m->vm_rules = NEW0(pol->n_rules, ModelVmRule)))
+            !(m->move_mib = NEW0(V, double)) || !(m->vcpus = NEW0(V, double)) ||
+            !(m->initial = NEW0(V, int)) || !(m->automation = NEW0(V, AutomationLevel)) ||
+            !(m->fixed = NEW0(V, bool)) || !(m->may_balance = NEW0(V, bool)) ||
+            !(m->recommend_only = NEW0(V, bool)) || !(m->allowed_row = NEW0(V, uint8_t *)) ||
+            !(m->penalty_row = NEW0(V, float *)) || !(m->hard_rule = NEW0(V, int)) ||
+            !(m->rules_of_vm = NEW0(V, size_t *)) || !(m->vm_rules = NEW0(pol->n_rules, ModelVmRule)))
                 return -ENOMEM;
 
         for (size_t h = 0; h < H; h++) {
@@ -210,6 +211,15 @@ int model_build(const Problem *p, Model **ret) {
                 m->cpu[v] = sv->cpu_demand;
                 m->mem[v] = (double) sv->memory_demand_mib;
                 m->mem_cfg[v] = (double) sv->memory_mib;
+                /* A migration moves memory at the migration bandwidth (unlimited: as fast as a
+                 * disk copy) and local disks at the copy bandwidth: the cost is the time, in
+                 * MiB of memory. */
+                m->move_mib[v] =
+                        m->mem_cfg[v] + (double) sv->local_disk_mib *
+                                                (pol->migration.bandwidth_mib_s > 0
+                                                         ? (double) pol->migration.bandwidth_mib_s
+                                                         : (double) pol->storage.copy_bandwidth_mib_s) /
+                                                (double) (pol->storage.copy_bandwidth_mib_s ?: 1);
                 m->vcpus[v] = sv->vcpus;
                 m->initial[v] = sv->host >= 0 && (size_t) sv->host < H ? sv->host : -1;
                 m->hard_rule[v] = -1;
@@ -220,7 +230,8 @@ int model_build(const Problem *p, Model **ret) {
                               !m->source_ok[m->initial[v]];
                 bool cooling =
                         sv->last_moved_s >= 0 && (uint64_t) sv->last_moved_s < pol->balance.cooldown_s;
-                m->may_balance[v] = !m->fixed[v] && balance_on && !cooling &&
+                bool excluded = sv->local_disk_mib > 0 && pol->storage.local_disks == LOCAL_DISKS_EXCLUDE;
+                m->may_balance[v] = !m->fixed[v] && balance_on && !cooling && !excluded &&
                                     (l == AUTOMATION_MANUAL || l == AUTOMATION_FULL);
                 m->recommend_only[v] = l == AUTOMATION_MANUAL;
         }

@@ -48,9 +48,11 @@ typedef struct Model {
         bool *dpm_may_standby; /* DPM may choose to put it in standby: up, not frozen, not excluded */
 
         /* Per VM (owned arrays of n_vms). */
-        double *cpu;     /* demand, cores */
-        double *mem;     /* demand, MiB */
-        double *mem_cfg; /* configured memory, MiB: what must fit */
+        double *cpu;      /* demand, cores */
+        double *mem;      /* demand, MiB */
+        double *mem_cfg;  /* configured memory, MiB: what must fit */
+        double *move_mib; /* what a move transfers, in MiB of memory: configured memory plus local disks
+                           * scaled by migration bandwidth / copy bandwidth (the migration cost) */
         double *vcpus;
         int *initial;                /* host at the start; -1 for placement requests */
         AutomationLevel *automation; /* effective level of the VM (cluster level and overrides) */

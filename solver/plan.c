@@ -149,6 +149,12 @@ static json_object *metrics_to_json(const PlanMetrics *x) {
         return o;
 }
 
+/* Expected time of a move's disk copy at the policy's copy bandwidth. */
+static double disk_copy_s(const Problem *p, const PlanMove *mv) {
+        uint64_t bw = p->policy ? p->policy->storage.copy_bandwidth_mib_s : 0;
+        return (double) mv->disk_copy_mib / (double) (bw > 0 ? bw : 1);
+}
+
 static json_object *move_to_json(const Problem *p, const Plan *plan, const PlanMove *mv) {
         _cleanup_(json_object_unrefp) json_object *o = json_object_new_object();
         _cleanup_free_ char *reason = move_reason_label(mv);
@@ -163,6 +169,11 @@ static json_object *move_to_json(const Problem *p, const Plan *plan, const PlanM
             json_add(o, "memory_mib", json_object_new_int64((int64_t) mv->memory_mib)) < 0 ||
             json_add(o, "gain", json_fixed(mv->gain, 4)) < 0 ||
             json_add(o, "recommendation", json_object_new_boolean(mv->recommendation)) < 0)
+                return NULL;
+        /* Only for moves that copy disks: plans without local disks keep their shape. */
+        if (mv->disk_copy_mib > 0 &&
+            (json_add(o, "disk_copy_mib", json_object_new_int64((int64_t) mv->disk_copy_mib)) < 0 ||
+             json_add(o, "disk_copy_s", json_fixed(disk_copy_s(p, mv), 1)) < 0))
                 return NULL;
         return TAKE_PTR(o);
 }
@@ -331,6 +342,10 @@ int plan_to_text(const Problem *p, const Plan *plan, char **ret) {
                                 wv, vm_name(p, plan, mv->vm), wf, host_name(p, mv->from), wt,
                                 host_name(p, mv->to), wr, reason ?: "?", mv->memory_mib, mv->gain,
                                 mv->recommendation ? "  (recommendation)" : "");
+                        if (mv->disk_copy_mib > 0)
+                                buf_printf(
+                                        &b, "  %4s  %-*s  + disk copy %" PRIu64 " MiB (~%.1f s)\n", "", wv,
+                                        "", mv->disk_copy_mib, disk_copy_s(p, mv));
                 }
         }
 

@@ -167,8 +167,8 @@ parse_vm_common(YContext *c, const YNode *n, const char *what, SolverVm *vm, con
 static int
 parse_vm(YContext *c, const YNode *n, SolverVm *vm, const YNode **ret_name, const YNode **ret_host) {
         static const char *const keys[] = {
-                "name",   "host",         "vcpus",     "memory_mib", "cpu_demand", "memory_demand_mib",
-                "groups", "last_moved_s", "migrating", NULL,
+                "name",   "host",         "vcpus",     "memory_mib",     "cpu_demand", "memory_demand_mib",
+                "groups", "last_moved_s", "migrating", "local_disk_mib", NULL,
         };
         const YNode *host, *v;
         int r = ymap_check(c, n, "vms", keys);
@@ -193,6 +193,12 @@ parse_vm(YContext *c, const YNode *n, SolverVm *vm, const YNode **ret_name, cons
         v = ymap_get(n, "migrating");
         if (v) {
                 r = yget_bool(c, v, "vms.migrating", &vm->migrating);
+                if (r < 0)
+                        return r;
+        }
+        v = ymap_get(n, "local_disk_mib");
+        if (v) {
+                r = yget_size_mib(c, v, "vms.local_disk_mib", 0, UINT64_C(1) << 30, &vm->local_disk_mib);
                 if (r < 0)
                         return r;
         }

@@ -194,6 +194,7 @@ static int plan_fill(
                         .to = s->to,
                         .reason = reason,
                         .memory_mib = p->vms[s->vm].memory_mib,
+                        .disk_copy_mib = p->vms[s->vm].local_disk_mib,
                         .recommendation = m->recommend_only[s->vm],
                 };
                 plan->n_moves++;

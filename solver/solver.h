@@ -42,7 +42,8 @@ typedef struct SolverVm {
         uint64_t memory_demand_mib; /* measured active memory */
         int64_t last_moved_s;       /* seconds since drs last moved it; < 0 = never */
         bool migrating;             /* a migration is in flight: stays where it is this pass */
-        char **groups;              /* owned strv: labels; VM groups of the policy match by name too */
+        uint64_t local_disk_mib; /* disks only its current host sees: a move copies them (0: all shared) */
+        char **groups;           /* owned strv: labels; VM groups of the policy match by name too */
 } SolverVm;
 
 typedef struct Problem {
@@ -86,8 +87,9 @@ typedef struct PlanMove {
         MoveReason reason;
         char *rule; /* owned; rule name when reason == REASON_RULE, else NULL */
         uint64_t memory_mib;
-        double gain;         /* weighted imbalance reduction attributed to this move */
-        bool recommendation; /* automation (cluster or VM) is manual: only recommended */
+        uint64_t disk_copy_mib; /* local disks the move copies (SolverVm.local_disk_mib) */
+        double gain;            /* weighted imbalance reduction attributed to this move */
+        bool recommendation;    /* automation (cluster or VM) is manual: only recommended */
 } PlanMove;
 
 typedef enum PowerAction {
