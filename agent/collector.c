@@ -73,6 +73,7 @@ static VmSeries *series_free(VmSeries *v) {
 
 static void vm_report_done(VmReport *v) {
         free(v->name);
+        hv_disk_uses_free(v->disks, v->n_disks);
 }
 
 static void host_report_done(HostReport *h) {
@@ -81,6 +82,7 @@ static void host_report_done(HostReport *h) {
                 vm_report_done(&h->vms[i]);
         free(h->vms);
         free(h->last_error);
+        hv_pools_free(h->pools, h->n_pools);
         *h = (HostReport){};
 }
 
@@ -302,9 +304,24 @@ int collector_feed(Collector *c, const char *host, const HvHostStats *s) {
                         goto fail;
                 }
                 n_vms++;
+                if (d->n_disks > 0) {
+                        r = hv_disk_uses_copy(d->disks, d->n_disks, &vms[n_vms - 1].disks);
+                        if (r < 0)
+                                goto fail;
+                        vms[n_vms - 1].n_disks = d->n_disks;
+                }
         }
         if (n_vms > 1)
                 qsort(vms, n_vms, sizeof(VmReport), vm_report_cmp);
+        HvPool *pools = NULL;
+        if (s->n_pools > 0) {
+                r = hv_pools_copy(s->pools, s->n_pools, &pools);
+                if (r < 0)
+                        goto fail;
+        }
+        hv_pools_free(h->pools, h->n_pools);
+        h->pools = pools;
+        h->n_pools = s->n_pools;
 
         for (size_t i = 0; i < h->n_vms; i++)
                 vm_report_done(&h->vms[i]);

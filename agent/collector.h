@@ -30,6 +30,8 @@ typedef struct VmReport {
         double cpu_demand;          /* cores, smoothed; 0 until two samples exist */
         uint64_t memory_demand_mib; /* smoothed */
         bool migrating;
+        HvDiskUse *disks; /* owned array: its file-backed disks, from the last sample */
+        size_t n_disks;
 } VmReport;
 
 typedef struct HostReport {
@@ -41,6 +43,8 @@ typedef struct HostReport {
         VmReport *vms;     /* owned array, sorted by name */
         size_t n_vms;
         char *last_error; /* owned; the last collection error, NULL after a good sample */
+        HvPool *pools;    /* owned array: its active storage pools, from the last good sample */
+        size_t n_pools;
 } HostReport;
 
 typedef struct Collector Collector;

@@ -441,6 +441,7 @@ static void run_job(Job *j) {
                         .auto_converge = retry_ac,
                         .post_copy = j->t.post_copy,
                         .copy_disks = prep.disks,
+                        .shared_disks_proven = prep.shared_uncached,
                 };
                 Watch w = {
                         .job = j,

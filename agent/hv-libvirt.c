@@ -23,7 +23,12 @@ struct HvConn {
         virConnectPtr conn;
         atomic_bool dead; /* set by the close callback, on libvirt's event thread */
         bool close_cb;    /* registered */
+        unsigned n_stats; /* host_stats calls: pools are refreshed every POOL_REFRESH_EVERY */
 };
+
+#define POOL_REFRESH_EVERY 6
+
+static int scan_pools(HvConn *c, bool refresh, HvPool **ret, size_t *ret_n);
 
 static inline void virDomainFreep(virDomainPtr *d) {
         if (*d)
@@ -205,6 +210,44 @@ static bool domain_migrating_out(virDomainPtr dom) {
         return out;
 }
 
+/* The file-backed disks of a stats record (block.N.path, block.N.allocation). */
+static int block_uses(virDomainStatsRecordPtr rec, HvDiskUse **ret, size_t *ret_n) {
+        unsigned count = 0;
+        HvDiskUse *d = NULL;
+        size_t n = 0;
+
+        if (virTypedParamsGetUInt(rec->params, rec->nparams, "block.count", &count) != 1 || count == 0 ||
+            count > 256)
+                return 0;
+        d = calloc(count, sizeof(HvDiskUse));
+        if (!d)
+                return -ENOMEM;
+        for (unsigned i = 0; i < count; i++) {
+                char key[64];
+                const char *path = NULL;
+
+                (void) snprintf(key, sizeof(key), "block.%u.path", i);
+                if (virTypedParamsGetString(rec->params, rec->nparams, key, &path) != 1 || !path ||
+                    path[0] != '/')
+                        continue;
+                d[n].path = strdup(path);
+                if (!d[n].path) {
+                        hv_disk_uses_free(d, n);
+                        return -ENOMEM;
+                }
+                (void) snprintf(key, sizeof(key), "block.%u.allocation", i);
+                d[n].allocation_bytes = get_ull(rec->params, rec->nparams, key, NULL);
+                n++;
+        }
+        if (n == 0) {
+                free(d);
+                return 0;
+        }
+        *ret = d;
+        *ret_n = n;
+        return 0;
+}
+
 static int hv_host_stats(HvConn *c, HvHostStats *ret, char **reterr_msg) {
         _cleanup_(hv_host_stats_done) HvHostStats s = {};
         virDomainStatsRecordPtr *records = NULL;
@@ -230,7 +273,7 @@ static int hv_host_stats(HvConn *c, HvHostStats *ret, char **reterr_msg) {
         n = virConnectGetAllDomainStats(
                 c->conn,
                 VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL | VIR_DOMAIN_STATS_BALLOON |
-                        VIR_DOMAIN_STATS_VCPU,
+                        VIR_DOMAIN_STATS_VCPU | VIR_DOMAIN_STATS_BLOCK,
                 &records,
                 VIR_CONNECT_GET_ALL_DOMAINS_STATS_RUNNING | VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
         if (n < 0)
@@ -280,10 +323,19 @@ static int hv_host_stats(HvConn *c, HvHostStats *ret, char **reterr_msg) {
                 d->balloon_usable_kib = get_ull(rec->params, rec->nparams, "balloon.usable", NULL);
                 d->have_balloon = have_avail && have_unused && d->balloon_available_kib > 0;
                 d->migrating = domain_migrating_out(rec->dom);
+                r = block_uses(rec, &d->disks, &d->n_disks);
+                if (r < 0)
+                        break;
         }
         virDomainStatsRecordListFree(records);
         if (r < 0)
                 return r;
+        /* Storage topology is best effort: a host without pools still reports. */
+        if (scan_pools(c, c->n_stats % POOL_REFRESH_EVERY == 0, &s.pools, &s.n_pools) < 0) {
+                s.pools = NULL;
+                s.n_pools = 0;
+        }
+        c->n_stats++;
         *ret = s;
         s = (HvHostStats){};
         return 0;
@@ -457,6 +509,76 @@ static int same_storage(
         return 0;
 }
 
+/* Active pools with their markers; creates a marker in a pool that has none. */
+static int scan_pools(HvConn *c, bool refresh, HvPool **ret, size_t *ret_n) {
+        virStoragePoolPtr *pools = NULL;
+        HvPool *out = NULL;
+        size_t n_out = 0;
+        int n, r = 0;
+
+        n = virConnectListAllStoragePools(c->conn, &pools, VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE);
+        if (n < 0)
+                return last_error_errno();
+        if (n > 0) {
+                out = calloc((size_t) n, sizeof(HvPool));
+                if (!out)
+                        r = -ENOMEM;
+        }
+        for (int i = 0; i < n; i++) {
+                virStorageVolPtr *vols = NULL;
+                HvPool *p = &out[n_out];
+                int nv;
+
+                if (r < 0) {
+                        virStoragePoolFree(pools[i]);
+                        continue;
+                }
+                p->name = strdup(virStoragePoolGetName(pools[i]) ?: "");
+                p->markers = calloc(1, sizeof(char *));
+                if (!p->name || !p->markers) {
+                        r = -ENOMEM;
+                        virStoragePoolFree(pools[i]);
+                        continue;
+                }
+                n_out++;
+                (void) pool_target(pools[i], &p->target);
+                if (refresh)
+                        (void) virStoragePoolRefresh(pools[i], 0);
+                nv = virStoragePoolListAllVolumes(pools[i], &vols, 0);
+                for (int k = 0; k < nv; k++) {
+                        const char *vn = virStorageVolGetName(vols[k]);
+                        if (r >= 0 && vn &&
+                            strncmp(vn, HV_POOL_MARKER_PREFIX, strlen(HV_POOL_MARKER_PREFIX)) == 0 &&
+                            strv_extend(&p->markers, vn) < 0)
+                                r = -ENOMEM;
+                        virStorageVolFree(vols[k]);
+                }
+                free(vols);
+                if (r >= 0 && nv >= 0 && strv_length(p->markers) == 0) {
+                        _cleanup_free_ char *name = NULL, *xml = NULL;
+                        uint64_t rnd = hv_now_usec() ^ ((uint64_t) (uintptr_t) p << 20) ^ (uint64_t) i;
+                        _cleanup_(virStorageVolFreep) virStorageVolPtr v = NULL;
+
+                        if (asprintf(&name, "%s%016" PRIx64, HV_POOL_MARKER_PREFIX, rnd) < 0)
+                                name = NULL;
+                        if (name && hv_volume_xml(name, 0, "raw", &xml) == 0) {
+                                v = virStorageVolCreateXML(pools[i], xml, 0);
+                                if (v && strv_extend(&p->markers, name) < 0)
+                                        r = -ENOMEM;
+                        }
+                }
+                virStoragePoolFree(pools[i]);
+        }
+        free(pools);
+        if (r < 0) {
+                hv_pools_free(out, n_out);
+                return r;
+        }
+        *ret = out;
+        *ret_n = n_out;
+        return 0;
+}
+
 static int delete_path(HvConn *c, const char *path) {
         _cleanup_(virStorageVolFreep) virStorageVolPtr v = virStorageVolLookupByPath(c->conn, path);
 
@@ -530,6 +652,7 @@ hv_prepare_storage(HvConn *src, HvConn *dst, const char *vm, HvStoragePrep *ret,
         _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
         _cleanup_(hv_domain_xml_done) HvDomainXml x = {};
         _cleanup_(hv_storage_prep_done) HvStoragePrep prep = {};
+        bool uncached = true;
         int r;
 
         r = lookup(src, vm, &dom, reterr_msg);
@@ -593,6 +716,8 @@ hv_prepare_storage(HvConn *src, HvConn *dst, const char *vm, HvStoragePrep *ret,
                                 r = -ENOMEM;
                                 goto fail;
                         }
+                        uncached = uncached &&
+                                   (streq_ptr(d->cache, "none") || streq_ptr(d->cache, "directsync"));
                         continue;
                 }
                 existing = virStorageVolLookupByPath(dst->conn, d->path);
@@ -613,6 +738,7 @@ hv_prepare_storage(HvConn *src, HvConn *dst, const char *vm, HvStoragePrep *ret,
                 }
                 prep.bytes += info.allocation;
         }
+        prep.shared_uncached = uncached && strv_length(prep.shared) > 0;
         *ret = prep;
         prep = (HvStoragePrep){};
         return 0;
@@ -853,6 +979,8 @@ static int hv_migrate(HvConn *src, const char *vm, const HvMigrateParams *p, cha
                 flags |= VIR_MIGRATE_AUTO_CONVERGE;
         if (p->post_copy)
                 flags |= VIR_MIGRATE_POSTCOPY;
+        if (p->shared_disks_proven)
+                flags |= VIR_MIGRATE_UNSAFE;
         if (p->bandwidth_mib_s > 0 &&
             virTypedParamsAddULLong(&params, &n, &max, VIR_MIGRATE_PARAM_BANDWIDTH, p->bandwidth_mib_s) <
                     0) {

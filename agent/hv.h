@@ -20,6 +20,36 @@
 
 typedef struct HvConn HvConn; /* opaque, implementation-defined */
 
+/* A file-backed disk of a running domain (VIR_DOMAIN_STATS_BLOCK). */
+typedef struct HvDiskUse {
+        char *path;                /* owned */
+        uint64_t allocation_bytes; /* what a copy moves */
+} HvDiskUse;
+
+/* An active storage pool of a host. markers: the names of the zero-size ".drs-pool-…"
+ * volumes in it — drs creates one in a pool that has none; a pool two hosts share shows both
+ * hosts the same markers, which is how drs tells shared storage from look-alike local
+ * directories (pools of a kind where volumes cannot be created have none: never shared). */
+typedef struct HvPool {
+        char *name;     /* owned */
+        char *target;   /* owned; target directory, NULL when none */
+        char **markers; /* owned strv, never NULL */
+} HvPool;
+
+#define HV_POOL_MARKER_PREFIX ".drs-pool-"
+
+void hv_pools_free(HvPool *p, size_t n);
+int hv_pools_copy(const HvPool *p, size_t n, HvPool **ret);
+void hv_disk_uses_free(HvDiskUse *d, size_t n);
+int hv_disk_uses_copy(const HvDiskUse *d, size_t n, HvDiskUse **ret);
+
+/* How much of a VM's disks (in MiB, rounded up) only its own host sees: a disk counts unless
+ * its pool on the own host (the pool whose target holds its path) shares a marker with a pool
+ * of every other host given. A disk in no pool counts too. others[i] has n_others[i] pools. */
+uint64_t hv_local_disk_mib(
+        const HvDiskUse *disks, size_t n_disks, const HvPool *own, size_t n_own, const HvPool *const *others,
+        const size_t *n_others, size_t n_hosts);
+
 typedef struct HvDomainStats {
         char *name; /* owned */
         char uuid[37];
@@ -33,7 +63,9 @@ typedef struct HvDomainStats {
         uint64_t balloon_available_kib; /* guest-visible total */
         uint64_t balloon_unused_kib;    /* guest-free */
         uint64_t balloon_usable_kib;
-        bool migrating; /* an outgoing migration job is active (one job query per domain) */
+        bool migrating;   /* an outgoing migration job is active (one job query per domain) */
+        HvDiskUse *disks; /* owned array: its file-backed disks */
+        size_t n_disks;
 } HvDomainStats;
 
 typedef struct HvHostStats {
@@ -43,6 +75,8 @@ typedef struct HvHostStats {
         uint64_t free_kib;      /* virNodeGetMemoryStats free + buffers + cached where known */
         HvDomainStats *domains; /* owned array */
         size_t n_domains;
+        HvPool *pools; /* owned array: active storage pools (their markers refreshed every few calls) */
+        size_t n_pools;
 } HvHostStats;
 
 void hv_host_stats_done(HvHostStats *s); /* frees the contents; NULL-safe */
@@ -60,6 +94,7 @@ typedef struct HvDisk {
         char *path;     /* owned; <source file=…> */
         char *format;   /* owned; <driver type=…> ("qcow2", "raw"); NULL when absent */
         char *device;   /* owned; the device attribute ("disk", "cdrom"); NULL when absent */
+        char *cache;    /* owned; <driver cache=…> ("none", "writeback"); NULL when absent */
         bool readonly;  /* <readonly/> */
         bool shareable; /* <shareable/> */
 } HvDisk;
@@ -111,15 +146,20 @@ typedef struct HvMigrateParams {
          * with migrate_disks); NULL or empty: no disk is copied. The volumes must exist on the
          * destination (prepare_storage). */
         char *const *copy_disks;
+        /* Every disk not copied was proven shared with the destination (prepare_storage's probe)
+         * and is not cached by the host: migrate even when libvirt cannot tell that the
+         * filesystem is shared (VIR_MIGRATE_UNSAFE; libvirt's check is its filesystem type). */
+        bool shared_disks_proven;
 } HvMigrateParams;
 
 /* What prepare_storage did on the destination for a migration with disk copy. */
 typedef struct HvStoragePrep {
-        char **disks;        /* owned strv, never NULL after success: targets to copy */
-        char **source_paths; /* owned strv: their volumes on the source (same index) */
-        char **created;      /* owned strv: volumes created on the destination (for a rollback) */
-        char **shared;       /* owned strv: disks the destination sees already (shared storage) */
-        uint64_t bytes;      /* allocation of the source volumes to copy, in bytes */
+        char **disks;         /* owned strv, never NULL after success: targets to copy */
+        char **source_paths;  /* owned strv: their volumes on the source (same index) */
+        char **created;       /* owned strv: volumes created on the destination (for a rollback) */
+        char **shared;        /* owned strv: disks the destination sees already (shared storage) */
+        bool shared_uncached; /* there are shared disks, and every one has cache none or directsync */
+        uint64_t bytes;       /* allocation of the source volumes to copy, in bytes */
 } HvStoragePrep;
 
 void hv_storage_prep_done(HvStoragePrep *p);

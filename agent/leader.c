@@ -188,6 +188,27 @@ static int find_vm(const Problem *p, const char *name) {
         return -1;
 }
 
+/* How much of vr's disks (on host self) the other hosts that report and are up cannot see. */
+static int local_disk_mib(const LeaderInput *in, size_t self, const VmReport *vr, uint64_t *ret) {
+        _cleanup_free_ const HvPool **others = calloc(in->n_hosts ?: 1, sizeof(HvPool *));
+        _cleanup_free_ size_t *n_others = calloc(in->n_hosts ?: 1, sizeof(size_t));
+        const HostReport *own = in->hosts[self].report;
+        size_t n = 0;
+
+        if (!others || !n_others)
+                return -ENOMEM;
+        for (size_t h = 0; h < in->n_hosts; h++) {
+                const LeaderHost *lh = &in->hosts[h];
+                if (h == self || !lh->report || lh->stale || leader_host_state(lh->mode) != HOST_UP)
+                        continue;
+                others[n] = lh->report->pools;
+                n_others[n] = lh->report->n_pools;
+                n++;
+        }
+        *ret = hv_local_disk_mib(vr->disks, vr->n_disks, own->pools, own->n_pools, others, n_others, n);
+        return 0;
+}
+
 int leader_build_problem(const LeaderInput *in, Problem **ret) {
         _cleanup_(problem_freep) Problem *p = NULL;
         size_t n_vms = 0;
@@ -260,6 +281,11 @@ int leader_build_problem(const LeaderInput *in, Problem **ret) {
                         v->cpu_demand = vr->cpu_demand;
                         v->memory_demand_mib = vr->memory_demand_mib;
                         v->migrating = vr->migrating || (in->vm_busy && in->vm_busy(vr->name, in->userdata));
+                        if (vr->n_disks > 0) {
+                                k = local_disk_mib(in, h, vr, &v->local_disk_mib);
+                                if (k < 0)
+                                        return k;
+                        }
                         uint64_t t = move_log_get(in->moves, vr->name);
                         if (t == 0)
                                 v->last_moved_s = -1;

@@ -308,8 +308,9 @@ static void on_migration_done(const MigrationRequest *req, const MigrationOutcom
                 if (asprintf(
                             &msg,
                             "Migrated '%s' from '%s' to '%s' (%s) in %" PRIu64 " ms, downtime %" PRIu64
-                            " ms%s",
+                            " ms%s%s",
                             req->vm, req->source, req->target, req->reason, o->duration_ms, o->downtime_ms,
+                            o->disks_copied > 0 ? manager_disk_copy_note(o) : "",
                             o->stall_steps > 0 ? ", after stall handling" : "") < 0)
                         msg = NULL;
         } else {
@@ -375,6 +376,9 @@ static int submit_move(const Problem *p, const PlanMove *mv, void *userdata) {
                 .target_migration_uri = dc->migration_uri ?: dc->uri,
                 .memory_mib = mv->memory_mib,
                 .reason = reason,
+                /* Disks another host cannot see go with the VM (the solver counted the copy). */
+                .copy_storage = mv->disk_copy_mib > 0,
+                .disk_mib = mv->disk_copy_mib,
         };
         int k = executor_submit(m->executor, &req, on_migration_done, m);
         if (k < 0) {
@@ -635,7 +639,8 @@ static void check_maintenance(Manager *m) {
 
 static bool vm_busy(const char *vm, void *userdata) {
         Manager *m = userdata;
-        return m->executor && executor_vm_busy(m->executor, vm);
+        return (m->executor && executor_vm_busy(m->executor, vm)) ||
+               storage_mover_vm_busy(m->storage_mover, vm);
 }
 
 int manager_build_problem(Manager *m, const char *force_maintenance, Problem **ret) {

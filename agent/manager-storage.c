@@ -128,6 +128,15 @@ locate(Manager *m, const char *vm, const DrsHostConfig **ret_host, const VmRepor
 
 /* ---- drs.Migrate -------------------------------------------------------------------------- */
 
+const char *manager_disk_copy_note(const MigrationOutcome *o) {
+        static char buf[128];
+
+        (void) snprintf(
+                buf, sizeof(buf), ", %u disk(s) copied (%.1f MiB), source volumes %s", o->disks_copied,
+                (double) o->disk_bytes / 1048576.0, o->source_storage_removed ? "removed" : "kept");
+        return buf;
+}
+
 static void
 on_manual_migration_done(const MigrationRequest *req, const MigrationOutcome *o, void *userdata) {
         Manager *m = userdata;
@@ -141,11 +150,11 @@ on_manual_migration_done(const MigrationRequest *req, const MigrationOutcome *o,
                         log_oom();
         } else
                 m->n_migrations_failed++;
-        if (ok && o->disks_copied > 0 &&
-            asprintf(
-                    &disks, ", %u disk(s) copied (%.1f MiB), source volumes %s", o->disks_copied,
-                    (double) o->disk_bytes / 1048576.0, o->source_storage_removed ? "removed" : "kept") < 0)
-                disks = NULL;
+        if (ok && o->disks_copied > 0) {
+                disks = strdup(manager_disk_copy_note(o));
+                if (!disks)
+                        log_oom();
+        }
         if (ok)
                 (void) asprintf(
                         &msg,

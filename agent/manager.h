@@ -165,6 +165,10 @@ void blockers_free(Blocker *b, size_t n);
 /* Records an event in the journal (with its MESSAGE_ID and fields) and in the history file. */
 void manager_record(Manager *m, int level, const char *message_id, const HistoryEvent *e);
 
+/* ", N disk(s) copied (X MiB), source volumes kept|removed" for a migration's message (a
+ * static buffer: main thread only). */
+const char *manager_disk_copy_note(const MigrationOutcome *o);
+
 /* Manual moves (manager-storage.c): drs.Migrate and drs.MoveStorage. */
 int manager_method_migrate(Manager *m, json_object *params, json_object **reply, char **reterr_error);
 int manager_method_move_storage(Manager *m, json_object *params, json_object **reply, char **reterr_error);

@@ -126,7 +126,7 @@ static void test_disks(void **state) {
         const char *xml =
                 "<domain type='qemu'><devices>\n"
                 "  <disk type='file' device='disk'>\n"
-                "    <driver name='qemu' type='qcow2'/>\n"
+                "    <driver name='qemu' type='qcow2' cache='none'/>\n"
                 "    <source file='/var/lib/libvirt/local/d1.qcow2' index='2'/>\n"
                 "    <backingStore/>\n"
                 "    <target dev='vda' bus='virtio'/>\n"
@@ -146,6 +146,8 @@ static void test_disks(void **state) {
         assert_string_equal(x.disks[0].path, "/var/lib/libvirt/local/d1.qcow2");
         assert_string_equal(x.disks[0].format, "qcow2");
         assert_string_equal(x.disks[0].device, "disk");
+        assert_string_equal(x.disks[0].cache, "none");
+        assert_null(x.disks[3].cache);
         assert_true(hv_disk_is_movable(&x.disks[0]));
         assert_string_equal(x.disks[1].target, "sda");
         assert_true(x.disks[1].readonly);
@@ -227,6 +229,59 @@ static void test_pool_for_path(void **state) {
         assert_int_equal(hv_pool_for_path("d1.qcow2", targets, 4), -EINVAL);
 }
 
+static void test_local_disk_mib(void **state) {
+        char *m_local1[] = {(char *) ".drs-pool-a1", NULL}, *m_local2[] = {(char *) ".drs-pool-b1", NULL},
+             *m_shared1[] = {(char *) ".drs-pool-s1", NULL},
+             *m_shared2[] = {(char *) ".drs-pool-s2", (char *) ".drs-pool-s1", NULL}, *none[] = {NULL};
+        HvPool own[] = {
+                {.name = (char *) "local", .target = (char *) "/var/lib/libvirt/local", .markers = m_local1},
+                {.name = (char *) "shared",
+                 .target = (char *) "/var/lib/libvirt/shared/",
+                 .markers = m_shared1},
+                {.name = (char *) "iscsi", .target = NULL, .markers = none},
+        };
+        /* h2 has a look-alike local pool (same path, other markers) and the shared one. */
+        HvPool h2[] = {
+                {.name = (char *) "local", .target = (char *) "/var/lib/libvirt/local", .markers = m_local2},
+                {.name = (char *) "shared",
+                 .target = (char *) "/var/lib/libvirt/shared",
+                 .markers = m_shared2},
+        };
+        HvPool h3[] = {
+                {.name = (char *) "local", .target = (char *) "/var/lib/libvirt/local", .markers = m_local2},
+        };
+        HvDiskUse local = {.path = (char *) "/var/lib/libvirt/local/a.qcow2", .allocation_bytes = 3 << 20};
+        HvDiskUse shared = {.path = (char *) "/var/lib/libvirt/shared/b.qcow2", .allocation_bytes = 5 << 20};
+        HvDiskUse nopool = {.path = (char *) "/srv/c.raw", .allocation_bytes = 1};
+        HvDiskUse both[] = {local, shared};
+        const HvPool *o2[] = {h2}, *o23[] = {h2, h3};
+        size_t n2[] = {2}, n23[] = {2, 1};
+
+        assert_int_equal(hv_local_disk_mib(&local, 1, own, 3, o2, n2, 1), 3);
+        assert_int_equal(hv_local_disk_mib(&shared, 1, own, 3, o2, n2, 1), 0);
+        assert_int_equal(hv_local_disk_mib(both, 2, own, 3, o2, n2, 1), 3);
+        /* h3 does not see the shared pool: it counts. */
+        assert_int_equal(hv_local_disk_mib(both, 2, own, 3, o23, n23, 2), 8);
+        /* In no pool: local; rounded up to whole MiB. */
+        assert_int_equal(hv_local_disk_mib(&nopool, 1, own, 3, o2, n2, 1), 1);
+        /* No other host: nothing needs copying anywhere. */
+        assert_int_equal(hv_local_disk_mib(&local, 1, own, 3, NULL, NULL, 0), 0);
+        assert_int_equal(hv_local_disk_mib(NULL, 0, own, 3, o2, n2, 1), 0);
+
+        /* Copies. */
+        HvPool *pc = NULL;
+        HvDiskUse *dc = NULL;
+        assert_int_equal(hv_pools_copy(own, 3, &pc), 0);
+        assert_string_equal(pc[1].target, "/var/lib/libvirt/shared/");
+        assert_null(pc[2].target);
+        assert_string_equal(pc[0].markers[0], ".drs-pool-a1");
+        hv_pools_free(pc, 3);
+        assert_int_equal(hv_disk_uses_copy(both, 2, &dc), 0);
+        assert_string_equal(dc[1].path, shared.path);
+        assert_int_equal(dc[1].allocation_bytes, 5 << 20);
+        hv_disk_uses_free(dc, 2);
+}
+
 static void test_stats_copy(void **state) {
         HvDomainStats d[2] = {{.name = (char *) "a", .cpu_time_ns = 5}, {.name = (char *) "b", .vcpus = 2}};
         HvHostStats s = {.t_usec = 7, .cpus = 4, .domains = d, .n_domains = 2}, c = {};
@@ -247,11 +302,12 @@ static void test_stats_copy(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_full),        cmocka_unit_test(test_tcg_no_cpu),
-                cmocka_unit_test(test_passthrough), cmocka_unit_test(test_malformed),
-                cmocka_unit_test(test_deep),        cmocka_unit_test(test_stats_copy),
-                cmocka_unit_test(test_disks),       cmocka_unit_test(test_xml_text),
-                cmocka_unit_test(test_volume_xml),  cmocka_unit_test(test_pool_for_path),
+                cmocka_unit_test(test_full),           cmocka_unit_test(test_tcg_no_cpu),
+                cmocka_unit_test(test_passthrough),    cmocka_unit_test(test_malformed),
+                cmocka_unit_test(test_deep),           cmocka_unit_test(test_stats_copy),
+                cmocka_unit_test(test_disks),          cmocka_unit_test(test_xml_text),
+                cmocka_unit_test(test_volume_xml),     cmocka_unit_test(test_pool_for_path),
+                cmocka_unit_test(test_local_disk_mib),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -168,6 +168,60 @@ virsh_h h1 dumpxml --inactive d1 | grep -q "/var/lib/libvirt/shared/d1.qcow2" &&
 echo "  history: $(last_event storage d1)"
 checksums d1 "$before" "after the storage move"
 
+section "balancing: d1 (disk back on h1's local pool) and s1 (shared) both on h1, h2 empty"
+rc=0
+ctl migrate s1 --to h1 --copy-storage >/dev/null 2>&1 || rc=$?
+((rc == 0)) && [[ "$(where s1)" == "h1|h1" ]] && ok "s1 back on h1" || fail "s1: exit $rc, $(where s1)"
+rc=0
+ctl move-storage d1 --pool local --remove-source >/dev/null 2>&1 || rc=$?
+((rc == 0)) && [[ "$(disk_of h1 d1)" == /var/lib/libvirt/local/d1.qcow2 ]] && ok "d1's disk back in h1's local pool" ||
+        fail "d1: exit $rc, disk $(disk_of h1 d1)"
+# Memory moves at 100 MiB/s, disks are copied at 1 MiB/s: d1's ~12 MiB disk costs like 1.2 GiB
+# of memory. The two VMs load h1 alike, so either move balances as well: the cost decides.
+printf '%s\n' "balance: {enabled: true, aggressiveness: 5, min_gain: 0.001, cooldown: 0, interval: 1h}
+automation: {level: manual}
+migration: {bandwidth: 100MiB}
+storage: {local_disks: copy, copy_bandwidth: 1MiB}" >"$WORK/policy.yaml"
+ctl reload >/dev/null && ok "policy reloaded" || fail "reload"
+plan_moves() { # "VM:DISK_COPY_MIB …" of drsctl plan
+        ctl plan --json | python3 -c '
+import json, sys
+p = json.load(sys.stdin)
+print(" ".join("%s:%s" % (m["vm"], m.get("disk_copy_mib", 0)) for m in p["plan"]["moves"]))'
+}
+# Storage pools are rescanned every 6th sample: wait until d1's disk is known to be local.
+if wait_until 60 "plan" bash -c "'$DRSCTL' --socket '$WORK/drsd.sock' plan --json | grep -q '\"vm\"'"; then
+        sleep 14
+        moves="$(plan_moves)"
+        ctl plan | sed -n '/moves/,$p'
+        if [[ "$moves" == "s1:0" ]]; then ok "the plan moves s1 (shared storage), not d1 (local disk): $moves"; else fail "plan moves: '$moves'"; fi
+else
+        fail "no plan with a move"
+        ctl plan
+fi
+
+section "balancing with only d1 movable (s1 disabled): the plan shows the disk copy, apply runs it"
+mkdir -p "$WORK/policy.d"
+printf '%s\n' "automation: {overrides: [{vm: s1, level: disabled}]}" >"$WORK/policy.d/s1.yaml"
+ctl reload >/dev/null && ok "policy reloaded (s1 disabled)" || fail "reload"
+moves="$(plan_moves)"
+ctl plan | sed -n '/moves/,$p'
+if [[ "$moves" =~ ^d1:[1-9][0-9]*$ ]]; then ok "the plan moves d1 with a disk copy of ${moves#d1:} MiB"; else fail "plan moves: '$moves'"; fi
+before="$(verifies d1)"
+rc=0
+ctl apply >/dev/null || rc=$?
+((rc == 0)) && ok "apply: exit 0" || fail "apply: exit $rc"
+balance_done() { [[ "$(last_event migration d1)" == *"(balance)"* ]]; }
+if wait_until 120 "the balance move of d1" balance_done; then
+        ok "d1's balance move ended within ${WAITED} s"
+else
+        fail "no outcome of d1's balance move"
+fi
+echo "  history: $(last_event migration d1)"
+[[ "$(last_event migration d1)" == completed*"(balance)"*"1 disk(s) copied"* ]] && ok "the balance move copied d1's disk" || fail "last migration of d1: $(last_event migration d1)"
+[[ "$(where d1)" == "h2|h2" ]] && ok "d1 runs on h2 only" || fail "d1: $(where d1)"
+checksums d1 "$before" "after the balance move with disk copy"
+
 section "the end"
 check_guests
 print_migrations
