@@ -745,9 +745,49 @@ static int parse_downtime(YContext *c, const YNode *n, MigrationPolicy *m) {
         return 0;
 }
 
+static int parse_compression(YContext *c, const YNode *n, MigrationCompression *ret) {
+        MigrationCompression x;
+        char b[48];
+        int r = yexpect(c, n, YNODE_SCALAR, "migration.remote.compression");
+        if (r < 0)
+                return r;
+        x = migration_compression_from_string(n->value);
+        if (x < 0) {
+                snprintf(b, sizeof(b), "%.40s", n->value);
+                for (char *s = b; *s; s++)
+                        if ((unsigned char) *s < 0x20 || *s == '\'')
+                                *s = '?';
+                return yerr(
+                        c, n,
+                        "invalid value '%s' for 'migration.remote.compression' (expected none, xbzrle, zlib or zstd)",
+                        b);
+        }
+        *ret = x;
+        return 0;
+}
+
+static int parse_remote(YContext *c, const YNode *n, RemoteMigrationPolicy *m) {
+        static const char *const keys[] = {"parallel_connections", "compression", "bandwidth", NULL};
+        int r = ymap_check(c, n, "migration.remote", keys);
+        if (r < 0)
+                return r;
+        OPT(r, n, "parallel_connections",
+            yget_unsigned(c, v, "migration.remote.parallel_connections", 1, 64, &m->parallel_connections));
+        OPT(r, n, "compression", parse_compression(c, v, &m->compression));
+        OPT(r, n, "bandwidth",
+            yget_size_mib(c, v, "migration.remote.bandwidth", 0, 1024 * 1024, &m->bandwidth_mib_s));
+        if ((m->compression == COMPRESSION_ZLIB || m->compression == COMPRESSION_ZSTD) &&
+            m->parallel_connections < 2)
+                return yerr(
+                        c, n, "'migration.remote.compression' %s needs 'parallel_connections' of at least 2",
+                        migration_compression_to_string(m->compression));
+        return 0;
+}
+
 static int parse_migration(YContext *c, const YNode *n, MigrationPolicy *m) {
         static const char *const keys[] = {
-                "bandwidth", "max_downtime", "auto_converge", "post_copy", "tls", "timeout_per_gib", NULL,
+                "bandwidth", "max_downtime",    "auto_converge", "post_copy",
+                "tls",       "timeout_per_gib", "remote",        NULL,
         };
         int r = ymap_check(c, n, "migration", keys);
         if (r < 0)
@@ -760,6 +800,7 @@ static int parse_migration(YContext *c, const YNode *n, MigrationPolicy *m) {
         OPT(r, n, "tls", yget_bool(c, v, "migration.tls", &m->tls));
         OPT(r, n, "timeout_per_gib",
             yget_duration_s(c, v, "migration.timeout_per_gib", 1, 3600, &m->timeout_s_per_gib));
+        OPT(r, n, "remote", parse_remote(c, v, &m->remote));
         return 0;
 }
 

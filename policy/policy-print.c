@@ -203,6 +203,12 @@ int policy_to_yaml(const Policy *p, char **ret) {
         put_bool(f, "  ", "post_copy", p->migration.post_copy);
         put_bool(f, "  ", "tls", p->migration.tls);
         put_duration_s(f, "  ", "timeout_per_gib", p->migration.timeout_s_per_gib);
+        fputs("  remote:\n", f);
+        fprintf(f, "    parallel_connections: %u\n", p->migration.remote.parallel_connections);
+        fprintf(f, "    compression: %s\n",
+                migration_compression_to_string(p->migration.remote.compression));
+        format_size_mib(p->migration.remote.bandwidth_mib_s, b, sizeof(b));
+        fprintf(f, "    bandwidth: %s\n", b);
 
         fputs("storage:\n", f);
         fprintf(f, "  local_disks: %s\n", local_disks_to_string(p->storage.local_disks));
@@ -367,6 +373,12 @@ int policy_to_json(const Policy *p, char **ret) {
         jadd(o, "post_copy", json_object_new_boolean(p->migration.post_copy));
         jadd(o, "tls", json_object_new_boolean(p->migration.tls));
         jadd(o, "timeout_per_gib_s", json_object_new_uint64(p->migration.timeout_s_per_gib));
+        x = json_object_new_object();
+        jadd(x, "parallel_connections", json_object_new_uint64(p->migration.remote.parallel_connections));
+        jadd(x, "compression",
+             json_object_new_string(migration_compression_to_string(p->migration.remote.compression)));
+        jadd(x, "bandwidth_mib_s", json_object_new_uint64(p->migration.remote.bandwidth_mib_s));
+        jadd(o, "remote", x);
         jadd(root, "migration", o);
 
         o = json_object_new_object();

@@ -35,6 +35,15 @@ static const char *const local_disks_table[_LOCAL_DISKS_MAX] = {
 
 DEFINE_STRING_TABLE_LOOKUP(local_disks, LocalDisks, _LOCAL_DISKS_MAX);
 
+static const char *const migration_compression_table[_COMPRESSION_MAX] = {
+        [COMPRESSION_NONE] = "none",
+        [COMPRESSION_XBZRLE] = "xbzrle",
+        [COMPRESSION_ZLIB] = "zlib",
+        [COMPRESSION_ZSTD] = "zstd",
+};
+
+DEFINE_STRING_TABLE_LOOKUP(migration_compression, MigrationCompression, _COMPRESSION_MAX);
+
 int policy_error_to_string(const PolicyError *e, char **ret) {
         char *s;
         int r;
@@ -140,6 +149,7 @@ int policy_new(Policy **ret) {
                 .post_copy = false,
                 .tls = false,
                 .timeout_s_per_gib = 120,
+                .remote = {.parallel_connections = 1, .compression = COMPRESSION_NONE},
         };
         p->storage = (StoragePolicy){
                 .local_disks = LOCAL_DISKS_COPY,

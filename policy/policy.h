@@ -126,6 +126,27 @@ typedef struct DpmPolicy {
         char **exclude; /* owned strv of host names/globs never put in standby */
 } DpmPolicy;
 
+/* Compression of migration traffic to hosts outside the cluster. */
+typedef enum MigrationCompression {
+        COMPRESSION_NONE,
+        COMPRESSION_XBZRLE, /* delta compression of re-sent pages */
+        COMPRESSION_ZLIB,   /* with parallel connections (libvirt >= 9.1) */
+        COMPRESSION_ZSTD,   /* same */
+        _COMPRESSION_MAX,
+        _COMPRESSION_INVALID = -1,
+} MigrationCompression;
+
+const char *migration_compression_to_string(MigrationCompression c);
+MigrationCompression migration_compression_from_string(const char *s);
+
+/* Tunables of migrations to a libvirt host outside the cluster (drsctl migrate --to-uri): long
+ * distances, where one TCP stream and uncompressed pages are too slow. */
+typedef struct RemoteMigrationPolicy {
+        unsigned parallel_connections;    /* 1..64, default 1 (= not parallel) */
+        MigrationCompression compression; /* default none */
+        uint64_t bandwidth_mib_s;         /* 0 = migration.bandwidth */
+} RemoteMigrationPolicy;
+
 typedef struct MigrationPolicy {
         uint64_t bandwidth_mib_s;  /* 0 = unlimited */
         uint64_t *max_downtime_ms; /* owned; schedule of steps, ascending; default {300, 1000, 3000} */
@@ -135,6 +156,7 @@ typedef struct MigrationPolicy {
         bool tls;           /* default false */
         uint64_t
                 timeout_s_per_gib; /* default 120; a migration of M GiB is aborted after max(60, M*this) s */
+        RemoteMigrationPolicy remote;
 } MigrationPolicy;
 
 /* VMs whose disks only their current host sees (local storage): a move copies them. */
