@@ -18,7 +18,8 @@ _drsctl() {
         local verbs="status hosts vms plan apply evacuate exit-maintenance power-clear place history reload policy
                      migrate move-storage"
         local opts="--help --version --json --socket --dry-run --since --snapshot --policy --greedy-only
-                    --time-limit --vm --to --copy-storage --remove-source --pool --disk --force --no-wait"
+                    --time-limit --vm --to --copy-storage --remove-source --pool --disk --force --no-wait
+                    --to-uri --to-management-uri"
         ((COMP_CWORD > 0)) && prev="${COMP_WORDS[COMP_CWORD - 1]}"
 
         # The command (and policy's subcommand) so far, skipping options and their arguments;
@@ -27,7 +28,8 @@ _drsctl() {
                 w="${COMP_WORDS[i]}"
                 case "$w" in
                 --socket) socket=(--socket "${COMP_WORDS[i + 1]}") ;&
-                --since | --snapshot | --policy | --time-limit | --vm | --to | --pool | --disk) ((i++)) ;;
+                --since | --snapshot | --policy | --time-limit | --vm | --to | --pool | --disk | --to-uri | \
+                        --to-management-uri) ((i++)) ;;
                 --socket=*) socket=("$w") ;;
                 -*) ;;
                 *)
@@ -47,7 +49,7 @@ _drsctl() {
                 mapfile -t COMPREPLY < <(compgen -f -- "$cur")
                 return 0
                 ;;
-        --since | --time-limit | --vm | --pool | --disk)
+        --since | --time-limit | --vm | --pool | --disk | --to-uri | --to-management-uri)
                 return 0
                 ;;
         --to)

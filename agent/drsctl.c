@@ -59,9 +59,11 @@ static const char *arg_vm = NULL;
 static const char *arg_socket = NULL; /* NULL = $DRS_SOCKET or DEFAULT_SOCKET */
 static bool arg_dry_run = false;
 static const char *arg_since = NULL;
-static const char *arg_to = NULL;   /* migrate --to HOST */
-static const char *arg_pool = NULL; /* move-storage --pool POOL */
-static const char *arg_disk = NULL; /* move-storage --disk TARGET */
+static const char *arg_to = NULL; /* migrate --to HOST */
+static const char *arg_to_uri = NULL,
+                  *arg_to_muri = NULL; /* migrate --to-uri URI [--to-management-uri URI] */
+static const char *arg_pool = NULL;    /* move-storage --pool POOL */
+static const char *arg_disk = NULL;    /* move-storage --disk TARGET */
 static bool arg_copy_storage = false, arg_remove_source = false, arg_force = false, arg_no_wait = false;
 
 #define DEFAULT_SOCKET "/run/drsd/drsd.sock"
@@ -96,6 +98,9 @@ static int help(void) {
                "  migrate VM --to HOST [--copy-storage [--remove-source]] [--dry-run]\n"
                "                              Live-migrate VM to HOST now (copying the disks HOST cannot\n"
                "                              see with --copy-storage) and wait for the outcome\n"
+               "  migrate VM --to-uri URI [--to-management-uri URI] [--copy-storage …]\n"
+               "                              The same to a libvirt host outside the cluster, with the\n"
+               "                              policy's migration.remote tunables\n"
                "  move-storage VM --pool POOL [--disk TARGET] [--remove-source] [--force]\n"
                "                              Move VM's disks (or one) live to another pool of its host\n"
                "\n"
@@ -113,6 +118,9 @@ static int help(void) {
                "     --dry-run                evacuate: show the plan, change nothing\n"
                "     --since TIME             history: events since TIME\n"
                "     --to HOST                migrate: the destination host\n"
+               "     --to-uri URI             migrate: a libvirt host outside the cluster (what the\n"
+               "                              source's libvirtd dials, e.g. qemu+tls://dr1/system)\n"
+               "     --to-management-uri URI  migrate --to-uri: how drsd reaches it (default: URI)\n"
                "     --copy-storage           migrate: copy the disks the destination cannot see\n"
                "     --remove-source          migrate, move-storage: remove the old volumes afterwards\n"
                "     --pool POOL              move-storage: the destination pool\n"
@@ -814,12 +822,20 @@ static int verb_migrate(int argc, char *argv[]) {
         _cleanup_(json_object_putp) json_object *o = NULL, *params = json_object_new_object();
         int r;
 
-        if (!arg_to) {
-                fprintf(stderr, "drsctl: migrate: --to HOST is required\n");
+        if (!arg_to == !arg_to_uri) {
+                fprintf(stderr, "drsctl: migrate: one of --to HOST and --to-uri URI is required\n");
+                return EXIT_BAD_INPUT;
+        }
+        if (arg_to_muri && !arg_to_uri) {
+                fprintf(stderr, "drsctl: migrate: --to-management-uri needs --to-uri\n");
                 return EXIT_BAD_INPUT;
         }
         if (!params || json_object_object_add(params, "vm", json_object_new_string(argv[1])) < 0 ||
-            json_object_object_add(params, "to", json_object_new_string(arg_to)) < 0 ||
+            (arg_to && json_object_object_add(params, "to", json_object_new_string(arg_to)) < 0) ||
+            (arg_to_uri &&
+             json_object_object_add(params, "to_uri", json_object_new_string(arg_to_uri)) < 0) ||
+            (arg_to_muri &&
+             json_object_object_add(params, "to_management_uri", json_object_new_string(arg_to_muri)) < 0) ||
             add_bool_param(params, "copy_storage", arg_copy_storage) < 0 ||
             add_bool_param(params, "remove_source", arg_remove_source) < 0 ||
             add_bool_param(params, "dry_run", arg_dry_run) < 0)
@@ -1296,6 +1312,8 @@ enum {
         ARG_DISK,
         ARG_FORCE,
         ARG_NO_WAIT,
+        ARG_TO_URI,
+        ARG_TO_MURI,
 };
 
 /* Returns 1 to go on, 0 to exit successfully (--help, --version), or -ExitStatus on error. */
@@ -1319,6 +1337,8 @@ static int parse_argv(int argc, char *argv[]) {
                 {"disk", required_argument, NULL, ARG_DISK},
                 {"force", no_argument, NULL, ARG_FORCE},
                 {"no-wait", no_argument, NULL, ARG_NO_WAIT},
+                {"to-uri", required_argument, NULL, ARG_TO_URI},
+                {"to-management-uri", required_argument, NULL, ARG_TO_MURI},
                 {},
         };
         int c, r;
@@ -1389,6 +1409,12 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_NO_WAIT:
                         arg_no_wait = true;
                         break;
+                case ARG_TO_URI:
+                        arg_to_uri = optarg;
+                        break;
+                case ARG_TO_MURI:
+                        arg_to_muri = optarg;
+                        break;
                 case '?':
                         return -EXIT_BAD_INPUT; /* getopt printed the message */
                 default:
@@ -1415,8 +1441,9 @@ static int check_options(const char *verb) {
                 fprintf(stderr, "drsctl: --dry-run is only for evacuate and migrate\n");
                 return EXIT_BAD_INPUT;
         }
-        if ((arg_to || arg_copy_storage) && !streq(verb, "migrate")) {
-                fprintf(stderr, "drsctl: --to and --copy-storage are only for migrate\n");
+        if ((arg_to || arg_to_uri || arg_to_muri || arg_copy_storage) && !streq(verb, "migrate")) {
+                fprintf(stderr,
+                        "drsctl: --to, --to-uri, --to-management-uri and --copy-storage are only for migrate\n");
                 return EXIT_BAD_INPUT;
         }
         if ((arg_pool || arg_disk || arg_force) && !streq(verb, "move-storage")) {

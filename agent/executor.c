@@ -435,13 +435,18 @@ static void run_job(Job *j) {
                 bool retry_ac = attempt == 1;
                 HvMigrateParams mp = {
                         .dest_uri = j->target_migration_uri,
-                        .bandwidth_mib_s = j->t.bandwidth_mib_s,
+                        .bandwidth_mib_s = j->req.remote && j->req.remote_bandwidth_mib_s > 0
+                                                   ? j->req.remote_bandwidth_mib_s
+                                                   : j->t.bandwidth_mib_s,
                         .max_downtime_ms = j->t.n_downtimes > 0 ? j->t.downtimes_ms[step] : 0,
                         .tls = j->t.tls,
                         .auto_converge = retry_ac,
                         .post_copy = j->t.post_copy,
                         .copy_disks = prep.disks,
                         .shared_disks_proven = prep.shared_uncached,
+                        .parallel_connections = j->req.remote ? j->req.parallel_connections : 0,
+                        .compression =
+                                j->req.remote ? migration_compression_to_string(j->req.compression) : NULL,
                 };
                 Watch w = {
                         .job = j,
@@ -820,6 +825,10 @@ int executor_submit(Executor *x, const MigrationRequest *req, MigrationDone done
                 .copy_storage = req->copy_storage,
                 .remove_source_storage = req->remove_source_storage,
                 .disk_mib = req->disk_mib,
+                .remote = req->remote,
+                .parallel_connections = req->parallel_connections,
+                .compression = req->compression,
+                .remote_bandwidth_mib_s = req->remote_bandwidth_mib_s,
         };
         x->queued[x->n_queued++] = j;
         dispatch(x);

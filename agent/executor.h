@@ -76,6 +76,12 @@ typedef struct MigrationRequest {
         bool copy_storage;
         bool remove_source_storage;
         uint64_t disk_mib;
+        /* A target outside the cluster (drsctl migrate --to-uri): the tunables of the policy's
+         * migration.remote, fixed when the request is made. */
+        bool remote;
+        unsigned parallel_connections;
+        MigrationCompression compression;
+        uint64_t remote_bandwidth_mib_s; /* 0 = the policy's migration.bandwidth */
 } MigrationRequest;
 
 typedef struct MigrationOutcome {

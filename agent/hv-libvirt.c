@@ -988,6 +988,25 @@ static int hv_migrate(HvConn *src, const char *vm, const HvMigrateParams *p, cha
                 virTypedParamsFree(params, n);
                 return r;
         }
+        if (p->parallel_connections > 1) {
+                flags |= VIR_MIGRATE_PARALLEL;
+                if (virTypedParamsAddInt(
+                            &params, &n, &max, VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS,
+                            (int) p->parallel_connections) < 0) {
+                        r = fail_libvirt(reterr_msg);
+                        virTypedParamsFree(params, n);
+                        return r;
+                }
+        }
+        if (p->compression && !streq(p->compression, "none")) {
+                flags |= VIR_MIGRATE_COMPRESSED;
+                if (virTypedParamsAddString(
+                            &params, &n, &max, VIR_MIGRATE_PARAM_COMPRESSION, p->compression) < 0) {
+                        r = fail_libvirt(reterr_msg);
+                        virTypedParamsFree(params, n);
+                        return r;
+                }
+        }
         for (char *const *d = p->copy_disks; d && *d; d++) {
                 flags |= VIR_MIGRATE_NON_SHARED_DISK;
                 if (virTypedParamsAddString(&params, &n, &max, VIR_MIGRATE_PARAM_MIGRATE_DISKS, *d) < 0) {

@@ -150,6 +150,10 @@ typedef struct HvMigrateParams {
          * and is not cached by the host: migrate even when libvirt cannot tell that the
          * filesystem is shared (VIR_MIGRATE_UNSAFE; libvirt's check is its filesystem type). */
         bool shared_disks_proven;
+        /* Long distances: more than 1 = VIR_MIGRATE_PARALLEL with that many connections;
+         * compression NULL or "none", else VIR_MIGRATE_COMPRESSED with that method. */
+        unsigned parallel_connections;
+        const char *compression;
 } HvMigrateParams;
 
 /* What prepare_storage did on the destination for a migration with disk copy. */

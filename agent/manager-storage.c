@@ -184,15 +184,86 @@ on_manual_migration_done(const MigrationRequest *req, const MigrationOutcome *o,
                 ok ? DRS_MESSAGE_MIGRATION_COMPLETED : DRS_MESSAGE_MIGRATION_FAILED, &e);
 }
 
-/* drs.Migrate {"vm", "to", "copy_storage", "remove_source", "dry_run"}: migrates a running VM
+/* drs.Migrate with "to_uri": to a libvirt host outside the cluster, with the policy's
+ * migration.remote tunables. The target is named by its URI in the journal and history. */
+static int migrate_remote(
+        Manager *m, const char *vm, const DrsHostConfig *src, const VmReport *vr, const char *uri,
+        const char *muri, bool copy, bool remove_source, bool dry_run, uint64_t since, json_object **reply,
+        char **reterr_error) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        const RemoteMigrationPolicy *rp = &m->policy->migration.remote;
+        int k;
+
+        if (!dry_run) {
+                MigrationRequest req = {
+                        .vm = vm,
+                        .source = src->name,
+                        .target = uri,
+                        .source_uri = src->uri,
+                        .target_uri = muri,
+                        .target_migration_uri = uri,
+                        .memory_mib = vr ? vr->memory_mib : 0,
+                        .reason = "manual",
+                        .copy_storage = copy,
+                        .remove_source_storage = remove_source,
+                        .remote = true,
+                        .parallel_connections = rp->parallel_connections,
+                        .compression = rp->compression,
+                        .remote_bandwidth_mib_s = rp->bandwidth_mib_s,
+                };
+                k = executor_submit(m->executor, &req, on_manual_migration_done, m);
+                if (k == -EBUSY)
+                        return control_fail(reply, reterr_error, "drs.Busy", "'%s' is being migrated", vm);
+                if (k < 0)
+                        return k;
+                _cleanup_free_ char *msg = NULL;
+                (void) asprintf(
+                        &msg,
+                        "Migrating '%s' from '%s' out of the cluster to '%s' (manual, %u connection(s), compression %s%s)",
+                        vm, src->name, uri, rp->parallel_connections,
+                        migration_compression_to_string(rp->compression),
+                        copy ? ", copying the disks the target cannot see" : "");
+                HistoryEvent e = {
+                        .type = (char *) "migration",
+                        .vm = (char *) vm,
+                        .source = (char *) src->name,
+                        .target = (char *) uri,
+                        .reason = (char *) "manual",
+                        .result = (char *) "started",
+                        .message = msg,
+                };
+                manager_record(m, LOG_INFO, DRS_MESSAGE_MIGRATION_STARTED, &e);
+        }
+        o = json_object_new_object();
+        if (!o || add(o, "vm", json_object_new_string(vm)) < 0 ||
+            add(o, "source", json_object_new_string(src->name)) < 0 ||
+            add(o, "target", json_object_new_string(uri)) < 0 ||
+            add(o, "remote", json_object_new_boolean(true)) < 0 ||
+            add(o, "parallel_connections", json_object_new_uint64(rp->parallel_connections)) < 0 ||
+            add(o, "compression", json_object_new_string(migration_compression_to_string(rp->compression))) <
+                    0 ||
+            add(o, "copy_storage", json_object_new_boolean(copy)) < 0 ||
+            add(o, "remove_source", json_object_new_boolean(remove_source)) < 0 ||
+            add(o, "memory_mib", json_object_new_uint64(vr ? vr->memory_mib : 0)) < 0 ||
+            add(o, "dry_run", json_object_new_boolean(dry_run)) < 0 ||
+            add(o, "since", json_object_new_uint64(since)) < 0)
+                return -ENOMEM;
+        *reply = TAKE_PTR(o);
+        return 0;
+}
+
+/* drs.Migrate {"vm", "to" | "to_uri" [+ "to_management_uri"], "copy_storage", "remove_source",
+ * "dry_run"}: migrates a running VM
  * to another host now, through the executor (its pre-checks, limits, stall handling). Replies
  * {"vm", "source", "target", "copy_storage", "memory_mib", "dry_run", "since"} once it is queued;
  * the outcome is a "migration" history event of the VM after "since". */
 int manager_method_migrate(Manager *m, json_object *params, json_object **reply, char **reterr_error) {
-        static const char *const allowed[] = {"vm", "to", "copy_storage", "remove_source", "dry_run", NULL};
+        static const char *const allowed[] = {
+                "vm", "to", "to_uri", "to_management_uri", "copy_storage", "remove_source", "dry_run", NULL,
+        };
         _cleanup_(json_object_putp) json_object *o = NULL;
-        const char *vm = NULL, *to = NULL;
-        const DrsHostConfig *src, *dst;
+        const char *vm = NULL, *to = NULL, *to_uri = NULL, *to_muri = NULL;
+        const DrsHostConfig *src, *dst = NULL;
         const VmReport *vr = NULL;
         bool copy = false, remove_source = false, dry_run = false;
         uint64_t since = realtime_usec();
@@ -200,23 +271,39 @@ int manager_method_migrate(Manager *m, json_object *params, json_object **reply,
 
         if ((k = refuse_unknown(params, allowed, reply, reterr_error)) < 0 ||
             (k = get_string(params, "vm", true, &vm, reply, reterr_error)) < 0 ||
-            (k = get_string(params, "to", true, &to, reply, reterr_error)) < 0 ||
+            (k = get_string(params, "to", false, &to, reply, reterr_error)) < 0 ||
+            (k = get_string(params, "to_uri", false, &to_uri, reply, reterr_error)) < 0 ||
+            (k = get_string(params, "to_management_uri", false, &to_muri, reply, reterr_error)) < 0 ||
             (k = get_bool(params, "copy_storage", &copy, reply, reterr_error)) < 0 ||
             (k = get_bool(params, "remove_source", &remove_source, reply, reterr_error)) < 0 ||
             (k = get_bool(params, "dry_run", &dry_run, reply, reterr_error)) < 0)
                 return k;
+        if (!to == !to_uri)
+                return control_fail(
+                        reply, reterr_error, PROTOCOL_ERROR_INVALID_PARAMETER,
+                        "exactly one of 'to' (a host of the cluster) and 'to_uri' (a libvirt host outside it) is required");
+        if (to_muri && !to_uri)
+                return control_fail(
+                        reply, reterr_error, PROTOCOL_ERROR_INVALID_PARAMETER,
+                        "'to_management_uri' needs 'to_uri'");
         if (remove_source && !copy)
                 return control_fail(
                         reply, reterr_error, PROTOCOL_ERROR_INVALID_PARAMETER,
                         "'remove_source' needs 'copy_storage' (shared volumes are never removed)");
-        dst = drs_config_find_host(m->config, to);
-        if (!dst)
-                return control_fail(
-                        reply, reterr_error, PROTOCOL_ERROR_NO_SUCH_HOST, "no host '%s' in '%s'", to,
-                        m->config_path);
+        if (to) {
+                dst = drs_config_find_host(m->config, to);
+                if (!dst)
+                        return control_fail(
+                                reply, reterr_error, PROTOCOL_ERROR_NO_SUCH_HOST, "no host '%s' in '%s'", to,
+                                m->config_path);
+        }
         k = locate(m, vm, &src, &vr, reply, reterr_error);
         if (k < 0)
                 return k;
+        if (!dst)
+                return migrate_remote(
+                        m, vm, src, vr, to_uri, to_muri ?: to_uri, copy, remove_source, dry_run, since,
+                        reply, reterr_error);
         if (streq(src->name, dst->name))
                 return control_fail(
                         reply, reterr_error, "drs.InvalidState", "'%s' already runs on '%s'", vm, dst->name);
