@@ -35,6 +35,7 @@ typedef struct FakeDomain {
         bool scripted;
         char fail_message[128];
         char precheck_error[128];
+        char prepare_error[128];
         /* The active migration. */
         bool migrating;
         int mig_dest;
@@ -169,12 +170,14 @@ int hv_fake_script_migration(const char *vm, const HvFakeMigration *m) {
         }
         d->script = *m;
         d->scripted = true;
-        d->fail_message[0] = d->precheck_error[0] = 0;
+        d->fail_message[0] = d->precheck_error[0] = d->prepare_error[0] = 0;
+        if (m->prepare_error)
+                (void) snprintf(d->prepare_error, sizeof(d->prepare_error), "%s", m->prepare_error);
         if (m->fail_message)
                 (void) snprintf(d->fail_message, sizeof(d->fail_message), "%s", m->fail_message);
         if (m->precheck_error)
                 (void) snprintf(d->precheck_error, sizeof(d->precheck_error), "%s", m->precheck_error);
-        d->script.fail_message = d->script.precheck_error = NULL;
+        d->script.fail_message = d->script.precheck_error = d->script.prepare_error = NULL;
         pthread_mutex_unlock(&lock);
         return 0;
 }
@@ -353,6 +356,10 @@ static int f_migrate(HvConn *src, const char *vm, const HvMigrateParams *p, char
 
         pthread_mutex_lock(&lock);
         counters.migrate_calls++;
+        if (p->copy_disks && p->copy_disks[0]) {
+                counters.copy_disk_migrations++;
+                counters.last_copy_disks = (unsigned) strv_length(p->copy_disks);
+        }
         FakeDomain *d = find_domain(vm);
         int dest = host_from_uri(p->dest_uri);
         if (!d || d->host != src->host || dest < 0 || d->migrating) {
@@ -517,6 +524,55 @@ f_domain_state(HvConn *c, const char *vm, bool *ret_exists, bool *ret_running, c
         return 0;
 }
 
+static int
+f_prepare_storage(HvConn *src, HvConn *dst, const char *vm, HvStoragePrep *ret, char **reterr_msg) {
+        _cleanup_(hv_storage_prep_done) HvStoragePrep prep = {};
+        unsigned n;
+
+        pthread_mutex_lock(&lock);
+        counters.prepare_calls++;
+        FakeDomain *d = find_domain(vm);
+        if (!d || d->host != src->host) {
+                pthread_mutex_unlock(&lock);
+                set_err(reterr_msg, "Domain not found: ", vm);
+                return -ENOENT;
+        }
+        if (d->prepare_error[0]) {
+                set_err(reterr_msg, "", d->prepare_error);
+                pthread_mutex_unlock(&lock);
+                return -EEXIST;
+        }
+        n = d->script.local_disks;
+        counters.volumes_created += n;
+        pthread_mutex_unlock(&lock);
+        prep.disks = calloc(1, sizeof(char *));
+        prep.source_paths = calloc(1, sizeof(char *));
+        prep.created = calloc(1, sizeof(char *));
+        prep.shared = calloc(1, sizeof(char *));
+        if (!prep.disks || !prep.source_paths || !prep.created || !prep.shared)
+                return -ENOMEM;
+        for (unsigned i = 0; i < n; i++) {
+                char target[8], path[64];
+                (void) snprintf(target, sizeof(target), "vd%c", 'a' + (char) i);
+                (void) snprintf(path, sizeof(path), "/pool/%s-%s.qcow2", vm, target);
+                if (strv_extend(&prep.disks, target) < 0 || strv_extend(&prep.source_paths, path) < 0 ||
+                    strv_extend(&prep.created, path) < 0)
+                        return -ENOMEM;
+                prep.bytes += 1 << 20;
+        }
+        *ret = prep;
+        prep = (HvStoragePrep){};
+        return 0;
+}
+
+static int f_delete_volume(HvConn *c, const char *path, char **reterr_msg) {
+        pthread_mutex_lock(&lock);
+        if (c->host >= 0 && (size_t) c->host < ELEMENTSOF(counters.volumes_deleted))
+                counters.volumes_deleted[c->host]++;
+        pthread_mutex_unlock(&lock);
+        return 0;
+}
+
 const HvOps hv_fake_ops = {
         .open = f_open,
         .close = f_close,
@@ -528,4 +584,6 @@ const HvOps hv_fake_ops = {
         .set_max_downtime = f_set_max_downtime,
         .abort_job = f_abort_job,
         .domain_state = f_domain_state,
+        .prepare_storage = f_prepare_storage,
+        .delete_volume = f_delete_volume,
 };

@@ -35,6 +35,10 @@ typedef struct HvFakeMigration {
         bool hang;                  /* never completes by itself (abort or hv_fake_release_all) */
         const char *precheck_error; /* precheck fails with this */
         uint64_t downtime_ms;       /* reported by the completed job stats; default 42 */
+        /* Storage: prepare_storage reports this many disks to copy (vda, vdb, …, 1 MiB each,
+         * "created" on the target) or fails with prepare_error. */
+        unsigned local_disks;
+        const char *prepare_error;
 } HvFakeMigration;
 
 int hv_fake_script_migration(const char *vm, const HvFakeMigration *m);
@@ -51,6 +55,11 @@ typedef struct HvFakeCounters {
         unsigned max_out_per_host, max_in_per_host;
         unsigned n_downtimes; /* set_max_downtime calls, values in order */
         uint64_t downtimes_ms[HV_FAKE_MAX_DOWNTIMES];
+        unsigned prepare_calls;
+        unsigned volumes_created;
+        unsigned volumes_deleted[8];   /* by host, in the order hosts were added */
+        unsigned copy_disk_migrations; /* migrate calls with copy_disks */
+        unsigned last_copy_disks;      /* how many disks the last such call copied */
 } HvFakeCounters;
 
 void hv_fake_counters(HvFakeCounters *ret);

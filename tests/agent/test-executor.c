@@ -467,8 +467,92 @@ static void test_strings(void **state) {
         assert_null(executor_free(NULL));
 }
 
+static void submit_copy(Executor *x, const char *vm, const char *src, const char *dst, bool remove_source) {
+        char su[32], tu[32], tm[32];
+        (void) snprintf(su, sizeof(su), "fake://%s", src);
+        (void) snprintf(tu, sizeof(tu), "fake://%s", dst);
+        (void) snprintf(tm, sizeof(tm), "fake-mig://%s", dst);
+        MigrationRequest req = {
+                .vm = vm,
+                .source = src,
+                .target = dst,
+                .source_uri = su,
+                .target_uri = tu,
+                .target_migration_uri = tm,
+                .memory_mib = 128,
+                .reason = "manual",
+                .copy_storage = true,
+                .remove_source_storage = remove_source,
+                .disk_mib = 2,
+        };
+        assert_int_equal(executor_submit(x, &req, on_done, NULL), 0);
+}
+
+/* Disk copy: the volumes prepare_storage created go with a successful migration (and the
+ * source's are removed when asked), and are deleted again when it fails or is skipped. */
+static void test_copy_storage(void **state) {
+        sd_event *e;
+        Policy *p;
+        Executor *x;
+        HvFakeCounters c;
+
+        assert_int_equal(hv_fake_add_domain("h1", "ok1", 128 << 10), 0);
+        assert_int_equal(hv_fake_add_domain("h1", "ok2", 128 << 10), 0);
+        assert_int_equal(hv_fake_add_domain("h1", "bad", 128 << 10), 0);
+        assert_int_equal(hv_fake_add_domain("h1", "stale", 128 << 10), 0);
+        assert_int_equal(
+                hv_fake_script_migration("ok1", &(HvFakeMigration){.polls = 2, .local_disks = 2}), 0);
+        assert_int_equal(
+                hv_fake_script_migration("ok2", &(HvFakeMigration){.polls = 2, .local_disks = 1}), 0);
+        assert_int_equal(
+                hv_fake_script_migration(
+                        "bad",
+                        &(HvFakeMigration){
+                                .local_disks = 1, .fail_message = "NBD broke", .fail_after_polls = 1}),
+                0);
+        assert_int_equal(
+                hv_fake_script_migration(
+                        "stale", &(HvFakeMigration){.prepare_error = "another volume at the path"}),
+                0);
+        make(&e, &p, &x);
+
+        submit_copy(x, "ok1", "h1", "h2", true);
+        run_until_results(e, x, 1, 10000000);
+        hv_fake_counters(&c);
+        assert_int_equal(result_of("ok1")->result, MIGRATION_OK);
+        assert_int_equal(c.copy_disk_migrations, 1);
+        assert_int_equal(c.last_copy_disks, 2);
+        assert_int_equal(c.volumes_deleted[0], 2); /* the source's, asked for */
+        assert_int_equal(c.volumes_deleted[1], 0);
+
+        submit_copy(x, "ok2", "h1", "h2", false);
+        run_until_results(e, x, 2, 10000000);
+        hv_fake_counters(&c);
+        assert_int_equal(result_of("ok2")->result, MIGRATION_OK);
+        assert_int_equal(c.volumes_deleted[0], 2); /* kept */
+        assert_int_equal(c.volumes_deleted[1], 0);
+
+        submit_copy(x, "bad", "h1", "h3", false);
+        run_until_results(e, x, 3, 10000000);
+        hv_fake_counters(&c);
+        assert_int_equal(result_of("bad")->result, MIGRATION_FAILED);
+        assert_int_equal(c.volumes_deleted[2], 1); /* the target's copy, rolled back */
+        assert_int_equal(c.volumes_deleted[0], 2);
+
+        submit_copy(x, "stale", "h1", "h2", false);
+        run_until_results(e, x, 4, 10000000);
+        hv_fake_counters(&c);
+        assert_int_equal(result_of("stale")->result, MIGRATION_SKIPPED);
+        assert_non_null(strstr(result_of("stale")->message, "another volume at the path"));
+        assert_int_equal(c.migrate_calls, 3);
+        assert_int_equal(c.prepare_calls, 4);
+        assert_int_equal(hv_fake_n_running("stale", NULL), 1);
+        done(e, p, x);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup(test_copy_storage, setup),
                 cmocka_unit_test_setup(test_limits, setup),
                 cmocka_unit_test_setup(test_stall_auto_converge_abort, setup),
                 cmocka_unit_test_setup(test_stall_resolved_by_auto_converge, setup),
