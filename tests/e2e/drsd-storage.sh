@@ -14,7 +14,8 @@
 #   - the balancer prefers moving the VM on shared storage; a VM with a local disk moves (its plan
 #     shows the disk copy, the migration copies it) when it is the only one that may;
 #   - drsctl migrate --to-uri moves a VM with its disk to a libvirt host outside drsd's cluster,
-#     with the policy's migration.remote tunables (4 parallel connections).
+#     with the policy's migration.remote tunables (4 parallel connections, 10 MiB/s), seen in
+#     the source QEMU's migration parameters while it runs.
 # After each step: the guest runs exactly once, it did not restart, every read-back since is
 # good, no write failed, its console is clean. Prints the numbers.
 set -uo pipefail
@@ -226,25 +227,40 @@ echo "  history: $(last_event migration d1)"
 [[ "$(where d1)" == "h2|h2" ]] && ok "d1 runs on h2 only" || fail "d1: $(where d1)"
 checksums d1 "$before" "after the balance move with disk copy"
 
-section "out of the cluster: drsd manages only h2; migrate d1 --to-uri h1 (4 connections) with its disk"
+section "out of the cluster: drsd manages only h2; migrate d1 --to-uri h1 (4 connections, 10 MiB/s) with its disk"
 HOSTS=(h2)
 write_config "balance: {enabled: false}
-migration: {remote: {parallel_connections: 4, bandwidth: 200MiB}}"
+migration: {remote: {parallel_connections: 4, bandwidth: 10MiB}}"
 HOSTS=(h1 h2)
 ctl reload >/dev/null && ok "drsd.yaml reloaded: cluster = h2" || fail "reload"
 wait_until 30 "h1 gone" bash -c "! '$DRSCTL' --socket '$WORK/drsd.sock' hosts | grep -qw h1" || fail "h1 still listed"
 virsh_h h1 vol-delete /var/lib/libvirt/local/d1.qcow2 >/dev/null 2>&1 # left by the balance move
 before="$(verifies d1)"
+t0="$(now_ms)"
 rc=0
-ctl migrate d1 --to-uri "$("$TB" migration-uri h1)" --to-management-uri "$("$TB" uri h1)" --copy-storage --remove-source ||
-        rc=$?
-((rc == 0)) && ok "exit 0" || fail "exit $rc"
+ctl migrate d1 --to-uri "$("$TB" migration-uri h1)" --to-management-uri "$("$TB" uri h1)" --copy-storage --remove-source \
+        --no-wait || rc=$?
+((rc == 0)) && ok "started" || fail "exit $rc"
+# libvirt resets the migration parameters when the job ends: look while it runs, on the source.
+seen=""
+for ((k = 0; k < 200; k++)); do
+        caps="$(virsh_h h2 qemu-monitor-command --hmp d1 'info migrate_capabilities' 2>/dev/null | tr -d '\r')"
+        pars="$(virsh_h h2 qemu-monitor-command --hmp d1 'info migrate_parameters' 2>/dev/null | tr -d '\r')"
+        if grep -qx 'multifd: on' <<<"$caps"; then
+                seen="$(grep -m1 'multifd-channels' <<<"$pars"), $(grep -m1 'max-bandwidth' <<<"$pars")"
+                break
+        fi
+        [[ "$(last_event migration d1)" == *qemu+tcp* ]] && break
+        sleep 0.2
+done
+[[ "$seen" == *"multifd-channels: 4"*"max-bandwidth: 10485760"* ]] && ok "the source's QEMU migrates with multifd on, $seen" ||
+        fail "tunables not seen while migrating: '$seen'"
+wait_until 120 "the outcome" bash -c "[[ \"\$('$DRSCTL' --socket '$WORK/drsd.sock' history --json | grep -c 'qemu+tcp')\" -ge 2 ]]" ||
+        fail "no outcome"
+echo "  history: $(last_event migration d1) (drsctl to outcome: $(($(now_ms) - t0)) ms)"
+[[ "$(last_event migration d1)" == completed* ]] && ok "completed" || fail "not completed"
 [[ "$(where d1)" == "h1|h1" ]] && ok "d1 runs on h1 (outside the cluster) only" || fail "d1: $(where d1)"
 ! vol_exists h2 /var/lib/libvirt/local/d1.qcow2 && ok "its volume on h2 removed" || fail "volume on h2 still there"
-mp="$(virsh_h h1 qemu-monitor-command --hmp d1 'info migrate_parameters' 2>/dev/null | tr -d '\r' | grep -m1 'multifd-channels')"
-mc="$(virsh_h h1 qemu-monitor-command --hmp d1 'info migrate_capabilities' 2>/dev/null | tr -d '\r' | grep -m1 '^multifd:')"
-[[ "$mc" == "multifd: on" && "$mp" == *": 4" ]] && ok "the incoming QEMU ran with $mc, $mp" || fail "multifd: '$mc', '$mp'"
-echo "  history: $(last_event migration d1)"
 checksums d1 "$before" "after the migration out of the cluster"
 
 section "the end"
