@@ -23,7 +23,9 @@ struct HvConn {
         virConnectPtr conn;
         atomic_bool dead; /* set by the close callback, on libvirt's event thread */
         bool close_cb;    /* registered */
-        unsigned n_stats; /* host_stats calls: pools are refreshed every POOL_REFRESH_EVERY */
+        unsigned n_stats; /* host_stats calls: pools are rescanned every POOL_REFRESH_EVERY */
+        HvPool *pools;    /* owned; the last scan, handed out (copied) in between */
+        size_t n_pools;
 };
 
 #define POOL_REFRESH_EVERY 6
@@ -114,6 +116,7 @@ static void hv_close(HvConn *c) {
                         (void) virConnectUnregisterCloseCallback(c->conn, close_cb);
                 (void) virConnectClose(c->conn);
         }
+        hv_pools_free(c->pools, c->n_pools);
         free(c);
 }
 
@@ -330,12 +333,20 @@ static int hv_host_stats(HvConn *c, HvHostStats *ret, char **reterr_msg) {
         virDomainStatsRecordListFree(records);
         if (r < 0)
                 return r;
-        /* Storage topology is best effort: a host without pools still reports. */
-        if (scan_pools(c, c->n_stats % POOL_REFRESH_EVERY == 0, &s.pools, &s.n_pools) < 0) {
-                s.pools = NULL;
-                s.n_pools = 0;
+        /* Storage topology is best effort (a host without pools still reports), and slow to
+         * change: pools are listed, refreshed and their markers read every few samples. */
+        if (c->n_stats % POOL_REFRESH_EVERY == 0) {
+                HvPool *pools = NULL;
+                size_t n_pools = 0;
+                if (scan_pools(c, true, &pools, &n_pools) >= 0) {
+                        hv_pools_free(c->pools, c->n_pools);
+                        c->pools = pools;
+                        c->n_pools = n_pools;
+                }
         }
         c->n_stats++;
+        if (c->n_pools > 0 && hv_pools_copy(c->pools, c->n_pools, &s.pools) >= 0)
+                s.n_pools = c->n_pools;
         *ret = s;
         s = (HvHostStats){};
         return 0;

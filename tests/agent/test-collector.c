@@ -229,12 +229,45 @@ static void test_invalid(void **state) {
         collector_free(c);
 }
 
+/* The storage topology of a sample (pools, each VM's disks) is copied into the report. */
+static void test_storage(void **state) {
+        Collector *c;
+        char *markers[] = {(char *) ".drs-pool-x", NULL};
+        HvPool pool = {.name = (char *) "local", .target = (char *) "/l", .markers = markers};
+        HvDiskUse disk = {.path = (char *) "/l/a.qcow2", .allocation_bytes = 7};
+        HvDomainStats d = dom("a", 0);
+        HvHostStats s = {.t_usec = SEC, .cpus = 8, .memory_kib = 16 << 20, .domains = &d, .n_domains = 1};
+
+        d.disks = &disk;
+        d.n_disks = 1;
+        s.pools = &pool;
+        s.n_pools = 1;
+        assert_int_equal(collector_new(1.0, 0, 30 * SEC, &c), 0);
+        assert_int_equal(collector_feed(c, "h1", &s), 0);
+        const HostReport *h = collector_get(c, "h1");
+        assert_int_equal(h->n_pools, 1);
+        assert_ptr_not_equal(h->pools, &pool);
+        assert_string_equal(h->pools[0].target, "/l");
+        assert_string_equal(h->pools[0].markers[0], ".drs-pool-x");
+        assert_int_equal(vm(c, "h1", "a")->n_disks, 1);
+        assert_string_equal(vm(c, "h1", "a")->disks[0].path, "/l/a.qcow2");
+        assert_int_equal(vm(c, "h1", "a")->disks[0].allocation_bytes, 7);
+        /* The next sample replaces them. */
+        s.t_usec = 2 * SEC;
+        s.n_pools = 0;
+        d.n_disks = 0;
+        assert_int_equal(collector_feed(c, "h1", &s), 0);
+        assert_int_equal(collector_get(c, "h1")->n_pools, 0);
+        assert_int_equal(vm(c, "h1", "a")->n_disks, 0);
+        collector_free(c);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_rates),   cmocka_unit_test(test_counter_reset),
                 cmocka_unit_test(test_memory),  cmocka_unit_test(test_ewma_peak),
                 cmocka_unit_test(test_stale),   cmocka_unit_test(test_forget),
-                cmocka_unit_test(test_invalid),
+                cmocka_unit_test(test_invalid), cmocka_unit_test(test_storage),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

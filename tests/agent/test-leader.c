@@ -102,6 +102,66 @@ static void test_build_problem(void **state) {
         move_log_done(&log);
 }
 
+/* Disks only the VM's host sees: local_disk_mib from the pools of the other up hosts. */
+static void test_build_local_disks(void **state) {
+        _cleanup_(policy_freep) Policy *pol = NULL;
+        _cleanup_(problem_freep) Problem *p = NULL;
+        char *m1[] = {(char *) ".drs-pool-1", NULL}, *m2[] = {(char *) ".drs-pool-2", NULL},
+             *ms[] = {(char *) ".drs-pool-s", NULL};
+        HvPool p1[] = {
+                {.name = (char *) "local", .target = (char *) "/l", .markers = m1},
+                {.name = (char *) "shared", .target = (char *) "/s", .markers = ms}};
+        HvPool p2[] = {
+                {.name = (char *) "local", .target = (char *) "/l", .markers = m2},
+                {.name = (char *) "shared", .target = (char *) "/s", .markers = ms}};
+        HvPool p3[] = {{.name = (char *) "local", .target = (char *) "/l", .markers = m2}};
+        HvDiskUse d_local = {.path = (char *) "/l/b1.qcow2", .allocation_bytes = 10 << 20};
+        HvDiskUse d_shared = {.path = (char *) "/s/b2.qcow2", .allocation_bytes = 20 << 20};
+        VmReport vms[2] = {
+                {.name = (char *) "b1", .vcpus = 1, .memory_mib = 128, .disks = &d_local, .n_disks = 1},
+                {.name = (char *) "b2", .vcpus = 1, .memory_mib = 128, .disks = &d_shared, .n_disks = 1},
+        };
+        HostReport r[3] = {
+                {.name = (char *) "h1",
+                 .t_usec = 1,
+                 .cpus = 2,
+                 .memory_mib = 4096,
+                 .vms = vms,
+                 .n_vms = 2,
+                 .pools = p1,
+                 .n_pools = 2},
+                {.name = (char *) "h2",
+                 .t_usec = 1,
+                 .cpus = 2,
+                 .memory_mib = 4096,
+                 .pools = p2,
+                 .n_pools = 2},
+                {.name = (char *) "h3",
+                 .t_usec = 1,
+                 .cpus = 2,
+                 .memory_mib = 4096,
+                 .pools = p3,
+                 .n_pools = 1},
+        };
+        LeaderHost hosts[3];
+        LeaderInput in;
+
+        assert_int_equal(policy_new(&pol), 0);
+        setup_input(hosts, &in, pol, NULL);
+        for (size_t i = 0; i < 3; i++)
+                hosts[i].report = &r[i];
+        /* h3 does not see the shared pool: while it is up, b2's disk counts too. */
+        assert_int_equal(leader_build_problem(&in, &p), 0);
+        assert_int_equal(p->vms[0].local_disk_mib, 10);
+        assert_int_equal(p->vms[1].local_disk_mib, 20);
+        p = problem_free(p);
+        /* h3 in maintenance: only h2 counts, and it shares b2's pool. */
+        hosts[2].mode = HOST_MODE_MAINTENANCE;
+        assert_int_equal(leader_build_problem(&in, &p), 0);
+        assert_int_equal(p->vms[0].local_disk_mib, 10);
+        assert_int_equal(p->vms[1].local_disk_mib, 0);
+}
+
 static void test_build_modes(void **state) {
         _cleanup_(policy_freep) Policy *pol = NULL;
         LeaderHost hosts[3];
@@ -573,11 +633,17 @@ static void test_power_command_run(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_build_problem),     cmocka_unit_test(test_build_modes),
-                cmocka_unit_test(test_plan_and_run),      cmocka_unit_test(test_run_skips),
-                cmocka_unit_test(test_move_log_history),  cmocka_unit_test(test_automation_at),
-                cmocka_unit_test(test_utilization),       cmocka_unit_test(test_power_command_for),
-                cmocka_unit_test(test_power_command_run), cmocka_unit_test(test_adopt),
+                cmocka_unit_test(test_build_problem),
+                cmocka_unit_test(test_build_modes),
+                cmocka_unit_test(test_build_local_disks),
+                cmocka_unit_test(test_plan_and_run),
+                cmocka_unit_test(test_run_skips),
+                cmocka_unit_test(test_move_log_history),
+                cmocka_unit_test(test_automation_at),
+                cmocka_unit_test(test_utilization),
+                cmocka_unit_test(test_power_command_for),
+                cmocka_unit_test(test_power_command_run),
+                cmocka_unit_test(test_adopt),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
