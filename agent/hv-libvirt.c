@@ -859,12 +859,16 @@ static int hv_block_copy(
                 r = fail_libvirt(reterr_msg);
                 goto fail;
         }
-        if (virDomainBlockCopy(
-                    dom, p->disk, dest_xml, params, nparams,
-                    VIR_DOMAIN_BLOCK_COPY_REUSE_EXT | VIR_DOMAIN_BLOCK_COPY_TRANSIENT_JOB) < 0) {
+        r = virDomainBlockCopy(
+                dom, p->disk, dest_xml, params, nparams,
+                VIR_DOMAIN_BLOCK_COPY_REUSE_EXT | VIR_DOMAIN_BLOCK_COPY_TRANSIENT_JOB);
+        if (r < 0)
                 r = fail_libvirt(reterr_msg);
+        virTypedParamsFree(params, nparams);
+        params = NULL;
+        nparams = 0;
+        if (r < 0)
                 goto fail;
-        }
 
         /* Wait for the mirror to be ready (libvirt reports cur == end only then), and pivot;
          * a pivot refused because the job fell back out of sync is retried. */

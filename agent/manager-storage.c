@@ -155,19 +155,23 @@ on_manual_migration_done(const MigrationRequest *req, const MigrationOutcome *o,
                 if (!disks)
                         log_oom();
         }
-        if (ok)
-                (void) asprintf(
-                        &msg,
-                        "Migrated '%s' from '%s' to '%s' (%s) in %" PRIu64 " ms, downtime %" PRIu64
-                        " ms%s%s",
-                        req->vm, req->source, req->target, req->reason, o->duration_ms, o->downtime_ms,
-                        disks ?: (req->copy_storage ? ", no disk needed copying" : ""),
-                        o->stall_steps > 0 ? ", after stall handling" : "");
-        else
-                (void) asprintf(
-                        &msg, "Migration of '%s' from '%s' to '%s' (%s) %s after %" PRIu64 " ms: %s",
-                        req->vm, req->source, req->target, req->reason,
-                        migration_result_to_string(o->result), o->duration_ms, o->message ?: "no message");
+        if (ok) {
+                if (asprintf(
+                            &msg,
+                            "Migrated '%s' from '%s' to '%s' (%s) in %" PRIu64 " ms, downtime %" PRIu64
+                            " ms%s%s",
+                            req->vm, req->source, req->target, req->reason, o->duration_ms, o->downtime_ms,
+                            disks ?: (req->copy_storage ? ", no disk needed copying" : ""),
+                            o->stall_steps > 0 ? ", after stall handling" : "") < 0)
+                        msg = NULL;
+        } else {
+                if (asprintf(
+                            &msg, "Migration of '%s' from '%s' to '%s' (%s) %s after %" PRIu64 " ms: %s",
+                            req->vm, req->source, req->target, req->reason,
+                            migration_result_to_string(o->result), o->duration_ms,
+                            o->message ?: "no message") < 0)
+                        msg = NULL;
+        }
         HistoryEvent e = {
                 .type = (char *) "migration",
                 .vm = (char *) req->vm,
@@ -217,12 +221,13 @@ static int migrate_remote(
                 if (k < 0)
                         return k;
                 _cleanup_free_ char *msg = NULL;
-                (void) asprintf(
-                        &msg,
-                        "Migrating '%s' from '%s' out of the cluster to '%s' (manual, %u connection(s), compression %s%s)",
-                        vm, src->name, uri, rp->parallel_connections,
-                        migration_compression_to_string(rp->compression),
-                        copy ? ", copying the disks the target cannot see" : "");
+                if (asprintf(
+                            &msg,
+                            "Migrating '%s' from '%s' out of the cluster to '%s' (manual, %u connection(s), compression %s%s)",
+                            vm, src->name, uri, rp->parallel_connections,
+                            migration_compression_to_string(rp->compression),
+                            copy ? ", copying the disks the target cannot see" : "") < 0)
+                        msg = NULL;
                 HistoryEvent e = {
                         .type = (char *) "migration",
                         .vm = (char *) vm,
@@ -342,9 +347,10 @@ int manager_method_migrate(Manager *m, json_object *params, json_object **reply,
                 if (k < 0)
                         return k;
                 _cleanup_free_ char *msg = NULL;
-                (void) asprintf(
-                        &msg, "Migrating '%s' from '%s' to '%s' (manual%s)", vm, src->name, dst->name,
-                        copy ? ", copying the disks the target cannot see" : "");
+                if (asprintf(
+                            &msg, "Migrating '%s' from '%s' to '%s' (manual%s)", vm, src->name, dst->name,
+                            copy ? ", copying the disks the target cannot see" : "") < 0)
+                        msg = NULL;
                 HistoryEvent e = {
                         .type = (char *) "migration",
                         .vm = (char *) vm,
@@ -386,21 +392,26 @@ on_storage_move_done(const StorageMoveRequest *req, const StorageMoveOutcome *o,
                 free(moved);
                 moved = n;
         }
-        if (ok)
-                (void) asprintf(
-                        &msg,
-                        "Moved the storage of '%s' on '%s' to pool '%s' in %" PRIu64
-                        " ms: %s (%.1f MiB copied), old volume%s %s%s%s",
-                        req->vm, req->host, req->pool, o->duration_ms, moved ?: "",
-                        (double) o->bytes / 1048576.0, n_moved == 1 ? "" : "s",
-                        o->source_removed ? "removed" : "kept", o->warning ? "; " : "", o->warning ?: "");
-        else
-                (void) asprintf(
-                        &msg,
-                        "Storage move of '%s' on '%s' to pool '%s' failed after %" PRIu64 " ms: %s%s%s",
-                        req->vm, req->host, req->pool, o->duration_ms, o->message ?: "unknown error",
-                        n_moved > 0 ? "; moved before the failure: " : "; the VM keeps its original disks",
-                        n_moved > 0 ? moved : "");
+        if (ok) {
+                if (asprintf(
+                            &msg,
+                            "Moved the storage of '%s' on '%s' to pool '%s' in %" PRIu64
+                            " ms: %s (%.1f MiB copied), old volume%s %s%s%s",
+                            req->vm, req->host, req->pool, o->duration_ms, moved ?: "",
+                            (double) o->bytes / 1048576.0, n_moved == 1 ? "" : "s",
+                            o->source_removed ? "removed" : "kept", o->warning ? "; " : "",
+                            o->warning ?: "") < 0)
+                        msg = NULL;
+        } else {
+                if (asprintf(
+                            &msg,
+                            "Storage move of '%s' on '%s' to pool '%s' failed after %" PRIu64 " ms: %s%s%s",
+                            req->vm, req->host, req->pool, o->duration_ms, o->message ?: "unknown error",
+                            n_moved > 0 ? "; moved before the failure: "
+                                        : "; the VM keeps its original disks",
+                            n_moved > 0 ? moved : "") < 0)
+                        msg = NULL;
+        }
         HistoryEvent e = {
                 .type = (char *) "storage",
                 .vm = (char *) req->vm,
@@ -462,9 +473,10 @@ int manager_method_move_storage(Manager *m, json_object *params, json_object **r
         if (k < 0)
                 return k;
         _cleanup_free_ char *msg = NULL;
-        (void) asprintf(
-                &msg, "Moving the storage of '%s' on '%s' to pool '%s' (%s%s)", vm, h->name, pool,
-                disk ? "disk " : "every disk", disk ?: "");
+        if (asprintf(
+                    &msg, "Moving the storage of '%s' on '%s' to pool '%s' (%s%s)", vm, h->name, pool,
+                    disk ? "disk " : "every disk", disk ?: "") < 0)
+                msg = NULL;
         HistoryEvent e = {
                 .type = (char *) "storage",
                 .vm = (char *) vm,
