@@ -108,6 +108,17 @@ run 3 "status without drsd" status --socket /nonexistent/drsd.sock
 run 2 "evacuate without a host" evacuate
 run 2 "--dry-run on status" status --dry-run
 run 2 "history with a bad --since" history --since yesterday --socket /nonexistent/drsd.sock
+run 2 "migrate without --to or --to-uri" migrate vm1 --socket /nonexistent/drsd.sock &&
+        expect_stderr "migrate names what it needs" "one of --to HOST and --to-uri URI is required"
+run 2 "migrate with both --to and --to-uri" migrate vm1 --to h2 --to-uri qemu+tls://x/system
+run 2 "migrate --to-management-uri without --to-uri" migrate vm1 --to h2 --to-management-uri qemu:///system
+run 2 "migrate without a VM" migrate --to h2
+run 3 "migrate without drsd" migrate vm1 --to h2 --copy-storage --socket /nonexistent/drsd.sock
+run 2 "move-storage without --pool" move-storage vm1 && expect_stderr "move-storage names --pool" "--pool POOL is required"
+run 3 "move-storage without drsd" move-storage vm1 --pool fast --disk vda --socket /nonexistent/drsd.sock
+run 2 "--copy-storage on evacuate" evacuate h1 --copy-storage
+run 2 "--pool on migrate" migrate vm1 --to h2 --pool fast
+run 2 "--remove-source on status" status --remove-source
 run 2 "place with a file that is not a domain" place "$data/policy-ok.yaml" --socket /nonexistent/drsd.sock
 run 2 "place with a bad memory unit" place "$data/domain-bad.xml" --socket /nonexistent/drsd.sock && expect_stderr "bad unit is named" "<memory>"
 run 3 "place with a good domain, no drsd" place "$data/domain.xml" --socket /nonexistent/drsd.sock
