@@ -276,6 +276,43 @@ static void test_bad_requests(void **state) {
         close(fd);
 }
 
+/* drs.Migrate and drs.MoveStorage refuse bad parameters and VMs no host reports. */
+static void test_manual_move_parameters(void **state) {
+        Fixture *f = *state;
+        int fd = protocol_connect(f->socket);
+        struct {
+                const char *method, *json, *error, *in_message;
+        } cases[] = {
+                {"drs.Migrate", "{\"vm\": \"a\"}", PROTOCOL_ERROR_INVALID_PARAMETER, "exactly one of 'to'"},
+                {"drs.Migrate", "{\"vm\": \"a\", \"to\": \"h2\", \"to_uri\": \"qemu:///x\"}",
+                 PROTOCOL_ERROR_INVALID_PARAMETER, "exactly one of 'to'"},
+                {"drs.Migrate", "{\"to\": \"h2\"}", PROTOCOL_ERROR_INVALID_PARAMETER, "'vm'"},
+                {"drs.Migrate", "{\"vm\": \"a\", \"to\": \"h2\", \"remove_source\": true}",
+                 PROTOCOL_ERROR_INVALID_PARAMETER, "'copy_storage'"},
+                {"drs.Migrate", "{\"vm\": \"a\", \"to\": \"nope\"}", PROTOCOL_ERROR_NO_SUCH_HOST, "'nope'"},
+                {"drs.Migrate", "{\"vm\": \"a\", \"to\": \"h1\", \"copy_storage\": 1}",
+                 PROTOCOL_ERROR_INVALID_PARAMETER, "'copy_storage' must be a boolean"},
+                {"drs.Migrate", "{\"vm\": \"ghost\", \"to\": \"h1\"}", "drs.NoSuchVm", "'ghost'"},
+                {"drs.Migrate", "{\"vm\": \"a\", \"to\": \"h1\", \"speed\": 1}",
+                 PROTOCOL_ERROR_INVALID_PARAMETER, "'speed'"},
+                {"drs.MoveStorage", "{\"vm\": \"a\"}", PROTOCOL_ERROR_INVALID_PARAMETER, "'pool'"},
+                {"drs.MoveStorage", "{\"vm\": \"ghost\", \"pool\": \"fast\"}", "drs.NoSuchVm", "'ghost'"},
+                {"drs.MoveStorage", "{\"vm\": \"a\", \"pool\": \"\"}", PROTOCOL_ERROR_INVALID_PARAMETER,
+                 "non-empty"},
+        };
+
+        assert_true(fd >= 0);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                json_object *params = json_tokener_parse(cases[i].json);
+                assert_non_null(params);
+                json_object *r = call(f->m, fd, cases[i].method, params);
+                expect_error(r, cases[i].error, cases[i].in_message);
+                json_object_put(r);
+                json_object_put(params);
+        }
+        close(fd);
+}
+
 static void test_oversized_request_closes(void **state) {
         Fixture *f = *state;
         int fd = protocol_connect(f->socket);
@@ -539,6 +576,7 @@ int main(void) {
                 cmocka_unit_test(test_authorization_rule),
                 cmocka_unit_test_setup_teardown(test_ping_and_status, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_manual_move_parameters, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_oversized_request_closes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_policy_check, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
