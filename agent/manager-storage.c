@@ -128,6 +128,14 @@ locate(Manager *m, const char *vm, const DrsHostConfig **ret_host, const VmRepor
 
 /* ---- drs.Migrate -------------------------------------------------------------------------- */
 
+/* What a disk copy may have to move, for the migration's timeout: the VM's file disks. */
+static uint64_t disk_mib(const VmReport *vr) {
+        uint64_t bytes = 0;
+        for (size_t i = 0; vr && i < vr->n_disks; i++)
+                bytes += vr->disks[i].allocation_bytes;
+        return (bytes + (UINT64_C(1) << 20) - 1) >> 20;
+}
+
 const char *manager_disk_copy_note(const MigrationOutcome *o) {
         static char buf[128];
 
@@ -210,6 +218,7 @@ static int migrate_remote(
                         .reason = "manual",
                         .copy_storage = copy,
                         .remove_source_storage = remove_source,
+                        .disk_mib = copy ? disk_mib(vr) : 0,
                         .remote = true,
                         .parallel_connections = rp->parallel_connections,
                         .compression = rp->compression,
@@ -339,7 +348,7 @@ int manager_method_migrate(Manager *m, json_object *params, json_object **reply,
                         .reason = "manual",
                         .copy_storage = copy,
                         .remove_source_storage = remove_source,
-                        .disk_mib = 0,
+                        .disk_mib = copy ? disk_mib(vr) : 0,
                 };
                 k = executor_submit(m->executor, &req, on_manual_migration_done, m);
                 if (k == -EBUSY)
