@@ -378,6 +378,7 @@ static int submit_move(const Problem *p, const PlanMove *mv, void *userdata) {
                 .reason = reason,
                 /* Disks another host cannot see go with the VM (the solver counted the copy). */
                 .copy_storage = mv->disk_copy_mib > 0,
+                .remove_source_storage = mv->disk_copy_mib > 0 && m->policy->storage.remove_source,
                 .disk_mib = mv->disk_copy_mib,
         };
         int k = executor_submit(m->executor, &req, on_migration_done, m);

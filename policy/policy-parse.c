@@ -826,13 +826,14 @@ static int parse_local_disks(YContext *c, const YNode *n, LocalDisks *ret) {
 }
 
 static int parse_storage(YContext *c, const YNode *n, StoragePolicy *s) {
-        static const char *const keys[] = {"local_disks", "copy_bandwidth", NULL};
+        static const char *const keys[] = {"local_disks", "copy_bandwidth", "remove_source", NULL};
         int r = ymap_check(c, n, "storage", keys);
         if (r < 0)
                 return r;
         OPT(r, n, "local_disks", parse_local_disks(c, v, &s->local_disks));
         OPT(r, n, "copy_bandwidth",
             yget_size_mib(c, v, "storage.copy_bandwidth", 1, 1024 * 1024, &s->copy_bandwidth_mib_s));
+        OPT(r, n, "remove_source", yget_bool(c, v, "storage.remove_source", &s->remove_source));
         return 0;
 }
 

@@ -214,6 +214,7 @@ int policy_to_yaml(const Policy *p, char **ret) {
         fprintf(f, "  local_disks: %s\n", local_disks_to_string(p->storage.local_disks));
         format_size_mib(p->storage.copy_bandwidth_mib_s, b, sizeof(b));
         fprintf(f, "  copy_bandwidth: %s\n", b);
+        put_bool(f, "  ", "remove_source", p->storage.remove_source);
 
         if (fclose(f) != 0)
                 return -ENOMEM;
@@ -384,6 +385,7 @@ int policy_to_json(const Policy *p, char **ret) {
         o = json_object_new_object();
         jadd(o, "local_disks", json_object_new_string(local_disks_to_string(p->storage.local_disks)));
         jadd(o, "copy_bandwidth_mib_s", json_object_new_uint64(p->storage.copy_bandwidth_mib_s));
+        jadd(o, "remove_source", json_object_new_boolean(p->storage.remove_source));
         jadd(root, "storage", o);
 
         s = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);

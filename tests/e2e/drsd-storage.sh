@@ -186,7 +186,7 @@ ctl move-storage d1 --pool local --remove-source >/dev/null 2>&1 || rc=$?
 printf '%s\n' "balance: {enabled: true, aggressiveness: 5, min_gain: 0.001, cooldown: 0, interval: 1h}
 automation: {level: manual}
 migration: {bandwidth: 100MiB}
-storage: {local_disks: copy, copy_bandwidth: 1MiB}" >"$WORK/policy.yaml"
+storage: {local_disks: copy, copy_bandwidth: 1MiB, remove_source: true}" >"$WORK/policy.yaml"
 ctl reload >/dev/null && ok "policy reloaded" || fail "reload"
 plan_moves() { # "VM:DISK_COPY_MIB …" of drsctl plan
         ctl plan --json | python3 -c '
@@ -223,7 +223,10 @@ else
         fail "no outcome of d1's balance move"
 fi
 echo "  history: $(last_event migration d1)"
-[[ "$(last_event migration d1)" == completed*"(balance)"*"1 disk(s) copied"* ]] && ok "the balance move copied d1's disk" || fail "last migration of d1: $(last_event migration d1)"
+[[ "$(last_event migration d1)" == completed*"(balance)"*"1 disk(s) copied"*"source volumes removed"* ]] &&
+        ok "the balance move copied d1's disk and removed the source's (storage.remove_source)" ||
+        fail "last migration of d1: $(last_event migration d1)"
+! vol_exists h1 /var/lib/libvirt/local/d1.qcow2 && ok "no d1 volume left on h1" || fail "d1's volume still on h1"
 [[ "$(where d1)" == "h2|h2" ]] && ok "d1 runs on h2 only" || fail "d1: $(where d1)"
 checksums d1 "$before" "after the balance move with disk copy"
 
@@ -234,7 +237,6 @@ migration: {remote: {parallel_connections: 4, bandwidth: 10MiB}}"
 HOSTS=(h1 h2)
 ctl reload >/dev/null && ok "drsd.yaml reloaded: cluster = h2" || fail "reload"
 wait_until 30 "h1 gone" bash -c "! '$DRSCTL' --socket '$WORK/drsd.sock' hosts | grep -qw h1" || fail "h1 still listed"
-virsh_h h1 vol-delete /var/lib/libvirt/local/d1.qcow2 >/dev/null 2>&1 # left by the balance move
 before="$(verifies d1)"
 t0="$(now_ms)"
 rc=0
