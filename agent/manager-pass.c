@@ -90,12 +90,12 @@ static int strv_remove(char **l, const char *s) {
 bool manager_host_fresh(Manager *m, const char *host) {
         if (!m->collector)
                 return false;
-        const HostReport *r = collector_get(m->collector, host);
-        return r && r->t_usec > 0 && !collector_host_is_stale(m->collector, host, hv_now_usec());
+        const HostReport *r = manager_host_report(m, host);
+        return r && r->t_usec > 0 && !manager_host_stale(m, host, hv_now_usec());
 }
 
 static const HostReport *host_report(Manager *m, const char *host) {
-        return m->collector ? collector_get(m->collector, host) : NULL;
+        return manager_host_report(m, host);
 }
 
 static PowerOp *power_op_find(Manager *m, const char *host) {
@@ -126,27 +126,9 @@ static void power_op_remove(Manager *m, PowerOp *op) {
 }
 
 static void set_host_mode(Manager *m, const char *host, HostMode mode, const char *reason) {
-        HostMode old = state_get(m->state, host);
-        int k = state_set(m->state, host, mode, reason, now_realtime_usec());
-        if (k < 0) {
-                log_error_errno(k, "Failed to save the state of host '%s': %m", host);
-                return;
-        }
-        if (k == 0)
-                return;
-        _cleanup_free_ char *msg = NULL;
-        if (asprintf(
-                    &msg, "Host '%s': %s → %s (%s)", host, host_mode_to_string(old),
-                    host_mode_to_string(mode), reason ?: "no reason given") < 0)
-                msg = NULL;
-        HistoryEvent e = {
-                .type = (char *) "host",
-                .source = (char *) host,
-                .reason = (char *) reason,
-                .result = (char *) host_mode_to_string(mode),
-                .message = msg,
-        };
-        manager_record(m, LOG_NOTICE, DRS_MESSAGE_HOST_STATE_CHANGED, &e);
+        int k = manager_set_host_mode(m, host, mode, reason);
+        if (k < 0 && k != -ENOMEM)
+                log_warning_errno(k, "Cannot set host '%s' %s: %m", host, host_mode_to_string(mode));
 }
 
 /* ---- samples ---------------------------------------------------------------------------- */
@@ -155,7 +137,7 @@ static void check_stale(Manager *m) {
         uint64_t now = hv_now_usec();
         for (size_t i = 0; m->collector && i < m->config->n_hosts; i++) {
                 const char *h = m->config->hosts[i].name;
-                bool stale = collector_host_is_stale(m->collector, h, now);
+                bool stale = manager_host_stale(m, h, now);
                 bool was = strv_contains(m->stale_hosts, h);
                 if (stale == was)
                         continue;
@@ -166,7 +148,7 @@ static void check_stale(Manager *m) {
                         }
                 } else
                         (void) strv_remove(m->stale_hosts, h);
-                HostMode mode = state_get(m->state, h);
+                HostMode mode = manager_host_mode(m, h);
                 /* A host in standby is expected to be silent. */
                 if (mode == HOST_MODE_STANDBY || mode == HOST_MODE_POWER_ON_FAILED)
                         continue;
@@ -275,10 +257,21 @@ static void on_sample(const char *host, const HvHostStats *s, const char *error,
                 k = collector_feed_error(m->collector, host, error ?: "unknown error", hv_now_usec());
         if (k < 0)
                 log_warning_errno(k, "Failed to record the sample of host '%s': %m", host);
+        if (manager_is_cluster(m)) {
+                /* Cluster mode: the one host polled is this one; every drsd (this one too) learns
+                 * of it from the report multicast. */
+                manager_cluster_report_now(m);
+                return;
+        }
         if (s && k >= 0)
                 track_adopted(m, host);
         if (s)
                 power_on_check(m, host);
+        check_stale(m);
+}
+
+void manager_cluster_host_reported(Manager *m, const char *host) {
+        power_on_check(m, host);
         check_stale(m);
 }
 
@@ -294,8 +287,7 @@ static const char *reason_string(const PlanMove *mv, char *buf, size_t size) {
         return move_reason_to_string(mv->reason);
 }
 
-static void on_migration_done(const MigrationRequest *req, const MigrationOutcome *o, void *userdata) {
-        Manager *m = userdata;
+void manager_migration_finished(Manager *m, const MigrationRequest *req, const MigrationOutcome *o) {
         bool ok = o->result == MIGRATION_OK;
         _cleanup_free_ char *msg = NULL;
 
@@ -339,12 +331,27 @@ static void on_migration_done(const MigrationRequest *req, const MigrationOutcom
                 m, ok ? LOG_INFO : LOG_WARNING,
                 ok ? DRS_MESSAGE_MIGRATION_COMPLETED : DRS_MESSAGE_MIGRATION_FAILED, &e);
 
-        if (m->run && leader_run_move_done(m->run, req->vm, ok) >= 0)
-                finish_run_if_done(m);
+        if (!manager_is_cluster(m))
+                manager_run_move_done(m, req->vm, ok);
         if (o->result == MIGRATION_LOST)
                 log_error(
                         "VM '%s' is not found running exactly once after its migration: check it by hand",
                         req->vm);
+}
+
+void manager_run_move_done(Manager *m, const char *vm, bool ok) {
+        if (m->run && leader_run_move_done(m->run, vm, ok) >= 0)
+                finish_run_if_done(m);
+}
+
+void manager_drop_plan(Manager *m) {
+        m->run = leader_run_free(m->run);
+        m->recommendations = leader_run_free(m->recommendations);
+        m->draining = strv_free(m->draining);
+}
+
+static void on_migration_done(const MigrationRequest *req, const MigrationOutcome *o, void *userdata) {
+        manager_migration_finished(userdata, req, o);
 }
 
 static int submit_move(const Problem *p, const PlanMove *mv, void *userdata) {
@@ -375,7 +382,8 @@ static int submit_move(const Problem *p, const PlanMove *mv, void *userdata) {
                 .memory_mib = mv->memory_mib,
                 .reason = reason,
         };
-        int k = executor_submit(m->executor, &req, on_migration_done, m);
+        int k = manager_is_cluster(m) ? manager_cluster_order_migration(m, &req)
+                                      : executor_submit(m->executor, &req, on_migration_done, m);
         if (k < 0) {
                 log_warning_errno(k, "Cannot start the migration of '%s': %m", vm);
                 return k;
@@ -467,6 +475,8 @@ static void on_power_command_done(PowerCommand *c, const PowerCommandResult *r, 
                         r->duration_ms, msg);
                 if (ok)
                         set_host_mode(m, op->host, HOST_MODE_STANDBY, "DPM: low demand");
+                else if (manager_is_cluster(m)) /* it announced standby before the command */
+                        set_host_mode(m, op->host, HOST_MODE_UP, "DPM: the power-off command failed");
                 power_op_remove(m, op);
                 manager_request_pass(m, "power-off finished");
                 return;
@@ -589,7 +599,7 @@ static int power_start(Manager *m, const char *host, PowerAction action) {
 /* A draining host goes to standby once its libvirt reports no running VM and no plan moves
  * anything. Power-off only then: the last VM's migration must be complete. */
 static void check_draining(Manager *m) {
-        if (m->run || (m->executor && executor_n_running(m->executor) + executor_n_queued(m->executor) > 0))
+        if (m->run || manager_migrations_in_flight(m) > 0)
                 return;
         for (size_t i = 0; m->draining && m->draining[i]; i++) {
                 const char *h = m->draining[i];
@@ -597,6 +607,14 @@ static void check_draining(Manager *m) {
                 if (power_op_find(m, h) || !manager_host_fresh(m, h) || !r || r->n_vms > 0)
                         continue;
                 log_info("Host '%s' is empty: powering it off", h);
+                if (manager_is_cluster(m)) {
+                        /* Its own drsd runs the command (after checking its libvirt once more). */
+                        if (manager_cluster_order_power_off(m, h) < 0)
+                                log_warning("Cannot order host '%s' to power off", h);
+                        (void) strv_remove(m->draining, h);
+                        i--;
+                        continue;
+                }
                 if (power_start(m, h, POWER_STANDBY) < 0) {
                         (void) strv_remove(m->draining, h);
                         i--; /* the list shifted; bounded by its length */
@@ -621,7 +639,7 @@ static bool host_has_moves(Manager *m, const char *host) {
 static void check_maintenance(Manager *m) {
         for (size_t i = 0; i < m->config->n_hosts; i++) {
                 const char *h = m->config->hosts[i].name;
-                if (state_get(m->state, h) != HOST_MODE_ENTERING_MAINTENANCE)
+                if (manager_host_mode(m, h) != HOST_MODE_ENTERING_MAINTENANCE)
                         continue;
                 const HostReport *r = host_report(m, h);
                 if (!manager_host_fresh(m, h) || !r || r->n_vms > 0 || host_has_moves(m, h))
@@ -633,8 +651,7 @@ static void check_maintenance(Manager *m) {
 /* ---- the pass ------------------------------------------------------------------------------- */
 
 static bool vm_busy(const char *vm, void *userdata) {
-        Manager *m = userdata;
-        return m->executor && executor_vm_busy(m->executor, vm);
+        return manager_vm_busy(userdata, vm);
 }
 
 int manager_build_problem(Manager *m, const char *force_maintenance, Problem **ret) {
@@ -652,8 +669,8 @@ int manager_build_problem(Manager *m, const char *force_maintenance, Problem **r
                 hosts[i] = (LeaderHost){
                         .config = hc,
                         .report = r && r->t_usec > 0 ? r : NULL,
-                        .stale = !m->collector || collector_host_is_stale(m->collector, hc->name, now_mono),
-                        .mode = state_get(m->state, hc->name),
+                        .stale = !m->collector || manager_host_stale(m, hc->name, now_mono),
+                        .mode = manager_host_mode(m, hc->name),
                         .draining = strv_contains(m->draining, hc->name),
                 };
         }
@@ -776,7 +793,7 @@ static int start_run(Manager *m, Problem *p, Plan *plan, bool include_recommende
                 if (plan->power[i].action == POWER_STANDBY) {
                         if (!strv_contains(m->draining, h) && strv_extend(&m->draining, h) < 0)
                                 return log_oom();
-                } else if (state_get(m->state, h) == HOST_MODE_STANDBY)
+                } else if (manager_host_mode(m, h) == HOST_MODE_STANDBY)
                         (void) power_start(m, h, POWER_ON);
         }
 
@@ -796,7 +813,7 @@ int manager_pass(Manager *m) {
 
         m->n_passes++;
         m->last_pass_usec = now_realtime_usec();
-        if (!m->collector)
+        if (!m->collector || !manager_acting_leader(m))
                 return 0;
 
         check_stale(m);
@@ -917,7 +934,8 @@ static int poller_configure(Manager *m) {
 
         for (size_t i = 0; m->polled && m->polled[i]; i++) {
                 const char *h = m->polled[i];
-                if (drs_config_find_host(m->config, h))
+                if (drs_config_find_host(m->config, h) &&
+                    (!manager_is_cluster(m) || streq_ptr(h, m->local_host)))
                         continue;
                 (void) poller_remove_host(m->poller, h);
                 (void) collector_remove_host(m->collector, h);
@@ -928,9 +946,12 @@ static int poller_configure(Manager *m) {
         poller_set_interval(m->poller, m->config->interval_s * USEC_PER_SEC);
         for (size_t i = 0; i < m->config->n_hosts; i++) {
                 const DrsHostConfig *hc = &m->config->hosts[i];
+                /* Cluster mode: only this host, by its local URI. */
+                if (manager_is_cluster(m) && !streq_ptr(hc->name, m->local_host))
+                        continue;
                 if (poller_has_host(m->poller, hc->name))
                         continue;
-                k = poller_add_host(m->poller, hc->name, hc->uri);
+                k = poller_add_host(m->poller, hc->name, hc->uri ?: MANAGER_LOCAL_URI);
                 if (k < 0)
                         return k;
                 if (strv_extend(&m->polled, hc->name) < 0)
@@ -1026,4 +1047,26 @@ void manager_leader_stop(Manager *m) {
         m->draining = strv_free(m->draining);
         free(m->last_plan_summary);
         m->last_plan_summary = NULL;
+}
+
+/* Cluster mode, on the standby host's own drsd (the leader's POWER_OFF order): only when its
+ * libvirt reports no running VM; the host announces standby before the command runs (it cannot
+ * after), and comes back up if the command fails. */
+void manager_local_power_off(Manager *m) {
+        const char *h = m->local_host;
+        const HostReport *r = h && m->collector ? collector_get(m->collector, h) : NULL;
+
+        if (!h)
+                return;
+        if (!r || r->t_usec == 0 || collector_host_is_stale(m->collector, h, hv_now_usec()) ||
+            r->n_vms > 0 ||
+            (m->executor && executor_n_running(m->executor) + executor_n_queued(m->executor) > 0)) {
+                log_warning(
+                        "Not powering off '%s': its libvirt %s", h,
+                        r && r->n_vms > 0 ? "still reports running VMs" : "has no fresh report");
+                return;
+        }
+        set_host_mode(m, h, HOST_MODE_STANDBY, "DPM: low demand");
+        if (power_start(m, h, POWER_STANDBY) < 0)
+                set_host_mode(m, h, HOST_MODE_UP, "DPM: the power-off command could not run");
 }
