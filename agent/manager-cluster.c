@@ -821,31 +821,48 @@ static void on_leadership(Cluster *c, void *userdata) {
         Manager *m = userdata;
         uint32_t leader = cluster_leader(c);
         uint64_t term = cluster_term(c);
-        bool me = cluster_is_leader(c);
+        bool me = cluster_is_leader(c), quorate = cluster_quorate(c) && cluster_connected(c);
 
-        if (leader == m->last_leader && term == m->last_term)
-                return;
-        if (leader == 0)
+        if (leader == 0) {
+                /* A round without a decision yet (a drsd joined or left): keep the plan, order
+                 * nothing until it decides. Without quorum (a minority, or corosync gone): stop. */
+                if (quorate || m->last_leader == 0)
+                        return;
                 log_event(
                         LOG_WARNING, (&(LogFields){.message_id = DRS_MESSAGE_LEADER_CHANGED}),
-                        "No leader: %s", cluster_waiting_for(c) ?: "election in progress");
-        else
+                        "No leader: %s; starting nothing new", cluster_waiting_for(c) ?: "not quorate");
+                unsigned n = m->executor ? executor_cancel_queued(m->executor, NULL) : 0;
+                if (n > 0)
+                        log_notice("Cancelled %u queued migration(s): quorum was lost", n);
+                if (m->was_leader) {
+                        log_notice(
+                                "No longer the leader: dropping the plan in progress (running migrations finish)");
+                        manager_drop_plan(m);
+                        orders_clear(m);
+                }
+                m->last_leader = 0;
+                m->was_leader = false;
+                return;
+        }
+        if (leader == m->last_leader && term == m->last_term)
+                return;
+        if (leader != m->last_leader)
                 log_event(
                         LOG_NOTICE, (&(LogFields){.message_id = DRS_MESSAGE_LEADER_CHANGED}),
                         "Leader: node %" PRIu32 " (%s), term %" PRIu64 "%s", leader,
                         cluster_node_host(c, leader) ?: "host not known yet", term,
                         me ? " — this drsd" : "");
-
-        bool was_me = m->last_leader != 0 && m->last_leader == cluster_nodeid(c) && m->was_leader;
-        /* A minority, or another leader: nothing queued here may start under the old orders. */
-        if (leader == 0 || leader != m->last_leader) {
+        else
+                log_info(
+                        "Leader: node %" PRIu32 " (%s) again, term %" PRIu64, leader,
+                        cluster_node_host(c, leader) ?: "?", term);
+        if (leader != m->last_leader) {
+                /* Orders queued here came from the previous leader: not started under the new one. */
                 unsigned n = m->executor ? executor_cancel_queued(m->executor, NULL) : 0;
                 if (n > 0)
-                        log_notice(
-                                "Cancelled %u queued migration(s): the leader changed or quorum was lost",
-                                n);
+                        log_notice("Cancelled %u queued migration(s) of the previous leader", n);
         }
-        if (was_me && !me) {
+        if (m->was_leader && !me) {
                 log_notice(
                         "No longer the leader: dropping the plan in progress (running migrations finish)");
                 manager_drop_plan(m);
@@ -855,7 +872,7 @@ static void on_leadership(Cluster *c, void *userdata) {
         m->last_term = term;
         m->was_leader = me;
         if (me)
-                manager_request_pass(m, "became the leader");
+                manager_request_pass(m, "leading");
 }
 
 static void on_left(Cluster *c, const uint32_t *nodeids, size_t n, void *userdata) {

@@ -1001,8 +1001,9 @@ int manager_leader_start(Manager *m) {
         if (k < 0)
                 return log_error_errno(k, "Failed to start polling the hosts: %m");
         log_info(
-                "Polling %zu host(s) every %" PRIu64 " s; passes every %" PRIu64 " s", m->config->n_hosts,
-                m->config->interval_s, m->policy->balance.interval_s);
+                "Polling %zu host(s) every %" PRIu64 " s; passes every %" PRIu64 " s%s",
+                manager_is_cluster(m) ? 1 : m->config->n_hosts, m->config->interval_s,
+                m->policy->balance.interval_s, manager_is_cluster(m) ? " when leading" : "");
         return 0;
 }
 

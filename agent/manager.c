@@ -104,8 +104,8 @@ static int error_string(PolicyError *e, const char *fallback_file, int k, char *
 
 /* Reads drsd.yaml and the policy it names. Nothing is changed on failure. */
 static int load_files(
-        const char *config_path, DrsConfig **ret_config, Policy **ret_policy, gid_t *ret_gid,
-        bool *ret_have_gid, LoadFailure *ret_failure, char **reterr_msg) {
+        const DrsConfig *current, const char *config_path, DrsConfig **ret_config, Policy **ret_policy,
+        gid_t *ret_gid, bool *ret_have_gid, LoadFailure *ret_failure, char **reterr_msg) {
         _cleanup_(drs_config_freep) DrsConfig *cfg = NULL;
         _cleanup_(policy_freep) Policy *pol = NULL;
         PolicyError e = {};
@@ -120,11 +120,12 @@ static int load_files(
                 policy_error_clear(&e);
                 return r < 0 ? r : (k == -ENOMEM ? k : -EINVAL);
         }
-        if (cfg->mode != DRS_MODE_STANDALONE) {
+        /* The mode and this host's name shape everything drsd runs: a restart changes them. */
+        if (current && (cfg->mode != current->mode || !streq_ptr(cfg->host, current->host))) {
                 *ret_failure = LOAD_CONFIG;
                 if (asprintf(
-                            reterr_msg, "%s: mode '%s' is not supported yet (only standalone)", config_path,
-                            drs_mode_to_string(cfg->mode)) < 0)
+                            reterr_msg, "%s: 'mode' and 'host' cannot change on a reload: restart drsd",
+                            config_path) < 0)
                         return -ENOMEM;
                 return -EINVAL;
         }
@@ -164,7 +165,7 @@ int manager_load_config(Manager *m, char **reterr_msg) {
         gid_t gid;
         bool have_gid;
 
-        int k = load_files(m->config_path, &cfg, &pol, &gid, &have_gid, &failure, reterr_msg);
+        int k = load_files(m->config, m->config_path, &cfg, &pol, &gid, &have_gid, &failure, reterr_msg);
         if (k < 0)
                 return k;
         drs_config_free(m->config);
@@ -285,7 +286,7 @@ static int manager_reload_full(Manager *m, LoadFailure *ret_failure, char **rete
         (void) sd_notify(false, "RELOADING=1\nSTATUS=Reloading configuration and policy");
         m->last_reload_usec = now_realtime_usec();
 
-        k = load_files(m->config_path, &cfg, &pol, &gid, &have_gid, &failure, &err);
+        k = load_files(m->config, m->config_path, &cfg, &pol, &gid, &have_gid, &failure, &err);
         if (k < 0) {
                 HistoryEvent e = {
                         .type = (char *) "policy",

@@ -51,6 +51,7 @@ e2e_finish() {
         local rc
         trap - EXIT INT TERM
         drsd_stop
+        if declare -F e2e_stop_hook >/dev/null; then e2e_stop_hook; fi
         if [[ -n "$WORK" && -f "$WORK/drsd.log" ]] && ((failed > 0)); then
                 echo "--- last lines of drsd's log"
                 tail -n 60 "$WORK/drsd.log" || true
