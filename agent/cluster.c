@@ -316,7 +316,11 @@ static void on_quorum(
         log_info(
                 "corosync: %s (ring %" PRIu32 ".%" PRIu64 ", %" PRIu32 " node(s))",
                 quorate ? "quorate" : "NOT quorate", ring.nodeid, ring.seq, n);
-        leadership_changed(c, election_quorum(c->election, quorate != 0, ring.seq));
+        bool was = election_quorate(c->election);
+        int k = election_quorum(c->election, quorate != 0, ring.seq);
+        /* Losing quorum while a round is undecided changes no decision, but the Manager must
+         * know: a minority starts nothing and drops its plan. */
+        leadership_changed(c, k < 0 ? k : (k > 0 || was != (quorate != 0)));
 }
 
 /* ---- connection ----------------------------------------------------------------------------------- */

@@ -26,6 +26,7 @@
  *     relayed (REPLY). */
 
 #include <errno.h>
+#include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -817,6 +818,26 @@ static void on_message(Cluster *c, const ClusterMsg *msg, void *userdata) {
         }
 }
 
+/* Leadership changes go to the journal and the history: an operator (and the tests) can see
+ * when a drsd was in a minority and therefore started nothing. */
+_printf_(4, 5) static void record_leadership(
+        Manager *m, int level, const char *result, const char *fmt, ...) {
+        _cleanup_free_ char *text = NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vasprintf(&text, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                return;
+        HistoryEvent e = {
+                .type = (char *) "cluster",
+                .source = m->local_host,
+                .result = (char *) result,
+                .message = text,
+        };
+        manager_record(m, level, DRS_MESSAGE_LEADER_CHANGED, &e);
+}
+
 static void on_leadership(Cluster *c, void *userdata) {
         Manager *m = userdata;
         uint32_t leader = cluster_leader(c);
@@ -828,9 +849,9 @@ static void on_leadership(Cluster *c, void *userdata) {
                  * nothing until it decides. Without quorum (a minority, or corosync gone): stop. */
                 if (quorate || m->last_leader == 0)
                         return;
-                log_event(
-                        LOG_WARNING, (&(LogFields){.message_id = DRS_MESSAGE_LEADER_CHANGED}),
-                        "No leader: %s; starting nothing new", cluster_waiting_for(c) ?: "not quorate");
+                record_leadership(
+                        m, LOG_WARNING, "no-leader", "No leader: %s; starting nothing new",
+                        cluster_waiting_for(c) ?: "not quorate");
                 unsigned n = m->executor ? executor_cancel_queued(m->executor, NULL) : 0;
                 if (n > 0)
                         log_notice("Cancelled %u queued migration(s): quorum was lost", n);
@@ -847,8 +868,8 @@ static void on_leadership(Cluster *c, void *userdata) {
         if (leader == m->last_leader && term == m->last_term)
                 return;
         if (leader != m->last_leader)
-                log_event(
-                        LOG_NOTICE, (&(LogFields){.message_id = DRS_MESSAGE_LEADER_CHANGED}),
+                record_leadership(
+                        m, LOG_NOTICE, me ? "leader" : "follower",
                         "Leader: node %" PRIu32 " (%s), term %" PRIu64 "%s", leader,
                         cluster_node_host(c, leader) ?: "host not known yet", term,
                         me ? " — this drsd" : "");

@@ -390,7 +390,8 @@ static int submit_move(const Problem *p, const PlanMove *mv, void *userdata) {
         }
         _cleanup_free_ char *msg = NULL;
         if (asprintf(
-                    &msg, "Migrating '%s' from '%s' to '%s' (%s, wave %u, gain %.4f)", vm, src, dst, reason,
+                    &msg, "%s '%s' from '%s' to '%s' (%s, wave %u, gain %.4f)",
+                    manager_is_cluster(m) ? "Ordered the migration of" : "Migrating", vm, src, dst, reason,
                     mv->wave, mv->gain) < 0)
                 msg = NULL;
         HistoryEvent e = {
@@ -399,7 +400,7 @@ static int submit_move(const Problem *p, const PlanMove *mv, void *userdata) {
                 .source = (char *) src,
                 .target = (char *) dst,
                 .reason = (char *) reason,
-                .result = (char *) "started",
+                .result = (char *) (manager_is_cluster(m) ? "ordered" : "started"),
                 .message = msg,
         };
         manager_record(m, LOG_INFO, DRS_MESSAGE_MIGRATION_STARTED, &e);

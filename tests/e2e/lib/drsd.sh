@@ -182,7 +182,7 @@ import json, sys
 ev = json.load(sys.stdin)["events"]
 n = 0
 for e in ev:
-    if e.get("type") == "migration" and e.get("result") not in (None, "started"):
+    if e.get("type") == "migration" and e.get("result") not in (None, "started", "ordered"):
         n += 1
         print("  %-10s %s -> %s  %-12s %-10s duration %6d ms  downtime %5d ms" % (e.get("vm"), e.get("source"), e.get("target"), e.get("reason", ""), e.get("result"), e.get("duration_ms", 0), e.get("downtime_ms", 0)))
 print("  %d migration result(s)" % n)
