@@ -44,6 +44,7 @@ struct Cluster {
         uint32_t nodeid;
         char *why; /* owned; why not connected */
         bool warned;
+        bool broken; /* reconnect at the next loop iteration */
 
         NodeHost *nodes; /* owned array */
         size_t n_nodes;
@@ -54,6 +55,16 @@ struct Cluster {
 
 static void disconnect(Cluster *c, const char *why);
 static int arm_retry(Cluster *c, uint64_t usec);
+
+/* From inside a corosync dispatch the handles must not be finalized: the loop does it. */
+static void schedule_reconnect(Cluster *c, const char *why) {
+        if (c->broken)
+                return;
+        c->broken = true;
+        free(c->why);
+        c->why = strdup(why);
+        (void) arm_retry(c, 1);
+}
 static void flush_queue(Cluster *c);
 
 /* ---- nodes and hosts ------------------------------------------------------------------------ */
@@ -147,6 +158,12 @@ static void flush_queue(Cluster *c) {
                 int k = mcast(c, c->queue[i].buf, c->queue[i].size);
                 if (k == -EAGAIN)
                         break;
+                if (k < 0) {
+                        /* A lost message may be a SYNC, without which this node never decides
+                         * again: start over with a fresh connection (and election). */
+                        schedule_reconnect(c, "a multicast failed");
+                        break;
+                }
                 free(c->queue[i].buf);
         }
         memmove(c->queue, c->queue + i, (c->n_queue - i) * sizeof(Outgoing));
@@ -204,8 +221,12 @@ static void send_sync(Cluster *c) {
                          .host = c->host},
         };
         int k = cluster_send(c, &m);
-        if (k < 0)
-                log_warning_errno(k, "corosync: failed to send SYNC: %m");
+        if (k < 0) {
+                /* The election waits for every SYNC this node sent: one never sent would stall
+                 * it for good. Reconnect instead (a new CPG member, a new round). */
+                log_warning_errno(k, "corosync: failed to send SYNC: %m; reconnecting");
+                schedule_reconnect(c, "failed to send a SYNC");
+        }
 }
 
 static void leadership_changed(Cluster *c, int k) {
@@ -464,7 +485,11 @@ fail:
 
 static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
         Cluster *c = userdata;
-        if (!c->connected)
+        if (c->broken) {
+                _cleanup_free_ char *why = TAKE_PTR(c->why);
+                c->broken = false;
+                disconnect(c, why); /* reconnects after CLUSTER_RECONNECT_USEC */
+        } else if (!c->connected)
                 (void) try_connect(c);
         else
                 flush_queue(c);
