@@ -16,6 +16,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/drsd.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/cluster.sh"
 
 COLLECT_INTERVAL=2s
+CL_METRICS=1
 e2e_begin
 
 cl_write_configs "balance:
@@ -79,6 +80,16 @@ else
 fi
 (($(count_on "$X") == 0)) && ok "$X runs no guest" || fail "$X still runs $(count_on "$X") guest(s)"
 [[ -z "$(cl_leader "$L")" ]] && ok "$L's drsd (corosync gone) names no leader" || fail "$L's drsd still names '$(cl_leader "$L")'"
+
+section "metrics: the new leader and the source as Prometheus sees them"
+nl="$(cl_agree "${others[@]}")"
+lm="$(cl_metric "${nl%/*}" drs_leader)"
+tm="$(cl_metric "${nl%/*}" drs_term)"
+[[ "$lm" == 1 && "$tm" == "${nl#*/}" ]] && ok "${nl%/*}: drs_leader 1, drs_term $tm (as drsctl status says)" || fail "${nl%/*}: drs_leader '$lm', drs_term '$tm' (status: $nl)"
+om="$(cl_metric "$T" drs_leader)"
+[[ "$om" == 0 || "${nl%/*}" == "$T" ]] && ok "drs_leader on the non-leaders is 0" || fail "$T: drs_leader '$om'"
+xm="$(cl_metric "$X" drs_migrations_total 'result="completed"')"
+[[ "${xm:-0}" -ge 4 ]] && ok "$X (the source) counts drs_migrations_total{result=\"completed\"} $xm" || fail "$X: drs_migrations_total ok '$xm'"
 
 section "$X's history: one migration at a time per VM, none refused"
 cl_ctl "$X" history --json >"$WORK/x.json" || fail "history of $X"

@@ -25,6 +25,8 @@ cl_write_configs() {
                         echo "state_dir: $(cl_dir "$h")/state"
                         echo "policy: $WORK/policy.yaml"
                         echo "policy_dir: $WORK/policy.d"
+                        # Each namespace has its own loopback: the same address on every host.
+                        [[ -n "${CL_METRICS:-}" ]] && echo "metrics_listen: \"127.0.0.1:9477\""
                         echo "hosts:"
                         for g in "${HOSTS[@]}"; do
                                 echo "  - name: $g"
@@ -52,7 +54,7 @@ cl_start() {
         ns="$("$TB" netns "$h")" || return 1
         echo "--- drsd start $(date +%T)" >>"$(cl_dir "$h")/drsd.log"
         # ip execs drsd after entering the namespace: $! is drsd's PID.
-        ip netns exec "$ns" "$DRSD" --foreground -c "$(cl_dir "$h")/drsd.yaml" >>"$(cl_dir "$h")/drsd.log" 2>&1 &
+        DRS_LOG_TIME=1 ip netns exec "$ns" "$DRSD" --foreground -c "$(cl_dir "$h")/drsd.yaml" >>"$(cl_dir "$h")/drsd.log" 2>&1 &
         CL_PID[$h]=$!
         disown "${CL_PID[$h]}" 2>/dev/null || true # no "Killed" from bash when a test SIGKILLs it
         for ((k = 0; k < 300; k++)); do
@@ -120,3 +122,15 @@ cl_agree() {
 
 # cl_corosync_pid HOST: the testbed's recorded corosync PID of HOST.
 cl_corosync_pid() { "$TB" pids | awk -v w="corosync:$1" '$2 == w {print $1}'; }
+
+# cl_metrics HOST: the Prometheus text of HOST's drsd (CL_METRICS=1), scraped inside its namespace.
+cl_metrics() {
+        ip netns exec "$("$TB" netns "$1")" python3 -c '
+import urllib.request
+print(urllib.request.urlopen("http://127.0.0.1:9477/metrics", timeout=5).read().decode())'
+}
+
+# cl_metric HOST NAME [LABELS]: the value of one series ("" when absent).
+cl_metric() {
+        cl_metrics "$1" | awk -v n="$2${3:+\{$3\}}" '$1 == n {print $2; exit}'
+}
