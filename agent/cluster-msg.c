@@ -19,7 +19,7 @@ _Static_assert(CLUSTER_MSG_MAX <= UINT32_MAX, "the length field is a u32");
 
 /* The smallest encoding of one VM: empty name (u16), vcpus (u32), memory_mib (u64), cpu_demand
  * (u32), memory_demand_mib (u64), migrating and busy (u8 each). */
-#define VM_MIN_SIZE (2U + 4U + 8U + 4U + 8U + 1U + 1U)
+#define VM_MIN_SIZE (2U + 4U + 8U + 4U + 8U + 1U + 1U + 2U) /* + an empty target */
 
 static const char *const cluster_msg_type_table[_CLUSTER_MSG_TYPE_MAX] = {
         [CLUSTER_MSG_SYNC] = "sync",       [CLUSTER_MSG_REPORT] = "report",
@@ -32,6 +32,7 @@ DEFINE_STRING_TABLE_LOOKUP_TO_STRING(cluster_msg_type, ClusterMsgType, _CLUSTER_
 
 static void cluster_vm_done(ClusterVm *vm) {
         free(vm->name);
+        free(vm->target);
         *vm = (ClusterVm){};
 }
 
@@ -218,6 +219,9 @@ static int encode_report(Writer *w, const ClusterReport *r) {
                 writer_u64(w, vm->memory_demand_mib);
                 writer_bool(w, vm->migrating);
                 writer_bool(w, vm->busy);
+                k = writer_string(w, vm->target, CLUSTER_NAME_MAX);
+                if (k < 0)
+                        return k;
         }
         return 0;
 }
@@ -468,6 +472,7 @@ static void decode_vm(Reader *r, ClusterVm *vm) {
         vm->memory_demand_mib = reader_u64(r);
         vm->migrating = reader_bool(r);
         vm->busy = reader_bool(r);
+        vm->target = reader_string(r, CLUSTER_NAME_MAX, true);
 }
 
 static void decode_report(Reader *r, ClusterReport *rep) {

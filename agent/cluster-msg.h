@@ -79,6 +79,7 @@ typedef struct ClusterVm {
         uint64_t memory_demand_mib; /* smoothed */
         bool migrating;             /* libvirt reports an outgoing migration job */
         bool busy;                  /* the sender's executor has a migration of it queued or running */
+        char *target;               /* owned; that migration's target host; NULL = none or not known */
 } ClusterVm;
 
 /* REPORT: a host agent's view of its own host. */

@@ -73,6 +73,7 @@ static VmSeries *series_free(VmSeries *v) {
 
 static void vm_report_done(VmReport *v) {
         free(v->name);
+        free(v->migrating_to);
 }
 
 static void host_report_done(HostReport *h) {

@@ -30,6 +30,8 @@ typedef struct VmReport {
         double cpu_demand;          /* cores, smoothed; 0 until two samples exist */
         uint64_t memory_demand_mib; /* smoothed */
         bool migrating;
+        char *migrating_to; /* owned; cluster mode: the target of the source's migration job, NULL = unknown
+                             */
 } VmReport;
 
 typedef struct HostReport {

@@ -812,6 +812,18 @@ unsigned executor_n_queued(const Executor *x) {
         return x ? (unsigned) x->n_queued : 0;
 }
 
+const char *executor_vm_target(const Executor *x, const char *vm) {
+        if (!x || !vm)
+                return NULL;
+        for (size_t i = 0; i < x->n_queued; i++)
+                if (streq(x->queued[i]->vm, vm))
+                        return x->queued[i]->target;
+        for (size_t i = 0; i < x->n_running; i++)
+                if (streq(x->running[i]->vm, vm))
+                        return x->running[i]->target;
+        return NULL;
+}
+
 bool executor_vm_busy(const Executor *x, const char *vm) {
         if (!x || !vm)
                 return false;

@@ -270,6 +270,29 @@ int leader_build_problem(const LeaderInput *in, Problem **ret) {
                 }
         }
 
+        /* Migrations in flight hold memory on their targets until they arrive: a plan made
+         * meanwhile (a new pass, a mandatory plan, a new leader) must not fill that room. The
+         * target comes from this drsd's own job, else from the source's report. */
+        for (size_t i = 0; i < p->n_vms; i++) {
+                const SolverVm *v = &p->vms[i];
+                if (!v->migrating)
+                        continue;
+                const char *target = in->vm_target ? in->vm_target(v->name, in->userdata) : NULL;
+                if (!target && v->host >= 0 && in->hosts[v->host].report) {
+                        const HostReport *r = in->hosts[v->host].report;
+                        for (size_t j = 0; j < r->n_vms && !target; j++)
+                                if (streq(r->vms[j].name, v->name))
+                                        target = r->vms[j].migrating_to;
+                }
+                if (!target)
+                        continue;
+                for (size_t h = 0; h < p->n_hosts; h++)
+                        if ((int) h != v->host && streq(p->hosts[h].name, target)) {
+                                p->hosts[h].incoming_mib += v->memory_mib;
+                                break;
+                        }
+        }
+
         *ret = TAKE_PTR(p);
         return 0;
 }

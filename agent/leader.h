@@ -106,6 +106,10 @@ typedef struct LeaderInput {
         AutomationLevel automation;
         /* VMs with an executor job (queued or running): migrating in the Problem. May be NULL. */
         bool (*vm_busy)(const char *vm, void *userdata);
+        /* The target host of this drsd's migration of vm in flight (queued or running), NULL when
+         * none or not known; its memory is held on that host (SolverHost.incoming_mib). A VM
+         * migrating without one here uses its report's migrating_to. May be NULL. */
+        const char *(*vm_target)(const char *vm, void *userdata);
         void *userdata;
         /* A host presented as in maintenance whatever its mode (evacuate --dry-run); may be NULL. */
         const char *force_maintenance;

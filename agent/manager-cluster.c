@@ -66,8 +66,10 @@ static void peer_done(Peer *p) {
         free(p->state.name);
         free(p->state.reason);
         free(p->report.name);
-        for (size_t i = 0; i < p->report.n_vms; i++)
+        for (size_t i = 0; i < p->report.n_vms; i++) {
                 free(p->report.vms[i].name);
+                free(p->report.vms[i].migrating_to);
+        }
         free(p->report.vms);
         free(p->report.last_error);
 }
@@ -177,6 +179,8 @@ void manager_cluster_report_now(Manager *m) {
                         .memory_demand_mib = r->vms[i].memory_demand_mib,
                         .migrating = r->vms[i].migrating,
                         .busy = m->executor && executor_vm_busy(m->executor, r->vms[i].name),
+                        .target =
+                                (char *) (m->executor ? executor_vm_target(m->executor, r->vms[i].name) : NULL),
                 };
         uint64_t now = hv_now_usec();
         bool have = r && r->t_usec > 0;
@@ -222,16 +226,21 @@ static int peer_take_report(Manager *m, const ClusterMsg *msg) {
                         .memory_demand_mib = cr->vms[i].memory_demand_mib,
                         /* A VM with a job at its source is migrating for the leader: never ordered twice. */
                         .migrating = cr->vms[i].migrating || cr->vms[i].busy,
+                        .migrating_to = cr->vms[i].target ? strdup(cr->vms[i].target) : NULL,
                 };
-                if (!vms[i].name) {
-                        for (size_t j = 0; j < i; j++)
+                if (!vms[i].name || (cr->vms[i].target && !vms[i].migrating_to)) {
+                        for (size_t j = 0; j <= i; j++) {
                                 free(vms[j].name);
+                                free(vms[j].migrating_to);
+                        }
                         free(vms);
                         return -ENOMEM;
                 }
         }
-        for (size_t i = 0; i < p->report.n_vms; i++)
+        for (size_t i = 0; i < p->report.n_vms; i++) {
                 free(p->report.vms[i].name);
+                free(p->report.vms[i].migrating_to);
+        }
         free(p->report.vms);
         p->report.vms = vms;
         p->report.n_vms = cr->n_vms;
@@ -263,6 +272,7 @@ static void orders_clear(Manager *m) {
         for (size_t i = 0; i < m->n_orders; i++) {
                 free(m->orders[i].vm);
                 free(m->orders[i].source);
+                free(m->orders[i].target);
         }
         free(m->orders);
         m->orders = NULL;
@@ -279,6 +289,7 @@ static ssize_t order_find(Manager *m, uint64_t id) {
 static void order_remove(Manager *m, size_t i) {
         free(m->orders[i].vm);
         free(m->orders[i].source);
+        free(m->orders[i].target);
         memmove(&m->orders[i], &m->orders[i + 1], (m->n_orders - i - 1) * sizeof(Order));
         m->n_orders--;
 }
@@ -287,6 +298,14 @@ unsigned manager_migrations_in_flight(Manager *m) {
         if (!manager_is_cluster(m))
                 return m->executor ? executor_n_running(m->executor) + executor_n_queued(m->executor) : 0;
         return (unsigned) m->n_orders;
+}
+
+const char *manager_vm_target(Manager *m, const char *vm) {
+        const char *t = m->executor ? executor_vm_target(m->executor, vm) : NULL;
+        for (size_t i = 0; !t && manager_is_cluster(m) && i < m->n_orders; i++)
+                if (streq(m->orders[i].vm, vm))
+                        t = m->orders[i].target;
+        return t;
 }
 
 bool manager_vm_busy(Manager *m, const char *vm) {
@@ -319,10 +338,16 @@ int manager_cluster_order_migration(Manager *m, const MigrationRequest *req) {
                 return -ENOMEM;
         m->orders = n;
         Order *o = &m->orders[m->n_orders];
-        *o = (Order){.id = ++m->next_order_id, .vm = strdup(req->vm), .source = strdup(req->source)};
-        if (!o->vm || !o->source) {
+        *o = (Order){
+                .id = ++m->next_order_id,
+                .vm = strdup(req->vm),
+                .source = strdup(req->source),
+                .target = strdup(req->target),
+        };
+        if (!o->vm || !o->source || !o->target) {
                 free(o->vm);
                 free(o->source);
+                free(o->target);
                 return -ENOMEM;
         }
         m->n_orders++;

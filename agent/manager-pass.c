@@ -655,6 +655,10 @@ static bool vm_busy(const char *vm, void *userdata) {
         return manager_vm_busy(userdata, vm);
 }
 
+static const char *vm_target(const char *vm, void *userdata) {
+        return manager_vm_target(userdata, vm);
+}
+
 int manager_build_problem(Manager *m, const char *force_maintenance, Problem **ret) {
         _cleanup_free_ LeaderHost *hosts = NULL;
         uint64_t now_mono = hv_now_usec(), now = now_realtime_usec();
@@ -688,6 +692,7 @@ int manager_build_problem(Manager *m, const char *force_maintenance, Problem **r
                 .now_usec = now,
                 .automation = level,
                 .vm_busy = vm_busy,
+                .vm_target = vm_target,
                 .userdata = m,
                 .force_maintenance = force_maintenance,
         };

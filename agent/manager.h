@@ -76,6 +76,7 @@ typedef struct Order {
         uint64_t id;
         char *vm;     /* owned */
         char *source; /* owned */
+        char *target; /* owned */
 } Order;
 
 /* A drsctl request forwarded to the leader, waiting for its REPLY. */
@@ -221,6 +222,8 @@ int manager_set_host_mode(Manager *m, const char *host, HostMode mode, const cha
 /* Migrations this drsd started or ordered that have not ended. */
 unsigned manager_migrations_in_flight(Manager *m);
 bool manager_vm_busy(Manager *m, const char *vm);
+/* The target of this drsd's migration (job or order) of vm in flight; NULL when none. */
+const char *manager_vm_target(Manager *m, const char *vm);
 /* The pass code's hooks for results: records a finished migration of this drsd's executor
  * (history, journal, metrics, cooldown; standalone: advances the plan), and marks a plan's move
  * done (cluster mode: from a RESULT). */

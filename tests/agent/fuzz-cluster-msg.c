@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static bool vm_equal(const ClusterVm *a, const ClusterVm *b) {
         return streq_ptr(a->name, b->name) && a->vcpus == b->vcpus && a->memory_mib == b->memory_mib &&
                a->cpu_demand == b->cpu_demand && a->memory_demand_mib == b->memory_demand_mib &&
-               a->migrating == b->migrating && a->busy == b->busy;
+               a->migrating == b->migrating && a->busy == b->busy && streq_ptr(a->target, b->target);
 }
 
 static bool report_equal(const ClusterReport *a, const ClusterReport *b) {

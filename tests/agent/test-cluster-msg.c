@@ -31,7 +31,8 @@ static void fill(ClusterMsg *m, ClusterMsgType t) {
                  .cpu_demand = 0.001,
                  .memory_demand_mib = 1,
                  .migrating = false,
-                 .busy = true},
+                 .busy = true,
+                 .target = (char *) "h2"},
                 {.name = (char *) "", .cpu_demand = 3999999.999},
         };
 
@@ -135,7 +136,7 @@ static bool msg_equal(const ClusterMsg *a, const ClusterMsg *b) {
                         if (!str_eq(v->name, w->name) || v->vcpus != w->vcpus ||
                             v->memory_mib != w->memory_mib || v->cpu_demand != w->cpu_demand ||
                             v->memory_demand_mib != w->memory_demand_mib || v->migrating != w->migrating ||
-                            v->busy != w->busy)
+                            v->busy != w->busy || !str_eq(v->target, w->target))
                                 return false;
                 }
                 return true;
@@ -596,7 +597,7 @@ static void test_decode_refusals(void **state) {
         expect_bad(b, report_size, "VM count 1, no VM");
 
         /* A report with more VMs than allowed, each of the smallest size (empty name, zeros). */
-        const size_t vm_size = 2 + 4 + 8 + 4 + 8 + 1 + 1;
+        const size_t vm_size = 2 + 4 + 8 + 4 + 8 + 1 + 1 + 2;
         size_t big_size = report_size + (CLUSTER_REPORT_MAX_VMS + 1) * vm_size;
         big = calloc(1, big_size);
         assert_non_null(big);
@@ -612,13 +613,14 @@ static void test_decode_refusals(void **state) {
         assert_int_equal(m.report.n_vms, CLUSTER_REPORT_MAX_VMS);
         assert_string_equal(m.report.vms[CLUSTER_REPORT_MAX_VMS - 1].name, "");
         cluster_msg_done(&m);
-        /* A VM's bool and CPU demand (the last VM: its busy byte ends the message). */
-        big[big_size - 1] = 2;
+        /* A VM's bool and CPU demand (the last VM: its busy byte, then its empty target, end the
+         * message). */
+        big[big_size - 3] = 2;
         expect_bad(big, big_size, "VM bool 2");
-        big[big_size - 1] = 0;
-        put_be32(big + big_size - 1 - 1 - 8 - 4, UINT32_C(4000000000));
+        big[big_size - 3] = 0;
+        put_be32(big + big_size - 3 - 1 - 8 - 4, UINT32_C(4000000000));
         expect_bad(big, big_size, "CPU demand out of range");
-        put_be32(big + big_size - 1 - 1 - 8 - 4, UINT32_C(3999999999));
+        put_be32(big + big_size - 3 - 1 - 8 - 4, UINT32_C(3999999999));
         assert_int_equal(cluster_msg_decode(big, big_size, &m, NULL), 0);
         assert_true(m.report.vms[CLUSTER_REPORT_MAX_VMS - 1].cpu_demand == 3999999.999);
         cluster_msg_done(&m);
