@@ -38,10 +38,10 @@ static uint64_t mono_ms(void) {
 
 int main(int argc, char **argv) {
         static const struct option options[] = {
-                {"json", no_argument, NULL, 'j'},     {"svg", required_argument, NULL, 's'},
+                {"json", no_argument, NULL, 'j'},       {"svg", required_argument, NULL, 's'},
                 {"seed", required_argument, NULL, 'S'}, {"count", required_argument, NULL, 'c'},
-                {"quiet", no_argument, NULL, 'q'},    {"time", no_argument, NULL, 't'},
-                {"help", no_argument, NULL, 'h'},     {},
+                {"quiet", no_argument, NULL, 'q'},      {"time", no_argument, NULL, 't'},
+                {"help", no_argument, NULL, 'h'},       {},
         };
         const char *svg = NULL;
         bool json = false, quiet = false, timing = false, have_seed = false;
@@ -124,7 +124,9 @@ int main(int argc, char **argv) {
                 if (!sim_result_ok(r)) {
                         failed++;
                         if (count > 1)
-                                fprintf(stderr, "drs-sim: seed %" PRIu64 " FAILED (replay: drs-sim --seed %" PRIu64 ")\n",
+                                fprintf(stderr,
+                                        "drs-sim: seed %" PRIu64 " FAILED (replay: drs-sim --seed %" PRIu64
+                                        ")\n",
                                         seed + i, seed + i);
                 }
                 if (count > 1 && quiet && sim_result_ok(r))
@@ -146,7 +148,8 @@ int main(int argc, char **argv) {
         }
         if (count > 1)
                 printf("%" PRIu64 " scenarios (seeds %" PRIu64 "-%" PRIu64 "): %" PRIu64 " steps, %" PRIu64
-                       " migrations, %" PRIu64 " faults injected, %" PRIu64 " invariant violations, %" PRIu64 " failed\n",
+                       " migrations, %" PRIu64 " faults injected, %" PRIu64 " invariant violations, %" PRIu64
+                       " failed\n",
                        count, seed, seed + count - 1, steps, migrations, faults, violations, failed);
         if (timing)
                 fprintf(stderr, "drs-sim: %.2f s wall\n", (double) (mono_ms() - t0) / 1000.0);

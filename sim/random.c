@@ -24,16 +24,16 @@ static double unit(uint64_t *x) {
 }
 
 static int policy_text(uint64_t *x, unsigned n_hosts, char **ret) {
-        const char *dpm = pick(x, 0, 1)
-                                  ? "dpm: {enabled: true, min_hosts_on: 2, commands: {power_on: 'on {host}', power_off: "
-                                    "'off {host}'}}\n"
-                                  : "";
+        const char *dpm =
+                pick(x, 0, 1)
+                        ? "dpm: {enabled: true, min_hosts_on: 2, power_on: 'on {host}', power_off: 'off {host}'}\n"
+                        : "";
         unsigned apart = pick(x, 0, 1), must = pick(x, 0, 1) && n_hosts >= 4;
         char *s = NULL;
         int n = asprintf(
                 &s,
                 "balance: {aggressiveness: %u, cooldown: %um, interval: %us, max_moves_per_pass: %u}\n"
-                "limits: {migrations_out_per_host: %u, migrations_in_per_host: %u, migrations_per_cluster: %u}\n"
+                "limits: {migrations_per_host: %u, migrations_per_cluster: %u}\n"
                 "migration: {max_downtime: [300ms, 1s, 3s], auto_converge: %s, timeout_per_gib: %us}\n"
                 "%s"
                 "groups:\n"
@@ -41,7 +41,7 @@ static int policy_text(uint64_t *x, unsigned n_hosts, char **ret) {
                 "  hosts: {rack1: [h01, h02]}\n"
                 "rules:\n"
                 "%s%s%s",
-                pick(x, 2, 5), pick(x, 5, 60), pick(x, 60, 300), pick(x, 5, 30), pick(x, 1, 2), pick(x, 1, 2),
+                pick(x, 2, 5), pick(x, 5, 60), pick(x, 60, 300), pick(x, 5, 30), pick(x, 1, 2),
                 pick(x, 1, 8), pick(x, 0, 1) ? "true" : "false", pick(x, 30, 180), dpm,
                 apart ? "  - {name: db-apart, type: keep-apart, vms: db}\n" : "",
                 must ? "  - {name: pin-rack1, type: must-run-on, vms: pinned, hosts: rack1}\n" : "",
@@ -56,7 +56,7 @@ int scenario_random(uint64_t seed, Scenario **ret) {
         _cleanup_(scenario_freep) Scenario *s = NULL;
         _cleanup_free_ char *yaml = NULL, *pol = NULL, *events = NULL;
         uint64_t x = seed * 2 + 1;
-        unsigned n_hosts = pick(&x, 3, 8), n_vms = n_hosts * pick(&x, 4, 10), hours = pick(&x, 3, 8);
+        unsigned n_hosts = pick(&x, 3, 6), n_vms = n_hosts * pick(&x, 4, 8), hours = pick(&x, 2, 5);
         int r;
 
         r = policy_text(&x, n_hosts, &pol);
@@ -98,7 +98,8 @@ int scenario_random(uint64_t seed, Scenario **ret) {
                                 fprintf(f, "  - revive host h%02u at %02u:%02u\n", h, T(t2));
                         break;
                 case 2:
-                        fprintf(f, "  - fail migrations to h%02u from %02u:%02u to %02u:%02u\n", h, T(t), T(t2));
+                        fprintf(f, "  - fail migrations to h%02u from %02u:%02u to %02u:%02u\n", h, T(t),
+                                T(t2));
                         break;
                 case 3:
                         fprintf(f, "  - fail migrations from %02u:%02u to %02u:%02u\n", T(t), T(t2));
@@ -137,10 +138,11 @@ int scenario_random(uint64_t seed, Scenario **ret) {
                 "memory: {pattern: %s, base: 0.3, peak: 0.8}, dirty_mib_s: %u}\n"
                 "policy:\n%s"
                 "events:\n%s",
-                seed, hours, pick(&x, 200, 2000), unit(&x) * 0.15, pick(&x, 30, 200), unit(&x) * 0.3, n_hosts,
-                pick(&x, 8, 32), pick(&x, 32, 128), patterns[pick(&x, 0, 3)], pick(&x, 10, 400), n_vms,
-                pick(&x, 1, 8), pick(&x, 1, 8), patterns[pick(&x, 0, 3)], unit(&x) * 0.3, 0.3 + unit(&x) * 0.7,
-                patterns[pick(&x, 0, 3)], pick(&x, 5, 400), ind, events && *events ? events : "  []\n");
+                seed, hours, pick(&x, 200, 2000), unit(&x) * 0.15, pick(&x, 30, 200), unit(&x) * 0.3,
+                n_hosts, pick(&x, 8, 32), pick(&x, 32, 128), patterns[pick(&x, 0, 3)], pick(&x, 10, 400),
+                n_vms, pick(&x, 1, 8), pick(&x, 1, 8), patterns[pick(&x, 0, 3)], unit(&x) * 0.3,
+                0.3 + unit(&x) * 0.7, patterns[pick(&x, 0, 3)], pick(&x, 5, 400), ind,
+                events && *events ? events : "  []\n");
         if (r < 0)
                 return -ENOMEM;
         PolicyError err = {};

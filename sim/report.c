@@ -15,53 +15,66 @@ static double savings(const SimResult *r) {
 }
 
 static void clock_str(uint64_t t_s, char *buf, size_t size) {
-        (void) snprintf(buf, size, "%02" PRIu64 ":%02" PRIu64 ":%02" PRIu64, t_s / 3600, t_s / 60 % 60, t_s % 60);
+        (void) snprintf(
+                buf, size, "%02" PRIu64 ":%02" PRIu64 ":%02" PRIu64, t_s / 3600, t_s / 60 % 60, t_s % 60);
 }
 
 int sim_result_to_text(const SimResult *r, FILE *f) {
         char t[32];
 
-        fprintf(f, "scenario %s (seed %" PRIu64 "): %zu hosts, %zu VMs, %.1f h simulated\n", r->name, r->seed,
-                r->n_hosts, r->n_vms, (double) r->duration_s / 3600.0);
-        fprintf(f, "  steps %" PRIu64 ", samples %" PRIu64 ", passes %" PRIu64 ", plans started %" PRIu64
-                   " (%" PRIu64 " replaced by a mandatory one)\n",
+        fprintf(f, "scenario %s (seed %" PRIu64 "): %zu hosts, %zu VMs, %.1f h simulated\n", r->name,
+                r->seed, r->n_hosts, r->n_vms, (double) r->duration_s / 3600.0);
+        fprintf(f,
+                "  steps %" PRIu64 ", samples %" PRIu64 ", passes %" PRIu64 ", plans started %" PRIu64
+                " (%" PRIu64 " replaced by a mandatory one)\n",
                 r->steps, r->samples, r->passes, r->plans_started, r->plans_replaced);
         fprintf(f, "  CPU imbalance     min %.4f  median %.4f  max %.4f  final %.4f\n", r->cpu_imbalance.min,
                 r->cpu_imbalance.median, r->cpu_imbalance.max, r->final_cpu_imbalance);
-        fprintf(f, "  memory imbalance  min %.4f  median %.4f  max %.4f  final %.4f\n", r->memory_imbalance.min,
-                r->memory_imbalance.median, r->memory_imbalance.max, r->final_memory_imbalance);
+        fprintf(f, "  memory imbalance  min %.4f  median %.4f  max %.4f  final %.4f\n",
+                r->memory_imbalance.min, r->memory_imbalance.median, r->memory_imbalance.max,
+                r->final_memory_imbalance);
         fprintf(f, "  max utilization   CPU %.3f  memory %.3f (demand / capacity, any up host)\n",
                 r->max_cpu_utilization, r->max_memory_utilization);
-        fprintf(f, "  migrations        %" PRIu64 " started: %" PRIu64 " completed, %" PRIu64 " failed, %" PRIu64
-                   " aborted, %" PRIu64 " skipped; %" PRIu64 " stall steps, %" PRIu64 " auto-converge retries\n",
+        fprintf(f,
+                "  migrations        %" PRIu64 " started: %" PRIu64 " completed, %" PRIu64
+                " failed, %" PRIu64 " aborted, %" PRIu64 " skipped; %" PRIu64 " stall steps, %" PRIu64
+                " auto-converge retries\n",
                 r->migrations_started, r->migrations_ok, r->migrations_failed, r->migrations_aborted,
                 r->migrations_skipped, r->stall_steps, r->retries);
         fprintf(f, "                    by reason:");
         for (size_t i = 0; i < 4; i++)
                 fprintf(f, " %s %" PRIu64, reason_names[i], r->migrations_by_reason[i]);
-        fprintf(f, "\n                    %" PRIu64 " VMs moved, at most %" PRIu64 " moves of one VM; moved twice "
-                   "within the cooldown %" PRIu64 " (balance both times %" PRIu64 "), back to the previous host %" PRIu64
-                   "; balance moves while every host < 20%% CPU %" PRIu64 "\n",
+        fprintf(f,
+                "\n                    %" PRIu64 " VMs moved, at most %" PRIu64
+                " moves of one VM; moved twice "
+                "within the cooldown %" PRIu64 " (balance both times %" PRIu64
+                "), back to the previous host %" PRIu64
+                "; balance moves while every host < 20%% CPU %" PRIu64 "\n",
                 r->vms_moved, r->max_moves_one_vm, r->moved_twice_within_cooldown,
                 r->balance_moved_twice_within_cooldown, r->returns, r->idle_balance_moves);
         for (size_t i = 0; i < r->n_maintenance; i++) {
                 const SimMaintenance *m = &r->maintenance[i];
                 clock_str(m->start_s, t, sizeof(t));
                 if (m->done_s >= 0)
-                        fprintf(f, "  maintenance       %s from %s: %u VMs, in maintenance after %" PRId64
-                                   " s, at most %u VMs to one host\n",
+                        fprintf(f,
+                                "  maintenance       %s from %s: %u VMs, in maintenance after %" PRId64
+                                " s, at most %u VMs to one host\n",
                                 m->host, t, m->n_vms, m->done_s - (int64_t) m->start_s, m->max_to_one);
                 else
-                        fprintf(f, "  maintenance       %s from %s: %u VMs, not in maintenance by the end, at most %u "
-                                   "VMs to one host\n",
+                        fprintf(f,
+                                "  maintenance       %s from %s: %u VMs, not in maintenance by the end, at most %u "
+                                "VMs to one host\n",
                                 m->host, t, m->n_vms, m->max_to_one);
         }
-        fprintf(f, "  power             standby %" PRIu64 " ok / %" PRIu64 " failed, power-on %" PRIu64
-                   " ok / %" PRIu64 " failed; host-hours %.1f of %.1f always-on (DPM saved %.1f%%)\n",
+        fprintf(f,
+                "  power             standby %" PRIu64 " ok / %" PRIu64 " failed, power-on %" PRIu64
+                " ok / %" PRIu64 " failed; host-hours %.1f of %.1f always-on (DPM saved %.1f%%)\n",
                 r->standby_ok, r->standby_failed, r->power_on_ok, r->power_on_failed, r->host_hours_on,
                 r->host_hours_always_on, 100.0 * savings(r));
-        fprintf(f, "  faults            %" PRIu64 " migrations failed, %" PRIu64 " stalled, %" PRIu64 " hosts killed, %" PRIu64
-                   " power commands failed, %" PRIu64 " leader changes (%" PRIu64 " stale orders refused)\n",
+        fprintf(f,
+                "  faults            %" PRIu64 " migrations failed, %" PRIu64 " stalled, %" PRIu64
+                " hosts killed, %" PRIu64 " power commands failed, %" PRIu64 " leader changes (%" PRIu64
+                " stale orders refused)\n",
                 r->faults_migration_failed, r->faults_stalled, r->faults_host_killed, r->faults_power_failed,
                 r->faults_leader_changes, r->stale_orders_refused);
         fprintf(f, "  invariants        %" PRIu64 " violation(s)\n", r->n_violations);
@@ -134,7 +147,8 @@ int sim_result_to_json(const SimResult *r, char **ret) {
                 json_object_object_add(e, "host", json_object_new_string(x->host));
                 ADD_U(e, "start_s", x->start_s);
                 json_object_object_add(
-                        e, "seconds", x->done_s >= 0 ? json_object_new_int64(x->done_s - (int64_t) x->start_s) : NULL);
+                        e, "seconds",
+                        x->done_s >= 0 ? json_object_new_int64(x->done_s - (int64_t) x->start_s) : NULL);
                 ADD_U(e, "vms", x->n_vms);
                 ADD_U(e, "max_to_one_host", x->max_to_one);
                 json_object_array_add(a, e);
@@ -174,7 +188,8 @@ int sim_result_to_json(const SimResult *r, char **ret) {
         json_object_object_add(o, "expectations_failed", a);
         json_object_object_add(o, "ok", json_object_new_boolean(sim_result_ok(r)));
 
-        const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+        const char *s =
+                json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
         char *c = s ? strdup(s) : NULL;
         json_object_put(o);
         if (!c)
@@ -218,16 +233,22 @@ static double xpos(const SimResult *r, uint64_t t) {
 static void axes(FILE *f, const SimResult *r, double top, const char *title, double ymax, const char *unit) {
         fprintf(f, "<text x=\"%g\" y=\"%g\" font-size=\"13\" font-weight=\"bold\">", LEFT, top - 8);
         xml_text(f, title);
-        fprintf(f, "</text>\n<rect x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\" fill=\"none\" stroke=\"#888\"/>\n",
+        fprintf(f,
+                "</text>\n<rect x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\" fill=\"none\" stroke=\"#888\"/>\n",
                 LEFT, top, PLOT_W, PANEL_H);
         for (int i = 0; i <= 4; i++) {
                 double y = top + PANEL_H - PANEL_H * i / 4.0;
-                fprintf(f, "<line x1=\"%g\" x2=\"%g\" y1=\"%g\" y2=\"%g\" stroke=\"#eee\"/>"
-                           "<text x=\"%g\" y=\"%g\" font-size=\"10\" text-anchor=\"end\">%g%s</text>\n",
+                fprintf(f,
+                        "<line x1=\"%g\" x2=\"%g\" y1=\"%g\" y2=\"%g\" stroke=\"#eee\"/>"
+                        "<text x=\"%g\" y=\"%g\" font-size=\"10\" text-anchor=\"end\">%g%s</text>\n",
                         LEFT, LEFT + PLOT_W, y, y, LEFT - 4, y + 3, ymax * i / 4.0, unit);
         }
-        for (uint64_t h = 0; h <= r->duration_s / 3600; h += r->duration_s > 48 * 3600 ? 24 : r->duration_s > 12 * 3600 ? 3 : 1)
-                fprintf(f, "<text x=\"%g\" y=\"%g\" font-size=\"10\" text-anchor=\"middle\">%02" PRIu64 ":00</text>\n",
+        for (uint64_t h = 0; h <= r->duration_s / 3600; h += r->duration_s > 48 * 3600   ? 24
+                                                             : r->duration_s > 12 * 3600 ? 3
+                                                                                         : 1)
+                fprintf(f,
+                        "<text x=\"%g\" y=\"%g\" font-size=\"10\" text-anchor=\"middle\">%02" PRIu64
+                        ":00</text>\n",
                         xpos(r, h * 3600), top + PANEL_H + 12, h);
 }
 
@@ -247,8 +268,9 @@ static void host_lines(FILE *f, const SimResult *r, double top, bool cpu) {
                                 v = 1.2f;
                         double x = xpos(r, r->series[i].t_s), y = top + PANEL_H - PANEL_H * v / 1.2;
                         if (!open)
-                                fprintf(f, "<polyline fill=\"none\" stroke=\"hsl(%.0f,60%%,45%%)\" stroke-width=\"0.8\" "
-                                           "stroke-opacity=\"0.7\" points=\"",
+                                fprintf(f,
+                                        "<polyline fill=\"none\" stroke=\"hsl(%.0f,60%%,45%%)\" stroke-width=\"0.8\" "
+                                        "stroke-opacity=\"0.7\" points=\"",
                                         hue);
                         fprintf(f, "%.1f,%.1f ", x, y);
                         open = true;
@@ -262,13 +284,15 @@ int sim_result_to_svg(const SimResult *r, FILE *f) {
         double h_total = 3 * (PANEL_H + GAP) + 70;
         unsigned max_mig = 1;
 
-        fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" font-family=\"sans-serif\">\n"
-                   "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+        fprintf(f,
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" font-family=\"sans-serif\">\n"
+                "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
                 W, h_total);
         fprintf(f, "<text x=\"%g\" y=\"20\" font-size=\"15\" font-weight=\"bold\">drs-sim: ", LEFT);
         xml_text(f, r->name);
-        fprintf(f, " — %zu hosts, %zu VMs, %" PRIu64 " migrations, %" PRIu64 " invariant violations</text>\n", r->n_hosts,
-                r->n_vms, r->migrations_ok, r->n_violations);
+        fprintf(f,
+                " — %zu hosts, %zu VMs, %" PRIu64 " migrations, %" PRIu64 " invariant violations</text>\n",
+                r->n_hosts, r->n_vms, r->migrations_ok, r->n_violations);
 
         double top = 50;
         axes(f, r, top, "CPU utilization per host (demand / cores)", 120, "%");
@@ -285,7 +309,8 @@ int sim_result_to_svg(const SimResult *r, FILE *f) {
         for (size_t i = 0; i < r->n_series; i++)
                 if (r->series[i].migrations > 0) {
                         double hgt = PANEL_H * r->series[i].migrations / max_mig;
-                        fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.2f\" height=\"%.1f\" fill=\"#d62\"/>\n",
+                        fprintf(f,
+                                "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.2f\" height=\"%.1f\" fill=\"#d62\"/>\n",
                                 xpos(r, r->series[i].t_s), top + PANEL_H - hgt, bw > 1 ? bw : 1, hgt);
                 }
         fputs("<polyline fill=\"none\" stroke=\"#26a\" stroke-width=\"1.5\" points=\"", f);
@@ -299,8 +324,9 @@ int sim_result_to_svg(const SimResult *r, FILE *f) {
         /* Scheduled events across every panel. */
         for (size_t i = 0; i < r->n_marks; i++) {
                 double x = xpos(r, r->marks[i].t_s);
-                fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"50\" y2=\"%g\" stroke=\"#555\" stroke-dasharray=\"3,3\"/>\n"
-                           "<text x=\"%.1f\" y=\"%g\" font-size=\"10\" transform=\"rotate(-90 %.1f %g)\">",
+                fprintf(f,
+                        "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"50\" y2=\"%g\" stroke=\"#555\" stroke-dasharray=\"3,3\"/>\n"
+                        "<text x=\"%.1f\" y=\"%g\" font-size=\"10\" transform=\"rotate(-90 %.1f %g)\">",
                         x, x, top + PANEL_H, x + 3, top + PANEL_H - 4, x + 3, top + PANEL_H - 4);
                 xml_text(f, r->marks[i].label);
                 fputs("</text>\n", f);

@@ -132,8 +132,9 @@ static int parse_host(YContext *c, const YNode *n, SimHostSpec *h) {
         h->count = 1;
         if ((r = get_name(c, ymap_get(n, "name"), "hosts.name", &h->name)) < 0 ||
             (r = yget_unsigned(c, ymap_get(n, "cpus"), "hosts.cpus", 1, 4096, &h->cpus)) < 0 ||
-            (r = yget_size_mib(c, ymap_get(n, "memory_mib"), "hosts.memory_mib", 1024, UINT64_C(1) << 30,
-                               &h->memory_mib)) < 0 ||
+            (r = yget_size_mib(
+                     c, ymap_get(n, "memory_mib"), "hosts.memory_mib", 1024, UINT64_C(1) << 30,
+                     &h->memory_mib)) < 0 ||
             (r = get_labels(c, n, "hosts.groups", &h->groups)) < 0)
                 return r;
         if ((v = ymap_get(n, "count")) &&
@@ -145,8 +146,8 @@ static int parse_host(YContext *c, const YNode *n, SimHostSpec *h) {
 }
 
 static int parse_load(YContext *c, const YNode *n, const char *what, SimLoad *l) {
-        static const char *const keys[] = {"pattern", "base", "peak",    "peak_at",
-                                           "noise",   "burst_probability", "burst", NULL};
+        static const char *const keys[] = {"pattern",           "base",  "peak", "peak_at", "noise",
+                                           "burst_probability", "burst", NULL};
         const YNode *v;
         char buf[64];
         int r;
@@ -172,7 +173,8 @@ static int parse_load(YContext *c, const YNode *n, const char *what, SimLoad *l)
                 l->pattern = sim_pattern_from_string(p);
                 if (l->pattern < 0)
                         return yerr(
-                                c, v, "unknown pattern '%s' in '%s' (expected one of: steady, diurnal, bursty, growing)",
+                                c, v,
+                                "unknown pattern '%s' in '%s' (expected one of: steady, diurnal, bursty, growing)",
                                 p, what);
         }
         if ((v = ymap_get(n, "base")) && (r = yget_fraction(c, v, "base", 0, 1, &l->base)) < 0)
@@ -215,7 +217,7 @@ static void load_init(SimLoad *l, double base) {
 }
 
 static int parse_vm(YContext *c, const YNode *n, SimVmSpec *vm) {
-        static const char *const keys[] = {"name", "count", "host",  "vcpus",       "memory_mib",
+        static const char *const keys[] = {"name", "count",  "host",        "vcpus",  "memory_mib",
                                            "cpu",  "memory", "dirty_mib_s", "groups", NULL};
         const YNode *v;
         int r = ymap_check(c, n, "vms", keys);
@@ -229,11 +231,13 @@ static int parse_vm(YContext *c, const YNode *n, SimVmSpec *vm) {
         load_init(&vm->memory, 0.5);
         if ((r = get_name(c, ymap_get(n, "name"), "vms.name", &vm->name)) < 0 ||
             (r = yget_unsigned(c, ymap_get(n, "vcpus"), "vms.vcpus", 1, 4096, &vm->vcpus)) < 0 ||
-            (r = yget_size_mib(c, ymap_get(n, "memory_mib"), "vms.memory_mib", 1, UINT64_C(1) << 30,
-                               &vm->memory_mib)) < 0 ||
+            (r = yget_size_mib(
+                     c, ymap_get(n, "memory_mib"), "vms.memory_mib", 1, UINT64_C(1) << 30,
+                     &vm->memory_mib)) < 0 ||
             (r = get_labels(c, n, "vms.groups", &vm->groups)) < 0)
                 return r;
-        if ((v = ymap_get(n, "count")) && (r = yget_unsigned(c, v, "vms.count", 1, SIM_MAX_COUNT, &vm->count)) < 0)
+        if ((v = ymap_get(n, "count")) &&
+            (r = yget_unsigned(c, v, "vms.count", 1, SIM_MAX_COUNT, &vm->count)) < 0)
                 return r;
         if ((v = ymap_get(n, "host")) && (r = get_name(c, v, "vms.host", &vm->host)) < 0)
                 return r;
@@ -295,15 +299,15 @@ static int parse_event(YContext *c, const YNode *n, SimEvent *e) {
         } else if (nw == 4 && streq(w[0], "exit-maintenance") && streq(w[2], "at")) {
                 e->type = SIM_EVENT_EXIT_MAINTENANCE;
                 host = w[1], at = w[3];
-        } else if (nw == 5 && (streq(w[0], "kill") || streq(w[0], "revive")) && streq(w[1], "host") &&
-                   streq(w[3], "at")) {
+        } else if (
+                nw == 5 && (streq(w[0], "kill") || streq(w[0], "revive")) && streq(w[1], "host") &&
+                streq(w[3], "at")) {
                 e->type = streq(w[0], "kill") ? SIM_EVENT_KILL_HOST : SIM_EVENT_REVIVE_HOST;
                 host = w[2], at = w[4];
         } else if (nw == 4 && streq(w[0], "leader") && streq(w[1], "change") && streq(w[2], "at")) {
                 e->type = SIM_EVENT_LEADER_CHANGE;
                 at = w[3];
-        } else if (
-                nw >= 6 && (streq(w[0], "fail") || streq(w[0], "stall")) && streq(w[1], "migrations")) {
+        } else if (nw >= 6 && (streq(w[0], "fail") || streq(w[0], "stall")) && streq(w[1], "migrations")) {
                 size_t k = 2;
                 e->type = streq(w[0], "fail") ? SIM_EVENT_FAIL_MIGRATIONS : SIM_EVENT_STALL_MIGRATIONS;
                 if (e->type == SIM_EVENT_FAIL_MIGRATIONS && nw == 8 && streq(w[2], "to")) {
@@ -336,7 +340,8 @@ static int parse_event(YContext *c, const YNode *n, SimEvent *e) {
                                 c, n, "bad time '%s' in event (expected HH:MM or HH:MM:SS)",
                                 parse_clock(from, &e->at_s) < 0 ? from : to);
                 if (e->until_s <= e->at_s)
-                        return yerr(c, n, "event window ends at or before it starts ('%s' to '%s')", from, to);
+                        return yerr(
+                                c, n, "event window ends at or before it starts ('%s' to '%s')", from, to);
         }
         if (host) {
                 if (!name_ok(host))
@@ -357,10 +362,18 @@ bad:
 
 static int parse_expect(YContext *c, const YNode *n, SimExpect *e) {
         static const char *const keys[] = {
-                "max_migrations",      "min_migrations",         "max_moved_twice_within_cooldown",
-                "max_returns",         "max_idle_balance_moves", "max_memory_utilization",
-                "max_cpu_utilization", "max_evacuation_share",   "min_dpm_savings",
-                "max_final_cpu_imbalance", "max_maintenance",    NULL};
+                "max_migrations",
+                "min_migrations",
+                "max_moved_twice_within_cooldown",
+                "max_returns",
+                "max_idle_balance_moves",
+                "max_memory_utilization",
+                "max_cpu_utilization",
+                "max_evacuation_share",
+                "min_dpm_savings",
+                "max_final_cpu_imbalance",
+                "max_maintenance",
+                NULL};
         struct {
                 const char *key;
                 int64_t *i;
@@ -403,14 +416,17 @@ static int parse_expect(YContext *c, const YNode *n, SimExpect *e) {
 
 /* The policy mapping's text, cut out of the document and de-indented, so that the real policy
  * parser reads it; its errors are moved back to the scenario's lines and columns. */
-static int parse_policy(YContext *c, const char *buf, size_t len, const YNode *n, unsigned end_line, Policy *p) {
+static int
+parse_policy(YContext *c, const char *buf, size_t len, const YNode *n, unsigned end_line, Policy *p) {
         _cleanup_free_ char *text = NULL;
         size_t n_text = 0, line = 1, col0 = n->column - 1;
         const char *s = buf, *e = buf + len;
         int r;
 
         if (n->type != YNODE_MAPPING)
-                return yerr(c, n, "'policy' must be a mapping (the policy language), not %s", ynode_type_name(n));
+                return yerr(
+                        c, n, "'policy' must be a mapping (the policy language), not %s",
+                        ynode_type_name(n));
         text = malloc(len + 1);
         if (!text)
                 return -ENOMEM;
@@ -503,8 +519,8 @@ static int load_trace(YContext *c, const YNode *n, Scenario *s) {
                 if (sscanf(line, "%llu,%64[^,],%lf,%llu", &t, vm, &cpu, &mem) != 4 || !name_ok(vm) ||
                     !(cpu >= 0 && cpu < 1e6))
                         return yerr(
-                                c, n, "trace file '%s' line %zu: expected SECONDS,VM,CPU_CORES,MEMORY_MIB", path,
-                                lineno);
+                                c, n, "trace file '%s' line %zu: expected SECONDS,VM,CPU_CORES,MEMORY_MIB",
+                                path, lineno);
                 SimTracePoint *l = reallocarray(s->trace, s->n_trace + 1, sizeof(SimTracePoint));
                 if (!l)
                         return -ENOMEM;
@@ -546,9 +562,9 @@ static bool host_exists(const Scenario *s, const char *name) {
 }
 
 int scenario_parse(const char *file, const char *buf, size_t len, Scenario **ret, PolicyError *reterr) {
-        static const char *const keys[] = {
-                "name",   "description", "seed", "duration", "interval", "solver", "policy", "hosts",
-                "vms",    "migration",   "power", "trace",   "events",  "expect", NULL};
+        static const char *const keys[] = {"name",   "description", "seed",   "duration", "interval",
+                                           "solver", "policy",      "hosts",  "vms",      "migration",
+                                           "power",  "trace",       "events", "expect",   NULL};
         _cleanup_(scenario_freep) Scenario *s = NULL;
         _cleanup_(ynode_freep) YNode *root = NULL;
         YContext ctx = {.file = file, .error = reterr};
@@ -591,7 +607,8 @@ int scenario_parse(const char *file, const char *buf, size_t len, Scenario **ret
                 const YNode *w;
                 if ((r = ymap_check(c, v, "solver", skeys)) < 0)
                         return r;
-                if ((w = ymap_get(v, "greedy_only")) && (r = yget_bool(c, w, "solver.greedy_only", &s->greedy_only)) < 0)
+                if ((w = ymap_get(v, "greedy_only")) &&
+                    (r = yget_bool(c, w, "solver.greedy_only", &s->greedy_only)) < 0)
                         return r;
                 if ((w = ymap_get(v, "effort")) &&
                     (r = yget_unsigned(c, w, "solver.effort", 0, 1000, &s->effort)) < 0)
@@ -603,7 +620,8 @@ int scenario_parse(const char *file, const char *buf, size_t len, Scenario **ret
                 if ((r = ymap_check(c, v, "migration", mkeys)) < 0)
                         return r;
                 if ((w = ymap_get(v, "bandwidth")) &&
-                    (r = yget_size_mib(c, w, "migration.bandwidth", 1, UINT64_C(1) << 20, &s->link_mib_s)) < 0)
+                    (r = yget_size_mib(c, w, "migration.bandwidth", 1, UINT64_C(1) << 20, &s->link_mib_s)) <
+                            0)
                         return r;
                 if ((w = ymap_get(v, "setup")) &&
                     (r = yget_duration_ms(c, w, "migration.setup", 0, 600000, &s->setup_ms)) < 0)
@@ -617,11 +635,14 @@ int scenario_parse(const char *file, const char *buf, size_t len, Scenario **ret
                 const YNode *w;
                 if ((r = ymap_check(c, v, "power", pkeys)) < 0)
                         return r;
-                if ((w = ymap_get(v, "off")) && (r = yget_duration_s(c, w, "power.off", 0, 3600, &s->power_off_s)) < 0)
+                if ((w = ymap_get(v, "off")) &&
+                    (r = yget_duration_s(c, w, "power.off", 0, 3600, &s->power_off_s)) < 0)
                         return r;
-                if ((w = ymap_get(v, "on")) && (r = yget_duration_s(c, w, "power.on", 0, 3600, &s->power_on_s)) < 0)
+                if ((w = ymap_get(v, "on")) &&
+                    (r = yget_duration_s(c, w, "power.on", 0, 3600, &s->power_on_s)) < 0)
                         return r;
-                if ((w = ymap_get(v, "boot")) && (r = yget_duration_s(c, w, "power.boot", 0, 3600, &s->boot_s)) < 0)
+                if ((w = ymap_get(v, "boot")) &&
+                    (r = yget_duration_s(c, w, "power.boot", 0, 3600, &s->boot_s)) < 0)
                         return r;
                 if ((w = ymap_get(v, "failure_rate")) &&
                     (r = yget_fraction(c, w, "power.failure_rate", 0, 1, &s->power_fail_rate)) < 0)

@@ -47,11 +47,11 @@ SimPattern sim_pattern_from_string(const char *s);
 /* A demand over time, as a fraction of the VM's vCPUs (CPU) or configured memory (memory). */
 typedef struct SimLoad {
         SimPattern pattern;
-        double base, peak;          /* fractions 0..1 */
-        unsigned peak_minute;       /* diurnal: minute of the day of the peak; default 14:00 */
-        double noise;               /* relative jitter per sample, default 0.05 */
-        double burst_probability;   /* bursty: chance that a burst_s slot is a burst; default 0.1 */
-        uint64_t burst_s;           /* bursty: burst slot length; default 600 */
+        double base, peak;        /* fractions 0..1 */
+        unsigned peak_minute;     /* diurnal: minute of the day of the peak; default 14:00 */
+        double noise;             /* relative jitter per sample, default 0.05 */
+        double burst_probability; /* bursty: chance that a burst_s slot is a burst; default 0.1 */
+        uint64_t burst_s;         /* bursty: burst slot length; default 600 */
 } SimLoad;
 
 typedef struct SimHostSpec {
@@ -88,9 +88,9 @@ typedef enum SimEventType {
 
 typedef struct SimEvent {
         SimEventType type;
-        char *host;        /* owned; NULL = every host (fail/stall) or none */
-        uint64_t at_s;     /* seconds after the start */
-        uint64_t until_s;  /* windows: end (exclusive); else = at_s */
+        char *host;            /* owned; NULL = every host (fail/stall) or none */
+        uint64_t at_s;         /* seconds after the start */
+        uint64_t until_s;      /* windows: end (exclusive); else = at_s */
         unsigned line, column; /* where it was defined; 0 when generated */
 } SimEvent;
 
@@ -101,12 +101,12 @@ typedef struct SimExpect {
         int64_t max_returns;            /* moves back to the host a VM came from within the cooldown */
         int64_t max_idle_balance_moves; /* balance moves while every up host is below 20 % CPU */
         int64_t min_migrations;
-        double max_memory_utilization;  /* physical memory demand / memory of any host, at any sample */
-        double max_cpu_utilization;     /* of any up host, at any sample after the first pass */
-        double max_evacuation_share;    /* of one evacuation's VMs, the largest share one target got */
-        double min_dpm_savings;         /* 1 − powered host-hours / always-on host-hours */
+        double max_memory_utilization; /* physical memory demand / memory of any host, at any sample */
+        double max_cpu_utilization;    /* of any up host, at any sample after the first pass */
+        double max_evacuation_share;   /* of one evacuation's VMs, the largest share one target got */
+        double min_dpm_savings;        /* 1 − powered host-hours / always-on host-hours */
         double max_final_cpu_imbalance;
-        int64_t max_maintenance_s;      /* every evacuation done within this many seconds */
+        int64_t max_maintenance_s; /* every evacuation done within this many seconds */
 } SimExpect;
 
 typedef struct Scenario {
@@ -175,10 +175,10 @@ typedef struct SimStats {
 } SimStats;
 
 typedef struct SimMaintenance {
-        char *host;         /* owned */
-        uint64_t start_s;   /* evacuate */
-        int64_t done_s;     /* maintenance reached; -1 = not by the end */
-        unsigned n_vms;     /* VMs it held at the start */
+        char *host;          /* owned */
+        uint64_t start_s;    /* evacuate */
+        int64_t done_s;      /* maintenance reached; -1 = not by the end */
+        unsigned n_vms;      /* VMs it held at the start */
         unsigned max_to_one; /* most of them that went to one target */
 } SimMaintenance;
 
@@ -210,7 +210,8 @@ typedef struct SimResult {
         double final_cpu_imbalance, final_memory_imbalance;
         double max_cpu_utilization, max_memory_utilization; /* demand / capacity, any up host */
 
-        uint64_t migrations_started, migrations_ok, migrations_failed, migrations_aborted, migrations_skipped;
+        uint64_t migrations_started, migrations_ok, migrations_failed, migrations_aborted,
+                migrations_skipped;
         uint64_t migrations_by_reason[5]; /* balance, maintenance, rule, dpm, placement (MoveReason) */
         uint64_t stall_steps, retries;
         uint64_t vms_moved, max_moves_one_vm;
