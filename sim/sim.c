@@ -635,6 +635,18 @@ static bool vm_busy(const char *vm, void *userdata) {
         return false;
 }
 
+/* As drsd's manager_vm_target(): the target of a migration in flight, held by the solver. */
+static const char *vm_target(const char *vm, void *userdata) {
+        const Sim *s = userdata;
+        int v = vm_find(s, vm);
+        if (v < 0)
+                return NULL;
+        for (size_t j = 0; j < s->n_live; j++)
+                if (s->jobs[s->live[j]].vm == (size_t) v && s->jobs[s->live[j]].dst >= 0)
+                        return s->hosts[s->jobs[s->live[j]].dst].name;
+        return NULL;
+}
+
 static void check_draining(Sim *s) {
         if (s->run || executor_n_live(s) > 0)
                 return;
@@ -795,6 +807,7 @@ static int build_problem(Sim *s, Problem **ret) {
                 .now_usec = realtime_usec(s),
                 .automation = level,
                 .vm_busy = vm_busy,
+                .vm_target = vm_target,
                 .userdata = s,
                 .moved = moved,
                 .n_moved = n_moved,
