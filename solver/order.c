@@ -63,7 +63,10 @@ static bool room_for(const Orderer *o, size_t v, size_t h) {
                o->vcpu_load[h] + o->in_vcpu[h] + m->vcpus[v] <= m->vcpu_limit[h] + CAP_EPS;
 }
 
-/* Would a hard keep-apart member be on h (now, or arriving in this wave)? */
+/* Would a hard keep-apart member be on h (now, or arriving in this wave)? A member leaving h
+ * in this wave counts as on h: its migration may not have completed (or may fail) when v
+ * arrives. Never relaxed: a wave's moves complete in any order and any of them may fail, so
+ * every subset of a wave must keep the rule (a swap of two members is a hop or nothing). */
 static bool apart_clash(const Orderer *o, size_t v, size_t h) {
         const Model *m = o->m;
         for (size_t *k = m->rules_of_vm[v]; k && *k != SIZE_MAX; k++) {
@@ -84,7 +87,7 @@ static bool late(const Orderer *o, size_t h, unsigned wave) {
 }
 
 /* Builds the wave greedily over the pending moves. */
-static void select_wave(Orderer *o, unsigned wave, bool relax_apart) {
+static void select_wave(Orderer *o, unsigned wave) {
         unsigned n_cluster = 0;
 
         for (size_t i = 0; i < o->n_selected; i++)
@@ -108,7 +111,7 @@ static void select_wave(Orderer *o, unsigned wave, bool relax_apart) {
                         continue;
                 if (!room_for(o, v, (size_t) d))
                         continue;
-                if (!relax_apart && apart_clash(o, v, (size_t) d))
+                if (apart_clash(o, v, (size_t) d))
                         continue;
 
                 o->wave_to[v] = d;
@@ -224,18 +227,18 @@ int order_plan(const Model *m, const OrderInput *in, OrderResult *ret) {
                                 o.pending[o.n_pending++] = v;
 
         while (o.n_pending > 0) {
-                select_wave(&o, wave, false);
+                select_wave(&o, wave);
                 if (o.n_selected == 0 && o.blocked_by_wave) {
                         /* Only moves onto hosts powered on in this wave remain: next wave. */
                         wave++;
                         continue;
                 }
                 if (o.n_selected == 0 && try_hop(&o, wave, &res))
-                        select_wave(&o, wave, false);
-                if (o.n_selected == 0)
-                        select_wave(&o, wave, true);
+                        select_wave(&o, wave);
                 if (o.n_selected == 0) {
-                        /* Nothing can move, and no move changes that: drop the rest. */
+                        /* Nothing can move without overfilling a host or breaking a hard
+                         * keep-apart rule at some point of the wave, and no hop helps: drop the
+                         * rest (their VMs stay where they are, which is safe). */
                         for (size_t i = 0; i < o.n_pending; i++)
                                 res.dropped[res.n_dropped++] = o.pending[i];
                         o.n_pending = 0;
