@@ -499,6 +499,8 @@ static void take_result(Manager *m, const ClusterMsg *msg) {
 
         if (r->result != MIGRATION_SKIPPED && move_log_set(&m->moves, r->vm, now_realtime_usec()) < 0)
                 log_oom();
+        if (ok)
+                manager_note_moved(m, r->vm, r->source, r->target);
         if (!cluster_is_leader(m->cluster) || msg->sender == 0)
                 return;
         ssize_t i = order_find(m, r->order_id);

@@ -331,12 +331,51 @@ void manager_migration_finished(Manager *m, const MigrationRequest *req, const M
                 m, ok ? LOG_INFO : LOG_WARNING,
                 ok ? DRS_MESSAGE_MIGRATION_COMPLETED : DRS_MESSAGE_MIGRATION_FAILED, &e);
 
-        if (!manager_is_cluster(m))
+        if (!manager_is_cluster(m)) {
+                if (ok)
+                        manager_note_moved(m, req->vm, req->source, req->target);
                 manager_run_move_done(m, req->vm, ok);
+        }
         if (o->result == MIGRATION_LOST)
                 log_error(
                         "VM '%s' is not found running exactly once after its migration: check it by hand",
                         req->vm);
+}
+
+static void recent_prune(Manager *m, uint64_t now) {
+        uint64_t keep = (STALE_INTERVALS + 1) * m->config->interval_s * USEC_PER_SEC;
+        size_t j = 0;
+        for (size_t i = 0; i < m->n_recent; i++) {
+                RecentMove *r = &m->recent[i];
+                if (now > r->done_usec + keep) {
+                        free(r->vm);
+                        free(r->from);
+                        free(r->to);
+                        continue;
+                }
+                m->recent[j++] = *r;
+        }
+        m->n_recent = j;
+}
+
+void manager_note_moved(Manager *m, const char *vm, const char *from, const char *to) {
+        uint64_t now = hv_now_usec();
+        recent_prune(m, now);
+        RecentMove *n = reallocarray(m->recent, m->n_recent + 1, sizeof(RecentMove));
+        if (!n) {
+                log_oom();
+                return;
+        }
+        m->recent = n;
+        RecentMove r = {.vm = strdup(vm), .from = strdup(from), .to = strdup(to), .done_usec = now};
+        if (!r.vm || !r.from || !r.to) {
+                free(r.vm);
+                free(r.from);
+                free(r.to);
+                log_oom();
+                return;
+        }
+        m->recent[m->n_recent++] = r;
 }
 
 void manager_run_move_done(Manager *m, const char *vm, bool ok) {
@@ -661,6 +700,8 @@ static const char *vm_target(const char *vm, void *userdata) {
 
 int manager_build_problem(Manager *m, const char *force_maintenance, Problem **ret) {
         _cleanup_free_ LeaderHost *hosts = NULL;
+        _cleanup_free_ LeaderMovedVm *moved = NULL;
+        size_t n_moved = 0;
         uint64_t now_mono = hv_now_usec(), now = now_realtime_usec();
         AutomationLevel level;
         int k;
@@ -668,6 +709,26 @@ int manager_build_problem(Manager *m, const char *force_maintenance, Problem **r
         hosts = calloc(m->config->n_hosts ?: 1, sizeof(LeaderHost));
         if (!hosts)
                 return -ENOMEM;
+        recent_prune(m, now_mono);
+        moved = calloc(m->n_recent ?: 1, sizeof(LeaderMovedVm));
+        if (!moved)
+                return -ENOMEM;
+        for (size_t i = 0; i < m->n_recent; i++) {
+                const RecentMove *r = &m->recent[i];
+                ssize_t from = -1, to = -1;
+                for (size_t h = 0; h < m->config->n_hosts; h++) {
+                        if (streq(m->config->hosts[h].name, r->from))
+                                from = (ssize_t) h;
+                        if (streq(m->config->hosts[h].name, r->to))
+                                to = (ssize_t) h;
+                }
+                if (from >= 0 && to >= 0)
+                        moved[n_moved++] = (LeaderMovedVm){
+                                .vm = r->vm,
+                                .from = (size_t) from,
+                                .to = (size_t) to,
+                                .done_usec = r->done_usec};
+        }
         for (size_t i = 0; i < m->config->n_hosts; i++) {
                 const DrsHostConfig *hc = &m->config->hosts[i];
                 const HostReport *r = host_report(m, hc->name);
@@ -694,6 +755,8 @@ int manager_build_problem(Manager *m, const char *force_maintenance, Problem **r
                 .vm_busy = vm_busy,
                 .vm_target = vm_target,
                 .userdata = m,
+                .moved = moved,
+                .n_moved = n_moved,
                 .force_maintenance = force_maintenance,
         };
         return leader_build_problem(&in, ret);
@@ -1054,6 +1117,14 @@ void manager_leader_stop(Manager *m) {
         m->draining = strv_free(m->draining);
         free(m->last_plan_summary);
         m->last_plan_summary = NULL;
+        for (size_t i = 0; i < m->n_recent; i++) {
+                free(m->recent[i].vm);
+                free(m->recent[i].from);
+                free(m->recent[i].to);
+        }
+        free(m->recent);
+        m->recent = NULL;
+        m->n_recent = 0;
 }
 
 /* Cluster mode, on the standby host's own drsd (the leader's POWER_OFF order): only when its

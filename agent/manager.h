@@ -79,6 +79,13 @@ typedef struct Order {
         char *target; /* owned */
 } Order;
 
+/* A migration that completed lately: a report taken before it may still show the VM on its
+ * source (LeaderInput.moved). */
+typedef struct RecentMove {
+        char *vm, *from, *to; /* owned */
+        uint64_t done_usec;   /* CLOCK_MONOTONIC */
+} RecentMove;
+
 /* A drsctl request forwarded to the leader, waiting for its REPLY. */
 typedef struct Forward {
         uint64_t id; /* the control server's pending id, also the request id on the wire */
@@ -143,6 +150,8 @@ struct Manager {
         size_t n_power_ops;
         sd_event_source *pass_soon; /* owned; a deferred pass (evacuate, reload, stale host, …) */
         uint64_t n_migrations_ok, n_migrations_failed;
+        RecentMove *recent; /* owned array: migrations completed in the last few intervals */
+        size_t n_recent;
 
         MetricsServer *metrics; /* owned; counters always, the endpoint when metrics_listen is set */
 
@@ -229,6 +238,8 @@ const char *manager_vm_target(Manager *m, const char *vm);
  * done (cluster mode: from a RESULT). */
 void manager_migration_finished(Manager *m, const MigrationRequest *req, const MigrationOutcome *o);
 void manager_run_move_done(Manager *m, const char *vm, bool ok);
+/* Remembers a completed migration for a few intervals (see RecentMove). */
+void manager_note_moved(Manager *m, const char *vm, const char *from, const char *to);
 /* Drops the plan in progress and the recommendations (leadership lost). */
 void manager_drop_plan(Manager *m);
 /* DPM in cluster mode: this host's drsd powers its host off once it runs no VM. */
