@@ -201,11 +201,18 @@ static unsigned seed_now;
 static unsigned n_subsets_checked;
 static const char *yaml_now;
 
+/* DRS_PROPERTY_KEEP_GOING=1: a failed check ends only its seed (longjmp to keep_going_jmp,
+ * leaking that seed's allocations); the failing seeds are listed at the end. */
+static bool keep_going;
+static jmp_buf keep_going_jmp;
+
 #define CHECK(cond)                                                                                         \
         do {                                                                                                \
                 if (!(cond)) {                                                                              \
                         fprintf(stderr, "seed %u: check failed: %s (line %d)\n%s\n", seed_now, #cond,       \
-                                __LINE__, yaml_now);                                                        \
+                                __LINE__, keep_going ? "" : yaml_now);                                      \
+                        if (keep_going)                                                                     \
+                                longjmp(keep_going_jmp, 1);                                                 \
                         fail();                                                                             \
                 }                                                                                           \
         } while (0)
@@ -458,44 +465,90 @@ static void test_regressions(void **state) {
         }
 }
 
-static void test_properties(void **state) {
-        unsigned n_moves = 0, n_unplaceable = 0, n_power = 0, n_hops = 0, n_lns = 0;
+typedef struct Stats {
+        unsigned n_moves, n_unplaceable, n_power, n_hops, n_lns;
+} Stats;
 
-        for (unsigned seed = 1; seed <= SEEDS; seed++) {
-                _cleanup_free_ char *yaml = generate(seed);
-                _cleanup_(tp_problem_freep) Problem *p = NULL;
-                Plan *a = NULL, *b = NULL;
-                char *ja = NULL, *jb = NULL;
-                SolverOptions opts = {.greedy_only = seed % LNS_EVERY != 0, .effort = 2};
+/* One seed: solves twice, checks the plan and determinism. */
+__attribute__((noinline)) static void run_seed(unsigned seed, Stats *st, bool dump, bool with_yaml) {
+        _cleanup_free_ char *yaml = generate(seed);
+        _cleanup_(tp_problem_freep) Problem *p = NULL;
+        Plan *a = NULL, *b = NULL;
+        char *ja = NULL, *jb = NULL;
+        SolverOptions opts = {.greedy_only = seed % LNS_EVERY != 0, .effort = 2};
 
-                seed_now = seed;
-                yaml_now = yaml;
-                p = tp_parse(yaml);
-                CHECK(solver_plan(p, &opts, &a) == 0);
-                CHECK(solver_plan(p, &opts, &b) == 0);
-                check_plan(p, a);
-                CHECK(plan_to_json(p, a, &ja) == 0);
-                CHECK(plan_to_json(p, b, &jb) == 0);
-                CHECK(streq(ja, jb));
-                n_lns += streq(a->solver, "greedy+glpk");
-                n_moves += a->n_moves;
-                n_unplaceable += a->n_unplaceable;
-                n_power += a->n_power;
-                for (size_t i = 1; i < a->n_moves; i++)
-                        for (size_t j = 0; j < i; j++)
-                                n_hops += a->moves[i].vm == a->moves[j].vm;
-                free(ja);
-                free(jb);
-                plan_free(a);
-                plan_free(b);
+        seed_now = seed;
+        yaml_now = yaml;
+        p = tp_parse(yaml);
+        CHECK(solver_plan(p, &opts, &a) == 0);
+        CHECK(solver_plan(p, &opts, &b) == 0);
+        if (dump) {
+                _cleanup_free_ char *text = NULL;
+                CHECK(plan_to_text(p, a, &text) == 0);
+                fprintf(stderr, "seed %u (%s):\n%s%s\n", seed, a->solver, with_yaml ? yaml : "", text);
         }
+        check_plan(p, a);
+        CHECK(plan_to_json(p, a, &ja) == 0);
+        CHECK(plan_to_json(p, b, &jb) == 0);
+        CHECK(streq(ja, jb));
+        st->n_lns += streq(a->solver, "greedy+glpk");
+        st->n_moves += a->n_moves;
+        st->n_unplaceable += a->n_unplaceable;
+        st->n_power += a->n_power;
+        for (size_t i = 1; i < a->n_moves; i++)
+                for (size_t j = 0; j < i; j++)
+                        st->n_hops += a->moves[i].vm == a->moves[j].vm;
+        free(ja);
+        free(jb);
+        plan_free(a);
+        plan_free(b);
+}
+
+/* run_seed(); false when a check failed in keep-going mode. */
+static bool run_seed_guarded(unsigned seed, Stats *st, bool dump, bool with_yaml) {
+        if (keep_going && setjmp(keep_going_jmp) != 0)
+                return false;
+        run_seed(seed, st, dump, with_yaml);
+        return true;
+}
+
+static unsigned env_unsigned(const char *name, unsigned def) {
+        const char *e = getenv(name);
+        return e && *e ? (unsigned) strtoul(e, NULL, 10) : def;
+}
+
+/* DRS_PROPERTY_SEEDS=N runs seeds 1..N instead of SEEDS (DRS_PROPERTY_FIRST=K: K..K+N-1);
+ * DRS_PROPERTY_KEEP_GOING=1 goes on after a failing seed and lists them all at the end;
+ * DRS_PROPERTY_DUMP=1 prints every plan (with one seed: the snapshot and its plan). */
+static void test_properties(void **state) {
+        Stats st = {};
+        unsigned n_failed = 0;
+        unsigned n_seeds = env_unsigned("DRS_PROPERTY_SEEDS", SEEDS), first = env_unsigned("DRS_PROPERTY_FIRST", 1);
+        bool dump = env_unsigned("DRS_PROPERTY_DUMP", 0) > 0;
+        _cleanup_free_ unsigned *failed = calloc(n_seeds ? n_seeds : 1, sizeof(unsigned));
+
+        assert_non_null(failed);
+        keep_going = env_unsigned("DRS_PROPERTY_KEEP_GOING", 0) > 0;
+        for (unsigned seed = first; seed < first + n_seeds; seed++)
+                if (!run_seed_guarded(seed, &st, dump, n_seeds == 1))
+                        failed[n_failed++] = seed;
+        keep_going = false;
         /* The generator must exercise what the checks are about. */
         print_message(
                 "%u problems: %u moves, %u hops, %u unplaceable, %u power actions, %u with GLPK, %u wave subsets checked\n",
-                SEEDS, n_moves, n_hops, n_unplaceable, n_power, n_lns, n_subsets_checked);
-        assert_true(n_moves > SEEDS);
-        assert_true(n_unplaceable > 10);
-        assert_true(n_power > 10);
+                n_seeds, st.n_moves, st.n_hops, st.n_unplaceable, st.n_power, st.n_lns, n_subsets_checked);
+        if (n_failed > 0) {
+                fprintf(stderr, "%u failing seeds:", n_failed);
+                for (unsigned i = 0; i < n_failed; i++)
+                        fprintf(stderr, " %u", failed[i]);
+                fprintf(stderr, "\n");
+        }
+        assert_int_equal(n_failed, 0);
+        if (n_seeds >= SEEDS) {
+                assert_true(st.n_moves > n_seeds);
+                assert_true(st.n_unplaceable > 10);
+                assert_true(st.n_power > 10);
+        }
 }
 
 int main(void) {
