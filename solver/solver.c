@@ -98,33 +98,110 @@ run_lns(const Model *m, Assignment *a, const SolverOptions *opts, unsigned budge
         return lns_improve(m, a, &lo, ret_stats);
 }
 
+/* May prune_small_moves() send v back to its initial host? A balance move only. */
+static bool prunable(const Model *m, const Assignment *a, const MoveTag *tags, const DpmResult *dpm, size_t v) {
+        int i = m->initial[v];
+        return i >= 0 && a->host[v] != i && !tags[v].mandatory && tags[v].reason != REASON_DPM &&
+               m->may_balance[v] && !m->must_empty[i] && !dpm->standby[i] && !dpm->power_on[a->host[v]];
+}
+
+/* Sends the hard keep-together unit of head back to its initial host (the members that moved),
+ * if that is a legal revert: the unit started together, every member away from it may be
+ * pruned, and each one fits back, the earlier ones back. On success returns true with the
+ * score change in *ret_delta and the unit moved back; else everything stays. from: scratch,
+ * n_vms; on return the members' hosts before the call (for unit_unrevert()). */
+static bool unit_revert(
+        const Model *m, Assignment *a, const Greedy *g, const DpmResult *dpm, size_t head, int *from,
+        double *ret_delta) {
+        int home = m->initial[head];
+        size_t n = 0;
+        double d = 0;
+        bool ok = home >= 0;
+
+        for (size_t u = head; ok && u != SIZE_MAX; u = g->unit_next[u]) {
+                ok = m->initial[u] == home;
+                if (ok && a->host[u] != home) {
+                        ok = prunable(m, a, g->tags, dpm, u);
+                        n++;
+                }
+        }
+        if (!ok || n == 0)
+                return false;
+
+        /* Tentatively, in member order; undone on failure. */
+        for (size_t u = head; u != SIZE_MAX; u = g->unit_next[u])
+                from[u] = a->host[u];
+        for (size_t u = head; ok && u != SIZE_MAX; u = g->unit_next[u]) {
+                if (a->host[u] == home)
+                        continue;
+                if (!assignment_fits(m, a, u, (size_t) home, NULL)) {
+                        ok = false;
+                        break;
+                }
+                d += assignment_move_delta(m, a, u, (size_t) home);
+                assignment_move(m, a, u, (size_t) home);
+        }
+        if (!ok)
+                for (size_t u = head; u != SIZE_MAX; u = g->unit_next[u])
+                        if (a->host[u] != from[u])
+                                assignment_move(m, a, u, (size_t) from[u]);
+        *ret_delta = d;
+        return ok;
+}
+
+/* Undoes unit_revert(): the members back to from (their hosts before it). */
+static void unit_unrevert(const Model *m, Assignment *a, const Greedy *g, size_t head, const int *from) {
+        for (size_t u = head; u != SIZE_MAX; u = g->unit_next[u])
+                if (a->host[u] != from[u])
+                        assignment_move(m, a, u, (size_t) from[u]);
+}
+
 /* LNS optimizes the plan as a whole and knows no per-move minimum gain: afterwards, balance
  * moves whose own contribution (how much worse the final score would be with that VM back on
  * its initial host) is below model_min_gain() are reverted, smallest contribution first, until
- * every balance move left earns its keep. Mandatory and DPM moves are never reverted. */
-static void prune_small_moves(const Model *m, Assignment *a, const MoveTag *tags, const DpmResult *dpm) {
+ * every balance move left earns its keep. Mandatory and DPM moves are never reverted. A hard
+ * keep-together unit is reverted whole or not at all (its members back on their common initial
+ * host; the contribution is the whole unit's): reverting one member would split it. */
+static int prune_small_moves(const Model *m, Assignment *a, const Greedy *g, const DpmResult *dpm) {
         double min_gain = model_min_gain(m);
+        _cleanup_free_ int *from = calloc(m->n_vms ? m->n_vms : 1, sizeof(int));
 
+        if (!from)
+                return -ENOMEM;
         for (size_t round = 0; round < m->n_vms; round++) {
                 size_t worst = SIZE_MAX;
                 double worst_gain = min_gain;
 
                 for (size_t v = 0; v < m->n_vms; v++) {
-                        int i = m->initial[v];
-                        if (i < 0 || a->host[v] == i || tags[v].mandatory || tags[v].reason == REASON_DPM ||
-                            !m->may_balance[v] || m->must_empty[i] || dpm->standby[i] ||
-                            dpm->power_on[a->host[v]])
-                                continue;
-                        double gain = assignment_move_delta(m, a, v, (size_t) i);
-                        if (gain >= worst_gain || !assignment_fits(m, a, v, (size_t) i, NULL))
-                                continue;
+                        double gain;
+                        if (greedy_in_unit(g, v)) {
+                                if (g->unit_head[v] != v)
+                                        continue;
+                                if (!unit_revert(m, a, g, dpm, v, from, &gain))
+                                        continue;
+                                unit_unrevert(m, a, g, v, from);
+                                if (gain >= worst_gain)
+                                        continue;
+                        } else {
+                                if (!prunable(m, a, g->tags, dpm, v))
+                                        continue;
+                                size_t i = (size_t) m->initial[v];
+                                gain = assignment_move_delta(m, a, v, i);
+                                if (gain >= worst_gain || !assignment_fits(m, a, v, i, NULL))
+                                        continue;
+                        }
                         worst = v;
                         worst_gain = gain;
                 }
                 if (worst == SIZE_MAX)
-                        return;
-                assignment_move(m, a, worst, (size_t) m->initial[worst]);
+                        return 0;
+                if (greedy_in_unit(g, worst)) {
+                        double d;
+                        (void) unit_revert(m, a, g, dpm, worst, from, &d);
+                } else
+                        assignment_move(m, a, worst, (size_t) m->initial[worst]);
         }
+        return 0;
 }
 
 /* Plan moves, power actions and unplaceable VMs from the final assignment. */
@@ -301,8 +378,11 @@ int solver_plan(const Problem *p, const SolverOptions *opts, Plan **ret) {
                 }
         }
 
-        if (balance_ran)
-                prune_small_moves(m, &a, g->tags, &dpm);
+        if (balance_ran) {
+                r = prune_small_moves(m, &a, g, &dpm);
+                if (r < 0)
+                        return r;
+        }
 
         if (balance_ran && !opts->greedy_only) {
                 /* Greedy's pruned plan is the fallback: the final plan is never worse. */
@@ -318,7 +398,9 @@ int solver_plan(const Problem *p, const SolverOptions *opts, Plan **ret) {
                 if (r < 0)
                         return r;
                 lns_ran = stats.improvements > 0 || stats.exchanges > 0;
-                prune_small_moves(m, &a, g->tags, &dpm);
+                r = prune_small_moves(m, &a, g, &dpm);
+                if (r < 0)
+                        return r;
                 /* LNS counts every VM away from its initial host against one budget; if it
                  * traded a mandatory move for a balance move (a keep-apart partner moved instead),
                  * the balance budget could be exceeded: then greedy's plan too. */
