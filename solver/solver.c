@@ -415,6 +415,17 @@ int solver_plan(const Problem *p, const SolverOptions *opts, Plan **ret) {
                 }
         }
 
+        if (g->unplaceable.n > 0) {
+                /* Balance (or LNS) may have made the room mandatory work lacked: a move off a
+                 * full host, when the VM that must leave did not fit anywhere before it. Mandatory
+                 * work comes first: run it again on the final placement (idempotent when nothing
+                 * changed), which also words what is still unplaceable by the final placement. */
+                unplaceable_list_done(&g->unplaceable);
+                r = greedy_mandatory(g, host_reason);
+                if (r < 0)
+                        return r;
+        }
+
         unsigned used = count_balance_moved(m, &a, g->tags);
         r = plan_fill(
                 plan, m, &a, g, &dpm, used < bp->max_moves_per_pass ? bp->max_moves_per_pass - used : 0);
