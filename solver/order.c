@@ -12,6 +12,7 @@ void order_result_done(OrderResult *r) {
         free(r->steps);
         free(r->final);
         free(r->dropped);
+        free(r->dropped_rule);
         *r = (OrderResult){};
 }
 
@@ -66,8 +67,9 @@ static bool room_for(const Orderer *o, size_t v, size_t h) {
 /* Would a hard keep-apart member be on h (now, or arriving in this wave)? A member leaving h
  * in this wave counts as on h: its migration may not have completed (or may fail) when v
  * arrives. Never relaxed: a wave's moves complete in any order and any of them may fail, so
- * every subset of a wave must keep the rule (a swap of two members is a hop or nothing). */
-static bool apart_clash(const Orderer *o, size_t v, size_t h) {
+ * every subset of a wave must keep the rule (a swap of two members is a hop or nothing).
+ * Returns the index into vm_rules of the first such rule, or -1. */
+static int apart_rule(const Orderer *o, size_t v, size_t h) {
         const Model *m = o->m;
         for (size_t *k = m->rules_of_vm[v]; k && *k != SIZE_MAX; k++) {
                 const ModelVmRule *rule = &m->vm_rules[*k];
@@ -76,10 +78,14 @@ static bool apart_clash(const Orderer *o, size_t v, size_t h) {
                 for (size_t i = 0; i < rule->n_vms; i++) {
                         size_t u = rule->vms[i];
                         if (u != v && (o->cur[u] == (int) h || o->wave_to[u] == (int) h))
-                                return true;
+                                return (int) *k;
                 }
         }
-        return false;
+        return -1;
+}
+
+static bool apart_clash(const Orderer *o, size_t v, size_t h) {
+        return apart_rule(o, v, h) >= 0;
 }
 
 static bool late(const Orderer *o, size_t h, unsigned wave) {
@@ -205,7 +211,8 @@ int order_plan(const Model *m, const OrderInput *in, OrderResult *ret) {
         o.wave_to = calloc(V1, sizeof(int));
         o.selected = calloc(V1, sizeof(size_t));
         res.dropped = calloc(V1, sizeof(size_t));
-        if (!o.cur || !o.via || !o.hopped || !o.mem_load || !o.vcpu_load || !o.pending || !o.in_mem ||
+        res.dropped_rule = calloc(V1, sizeof(int));
+        if (!res.dropped_rule || !o.cur || !o.via || !o.hopped || !o.mem_load || !o.vcpu_load || !o.pending || !o.in_mem ||
             !o.in_vcpu || !o.n_out || !o.n_in || !o.wave_to || !o.selected || !res.dropped) {
                 r = -ENOMEM;
                 goto finish;
@@ -239,8 +246,12 @@ int order_plan(const Model *m, const OrderInput *in, OrderResult *ret) {
                         /* Nothing can move without overfilling a host or breaking a hard
                          * keep-apart rule at some point of the wave, and no hop helps: drop the
                          * rest (their VMs stay where they are, which is safe). */
-                        for (size_t i = 0; i < o.n_pending; i++)
-                                res.dropped[res.n_dropped++] = o.pending[i];
+                        for (size_t i = 0; i < o.n_pending; i++) {
+                                size_t v = o.pending[i];
+                                int k = apart_rule(&o, v, (size_t) next_dest(&o, v));
+                                res.dropped_rule[res.n_dropped] = k >= 0 ? (int) m->vm_rules[k].rule : -1;
+                                res.dropped[res.n_dropped++] = v;
+                        }
                         o.n_pending = 0;
                         break;
                 }

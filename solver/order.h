@@ -21,8 +21,9 @@
  * emptied): that VM then has two steps. A VM hops at most once; voluntary moves hop only
  * within hop_budget. A swap of two members of a hard keep-apart rule (or a cycle through such
  * members) is broken the same way, through a host where no member is. When no hop helps, the
- * remaining moves are dropped: their VMs stay where they are (reported back in dropped), which
- * keeps every rule the executed steps kept. Never stops a VM. */
+ * remaining moves are dropped: their VMs stay where they are (reported back in dropped, with the
+ * keep-apart rule that blocked each in dropped_rule), which keeps every rule the executed steps
+ * kept. Never stops a VM. */
 
 #include "greedy.h"
 
@@ -47,6 +48,9 @@ typedef struct OrderResult {
         unsigned n_waves;
         int *final;      /* owned, n_vms: where each VM is after the steps */
         size_t *dropped; /* owned: VMs whose move (or its rest) was dropped */
+        int *dropped_rule; /* owned, parallel to dropped: why — index into Policy.rules of a hard
+                            * keep-apart rule with a member on the step's destination, or -1 when
+                            * no such rule blocks it (the destination stays too full) */
         size_t n_dropped;
         unsigned hops_used; /* hops of voluntary moves */
 } OrderResult;

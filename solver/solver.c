@@ -204,6 +204,36 @@ static int prune_small_moves(const Model *m, Assignment *a, const Greedy *g, con
         return 0;
 }
 
+/* Why ordering dropped the mandatory move of ord->dropped[i] (to dest) before it started. */
+static char *dropped_why(const Model *m, const OrderResult *ord, size_t i, size_t dest) {
+        const Problem *p = m->problem;
+        size_t v = ord->dropped[i];
+        int k = ord->dropped_rule ? ord->dropped_rule[i] : -1;
+
+        if (k < 0 || (size_t) k >= p->policy->n_rules)
+                return solver_strdup_printf(
+                        "could not be sequenced: '%s' stays full until it would have room (a cycle between full hosts, no host with room to pass through)",
+                        p->hosts[dest].name);
+
+        /* The member of the rule still on the destination (ord->final: where the steps leave it). */
+        const char *other = NULL;
+        for (size_t r = 0; r < m->n_vm_rules && !other; r++) {
+                const ModelVmRule *rule = &m->vm_rules[r];
+                if (rule->rule != (size_t) k)
+                        continue;
+                for (size_t j = 0; j < rule->n_vms && !other; j++)
+                        if (rule->vms[j] != v && ord->final[rule->vms[j]] == (int) dest)
+                                other = p->vms[rule->vms[j]].name;
+        }
+        if (other)
+                return solver_strdup_printf(
+                        "could not be sequenced: rule '%s' (hard keep-apart): '%s' stays on '%s' until it has left, and no host free of the rule's members has room to pass through",
+                        p->policy->rules[k].name, other, p->hosts[dest].name);
+        return solver_strdup_printf(
+                "could not be sequenced: rule '%s' (hard keep-apart): a member stays on '%s' until it has left, and no host free of the rule's members has room to pass through",
+                p->policy->rules[k].name, p->hosts[dest].name);
+}
+
 /* Plan moves, power actions and unplaceable VMs from the final assignment. */
 static int plan_fill(
         Plan *plan, const Model *m, Assignment *a, const Greedy *g, const DpmResult *dpm,
@@ -243,9 +273,7 @@ static int plan_fill(
                 size_t v = ord.dropped[i];
                 if (!mandatory[v] || ord.final[v] != m->initial[v])
                         continue;
-                char *why = solver_strdup_printf(
-                        "could not be sequenced: '%s' stays full until it would have room (a cycle between full hosts, no host with room to pass through)",
-                        p->hosts[final[v]].name);
+                char *why = dropped_why(m, &ord, i, (size_t) final[v]);
                 r = plan_add_unplaceable(plan, v, why);
                 if (r < 0)
                         return r;

@@ -243,6 +243,8 @@ static void test_swap_hop_budget(void **state) {
         check_wave_subsets(&f);
         assert_int_equal(f.res.n_steps, 0);
         assert_int_equal(f.res.n_dropped, 2);
+        assert_int_equal(f.res.dropped_rule[0], -1); /* full hosts, no rule */
+        assert_int_equal(f.res.dropped_rule[1], -1);
         fixture_done(&f);
 
         fixture_init(
@@ -454,6 +456,9 @@ static void test_keep_apart_swap_no_hop(void **state) {
         check_wave_subsets(&f);
         assert_int_equal(f.res.n_steps, 0);
         assert_int_equal(f.res.n_dropped, 2);
+        /* Dropped because of the keep-apart rule (the destinations have room). */
+        assert_int_equal(f.res.dropped_rule[0], 0);
+        assert_int_equal(f.res.dropped_rule[1], 0);
         assert_int_equal(f.res.final[tp_vm(f.p, "a")], (int) tp_host(f.p, "h2"));
         assert_int_equal(f.res.final[tp_vm(f.p, "b")], (int) tp_host(f.p, "h3"));
         assert_int_equal(f.res.final[tp_vm(f.p, "c")], (int) tp_host(f.p, "h1"));
