@@ -38,8 +38,10 @@ cl_write_configs() {
 }
 
 cl_alive() {
-        local pid="${CL_PID[$1]:-}"
-        [[ -n "$pid" ]] && [[ "$(readlink "/proc/$pid/exe" 2>/dev/null)" == "$(readlink -f "$DRSD")" ]]
+        local pid="${CL_PID[$1]:-}" exe
+        [[ -n "$pid" ]] || return 1
+        exe="$(readlink "/proc/$pid/exe" 2>/dev/null)" || return 1
+        [[ "${exe% (deleted)}" == "$(readlink -f "$DRSD")" ]] # "(deleted)": rebuilt meanwhile
 }
 
 cl_ctl() { # HOST ARGS…

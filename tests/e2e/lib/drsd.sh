@@ -24,7 +24,11 @@ GUESTS=()
 source "$(dirname "${BASH_SOURCE[0]}")/report.sh"
 
 drsd_alive() {
-        [[ -n "$DRSD_PID" ]] && [[ "$(readlink "/proc/$DRSD_PID/exe" 2>/dev/null)" == "$(readlink -f "$DRSD")" ]]
+        local exe
+        [[ -n "$DRSD_PID" ]] || return 1
+        exe="$(readlink "/proc/$DRSD_PID/exe" 2>/dev/null)" || return 1
+        # A rebuild while the test runs replaces the file: the kernel then says "(deleted)".
+        [[ "${exe% (deleted)}" == "$(readlink -f "$DRSD")" ]]
 }
 
 # Stops our drsd (by its recorded PID only): SIGTERM, bounded wait, then SIGKILL.
