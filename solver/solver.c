@@ -44,6 +44,7 @@
 
 #define LNS_SUB_TIME_LIMIT_S 2.0 /* a safety net only: the work per sub-MIP is bounded by nodes */
 #define DEFAULT_TIME_LIMIT_S 5.0
+#define ORDER_RETRIES 2 /* plan_fill(): mandatory work re-run on what ordering could execute */
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(Model *, model_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Greedy *, greedy_free);
@@ -236,8 +237,8 @@ static char *dropped_why(const Model *m, const OrderResult *ord, size_t i, size_
 
 /* Plan moves, power actions and unplaceable VMs from the final assignment. */
 static int plan_fill(
-        Plan *plan, const Model *m, Assignment *a, const Greedy *g, const DpmResult *dpm,
-        unsigned hop_budget) {
+        Plan *plan, const Model *m, Assignment *a, Greedy *g, const DpmResult *dpm,
+        const MoveReason *host_reason, unsigned hop_budget) {
         const Problem *p = m->problem;
         _cleanup_(order_result_done) OrderResult ord = {};
         _cleanup_free_ bool *mandatory = calloc(m->n_vms ? m->n_vms : 1, sizeof(bool));
@@ -258,9 +259,39 @@ static int plan_fill(
                 .late_host = dpm->power_on,
                 .hop_budget = hop_budget,
         };
-        r = order_plan(m, &in, &ord);
-        if (r < 0)
-                return r;
+        for (unsigned attempt = 0;; attempt++) {
+                r = order_plan(m, &in, &ord);
+                if (r < 0)
+                        return r;
+
+                /* Ordering dropped moves (their VMs stay): the room they would have freed or
+                 * taken is where it was. If mandatory work is left undone, run it again on what
+                 * the steps really leave, then order that: a VM that did not fit (or whose move
+                 * depended on a dropped one) may have a place now. */
+                bool changed = false, undone = g->unplaceable.n > 0;
+                for (size_t v = 0; v < m->n_vms; v++) {
+                        changed = changed || ord.final[v] != final[v];
+                        undone = undone || (mandatory[v] && ord.final[v] != final[v]);
+                }
+                if (!changed || !undone || attempt >= ORDER_RETRIES)
+                        break;
+                for (size_t v = 0; v < m->n_vms; v++) {
+                        if (ord.final[v] < 0 || a->host[v] == ord.final[v])
+                                continue;
+                        assignment_move(m, a, v, (size_t) ord.final[v]);
+                        if (ord.final[v] == m->initial[v])
+                                g->tags[v] = (MoveTag){.reason = REASON_BALANCE, .rule = -1};
+                }
+                unplaceable_list_done(&g->unplaceable);
+                r = greedy_mandatory(g, host_reason);
+                if (r < 0)
+                        return r;
+                for (size_t v = 0; v < m->n_vms; v++) {
+                        final[v] = a->host[v];
+                        mandatory[v] = g->tags[v].mandatory;
+                }
+                order_result_done(&ord);
+        }
 
         /* Unplaceable: greedy's, and mandatory moves ordering had to drop before they started. */
         for (size_t i = 0; i < g->unplaceable.n; i++) {
@@ -456,7 +487,7 @@ int solver_plan(const Problem *p, const SolverOptions *opts, Plan **ret) {
 
         unsigned used = count_balance_moved(m, &a, g->tags);
         r = plan_fill(
-                plan, m, &a, g, &dpm, used < bp->max_moves_per_pass ? bp->max_moves_per_pass - used : 0);
+                plan, m, &a, g, &dpm, host_reason, used < bp->max_moves_per_pass ? bp->max_moves_per_pass - used : 0);
         if (r < 0)
                 return r;
         assignment_metrics(m, &a, &plan->after);

@@ -453,10 +453,14 @@ static void check_plan(const Problem *p, const Plan *plan) {
  *   2835, 5156, 5662, 17277, 18627: a VM that must leave a maintenance host fit nowhere when
  *          greedy_mandatory() ran; a later balance move freed room for it (2835: v6 h1→h3 leaves
  *          2048 MiB on h1 for v9), but it stayed listed "memory: ..." — mandatory work now runs
- *          again on the final placement. */
+ *          again on the final placement.
+ *   18875: ordering dropped LNS's swap v1 (h5→h0) / v14 (h0→h5) (voluntary, no hop budget) and
+ *          with it the mandatory v3 (h6→h5), which needed v1's room: h5 kept room that v7 or
+ *          v15, listed unplaceable for memory, would have used. plan_fill() now re-runs
+ *          mandatory work on what the steps really leave and orders again. */
 static void test_regressions(void **state) {
         static const unsigned seeds[] = {10895, 1078, 10222, 10313, 14775, 18879, 18921,
-                                         2835,  5156, 5662,  17277, 18627};
+                                         2835,  5156, 5662,  17277, 18627, 18875};
 
         for (size_t i = 0; i < ELEMENTSOF(seeds); i++) {
                 _cleanup_free_ char *yaml = generate(seeds[i]);
