@@ -18,9 +18,15 @@
  *      lns_improve() (GLPK on neighbourhoods, see glpk-lns.c) with the whole budget: mandatory
  *      moves made plus the balance budget left (LNS counts every VM away from its initial
  *      host), and prune_small_moves() again. If that does not beat greedy's pruned plan
- *      (assignment_score()), greedy's plan is used and the plan says "greedy".
+ *      (assignment_score()), greedy's plan is used and the plan says "greedy". Pruning
+ *      reverts a hard keep-together unit whole or not at all. If anything is unplaceable,
+ *      greedy_mandatory() runs again on the result: balance may have made the room it lacked.
  *   6. Moves = VMs whose final host differs from the initial one (a VM moved twice by greedy is
  *      one move), ordered in waves (order_plan()); reason maintenance > rule > dpm > balance.
+ *      When ordering drops moves while mandatory work is undone, mandatory work runs again on
+ *      what the steps leave and that is ordered (at most ORDER_RETRIES times). A dropped
+ *      mandatory move is reported unplaceable with the orderer's reason (full host or the
+ *      hard keep-apart rule that blocked it).
  *      Per-move gain: the move's contribution to the final plan — how much the objective
  *      (weighted imbalance + soft-rule penalties) would be worse with that VM left on its
  *      initial host and every other move made. After prune_small_moves() every balance move
