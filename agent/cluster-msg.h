@@ -79,14 +79,15 @@ typedef struct ClusterVm {
         uint64_t memory_demand_mib; /* smoothed */
         bool migrating;             /* libvirt reports an outgoing migration job */
         bool busy;                  /* the sender's executor has a migration of it queued or running */
+        char *target;               /* owned; that migration's target host; NULL = none or not known */
 } ClusterVm;
 
 /* REPORT: a host agent's view of its own host. */
 typedef struct ClusterReport {
-        char *host;          /* owned */
-        char *migration_uri; /* owned; the URI other libvirtds dial to migrate to this host */
-        HostMode mode;       /* owned by this agent, persisted in its state directory */
-        char *mode_reason;   /* owned; NULL = none */
+        char *host;               /* owned */
+        char *migration_uri;      /* owned; the URI other libvirtds dial to migrate to this host */
+        HostMode mode;            /* owned by this agent, persisted in its state directory */
+        char *mode_reason;        /* owned; NULL = none */
         uint64_t mode_since_usec; /* CLOCK_REALTIME */
         bool have_sample;         /* false: the agent has no good libvirt sample yet (or lost libvirt) */
         uint32_t sample_age_ms;   /* how old the last good sample was when the report was sent */
@@ -140,8 +141,8 @@ typedef struct ClusterRequest {
 
 typedef struct ClusterReply {
         uint64_t request_id;
-        uint32_t to;  /* the forwarding agent's nodeid */
-        char *json;   /* owned; the whole control reply message, JSON text */
+        uint32_t to; /* the forwarding agent's nodeid */
+        char *json;  /* owned; the whole control reply message, JSON text */
 } ClusterReply;
 
 /* POWER_OFF: an order to host's agent to run its configured power-off command once its libvirt

@@ -73,6 +73,7 @@ static VmSeries *series_free(VmSeries *v) {
 
 static void vm_report_done(VmReport *v) {
         free(v->name);
+        free(v->migrating_to);
         hv_disk_uses_free(v->disks, v->n_disks);
 }
 

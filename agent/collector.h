@@ -30,7 +30,9 @@ typedef struct VmReport {
         double cpu_demand;          /* cores, smoothed; 0 until two samples exist */
         uint64_t memory_demand_mib; /* smoothed */
         bool migrating;
-        HvDiskUse *disks; /* owned array: its file-backed disks, from the last sample */
+        char *migrating_to; /* owned; cluster mode: the target of the source's migration job, NULL = unknown
+                             */
+        HvDiskUse *disks;   /* owned array: its file-backed disks, from the last sample */
         size_t n_disks;
 } VmReport;
 

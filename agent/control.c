@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -29,7 +30,8 @@ struct ControlConnection {
         uid_t uid;
         pid_t pid;
         bool authorized;
-        bool read_closed; /* EOF seen or no more requests accepted: close once output is flushed */
+        bool read_closed;    /* EOF seen or no more requests accepted: close once output is flushed */
+        uint64_t pending_id; /* a forwarded request awaits its reply (control_server_complete); 0 = none */
 };
 
 struct ControlServer {
@@ -44,6 +46,8 @@ struct ControlServer {
         char *path;                     /* owned; the socket file we created, removed on free */
         ControlConnection *connections; /* owned list */
         size_t n_connections;
+        ControlForward forward; /* may be NULL */
+        uint64_t next_pending_id;
 };
 
 int control_fail(json_object **reply, char **reterr_error, const char *error, const char *fmt, ...) {
@@ -151,8 +155,7 @@ static int connection_queue_error(ControlConnection *c, const char *error, const
 
 static int connection_dispatch(ControlConnection *c, json_object *msg) {
         ControlServer *s = c->server;
-        _cleanup_(json_object_putp) json_object *reply = NULL, *out = NULL;
-        _cleanup_free_ char *error = NULL;
+        _cleanup_(json_object_putp) json_object *out = NULL;
         json_object *params;
         const char *method, *err = NULL;
         int k;
@@ -174,12 +177,49 @@ static int connection_dispatch(ControlConnection *c, json_object *msg) {
         if (k < 0)
                 return connection_queue_error(c, PROTOCOL_ERROR_INVALID_REQUEST, err);
 
-        const ControlMethodEntry *entry = NULL;
-        for (size_t i = 0; i < s->n_methods; i++)
-                if (streq(s->methods[i].name, method)) {
-                        entry = &s->methods[i];
-                        break;
+        if (s->forward && control_server_find_method(s, method)) {
+                uint64_t id = ++s->next_pending_id;
+                k = s->forward(s->manager, method, msg, id, &out);
+                if (k < 0)
+                        return k;
+                if (k > 0) {
+                        log_debug(
+                                "Control: uid %u calls %s, forwarded (%" PRIu64 ")", (unsigned) c->uid,
+                                method, id);
+                        c->pending_id = id;
+                        return 0;
                 }
+                if (out) /* refused by the forwarder with an error reply */
+                        return connection_queue(c, out);
+        }
+        log_debug("Control: uid %u calls %s", (unsigned) c->uid, method);
+        k = control_server_call(s, msg, &out);
+        if (k < 0)
+                return k;
+        return connection_queue(c, out);
+}
+
+const ControlMethodEntry *control_server_find_method(const ControlServer *s, const char *method) {
+        for (size_t i = 0; i < s->n_methods; i++)
+                if (streq(s->methods[i].name, method))
+                        return &s->methods[i];
+        return NULL;
+}
+
+int control_server_call(ControlServer *s, json_object *msg, json_object **ret) {
+        _cleanup_(json_object_putp) json_object *reply = NULL, *out = NULL;
+        _cleanup_free_ char *error = NULL;
+        json_object *params;
+        const char *method, *err = NULL;
+        int k;
+
+        k = protocol_request_parse(msg, &method, &params, &err);
+        if (k == -ENOMEM)
+                return k;
+        if (k < 0)
+                return protocol_error_new(PROTOCOL_ERROR_INVALID_REQUEST, err, NULL, ret);
+
+        const ControlMethodEntry *entry = control_server_find_method(s, method);
         if (!entry) {
                 json_object *extra = json_object_new_object();
                 if (!extra)
@@ -190,14 +230,11 @@ static int connection_dispatch(ControlConnection *c, json_object *msg) {
                         json_object_put(extra);
                         return -ENOMEM;
                 }
-                k = protocol_error_new(PROTOCOL_ERROR_METHOD_NOT_FOUND, text, extra, &out);
+                k = protocol_error_new(PROTOCOL_ERROR_METHOD_NOT_FOUND, text, extra, ret);
                 json_object_put(extra);
-                if (k < 0)
-                        return k;
-                return connection_queue(c, out);
+                return k;
         }
 
-        log_debug("Control: uid %u calls %s", (unsigned) c->uid, method);
         k = entry->handler(s->manager, params, &reply, &error);
         if (k >= 0)
                 k = protocol_reply_new(reply, &out);
@@ -215,14 +252,15 @@ static int connection_dispatch(ControlConnection *c, json_object *msg) {
         }
         if (k < 0)
                 return k;
-        return connection_queue(c, out);
+        *ret = TAKE_PTR(out);
+        return 0;
 }
 
 static int connection_update_events(ControlConnection *c) {
         uint32_t events = 0;
         size_t pending = protocol_writer_pending(&c->writer, NULL);
 
-        if (!c->read_closed && pending < CONTROL_MAX_PENDING_OUTPUT)
+        if (!c->read_closed && pending < CONTROL_MAX_PENDING_OUTPUT && c->pending_id == 0)
                 events |= EPOLLIN;
         if (pending > 0)
                 events |= EPOLLOUT;
@@ -248,6 +286,8 @@ static int connection_flush(ControlConnection *c) {
         }
 }
 
+static int connection_process(ControlConnection *c);
+
 static int connection_read(ControlConnection *c) {
         char buf[65536];
         int k;
@@ -264,7 +304,23 @@ static int connection_read(ControlConnection *c) {
         }
 
         k = protocol_reader_feed(&c->reader, buf, (size_t) l);
-        for (;;) {
+        int r = connection_process(c);
+        if (r < 0)
+                return r;
+        if (k == -EMSGSIZE && !c->read_closed && c->pending_id == 0) {
+                c->read_closed = true;
+                return connection_queue_error(
+                        c, PROTOCOL_ERROR_INVALID_REQUEST, "message exceeds the maximum size of 1 MiB");
+        }
+        return k == -EMSGSIZE ? 0 : k;
+}
+
+/* Dispatches the complete requests buffered, in order, until one is forwarded (its reply comes
+ * later: control_server_complete() continues from there). */
+static int connection_process(ControlConnection *c) {
+        int k;
+
+        while (c->pending_id == 0) {
                 json_object *msg = NULL;
                 const char *err = NULL;
                 int n = protocol_reader_next(&c->reader, &msg, &err);
@@ -290,12 +346,7 @@ static int connection_read(ControlConnection *c) {
                 if (c->read_closed)
                         break;
         }
-        if (k == -EMSGSIZE && !c->read_closed) {
-                c->read_closed = true;
-                return connection_queue_error(
-                        c, PROTOCOL_ERROR_INVALID_REQUEST, "message exceeds the maximum size of 1 MiB");
-        }
-        return k == -EMSGSIZE ? 0 : k;
+        return 0;
 }
 
 static int connection_io(sd_event_source *source, int fd, uint32_t revents, void *userdata) {
@@ -310,7 +361,8 @@ static int connection_io(sd_event_source *source, int fd, uint32_t revents, void
                 k = -ECONNRESET;
         if (k < 0 && k != -ECONNRESET && k != -EPIPE)
                 log_debug_errno(k, "Control: dropping connection of uid %u: %m", (unsigned) c->uid);
-        if (k < 0 || (c->read_closed && protocol_writer_pending(&c->writer, NULL) == 0)) {
+        if (k < 0 ||
+            (c->read_closed && c->pending_id == 0 && protocol_writer_pending(&c->writer, NULL) == 0)) {
                 connection_free(c);
                 return 0;
         }
@@ -529,4 +581,39 @@ int control_server_listen(ControlServer *s, const char *path) {
         }
         s->path = TAKE_PTR(path_copy);
         return 0;
+}
+
+void control_server_set_forward(ControlServer *s, ControlForward forward) {
+        s->forward = forward;
+}
+
+int control_server_complete(ControlServer *s, uint64_t id, json_object *msg) {
+        ControlConnection *c;
+        int k;
+
+        for (c = s->connections; c; c = c->next)
+                if (c->pending_id == id)
+                        break;
+        if (!c)
+                return -ENOENT; /* the client went away */
+        c->pending_id = 0;
+        k = connection_queue(c, msg);
+        if (k >= 0)
+                k = connection_process(c);
+        if (k >= 0)
+                k = connection_flush(c);
+        if (k >= 0 && !(c->read_closed && protocol_writer_pending(&c->writer, NULL) == 0))
+                k = connection_update_events(c);
+        else if (k >= 0)
+                k = -ECONNRESET; /* done: drop it */
+        if (k < 0)
+                connection_free(c);
+        return 0;
+}
+
+bool control_server_has_pending(const ControlServer *s, uint64_t id) {
+        for (const ControlConnection *c = s->connections; c; c = c->next)
+                if (c->pending_id == id)
+                        return true;
+        return false;
 }

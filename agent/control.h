@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <json-c/json.h>
@@ -69,6 +70,23 @@ int control_server_add_connection(ControlServer *s, int fd);
 void control_server_set_admin_group(ControlServer *s, gid_t admin_gid, bool have_admin_gid);
 
 size_t control_server_n_connections(const ControlServer *s);
+
+/* Forwarding (cluster mode: requests go to the leader). Called for every authorized request whose
+ * method exists in the table, before it is handled locally: return 0 to handle it locally, 1 when
+ * it was taken — its reply (a whole reply or error message) must then come through
+ * control_server_complete(s, id, …); the connection answers nothing else until then — or < 0 on
+ * failure. Returning 0 with *ret_reply set answers with that message at once (refused). */
+typedef int (*ControlForward)(
+        Manager *m, const char *method, json_object *request, uint64_t id, json_object **ret_reply);
+void control_server_set_forward(ControlServer *s, ControlForward forward);
+/* Delivers the reply of forwarded request id (msg borrowed). -ENOENT when its client is gone. */
+int control_server_complete(ControlServer *s, uint64_t id, json_object *msg);
+bool control_server_has_pending(const ControlServer *s, uint64_t id);
+
+/* Runs one request message through the method table, as if from an authorized client, and
+ * returns the reply or error message (what the leader does with a forwarded request). */
+int control_server_call(ControlServer *s, json_object *request, json_object **ret);
+const ControlMethodEntry *control_server_find_method(const ControlServer *s, const char *method);
 
 /* Pure: the authorization rule. */
 bool control_peer_is_authorized(

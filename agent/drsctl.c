@@ -648,6 +648,27 @@ static int verb_status(int argc, char *argv[]) {
                jstr(o, "version") ?: "?", jstr(o, "mode") ?: "?", jint(o, "pid"),
                jstr(cl, "automation") ?: jstr(pol, "automation") ?: "?", jint(passes, "interval_s"),
                jint(passes, "count"), jint(passes, "count") == 1 ? "" : "es");
+        json_object *cs = jget(o, "corosync");
+        if (cs) {
+                json_object *mem = jget(cs, "members");
+                printf("Cluster: this is host %s (node %" PRId64 "), %s; ", jstr(cs, "host") ?: "?",
+                       jint(cs, "nodeid"),
+                       !jbool(cs, "connected") ? "NOT connected to corosync"
+                       : jbool(cs, "quorate")  ? "quorate"
+                                               : "NOT quorate");
+                if (jint(cs, "leader") > 0)
+                        printf("leader %s (node %" PRId64 "), term %" PRId64 "%s\n",
+                               jstr(cs, "leader_host") ?: "?", jint(cs, "leader"), jint(cs, "term"),
+                               jbool(cs, "is_leader") ? " — this drsd" : "");
+                else
+                        printf("no leader (%s)\n", jstr(cs, "waiting_for") ?: "election in progress");
+                printf("Members:");
+                for (size_t i = 0; mem && i < json_object_array_length(mem); i++) {
+                        json_object *x = json_object_array_get_idx(mem, i);
+                        printf(" %s(node %" PRId64 ")", jstr(x, "host") ?: "?", jint(x, "nodeid"));
+                }
+                printf("\n\n");
+        }
         print_hosts_table(jget(o, "hosts"));
         double th = jdouble(cl, "threshold");
         printf("\nCluster imbalance: CPU %.4f, memory %.4f", jdouble(cl, "cpu_imbalance"),

@@ -95,10 +95,10 @@ int election_sync(Election *e, uint32_t sender, const ElectionSync *s);
 void election_my_sync(const Election *e, ElectionSync *ret);
 
 bool election_decided(const Election *e);
-bool election_quorate(const Election *e);     /* the last quorum view (regardless of rings) */
-uint32_t election_leader(const Election *e);  /* 0 when not decided */
-uint64_t election_term(const Election *e);    /* 0 when not decided */
-bool election_is_leader(const Election *e);   /* decided and leader == this node */
+bool election_quorate(const Election *e);    /* the last quorum view (regardless of rings) */
+uint32_t election_leader(const Election *e); /* 0 when not decided */
+uint64_t election_term(const Election *e);   /* 0 when not decided */
+bool election_is_leader(const Election *e);  /* decided and leader == this node */
 uint32_t election_my_nodeid(const Election *e);
 /* The current round's members (sorted ascending). */
 const uint32_t *election_members(const Election *e, size_t *ret_n);

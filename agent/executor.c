@@ -17,10 +17,9 @@
 #include <time.h>
 
 #include "executor.h"
+#include "migration-watch.h"
 #include "worker.h"
 
-#define STALL_POLLS 3
-#define MIN_U64(a, b) ((a) < (b) ? (a) : (b))
 #define DEFAULT_POLL_USEC (UINT64_C(1) * 1000000)
 #define DEFAULT_MIN_TIMEOUT_USEC (UINT64_C(60) * 1000000)
 
@@ -246,18 +245,16 @@ static void *watch_thread(void *userdata) {
         Watch *w = userdata;
         Job *j = w->job;
         const Tunables *t = &j->t;
-        uint64_t min_remaining = UINT64_MAX, deadline = w->start_usec + t->timeout_usec;
-        unsigned not_shrinking = 0, grace = 0;
-        bool downtime_set = false, seen_running = false;
-        size_t step = w->step;
+        MigrationWatch mw;
 
+        migration_watch_init(
+                &mw, t->downtimes_ms, t->n_downtimes, w->step, w->allow_retry, w->start_usec,
+                t->timeout_usec);
         for (;;) {
-                /* Until the job is seen running (the destination's QEMU starts first), poll
-                 * faster, so that the first max downtime is set right after the start. */
-                uint64_t next =
-                        hv_now_usec() + (seen_running ? t->poll_usec : MIN_U64(t->poll_usec, 200000));
+                uint64_t next = hv_now_usec() + migration_watch_poll_interval(&mw, t->poll_usec);
+                uint64_t set_ms, value_ms;
                 HvJobInfo ji;
-                bool stalled;
+                bool have_ji;
                 char buf[160];
 
                 pthread_mutex_lock(&w->lock);
@@ -272,60 +269,33 @@ static void *watch_thread(void *userdata) {
                 if (stop)
                         break;
 
-                if (hv_now_usec() >= deadline) {
+                if (migration_watch_expired(&mw, hv_now_usec())) {
                         (void) snprintf(
                                 buf, sizeof(buf), "timed out after %.1f s", (double) t->timeout_usec / 1e6);
                         watch_abort(w, WATCH_TIMEOUT, buf);
                         break;
                 }
-                if (j->ops->job_info(w->conn, j->vm, false, &ji, NULL) < 0 || ji.type != HV_JOB_RUNNING)
-                        continue; /* not started yet, or just ended: migrate will say */
-
-                seen_running = true;
-                if (ji.memory_total_bytes == 0)
-                        continue; /* setting up: no RAM numbers yet */
-                if (!downtime_set && t->n_downtimes > 0) {
-                        (void) j->ops->set_max_downtime(w->conn, j->vm, t->downtimes_ms[step], NULL);
-                        w->last_downtime_ms = t->downtimes_ms[step];
-                        downtime_set = true;
-                }
-
-                if (ji.memory_remaining_bytes < min_remaining) {
-                        min_remaining = ji.memory_remaining_bytes;
-                        not_shrinking = 0;
-                } else
-                        not_shrinking++;
-                stalled = not_shrinking >= STALL_POLLS;
-                if (grace > 0)
-                        grace--;
-                else if (
-                        ji.memory_iteration >= 2 && ji.memory_bps > 0 && ji.memory_page_size > 0 &&
-                        ji.memory_dirty_rate_pps > 0 &&
-                        ji.memory_dirty_rate_pps >= ji.memory_bps / ji.memory_page_size)
-                        stalled = true;
-                if (!stalled)
+                have_ji = j->ops->job_info(w->conn, j->vm, false, &ji, NULL) >= 0;
+                MigrationWatchAction a = migration_watch_poll(&mw, have_ji ? &ji : NULL, &set_ms, &value_ms);
+                w->stall_steps = mw.stall_steps;
+                w->last_downtime_ms = mw.last_downtime_ms;
+                if (set_ms > 0)
+                        (void) j->ops->set_max_downtime(w->conn, j->vm, set_ms, NULL);
+                if (a == MIGRATION_WATCH_CONTINUE)
                         continue;
-
-                if (step + 1 < t->n_downtimes) {
-                        step++;
-                        (void) j->ops->set_max_downtime(w->conn, j->vm, t->downtimes_ms[step], NULL);
-                        w->last_downtime_ms = t->downtimes_ms[step];
-                        w->stall_steps++;
-                        job_progress(j, MIGRATION_EVENT_DOWNTIME_RAISED, t->downtimes_ms[step], NULL);
-                        not_shrinking = 0;
-                        grace = STALL_POLLS;
+                if (a == MIGRATION_WATCH_RAISE_DOWNTIME) {
+                        (void) j->ops->set_max_downtime(w->conn, j->vm, value_ms, NULL);
+                        job_progress(j, MIGRATION_EVENT_DOWNTIME_RAISED, value_ms, NULL);
                         continue;
                 }
-                if (w->allow_retry) {
-                        w->stall_steps++;
+                if (a == MIGRATION_WATCH_RETRY) {
                         job_progress(j, MIGRATION_EVENT_AUTO_CONVERGE, 0, NULL);
                         watch_abort(w, WATCH_RETRY, "stalled: retrying with auto-converge");
                         break;
                 }
                 (void) snprintf(
                         buf, sizeof(buf),
-                        "stalled: remaining memory not shrinking at max downtime %" PRIu64 " ms",
-                        w->last_downtime_ms);
+                        "stalled: remaining memory not shrinking at max downtime %" PRIu64 " ms", value_ms);
                 watch_abort(w, WATCH_STALL, buf);
                 break;
         }
@@ -861,6 +831,18 @@ unsigned executor_n_running(const Executor *x) {
 
 unsigned executor_n_queued(const Executor *x) {
         return x ? (unsigned) x->n_queued : 0;
+}
+
+const char *executor_vm_target(const Executor *x, const char *vm) {
+        if (!x || !vm)
+                return NULL;
+        for (size_t i = 0; i < x->n_queued; i++)
+                if (streq(x->queued[i]->vm, vm))
+                        return x->queued[i]->target;
+        for (size_t i = 0; i < x->n_running; i++)
+                if (streq(x->running[i]->vm, vm))
+                        return x->running[i]->target;
+        return NULL;
 }
 
 bool executor_vm_busy(const Executor *x, const char *vm) {

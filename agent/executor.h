@@ -136,3 +136,6 @@ void executor_set_timing(Executor *x, uint64_t poll_usec, uint64_t min_timeout_u
 unsigned executor_n_running(const Executor *x);
 unsigned executor_n_queued(const Executor *x);
 bool executor_vm_busy(const Executor *x, const char *vm);
+/* The target host of vm's queued or running migration; NULL when none. Valid until the next
+ * dispatch on the main thread. */
+const char *executor_vm_target(const Executor *x, const char *vm);

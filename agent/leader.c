@@ -188,6 +188,17 @@ static int find_vm(const Problem *p, const char *name) {
         return -1;
 }
 
+/* A migration of vm out of host h completed after the report of h was taken. */
+static const LeaderMovedVm *
+moved_from(const LeaderInput *in, const char *vm, size_t h, uint64_t report_usec) {
+        for (size_t i = 0; in->moved && i < in->n_moved; i++) {
+                const LeaderMovedVm *m = &in->moved[i];
+                if (m->from == h && m->to < in->n_hosts && m->done_usec > report_usec && streq(m->vm, vm))
+                        return m;
+        }
+        return NULL;
+}
+
 /* How much of vr's disks (on host self) the other hosts that report and are up cannot see. */
 static int local_disk_mib(const LeaderInput *in, size_t self, const VmReport *vr, uint64_t *ret) {
         _cleanup_free_ const HvPool **others = calloc(in->n_hosts ?: 1, sizeof(HvPool *));
@@ -265,6 +276,15 @@ int leader_build_problem(const LeaderInput *in, Problem **ret) {
                         continue;
                 for (size_t j = 0; j < r->n_vms; j++) {
                         const VmReport *vr = &r->vms[j];
+                        size_t host = h;
+                        const LeaderMovedVm *mv = moved_from(in, vr->name, h, r->t_usec);
+                        if (mv) {
+                                const HostReport *tr = in->hosts[mv->to].report;
+                                /* The target's report has it: added from there. */
+                                if (tr && tr->t_usec >= mv->done_usec && report_find_vm(tr, vr->name))
+                                        continue;
+                                host = mv->to;
+                        }
                         int dup = find_vm(p, vr->name);
                         if (dup >= 0) {
                                 p->vms[dup].migrating = true;
@@ -275,7 +295,7 @@ int leader_build_problem(const LeaderInput *in, Problem **ret) {
                         if (!v->name)
                                 return -ENOMEM;
                         p->n_vms++;
-                        v->host = (int) h;
+                        v->host = (int) host;
                         v->vcpus = vr->vcpus;
                         v->memory_mib = vr->memory_mib;
                         v->cpu_demand = vr->cpu_demand;
@@ -294,6 +314,29 @@ int leader_build_problem(const LeaderInput *in, Problem **ret) {
                                                           ? 0
                                                           : (int64_t) ((in->now_usec - t) / USEC_PER_SEC);
                 }
+        }
+
+        /* Migrations in flight hold memory on their targets until they arrive: a plan made
+         * meanwhile (a new pass, a mandatory plan, a new leader) must not fill that room. The
+         * target comes from this drsd's own job, else from the source's report. */
+        for (size_t i = 0; i < p->n_vms; i++) {
+                const SolverVm *v = &p->vms[i];
+                if (!v->migrating)
+                        continue;
+                const char *target = in->vm_target ? in->vm_target(v->name, in->userdata) : NULL;
+                if (!target && v->host >= 0 && in->hosts[v->host].report) {
+                        const HostReport *r = in->hosts[v->host].report;
+                        for (size_t j = 0; j < r->n_vms && !target; j++)
+                                if (streq(r->vms[j].name, v->name))
+                                        target = r->vms[j].migrating_to;
+                }
+                if (!target)
+                        continue;
+                for (size_t h = 0; h < p->n_hosts; h++)
+                        if ((int) h != v->host && streq(p->hosts[h].name, target)) {
+                                p->hosts[h].incoming_mib += v->memory_mib;
+                                break;
+                        }
         }
 
         *ret = TAKE_PTR(p);
@@ -424,6 +467,35 @@ LeaderRun *leader_run_free(LeaderRun *r) {
         return NULL;
 }
 
+/* A move that did not happen (failed, refused, a recommendation not run) leaves its VM on its
+ * source, but the plan's later waves assume it left: a move into that host in a later wave may
+ * need the room it would have freed (memory, a keep-apart partner gone; in the same wave: a
+ * swap of keep-apart partners). Such moves are skipped, transitively; the next pass plans again
+ * from fresh reports. */
+static void skip_dependent(LeaderRun *r) {
+        bool changed = true;
+
+        /* Bounded: each round skips at least one more move. */
+        while (changed) {
+                changed = false;
+                for (size_t i = 0; i < r->plan->n_moves; i++) {
+                        const PlanMove *mv = &r->plan->moves[i];
+                        if (r->moves[i] != LEADER_MOVE_PENDING)
+                                continue;
+                        for (size_t j = 0; j < r->plan->n_moves; j++) {
+                                const PlanMove *o = &r->plan->moves[j];
+                                if ((r->moves[j] == LEADER_MOVE_FAILED ||
+                                     r->moves[j] == LEADER_MOVE_SKIPPED) &&
+                                    o->wave <= mv->wave && o->from == mv->to) {
+                                        r->moves[i] = LEADER_MOVE_SKIPPED;
+                                        changed = true;
+                                        break;
+                                }
+                        }
+                }
+        }
+}
+
 int leader_run_advance(LeaderRun *r, LeaderSubmit submit, void *userdata) {
         /* Bounded: at most one iteration per wave. */
         while (r->n_running == 0 && r->wave < r->n_waves) {
@@ -434,15 +506,18 @@ int leader_run_advance(LeaderRun *r, LeaderSubmit submit, void *userdata) {
                                 continue;
                         if (mv->recommendation && !r->include_recommended) {
                                 r->moves[i] = LEADER_MOVE_SKIPPED;
+                                skip_dependent(r);
                                 continue;
                         }
                         if (submit(r->problem, mv, userdata) < 0) {
                                 r->moves[i] = LEADER_MOVE_SKIPPED;
+                                skip_dependent(r);
                                 continue;
                         }
                         r->moves[i] = LEADER_MOVE_RUNNING;
                         r->n_running++;
                 }
+                skip_dependent(r);
         }
         return r->n_running > 0;
 }
@@ -456,8 +531,10 @@ int leader_run_move_done(LeaderRun *r, const char *vm, bool success) {
                 r->n_running--;
                 if (success)
                         r->n_done++;
-                else
+                else {
                         r->n_failed++;
+                        skip_dependent(r);
+                }
                 return (int) i;
         }
         return -ENOENT;

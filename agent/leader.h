@@ -97,6 +97,15 @@ typedef struct LeaderHost {
         bool draining;               /* DPM empties it before standby: presented as maintenance */
 } LeaderHost;
 
+/* A migration that completed (at done_usec, CLOCK_MONOTONIC like HostReport.t_usec) possibly
+ * after the reports were taken: its VM is placed on `to`, not where a report older than the
+ * completion still shows it. */
+typedef struct LeaderMovedVm {
+        const char *vm;  /* borrowed */
+        size_t from, to; /* indexes into LeaderInput.hosts */
+        uint64_t done_usec;
+} LeaderMovedVm;
+
 typedef struct LeaderInput {
         const Policy *policy; /* borrowed; copied into the Problem */
         const LeaderHost *hosts;
@@ -106,16 +115,25 @@ typedef struct LeaderInput {
         AutomationLevel automation;
         /* VMs with an executor job (queued or running): migrating in the Problem. May be NULL. */
         bool (*vm_busy)(const char *vm, void *userdata);
+        /* The target host of this drsd's migration of vm in flight (queued or running), NULL when
+         * none or not known; its memory is held on that host (SolverHost.incoming_mib). A VM
+         * migrating without one here uses its report's migrating_to. May be NULL. */
+        const char *(*vm_target)(const char *vm, void *userdata);
         void *userdata;
         /* A host presented as in maintenance whatever its mode (evacuate --dry-run); may be NULL. */
         const char *force_maintenance;
+        /* Migrations completed lately (e.g. within the last few collection intervals); may be NULL. */
+        const LeaderMovedVm *moved;
+        size_t n_moved;
 } LeaderInput;
 
 /* Host mode → solver state: entering-maintenance/maintenance → HOST_MAINTENANCE,
  * standby/power-on-failed → HOST_STANDBY; up → HOST_UP. */
 HostState leader_host_state(HostMode mode);
 
-/* Builds the Problem. A host is frozen when its reports are stale (unless it is in standby:
+/* Builds the Problem. A VM that a report older than its completed migration (in->moved) still
+ * shows on the source is placed on the target (once, if the target's report lists it too).
+ * A host is frozen when its reports are stale (unless it is in standby:
  * a powered-off host cannot report, and DPM must be able to power it on) or its power-on
  * failed. VMs come from every report (a stale host's last report included, so its memory
  * stays accounted); a VM reported by two hosts at once (the instant a migration switches
@@ -175,7 +193,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(LeaderRun *, leader_run_free);
 int leader_run_advance(LeaderRun *r, LeaderSubmit submit, void *userdata);
 
 /* A running move of vm finished. Returns the move index or -ENOENT when the run does not
- * know it. */
+ * know it. A move that failed (or was skipped) leaves its VM where it was: pending moves of
+ * later waves into its source host are skipped (transitively), as they may need the room it
+ * would have freed. */
 int leader_run_move_done(LeaderRun *r, const char *vm, bool success);
 
 bool leader_run_finished(const LeaderRun *r);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <errno.h>
+#include <time.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -147,6 +148,21 @@ static void log_dispatch(
         _cleanup_free_ char *text = NULL;
         if (log_format_line(fields, message, &text) < 0)
                 return;
+        /* DRS_LOG_TIME=1: a wall-clock time on each line (logs kept in files, as the tests do). */
+        static int with_time = -1;
+        if (with_time < 0) {
+                const char *e = getenv("DRS_LOG_TIME");
+                with_time = e && streq(e, "1");
+        }
+        if (with_time) {
+                struct timespec ts;
+                struct tm tm;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                localtime_r(&ts.tv_sec, &tm);
+                fprintf(stderr, "%02d:%02d:%02d.%03ld drsd: %s%s\n", tm.tm_hour, tm.tm_min, tm.tm_sec,
+                        ts.tv_nsec / 1000000L, level_prefix(level), text);
+                return;
+        }
         fprintf(stderr, "drsd: %s%s\n", level_prefix(level), text);
 }
 

@@ -32,10 +32,10 @@ static int render(MetricsServer *s, void *userdata, char **ret, size_t *ret_len)
                 return -ENOMEM;
         for (size_t i = 0; i < m->config->n_hosts; i++) {
                 const char *name = m->config->hosts[i].name;
-                const HostReport *r = m->collector ? collector_get(m->collector, name) : NULL;
+                const HostReport *r = manager_host_report(m, name);
                 MetricsHost *h = &hosts[i];
 
-                *h = (MetricsHost){.name = name, .mode = state_get(m->state, name), .report_age_s = -1};
+                *h = (MetricsHost){.name = name, .mode = manager_host_mode(m, name), .report_age_s = -1};
                 if (r && r->t_usec > 0) {
                         h->reported = true;
                         leader_host_utilization(r, &h->cpu, &h->memory);
@@ -54,8 +54,8 @@ static int render(MetricsServer *s, void *userdata, char **ret, size_t *ret_len)
         }
 
         MetricsState st = {
-                .leader = m->collector != NULL, /* standalone: this drsd runs the leader loop */
-                .term = 0,
+                .leader = m->collector != NULL && manager_acting_leader(m),
+                .term = m->cluster ? cluster_term(m->cluster) : 0,
                 .hosts = hosts,
                 .n_hosts = m->config->n_hosts,
                 .have_imbalance = n_up > 0,

@@ -91,12 +91,12 @@ static int strv_remove(char **l, const char *s) {
 bool manager_host_fresh(Manager *m, const char *host) {
         if (!m->collector)
                 return false;
-        const HostReport *r = collector_get(m->collector, host);
-        return r && r->t_usec > 0 && !collector_host_is_stale(m->collector, host, hv_now_usec());
+        const HostReport *r = manager_host_report(m, host);
+        return r && r->t_usec > 0 && !manager_host_stale(m, host, hv_now_usec());
 }
 
 static const HostReport *host_report(Manager *m, const char *host) {
-        return m->collector ? collector_get(m->collector, host) : NULL;
+        return manager_host_report(m, host);
 }
 
 static PowerOp *power_op_find(Manager *m, const char *host) {
@@ -127,27 +127,9 @@ static void power_op_remove(Manager *m, PowerOp *op) {
 }
 
 static void set_host_mode(Manager *m, const char *host, HostMode mode, const char *reason) {
-        HostMode old = state_get(m->state, host);
-        int k = state_set(m->state, host, mode, reason, now_realtime_usec());
-        if (k < 0) {
-                log_error_errno(k, "Failed to save the state of host '%s': %m", host);
-                return;
-        }
-        if (k == 0)
-                return;
-        _cleanup_free_ char *msg = NULL;
-        if (asprintf(
-                    &msg, "Host '%s': %s → %s (%s)", host, host_mode_to_string(old),
-                    host_mode_to_string(mode), reason ?: "no reason given") < 0)
-                msg = NULL;
-        HistoryEvent e = {
-                .type = (char *) "host",
-                .source = (char *) host,
-                .reason = (char *) reason,
-                .result = (char *) host_mode_to_string(mode),
-                .message = msg,
-        };
-        manager_record(m, LOG_NOTICE, DRS_MESSAGE_HOST_STATE_CHANGED, &e);
+        int k = manager_set_host_mode(m, host, mode, reason);
+        if (k < 0 && k != -ENOMEM)
+                log_warning_errno(k, "Cannot set host '%s' %s: %m", host, host_mode_to_string(mode));
 }
 
 /* ---- samples ---------------------------------------------------------------------------- */
@@ -156,7 +138,7 @@ static void check_stale(Manager *m) {
         uint64_t now = hv_now_usec();
         for (size_t i = 0; m->collector && i < m->config->n_hosts; i++) {
                 const char *h = m->config->hosts[i].name;
-                bool stale = collector_host_is_stale(m->collector, h, now);
+                bool stale = manager_host_stale(m, h, now);
                 bool was = strv_contains(m->stale_hosts, h);
                 if (stale == was)
                         continue;
@@ -167,7 +149,7 @@ static void check_stale(Manager *m) {
                         }
                 } else
                         (void) strv_remove(m->stale_hosts, h);
-                HostMode mode = state_get(m->state, h);
+                HostMode mode = manager_host_mode(m, h);
                 /* A host in standby is expected to be silent. */
                 if (mode == HOST_MODE_STANDBY || mode == HOST_MODE_POWER_ON_FAILED)
                         continue;
@@ -276,10 +258,21 @@ static void on_sample(const char *host, const HvHostStats *s, const char *error,
                 k = collector_feed_error(m->collector, host, error ?: "unknown error", hv_now_usec());
         if (k < 0)
                 log_warning_errno(k, "Failed to record the sample of host '%s': %m", host);
+        if (manager_is_cluster(m)) {
+                /* Cluster mode: the one host polled is this one; every drsd (this one too) learns
+                 * of it from the report multicast. */
+                manager_cluster_report_now(m);
+                return;
+        }
         if (s && k >= 0)
                 track_adopted(m, host);
         if (s)
                 power_on_check(m, host);
+        check_stale(m);
+}
+
+void manager_cluster_host_reported(Manager *m, const char *host) {
+        power_on_check(m, host);
         check_stale(m);
 }
 
@@ -295,8 +288,7 @@ static const char *reason_string(const PlanMove *mv, char *buf, size_t size) {
         return move_reason_to_string(mv->reason);
 }
 
-static void on_migration_done(const MigrationRequest *req, const MigrationOutcome *o, void *userdata) {
-        Manager *m = userdata;
+void manager_migration_finished(Manager *m, const MigrationRequest *req, const MigrationOutcome *o) {
         bool ok = o->result == MIGRATION_OK;
         _cleanup_free_ char *msg = NULL;
 
@@ -341,12 +333,66 @@ static void on_migration_done(const MigrationRequest *req, const MigrationOutcom
                 m, ok ? LOG_INFO : LOG_WARNING,
                 ok ? DRS_MESSAGE_MIGRATION_COMPLETED : DRS_MESSAGE_MIGRATION_FAILED, &e);
 
-        if (m->run && leader_run_move_done(m->run, req->vm, ok) >= 0)
-                finish_run_if_done(m);
+        if (!manager_is_cluster(m)) {
+                if (ok)
+                        manager_note_moved(m, req->vm, req->source, req->target);
+                manager_run_move_done(m, req->vm, ok);
+        }
         if (o->result == MIGRATION_LOST)
                 log_error(
                         "VM '%s' is not found running exactly once after its migration: check it by hand",
                         req->vm);
+}
+
+static void recent_prune(Manager *m, uint64_t now) {
+        uint64_t keep = (STALE_INTERVALS + 1) * m->config->interval_s * USEC_PER_SEC;
+        size_t j = 0;
+        for (size_t i = 0; i < m->n_recent; i++) {
+                RecentMove *r = &m->recent[i];
+                if (now > r->done_usec + keep) {
+                        free(r->vm);
+                        free(r->from);
+                        free(r->to);
+                        continue;
+                }
+                m->recent[j++] = *r;
+        }
+        m->n_recent = j;
+}
+
+void manager_note_moved(Manager *m, const char *vm, const char *from, const char *to) {
+        uint64_t now = hv_now_usec();
+        recent_prune(m, now);
+        RecentMove *n = reallocarray(m->recent, m->n_recent + 1, sizeof(RecentMove));
+        if (!n) {
+                log_oom();
+                return;
+        }
+        m->recent = n;
+        RecentMove r = {.vm = strdup(vm), .from = strdup(from), .to = strdup(to), .done_usec = now};
+        if (!r.vm || !r.from || !r.to) {
+                free(r.vm);
+                free(r.from);
+                free(r.to);
+                log_oom();
+                return;
+        }
+        m->recent[m->n_recent++] = r;
+}
+
+void manager_run_move_done(Manager *m, const char *vm, bool ok) {
+        if (m->run && leader_run_move_done(m->run, vm, ok) >= 0)
+                finish_run_if_done(m);
+}
+
+void manager_drop_plan(Manager *m) {
+        m->run = leader_run_free(m->run);
+        m->recommendations = leader_run_free(m->recommendations);
+        m->draining = strv_free(m->draining);
+}
+
+static void on_migration_done(const MigrationRequest *req, const MigrationOutcome *o, void *userdata) {
+        manager_migration_finished(userdata, req, o);
 }
 
 static int submit_move(const Problem *p, const PlanMove *mv, void *userdata) {
@@ -381,14 +427,16 @@ static int submit_move(const Problem *p, const PlanMove *mv, void *userdata) {
                 .remove_source_storage = mv->disk_copy_mib > 0 && m->policy->storage.remove_source,
                 .disk_mib = mv->disk_copy_mib,
         };
-        int k = executor_submit(m->executor, &req, on_migration_done, m);
+        int k = manager_is_cluster(m) ? manager_cluster_order_migration(m, &req)
+                                      : executor_submit(m->executor, &req, on_migration_done, m);
         if (k < 0) {
                 log_warning_errno(k, "Cannot start the migration of '%s': %m", vm);
                 return k;
         }
         _cleanup_free_ char *msg = NULL;
         if (asprintf(
-                    &msg, "Migrating '%s' from '%s' to '%s' (%s, wave %u, gain %.4f)", vm, src, dst, reason,
+                    &msg, "%s '%s' from '%s' to '%s' (%s, wave %u, gain %.4f)",
+                    manager_is_cluster(m) ? "Ordered the migration of" : "Migrating", vm, src, dst, reason,
                     mv->wave, mv->gain) < 0)
                 msg = NULL;
         HistoryEvent e = {
@@ -397,7 +445,7 @@ static int submit_move(const Problem *p, const PlanMove *mv, void *userdata) {
                 .source = (char *) src,
                 .target = (char *) dst,
                 .reason = (char *) reason,
-                .result = (char *) "started",
+                .result = (char *) (manager_is_cluster(m) ? "ordered" : "started"),
                 .message = msg,
         };
         manager_record(m, LOG_INFO, DRS_MESSAGE_MIGRATION_STARTED, &e);
@@ -473,6 +521,8 @@ static void on_power_command_done(PowerCommand *c, const PowerCommandResult *r, 
                         r->duration_ms, msg);
                 if (ok)
                         set_host_mode(m, op->host, HOST_MODE_STANDBY, "DPM: low demand");
+                else if (manager_is_cluster(m)) /* it announced standby before the command */
+                        set_host_mode(m, op->host, HOST_MODE_UP, "DPM: the power-off command failed");
                 power_op_remove(m, op);
                 manager_request_pass(m, "power-off finished");
                 return;
@@ -595,7 +645,7 @@ static int power_start(Manager *m, const char *host, PowerAction action) {
 /* A draining host goes to standby once its libvirt reports no running VM and no plan moves
  * anything. Power-off only then: the last VM's migration must be complete. */
 static void check_draining(Manager *m) {
-        if (m->run || (m->executor && executor_n_running(m->executor) + executor_n_queued(m->executor) > 0))
+        if (m->run || manager_migrations_in_flight(m) > 0)
                 return;
         for (size_t i = 0; m->draining && m->draining[i]; i++) {
                 const char *h = m->draining[i];
@@ -603,6 +653,14 @@ static void check_draining(Manager *m) {
                 if (power_op_find(m, h) || !manager_host_fresh(m, h) || !r || r->n_vms > 0)
                         continue;
                 log_info("Host '%s' is empty: powering it off", h);
+                if (manager_is_cluster(m)) {
+                        /* Its own drsd runs the command (after checking its libvirt once more). */
+                        if (manager_cluster_order_power_off(m, h) < 0)
+                                log_warning("Cannot order host '%s' to power off", h);
+                        (void) strv_remove(m->draining, h);
+                        i--;
+                        continue;
+                }
                 if (power_start(m, h, POWER_STANDBY) < 0) {
                         (void) strv_remove(m->draining, h);
                         i--; /* the list shifted; bounded by its length */
@@ -627,7 +685,7 @@ static bool host_has_moves(Manager *m, const char *host) {
 static void check_maintenance(Manager *m) {
         for (size_t i = 0; i < m->config->n_hosts; i++) {
                 const char *h = m->config->hosts[i].name;
-                if (state_get(m->state, h) != HOST_MODE_ENTERING_MAINTENANCE)
+                if (manager_host_mode(m, h) != HOST_MODE_ENTERING_MAINTENANCE)
                         continue;
                 const HostReport *r = host_report(m, h);
                 if (!manager_host_fresh(m, h) || !r || r->n_vms > 0 || host_has_moves(m, h))
@@ -640,12 +698,17 @@ static void check_maintenance(Manager *m) {
 
 static bool vm_busy(const char *vm, void *userdata) {
         Manager *m = userdata;
-        return (m->executor && executor_vm_busy(m->executor, vm)) ||
-               storage_mover_vm_busy(m->storage_mover, vm);
+        return manager_vm_busy(m, vm) || storage_mover_vm_busy(m->storage_mover, vm);
+}
+
+static const char *vm_target(const char *vm, void *userdata) {
+        return manager_vm_target(userdata, vm);
 }
 
 int manager_build_problem(Manager *m, const char *force_maintenance, Problem **ret) {
         _cleanup_free_ LeaderHost *hosts = NULL;
+        _cleanup_free_ LeaderMovedVm *moved = NULL;
+        size_t n_moved = 0;
         uint64_t now_mono = hv_now_usec(), now = now_realtime_usec();
         AutomationLevel level;
         int k;
@@ -653,14 +716,34 @@ int manager_build_problem(Manager *m, const char *force_maintenance, Problem **r
         hosts = calloc(m->config->n_hosts ?: 1, sizeof(LeaderHost));
         if (!hosts)
                 return -ENOMEM;
+        recent_prune(m, now_mono);
+        moved = calloc(m->n_recent ?: 1, sizeof(LeaderMovedVm));
+        if (!moved)
+                return -ENOMEM;
+        for (size_t i = 0; i < m->n_recent; i++) {
+                const RecentMove *r = &m->recent[i];
+                ssize_t from = -1, to = -1;
+                for (size_t h = 0; h < m->config->n_hosts; h++) {
+                        if (streq(m->config->hosts[h].name, r->from))
+                                from = (ssize_t) h;
+                        if (streq(m->config->hosts[h].name, r->to))
+                                to = (ssize_t) h;
+                }
+                if (from >= 0 && to >= 0)
+                        moved[n_moved++] = (LeaderMovedVm){
+                                .vm = r->vm,
+                                .from = (size_t) from,
+                                .to = (size_t) to,
+                                .done_usec = r->done_usec};
+        }
         for (size_t i = 0; i < m->config->n_hosts; i++) {
                 const DrsHostConfig *hc = &m->config->hosts[i];
                 const HostReport *r = host_report(m, hc->name);
                 hosts[i] = (LeaderHost){
                         .config = hc,
                         .report = r && r->t_usec > 0 ? r : NULL,
-                        .stale = !m->collector || collector_host_is_stale(m->collector, hc->name, now_mono),
-                        .mode = state_get(m->state, hc->name),
+                        .stale = !m->collector || manager_host_stale(m, hc->name, now_mono),
+                        .mode = manager_host_mode(m, hc->name),
                         .draining = strv_contains(m->draining, hc->name),
                 };
         }
@@ -677,7 +760,10 @@ int manager_build_problem(Manager *m, const char *force_maintenance, Problem **r
                 .now_usec = now,
                 .automation = level,
                 .vm_busy = vm_busy,
+                .vm_target = vm_target,
                 .userdata = m,
+                .moved = moved,
+                .n_moved = n_moved,
                 .force_maintenance = force_maintenance,
         };
         return leader_build_problem(&in, ret);
@@ -783,7 +869,7 @@ static int start_run(Manager *m, Problem *p, Plan *plan, bool include_recommende
                 if (plan->power[i].action == POWER_STANDBY) {
                         if (!strv_contains(m->draining, h) && strv_extend(&m->draining, h) < 0)
                                 return log_oom();
-                } else if (state_get(m->state, h) == HOST_MODE_STANDBY)
+                } else if (manager_host_mode(m, h) == HOST_MODE_STANDBY)
                         (void) power_start(m, h, POWER_ON);
         }
 
@@ -803,7 +889,7 @@ int manager_pass(Manager *m) {
 
         m->n_passes++;
         m->last_pass_usec = now_realtime_usec();
-        if (!m->collector)
+        if (!m->collector || !manager_acting_leader(m))
                 return 0;
 
         check_stale(m);
@@ -924,7 +1010,8 @@ static int poller_configure(Manager *m) {
 
         for (size_t i = 0; m->polled && m->polled[i]; i++) {
                 const char *h = m->polled[i];
-                if (drs_config_find_host(m->config, h))
+                if (drs_config_find_host(m->config, h) &&
+                    (!manager_is_cluster(m) || streq_ptr(h, m->local_host)))
                         continue;
                 (void) poller_remove_host(m->poller, h);
                 (void) collector_remove_host(m->collector, h);
@@ -935,9 +1022,12 @@ static int poller_configure(Manager *m) {
         poller_set_interval(m->poller, m->config->interval_s * USEC_PER_SEC);
         for (size_t i = 0; i < m->config->n_hosts; i++) {
                 const DrsHostConfig *hc = &m->config->hosts[i];
+                /* Cluster mode: only this host, by its local URI. */
+                if (manager_is_cluster(m) && !streq_ptr(hc->name, m->local_host))
+                        continue;
                 if (poller_has_host(m->poller, hc->name))
                         continue;
-                k = poller_add_host(m->poller, hc->name, hc->uri);
+                k = poller_add_host(m->poller, hc->name, hc->uri ?: MANAGER_LOCAL_URI);
                 if (k < 0)
                         return k;
                 if (strv_extend(&m->polled, hc->name) < 0)
@@ -987,8 +1077,9 @@ int manager_leader_start(Manager *m) {
         if (k < 0)
                 return log_error_errno(k, "Failed to start polling the hosts: %m");
         log_info(
-                "Polling %zu host(s) every %" PRIu64 " s; passes every %" PRIu64 " s", m->config->n_hosts,
-                m->config->interval_s, m->policy->balance.interval_s);
+                "Polling %zu host(s) every %" PRIu64 " s; passes every %" PRIu64 " s%s",
+                manager_is_cluster(m) ? 1 : m->config->n_hosts, m->config->interval_s,
+                m->policy->balance.interval_s, manager_is_cluster(m) ? " when leading" : "");
         return 0;
 }
 
@@ -1034,4 +1125,34 @@ void manager_leader_stop(Manager *m) {
         m->draining = strv_free(m->draining);
         free(m->last_plan_summary);
         m->last_plan_summary = NULL;
+        for (size_t i = 0; i < m->n_recent; i++) {
+                free(m->recent[i].vm);
+                free(m->recent[i].from);
+                free(m->recent[i].to);
+        }
+        free(m->recent);
+        m->recent = NULL;
+        m->n_recent = 0;
+}
+
+/* Cluster mode, on the standby host's own drsd (the leader's POWER_OFF order): only when its
+ * libvirt reports no running VM; the host announces standby before the command runs (it cannot
+ * after), and comes back up if the command fails. */
+void manager_local_power_off(Manager *m) {
+        const char *h = m->local_host;
+        const HostReport *r = h && m->collector ? collector_get(m->collector, h) : NULL;
+
+        if (!h)
+                return;
+        if (!r || r->t_usec == 0 || collector_host_is_stale(m->collector, h, hv_now_usec()) ||
+            r->n_vms > 0 ||
+            (m->executor && executor_n_running(m->executor) + executor_n_queued(m->executor) > 0)) {
+                log_warning(
+                        "Not powering off '%s': its libvirt %s", h,
+                        r && r->n_vms > 0 ? "still reports running VMs" : "has no fresh report");
+                return;
+        }
+        set_host_mode(m, h, HOST_MODE_STANDBY, "DPM: low demand");
+        if (power_start(m, h, POWER_STANDBY) < 0)
+                set_host_mode(m, h, HOST_MODE_UP, "DPM: the power-off command could not run");
 }

@@ -90,8 +90,8 @@ static int add(json_object *o, const char *key, json_object *v) {
 
 /* The host whose latest report lists the VM running. */
 static const DrsHostConfig *vm_host(Manager *m, const char *vm, const VmReport **ret_vm) {
-        for (size_t i = 0; m->collector && i < m->config->n_hosts; i++) {
-                const HostReport *r = collector_get(m->collector, m->config->hosts[i].name);
+        for (size_t i = 0; i < m->config->n_hosts; i++) {
+                const HostReport *r = manager_host_report(m, m->config->hosts[i].name);
                 for (size_t k = 0; r && k < r->n_vms; k++)
                         if (streq(r->vms[k].name, vm)) {
                                 if (ret_vm)
@@ -107,6 +107,12 @@ locate(Manager *m, const char *vm, const DrsHostConfig **ret_host, const VmRepor
        json_object **reply, char **reterr_error) {
         const DrsHostConfig *h;
 
+        /* Cluster mode would have to order the VM's own host's drsd to do it (the orders do not
+         * carry disk copies yet). */
+        if (manager_is_cluster(m))
+                return control_fail(
+                        reply, reterr_error, "drs.NotSupported",
+                        "manual migrations and storage moves need standalone mode for now");
         if (!m->collector || !m->executor)
                 return control_fail(
                         reply, reterr_error, PROTOCOL_ERROR_INTERNAL, "the leader is not running");
@@ -119,7 +125,7 @@ locate(Manager *m, const char *vm, const DrsHostConfig **ret_host, const VmRepor
                 return control_fail(
                         reply, reterr_error, "drs.InvalidState", "host '%s' of '%s' is not reporting",
                         h->name, vm);
-        if (executor_vm_busy(m->executor, vm) || storage_mover_vm_busy(m->storage_mover, vm))
+        if (manager_vm_busy(m, vm) || storage_mover_vm_busy(m->storage_mover, vm))
                 return control_fail(
                         reply, reterr_error, "drs.Busy", "'%s' is being migrated or its storage moved", vm);
         *ret_host = h;
@@ -321,7 +327,7 @@ int manager_method_migrate(Manager *m, json_object *params, json_object **reply,
         if (streq(src->name, dst->name))
                 return control_fail(
                         reply, reterr_error, "drs.InvalidState", "'%s' already runs on '%s'", vm, dst->name);
-        HostMode mode = state_get(m->state, dst->name);
+        HostMode mode = manager_host_mode(m, dst->name);
         if (mode != HOST_MODE_UP)
                 return control_fail(
                         reply, reterr_error, "drs.InvalidState", "host '%s' is %s: it takes no VM",
@@ -329,7 +335,7 @@ int manager_method_migrate(Manager *m, json_object *params, json_object **reply,
         if (!manager_host_fresh(m, dst->name))
                 return control_fail(
                         reply, reterr_error, "drs.InvalidState", "host '%s' is not reporting", dst->name);
-        const HostReport *dr = collector_get(m->collector, dst->name);
+        const HostReport *dr = manager_host_report(m, dst->name);
         if (dr && vr && dr->free_mib < vr->memory_mib)
                 return control_fail(
                         reply, reterr_error, "drs.InvalidState",

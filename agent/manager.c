@@ -54,6 +54,7 @@ int manager_new(const char *config_path, bool foreground, Manager **ret) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        manager_cluster_stop(m);
         control_server_free(m->control);
         manager_metrics_stop(m);
         manager_leader_stop(m);
@@ -103,8 +104,8 @@ static int error_string(PolicyError *e, const char *fallback_file, int k, char *
 
 /* Reads drsd.yaml and the policy it names. Nothing is changed on failure. */
 static int load_files(
-        const char *config_path, DrsConfig **ret_config, Policy **ret_policy, gid_t *ret_gid,
-        bool *ret_have_gid, LoadFailure *ret_failure, char **reterr_msg) {
+        const DrsConfig *current, const char *config_path, DrsConfig **ret_config, Policy **ret_policy,
+        gid_t *ret_gid, bool *ret_have_gid, LoadFailure *ret_failure, char **reterr_msg) {
         _cleanup_(drs_config_freep) DrsConfig *cfg = NULL;
         _cleanup_(policy_freep) Policy *pol = NULL;
         PolicyError e = {};
@@ -119,11 +120,12 @@ static int load_files(
                 policy_error_clear(&e);
                 return r < 0 ? r : (k == -ENOMEM ? k : -EINVAL);
         }
-        if (cfg->mode != DRS_MODE_STANDALONE) {
+        /* The mode and this host's name shape everything drsd runs: a restart changes them. */
+        if (current && (cfg->mode != current->mode || !streq_ptr(cfg->host, current->host))) {
                 *ret_failure = LOAD_CONFIG;
                 if (asprintf(
-                            reterr_msg, "%s: mode '%s' is not supported yet (only standalone)", config_path,
-                            drs_mode_to_string(cfg->mode)) < 0)
+                            reterr_msg, "%s: 'mode' and 'host' cannot change on a reload: restart drsd",
+                            config_path) < 0)
                         return -ENOMEM;
                 return -EINVAL;
         }
@@ -163,7 +165,7 @@ int manager_load_config(Manager *m, char **reterr_msg) {
         gid_t gid;
         bool have_gid;
 
-        int k = load_files(m->config_path, &cfg, &pol, &gid, &have_gid, &failure, reterr_msg);
+        int k = load_files(m->config, m->config_path, &cfg, &pol, &gid, &have_gid, &failure, reterr_msg);
         if (k < 0)
                 return k;
         drs_config_free(m->config);
@@ -185,11 +187,19 @@ static size_t count_out_of_service(const Manager *m) {
 }
 
 static void manager_notify_status(Manager *m, const char *prefix) {
+        char role[128];
+        if (!manager_is_cluster(m))
+                snprintf(role, sizeof(role), "Leader (standalone)");
+        else if (m->cluster && cluster_is_leader(m->cluster))
+                snprintf(
+                        role, sizeof(role), "Leader (corosync, term %" PRIu64 ")", cluster_term(m->cluster));
+        else
+                snprintf(role, sizeof(role), "Agent of '%s' (corosync)", m->local_host ?: "?");
         (void) sd_notifyf(
                 false,
-                "%sSTATUS=Leader (standalone) of %zu host(s), %zu out of service; automation %s; pass every "
+                "%sSTATUS=%s of %zu host(s), %zu out of service; automation %s; pass every "
                 "%" PRIu64 "s (%" PRIu64 " so far); plan %s; %u migration(s) running, %u queued",
-                prefix ?: "", m->config->n_hosts, count_out_of_service(m),
+                prefix ?: "", role, m->config->n_hosts, count_out_of_service(m),
                 automation_level_to_string(m->policy->automation.level), m->pass_interval_s, m->n_passes,
                 m->run ? "running" : "idle", m->executor ? executor_n_running(m->executor) : 0,
                 m->executor ? executor_n_queued(m->executor) : 0);
@@ -276,7 +286,7 @@ static int manager_reload_full(Manager *m, LoadFailure *ret_failure, char **rete
         (void) sd_notify(false, "RELOADING=1\nSTATUS=Reloading configuration and policy");
         m->last_reload_usec = now_realtime_usec();
 
-        k = load_files(m->config_path, &cfg, &pol, &gid, &have_gid, &failure, &err);
+        k = load_files(m->config, m->config_path, &cfg, &pol, &gid, &have_gid, &failure, &err);
         if (k < 0) {
                 HistoryEvent e = {
                         .type = (char *) "policy",
@@ -450,6 +460,11 @@ int manager_start(Manager *m, int listen_fd) {
                         return log_oom();
         }
 
+        /* Cluster mode: this host's identity, corosync, forwarding; before the poller needs it. */
+        k = manager_cluster_start(m);
+        if (k < 0)
+                return k;
+
         k = manager_leader_start(m);
         if (k < 0)
                 return k;
@@ -539,7 +554,7 @@ static int add_double(json_object *o, const char *key, double v) {
 static int
 host_json(Manager *m, const char *name, const DrsHostConfig *hc, const StateHost *sh, json_object **ret) {
         _cleanup_(json_object_putp) json_object *o = json_object_new_object(), *blockers = NULL;
-        const HostReport *r = m->collector ? collector_get(m->collector, name) : NULL;
+        const HostReport *r = manager_host_report(m, name);
         if (!o)
                 return -ENOMEM;
         if (add(o, "name", json_object_new_string(name)) < 0 ||
@@ -600,7 +615,7 @@ static int hosts_json(Manager *m, json_object **ret) {
         for (size_t i = 0; i < m->config->n_hosts; i++) {
                 json_object *h;
                 const DrsHostConfig *hc = &m->config->hosts[i];
-                k = host_json(m, hc->name, hc, state_find(m->state, hc->name), &h);
+                k = host_json(m, hc->name, hc, manager_host_state(m, hc->name), &h);
                 if (k < 0)
                         return k;
                 if (json_object_array_add(hosts, h) < 0) {
@@ -632,10 +647,10 @@ static void cluster_imbalance(Manager *m, double *ret_cpu, double *ret_memory) {
         size_t n = 0;
         for (size_t i = 0; i < m->config->n_hosts; i++) {
                 const char *h = m->config->hosts[i].name;
-                if (state_get(m->state, h) != HOST_MODE_UP || !manager_host_fresh(m, h))
+                if (manager_host_mode(m, h) != HOST_MODE_UP || !manager_host_fresh(m, h))
                         continue;
                 double c, mm;
-                leader_host_utilization(collector_get(m->collector, h), &c, &mm);
+                leader_host_utilization(manager_host_report(m, h), &c, &mm);
                 sc += c;
                 sc2 += c * c;
                 sm += mm;
@@ -732,7 +747,8 @@ static int method_status(Manager *m, json_object *params, json_object **reply, c
         if (add(passes, "interval_s", json_object_new_uint64(m->pass_interval_s)) < 0 ||
             add(passes, "count", json_object_new_uint64(m->n_passes)) < 0 ||
             add(passes, "last", json_object_new_uint64(m->last_pass_usec)) < 0 ||
-            add(passes, "leader_loop", json_object_new_boolean(m->collector != NULL)) < 0 ||
+            add(passes, "leader_loop",
+                json_object_new_boolean(m->collector != NULL && manager_acting_leader(m))) < 0 ||
             add_optional_string(passes, "last_plan", m->last_plan_summary) < 0)
                 return -ENOMEM;
         {
@@ -752,6 +768,7 @@ static int method_status(Manager *m, json_object *params, json_object **reply, c
                     add(cl, "automation", json_object_new_string(automation_level_to_string(level))) < 0 ||
                     add(cl, "migrations_running",
                         json_object_new_int(m->executor ? (int) executor_n_running(m->executor) : 0)) < 0 ||
+                    add(cl, "migrations_ordered", json_object_new_int((int) m->n_orders)) < 0 ||
                     add(cl, "migrations_queued",
                         json_object_new_int(m->executor ? (int) executor_n_queued(m->executor) : 0)) < 0 ||
                     add(cl, "migrations_completed", json_object_new_uint64(m->n_migrations_ok)) < 0 ||
@@ -780,6 +797,7 @@ static int method_status(Manager *m, json_object *params, json_object **reply, c
             add(o, "config", json_object_new_string(m->config_path)) < 0 ||
             add(o, "state_dir", json_object_new_string(m->config->state_dir)) < 0 ||
             add(o, "hosts", TAKE_PTR(hosts)) < 0 || add(o, "policy", TAKE_PTR(pol)) < 0 ||
+            (manager_is_cluster(m) && manager_cluster_status_json(m, o) < 0) ||
             add(o, "passes", TAKE_PTR(passes)) < 0 || add(o, "reload", TAKE_PTR(reload)) < 0)
                 return -ENOMEM;
         *reply = TAKE_PTR(o);
@@ -925,7 +943,7 @@ static int method_vms(Manager *m, json_object *params, json_object **reply, char
                 return -ENOMEM;
         for (size_t i = 0; m->collector && i < m->config->n_hosts; i++) {
                 const char *h = m->config->hosts[i].name;
-                const HostReport *r = collector_get(m->collector, h);
+                const HostReport *r = manager_host_report(m, h);
                 for (size_t j = 0; r && j < r->n_vms; j++) {
                         const VmReport *v = &r->vms[j];
                         uint64_t moved = move_log_get(&m->moves, v->name) / 1000000ULL;
@@ -941,9 +959,7 @@ static int method_vms(Manager *m, json_object *params, json_object **reply, char
                             add_double(x, "cpu_demand", v->cpu_demand) < 0 ||
                             add(x, "memory_demand_mib", json_object_new_uint64(v->memory_demand_mib)) < 0 ||
                             add(x, "migrating",
-                                json_object_new_boolean(
-                                        v->migrating ||
-                                        (m->executor && executor_vm_busy(m->executor, v->name)))) < 0 ||
+                                json_object_new_boolean(v->migrating || manager_vm_busy(m, v->name))) < 0 ||
                             add(x, "automation",
                                 json_object_new_string(automation_level_to_string(policy_vm_automation(
                                         m->policy, v->name, m->policy->automation.level)))) < 0)
@@ -989,7 +1005,7 @@ static int method_plan(Manager *m, json_object *params, json_object **reply, cha
         int k = refuse_parameters(params, NULL, reply, reterr_error);
         if (k < 0)
                 return k;
-        if (!m->collector)
+        if (!m->collector || !manager_acting_leader(m))
                 return no_leader(reply, reterr_error);
         k = manager_build_problem(m, NULL, &p);
         if (k < 0)
@@ -1053,23 +1069,19 @@ static int get_host_param(
 }
 
 static int set_mode_recorded(Manager *m, const char *host, HostMode mode, const char *why) {
-        HostMode old = state_get(m->state, host);
-        int k = state_set(m->state, host, mode, why, now_realtime_usec());
-        if (k <= 0)
-                return k;
-        _cleanup_free_ char *msg = NULL;
-        if (asprintf(
-                    &msg, "Host '%s': %s → %s (%s)", host, host_mode_to_string(old),
-                    host_mode_to_string(mode), why) < 0)
-                msg = NULL;
-        HistoryEvent e = {
-                .type = (char *) "host",
-                .source = (char *) host,
-                .reason = (char *) why,
-                .result = (char *) host_mode_to_string(mode),
-                .message = msg,
-        };
-        manager_record(m, LOG_NOTICE, DRS_MESSAGE_HOST_STATE_CHANGED, &e);
+        return manager_set_host_mode(m, host, mode, why);
+}
+
+static int mode_error(int k, const char *host, json_object **reply, char **reterr_error) {
+        if (k == -EHOSTDOWN)
+                return control_fail(
+                        reply, reterr_error, "drs.HostUnreachable",
+                        "the drsd of host '%s' is not in the cluster: its mode is its own drsd's to change",
+                        host);
+        if (k == -EREMOTE)
+                return control_fail(
+                        reply, reterr_error, "drs.NotLeader",
+                        "this drsd is no longer the leader; try again");
         return k;
 }
 
@@ -1099,9 +1111,9 @@ static int method_evacuate(Manager *m, json_object *params, json_object **reply,
                                 "parameter 'dry_run' must be a boolean");
                 dry_run = json_object_get_boolean(d);
         }
-        if (!m->collector)
+        if (!m->collector || !manager_acting_leader(m))
                 return no_leader(reply, reterr_error);
-        HostMode mode = state_get(m->state, hc->name);
+        HostMode mode = manager_host_mode(m, hc->name);
         if (!dry_run && (mode == HOST_MODE_STANDBY || mode == HOST_MODE_POWER_ON_FAILED))
                 return control_fail(
                         reply, reterr_error, "drs.InvalidState",
@@ -1129,13 +1141,13 @@ static int method_evacuate(Manager *m, json_object *params, json_object **reply,
         if (!dry_run && mode != HOST_MODE_MAINTENANCE) {
                 k = set_mode_recorded(m, hc->name, HOST_MODE_ENTERING_MAINTENANCE, "drsctl evacuate");
                 if (k < 0)
-                        return k;
+                        return mode_error(k, hc->name, reply, reterr_error);
                 manager_request_pass(m, "evacuate");
         }
         if (add(o, "host", json_object_new_string(hc->name)) < 0 ||
             add(o, "dry_run", json_object_new_boolean(dry_run)) < 0 ||
             add(o, "unplaceable", json_object_new_uint64(n_blocked)) < 0 ||
-            add(o, "state", json_object_new_string(host_mode_to_string(state_get(m->state, hc->name)))) < 0)
+            add(o, "state", json_object_new_string(host_mode_to_string(manager_host_mode(m, hc->name)))) < 0)
                 return -ENOMEM;
         *reply = TAKE_PTR(o);
         return 0;
@@ -1157,7 +1169,9 @@ change_mode(Manager *m, json_object *params, json_object **reply, char **reterr_
         k = get_host_param(m, params, &hc, reply, reterr_error);
         if (k < 0)
                 return k;
-        HostMode mode = state_get(m->state, hc->name);
+        if (manager_is_cluster(m) && !manager_acting_leader(m))
+                return no_leader(reply, reterr_error);
+        HostMode mode = manager_host_mode(m, hc->name);
         if (power_clear) {
                 if (mode != HOST_MODE_POWER_ON_FAILED)
                         return control_fail(
@@ -1172,12 +1186,12 @@ change_mode(Manager *m, json_object *params, json_object **reply, char **reterr_
                 k = set_mode_recorded(m, hc->name, HOST_MODE_UP, "drsctl exit-maintenance");
         }
         if (k < 0)
-                return k;
+                return mode_error(k, hc->name, reply, reterr_error);
         manager_request_pass(m, power_clear ? "power-clear" : "exit-maintenance");
         o = json_object_new_object();
         if (!o || add(o, "host", json_object_new_string(hc->name)) < 0 ||
             add(o, "changed", json_object_new_boolean(k > 0)) < 0 ||
-            add(o, "state", json_object_new_string(host_mode_to_string(state_get(m->state, hc->name)))) < 0)
+            add(o, "state", json_object_new_string(host_mode_to_string(manager_host_mode(m, hc->name)))) < 0)
                 return -ENOMEM;
         *reply = TAKE_PTR(o);
         return 0;
@@ -1238,7 +1252,7 @@ static int method_place(Manager *m, json_object *params, json_object **reply, ch
                 return control_fail(
                         reply, reterr_error, PROTOCOL_ERROR_INVALID_PARAMETER,
                         "'vcpus' and 'memory_mib' must be positive");
-        if (!m->collector)
+        if (!m->collector || !manager_acting_leader(m))
                 return no_leader(reply, reterr_error);
         k = manager_build_problem(m, NULL, &p);
         if (k < 0)

@@ -18,6 +18,7 @@
 
 #include <systemd/sd-event.h>
 
+#include "cluster.h"
 #include "collector.h"
 #include "config.h"
 #include "control.h"
@@ -57,6 +58,44 @@ typedef struct Blocker {
         char *vm;   /* owned */
         char *why;  /* owned */
 } Blocker;
+
+/* Cluster mode (manager-cluster.c): a host's last report as multicast by its drsd. */
+typedef struct Peer {
+        char *host;          /* owned */
+        uint32_t nodeid;     /* of the drsd that sent the last report */
+        char *migration_uri; /* owned; from the report */
+        HostReport report;   /* owned contents; t_usec on this drsd's CLOCK_MONOTONIC, 0 = no sample */
+        StateHost state;     /* owned contents; the mode the host's drsd announces */
+        uint64_t received_usec;
+        bool pending; /* the leader ordered pending_mode and the host has not confirmed it yet */
+        HostMode pending_mode;
+        uint64_t pending_until_usec;
+} Peer;
+
+/* A MIGRATE order of this leader without a RESULT yet. */
+typedef struct Order {
+        uint64_t id;
+        char *vm;     /* owned */
+        char *source; /* owned */
+        char *target; /* owned */
+} Order;
+
+/* A migration that completed lately: a report taken before it may still show the VM on its
+ * source (LeaderInput.moved). */
+typedef struct RecentMove {
+        char *vm, *from, *to; /* owned */
+        uint64_t done_usec;   /* CLOCK_MONOTONIC */
+} RecentMove;
+
+/* A drsctl request forwarded to the leader, waiting for its REPLY. */
+typedef struct Forward {
+        uint64_t id; /* the control server's pending id, also the request id on the wire */
+        uint32_t leader;
+        sd_event_source *timer; /* owned */
+} Forward;
+
+/* The local libvirt in cluster mode when the host's entry has no uri. */
+#define MANAGER_LOCAL_URI "qemu:///system"
 
 #define DRSD_DEFAULT_CONFIG "/etc/drs/drsd.yaml"
 
@@ -113,8 +152,24 @@ struct Manager {
         size_t n_power_ops;
         sd_event_source *pass_soon; /* owned; a deferred pass (evacuate, reload, stale host, …) */
         uint64_t n_migrations_ok, n_migrations_failed;
+        RecentMove *recent; /* owned array: migrations completed in the last few intervals */
+        size_t n_recent;
 
         MetricsServer *metrics; /* owned; counters always, the endpoint when metrics_listen is set */
+
+        /* Cluster mode (manager-cluster.c); all empty in standalone mode. */
+        Cluster *cluster; /* owned */
+        char *local_host; /* owned; this drsd's host */
+        Peer *peers;      /* owned array */
+        size_t n_peers;
+        Order *orders; /* owned array */
+        size_t n_orders;
+        uint64_t next_order_id;
+        Forward *forwards; /* owned array */
+        size_t n_forwards;
+        uint32_t last_leader;
+        uint64_t last_term;
+        bool was_leader;
 };
 
 int manager_new(const char *config_path, bool foreground, Manager **ret);
@@ -164,6 +219,47 @@ void blockers_free(Blocker *b, size_t n);
 
 /* Records an event in the journal (with its MESSAGE_ID and fields) and in the history file. */
 void manager_record(Manager *m, int level, const char *message_id, const HistoryEvent *e);
+
+/* Host facts whatever the mode (standalone: the collector and the state file; cluster: the
+ * hosts' reports, this host's own state file, and the modes the leader ordered). */
+const HostReport *manager_host_report(Manager *m, const char *host);
+bool manager_host_stale(Manager *m, const char *host, uint64_t now_mono);
+HostMode manager_host_mode(Manager *m, const char *host);
+const StateHost *manager_host_state(Manager *m, const char *host); /* NULL when up */
+/* Sets a host's mode and records the change: locally, or (cluster mode, another host) by an order
+ * to that host's drsd (-EREMOTE when this drsd is not the leader, -EHOSTDOWN when the host's drsd is
+ * not in the cluster). Returns 1 when changed (or ordered), 0 when it already was so. */
+int manager_set_host_mode(Manager *m, const char *host, HostMode mode, const char *reason);
+/* Migrations this drsd started or ordered that have not ended. */
+unsigned manager_migrations_in_flight(Manager *m);
+bool manager_vm_busy(Manager *m, const char *vm);
+/* The target of this drsd's migration (job or order) of vm in flight; NULL when none. */
+const char *manager_vm_target(Manager *m, const char *vm);
+/* The pass code's hooks for results: records a finished migration of this drsd's executor
+ * (history, journal, metrics, cooldown; standalone: advances the plan), and marks a plan's move
+ * done (cluster mode: from a RESULT). */
+void manager_migration_finished(Manager *m, const MigrationRequest *req, const MigrationOutcome *o);
+void manager_run_move_done(Manager *m, const char *vm, bool ok);
+/* Remembers a completed migration for a few intervals (see RecentMove). */
+void manager_note_moved(Manager *m, const char *vm, const char *from, const char *to);
+/* Drops the plan in progress and the recommendations (leadership lost). */
+void manager_drop_plan(Manager *m);
+/* DPM in cluster mode: this host's drsd powers its host off once it runs no VM. */
+void manager_local_power_off(Manager *m);
+
+/* Cluster mode (manager-cluster.c). */
+bool manager_is_cluster(const Manager *m);
+bool manager_acting_leader(const Manager *m); /* standalone: always */
+int manager_cluster_start(Manager *m);        /* after the control server exists */
+void manager_cluster_stop(Manager *m);
+void manager_cluster_report_now(Manager *m);
+int manager_cluster_order_migration(Manager *m, const MigrationRequest *req);
+int manager_cluster_order_power_off(Manager *m, const char *host);
+/* The leader got a report of host (power-on completion, maintenance progress). */
+void manager_cluster_host_reported(Manager *m, const char *host);
+int manager_cluster_status_json(Manager *m, json_object *o);
+int manager_forward(
+        Manager *m, const char *method, json_object *request, uint64_t id, json_object **ret_reply);
 
 /* ", N disk(s) copied (X MiB), source volumes kept|removed" for a migration's message (a
  * static buffer: main thread only). */

@@ -40,6 +40,7 @@ DrsConfig *drs_config_free(DrsConfig *c) {
         free(c->metrics_listen);
         free(c->policy);
         free(c->policy_dir);
+        free(c->host);
         for (size_t i = 0; i < c->n_hosts; i++)
                 host_done(&c->hosts[i]);
         free(c->hosts);
@@ -227,8 +228,8 @@ static int parse_host(YContext *c, const YNode *n, DrsConfig *cfg, DrsHostConfig
 
 static int parse_config(YContext *c, const YNode *root, DrsConfig *cfg) {
         static const char *const keys[] = {
-                "mode",           "interval", "socket",     "admin_group", "state_dir",
-                "metrics_listen", "policy",   "policy_dir", "hosts",       NULL,
+                "mode",   "interval",   "socket", "admin_group", "state_dir", "metrics_listen",
+                "policy", "policy_dir", "hosts",  "host",        NULL,
         };
         const YNode *v, *hosts;
         int r = ymap_check(c, root, "drsd", keys);
@@ -299,6 +300,17 @@ static int parse_config(YContext *c, const YNode *root, DrsConfig *cfg) {
                         return r;
         }
 
+        v = ymap_get(root, "host");
+        if (v) {
+                r = set_string(c, v, "host", 64, &cfg->host);
+                if (r < 0)
+                        return r;
+                if (!host_name_is_valid(cfg->host))
+                        return yerr(
+                                c, v, "invalid host name '%s' (expected letters, digits and _.-)",
+                                cfg->host);
+        }
+
         hosts = ymap_get(root, "hosts");
         if (hosts) {
                 r = yexpect(c, hosts, YNODE_SEQUENCE, "hosts");
@@ -325,6 +337,22 @@ static int parse_config(YContext *c, const YNode *root, DrsConfig *cfg) {
                 return yerr(
                         c, hosts ?: root,
                         "standalone mode needs a non-empty 'hosts' list (name and libvirt uri of each host)");
+        if (cfg->mode == DRS_MODE_COROSYNC) {
+                if (cfg->n_hosts == 0)
+                        return yerr(
+                                c, hosts ?: root,
+                                "corosync mode needs a non-empty 'hosts' list (every host of the cluster, with the URI other hosts migrate to)");
+                for (size_t i = 0; i < cfg->n_hosts; i++)
+                        if (!cfg->hosts[i].migration_uri)
+                                return yerr(
+                                        c, hosts->children[i],
+                                        "missing key 'migration_uri' (or 'uri') for host '%s' (the URI other hosts' libvirtd dial to migrate to it)",
+                                        cfg->hosts[i].name);
+                v = ymap_get(root, "host");
+                if (cfg->host && !drs_config_find_host(cfg, cfg->host))
+                        return yerr(c, v, "host '%s' is not in the 'hosts' list", cfg->host);
+        } else if (cfg->host)
+                return yerr(c, ymap_get(root, "host"), "'host' is only used in corosync mode");
         return 0;
 }
 

@@ -38,7 +38,11 @@ typedef struct DrsConfig {
         char *metrics_listen; /* owned; NULL = metrics endpoint off; else "ADDRESS:PORT" */
         char *policy;         /* owned; default /etc/drs/policy.yaml */
         char *policy_dir;     /* owned; default /etc/drs/policy.d */
-        DrsHostConfig *hosts; /* owned array; required and non-empty in standalone mode */
+        char *host; /* owned; corosync mode: this drsd's host (NULL = the machine's short hostname) */
+        DrsHostConfig
+                *hosts; /* owned array; required and non-empty in both modes (corosync: every host of the
+                           cluster; its uri is used by that host's own drsd only, default qemu:///system;
+                           migration_uri, or uri, is required: other hosts' libvirtd dial it) */
         size_t n_hosts;
 } DrsConfig;
 

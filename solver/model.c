@@ -194,7 +194,7 @@ int model_build(const Problem *p, Model **ret) {
                 m->cpu_cap[h] = sh->cpus > 0 ? sh->cpus : 1e-9;
                 m->mem_cap[h] = sh->memory_mib > 0 ? (double) sh->memory_mib : 1e-9;
                 m->mem_limit[h] = (double) sh->memory_mib * pol->limits.memory_overcommit -
-                                  (double) pol->limits.memory_reserve_mib;
+                                  (double) pol->limits.memory_reserve_mib - (double) sh->incoming_mib;
                 m->vcpu_limit[h] =
                         pol->limits.vcpu_per_core > 0 ? sh->cpus * pol->limits.vcpu_per_core : INFINITY;
                 m->target_ok[h] = sh->state == HOST_UP && !sh->frozen;

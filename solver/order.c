@@ -12,6 +12,7 @@ void order_result_done(OrderResult *r) {
         free(r->steps);
         free(r->final);
         free(r->dropped);
+        free(r->dropped_rule);
         *r = (OrderResult){};
 }
 
@@ -63,8 +64,12 @@ static bool room_for(const Orderer *o, size_t v, size_t h) {
                o->vcpu_load[h] + o->in_vcpu[h] + m->vcpus[v] <= m->vcpu_limit[h] + CAP_EPS;
 }
 
-/* Would a hard keep-apart member be on h (now, or arriving in this wave)? */
-static bool apart_clash(const Orderer *o, size_t v, size_t h) {
+/* Would a hard keep-apart member be on h (now, or arriving in this wave)? A member leaving h
+ * in this wave counts as on h: its migration may not have completed (or may fail) when v
+ * arrives. Never relaxed: a wave's moves complete in any order and any of them may fail, so
+ * every subset of a wave must keep the rule (a swap of two members is a hop or nothing).
+ * Returns the index into vm_rules of the first such rule, or -1. */
+static int apart_rule(const Orderer *o, size_t v, size_t h) {
         const Model *m = o->m;
         for (size_t *k = m->rules_of_vm[v]; k && *k != SIZE_MAX; k++) {
                 const ModelVmRule *rule = &m->vm_rules[*k];
@@ -73,10 +78,14 @@ static bool apart_clash(const Orderer *o, size_t v, size_t h) {
                 for (size_t i = 0; i < rule->n_vms; i++) {
                         size_t u = rule->vms[i];
                         if (u != v && (o->cur[u] == (int) h || o->wave_to[u] == (int) h))
-                                return true;
+                                return (int) *k;
                 }
         }
-        return false;
+        return -1;
+}
+
+static bool apart_clash(const Orderer *o, size_t v, size_t h) {
+        return apart_rule(o, v, h) >= 0;
 }
 
 static bool late(const Orderer *o, size_t h, unsigned wave) {
@@ -84,7 +93,7 @@ static bool late(const Orderer *o, size_t h, unsigned wave) {
 }
 
 /* Builds the wave greedily over the pending moves. */
-static void select_wave(Orderer *o, unsigned wave, bool relax_apart) {
+static void select_wave(Orderer *o, unsigned wave) {
         unsigned n_cluster = 0;
 
         for (size_t i = 0; i < o->n_selected; i++)
@@ -108,7 +117,7 @@ static void select_wave(Orderer *o, unsigned wave, bool relax_apart) {
                         continue;
                 if (!room_for(o, v, (size_t) d))
                         continue;
-                if (!relax_apart && apart_clash(o, v, (size_t) d))
+                if (apart_clash(o, v, (size_t) d))
                         continue;
 
                 o->wave_to[v] = d;
@@ -202,7 +211,8 @@ int order_plan(const Model *m, const OrderInput *in, OrderResult *ret) {
         o.wave_to = calloc(V1, sizeof(int));
         o.selected = calloc(V1, sizeof(size_t));
         res.dropped = calloc(V1, sizeof(size_t));
-        if (!o.cur || !o.via || !o.hopped || !o.mem_load || !o.vcpu_load || !o.pending || !o.in_mem ||
+        res.dropped_rule = calloc(V1, sizeof(int));
+        if (!res.dropped_rule || !o.cur || !o.via || !o.hopped || !o.mem_load || !o.vcpu_load || !o.pending || !o.in_mem ||
             !o.in_vcpu || !o.n_out || !o.n_in || !o.wave_to || !o.selected || !res.dropped) {
                 r = -ENOMEM;
                 goto finish;
@@ -224,20 +234,24 @@ int order_plan(const Model *m, const OrderInput *in, OrderResult *ret) {
                                 o.pending[o.n_pending++] = v;
 
         while (o.n_pending > 0) {
-                select_wave(&o, wave, false);
+                select_wave(&o, wave);
                 if (o.n_selected == 0 && o.blocked_by_wave) {
                         /* Only moves onto hosts powered on in this wave remain: next wave. */
                         wave++;
                         continue;
                 }
                 if (o.n_selected == 0 && try_hop(&o, wave, &res))
-                        select_wave(&o, wave, false);
-                if (o.n_selected == 0)
-                        select_wave(&o, wave, true);
+                        select_wave(&o, wave);
                 if (o.n_selected == 0) {
-                        /* Nothing can move, and no move changes that: drop the rest. */
-                        for (size_t i = 0; i < o.n_pending; i++)
-                                res.dropped[res.n_dropped++] = o.pending[i];
+                        /* Nothing can move without overfilling a host or breaking a hard
+                         * keep-apart rule at some point of the wave, and no hop helps: drop the
+                         * rest (their VMs stay where they are, which is safe). */
+                        for (size_t i = 0; i < o.n_pending; i++) {
+                                size_t v = o.pending[i];
+                                int k = apart_rule(&o, v, (size_t) next_dest(&o, v));
+                                res.dropped_rule[res.n_dropped] = k >= 0 ? (int) m->vm_rules[k].rule : -1;
+                                res.dropped[res.n_dropped++] = v;
+                        }
                         o.n_pending = 0;
                         break;
                 }

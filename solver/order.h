@@ -10,15 +10,20 @@
  *     configured memory ≤ mem_limit and vCPUs ≤ vcpu_limit after every prefix of the wave;
  *   - the source's outgoing, the destination's incoming and the cluster's migrations stay
  *     within limits.migrations_out_per_host / _in_per_host / _per_cluster (0 is taken as 1);
- *   - no member of one of its hard keep-apart rules is on the destination, or arriving there
- *     in the same wave (relaxed only when nothing else can move);
+ *   - no member of one of its hard keep-apart rules is on the destination (leaving it in the
+ *     same wave counts as on it), or arriving there in the same wave. Never relaxed: after any
+ *     subset of a wave's moves has completed (the others not started, or failed), no hard
+ *     keep-apart rule is broken that was not broken before, and no host is over its limits;
  *   - the destination is not powered on in wave 1 (late_host), else from wave 2.
  * Moves are considered mandatory first, then by VM index, so mandatory moves fill the
  * earliest waves. When no move fits at all (a swap or cycle between full hosts), one VM is
  * routed through an intermediate host with room (most free memory; allowed for it; not being
  * emptied): that VM then has two steps. A VM hops at most once; voluntary moves hop only
- * within hop_budget. When neither a hop nor relaxing keep-apart helps, the remaining moves are
- * dropped: their VMs stay where they are (reported back in dropped). Never stops a VM. */
+ * within hop_budget. A swap of two members of a hard keep-apart rule (or a cycle through such
+ * members) is broken the same way, through a host where no member is. When no hop helps, the
+ * remaining moves are dropped: their VMs stay where they are (reported back in dropped, with the
+ * keep-apart rule that blocked each in dropped_rule), which keeps every rule the executed steps
+ * kept. Never stops a VM. */
 
 #include "greedy.h"
 
@@ -43,6 +48,9 @@ typedef struct OrderResult {
         unsigned n_waves;
         int *final;      /* owned, n_vms: where each VM is after the steps */
         size_t *dropped; /* owned: VMs whose move (or its rest) was dropped */
+        int *dropped_rule; /* owned, parallel to dropped: why — index into Policy.rules of a hard
+                            * keep-apart rule with a member on the step's destination, or -1 when
+                            * no such rule blocks it (the destination stays too full) */
         size_t n_dropped;
         unsigned hops_used; /* hops of voluntary moves */
 } OrderResult;

@@ -18,9 +18,15 @@
  *      lns_improve() (GLPK on neighbourhoods, see glpk-lns.c) with the whole budget: mandatory
  *      moves made plus the balance budget left (LNS counts every VM away from its initial
  *      host), and prune_small_moves() again. If that does not beat greedy's pruned plan
- *      (assignment_score()), greedy's plan is used and the plan says "greedy".
+ *      (assignment_score()), greedy's plan is used and the plan says "greedy". Pruning
+ *      reverts a hard keep-together unit whole or not at all. If anything is unplaceable,
+ *      greedy_mandatory() runs again on the result: balance may have made the room it lacked.
  *   6. Moves = VMs whose final host differs from the initial one (a VM moved twice by greedy is
  *      one move), ordered in waves (order_plan()); reason maintenance > rule > dpm > balance.
+ *      When ordering drops moves while mandatory work is undone, mandatory work runs again on
+ *      what the steps leave and that is ordered (at most ORDER_RETRIES times). A dropped
+ *      mandatory move is reported unplaceable with the orderer's reason (full host or the
+ *      hard keep-apart rule that blocked it).
  *      Per-move gain: the move's contribution to the final plan — how much the objective
  *      (weighted imbalance + soft-rule penalties) would be worse with that VM left on its
  *      initial host and every other move made. After prune_small_moves() every balance move
@@ -44,6 +50,7 @@
 
 #define LNS_SUB_TIME_LIMIT_S 2.0 /* a safety net only: the work per sub-MIP is bounded by nodes */
 #define DEFAULT_TIME_LIMIT_S 5.0
+#define ORDER_RETRIES 2 /* plan_fill(): mandatory work re-run on what ordering could execute */
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(Model *, model_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Greedy *, greedy_free);
@@ -98,39 +105,146 @@ run_lns(const Model *m, Assignment *a, const SolverOptions *opts, unsigned budge
         return lns_improve(m, a, &lo, ret_stats);
 }
 
+/* May prune_small_moves() send v back to its initial host? A balance move only. */
+static bool prunable(const Model *m, const Assignment *a, const MoveTag *tags, const DpmResult *dpm, size_t v) {
+        int i = m->initial[v];
+        return i >= 0 && a->host[v] != i && !tags[v].mandatory && tags[v].reason != REASON_DPM &&
+               m->may_balance[v] && !m->must_empty[i] && !dpm->standby[i] && !dpm->power_on[a->host[v]];
+}
+
+/* Sends the hard keep-together unit of head back to its initial host (the members that moved),
+ * if that is a legal revert: the unit started together, every member away from it may be
+ * pruned, and each one fits back, the earlier ones back. On success returns true with the
+ * score change in *ret_delta and the unit moved back; else everything stays. from: scratch,
+ * n_vms; on return the members' hosts before the call (for unit_unrevert()). */
+static bool unit_revert(
+        const Model *m, Assignment *a, const Greedy *g, const DpmResult *dpm, size_t head, int *from,
+        double *ret_delta) {
+        int home = m->initial[head];
+        size_t n = 0;
+        double d = 0;
+        bool ok = home >= 0;
+
+        for (size_t u = head; ok && u != SIZE_MAX; u = g->unit_next[u]) {
+                ok = m->initial[u] == home;
+                if (ok && a->host[u] != home) {
+                        ok = prunable(m, a, g->tags, dpm, u);
+                        n++;
+                }
+        }
+        if (!ok || n == 0)
+                return false;
+
+        /* Tentatively, in member order; undone on failure. */
+        for (size_t u = head; u != SIZE_MAX; u = g->unit_next[u])
+                from[u] = a->host[u];
+        for (size_t u = head; ok && u != SIZE_MAX; u = g->unit_next[u]) {
+                if (a->host[u] == home)
+                        continue;
+                if (!assignment_fits(m, a, u, (size_t) home, NULL)) {
+                        ok = false;
+                        break;
+                }
+                d += assignment_move_delta(m, a, u, (size_t) home);
+                assignment_move(m, a, u, (size_t) home);
+        }
+        if (!ok)
+                for (size_t u = head; u != SIZE_MAX; u = g->unit_next[u])
+                        if (a->host[u] != from[u])
+                                assignment_move(m, a, u, (size_t) from[u]);
+        *ret_delta = d;
+        return ok;
+}
+
+/* Undoes unit_revert(): the members back to from (their hosts before it). */
+static void unit_unrevert(const Model *m, Assignment *a, const Greedy *g, size_t head, const int *from) {
+        for (size_t u = head; u != SIZE_MAX; u = g->unit_next[u])
+                if (a->host[u] != from[u])
+                        assignment_move(m, a, u, (size_t) from[u]);
+}
+
 /* LNS optimizes the plan as a whole and knows no per-move minimum gain: afterwards, balance
  * moves whose own contribution (how much worse the final score would be with that VM back on
  * its initial host) is below model_min_gain() are reverted, smallest contribution first, until
- * every balance move left earns its keep. Mandatory and DPM moves are never reverted. */
-static void prune_small_moves(const Model *m, Assignment *a, const MoveTag *tags, const DpmResult *dpm) {
+ * every balance move left earns its keep. Mandatory and DPM moves are never reverted. A hard
+ * keep-together unit is reverted whole or not at all (its members back on their common initial
+ * host; the contribution is the whole unit's): reverting one member would split it. */
+static int prune_small_moves(const Model *m, Assignment *a, const Greedy *g, const DpmResult *dpm) {
         double min_gain = model_min_gain(m);
+        _cleanup_free_ int *from = calloc(m->n_vms ? m->n_vms : 1, sizeof(int));
 
+        if (!from)
+                return -ENOMEM;
         for (size_t round = 0; round < m->n_vms; round++) {
                 size_t worst = SIZE_MAX;
                 double worst_gain = min_gain;
 
                 for (size_t v = 0; v < m->n_vms; v++) {
-                        int i = m->initial[v];
-                        if (i < 0 || a->host[v] == i || tags[v].mandatory || tags[v].reason == REASON_DPM ||
-                            !m->may_balance[v] || m->must_empty[i] || dpm->standby[i] ||
-                            dpm->power_on[a->host[v]])
-                                continue;
-                        double gain = assignment_move_delta(m, a, v, (size_t) i);
-                        if (gain >= worst_gain || !assignment_fits(m, a, v, (size_t) i, NULL))
-                                continue;
+                        double gain;
+                        if (greedy_in_unit(g, v)) {
+                                if (g->unit_head[v] != v)
+                                        continue;
+                                if (!unit_revert(m, a, g, dpm, v, from, &gain))
+                                        continue;
+                                unit_unrevert(m, a, g, v, from);
+                                if (gain >= worst_gain)
+                                        continue;
+                        } else {
+                                if (!prunable(m, a, g->tags, dpm, v))
+                                        continue;
+                                size_t i = (size_t) m->initial[v];
+                                gain = assignment_move_delta(m, a, v, i);
+                                if (gain >= worst_gain || !assignment_fits(m, a, v, i, NULL))
+                                        continue;
+                        }
                         worst = v;
                         worst_gain = gain;
                 }
                 if (worst == SIZE_MAX)
-                        return;
-                assignment_move(m, a, worst, (size_t) m->initial[worst]);
+                        return 0;
+                if (greedy_in_unit(g, worst)) {
+                        double d;
+                        (void) unit_revert(m, a, g, dpm, worst, from, &d);
+                } else
+                        assignment_move(m, a, worst, (size_t) m->initial[worst]);
         }
+        return 0;
+}
+
+/* Why ordering dropped the mandatory move of ord->dropped[i] (to dest) before it started. */
+static char *dropped_why(const Model *m, const OrderResult *ord, size_t i, size_t dest) {
+        const Problem *p = m->problem;
+        size_t v = ord->dropped[i];
+        int k = ord->dropped_rule ? ord->dropped_rule[i] : -1;
+
+        if (k < 0 || (size_t) k >= p->policy->n_rules)
+                return solver_strdup_printf(
+                        "could not be sequenced: '%s' stays full until it would have room (a cycle between full hosts, no host with room to pass through)",
+                        p->hosts[dest].name);
+
+        /* The member of the rule still on the destination (ord->final: where the steps leave it). */
+        const char *other = NULL;
+        for (size_t r = 0; r < m->n_vm_rules && !other; r++) {
+                const ModelVmRule *rule = &m->vm_rules[r];
+                if (rule->rule != (size_t) k)
+                        continue;
+                for (size_t j = 0; j < rule->n_vms && !other; j++)
+                        if (rule->vms[j] != v && ord->final[rule->vms[j]] == (int) dest)
+                                other = p->vms[rule->vms[j]].name;
+        }
+        if (other)
+                return solver_strdup_printf(
+                        "could not be sequenced: rule '%s' (hard keep-apart): '%s' stays on '%s' until it has left, and no host free of the rule's members has room to pass through",
+                        p->policy->rules[k].name, other, p->hosts[dest].name);
+        return solver_strdup_printf(
+                "could not be sequenced: rule '%s' (hard keep-apart): a member stays on '%s' until it has left, and no host free of the rule's members has room to pass through",
+                p->policy->rules[k].name, p->hosts[dest].name);
 }
 
 /* Plan moves, power actions and unplaceable VMs from the final assignment. */
 static int plan_fill(
-        Plan *plan, const Model *m, Assignment *a, const Greedy *g, const DpmResult *dpm,
-        unsigned hop_budget) {
+        Plan *plan, const Model *m, Assignment *a, Greedy *g, const DpmResult *dpm,
+        const MoveReason *host_reason, unsigned hop_budget) {
         const Problem *p = m->problem;
         _cleanup_(order_result_done) OrderResult ord = {};
         _cleanup_free_ bool *mandatory = calloc(m->n_vms ? m->n_vms : 1, sizeof(bool));
@@ -151,9 +265,39 @@ static int plan_fill(
                 .late_host = dpm->power_on,
                 .hop_budget = hop_budget,
         };
-        r = order_plan(m, &in, &ord);
-        if (r < 0)
-                return r;
+        for (unsigned attempt = 0;; attempt++) {
+                r = order_plan(m, &in, &ord);
+                if (r < 0)
+                        return r;
+
+                /* Ordering dropped moves (their VMs stay): the room they would have freed or
+                 * taken is where it was. If mandatory work is left undone, run it again on what
+                 * the steps really leave, then order that: a VM that did not fit (or whose move
+                 * depended on a dropped one) may have a place now. */
+                bool changed = false, undone = g->unplaceable.n > 0;
+                for (size_t v = 0; v < m->n_vms; v++) {
+                        changed = changed || ord.final[v] != final[v];
+                        undone = undone || (mandatory[v] && ord.final[v] != final[v]);
+                }
+                if (!changed || !undone || attempt >= ORDER_RETRIES)
+                        break;
+                for (size_t v = 0; v < m->n_vms; v++) {
+                        if (ord.final[v] < 0 || a->host[v] == ord.final[v])
+                                continue;
+                        assignment_move(m, a, v, (size_t) ord.final[v]);
+                        if (ord.final[v] == m->initial[v])
+                                g->tags[v] = (MoveTag){.reason = REASON_BALANCE, .rule = -1};
+                }
+                unplaceable_list_done(&g->unplaceable);
+                r = greedy_mandatory(g, host_reason);
+                if (r < 0)
+                        return r;
+                for (size_t v = 0; v < m->n_vms; v++) {
+                        final[v] = a->host[v];
+                        mandatory[v] = g->tags[v].mandatory;
+                }
+                order_result_done(&ord);
+        }
 
         /* Unplaceable: greedy's, and mandatory moves ordering had to drop before they started. */
         for (size_t i = 0; i < g->unplaceable.n; i++) {
@@ -166,9 +310,7 @@ static int plan_fill(
                 size_t v = ord.dropped[i];
                 if (!mandatory[v] || ord.final[v] != m->initial[v])
                         continue;
-                char *why = solver_strdup_printf(
-                        "could not be sequenced: '%s' stays full until it would have room (a cycle between full hosts, no host with room to pass through)",
-                        p->hosts[final[v]].name);
+                char *why = dropped_why(m, &ord, i, (size_t) final[v]);
                 r = plan_add_unplaceable(plan, v, why);
                 if (r < 0)
                         return r;
@@ -302,8 +444,11 @@ int solver_plan(const Problem *p, const SolverOptions *opts, Plan **ret) {
                 }
         }
 
-        if (balance_ran)
-                prune_small_moves(m, &a, g->tags, &dpm);
+        if (balance_ran) {
+                r = prune_small_moves(m, &a, g, &dpm);
+                if (r < 0)
+                        return r;
+        }
 
         if (balance_ran && !opts->greedy_only) {
                 /* Greedy's pruned plan is the fallback: the final plan is never worse. */
@@ -319,7 +464,9 @@ int solver_plan(const Problem *p, const SolverOptions *opts, Plan **ret) {
                 if (r < 0)
                         return r;
                 lns_ran = stats.improvements > 0 || stats.exchanges > 0;
-                prune_small_moves(m, &a, g->tags, &dpm);
+                r = prune_small_moves(m, &a, g, &dpm);
+                if (r < 0)
+                        return r;
                 /* LNS counts every VM away from its initial host against one budget; if it
                  * traded a mandatory move for a balance move (a keep-apart partner moved instead),
                  * the balance budget could be exceeded: then greedy's plan too. */
@@ -334,9 +481,20 @@ int solver_plan(const Problem *p, const SolverOptions *opts, Plan **ret) {
                 }
         }
 
+        if (g->unplaceable.n > 0) {
+                /* Balance (or LNS) may have made the room mandatory work lacked: a move off a
+                 * full host, when the VM that must leave did not fit anywhere before it. Mandatory
+                 * work comes first: run it again on the final placement (idempotent when nothing
+                 * changed), which also words what is still unplaceable by the final placement. */
+                unplaceable_list_done(&g->unplaceable);
+                r = greedy_mandatory(g, host_reason);
+                if (r < 0)
+                        return r;
+        }
+
         unsigned used = count_balance_moved(m, &a, g->tags);
         r = plan_fill(
-                plan, m, &a, g, &dpm, used < bp->max_moves_per_pass ? bp->max_moves_per_pass - used : 0);
+                plan, m, &a, g, &dpm, host_reason, used < bp->max_moves_per_pass ? bp->max_moves_per_pass - used : 0);
         if (r < 0)
                 return r;
         assignment_metrics(m, &a, &plan->after);

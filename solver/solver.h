@@ -29,8 +29,10 @@ typedef struct SolverHost {
         double cpus;         /* CPU capacity in cores (> 0) */
         uint64_t memory_mib; /* physical memory */
         HostState state;
-        bool frozen;   /* stale reports or power-on failed: neither source nor target */
-        char **groups; /* owned strv: labels; host groups of the policy also match by name */
+        bool frozen;           /* stale reports or power-on failed: neither source nor target */
+        uint64_t incoming_mib; /* configured memory of VMs migrating here right now (still on their source
+                                  in vms): held against this host's capacity until they arrive */
+        char **groups;         /* owned strv: labels; host groups of the policy also match by name */
 } SolverHost;
 
 typedef struct SolverVm {

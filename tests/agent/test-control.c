@@ -449,6 +449,98 @@ static void test_socketpair_connection(void **state) {
         }
 }
 
+/* Forwarding (cluster mode's path to the leader): a request taken by the hook is answered
+ * later through control_server_complete(), and the connection's later requests wait for it;
+ * a hook may refuse with an error reply; control_server_call() runs a request directly. */
+static uint64_t forwarded_id;
+static unsigned n_forwarded;
+
+static int test_forward_hook(
+        Manager *m, const char *method, json_object *request, uint64_t id, json_object **ret_reply) {
+        if (streq(method, "drs.Ping")) {
+                forwarded_id = id;
+                n_forwarded++;
+                return 1;
+        }
+        if (streq(method, "drs.Hosts"))
+                return protocol_error_new("drs.NoLeader", "no leader: test", NULL, ret_reply) < 0 ? -ENOMEM
+                                                                                                  : 0;
+        return 0;
+}
+
+static void test_forwarding(void **state) {
+        Fixture *f = *state;
+        int sv[2];
+        json_object *req1 = NULL, *req2 = NULL, *r, *reply = NULL, *params = json_object_new_object();
+        ProtocolWriter w = {};
+        const char *data;
+
+        control_server_set_forward(f->m->control, test_forward_hook);
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sv), 0);
+        assert_int_equal(control_server_add_connection(f->m->control, sv[0]), 0);
+
+        /* Ping (forwarded) and Status (local) in one write. */
+        assert_int_equal(protocol_request_new("drs.Ping", NULL, &req1), 0);
+        assert_int_equal(protocol_request_new("drs.Status", NULL, &req2), 0);
+        assert_int_equal(protocol_writer_append(&w, req1), 0);
+        assert_int_equal(protocol_writer_append(&w, req2), 0);
+        size_t n = protocol_writer_pending(&w, &data);
+        assert_int_equal(send(sv[1], data, n, MSG_NOSIGNAL), (ssize_t) n);
+        for (unsigned i = 0; i < 20; i++)
+                assert_true(sd_event_run(f->m->event, 10000) >= 0);
+        assert_int_equal(n_forwarded, 1);
+        char buf[256];
+        assert_true(recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT) < 0 && errno == EAGAIN); /* nothing yet */
+        assert_true(control_server_has_pending(f->m->control, forwarded_id));
+
+        /* The "leader's" answer arrives: both replies follow, in order. */
+        assert_int_equal(json_object_object_add(params, "from", json_object_new_string("leader")), 0);
+        assert_int_equal(protocol_reply_new(params, &reply), 0);
+        assert_int_equal(control_server_complete(f->m->control, forwarded_id, reply), 0);
+        assert_int_equal(control_server_complete(f->m->control, forwarded_id, reply), -ENOENT);
+        {
+                ProtocolReader rd = {};
+                json_object *got[2] = {};
+                uint64_t deadline = now_usec() + 5000000;
+                for (size_t k = 0; k < 2;) {
+                        int q = protocol_reader_next(&rd, &got[k], NULL);
+                        assert_true(q >= 0);
+                        if (q > 0) {
+                                k++;
+                                continue;
+                        }
+                        assert_true(now_usec() < deadline);
+                        assert_true(sd_event_run(f->m->event, 10000) >= 0);
+                        ssize_t l = recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT);
+                        if (l > 0)
+                                assert_int_equal(protocol_reader_feed(&rd, buf, (size_t) l), 0);
+                }
+                protocol_reader_done(&rd);
+                assert_string_equal(json_object_get_string(get(ok(got[0]), "from")), "leader");
+                assert_non_null(get(ok(got[1]), "version")); /* Status, answered locally, after it */
+                json_object_put(got[0]);
+                json_object_put(got[1]);
+        }
+
+        /* Refused by the hook: its error reply. */
+        r = call(f->m, sv[1], "drs.Hosts", NULL);
+        expect_error(r, "drs.NoLeader", "no leader");
+        json_object_put(r);
+
+        /* The leader's side: a request run without a connection. */
+        assert_int_equal(control_server_call(f->m->control, req1, &r), 0);
+        assert_true(json_object_get_boolean(get(ok(r), "pong")));
+        json_object_put(r);
+
+        control_server_set_forward(f->m->control, NULL);
+        json_object_put(reply);
+        json_object_put(params);
+        json_object_put(req1);
+        json_object_put(req2);
+        protocol_writer_done(&w);
+        close(sv[1]);
+}
+
 static void test_connection_limit(void **state) {
         Fixture *f = *state;
         int fds[CONTROL_MAX_CONNECTIONS + 1];
@@ -581,6 +673,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_policy_check, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_reload, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_socketpair_connection, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_forwarding, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_connection_limit, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_peer_authorization, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_corrupt_state_refuses_start, setup, teardown),

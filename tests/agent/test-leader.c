@@ -102,6 +102,36 @@ static void test_build_problem(void **state) {
         move_log_done(&log);
 }
 
+static const char *target_i1(const char *vm, void *userdata) {
+        return streq(vm, "i1") ? "h3" : NULL;
+}
+
+/* Migrations in flight hold their memory on their targets: this drsd's own (vm_target), or one
+ * the source reports (migrating_to, cluster mode); not for a VM that is not migrating. */
+static void test_build_incoming(void **state) {
+        _cleanup_(policy_freep) Policy *pol = NULL;
+        LeaderHost hosts[3];
+        LeaderInput in;
+
+        assert_int_equal(policy_new(&pol), 0);
+        setup_input(hosts, &in, pol, NULL);
+        in.vm_busy = busy_i1;
+        in.vm_target = target_i1;
+        h1_vms[0].migrating = true;
+        h1_vms[0].migrating_to = (char *) "h2";
+        h1_vms[3].migrating_to = (char *) "h2"; /* i2 is not migrating: ignored */
+        {
+                _cleanup_(problem_freep) Problem *p = NULL;
+                assert_int_equal(leader_build_problem(&in, &p), 0);
+                assert_int_equal(p->hosts[0].incoming_mib, 0);
+                assert_int_equal(p->hosts[1].incoming_mib, 128); /* b1, from the report */
+                assert_int_equal(p->hosts[2].incoming_mib, 128); /* i1, this drsd's job */
+        }
+        h1_vms[0].migrating = false;
+        h1_vms[0].migrating_to = NULL;
+        h1_vms[3].migrating_to = NULL;
+}
+
 /* Disks only the VM's host sees: local_disk_mib from the pools of the other up hosts. */
 static void test_build_local_disks(void **state) {
         _cleanup_(policy_freep) Policy *pol = NULL;
@@ -633,17 +663,12 @@ static void test_power_command_run(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_build_problem),
-                cmocka_unit_test(test_build_modes),
-                cmocka_unit_test(test_build_local_disks),
-                cmocka_unit_test(test_plan_and_run),
-                cmocka_unit_test(test_run_skips),
-                cmocka_unit_test(test_move_log_history),
-                cmocka_unit_test(test_automation_at),
-                cmocka_unit_test(test_utilization),
-                cmocka_unit_test(test_power_command_for),
-                cmocka_unit_test(test_power_command_run),
-                cmocka_unit_test(test_adopt),
+                cmocka_unit_test(test_build_problem),     cmocka_unit_test(test_build_incoming),
+                cmocka_unit_test(test_build_modes),       cmocka_unit_test(test_build_local_disks),
+                cmocka_unit_test(test_plan_and_run),      cmocka_unit_test(test_run_skips),
+                cmocka_unit_test(test_move_log_history),  cmocka_unit_test(test_automation_at),
+                cmocka_unit_test(test_utilization),       cmocka_unit_test(test_power_command_for),
+                cmocka_unit_test(test_power_command_run), cmocka_unit_test(test_adopt),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

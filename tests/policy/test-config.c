@@ -86,20 +86,37 @@ static void test_full(void **state) {
 }
 
 static void test_corosync(void **state) {
-        DrsConfig *c = parse_ok("mode: corosync\nmetrics_listen: \"\"\n");
+        DrsConfig *c = parse_ok(
+                "mode: corosync\nhost: h1\nmetrics_listen: \"\"\nhosts:\n  - {name: h1, migration_uri: "
+                "\"qemu+tls://h1/system\", mac: \"52:54:00:00:00:01\"}\n  - {name: h2, uri: \"qemu+tcp://h2/system\"}\n");
 
         assert_int_equal(c->mode, DRS_MODE_COROSYNC);
-        assert_int_equal(c->n_hosts, 0);
+        assert_string_equal(c->host, "h1");
+        assert_int_equal(c->n_hosts, 2);
         assert_null(c->metrics_listen);
-        drs_config_free(c);
-        /* Hosts without URIs (power details only) are fine in corosync mode. */
-        c = parse_ok("mode: corosync\nhosts: [{name: h1, mac: \"52:54:00:00:00:01\"}]\n");
+        /* The local URI is optional (the host's own drsd defaults to qemu:///system). */
         assert_null(c->hosts[0].uri);
-        assert_null(c->hosts[0].migration_uri);
+        assert_string_equal(c->hosts[0].migration_uri, "qemu+tls://h1/system");
+        assert_string_equal(c->hosts[1].migration_uri, "qemu+tcp://h2/system");
+        drs_config_free(c);
+        /* host may be left out: the machine's hostname then. */
+        c = parse_ok("mode: corosync\nhosts: [{name: h1, uri: \"qemu:///system\"}]\n");
+        assert_null(c->host);
         drs_config_free(c);
         assert_string_equal(drs_mode_to_string(DRS_MODE_COROSYNC), "corosync");
         assert_int_equal(drs_mode_from_string("standalone"), DRS_MODE_STANDALONE);
         assert_int_equal(drs_mode_from_string("cluster"), _DRS_MODE_INVALID);
+        parse_fails("mode: corosync\n", 1, 1, "corosync mode needs a non-empty 'hosts' list");
+        parse_fails(
+                "mode: corosync\nhosts: [{name: h1, mac: \"52:54:00:00:00:01\"}]\n", 2, 9,
+                "missing key 'migration_uri' (or 'uri') for host 'h1'");
+        parse_fails(
+                "mode: corosync\nhost: h9\nhosts: [{name: h1, uri: \"qemu:///system\"}]\n", 2, 7,
+                "host 'h9' is not in the 'hosts' list");
+        parse_fails("mode: corosync\nhost: \"h 1\"\n", 2, 7, "invalid host name 'h 1'");
+        parse_fails(
+                "host: h1\nhosts: [{name: h1, uri: \"qemu:///system\"}]\n", 1, 7,
+                "'host' is only used in corosync mode");
 }
 
 static void test_errors(void **state) {

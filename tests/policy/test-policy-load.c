@@ -142,7 +142,8 @@ static void test_config_file(void **state) {
         DrsConfig *cfg = NULL;
         PolicyError e = {};
 
-        write_file("drsd.yaml", "mode: corosync\ninterval: 5s\n");
+        write_file(
+                "drsd.yaml", "mode: corosync\ninterval: 5s\nhosts: [{name: h1, uri: \"qemu:///system\"}]\n");
         assert_int_equal(drs_config_load_file(c, &cfg, &e), 0);
         assert_true(cfg->interval_s == 5);
         drs_config_free(cfg);

@@ -24,7 +24,11 @@ GUESTS=()
 source "$(dirname "${BASH_SOURCE[0]}")/report.sh"
 
 drsd_alive() {
-        [[ -n "$DRSD_PID" ]] && [[ "$(readlink "/proc/$DRSD_PID/exe" 2>/dev/null)" == "$(readlink -f "$DRSD")" ]]
+        local exe
+        [[ -n "$DRSD_PID" ]] || return 1
+        exe="$(readlink "/proc/$DRSD_PID/exe" 2>/dev/null)" || return 1
+        # A rebuild while the test runs replaces the file: the kernel then says "(deleted)".
+        [[ "${exe% (deleted)}" == "$(readlink -f "$DRSD")" ]]
 }
 
 # Stops our drsd (by its recorded PID only): SIGTERM, bounded wait, then SIGKILL.
@@ -51,6 +55,7 @@ e2e_finish() {
         local rc
         trap - EXIT INT TERM
         drsd_stop
+        if declare -F e2e_stop_hook >/dev/null; then e2e_stop_hook; fi
         if [[ -n "$WORK" && -f "$WORK/drsd.log" ]] && ((failed > 0)); then
                 echo "--- last lines of drsd's log"
                 tail -n 60 "$WORK/drsd.log" || true
@@ -181,7 +186,7 @@ import json, sys
 ev = json.load(sys.stdin)["events"]
 n = 0
 for e in ev:
-    if e.get("type") == "migration" and e.get("result") not in (None, "started"):
+    if e.get("type") == "migration" and e.get("result") not in (None, "started", "ordered"):
         n += 1
         print("  %-10s %s -> %s  %-12s %-10s duration %6d ms  downtime %5d ms" % (e.get("vm"), e.get("source"), e.get("target"), e.get("reason", ""), e.get("result"), e.get("duration_ms", 0), e.get("downtime_ms", 0)))
 print("  %d migration result(s)" % n)

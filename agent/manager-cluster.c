@@ -1,0 +1,1053 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* Cluster mode (mode: corosync): the Manager's side of it.
+ *
+ *   - Every drsd polls only its own host's libvirt and multicasts its report (REPORT) after
+ *     every sample and after every change of its host's mode; every drsd keeps every host's
+ *     last report (Peer), so any of them can lead at once.
+ *   - The mode of a host (maintenance, standby, …) is owned by its own drsd: persisted in its
+ *     state directory, re-announced in every report. The leader changes it by an order
+ *     (SET_MODE); until the host's report confirms it, the ordered mode is what the leader
+ *     plans with (for CLUSTER_MODE_PENDING_INTERVALS intervals at most).
+ *   - Only the leader plans. A move becomes a MIGRATE order to the source host's drsd, which
+ *     checks the order (quorate, current term, sent by the leader), runs it with its own
+ *     executor and local libvirt (PEER2PEER to the target's migration URI), and multicasts the
+ *     RESULT; every drsd records the VM's last move from it (cooldowns survive a leader
+ *     change), the leader advances its plan.
+ *   - A new leader learns the migrations in flight from the reports (a VM the source's
+ *     executor has a job for is `busy`, one libvirt is migrating is `migrating`): the Problem
+ *     marks them migrating, so nothing orders them a second time; an evacuation resumes from
+ *     the host's mode in its report.
+ *   - Losing the lead or quorum: the plan and the orders are dropped; queued (not started)
+ *     migrations are cancelled; running ones finish in libvirt and their results are still
+ *     reported.
+ *   - drsctl on any host: the methods that need the leader (plan, apply, evacuate,
+ *     exit-maintenance, power-clear, place) are forwarded to it (REQUEST) and its answer
+ *     relayed (REPLY). */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "manager.h"
+#include "protocol.h"
+
+#define USEC_PER_SEC 1000000ULL
+#define CLUSTER_STALE_INTERVALS 3
+#define CLUSTER_MODE_PENDING_INTERVALS 3
+#define FORWARD_TIMEOUT_USEC (60ULL * USEC_PER_SEC)
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
+
+static uint64_t now_realtime_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000U;
+}
+
+bool manager_is_cluster(const Manager *m) {
+        return m->config->mode == DRS_MODE_COROSYNC;
+}
+
+bool manager_acting_leader(const Manager *m) {
+        return !manager_is_cluster(m) || (m->cluster && cluster_is_leader(m->cluster));
+}
+
+/* ---- peers ------------------------------------------------------------------------------------ */
+
+static void peer_done(Peer *p) {
+        free(p->host);
+        free(p->migration_uri);
+        free(p->state.name);
+        free(p->state.reason);
+        free(p->report.name);
+        for (size_t i = 0; i < p->report.n_vms; i++) {
+                free(p->report.vms[i].name);
+                free(p->report.vms[i].migrating_to);
+        }
+        free(p->report.vms);
+        free(p->report.last_error);
+}
+
+static Peer *peer_find(Manager *m, const char *host) {
+        for (size_t i = 0; i < m->n_peers; i++)
+                if (streq(m->peers[i].host, host))
+                        return &m->peers[i];
+        return NULL;
+}
+
+static Peer *peer_get(Manager *m, const char *host) {
+        Peer *p = peer_find(m, host);
+        if (p)
+                return p;
+        Peer *n = reallocarray(m->peers, m->n_peers + 1, sizeof(Peer));
+        if (!n)
+                return NULL;
+        m->peers = n;
+        p = &m->peers[m->n_peers];
+        *p = (Peer){.host = strdup(host), .state.name = strdup(host), .report.name = strdup(host)};
+        if (!p->host || !p->state.name || !p->report.name) {
+                peer_done(p);
+                return NULL;
+        }
+        m->n_peers++;
+        return p;
+}
+
+static bool pending_mode_active(const Manager *m, const Peer *p) {
+        return p->pending && hv_now_usec() < p->pending_until_usec;
+}
+
+const HostReport *manager_host_report(Manager *m, const char *host) {
+        if (!manager_is_cluster(m))
+                return m->collector ? collector_get(m->collector, host) : NULL;
+        Peer *p = peer_find(m, host);
+        return p && p->report.t_usec > 0 ? &p->report : NULL;
+}
+
+bool manager_host_stale(Manager *m, const char *host, uint64_t now_mono) {
+        if (!manager_is_cluster(m))
+                return !m->collector || collector_host_is_stale(m->collector, host, now_mono);
+        Peer *p = peer_find(m, host);
+        uint64_t limit = CLUSTER_STALE_INTERVALS * m->config->interval_s * USEC_PER_SEC;
+        if (!p || p->report.t_usec == 0 || !m->cluster || !cluster_quorate(m->cluster))
+                return true;
+        /* Reports of a host whose drsd left the group are not trusted to be current. */
+        if (!cluster_host_nodeid(m->cluster, host))
+                return true;
+        return now_mono > p->report.t_usec + limit;
+}
+
+HostMode manager_host_mode(Manager *m, const char *host) {
+        if (!manager_is_cluster(m) || (m->local_host && streq(host, m->local_host)))
+                return state_get(m->state, host);
+        Peer *p = peer_find(m, host);
+        if (!p)
+                return HOST_MODE_UP;
+        if (pending_mode_active(m, p))
+                return p->pending_mode;
+        return p->state.mode;
+}
+
+const StateHost *manager_host_state(Manager *m, const char *host) {
+        if (!manager_is_cluster(m) || (m->local_host && streq(host, m->local_host)))
+                return state_find(m->state, host);
+        Peer *p = peer_find(m, host);
+        if (!p || manager_host_mode(m, host) == HOST_MODE_UP)
+                return NULL;
+        p->state.mode = manager_host_mode(m, host);
+        return &p->state;
+}
+
+/* ---- the local report ------------------------------------------------------------------------- */
+
+void manager_cluster_report_now(Manager *m) {
+        _cleanup_free_ ClusterVm *vms = NULL;
+        const HostReport *r;
+        const StateHost *sh;
+        const DrsHostConfig *hc;
+        int k;
+
+        if (!m->cluster || !cluster_connected(m->cluster) || !m->local_host)
+                return;
+        hc = drs_config_find_host(m->config, m->local_host);
+        r = m->collector ? collector_get(m->collector, m->local_host) : NULL;
+        sh = state_find(m->state, m->local_host);
+        size_t n = r ? r->n_vms : 0;
+        if (n > CLUSTER_REPORT_MAX_VMS) {
+                log_warning(
+                        "Host '%s' runs %zu VMs: reporting the first %u only", m->local_host, n,
+                        CLUSTER_REPORT_MAX_VMS);
+                n = CLUSTER_REPORT_MAX_VMS;
+        }
+        vms = calloc(n ?: 1, sizeof(ClusterVm));
+        if (!vms) {
+                log_oom();
+                return;
+        }
+        for (size_t i = 0; i < n; i++)
+                vms[i] = (ClusterVm){
+                        .name = r->vms[i].name,
+                        .vcpus = r->vms[i].vcpus,
+                        .memory_mib = r->vms[i].memory_mib,
+                        .cpu_demand = r->vms[i].cpu_demand,
+                        .memory_demand_mib = r->vms[i].memory_demand_mib,
+                        .migrating = r->vms[i].migrating,
+                        .busy = m->executor && executor_vm_busy(m->executor, r->vms[i].name),
+                        .target =
+                                (char *) (m->executor ? executor_vm_target(m->executor, r->vms[i].name) : NULL),
+                };
+        uint64_t now = hv_now_usec();
+        bool have = r && r->t_usec > 0;
+        uint64_t age_ms = have && now > r->t_usec ? (now - r->t_usec) / 1000 : 0;
+        ClusterMsg msg = {
+                .type = CLUSTER_MSG_REPORT,
+                .report =
+                        {
+                                .host = (char *) m->local_host,
+                                .migration_uri = hc ? hc->migration_uri : NULL,
+                                .mode = state_get(m->state, m->local_host),
+                                .mode_reason = sh ? sh->reason : NULL,
+                                .mode_since_usec = sh ? sh->since_usec : 0,
+                                .have_sample = have,
+                                .sample_age_ms = (uint32_t) (age_ms > UINT32_MAX ? UINT32_MAX : age_ms),
+                                .cpus = have ? r->cpus : 0,
+                                .memory_mib = have ? r->memory_mib : 0,
+                                .free_mib = have ? r->free_mib : 0,
+                                .last_error = r ? r->last_error : NULL,
+                                .vms = vms,
+                                .n_vms = have ? n : 0,
+                        },
+        };
+        k = cluster_send(m->cluster, &msg);
+        if (k < 0 && k != -ENOTCONN)
+                log_warning_errno(k, "Failed to multicast the report of host '%s': %m", m->local_host);
+}
+
+static int peer_take_report(Manager *m, const ClusterMsg *msg) {
+        const ClusterReport *cr = &msg->report;
+        Peer *p = peer_get(m, cr->host);
+        if (!p)
+                return -ENOMEM;
+        VmReport *vms = calloc(cr->n_vms ?: 1, sizeof(VmReport));
+        if (!vms)
+                return -ENOMEM;
+        for (size_t i = 0; i < cr->n_vms; i++) {
+                vms[i] = (VmReport){
+                        .name = strdup(cr->vms[i].name),
+                        .vcpus = cr->vms[i].vcpus,
+                        .memory_mib = cr->vms[i].memory_mib,
+                        .cpu_demand = cr->vms[i].cpu_demand,
+                        .memory_demand_mib = cr->vms[i].memory_demand_mib,
+                        /* A VM with a job at its source is migrating for the leader: never ordered twice. */
+                        .migrating = cr->vms[i].migrating || cr->vms[i].busy,
+                        .migrating_to = cr->vms[i].target ? strdup(cr->vms[i].target) : NULL,
+                };
+                if (!vms[i].name || (cr->vms[i].target && !vms[i].migrating_to)) {
+                        for (size_t j = 0; j <= i; j++) {
+                                free(vms[j].name);
+                                free(vms[j].migrating_to);
+                        }
+                        free(vms);
+                        return -ENOMEM;
+                }
+        }
+        for (size_t i = 0; i < p->report.n_vms; i++) {
+                free(p->report.vms[i].name);
+                free(p->report.vms[i].migrating_to);
+        }
+        free(p->report.vms);
+        p->report.vms = vms;
+        p->report.n_vms = cr->n_vms;
+        uint64_t now = hv_now_usec(), age = (uint64_t) cr->sample_age_ms * 1000;
+        p->report.t_usec = cr->have_sample ? (now > age ? now - age : 1) : 0;
+        p->report.cpus = cr->cpus;
+        p->report.memory_mib = cr->memory_mib;
+        p->report.free_mib = cr->free_mib;
+        free(p->report.last_error);
+        p->report.last_error = cr->last_error ? strdup(cr->last_error) : NULL;
+        p->nodeid = msg->sender;
+        p->received_usec = now;
+        if (cr->migration_uri && !streq_ptr(p->migration_uri, cr->migration_uri)) {
+                free(p->migration_uri);
+                p->migration_uri = strdup(cr->migration_uri);
+        }
+        p->state.mode = cr->mode;
+        p->state.since_usec = cr->mode_since_usec;
+        free(p->state.reason);
+        p->state.reason = cr->mode_reason ? strdup(cr->mode_reason) : NULL;
+        if (p->pending && cr->mode == p->pending_mode)
+                p->pending = false;
+        return 0;
+}
+
+/* ---- orders ------------------------------------------------------------------------------------- */
+
+static void orders_clear(Manager *m) {
+        for (size_t i = 0; i < m->n_orders; i++) {
+                free(m->orders[i].vm);
+                free(m->orders[i].source);
+                free(m->orders[i].target);
+        }
+        free(m->orders);
+        m->orders = NULL;
+        m->n_orders = 0;
+}
+
+static ssize_t order_find(Manager *m, uint64_t id) {
+        for (size_t i = 0; i < m->n_orders; i++)
+                if (m->orders[i].id == id)
+                        return (ssize_t) i;
+        return -1;
+}
+
+static void order_remove(Manager *m, size_t i) {
+        free(m->orders[i].vm);
+        free(m->orders[i].source);
+        free(m->orders[i].target);
+        memmove(&m->orders[i], &m->orders[i + 1], (m->n_orders - i - 1) * sizeof(Order));
+        m->n_orders--;
+}
+
+unsigned manager_migrations_in_flight(Manager *m) {
+        if (!manager_is_cluster(m))
+                return m->executor ? executor_n_running(m->executor) + executor_n_queued(m->executor) : 0;
+        return (unsigned) m->n_orders;
+}
+
+const char *manager_vm_target(Manager *m, const char *vm) {
+        const char *t = m->executor ? executor_vm_target(m->executor, vm) : NULL;
+        for (size_t i = 0; !t && manager_is_cluster(m) && i < m->n_orders; i++)
+                if (streq(m->orders[i].vm, vm))
+                        t = m->orders[i].target;
+        return t;
+}
+
+bool manager_vm_busy(Manager *m, const char *vm) {
+        if (m->executor && executor_vm_busy(m->executor, vm))
+                return true;
+        for (size_t i = 0; manager_is_cluster(m) && i < m->n_orders; i++)
+                if (streq(m->orders[i].vm, vm))
+                        return true;
+        return false;
+}
+
+int manager_cluster_order_migration(Manager *m, const MigrationRequest *req) {
+        const Peer *tp = peer_find(m, req->target);
+        const DrsHostConfig *tc = drs_config_find_host(m->config, req->target);
+        const char *uri = tp && tp->migration_uri ? tp->migration_uri : tc ? tc->migration_uri : NULL;
+        int k;
+
+        if (!m->cluster || !cluster_is_leader(m->cluster))
+                return -EREMOTE;
+        if (!uri)
+                return -ENXIO;
+        if (!cluster_host_nodeid(m->cluster, req->source)) {
+                log_info(
+                        "Not ordering the move of '%s': the drsd of '%s' is not in the cluster", req->vm,
+                        req->source);
+                return -EHOSTDOWN;
+        }
+        Order *n = reallocarray(m->orders, m->n_orders + 1, sizeof(Order));
+        if (!n)
+                return -ENOMEM;
+        m->orders = n;
+        Order *o = &m->orders[m->n_orders];
+        *o = (Order){
+                .id = ++m->next_order_id,
+                .vm = strdup(req->vm),
+                .source = strdup(req->source),
+                .target = strdup(req->target),
+        };
+        if (!o->vm || !o->source || !o->target) {
+                free(o->vm);
+                free(o->source);
+                free(o->target);
+                return -ENOMEM;
+        }
+        m->n_orders++;
+        ClusterMsg msg = {
+                .type = CLUSTER_MSG_MIGRATE,
+                .migrate =
+                        {
+                                .order_id = o->id,
+                                .vm = (char *) req->vm,
+                                .source = (char *) req->source,
+                                .target = (char *) req->target,
+                                .target_migration_uri = (char *) uri,
+                                .memory_mib = req->memory_mib,
+                                .reason = (char *) req->reason,
+                        },
+        };
+        k = cluster_send(m->cluster, &msg);
+        if (k < 0) {
+                order_remove(m, m->n_orders - 1);
+                return k;
+        }
+        return 0;
+}
+
+/* The source side: a MIGRATE order for this host. */
+typedef struct OrderContext {
+        Manager *manager;
+        uint64_t order_id;
+        uint64_t term;
+} OrderContext;
+
+static void send_result(
+        Manager *m, uint64_t order_id, uint64_t term, const char *vm, const char *source, const char *target,
+        MigrationResult r, uint64_t duration_ms, uint64_t downtime_ms, const char *message) {
+        ClusterMsg msg = {
+                .type = CLUSTER_MSG_RESULT,
+                .result =
+                        {
+                                .order_id = order_id,
+                                .order_term = term,
+                                .vm = (char *) vm,
+                                .source = (char *) source,
+                                .target = (char *) target,
+                                .result = (uint8_t) r,
+                                .duration_ms = duration_ms,
+                                .downtime_ms = downtime_ms,
+                                .message = (char *) message,
+                        },
+        };
+        int k = m->cluster ? cluster_send(m->cluster, &msg) : -ENOTCONN;
+        if (k < 0)
+                log_warning_errno(k, "Failed to report the result of the migration of '%s': %m", vm);
+}
+
+static void on_local_migration_done(const MigrationRequest *req, const MigrationOutcome *o, void *userdata) {
+        OrderContext *ctx = userdata;
+        Manager *m = ctx->manager;
+
+        manager_migration_finished(m, req, o);
+        send_result(
+                m, ctx->order_id, ctx->term, req->vm, req->source, req->target, o->result, o->duration_ms,
+                o->downtime_ms, o->message);
+        free(ctx);
+        manager_cluster_report_now(m);
+}
+
+static void take_migrate_order(Manager *m, const ClusterMsg *msg) {
+        const ClusterMigrate *o = &msg->migrate;
+        const DrsHostConfig *hc;
+        int k;
+
+        if (!m->local_host || !streq(o->source, m->local_host))
+                return;
+        if (!cluster_order_ok(m->cluster, msg->sender, msg->term)) {
+                log_warning(
+                        "Refusing the order to migrate '%s' from node %" PRIu32 " in term %" PRIu64
+                        ": not the current leader and term (leader %" PRIu32 ", term %" PRIu64 ", %s)",
+                        o->vm, msg->sender, msg->term, cluster_leader(m->cluster), cluster_term(m->cluster),
+                        cluster_quorate(m->cluster) ? "quorate" : "not quorate");
+                HistoryEvent e = {
+                        .type = (char *) "migration",
+                        .vm = o->vm,
+                        .source = o->source,
+                        .target = o->target,
+                        .reason = o->reason,
+                        .result = (char *) "refused",
+                        .message = (char *) "order refused: stale term, not from the leader, or not quorate",
+                };
+                manager_record(m, LOG_WARNING, DRS_MESSAGE_MIGRATION_FAILED, &e);
+                send_result(
+                        m, o->order_id, msg->term, o->vm, o->source, o->target, MIGRATION_SKIPPED, 0, 0,
+                        "refused by the source: stale term, not from the leader, or not quorate");
+                return;
+        }
+        hc = drs_config_find_host(m->config, m->local_host);
+        OrderContext *ctx = calloc(1, sizeof(OrderContext));
+        if (!ctx) {
+                log_oom();
+                return;
+        }
+        *ctx = (OrderContext){.manager = m, .order_id = o->order_id, .term = msg->term};
+        MigrationRequest req = {
+                .vm = o->vm,
+                .source = o->source,
+                .target = o->target,
+                .source_uri = hc && hc->uri ? hc->uri : MANAGER_LOCAL_URI,
+                .target_uri = o->target_migration_uri,
+                .target_migration_uri = o->target_migration_uri,
+                .memory_mib = o->memory_mib,
+                .reason = o->reason,
+        };
+        k = m->executor ? executor_submit(m->executor, &req, on_local_migration_done, ctx) : -ENXIO;
+        if (k < 0) {
+                free(ctx);
+                _cleanup_free_ char *why = NULL;
+                if (asprintf(
+                            &why, "not started by the source: %s",
+                            k == -EBUSY ? "the VM already has a migration" : strerror(-k)) < 0)
+                        why = NULL;
+                send_result(
+                        m, o->order_id, msg->term, o->vm, o->source, o->target, MIGRATION_SKIPPED, 0, 0,
+                        why);
+                return;
+        }
+        _cleanup_free_ char *text = NULL;
+        if (asprintf(
+                    &text,
+                    "Migrating '%s' from '%s' to '%s' (%s; order %" PRIu64 " of node %" PRIu32
+                    ", term %" PRIu64 ")",
+                    o->vm, o->source, o->target, o->reason, o->order_id, msg->sender, msg->term) < 0)
+                text = NULL;
+        HistoryEvent e = {
+                .type = (char *) "migration",
+                .vm = o->vm,
+                .source = o->source,
+                .target = o->target,
+                .reason = o->reason,
+                .result = (char *) "started",
+                .message = text,
+        };
+        manager_record(m, LOG_INFO, DRS_MESSAGE_MIGRATION_STARTED, &e);
+        manager_cluster_report_now(m); /* the VM is busy now: every drsd should know */
+}
+
+/* Every drsd: a migration ended somewhere. */
+static void take_result(Manager *m, const ClusterMsg *msg) {
+        const ClusterResult *r = &msg->result;
+        bool ok = r->result == MIGRATION_OK;
+
+        if (r->result != MIGRATION_SKIPPED && move_log_set(&m->moves, r->vm, now_realtime_usec()) < 0)
+                log_oom();
+        if (ok)
+                manager_note_moved(m, r->vm, r->source, r->target);
+        if (!cluster_is_leader(m->cluster) || msg->sender == 0)
+                return;
+        ssize_t i = order_find(m, r->order_id);
+        if (i < 0)
+                return; /* another leader's order (an earlier term) */
+        order_remove(m, (size_t) i);
+        /* The source recorded it in its own history; the leader records it when it is not the source. */
+        if (!streq_ptr(m->local_host, r->source)) {
+                _cleanup_free_ char *text = NULL;
+                if (asprintf(
+                            &text, "Migration of '%s' from '%s' to '%s' %s (reported by '%s')%s%s", r->vm,
+                            r->source, r->target,
+                            ok ? "completed" : migration_result_to_string((MigrationResult) r->result),
+                            r->source, r->message ? ": " : "", r->message ?: "") < 0)
+                        text = NULL;
+                HistoryEvent e = {
+                        .type = (char *) "migration",
+                        .vm = r->vm,
+                        .source = r->source,
+                        .target = r->target,
+                        .reason = (char *) "order",
+                        .result =
+                                (char *) (ok ? "completed" : migration_result_to_string((MigrationResult) r->result)),
+                        .duration_ms = r->duration_ms,
+                        .downtime_ms = r->downtime_ms,
+                        .message = text,
+                };
+                manager_record(
+                        m, ok ? LOG_INFO : LOG_WARNING,
+                        ok ? DRS_MESSAGE_MIGRATION_COMPLETED : DRS_MESSAGE_MIGRATION_FAILED, &e);
+        }
+        manager_run_move_done(m, r->vm, ok);
+}
+
+/* ---- host modes ----------------------------------------------------------------------------------- */
+
+static int record_mode_change(
+        Manager *m, const char *host, HostMode old, HostMode mode, const char *reason, const char *how) {
+        _cleanup_free_ char *msg = NULL;
+        if (asprintf(
+                    &msg, "Host '%s': %s → %s (%s)%s", host, host_mode_to_string(old),
+                    host_mode_to_string(mode), reason ?: "no reason given", how ?: "") < 0)
+                msg = NULL;
+        HistoryEvent e = {
+                .type = (char *) "host",
+                .source = (char *) host,
+                .reason = (char *) reason,
+                .result = (char *) host_mode_to_string(mode),
+                .message = msg,
+        };
+        manager_record(m, LOG_NOTICE, DRS_MESSAGE_HOST_STATE_CHANGED, &e);
+        return 1;
+}
+
+int manager_set_host_mode(Manager *m, const char *host, HostMode mode, const char *reason) {
+        int k;
+
+        if (!manager_is_cluster(m) || (m->local_host && streq(host, m->local_host))) {
+                HostMode old = state_get(m->state, host);
+                k = state_set(m->state, host, mode, reason, now_realtime_usec());
+                if (k < 0)
+                        return log_error_errno(k, "Failed to save the state of host '%s': %m", host);
+                if (k == 0)
+                        return 0;
+                record_mode_change(m, host, old, mode, reason, NULL);
+                if (manager_is_cluster(m))
+                        manager_cluster_report_now(m);
+                return 1;
+        }
+
+        /* Another host's mode: its own drsd sets it, on the leader's order. */
+        HostMode old = manager_host_mode(m, host);
+        if (old == mode)
+                return 0;
+        if (!m->cluster || !cluster_is_leader(m->cluster))
+                return -EREMOTE;
+        if (!cluster_host_nodeid(m->cluster, host))
+                return -EHOSTDOWN;
+        Peer *p = peer_get(m, host);
+        if (!p)
+                return -ENOMEM;
+        ClusterMsg msg = {
+                .type = CLUSTER_MSG_SET_MODE,
+                .set_mode =
+                        {.order_id = ++m->next_order_id,
+                         .host = (char *) host,
+                         .mode = mode,
+                         .reason = (char *) reason},
+        };
+        k = cluster_send(m->cluster, &msg);
+        if (k < 0)
+                return log_warning_errno(
+                        k, "Failed to order host '%s' to %s: %m", host, host_mode_to_string(mode));
+        p->pending = true;
+        p->pending_mode = mode;
+        p->pending_until_usec =
+                hv_now_usec() + CLUSTER_MODE_PENDING_INTERVALS * m->config->interval_s * USEC_PER_SEC;
+        record_mode_change(m, host, old, mode, reason, " — ordered");
+        return 1;
+}
+
+static void take_set_mode_order(Manager *m, const ClusterMsg *msg) {
+        const ClusterSetMode *o = &msg->set_mode;
+
+        if (!m->local_host || !streq(o->host, m->local_host))
+                return;
+        if (!cluster_order_ok(m->cluster, msg->sender, msg->term)) {
+                log_warning(
+                        "Refusing the order to set host '%s' %s from node %" PRIu32 " in term %" PRIu64
+                        ": not the current leader and term",
+                        o->host, host_mode_to_string(o->mode), msg->sender, msg->term);
+                return;
+        }
+        int k = manager_set_host_mode(m, o->host, o->mode, o->reason);
+        if (k == 0)
+                manager_cluster_report_now(m); /* confirm it anyway */
+}
+
+/* ---- forwarded requests ------------------------------------------------------------------------------ */
+
+static const char *const forwarded_methods[] = {
+        "drs.Plan", "drs.Apply", "drs.Evacuate", "drs.ExitMaintenance", "drs.PowerClear", "drs.Place", NULL,
+};
+
+static void forward_remove(Manager *m, size_t i) {
+        sd_event_source_disable_unref(m->forwards[i].timer);
+        memmove(&m->forwards[i], &m->forwards[i + 1], (m->n_forwards - i - 1) * sizeof(Forward));
+        m->n_forwards--;
+}
+
+static void forward_fail(Manager *m, uint64_t id, const char *error, const char *message) {
+        _cleanup_(json_object_putp) json_object *e = NULL;
+        if (protocol_error_new(error, message, NULL, &e) >= 0 && m->control)
+                (void) control_server_complete(m->control, id, e);
+}
+
+static int on_forward_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        for (size_t i = 0; i < m->n_forwards; i++)
+                if (m->forwards[i].timer == s) {
+                        uint64_t id = m->forwards[i].id;
+                        forward_remove(m, i);
+                        forward_fail(m, id, "drs.Timeout", "the leader did not answer in time");
+                        break;
+                }
+        return 0;
+}
+
+static int no_leader_reply(Manager *m, json_object **ret) {
+        _cleanup_free_ char *text = NULL;
+        if (asprintf(
+                    &text, "no leader: %s",
+                    m->cluster ? cluster_waiting_for(m->cluster) ?: "election in progress"
+                               : "not connected to corosync") < 0)
+                return -ENOMEM;
+        return protocol_error_new("drs.NoLeader", text, NULL, ret);
+}
+
+int manager_forward(
+        Manager *m, const char *method, json_object *request, uint64_t id, json_object **ret_reply) {
+        int k;
+
+        if (!manager_is_cluster(m) || !strv_contains((char **) forwarded_methods, method))
+                return 0;
+        if (cluster_is_leader(m->cluster))
+                return 0;
+        uint32_t leader = m->cluster ? cluster_leader(m->cluster) : 0;
+        if (leader == 0) {
+                k = no_leader_reply(m, ret_reply);
+                return k < 0 ? k : 0;
+        }
+        const char *text = json_object_to_json_string_ext(request, JSON_C_TO_STRING_PLAIN);
+        if (!text)
+                return -ENOMEM;
+        if (strlen(text) > CLUSTER_JSON_MAX) {
+                k = protocol_error_new(
+                        PROTOCOL_ERROR_INVALID_REQUEST, "request too large to forward to the leader", NULL,
+                        ret_reply);
+                return k < 0 ? k : 0;
+        }
+        Forward *n = reallocarray(m->forwards, m->n_forwards + 1, sizeof(Forward));
+        if (!n)
+                return -ENOMEM;
+        m->forwards = n;
+        Forward *f = &m->forwards[m->n_forwards];
+        *f = (Forward){.id = id, .leader = leader};
+        k = sd_event_add_time_relative(
+                m->event, &f->timer, CLOCK_MONOTONIC, FORWARD_TIMEOUT_USEC, USEC_PER_SEC, on_forward_timeout,
+                m);
+        if (k < 0)
+                return k;
+        m->n_forwards++;
+        ClusterMsg msg = {
+                .type = CLUSTER_MSG_REQUEST,
+                .request = {.request_id = id, .to = leader, .json = (char *) text},
+        };
+        k = cluster_send(m->cluster, &msg);
+        if (k < 0) {
+                forward_remove(m, m->n_forwards - 1);
+                return k;
+        }
+        log_debug("Forwarded %s to the leader (node %" PRIu32 ")", method, leader);
+        return 1;
+}
+
+static void send_reply(Manager *m, uint32_t to, uint64_t id, json_object *reply) {
+        const char *text = json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN);
+        _cleanup_(json_object_putp) json_object *e = NULL;
+        if (text && strlen(text) > CLUSTER_JSON_MAX) {
+                if (protocol_error_new(
+                            PROTOCOL_ERROR_INTERNAL,
+                            "the leader's reply is too large to relay over corosync: run the command on the "
+                            "leader's host",
+                            NULL, &e) < 0)
+                        return;
+                text = json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN);
+        }
+        if (!text)
+                return;
+        ClusterMsg msg = {
+                .type = CLUSTER_MSG_REPLY,
+                .reply = {.request_id = id, .to = to, .json = (char *) text},
+        };
+        int k = cluster_send(m->cluster, &msg);
+        if (k < 0)
+                log_warning_errno(k, "Failed to send a reply to node %" PRIu32 ": %m", to);
+}
+
+static void take_request(Manager *m, const ClusterMsg *msg) {
+        _cleanup_(json_object_putp) json_object *req = NULL, *reply = NULL;
+        const char *err = NULL;
+
+        if (msg->request.to != cluster_nodeid(m->cluster))
+                return;
+        if (!cluster_is_leader(m->cluster)) {
+                if (no_leader_reply(m, &reply) >= 0)
+                        send_reply(m, msg->sender, msg->request.request_id, reply);
+                return;
+        }
+        int k = protocol_parse_message(msg->request.json, strlen(msg->request.json), &req, &err);
+        if (k < 0) {
+                if (protocol_error_new(
+                            PROTOCOL_ERROR_INVALID_REQUEST, err ?: "malformed forwarded request", NULL,
+                            &reply) >= 0)
+                        send_reply(m, msg->sender, msg->request.request_id, reply);
+                return;
+        }
+        k = control_server_call(m->control, req, &reply);
+        if (k < 0) {
+                log_warning_errno(k, "Failed to run a forwarded request: %m");
+                return;
+        }
+        log_info(
+                "Ran a request forwarded by node %" PRIu32 " (%s)", msg->sender,
+                cluster_node_host(m->cluster, msg->sender) ?: "?");
+        send_reply(m, msg->sender, msg->request.request_id, reply);
+}
+
+static void take_reply(Manager *m, const ClusterMsg *msg) {
+        _cleanup_(json_object_putp) json_object *reply = NULL;
+        const char *err = NULL;
+
+        if (msg->reply.to != cluster_nodeid(m->cluster))
+                return;
+        for (size_t i = 0; i < m->n_forwards; i++) {
+                if (m->forwards[i].id != msg->reply.request_id)
+                        continue;
+                forward_remove(m, i);
+                if (protocol_parse_message(msg->reply.json, strlen(msg->reply.json), &reply, &err) < 0) {
+                        forward_fail(
+                                m, msg->reply.request_id, PROTOCOL_ERROR_INTERNAL,
+                                "malformed reply from the leader");
+                        return;
+                }
+                if (m->control)
+                        (void) control_server_complete(m->control, msg->reply.request_id, reply);
+                return;
+        }
+}
+
+/* ---- power-off orders (DPM standby) ---------------------------------------------------------------- */
+
+static void take_power_off_order(Manager *m, const ClusterMsg *msg) {
+        if (!m->local_host || !streq(msg->power_off.host, m->local_host))
+                return;
+        if (!cluster_order_ok(m->cluster, msg->sender, msg->term)) {
+                log_warning(
+                        "Refusing a power-off order from node %" PRIu32 " in term %" PRIu64
+                        ": not the current leader and term",
+                        msg->sender, msg->term);
+                return;
+        }
+        manager_local_power_off(m);
+}
+
+int manager_cluster_order_power_off(Manager *m, const char *host) {
+        if (!m->cluster || !cluster_is_leader(m->cluster))
+                return -EREMOTE;
+        if (!cluster_host_nodeid(m->cluster, host))
+                return -EHOSTDOWN;
+        ClusterMsg msg = {
+                .type = CLUSTER_MSG_POWER_OFF,
+                .power_off = {.order_id = ++m->next_order_id, .host = (char *) host},
+        };
+        return cluster_send(m->cluster, &msg);
+}
+
+/* ---- callbacks from the Cluster ---------------------------------------------------------------------- */
+
+static void on_message(Cluster *c, const ClusterMsg *msg, void *userdata) {
+        Manager *m = userdata;
+        int k;
+
+        switch (msg->type) {
+        case CLUSTER_MSG_REPORT:
+                k = peer_take_report(m, msg);
+                if (k < 0)
+                        log_warning_errno(k, "Failed to take the report of host '%s': %m", msg->report.host);
+                if (cluster_is_leader(m->cluster))
+                        manager_cluster_host_reported(m, msg->report.host);
+                break;
+        case CLUSTER_MSG_MIGRATE:
+                take_migrate_order(m, msg);
+                break;
+        case CLUSTER_MSG_SET_MODE:
+                take_set_mode_order(m, msg);
+                break;
+        case CLUSTER_MSG_RESULT:
+                take_result(m, msg);
+                break;
+        case CLUSTER_MSG_REQUEST:
+                take_request(m, msg);
+                break;
+        case CLUSTER_MSG_REPLY:
+                take_reply(m, msg);
+                break;
+        case CLUSTER_MSG_POWER_OFF:
+                take_power_off_order(m, msg);
+                break;
+        default:
+                break;
+        }
+}
+
+/* Leadership changes go to the journal and the history: an operator (and the tests) can see
+ * when a drsd was in a minority and therefore started nothing. */
+_printf_(4, 5) static void record_leadership(
+        Manager *m, int level, const char *result, const char *fmt, ...) {
+        _cleanup_free_ char *text = NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vasprintf(&text, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                return;
+        HistoryEvent e = {
+                .type = (char *) "cluster",
+                .source = m->local_host,
+                .result = (char *) result,
+                .message = text,
+        };
+        manager_record(m, level, DRS_MESSAGE_LEADER_CHANGED, &e);
+}
+
+static void on_leadership(Cluster *c, void *userdata) {
+        Manager *m = userdata;
+        uint32_t leader = cluster_leader(c);
+        uint64_t term = cluster_term(c);
+        bool me = cluster_is_leader(c), quorate = cluster_quorate(c) && cluster_connected(c);
+
+        if (leader == 0) {
+                /* A round without a decision yet (a drsd joined or left): keep the plan, order
+                 * nothing until it decides. Without quorum (a minority, or corosync gone): stop. */
+                if (quorate || m->last_leader == 0)
+                        return;
+                record_leadership(
+                        m, LOG_WARNING, "no-leader", "No leader: %s; starting nothing new",
+                        cluster_waiting_for(c) ?: "not quorate");
+                unsigned n = m->executor ? executor_cancel_queued(m->executor, NULL) : 0;
+                if (n > 0)
+                        log_notice("Cancelled %u queued migration(s): quorum was lost", n);
+                if (m->was_leader) {
+                        log_notice(
+                                "No longer the leader: dropping the plan in progress (running migrations finish)");
+                        manager_drop_plan(m);
+                        orders_clear(m);
+                }
+                m->last_leader = 0;
+                m->was_leader = false;
+                return;
+        }
+        if (leader == m->last_leader && term == m->last_term)
+                return;
+        if (leader != m->last_leader)
+                record_leadership(
+                        m, LOG_NOTICE, me ? "leader" : "follower",
+                        "Leader: node %" PRIu32 " (%s), term %" PRIu64 "%s", leader,
+                        cluster_node_host(c, leader) ?: "host not known yet", term,
+                        me ? " — this drsd" : "");
+        else
+                log_info(
+                        "Leader: node %" PRIu32 " (%s) again, term %" PRIu64, leader,
+                        cluster_node_host(c, leader) ?: "?", term);
+        if (leader != m->last_leader) {
+                /* Orders queued here came from the previous leader: not started under the new one. */
+                unsigned n = m->executor ? executor_cancel_queued(m->executor, NULL) : 0;
+                if (n > 0)
+                        log_notice("Cancelled %u queued migration(s) of the previous leader", n);
+        }
+        if (m->was_leader && !me) {
+                log_notice(
+                        "No longer the leader: dropping the plan in progress (running migrations finish)");
+                manager_drop_plan(m);
+                orders_clear(m);
+        }
+        m->last_leader = leader;
+        m->last_term = term;
+        m->was_leader = me;
+        if (me)
+                manager_request_pass(m, "leading");
+}
+
+static void on_left(Cluster *c, const uint32_t *nodeids, size_t n, void *userdata) {
+        Manager *m = userdata;
+        for (size_t i = 0; i < n; i++) {
+                const char *host = cluster_node_host(c, nodeids[i]);
+                if (!host)
+                        continue;
+                /* Orders to a drsd that left have no result to wait for: its VMs show in the
+                 * reports again when (if) it is back. */
+                for (size_t j = 0; j < m->n_orders; j++) {
+                        if (!streq(m->orders[j].source, host))
+                                continue;
+                        _cleanup_free_ char *vm = strdup(m->orders[j].vm);
+                        order_remove(m, j);
+                        j--;
+                        if (vm) {
+                                log_warning(
+                                        "The drsd of '%s' left the cluster: the move of '%s' counts as failed",
+                                        host, vm);
+                                manager_run_move_done(m, vm, false);
+                        }
+                }
+        }
+}
+
+static void on_round(Cluster *c, void *userdata) {
+        manager_cluster_report_now(userdata);
+}
+
+/* ---- status ---------------------------------------------------------------------------------------- */
+
+int manager_cluster_status_json(Manager *m, json_object *o) {
+        _cleanup_(json_object_putp) json_object *cl = json_object_new_object(),
+                                                *members = json_object_new_array();
+        const Election *e = m->cluster ? cluster_election(m->cluster) : NULL;
+        uint32_t leader = m->cluster ? cluster_leader(m->cluster) : 0;
+
+        if (!cl || !members)
+                return -ENOMEM;
+        size_t n = 0;
+        const uint32_t *ids = e ? election_members(e, &n) : NULL;
+        for (size_t i = 0; i < n; i++) {
+                json_object *x = json_object_new_object();
+                if (!x || json_object_array_add(members, x) < 0) {
+                        json_object_put(x);
+                        return -ENOMEM;
+                }
+                const char *h = cluster_node_host(m->cluster, ids[i]);
+                if (json_object_object_add(x, "nodeid", json_object_new_int64(ids[i])) < 0 ||
+                    (h && json_object_object_add(x, "host", json_object_new_string(h)) < 0))
+                        return -ENOMEM;
+        }
+        const char *lh = leader ? cluster_node_host(m->cluster, leader) : NULL;
+        const char *why = m->cluster && !leader ? cluster_waiting_for(m->cluster) : NULL;
+        if (json_object_object_add(cl, "host", json_object_new_string(m->local_host ?: "")) < 0 ||
+            json_object_object_add(
+                    cl, "connected", json_object_new_boolean(m->cluster && cluster_connected(m->cluster))) <
+                    0 ||
+            json_object_object_add(
+                    cl, "nodeid", json_object_new_int64(m->cluster ? cluster_nodeid(m->cluster) : 0)) < 0 ||
+            json_object_object_add(
+                    cl, "quorate", json_object_new_boolean(m->cluster && cluster_quorate(m->cluster))) < 0 ||
+            json_object_object_add(cl, "leader", json_object_new_int64(leader)) < 0 ||
+            (lh && json_object_object_add(cl, "leader_host", json_object_new_string(lh)) < 0) ||
+            json_object_object_add(
+                    cl, "term", json_object_new_uint64(m->cluster ? cluster_term(m->cluster) : 0)) < 0 ||
+            json_object_object_add(cl, "is_leader", json_object_new_boolean(manager_acting_leader(m))) < 0 ||
+            (why && json_object_object_add(cl, "waiting_for", json_object_new_string(why)) < 0) ||
+            json_object_object_add(cl, "orders_in_flight", json_object_new_uint64(m->n_orders)) < 0 ||
+            json_object_object_add(cl, "members", TAKE_PTR(members)) < 0 ||
+            json_object_object_add(o, "corosync", TAKE_PTR(cl)) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/* ---- start, stop ---------------------------------------------------------------------------------- */
+
+int manager_cluster_start(Manager *m) {
+        static const ClusterCallbacks cb = {
+                .message = on_message,
+                .leadership = on_leadership,
+                .left = on_left,
+                .round = on_round,
+        };
+        char hostname[256] = {};
+        int k;
+
+        if (!manager_is_cluster(m))
+                return 0;
+        if (m->config->host)
+                m->local_host = strdup(m->config->host);
+        else {
+                if (gethostname(hostname, sizeof(hostname) - 1) < 0)
+                        return log_error_errno(-errno, "Failed to get the hostname: %m");
+                hostname[strcspn(hostname, ".")] = 0;
+                m->local_host = strdup(hostname);
+        }
+        if (!m->local_host)
+                return log_oom();
+        if (!drs_config_find_host(m->config, m->local_host)) {
+                log_error(
+                        "This host '%s' is not in the 'hosts' list of '%s' (set 'host:' there)",
+                        m->local_host, m->config_path);
+                return -EINVAL;
+        }
+        k = cluster_new(m->event, m->local_host, &cb, m, &m->cluster);
+        if (k < 0)
+                return log_error_errno(k, "Failed to set up corosync: %m");
+        control_server_set_forward(m->control, manager_forward);
+        log_info("Cluster mode: this is host '%s'", m->local_host);
+        return 0;
+}
+
+void manager_cluster_stop(Manager *m) {
+        m->cluster = cluster_free(m->cluster);
+        for (size_t i = 0; i < m->n_forwards; i++)
+                sd_event_source_disable_unref(m->forwards[i].timer);
+        free(m->forwards);
+        m->forwards = NULL;
+        m->n_forwards = 0;
+        orders_clear(m);
+        for (size_t i = 0; i < m->n_peers; i++)
+                peer_done(&m->peers[i]);
+        free(m->peers);
+        m->peers = NULL;
+        m->n_peers = 0;
+        free(m->local_host);
+        m->local_host = NULL;
+}
