@@ -173,7 +173,7 @@ LocalDisks local_disks_from_string(const char *s);
 typedef struct StoragePolicy {
         LocalDisks local_disks;        /* default LOCAL_DISKS_COPY */
         uint64_t copy_bandwidth_mib_s; /* what a disk copy is expected to reach; default 100 */
-        bool remove_source;            /* drs's own moves delete the source's copies afterwards; default false */
+        bool remove_source; /* drs's own moves delete the source's copies afterwards; default false */
 } StoragePolicy;
 
 typedef struct Policy {
