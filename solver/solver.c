@@ -106,7 +106,8 @@ run_lns(const Model *m, Assignment *a, const SolverOptions *opts, unsigned budge
 }
 
 /* May prune_small_moves() send v back to its initial host? A balance move only. */
-static bool prunable(const Model *m, const Assignment *a, const MoveTag *tags, const DpmResult *dpm, size_t v) {
+static bool
+prunable(const Model *m, const Assignment *a, const MoveTag *tags, const DpmResult *dpm, size_t v) {
         int i = m->initial[v];
         return i >= 0 && a->host[v] != i && !tags[v].mandatory && tags[v].reason != REASON_DPM &&
                m->may_balance[v] && !m->must_empty[i] && !dpm->standby[i] && !dpm->power_on[a->host[v]];
@@ -493,7 +494,8 @@ int solver_plan(const Problem *p, const SolverOptions *opts, Plan **ret) {
 
         unsigned used = count_balance_moved(m, &a, g->tags);
         r = plan_fill(
-                plan, m, &a, g, &dpm, host_reason, used < bp->max_moves_per_pass ? bp->max_moves_per_pass - used : 0);
+                plan, m, &a, g, &dpm, host_reason,
+                used < bp->max_moves_per_pass ? bp->max_moves_per_pass - used : 0);
         if (r < 0)
                 return r;
         assignment_metrics(m, &a, &plan->after);
