@@ -212,8 +212,9 @@ int order_plan(const Model *m, const OrderInput *in, OrderResult *ret) {
         o.selected = calloc(V1, sizeof(size_t));
         res.dropped = calloc(V1, sizeof(size_t));
         res.dropped_rule = calloc(V1, sizeof(int));
-        if (!res.dropped_rule || !o.cur || !o.via || !o.hopped || !o.mem_load || !o.vcpu_load || !o.pending || !o.in_mem ||
-            !o.in_vcpu || !o.n_out || !o.n_in || !o.wave_to || !o.selected || !res.dropped) {
+        if (!res.dropped_rule || !o.cur || !o.via || !o.hopped || !o.mem_load || !o.vcpu_load ||
+            !o.pending || !o.in_mem || !o.in_vcpu || !o.n_out || !o.n_in || !o.wave_to || !o.selected ||
+            !res.dropped) {
                 r = -ENOMEM;
                 goto finish;
         }

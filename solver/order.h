@@ -46,8 +46,8 @@ typedef struct OrderResult {
         OrderStep *steps; /* owned, by wave */
         size_t n_steps;
         unsigned n_waves;
-        int *final;      /* owned, n_vms: where each VM is after the steps */
-        size_t *dropped; /* owned: VMs whose move (or its rest) was dropped */
+        int *final;        /* owned, n_vms: where each VM is after the steps */
+        size_t *dropped;   /* owned: VMs whose move (or its rest) was dropped */
         int *dropped_rule; /* owned, parallel to dropped: why — index into Policy.rules of a hard
                             * keep-apart rule with a member on the step's destination, or -1 when
                             * no such rule blocks it (the destination stays too full) */

@@ -535,7 +535,8 @@ static unsigned env_unsigned(const char *name, unsigned def) {
 static void test_properties(void **state) {
         Stats st = {};
         unsigned n_failed = 0;
-        unsigned n_seeds = env_unsigned("DRS_PROPERTY_SEEDS", SEEDS), first = env_unsigned("DRS_PROPERTY_FIRST", 1);
+        unsigned n_seeds = env_unsigned("DRS_PROPERTY_SEEDS", SEEDS),
+                 first = env_unsigned("DRS_PROPERTY_FIRST", 1);
         bool dump = env_unsigned("DRS_PROPERTY_DUMP", 0) > 0;
         _cleanup_free_ unsigned *failed = calloc(n_seeds ? n_seeds : 1, sizeof(unsigned));
 

@@ -134,5 +134,7 @@ print(urllib.request.urlopen("http://127.0.0.1:9477/metrics", timeout=5).read().
 
 # cl_metric HOST NAME [LABELS]: the value of one series ("" when absent).
 cl_metric() {
-        cl_metrics "$1" | awk -v n="$2${3:+\{$3\}}" '$1 == n {print $2; exit}'
+        local n="$2"
+        [[ -n "${3:-}" ]] && n+="{$3}"
+        cl_metrics "$1" | awk -v n="$n" '$1 == n {print $2; exit}'
 }
