@@ -15,7 +15,8 @@
 #     shows the disk copy, the migration copies it) when it is the only one that may;
 #   - drsctl migrate --to-uri moves a VM with its disk to a libvirt host outside drsd's cluster,
 #     with the policy's migration.remote tunables (4 parallel connections, 10 MiB/s), seen in
-#     the source QEMU's migration parameters while it runs.
+#     the source QEMU's migration parameters while it runs; and back with xbzrle compression
+#     (seen in the source QEMU's migration capabilities).
 # After each step: the guest runs exactly once, it did not restart, every read-back since is
 # good, no write failed, its console is clean. Prints the numbers.
 set -uo pipefail
@@ -264,6 +265,34 @@ echo "  history: $(last_event migration d1) (drsctl to outcome: $(($(now_ms) - t
 [[ "$(where d1)" == "h1|h1" ]] && ok "d1 runs on h1 (outside the cluster) only" || fail "d1: $(where d1)"
 ! vol_exists h2 /var/lib/libvirt/local/d1.qcow2 && ok "its volume on h2 removed" || fail "volume on h2 still there"
 checksums d1 "$before" "after the migration out of the cluster"
+
+section "back with compression: drsd manages only h1; migrate d1 --to-uri h2 (xbzrle, 10 MiB/s) with its disk"
+HOSTS=(h1)
+write_config "balance: {enabled: false}
+migration: {remote: {compression: xbzrle, bandwidth: 10MiB}}"
+HOSTS=(h1 h2)
+ctl reload >/dev/null && ok "drsd.yaml reloaded: cluster = h1" || fail "reload"
+wait_until 30 "h2 gone" bash -c "! '$DRSCTL' --socket '$WORK/drsd.sock' hosts | grep -qw h2" || fail "h2 still listed"
+wait_until 30 "h1 fresh" bash -c "'$DRSCTL' --socket '$WORK/drsd.sock' vms | grep -qw d1" || fail "d1 not reported on h1"
+before="$(verifies d1)"
+rc=0
+ctl migrate d1 --to-uri "$("$TB" migration-uri h2)" --to-management-uri "$("$TB" uri h2)" --copy-storage --remove-source \
+        --no-wait || rc=$?
+((rc == 0)) && ok "started" || fail "exit $rc"
+seen=""
+for ((k = 0; k < 200; k++)); do
+        caps="$(virsh_h h1 qemu-monitor-command --hmp d1 'info migrate_capabilities' 2>/dev/null | tr -d '\r')"
+        if grep -qx 'xbzrle: on' <<<"$caps"; then
+                seen="xbzrle: on"
+                break
+        fi
+        [[ "$(where d1)" == "h2|h2" ]] && break # done before it could be seen
+        sleep 0.2
+done
+[[ "$seen" == "xbzrle: on" ]] && ok "the source's QEMU migrates with xbzrle compression on" || fail "compression not seen while migrating"
+back_done() { [[ "$(where d1)" == "h2|h2" ]]; }
+wait_until 120 "d1 on h2" back_done && ok "d1 runs on h2 only, after $WAITED s" || fail "d1: $(where d1)"
+checksums d1 "$before" "after the compressed migration"
 
 section "the end"
 check_guests
