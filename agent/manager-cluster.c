@@ -865,6 +865,19 @@ _printf_(4, 5) static void record_leadership(
         manager_record(m, level, DRS_MESSAGE_LEADER_CHANGED, &e);
 }
 
+/* Queued migrations (orders not started yet) are not started without the leader that gave them. */
+static void cancel_queued(Manager *m, const char *why) {
+        unsigned n = m->executor ? executor_cancel_queued(m->executor, NULL) : 0;
+        if (n > 0)
+                log_notice("Cancelled %u queued migration(s): %s", n, why);
+}
+
+static void stop_leading(Manager *m) {
+        log_notice("No longer the leader: dropping the plan in progress (running migrations finish)");
+        manager_drop_plan(m);
+        orders_clear(m);
+}
+
 static void on_leadership(Cluster *c, void *userdata) {
         Manager *m = userdata;
         uint32_t leader = cluster_leader(c);
@@ -879,15 +892,9 @@ static void on_leadership(Cluster *c, void *userdata) {
                 record_leadership(
                         m, LOG_WARNING, "no-leader", "No leader: %s; starting nothing new",
                         cluster_waiting_for(c) ?: "not quorate");
-                unsigned n = m->executor ? executor_cancel_queued(m->executor, NULL) : 0;
-                if (n > 0)
-                        log_notice("Cancelled %u queued migration(s): quorum was lost", n);
-                if (m->was_leader) {
-                        log_notice(
-                                "No longer the leader: dropping the plan in progress (running migrations finish)");
-                        manager_drop_plan(m);
-                        orders_clear(m);
-                }
+                cancel_queued(m, "quorum was lost");
+                if (m->was_leader)
+                        stop_leading(m);
                 m->last_leader = 0;
                 m->was_leader = false;
                 return;
@@ -904,18 +911,11 @@ static void on_leadership(Cluster *c, void *userdata) {
                 log_info(
                         "Leader: node %" PRIu32 " (%s) again, term %" PRIu64, leader,
                         cluster_node_host(c, leader) ?: "?", term);
-        if (leader != m->last_leader) {
-                /* Orders queued here came from the previous leader: not started under the new one. */
-                unsigned n = m->executor ? executor_cancel_queued(m->executor, NULL) : 0;
-                if (n > 0)
-                        log_notice("Cancelled %u queued migration(s) of the previous leader", n);
-        }
-        if (m->was_leader && !me) {
-                log_notice(
-                        "No longer the leader: dropping the plan in progress (running migrations finish)");
-                manager_drop_plan(m);
-                orders_clear(m);
-        }
+        /* Orders queued here came from the previous leader: not started under the new one. */
+        if (leader != m->last_leader)
+                cancel_queued(m, "the leader changed");
+        if (m->was_leader && !me)
+                stop_leading(m);
         m->last_leader = leader;
         m->last_term = term;
         m->was_leader = me;
