@@ -288,7 +288,8 @@ static const char *reason_string(const PlanMove *mv, char *buf, size_t size) {
         return move_reason_to_string(mv->reason);
 }
 
-void manager_migration_finished(Manager *m, const MigrationRequest *req, const MigrationOutcome *o) {
+void manager_record_migration(
+        Manager *m, const MigrationRequest *req, const MigrationOutcome *o, bool cool_down_failure) {
         bool ok = o->result == MIGRATION_OK;
         _cleanup_free_ char *msg = NULL;
 
@@ -302,13 +303,15 @@ void manager_migration_finished(Manager *m, const MigrationRequest *req, const M
                             "Migrated '%s' from '%s' to '%s' (%s) in %" PRIu64 " ms, downtime %" PRIu64
                             " ms%s%s",
                             req->vm, req->source, req->target, req->reason, o->duration_ms, o->downtime_ms,
-                            o->disks_copied > 0 ? manager_disk_copy_note(o) : "",
+                            o->disks_copied > 0 ? manager_disk_copy_note(o)
+                            : req->copy_storage ? ", no disk needed copying"
+                                                : "",
                             o->stall_steps > 0 ? ", after stall handling" : "") < 0)
                         msg = NULL;
         } else {
                 m->n_migrations_failed++;
                 /* A failed VM cools down too: no immediate retry of the same move. */
-                if (o->result != MIGRATION_SKIPPED &&
+                if (cool_down_failure && o->result != MIGRATION_SKIPPED &&
                     move_log_set(&m->moves, req->vm, now_realtime_usec()) < 0)
                         log_oom();
                 if (asprintf(
@@ -332,7 +335,12 @@ void manager_migration_finished(Manager *m, const MigrationRequest *req, const M
         manager_record(
                 m, ok ? LOG_INFO : LOG_WARNING,
                 ok ? DRS_MESSAGE_MIGRATION_COMPLETED : DRS_MESSAGE_MIGRATION_FAILED, &e);
+}
 
+void manager_migration_finished(Manager *m, const MigrationRequest *req, const MigrationOutcome *o) {
+        bool ok = o->result == MIGRATION_OK;
+
+        manager_record_migration(m, req, o, true);
         if (!manager_is_cluster(m)) {
                 if (ok)
                         manager_note_moved(m, req->vm, req->source, req->target);

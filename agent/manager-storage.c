@@ -151,55 +151,11 @@ const char *manager_disk_copy_note(const MigrationOutcome *o) {
         return buf;
 }
 
+/* A manual migration's result is recorded like a plan's (history, journal, metrics, the VM's last
+ * move); a failed one does not cool the VM down: the operator may retry at once. */
 static void
 on_manual_migration_done(const MigrationRequest *req, const MigrationOutcome *o, void *userdata) {
-        Manager *m = userdata;
-        bool ok = o->result == MIGRATION_OK;
-        _cleanup_free_ char *msg = NULL, *disks = NULL;
-
-        metrics_server_migration(m->metrics, o->result, o->duration_ms, o->downtime_ms);
-        if (ok) {
-                m->n_migrations_ok++;
-                if (move_log_set(&m->moves, req->vm, realtime_usec()) < 0)
-                        log_oom();
-        } else
-                m->n_migrations_failed++;
-        if (ok && o->disks_copied > 0) {
-                disks = strdup(manager_disk_copy_note(o));
-                if (!disks)
-                        log_oom();
-        }
-        if (ok) {
-                if (asprintf(
-                            &msg,
-                            "Migrated '%s' from '%s' to '%s' (%s) in %" PRIu64 " ms, downtime %" PRIu64
-                            " ms%s%s",
-                            req->vm, req->source, req->target, req->reason, o->duration_ms, o->downtime_ms,
-                            disks ?: (req->copy_storage ? ", no disk needed copying" : ""),
-                            o->stall_steps > 0 ? ", after stall handling" : "") < 0)
-                        msg = NULL;
-        } else {
-                if (asprintf(
-                            &msg, "Migration of '%s' from '%s' to '%s' (%s) %s after %" PRIu64 " ms: %s",
-                            req->vm, req->source, req->target, req->reason,
-                            migration_result_to_string(o->result), o->duration_ms,
-                            o->message ?: "no message") < 0)
-                        msg = NULL;
-        }
-        HistoryEvent e = {
-                .type = (char *) "migration",
-                .vm = (char *) req->vm,
-                .source = (char *) req->source,
-                .target = (char *) req->target,
-                .reason = (char *) req->reason,
-                .result = (char *) (ok ? "completed" : migration_result_to_string(o->result)),
-                .duration_ms = o->duration_ms,
-                .downtime_ms = o->downtime_ms,
-                .message = msg,
-        };
-        manager_record(
-                m, ok ? LOG_INFO : LOG_WARNING,
-                ok ? DRS_MESSAGE_MIGRATION_COMPLETED : DRS_MESSAGE_MIGRATION_FAILED, &e);
+        manager_record_migration(userdata, req, o, false);
 }
 
 /* drs.Migrate with "to_uri": to a libvirt host outside the cluster, with the policy's

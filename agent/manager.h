@@ -239,6 +239,10 @@ const char *manager_vm_target(Manager *m, const char *vm);
  * (history, journal, metrics, cooldown; standalone: advances the plan), and marks a plan's move
  * done (cluster mode: from a RESULT). */
 void manager_migration_finished(Manager *m, const MigrationRequest *req, const MigrationOutcome *o);
+/* The recording part alone (history, journal, metrics, counters, the VM's last move; a failure
+ * sets it too when cool_down_failure): what manual migrations use. */
+void manager_record_migration(
+        Manager *m, const MigrationRequest *req, const MigrationOutcome *o, bool cool_down_failure);
 void manager_run_move_done(Manager *m, const char *vm, bool ok);
 /* Remembers a completed migration for a few intervals (see RecentMove). */
 void manager_note_moved(Manager *m, const char *vm, const char *from, const char *to);
