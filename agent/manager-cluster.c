@@ -44,12 +44,6 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
-static uint64_t now_realtime_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000U;
-}
-
 bool manager_is_cluster(const Manager *m) {
         return m->config->mode == DRS_MODE_COROSYNC;
 }
@@ -497,7 +491,7 @@ static void take_result(Manager *m, const ClusterMsg *msg) {
         const ClusterResult *r = &msg->result;
         bool ok = r->result == MIGRATION_OK;
 
-        if (r->result != MIGRATION_SKIPPED && move_log_set(&m->moves, r->vm, now_realtime_usec()) < 0)
+        if (r->result != MIGRATION_SKIPPED && move_log_set(&m->moves, r->vm, manager_realtime_usec()) < 0)
                 log_oom();
         if (ok)
                 manager_note_moved(m, r->vm, r->source, r->target);
@@ -560,7 +554,7 @@ int manager_set_host_mode(Manager *m, const char *host, HostMode mode, const cha
 
         if (!manager_is_cluster(m) || (m->local_host && streq(host, m->local_host))) {
                 HostMode old = state_get(m->state, host);
-                k = state_set(m->state, host, mode, reason, now_realtime_usec());
+                k = state_set(m->state, host, mode, reason, manager_realtime_usec());
                 if (k < 0)
                         return log_error_errno(k, "Failed to save the state of host '%s': %m", host);
                 if (k == 0)

@@ -14,16 +14,10 @@
 
 #define USEC_PER_SEC 1000000ULL
 
-static uint64_t now_realtime_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000U;
-}
-
 static int render(MetricsServer *s, void *userdata, char **ret, size_t *ret_len) {
         Manager *m = userdata;
         _cleanup_free_ MetricsHost *hosts = NULL;
-        uint64_t now_mono = hv_now_usec(), now = now_realtime_usec();
+        uint64_t now_mono = hv_now_usec(), now = manager_realtime_usec();
         double sc = 0, sc2 = 0, sm = 0, sm2 = 0;
         size_t n_up = 0;
 

@@ -51,12 +51,6 @@
 DEFINE_TRIVIAL_CLEANUP_FUNC(Problem *, problem_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Plan *, plan_free);
 
-static uint64_t now_realtime_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000U;
-}
-
 static uint64_t clock_us(void *userdata) {
         return hv_now_usec();
 }
@@ -172,7 +166,7 @@ static void power_on_check(Manager *m, const char *host);
  * (a sample taken while it ran may arrive after its done callback). */
 static bool own_migration(const char *vm, void *userdata) {
         Manager *m = userdata;
-        uint64_t last = move_log_get(&m->moves, vm), now = now_realtime_usec();
+        uint64_t last = move_log_get(&m->moves, vm), now = manager_realtime_usec();
         if (m->executor && executor_vm_busy(m->executor, vm))
                 return true;
         return last > 0 && last + (STALE_INTERVALS + 1) * m->config->interval_s * USEC_PER_SEC > now;
@@ -183,7 +177,7 @@ static bool own_migration(const char *vm, void *userdata) {
  * show it. */
 static void track_adopted(Manager *m, const char *host) {
         const HostReport *r = collector_get(m->collector, host);
-        uint64_t now = now_realtime_usec();
+        uint64_t now = manager_realtime_usec();
         AdoptOutcome *out = NULL;
         size_t n_out = 0;
         int k;
@@ -296,7 +290,7 @@ void manager_record_migration(
         metrics_server_migration(m->metrics, o->result, o->duration_ms, o->downtime_ms);
         if (ok) {
                 m->n_migrations_ok++;
-                if (move_log_set(&m->moves, req->vm, now_realtime_usec()) < 0)
+                if (move_log_set(&m->moves, req->vm, manager_realtime_usec()) < 0)
                         log_oom();
                 if (asprintf(
                             &msg,
@@ -312,7 +306,7 @@ void manager_record_migration(
                 m->n_migrations_failed++;
                 /* A failed VM cools down too: no immediate retry of the same move. */
                 if (cool_down_failure && o->result != MIGRATION_SKIPPED &&
-                    move_log_set(&m->moves, req->vm, now_realtime_usec()) < 0)
+                    move_log_set(&m->moves, req->vm, manager_realtime_usec()) < 0)
                         log_oom();
                 if (asprintf(
                             &msg, "Migration of '%s' from '%s' to '%s' (%s) %s after %" PRIu64 " ms: %s",
@@ -717,7 +711,7 @@ int manager_build_problem(Manager *m, const char *force_maintenance, Problem **r
         _cleanup_free_ LeaderHost *hosts = NULL;
         _cleanup_free_ LeaderMovedVm *moved = NULL;
         size_t n_moved = 0;
-        uint64_t now_mono = hv_now_usec(), now = now_realtime_usec();
+        uint64_t now_mono = hv_now_usec(), now = manager_realtime_usec();
         AutomationLevel level;
         int k;
 
@@ -896,7 +890,7 @@ int manager_pass(Manager *m) {
         int k;
 
         m->n_passes++;
-        m->last_pass_usec = now_realtime_usec();
+        m->last_pass_usec = manager_realtime_usec();
         if (!m->collector || !manager_acting_leader(m))
                 return 0;
 
@@ -911,7 +905,7 @@ int manager_pass(Manager *m) {
         if (k < 0)
                 return log_error_errno(k, "Solver failed: %m");
         m->last_metrics = plan->before;
-        m->last_plan_usec = now_realtime_usec();
+        m->last_plan_usec = manager_realtime_usec();
         metrics_server_solve(m->metrics, plan->solve_ms / 1000.0);
         (void) update_blockers(m, p, plan);
 

@@ -21,12 +21,6 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
-static uint64_t realtime_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000U;
-}
-
 static int
 refuse_unknown(json_object *params, const char *const *allowed, json_object **reply, char **reterr_error) {
         json_object_object_foreach(params, key, val) {
@@ -242,7 +236,7 @@ int manager_method_migrate(Manager *m, json_object *params, json_object **reply,
         const DrsHostConfig *src, *dst = NULL;
         const VmReport *vr = NULL;
         bool copy = false, remove_source = false, dry_run = false;
-        uint64_t since = realtime_usec();
+        uint64_t since = manager_realtime_usec();
         int k;
 
         if ((k = refuse_unknown(params, allowed, reply, reterr_error)) < 0 ||
@@ -405,7 +399,7 @@ int manager_method_move_storage(Manager *m, json_object *params, json_object **r
         const char *vm = NULL, *pool = NULL, *disk = NULL;
         const DrsHostConfig *h;
         bool remove_source = false, force = false;
-        uint64_t since = realtime_usec();
+        uint64_t since = manager_realtime_usec();
         int k;
 
         if ((k = refuse_unknown(params, allowed, reply, reterr_error)) < 0 ||

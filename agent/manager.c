@@ -26,7 +26,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Policy *, policy_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Problem *, problem_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Plan *, plan_free);
 
-static uint64_t now_realtime_usec(void) {
+uint64_t manager_realtime_usec(void) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000U;
@@ -46,7 +46,7 @@ int manager_new(const char *config_path, bool foreground, Manager **ret) {
         k = sd_event_new(&m->event);
         if (k < 0)
                 return k;
-        m->started_usec = now_realtime_usec();
+        m->started_usec = manager_realtime_usec();
         *ret = TAKE_PTR(m);
         return 0;
 }
@@ -219,7 +219,7 @@ void manager_record(Manager *m, int level, const char *message_id, const History
                 return;
         HistoryEvent copy = *e;
         if (copy.time_usec == 0)
-                copy.time_usec = now_realtime_usec();
+                copy.time_usec = manager_realtime_usec();
         int k = history_append(m->history, &copy);
         if (k < 0)
                 log_warning_errno(k, "Failed to append to the history file '%s': %m", m->history->path);
@@ -284,7 +284,7 @@ static int manager_reload_full(Manager *m, LoadFailure *ret_failure, char **rete
         int k;
 
         (void) sd_notify(false, "RELOADING=1\nSTATUS=Reloading configuration and policy");
-        m->last_reload_usec = now_realtime_usec();
+        m->last_reload_usec = manager_realtime_usec();
 
         k = load_files(m->config, m->config_path, &cfg, &pol, &gid, &have_gid, &failure, &err);
         if (k < 0) {

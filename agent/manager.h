@@ -217,6 +217,10 @@ void manager_metrics_stop(Manager *m);
 bool manager_host_fresh(Manager *m, const char *host);
 void blockers_free(Blocker *b, size_t n);
 
+/* CLOCK_REALTIME in µs: history times, cooldowns, status timestamps (hv_now_usec() is the
+ * monotonic clock of reports). */
+uint64_t manager_realtime_usec(void);
+
 /* Records an event in the journal (with its MESSAGE_ID and fields) and in the history file. */
 void manager_record(Manager *m, int level, const char *message_id, const HistoryEvent *e);
 
