@@ -632,9 +632,8 @@ int hv_xml_text(const char *xml, const char *path, char **ret) {
         }
 }
 
-/* Appends s to the buffer f with the five XML entities escaped. */
-static void xml_escape_to(FILE *f, const char *s) {
-        for (; *s; s++)
+void hv_xml_escape(FILE *f, const char *s) {
+        for (; s && *s; s++)
                 switch (*s) {
                 case '&':
                         fputs("&amp;", f);
@@ -676,7 +675,7 @@ int hv_volume_xml(const char *name, uint64_t capacity_bytes, const char *format,
         if (!f)
                 return -ENOMEM;
         fputs("<volume>\n  <name>", f);
-        xml_escape_to(f, name);
+        hv_xml_escape(f, name);
         fprintf(f,
                 "</name>\n  <capacity unit='bytes'>%" PRIu64 "</capacity>\n"
                 "  <allocation unit='bytes'>0</allocation>\n"
@@ -699,7 +698,7 @@ int hv_copy_dest_xml(const char *path, const char *format, char **ret) {
         if (!f)
                 return -ENOMEM;
         fputs("<disk type='file'>\n  <source file='", f);
-        xml_escape_to(f, path);
+        hv_xml_escape(f, path);
         fprintf(f, "'/>\n  <driver type='%s'/>\n</disk>\n", format ? format : "raw");
         if (fclose(f) != 0)
                 return -ENOMEM;

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef struct HvConn HvConn; /* opaque, implementation-defined */
 
@@ -108,6 +109,10 @@ typedef struct HvDomainXml {
         HvDisk *disks;     /* owned array: the file disks with their details, in document order */
         size_t n_disks;
 } HvDomainXml;
+
+/* Writes s (NULL: nothing) to f with the five XML entities escaped (volume XML here, the
+ * simulator's SVG). */
+void hv_xml_escape(FILE *f, const char *s);
 
 void hv_domain_xml_done(HvDomainXml *x);
 /* -EBADMSG when xml is not a <domain> document the scanner understands. */

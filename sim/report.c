@@ -6,6 +6,7 @@
 #include <json-c/json.h>
 #include <stdio.h>
 
+#include "hv.h"
 #include "sim.h"
 
 static const char *const reason_names[5] = {"balance", "maintenance", "rule", "dpm", "placement"};
@@ -206,33 +207,13 @@ int sim_result_to_json(const SimResult *r, char **ret) {
 #define PANEL_H 180.0
 #define GAP 40.0
 
-static void xml_text(FILE *f, const char *s) {
-        for (; s && *s; s++)
-                switch (*s) {
-                case '<':
-                        fputs("&lt;", f);
-                        break;
-                case '>':
-                        fputs("&gt;", f);
-                        break;
-                case '&':
-                        fputs("&amp;", f);
-                        break;
-                case '"':
-                        fputs("&quot;", f);
-                        break;
-                default:
-                        fputc(*s, f);
-                }
-}
-
 static double xpos(const SimResult *r, uint64_t t) {
         return LEFT + PLOT_W * (double) t / (double) (r->duration_s ?: 1);
 }
 
 static void axes(FILE *f, const SimResult *r, double top, const char *title, double ymax, const char *unit) {
         fprintf(f, "<text x=\"%g\" y=\"%g\" font-size=\"13\" font-weight=\"bold\">", LEFT, top - 8);
-        xml_text(f, title);
+        hv_xml_escape(f, title);
         fprintf(f,
                 "</text>\n<rect x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\" fill=\"none\" stroke=\"#888\"/>\n",
                 LEFT, top, PLOT_W, PANEL_H);
@@ -289,7 +270,7 @@ int sim_result_to_svg(const SimResult *r, FILE *f) {
                 "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
                 W, h_total);
         fprintf(f, "<text x=\"%g\" y=\"20\" font-size=\"15\" font-weight=\"bold\">drs-sim: ", LEFT);
-        xml_text(f, r->name);
+        hv_xml_escape(f, r->name);
         fprintf(f,
                 " — %zu hosts, %zu VMs, %" PRIu64 " migrations, %" PRIu64 " invariant violations</text>\n",
                 r->n_hosts, r->n_vms, r->migrations_ok, r->n_violations);
@@ -328,7 +309,7 @@ int sim_result_to_svg(const SimResult *r, FILE *f) {
                         "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"50\" y2=\"%g\" stroke=\"#555\" stroke-dasharray=\"3,3\"/>\n"
                         "<text x=\"%.1f\" y=\"%g\" font-size=\"10\" transform=\"rotate(-90 %.1f %g)\">",
                         x, x, top + PANEL_H, x + 3, top + PANEL_H - 4, x + 3, top + PANEL_H - 4);
-                xml_text(f, r->marks[i].label);
+                hv_xml_escape(f, r->marks[i].label);
                 fputs("</text>\n", f);
         }
         fputs("</svg>\n", f);
