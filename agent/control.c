@@ -617,3 +617,29 @@ bool control_server_has_pending(const ControlServer *s, uint64_t id) {
                         return true;
         return false;
 }
+
+int control_add(json_object *o, const char *key, json_object *v) {
+        if (!v)
+                return -ENOMEM;
+        if (json_object_object_add(o, key, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+int control_refuse_parameters(
+        json_object *params, const char *const *allowed, json_object **reply, char **reterr_error) {
+        json_object_object_foreach(params, key, val) {
+                (void) val;
+                bool ok = false;
+                for (const char *const *a = allowed; a && *a; a++)
+                        if (streq(*a, key))
+                                ok = true;
+                if (!ok)
+                        return control_fail(
+                                reply, reterr_error, PROTOCOL_ERROR_INVALID_PARAMETER,
+                                "unknown parameter '%s'", key);
+        }
+        return 0;
+}

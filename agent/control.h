@@ -50,6 +50,13 @@ typedef struct ControlMethodEntry {
 _printf_(4, 5) int control_fail(
         json_object **reply, char **reterr_error, const char *error, const char *fmt, ...);
 
+/* For handlers: adds v (taken; NULL = allocation failed) under key; -ENOMEM. */
+int control_add(json_object *o, const char *key, json_object *v);
+/* For handlers: a parameter not in allowed (NULL-terminated; NULL = none allowed) fails with
+ * drs.InvalidParameter "unknown parameter 'KEY'". */
+int control_refuse_parameters(
+        json_object *params, const char *const *allowed, json_object **reply, char **reterr_error);
+
 /* methods is borrowed and must outlive the server. !have_admin_gid = root only. */
 int control_server_new(
         sd_event *event, Manager *manager, const ControlMethodEntry *methods, size_t n_methods,

@@ -21,22 +21,6 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
-static int
-refuse_unknown(json_object *params, const char *const *allowed, json_object **reply, char **reterr_error) {
-        json_object_object_foreach(params, key, val) {
-                bool ok = false;
-                (void) val;
-                for (const char *const *a = allowed; *a; a++)
-                        if (streq(*a, key))
-                                ok = true;
-                if (!ok)
-                        return control_fail(
-                                reply, reterr_error, PROTOCOL_ERROR_INVALID_PARAMETER,
-                                "unknown parameter '%s'", key);
-        }
-        return 0;
-}
-
 /* A string parameter: 1 with *ret, 0 when absent (and not required). */
 static int get_string(
         json_object *params, const char *key, bool required, const char **ret, json_object **reply,
@@ -70,16 +54,6 @@ get_bool(json_object *params, const char *key, bool *ret, json_object **reply, c
                         "parameter '%s' must be a boolean", key);
         *ret = json_object_get_boolean(v);
         return 1;
-}
-
-static int add(json_object *o, const char *key, json_object *v) {
-        if (!v)
-                return -ENOMEM;
-        if (json_object_object_add(o, key, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
 }
 
 /* The host whose latest report lists the VM running. */
@@ -205,18 +179,19 @@ static int migrate_remote(
                 manager_record(m, LOG_INFO, DRS_MESSAGE_MIGRATION_STARTED, &e);
         }
         o = json_object_new_object();
-        if (!o || add(o, "vm", json_object_new_string(vm)) < 0 ||
-            add(o, "source", json_object_new_string(src->name)) < 0 ||
-            add(o, "target", json_object_new_string(uri)) < 0 ||
-            add(o, "remote", json_object_new_boolean(true)) < 0 ||
-            add(o, "parallel_connections", json_object_new_uint64(rp->parallel_connections)) < 0 ||
-            add(o, "compression", json_object_new_string(migration_compression_to_string(rp->compression))) <
-                    0 ||
-            add(o, "copy_storage", json_object_new_boolean(copy)) < 0 ||
-            add(o, "remove_source", json_object_new_boolean(remove_source)) < 0 ||
-            add(o, "memory_mib", json_object_new_uint64(vr ? vr->memory_mib : 0)) < 0 ||
-            add(o, "dry_run", json_object_new_boolean(dry_run)) < 0 ||
-            add(o, "since", json_object_new_uint64(since)) < 0)
+        if (!o || control_add(o, "vm", json_object_new_string(vm)) < 0 ||
+            control_add(o, "source", json_object_new_string(src->name)) < 0 ||
+            control_add(o, "target", json_object_new_string(uri)) < 0 ||
+            control_add(o, "remote", json_object_new_boolean(true)) < 0 ||
+            control_add(o, "parallel_connections", json_object_new_uint64(rp->parallel_connections)) < 0 ||
+            control_add(
+                    o, "compression",
+                    json_object_new_string(migration_compression_to_string(rp->compression))) < 0 ||
+            control_add(o, "copy_storage", json_object_new_boolean(copy)) < 0 ||
+            control_add(o, "remove_source", json_object_new_boolean(remove_source)) < 0 ||
+            control_add(o, "memory_mib", json_object_new_uint64(vr ? vr->memory_mib : 0)) < 0 ||
+            control_add(o, "dry_run", json_object_new_boolean(dry_run)) < 0 ||
+            control_add(o, "since", json_object_new_uint64(since)) < 0)
                 return -ENOMEM;
         *reply = TAKE_PTR(o);
         return 0;
@@ -239,7 +214,7 @@ int manager_method_migrate(Manager *m, json_object *params, json_object **reply,
         uint64_t since = manager_realtime_usec();
         int k;
 
-        if ((k = refuse_unknown(params, allowed, reply, reterr_error)) < 0 ||
+        if ((k = control_refuse_parameters(params, allowed, reply, reterr_error)) < 0 ||
             (k = get_string(params, "vm", true, &vm, reply, reterr_error)) < 0 ||
             (k = get_string(params, "to", false, &to, reply, reterr_error)) < 0 ||
             (k = get_string(params, "to_uri", false, &to_uri, reply, reterr_error)) < 0 ||
@@ -328,14 +303,14 @@ int manager_method_migrate(Manager *m, json_object *params, json_object **reply,
                 manager_record(m, LOG_INFO, DRS_MESSAGE_MIGRATION_STARTED, &e);
         }
         o = json_object_new_object();
-        if (!o || add(o, "vm", json_object_new_string(vm)) < 0 ||
-            add(o, "source", json_object_new_string(src->name)) < 0 ||
-            add(o, "target", json_object_new_string(dst->name)) < 0 ||
-            add(o, "copy_storage", json_object_new_boolean(copy)) < 0 ||
-            add(o, "remove_source", json_object_new_boolean(remove_source)) < 0 ||
-            add(o, "memory_mib", json_object_new_uint64(vr ? vr->memory_mib : 0)) < 0 ||
-            add(o, "dry_run", json_object_new_boolean(dry_run)) < 0 ||
-            add(o, "since", json_object_new_uint64(since)) < 0)
+        if (!o || control_add(o, "vm", json_object_new_string(vm)) < 0 ||
+            control_add(o, "source", json_object_new_string(src->name)) < 0 ||
+            control_add(o, "target", json_object_new_string(dst->name)) < 0 ||
+            control_add(o, "copy_storage", json_object_new_boolean(copy)) < 0 ||
+            control_add(o, "remove_source", json_object_new_boolean(remove_source)) < 0 ||
+            control_add(o, "memory_mib", json_object_new_uint64(vr ? vr->memory_mib : 0)) < 0 ||
+            control_add(o, "dry_run", json_object_new_boolean(dry_run)) < 0 ||
+            control_add(o, "since", json_object_new_uint64(since)) < 0)
                 return -ENOMEM;
         *reply = TAKE_PTR(o);
         return 0;
@@ -402,7 +377,7 @@ int manager_method_move_storage(Manager *m, json_object *params, json_object **r
         uint64_t since = manager_realtime_usec();
         int k;
 
-        if ((k = refuse_unknown(params, allowed, reply, reterr_error)) < 0 ||
+        if ((k = control_refuse_parameters(params, allowed, reply, reterr_error)) < 0 ||
             (k = get_string(params, "vm", true, &vm, reply, reterr_error)) < 0 ||
             (k = get_string(params, "pool", true, &pool, reply, reterr_error)) < 0 ||
             (k = get_string(params, "disk", false, &disk, reply, reterr_error)) < 0 ||
@@ -454,11 +429,11 @@ int manager_method_move_storage(Manager *m, json_object *params, json_object **r
         manager_record(m, LOG_INFO, DRS_MESSAGE_STORAGE_MOVE, &e);
 
         o = json_object_new_object();
-        if (!o || add(o, "vm", json_object_new_string(vm)) < 0 ||
-            add(o, "host", json_object_new_string(h->name)) < 0 ||
-            add(o, "pool", json_object_new_string(pool)) < 0 ||
-            (disk && add(o, "disk", json_object_new_string(disk)) < 0) ||
-            add(o, "since", json_object_new_uint64(since)) < 0)
+        if (!o || control_add(o, "vm", json_object_new_string(vm)) < 0 ||
+            control_add(o, "host", json_object_new_string(h->name)) < 0 ||
+            control_add(o, "pool", json_object_new_string(pool)) < 0 ||
+            (disk && control_add(o, "disk", json_object_new_string(disk)) < 0) ||
+            control_add(o, "since", json_object_new_uint64(since)) < 0)
                 return -ENOMEM;
         *reply = TAKE_PTR(o);
         return 0;

@@ -493,37 +493,11 @@ int manager_run(Manager *m) {
 
 /* Control methods. Each takes the request parameters and fills the reply parameters. */
 
-static int add(json_object *o, const char *key, json_object *v) {
-        if (!v)
-                return -ENOMEM;
-        if (json_object_object_add(o, key, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
 /* json-c represents null as a NULL pointer: add it directly. */
 static int add_optional_string(json_object *o, const char *key, const char *s) {
         if (!s)
                 return json_object_object_add(o, key, NULL) < 0 ? -ENOMEM : 0;
-        return add(o, key, json_object_new_string(s));
-}
-
-static int refuse_parameters(
-        json_object *params, const char *const *allowed, json_object **reply, char **reterr_error) {
-        json_object_object_foreach(params, key, val) {
-                (void) val;
-                bool ok = false;
-                for (const char *const *a = allowed; a && *a; a++)
-                        if (streq(*a, key))
-                                ok = true;
-                if (!ok)
-                        return control_fail(
-                                reply, reterr_error, PROTOCOL_ERROR_INVALID_PARAMETER,
-                                "unknown parameter '%s'", key);
-        }
-        return 0;
+        return control_add(o, key, json_object_new_string(s));
 }
 
 static int policy_summary(const Manager *m, const Policy *p, json_object **ret) {
@@ -532,15 +506,17 @@ static int policy_summary(const Manager *m, const Policy *p, json_object **ret) 
                 return -ENOMEM;
         if (add_optional_string(o, "file", m->config->policy) < 0 ||
             add_optional_string(o, "dropin_dir", m->config->policy_dir) < 0 ||
-            add(o, "automation", json_object_new_string(automation_level_to_string(p->automation.level))) <
+            control_add(
+                    o, "automation",
+                    json_object_new_string(automation_level_to_string(p->automation.level))) < 0 ||
+            control_add(o, "balance", json_object_new_boolean(p->balance.enabled)) < 0 ||
+            control_add(o, "aggressiveness", json_object_new_int(p->balance.aggressiveness)) < 0 ||
+            control_add(o, "interval_s", json_object_new_uint64(p->balance.interval_s)) < 0 ||
+            control_add(o, "max_moves_per_pass", json_object_new_uint64(p->balance.max_moves_per_pass)) <
                     0 ||
-            add(o, "balance", json_object_new_boolean(p->balance.enabled)) < 0 ||
-            add(o, "aggressiveness", json_object_new_int(p->balance.aggressiveness)) < 0 ||
-            add(o, "interval_s", json_object_new_uint64(p->balance.interval_s)) < 0 ||
-            add(o, "max_moves_per_pass", json_object_new_uint64(p->balance.max_moves_per_pass)) < 0 ||
-            add(o, "groups", json_object_new_uint64(p->n_groups)) < 0 ||
-            add(o, "rules", json_object_new_uint64(p->n_rules)) < 0 ||
-            add(o, "dpm", json_object_new_boolean(p->dpm.enabled)) < 0)
+            control_add(o, "groups", json_object_new_uint64(p->n_groups)) < 0 ||
+            control_add(o, "rules", json_object_new_uint64(p->n_rules)) < 0 ||
+            control_add(o, "dpm", json_object_new_boolean(p->dpm.enabled)) < 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(o);
         return 0;
@@ -548,7 +524,7 @@ static int policy_summary(const Manager *m, const Policy *p, json_object **ret) 
 
 static int add_double(json_object *o, const char *key, double v) {
         /* Fixed precision: 4 decimals are plenty for utilizations and imbalances. */
-        return add(o, key, json_object_new_double(round(v * 10000.0) / 10000.0));
+        return control_add(o, key, json_object_new_double(round(v * 10000.0) / 10000.0));
 }
 
 static int
@@ -557,32 +533,37 @@ host_json(Manager *m, const char *name, const DrsHostConfig *hc, const StateHost
         const HostReport *r = manager_host_report(m, name);
         if (!o)
                 return -ENOMEM;
-        if (add(o, "name", json_object_new_string(name)) < 0 ||
+        if (control_add(o, "name", json_object_new_string(name)) < 0 ||
             add_optional_string(o, "uri", hc ? hc->uri : NULL) < 0 ||
-            add(o, "configured", json_object_new_boolean(hc != NULL)) < 0 ||
-            add(o, "state", json_object_new_string(host_mode_to_string(sh ? sh->mode : HOST_MODE_UP))) < 0)
+            control_add(o, "configured", json_object_new_boolean(hc != NULL)) < 0 ||
+            control_add(
+                    o, "state", json_object_new_string(host_mode_to_string(sh ? sh->mode : HOST_MODE_UP))) <
+                    0)
                 return -ENOMEM;
-        if (sh && (add(o, "since", json_object_new_uint64(sh->since_usec)) < 0 ||
+        if (sh && (control_add(o, "since", json_object_new_uint64(sh->since_usec)) < 0 ||
                    add_optional_string(o, "reason", sh->reason) < 0))
                 return -ENOMEM;
         if (hc) {
                 bool reported = r && r->t_usec > 0;
                 double cpu = 0, mem = 0;
                 leader_host_utilization(reported ? r : NULL, &cpu, &mem);
-                if (add(o, "reported", json_object_new_boolean(reported)) < 0 ||
-                    add(o, "stale", json_object_new_boolean(!manager_host_fresh(m, name))) < 0 ||
-                    add(o, "draining", json_object_new_boolean(strv_contains(m->draining, name))) < 0 ||
-                    add(o, "cpus", json_object_new_int(reported ? (int) r->cpus : 0)) < 0 ||
-                    add(o, "memory_mib", json_object_new_uint64(reported ? r->memory_mib : 0)) < 0 ||
-                    add(o, "vms", json_object_new_uint64(reported ? r->n_vms : 0)) < 0 ||
+                if (control_add(o, "reported", json_object_new_boolean(reported)) < 0 ||
+                    control_add(o, "stale", json_object_new_boolean(!manager_host_fresh(m, name))) < 0 ||
+                    control_add(o, "draining", json_object_new_boolean(strv_contains(m->draining, name))) <
+                            0 ||
+                    control_add(o, "cpus", json_object_new_int(reported ? (int) r->cpus : 0)) < 0 ||
+                    control_add(o, "memory_mib", json_object_new_uint64(reported ? r->memory_mib : 0)) < 0 ||
+                    control_add(o, "vms", json_object_new_uint64(reported ? r->n_vms : 0)) < 0 ||
                     add_double(o, "cpu_utilization", cpu) < 0 ||
                     add_double(o, "memory_utilization", mem) < 0 ||
                     add_optional_string(o, "last_error", r ? r->last_error : NULL) < 0)
                         return -ENOMEM;
                 for (size_t i = 0; i < m->n_power_ops; i++)
                         if (streq(m->power_ops[i]->host, name) &&
-                            add(o, "power_action",
-                                json_object_new_string(power_action_to_string(m->power_ops[i]->action))) < 0)
+                            control_add(
+                                    o, "power_action",
+                                    json_object_new_string(
+                                            power_action_to_string(m->power_ops[i]->action))) < 0)
                                 return -ENOMEM;
         }
         blockers = json_object_new_array();
@@ -596,11 +577,11 @@ host_json(Manager *m, const char *name, const DrsHostConfig *hc, const StateHost
                         json_object_put(b);
                         return -ENOMEM;
                 }
-                if (add(b, "vm", json_object_new_string(m->blockers[i].vm)) < 0 ||
-                    add(b, "why", json_object_new_string(m->blockers[i].why)) < 0)
+                if (control_add(b, "vm", json_object_new_string(m->blockers[i].vm)) < 0 ||
+                    control_add(b, "why", json_object_new_string(m->blockers[i].why)) < 0)
                         return -ENOMEM;
         }
-        if (add(o, "blockers", TAKE_PTR(blockers)) < 0)
+        if (control_add(o, "blockers", TAKE_PTR(blockers)) < 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(o);
         return 0;
@@ -684,36 +665,37 @@ static int run_json(const LeaderRun *r, json_object **ret) {
                         json_object_put(x);
                         return -ENOMEM;
                 }
-                if (add(x, "vm", json_object_new_string(r->problem->vms[mv->vm].name)) < 0 ||
-                    add(x, "from", json_object_new_string(r->problem->hosts[mv->from].name)) < 0 ||
-                    add(x, "to", json_object_new_string(r->problem->hosts[mv->to].name)) < 0 ||
-                    add(x, "wave", json_object_new_int((int) mv->wave)) < 0 ||
-                    add(x, "reason", json_object_new_string(move_reason_to_string(mv->reason))) < 0 ||
+                if (control_add(x, "vm", json_object_new_string(r->problem->vms[mv->vm].name)) < 0 ||
+                    control_add(x, "from", json_object_new_string(r->problem->hosts[mv->from].name)) < 0 ||
+                    control_add(x, "to", json_object_new_string(r->problem->hosts[mv->to].name)) < 0 ||
+                    control_add(x, "wave", json_object_new_int((int) mv->wave)) < 0 ||
+                    control_add(x, "reason", json_object_new_string(move_reason_to_string(mv->reason))) <
+                            0 ||
                     add_optional_string(x, "rule", mv->rule) < 0 || add_double(x, "gain", mv->gain) < 0 ||
-                    add(x, "recommendation", json_object_new_boolean(mv->recommendation)) < 0 ||
-                    add(x, "state", json_object_new_string(state_names[r->moves[i]])) < 0)
+                    control_add(x, "recommendation", json_object_new_boolean(mv->recommendation)) < 0 ||
+                    control_add(x, "state", json_object_new_string(state_names[r->moves[i]])) < 0)
                         return -ENOMEM;
         }
-        if (add(o, "id", json_object_new_uint64(r->id)) < 0 ||
-            add(o, "wave", json_object_new_int((int) r->wave)) < 0 ||
-            add(o, "waves", json_object_new_int((int) r->n_waves)) < 0 ||
-            add(o, "mandatory", json_object_new_boolean(r->mandatory)) < 0 ||
-            add(o, "done", json_object_new_uint64(r->n_done)) < 0 ||
-            add(o, "failed", json_object_new_uint64(r->n_failed)) < 0 ||
-            add(o, "running", json_object_new_uint64(r->n_running)) < 0 ||
-            add(o, "moves", TAKE_PTR(moves)) < 0)
+        if (control_add(o, "id", json_object_new_uint64(r->id)) < 0 ||
+            control_add(o, "wave", json_object_new_int((int) r->wave)) < 0 ||
+            control_add(o, "waves", json_object_new_int((int) r->n_waves)) < 0 ||
+            control_add(o, "mandatory", json_object_new_boolean(r->mandatory)) < 0 ||
+            control_add(o, "done", json_object_new_uint64(r->n_done)) < 0 ||
+            control_add(o, "failed", json_object_new_uint64(r->n_failed)) < 0 ||
+            control_add(o, "running", json_object_new_uint64(r->n_running)) < 0 ||
+            control_add(o, "moves", TAKE_PTR(moves)) < 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(o);
         return 0;
 }
 
 static int method_ping(Manager *m, json_object *params, json_object **reply, char **reterr_error) {
-        int k = refuse_parameters(params, NULL, reply, reterr_error);
+        int k = control_refuse_parameters(params, NULL, reply, reterr_error);
         if (k < 0)
                 return k;
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
-        if (!o || add(o, "pong", json_object_new_boolean(true)) < 0 ||
-            add(o, "version", json_object_new_string(DRS_VERSION)) < 0)
+        if (!o || control_add(o, "pong", json_object_new_boolean(true)) < 0 ||
+            control_add(o, "version", json_object_new_string(DRS_VERSION)) < 0)
                 return -ENOMEM;
         *reply = TAKE_PTR(o);
         return 0;
@@ -724,7 +706,7 @@ static int method_status(Manager *m, json_object *params, json_object **reply, c
                                                 *reload = NULL;
         int k;
 
-        k = refuse_parameters(params, NULL, reply, reterr_error);
+        k = control_refuse_parameters(params, NULL, reply, reterr_error);
         if (k < 0)
                 return k;
 
@@ -744,11 +726,12 @@ static int method_status(Manager *m, json_object *params, json_object **reply, c
         if (k < 0)
                 return k;
 
-        if (add(passes, "interval_s", json_object_new_uint64(m->pass_interval_s)) < 0 ||
-            add(passes, "count", json_object_new_uint64(m->n_passes)) < 0 ||
-            add(passes, "last", json_object_new_uint64(m->last_pass_usec)) < 0 ||
-            add(passes, "leader_loop",
-                json_object_new_boolean(m->collector != NULL && manager_acting_leader(m))) < 0 ||
+        if (control_add(passes, "interval_s", json_object_new_uint64(m->pass_interval_s)) < 0 ||
+            control_add(passes, "count", json_object_new_uint64(m->n_passes)) < 0 ||
+            control_add(passes, "last", json_object_new_uint64(m->last_pass_usec)) < 0 ||
+            control_add(
+                    passes, "leader_loop",
+                    json_object_new_boolean(m->collector != NULL && manager_acting_leader(m))) < 0 ||
             add_optional_string(passes, "last_plan", m->last_plan_summary) < 0)
                 return -ENOMEM;
         {
@@ -765,14 +748,21 @@ static int method_status(Manager *m, json_object *params, json_object **reply, c
                             policy_imbalance_threshold(m->policy->balance.aggressiveness) > 1e9
                                     ? -1
                                     : policy_imbalance_threshold(m->policy->balance.aggressiveness)) < 0 ||
-                    add(cl, "automation", json_object_new_string(automation_level_to_string(level))) < 0 ||
-                    add(cl, "migrations_running",
-                        json_object_new_int(m->executor ? (int) executor_n_running(m->executor) : 0)) < 0 ||
-                    add(cl, "migrations_ordered", json_object_new_int((int) m->n_orders)) < 0 ||
-                    add(cl, "migrations_queued",
-                        json_object_new_int(m->executor ? (int) executor_n_queued(m->executor) : 0)) < 0 ||
-                    add(cl, "migrations_completed", json_object_new_uint64(m->n_migrations_ok)) < 0 ||
-                    add(cl, "migrations_failed", json_object_new_uint64(m->n_migrations_failed)) < 0)
+                    control_add(
+                            cl, "automation", json_object_new_string(automation_level_to_string(level))) <
+                            0 ||
+                    control_add(
+                            cl, "migrations_running",
+                            json_object_new_int(m->executor ? (int) executor_n_running(m->executor) : 0)) <
+                            0 ||
+                    control_add(cl, "migrations_ordered", json_object_new_int((int) m->n_orders)) < 0 ||
+                    control_add(
+                            cl, "migrations_queued",
+                            json_object_new_int(m->executor ? (int) executor_n_queued(m->executor) : 0)) <
+                            0 ||
+                    control_add(cl, "migrations_completed", json_object_new_uint64(m->n_migrations_ok)) <
+                            0 ||
+                    control_add(cl, "migrations_failed", json_object_new_uint64(m->n_migrations_failed)) < 0)
                         return -ENOMEM;
                 k = run_json(m->run, &run);
                 if (k < 0)
@@ -782,23 +772,23 @@ static int method_status(Manager *m, json_object *params, json_object **reply, c
                         return k;
                 if (json_object_object_add(cl, "plan", TAKE_PTR(run)) < 0 ||
                     json_object_object_add(cl, "recommendations", TAKE_PTR(rec)) < 0 ||
-                    add(o, "cluster", TAKE_PTR(cl)) < 0)
+                    control_add(o, "cluster", TAKE_PTR(cl)) < 0)
                         return -ENOMEM;
         }
-        if (add(reload, "count", json_object_new_uint64(m->n_reloads)) < 0 ||
-            add(reload, "last", json_object_new_uint64(m->last_reload_usec)) < 0 ||
+        if (control_add(reload, "count", json_object_new_uint64(m->n_reloads)) < 0 ||
+            control_add(reload, "last", json_object_new_uint64(m->last_reload_usec)) < 0 ||
             add_optional_string(reload, "error", m->last_reload_error) < 0)
                 return -ENOMEM;
 
-        if (add(o, "version", json_object_new_string(DRS_VERSION)) < 0 ||
-            add(o, "mode", json_object_new_string(drs_mode_to_string(m->config->mode))) < 0 ||
-            add(o, "pid", json_object_new_int((int) getpid())) < 0 ||
-            add(o, "started", json_object_new_uint64(m->started_usec)) < 0 ||
-            add(o, "config", json_object_new_string(m->config_path)) < 0 ||
-            add(o, "state_dir", json_object_new_string(m->config->state_dir)) < 0 ||
-            add(o, "hosts", TAKE_PTR(hosts)) < 0 || add(o, "policy", TAKE_PTR(pol)) < 0 ||
+        if (control_add(o, "version", json_object_new_string(DRS_VERSION)) < 0 ||
+            control_add(o, "mode", json_object_new_string(drs_mode_to_string(m->config->mode))) < 0 ||
+            control_add(o, "pid", json_object_new_int((int) getpid())) < 0 ||
+            control_add(o, "started", json_object_new_uint64(m->started_usec)) < 0 ||
+            control_add(o, "config", json_object_new_string(m->config_path)) < 0 ||
+            control_add(o, "state_dir", json_object_new_string(m->config->state_dir)) < 0 ||
+            control_add(o, "hosts", TAKE_PTR(hosts)) < 0 || control_add(o, "policy", TAKE_PTR(pol)) < 0 ||
             (manager_is_cluster(m) && manager_cluster_status_json(m, o) < 0) ||
-            add(o, "passes", TAKE_PTR(passes)) < 0 || add(o, "reload", TAKE_PTR(reload)) < 0)
+            control_add(o, "passes", TAKE_PTR(passes)) < 0 || control_add(o, "reload", TAKE_PTR(reload)) < 0)
                 return -ENOMEM;
         *reply = TAKE_PTR(o);
         return 0;
@@ -817,7 +807,7 @@ static int method_policy_check(Manager *m, json_object *params, json_object **re
         json_object *text = NULL, *filename = NULL;
         int k;
 
-        k = refuse_parameters(params, allowed, reply, reterr_error);
+        k = control_refuse_parameters(params, allowed, reply, reterr_error);
         if (k < 0)
                 return k;
         if (json_object_object_get_ex(params, "policy", &text) &&
@@ -866,10 +856,10 @@ static int method_policy_check(Manager *m, json_object *params, json_object **re
         o = json_object_new_object();
         if (!o)
                 return -ENOMEM;
-        if (add(o, "valid", json_object_new_boolean(k >= 0)) < 0)
+        if (control_add(o, "valid", json_object_new_boolean(k >= 0)) < 0)
                 return -ENOMEM;
         if (k < 0) {
-                if (add(o, "error", json_object_new_string(err)) < 0)
+                if (control_add(o, "error", json_object_new_string(err)) < 0)
                         return -ENOMEM;
         } else {
                 k = policy_to_json(p, &json);
@@ -878,7 +868,7 @@ static int method_policy_check(Manager *m, json_object *params, json_object **re
                 effective = json_tokener_parse(json);
                 if (!effective)
                         return -EBADMSG;
-                if (add(o, "policy", TAKE_PTR(effective)) < 0)
+                if (control_add(o, "policy", TAKE_PTR(effective)) < 0)
                         return -ENOMEM;
         }
         *reply = TAKE_PTR(o);
@@ -891,7 +881,7 @@ static int method_reload(Manager *m, json_object *params, json_object **reply, c
         LoadFailure failure = LOAD_OK;
         int k;
 
-        k = refuse_parameters(params, NULL, reply, reterr_error);
+        k = control_refuse_parameters(params, NULL, reply, reterr_error);
         if (k < 0)
                 return k;
 
@@ -909,7 +899,7 @@ static int method_reload(Manager *m, json_object *params, json_object **reply, c
         if (k < 0)
                 return k;
         o = json_object_new_object();
-        if (!o || add(o, "policy", TAKE_PTR(pol)) < 0)
+        if (!o || control_add(o, "policy", TAKE_PTR(pol)) < 0)
                 return -ENOMEM;
         *reply = TAKE_PTR(o);
         return 0;
@@ -918,14 +908,14 @@ static int method_reload(Manager *m, json_object *params, json_object **reply, c
 /* drs.Hosts: the hosts alone (as in drs.Status). */
 static int method_hosts(Manager *m, json_object *params, json_object **reply, char **reterr_error) {
         _cleanup_(json_object_putp) json_object *o = NULL, *hosts = NULL;
-        int k = refuse_parameters(params, NULL, reply, reterr_error);
+        int k = control_refuse_parameters(params, NULL, reply, reterr_error);
         if (k < 0)
                 return k;
         k = hosts_json(m, &hosts);
         if (k < 0)
                 return k;
         o = json_object_new_object();
-        if (!o || add(o, "hosts", TAKE_PTR(hosts)) < 0)
+        if (!o || control_add(o, "hosts", TAKE_PTR(hosts)) < 0)
                 return -ENOMEM;
         *reply = TAKE_PTR(o);
         return 0;
@@ -935,7 +925,7 @@ static int method_hosts(Manager *m, json_object *params, json_object **reply, ch
 static int method_vms(Manager *m, json_object *params, json_object **reply, char **reterr_error) {
         _cleanup_(json_object_putp) json_object *o = NULL, *vms = NULL;
         uint64_t now = (uint64_t) time(NULL);
-        int k = refuse_parameters(params, NULL, reply, reterr_error);
+        int k = control_refuse_parameters(params, NULL, reply, reterr_error);
         if (k < 0)
                 return k;
         vms = json_object_new_array();
@@ -952,25 +942,31 @@ static int method_vms(Manager *m, json_object *params, json_object **reply, char
                                 json_object_put(x);
                                 return -ENOMEM;
                         }
-                        if (add(x, "name", json_object_new_string(v->name)) < 0 ||
-                            add(x, "host", json_object_new_string(h)) < 0 ||
-                            add(x, "vcpus", json_object_new_int((int) v->vcpus)) < 0 ||
-                            add(x, "memory_mib", json_object_new_uint64(v->memory_mib)) < 0 ||
+                        if (control_add(x, "name", json_object_new_string(v->name)) < 0 ||
+                            control_add(x, "host", json_object_new_string(h)) < 0 ||
+                            control_add(x, "vcpus", json_object_new_int((int) v->vcpus)) < 0 ||
+                            control_add(x, "memory_mib", json_object_new_uint64(v->memory_mib)) < 0 ||
                             add_double(x, "cpu_demand", v->cpu_demand) < 0 ||
-                            add(x, "memory_demand_mib", json_object_new_uint64(v->memory_demand_mib)) < 0 ||
-                            add(x, "migrating",
-                                json_object_new_boolean(v->migrating || manager_vm_busy(m, v->name))) < 0 ||
-                            add(x, "automation",
-                                json_object_new_string(automation_level_to_string(policy_vm_automation(
-                                        m->policy, v->name, m->policy->automation.level)))) < 0)
+                            control_add(
+                                    x, "memory_demand_mib", json_object_new_uint64(v->memory_demand_mib)) <
+                                    0 ||
+                            control_add(
+                                    x, "migrating",
+                                    json_object_new_boolean(v->migrating || manager_vm_busy(m, v->name))) <
+                                    0 ||
+                            control_add(
+                                    x, "automation",
+                                    json_object_new_string(automation_level_to_string(policy_vm_automation(
+                                            m->policy, v->name, m->policy->automation.level)))) < 0)
                                 return -ENOMEM;
-                        if (moved > 0 && add(x, "last_moved_s",
-                                             json_object_new_uint64(now > moved ? now - moved : 0)) < 0)
+                        if (moved > 0 && control_add(
+                                                 x, "last_moved_s",
+                                                 json_object_new_uint64(now > moved ? now - moved : 0)) < 0)
                                 return -ENOMEM;
                 }
         }
         o = json_object_new_object();
-        if (!o || add(o, "vms", TAKE_PTR(vms)) < 0)
+        if (!o || control_add(o, "vms", TAKE_PTR(vms)) < 0)
                 return -ENOMEM;
         *reply = TAKE_PTR(o);
         return 0;
@@ -988,7 +984,7 @@ static int plan_reply(const Problem *p, const Plan *plan, json_object *o) {
         json_object *pj = json_tokener_parse(json);
         if (!pj)
                 return -EBADMSG;
-        if (add(o, "plan", pj) < 0 || add(o, "text", json_object_new_string(text)) < 0)
+        if (control_add(o, "plan", pj) < 0 || control_add(o, "text", json_object_new_string(text)) < 0)
                 return -ENOMEM;
         return 0;
 }
@@ -1002,7 +998,7 @@ static int method_plan(Manager *m, json_object *params, json_object **reply, cha
         _cleanup_(json_object_putp) json_object *o = NULL;
         _cleanup_(problem_freep) Problem *p = NULL;
         _cleanup_(plan_freep) Plan *plan = NULL;
-        int k = refuse_parameters(params, NULL, reply, reterr_error);
+        int k = control_refuse_parameters(params, NULL, reply, reterr_error);
         if (k < 0)
                 return k;
         if (!m->collector || !manager_acting_leader(m))
@@ -1019,8 +1015,9 @@ static int method_plan(Manager *m, json_object *params, json_object **reply, cha
         k = plan_reply(p, plan, o);
         if (k < 0)
                 return k;
-        if (add(o, "automation", json_object_new_string(automation_level_to_string(p->automation))) < 0 ||
-            add(o, "plan_running", json_object_new_boolean(m->run != NULL)) < 0)
+        if (control_add(o, "automation", json_object_new_string(automation_level_to_string(p->automation))) <
+                    0 ||
+            control_add(o, "plan_running", json_object_new_boolean(m->run != NULL)) < 0)
                 return -ENOMEM;
         *reply = TAKE_PTR(o);
         return 0;
@@ -1030,7 +1027,7 @@ static int method_plan(Manager *m, json_object *params, json_object **reply, cha
 static int method_apply(Manager *m, json_object *params, json_object **reply, char **reterr_error) {
         _cleanup_(json_object_putp) json_object *o = NULL;
         size_t n = 0;
-        int k = refuse_parameters(params, NULL, reply, reterr_error);
+        int k = control_refuse_parameters(params, NULL, reply, reterr_error);
         if (k < 0)
                 return k;
         k = manager_apply(m, &n);
@@ -1045,7 +1042,7 @@ static int method_apply(Manager *m, json_object *params, json_object **reply, ch
         if (k < 0)
                 return k;
         o = json_object_new_object();
-        if (!o || add(o, "moves", json_object_new_uint64(n)) < 0)
+        if (!o || control_add(o, "moves", json_object_new_uint64(n)) < 0)
                 return -ENOMEM;
         *reply = TAKE_PTR(o);
         return 0;
@@ -1098,7 +1095,7 @@ static int method_evacuate(Manager *m, json_object *params, json_object **reply,
         bool dry_run = false;
         int k;
 
-        k = refuse_parameters(params, allowed, reply, reterr_error);
+        k = control_refuse_parameters(params, allowed, reply, reterr_error);
         if (k < 0)
                 return k;
         k = get_host_param(m, params, &hc, reply, reterr_error);
@@ -1144,10 +1141,12 @@ static int method_evacuate(Manager *m, json_object *params, json_object **reply,
                         return mode_error(k, hc->name, reply, reterr_error);
                 manager_request_pass(m, "evacuate");
         }
-        if (add(o, "host", json_object_new_string(hc->name)) < 0 ||
-            add(o, "dry_run", json_object_new_boolean(dry_run)) < 0 ||
-            add(o, "unplaceable", json_object_new_uint64(n_blocked)) < 0 ||
-            add(o, "state", json_object_new_string(host_mode_to_string(manager_host_mode(m, hc->name)))) < 0)
+        if (control_add(o, "host", json_object_new_string(hc->name)) < 0 ||
+            control_add(o, "dry_run", json_object_new_boolean(dry_run)) < 0 ||
+            control_add(o, "unplaceable", json_object_new_uint64(n_blocked)) < 0 ||
+            control_add(
+                    o, "state",
+                    json_object_new_string(host_mode_to_string(manager_host_mode(m, hc->name)))) < 0)
                 return -ENOMEM;
         *reply = TAKE_PTR(o);
         return 0;
@@ -1163,7 +1162,7 @@ change_mode(Manager *m, json_object *params, json_object **reply, char **reterr_
         const DrsHostConfig *hc;
         int k;
 
-        k = refuse_parameters(params, allowed, reply, reterr_error);
+        k = control_refuse_parameters(params, allowed, reply, reterr_error);
         if (k < 0)
                 return k;
         k = get_host_param(m, params, &hc, reply, reterr_error);
@@ -1189,9 +1188,11 @@ change_mode(Manager *m, json_object *params, json_object **reply, char **reterr_
                 return mode_error(k, hc->name, reply, reterr_error);
         manager_request_pass(m, power_clear ? "power-clear" : "exit-maintenance");
         o = json_object_new_object();
-        if (!o || add(o, "host", json_object_new_string(hc->name)) < 0 ||
-            add(o, "changed", json_object_new_boolean(k > 0)) < 0 ||
-            add(o, "state", json_object_new_string(host_mode_to_string(manager_host_mode(m, hc->name)))) < 0)
+        if (!o || control_add(o, "host", json_object_new_string(hc->name)) < 0 ||
+            control_add(o, "changed", json_object_new_boolean(k > 0)) < 0 ||
+            control_add(
+                    o, "state",
+                    json_object_new_string(host_mode_to_string(manager_host_mode(m, hc->name)))) < 0)
                 return -ENOMEM;
         *reply = TAKE_PTR(o);
         return 0;
@@ -1236,7 +1237,7 @@ static int method_place(Manager *m, json_object *params, json_object **reply, ch
         uint64_t vcpus = 0, mem = 0;
         int k;
 
-        k = refuse_parameters(params, allowed, reply, reterr_error);
+        k = control_refuse_parameters(params, allowed, reply, reterr_error);
         if (k < 0)
                 return k;
         if (!json_object_object_get_ex(params, "name", &name) ||
@@ -1292,7 +1293,7 @@ static int method_history(Manager *m, json_object *params, json_object **reply, 
         uint64_t since = 0, max = 1000;
         int k;
 
-        k = refuse_parameters(params, allowed, reply, reterr_error);
+        k = control_refuse_parameters(params, allowed, reply, reterr_error);
         if (k < 0)
                 return k;
         if ((k = get_u64_param(params, "since", false, INT64_MAX, &since, reply, reterr_error)) < 0 ||
@@ -1321,8 +1322,8 @@ static int method_history(Manager *m, json_object *params, json_object **reply, 
         if (k < 0)
                 return k;
         o = json_object_new_object();
-        if (!o || add(o, "events", TAKE_PTR(arr)) < 0 ||
-            add(o, "unreadable", json_object_new_uint64(n_bad)) < 0)
+        if (!o || control_add(o, "events", TAKE_PTR(arr)) < 0 ||
+            control_add(o, "unreadable", json_object_new_uint64(n_bad)) < 0)
                 return -ENOMEM;
         *reply = TAKE_PTR(o);
         return 0;
