@@ -132,10 +132,14 @@ const StateHost *manager_host_state(Manager *m, const char *host) {
         if (!manager_is_cluster(m) || (m->local_host && streq(host, m->local_host)))
                 return state_find(m->state, host);
         Peer *p = peer_find(m, host);
-        if (!p || manager_host_mode(m, host) == HOST_MODE_UP)
+        HostMode mode = manager_host_mode(m, host);
+        if (!p || mode == HOST_MODE_UP)
                 return NULL;
-        p->state.mode = manager_host_mode(m, host);
-        return &p->state;
+        /* What the host announced, with an ordered mode not confirmed yet: a view, so that the
+         * announced mode itself stays as reported. */
+        p->shown = p->state;
+        p->shown.mode = mode;
+        return &p->shown;
 }
 
 /* ---- the local report ------------------------------------------------------------------------- */
@@ -495,7 +499,7 @@ static void take_result(Manager *m, const ClusterMsg *msg) {
                 log_oom();
         if (ok)
                 manager_note_moved(m, r->vm, r->source, r->target);
-        if (!cluster_is_leader(m->cluster) || msg->sender == 0)
+        if (!cluster_is_leader(m->cluster))
                 return;
         ssize_t i = order_find(m, r->order_id);
         if (i < 0)

@@ -66,6 +66,7 @@ typedef struct Peer {
         char *migration_uri; /* owned; from the report */
         HostReport report;   /* owned contents; t_usec on this drsd's CLOCK_MONOTONIC, 0 = no sample */
         StateHost state;     /* owned contents; the mode the host's drsd announces */
+        StateHost shown;     /* borrowed from state: as manager_host_state() shows it (pending order) */
         uint64_t received_usec;
         bool pending; /* the leader ordered pending_mode and the host has not confirmed it yet */
         HostMode pending_mode;
