@@ -125,7 +125,8 @@ drsd_start() {
         local k
         for ((k = 0; k < 300; k++)); do
                 [[ -S "$WORK/drsd.sock" ]] && ctl status >/dev/null 2>&1 && return 0
-                drsd_alive || break
+                # Until the forked shell has exec'd drsd the PID's exe is bash: only its exit ends the wait.
+                kill -0 "$DRSD_PID" 2>/dev/null || break
                 sleep 0.1
         done
         fail "drsd did not start (see $WORK/drsd.log)"
