@@ -1146,6 +1146,8 @@ void manager_local_power_off(Manager *m) {
 
         if (!h)
                 return;
+        if (power_op_find(m, h)) /* a repeated order: the command already runs */
+                return;
         if (!r || r->t_usec == 0 || collector_host_is_stale(m->collector, h, hv_now_usec()) ||
             r->n_vms > 0 ||
             (m->executor && executor_n_running(m->executor) + executor_n_queued(m->executor) > 0)) {
