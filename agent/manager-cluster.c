@@ -819,6 +819,10 @@ static void on_message(Cluster *c, const ClusterMsg *msg, void *userdata) {
                         log_warning_errno(k, "Failed to take the report of host '%s': %m", msg->report.host);
                 if (cluster_is_leader(m->cluster))
                         manager_cluster_host_reported(m, msg->report.host);
+                /* Our own standby announcement is back: every member has it, power off now. */
+                if (msg->sender == cluster_nodeid(c) && m->local_host &&
+                    streq(msg->report.host, m->local_host) && msg->report.mode == HOST_MODE_STANDBY)
+                        manager_local_power_off_go(m);
                 break;
         case CLUSTER_MSG_MIGRATE:
                 take_migrate_order(m, msg);

@@ -41,6 +41,8 @@
 #define POWER_OFF_TIMEOUT_USEC (60ULL * USEC_PER_SEC)
 #define POWER_ON_TIMEOUT_USEC (60ULL * USEC_PER_SEC)
 #define POWER_ON_WAIT_USEC (120ULL * USEC_PER_SEC)
+/* Cluster DPM: how many intervals a standby announcement may take to come back through CPG. */
+#define STANDBY_WAIT_INTERVALS 3ULL
 /* Reports older than this many collection intervals make a host stale. */
 #define STALE_INTERVALS 3
 #define SOLVER_TIME_LIMIT_S 5.0
@@ -1140,13 +1142,24 @@ void manager_leader_stop(Manager *m) {
 /* Cluster mode, on the standby host's own drsd (the leader's POWER_OFF order): only when its
  * libvirt reports no running VM; the host announces standby before the command runs (it cannot
  * after), and comes back up if the command fails. */
+static int on_standby_wait_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        m->standby_wait = sd_event_source_disable_unref(m->standby_wait);
+        log_warning(
+                "The standby announcement of '%s' did not come back through the cluster: not powering off",
+                m->local_host);
+        set_host_mode(m, m->local_host, HOST_MODE_UP, "DPM: the standby announcement was not delivered");
+        return 0;
+}
+
 void manager_local_power_off(Manager *m) {
         const char *h = m->local_host;
         const HostReport *r = h && m->collector ? collector_get(m->collector, h) : NULL;
+        int k;
 
         if (!h)
                 return;
-        if (power_op_find(m, h)) /* a repeated order: the command already runs */
+        if (power_op_find(m, h) || m->standby_wait) /* a repeated order: already under way */
                 return;
         if (!r || r->t_usec == 0 || collector_host_is_stale(m->collector, h, hv_now_usec()) ||
             r->n_vms > 0 ||
@@ -1156,7 +1169,30 @@ void manager_local_power_off(Manager *m) {
                         r && r->n_vms > 0 ? "still reports running VMs" : "has no fresh report");
                 return;
         }
-        set_host_mode(m, h, HOST_MODE_STANDBY, "DPM: low demand");
+        k = sd_event_add_time_relative(
+                m->event, &m->standby_wait, CLOCK_MONOTONIC,
+                STANDBY_WAIT_INTERVALS * m->config->interval_s * USEC_PER_SEC, USEC_PER_SEC,
+                on_standby_wait_timeout, m);
+        if (k < 0) {
+                log_error_errno(k, "Failed to arm the standby timer: %m");
+                return;
+        }
+        /* Announces it (manager_set_host_mode multicasts the report); the command starts
+         * when the report is delivered back: manager_local_power_off_go(). */
+        if (state_get(m->state, h) == HOST_MODE_STANDBY)
+                manager_cluster_report_now(m);
+        else
+                set_host_mode(m, h, HOST_MODE_STANDBY, "DPM: low demand");
+}
+
+void manager_local_power_off_go(Manager *m) {
+        const char *h = m->local_host;
+
+        if (!m->standby_wait || !h)
+                return;
+        m->standby_wait = sd_event_source_disable_unref(m->standby_wait);
+        if (state_get(m->state, h) != HOST_MODE_STANDBY)
+                return; /* changed its mind meanwhile (an operator, a new order) */
         if (power_start(m, h, POWER_STANDBY) < 0)
                 set_host_mode(m, h, HOST_MODE_UP, "DPM: the power-off command could not run");
 }

@@ -59,6 +59,7 @@ Manager *manager_free(Manager *m) {
         manager_metrics_stop(m);
         manager_leader_stop(m);
         sd_event_source_disable_unref(m->pass_timer);
+        sd_event_source_disable_unref(m->standby_wait);
         sd_event_source_disable_unref(m->sigterm);
         sd_event_source_disable_unref(m->sigint);
         sd_event_source_disable_unref(m->sighup);

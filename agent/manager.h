@@ -171,6 +171,10 @@ struct Manager {
         uint32_t last_leader;
         uint64_t last_term;
         bool was_leader;
+        /* DPM: standby announced, the power-off waits for that report to come back through
+         * CPG (then every member has it: agreed order) — a host that died with its
+         * announcement unsent would otherwise look up-but-silent, and never be powered on. */
+        sd_event_source *standby_wait; /* owned; the give-up timer while waiting */
 };
 
 int manager_new(const char *config_path, bool foreground, Manager **ret);
@@ -253,8 +257,10 @@ void manager_run_move_done(Manager *m, const char *vm, bool ok);
 void manager_note_moved(Manager *m, const char *vm, const char *from, const char *to);
 /* Drops the plan in progress and the recommendations (leadership lost). */
 void manager_drop_plan(Manager *m);
-/* DPM in cluster mode: this host's drsd powers its host off once it runs no VM. */
+/* DPM in cluster mode: this host's drsd announces standby once it runs no VM, and powers its
+ * host off when that announcement has been delivered back to it (manager_local_power_off_go). */
 void manager_local_power_off(Manager *m);
+void manager_local_power_off_go(Manager *m);
 
 /* Cluster mode (manager-cluster.c). */
 bool manager_is_cluster(const Manager *m);
