@@ -805,24 +805,35 @@ int executor_submit(Executor *x, const MigrationRequest *req, MigrationDone done
         return 0;
 }
 
-unsigned executor_cancel_queued(Executor *x, const char *vm) {
+static unsigned cancel_queued(Executor *x, const char *vm, const char *target) {
         unsigned n = 0;
 
         if (!x)
                 return 0;
         for (size_t i = 0; i < x->n_queued;) {
                 Job *j = x->queued[i];
-                if (vm && !streq(j->vm, vm)) {
+                if ((vm && !streq(j->vm, vm)) || (target && !streq_ptr(j->target, target))) {
                         i++;
                         continue;
                 }
                 memmove(&x->queued[i], &x->queued[i + 1], sizeof(Job *) * (x->n_queued - i - 1));
                 x->n_queued--;
-                complete_now(x, j, MIGRATION_SKIPPED, "cancelled before it started");
+                complete_now(
+                        x, j, MIGRATION_SKIPPED,
+                        target ? "cancelled before it started: the target is no longer up"
+                               : "cancelled before it started");
                 job_unref(j);
                 n++;
         }
         return n;
+}
+
+unsigned executor_cancel_queued(Executor *x, const char *vm) {
+        return cancel_queued(x, vm, NULL);
+}
+
+unsigned executor_cancel_queued_to(Executor *x, const char *target) {
+        return target ? cancel_queued(x, NULL, target) : 0;
 }
 
 unsigned executor_n_running(const Executor *x) {

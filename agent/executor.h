@@ -128,6 +128,9 @@ int executor_submit(Executor *x, const MigrationRequest *req, MigrationDone done
 /* Drops queued (not yet started) requests for vm (NULL: all); their done callbacks run now with
  * MIGRATION_SKIPPED "cancelled before it started". Returns how many. Running ones continue. */
 unsigned executor_cancel_queued(Executor *x, const char *vm);
+/* The same for queued requests whose target is the host named target: a host that stops being
+ * a valid target (maintenance, standby, draining) gets nothing queued before that. */
+unsigned executor_cancel_queued_to(Executor *x, const char *target);
 void executor_set_progress(Executor *x, MigrationProgress cb, void *userdata);
 /* Tests: watcher poll interval (default 1 s), the timeout's floor (default 60 s), the shutdown
  * grace (default EXECUTOR_SHUTDOWN_GRACE_USEC). 0 leaves a value unchanged. */

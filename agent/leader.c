@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The leader pass's pure parts: Problem building, automation at a time, plan runs. */
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -557,4 +558,55 @@ bool leader_run_wave_finished(const LeaderRun *r, unsigned wave) {
                     (r->moves[i] == LEADER_MOVE_PENDING || r->moves[i] == LEADER_MOVE_RUNNING))
                         return false;
         return true;
+}
+
+/* ---- DPM hysteresis ---------------------------------------------------------------------- */
+
+static bool dpm_held(uint64_t since, uint64_t delay_s, uint64_t now) {
+        if (delay_s == 0)
+                return false;
+        return since == 0 || now < since || now - since < delay_s * USEC_PER_SEC;
+}
+
+void leader_dpm_hold(const DpmHysteresis *h, const Policy *policy, uint64_t now_usec, Problem *p) {
+        assert(h && policy && p);
+        p->dpm_hold_power_on = dpm_held(h->above_since_usec, policy->dpm.power_on_delay_s, now_usec);
+        p->dpm_hold_standby = dpm_held(h->below_since_usec, policy->dpm.standby_delay_s, now_usec);
+}
+
+void leader_dpm_note(DpmHysteresis *h, const Plan *plan, bool started, uint64_t now_usec) {
+        assert(h && plan);
+        if (started && plan->n_power > 0) {
+                *h = (DpmHysteresis){};
+                return;
+        }
+        if (!plan->dpm_wants_power_on)
+                h->above_since_usec = 0;
+        else if (h->above_since_usec == 0)
+                h->above_since_usec = now_usec ?: 1;
+        if (!plan->dpm_wants_standby)
+                h->below_since_usec = 0;
+        else if (h->below_since_usec == 0)
+                h->below_since_usec = now_usec ?: 1;
+}
+
+bool leader_plans_same_actions(const Problem *pa, const Plan *a, const Problem *pb, const Plan *b) {
+        if (a->n_moves != b->n_moves || a->n_power != b->n_power)
+                return false;
+        for (size_t i = 0; i < a->n_moves; i++) {
+                const PlanMove *x = &a->moves[i], *y = &b->moves[i];
+                if (!streq(pa->vms[x->vm].name, pb->vms[y->vm].name) ||
+                    !streq(pa->hosts[x->from].name, pb->hosts[y->from].name) ||
+                    !streq(pa->hosts[x->to].name, pb->hosts[y->to].name))
+                        return false;
+        }
+        for (size_t i = 0; i < a->n_power; i++)
+                if (a->power[i].action != b->power[i].action ||
+                    !streq(pa->hosts[a->power[i].host].name, pb->hosts[b->power[i].host].name))
+                        return false;
+        return true;
+}
+
+bool leader_host_accepts(HostMode mode, bool draining) {
+        return mode == HOST_MODE_UP && !draining;
 }

@@ -140,6 +140,37 @@ HostState leader_host_state(HostMode mode);
  * over) is kept once, on the first host, and marked migrating. */
 int leader_build_problem(const LeaderInput *in, Problem **ret);
 
+/* Whether a host may receive a migration now: up and not being emptied for standby. A plan's
+ * later wave is checked again when it is submitted (the host may have been put in maintenance
+ * since the plan was made). */
+bool leader_host_accepts(HostMode mode, bool draining);
+
+/* Whether two plans make the same moves (VM, from, to, in order) and power actions, compared
+ * by name (the Problems they index may differ): drsd records a recommendation once, not again
+ * every pass while it stays the same. */
+bool leader_plans_same_actions(const Problem *pa, const Plan *a, const Problem *pb, const Plan *b);
+
+/* ---- DPM hysteresis ---------------------------------------------------------------------- */
+
+/* Since when the total demand has been outside the DPM band, across passes (a monotonic or
+ * virtual clock; 0 = it is not). Kept by whoever runs the passes (drsd's leader, the
+ * simulator); starts empty on a new leader, so the delays count again from there. */
+typedef struct DpmHysteresis {
+        uint64_t above_since_usec;
+        uint64_t below_since_usec;
+} DpmHysteresis;
+
+/* Sets p->dpm_hold_power_on / p->dpm_hold_standby: a direction is held until demand has been
+ * outside the band in that direction for the policy's delay (dpm.power_on_delay,
+ * dpm.standby_delay) as seen by previous passes. A delay of 0 never holds. */
+void leader_dpm_hold(const DpmHysteresis *h, const Policy *policy, uint64_t now_usec, Problem *p);
+
+/* After a pass: demand outside the band (plan->dpm_wants_*) starts or continues its clock,
+ * back inside stops it. started: the plan's power actions (if any) were carried out; that
+ * restarts both clocks (with a host more or one fewer, the next step, either way, must wait
+ * its delay again — no second power-on while the first host boots). */
+void leader_dpm_note(DpmHysteresis *h, const Plan *plan, bool started, uint64_t now_usec);
+
 /* The cluster level at now: policy_automation_at() with the local weekday and minute in
  * policy->automation.timezone. "UTC" (and "Etc/UTC") use gmtime_r(); any other zone is
  * converted with localtime_r() while TZ is set to ":ZONE" (tzset() reads the zoneinfo file),

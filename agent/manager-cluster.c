@@ -255,6 +255,8 @@ static int peer_take_report(Manager *m, const ClusterMsg *msg) {
                 free(p->migration_uri);
                 p->migration_uri = strdup(cr->migration_uri);
         }
+        if (cr->mode != HOST_MODE_UP && p->state.mode != cr->mode)
+                manager_cancel_queued_to(m, cr->host, host_mode_to_string(cr->mode));
         p->state.mode = cr->mode;
         p->state.since_usec = cr->mode_since_usec;
         free(p->state.reason);
@@ -564,6 +566,8 @@ int manager_set_host_mode(Manager *m, const char *host, HostMode mode, const cha
                 if (k == 0)
                         return 0;
                 record_mode_change(m, host, old, mode, reason, NULL);
+                if (mode != HOST_MODE_UP)
+                        manager_cancel_queued_to(m, host, host_mode_to_string(mode));
                 if (manager_is_cluster(m))
                         manager_cluster_report_now(m);
                 return 1;

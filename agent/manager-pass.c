@@ -17,7 +17,7 @@
  *   - DPM: a POWER_STANDBY in the plan makes the host "draining" (presented as maintenance to
  *     the solver, so it receives nothing and is emptied); once its libvirt reports no running
  *     VM and no plan is moving anything, its power-off command runs; success → standby. A
- *     POWER_ON runs the power-on command and waits (POWER_ON_WAIT_USEC) for a fresh sample
+ *     POWER_ON runs the power-on command and waits (dpm.power_on_timeout) for a fresh sample
  *     of the host; success → up and a pass; failure → power-on-failed (cleared only by
  *     `drsctl exit-maintenance` or `drsctl power-clear`).
  * Every decision, migration and power action goes to the journal and the history file
@@ -40,7 +40,6 @@
 #define USEC_PER_SEC 1000000ULL
 #define POWER_OFF_TIMEOUT_USEC (60ULL * USEC_PER_SEC)
 #define POWER_ON_TIMEOUT_USEC (60ULL * USEC_PER_SEC)
-#define POWER_ON_WAIT_USEC (120ULL * USEC_PER_SEC)
 /* Cluster DPM: how many intervals a standby announcement may take to come back through CPG. */
 #define STANDBY_WAIT_INTERVALS 3ULL
 /* Reports older than this many collection intervals make a host stale. */
@@ -150,13 +149,21 @@ static void check_stale(Manager *m) {
                 if (mode == HOST_MODE_STANDBY || mode == HOST_MODE_POWER_ON_FAILED)
                         continue;
                 const HostReport *r = host_report(m, h);
-                log_event(
-                        stale ? LOG_WARNING : LOG_NOTICE,
-                        (&(LogFields){.message_id = DRS_MESSAGE_HOST_STATE_CHANGED, .source = h}),
-                        stale ? "Host '%s' is stale: no report for %u intervals%s%s"
-                              : "Host '%s' reports again",
-                        h, STALE_INTERVALS, r && r->last_error ? ": " : "",
-                        r && r->last_error ? r->last_error : "");
+                bool never = !r || r->t_usec == 0; /* e.g. right after drsd started */
+                const char *err = r && r->last_error ? r->last_error : NULL;
+                if (stale && never)
+                        log_event(
+                                LOG_WARNING,
+                                (&(LogFields){.message_id = DRS_MESSAGE_HOST_STATE_CHANGED, .source = h}),
+                                "Host '%s' has not reported yet (%u intervals)%s%s", h, STALE_INTERVALS,
+                                err ? ": " : "", err ?: "");
+                else
+                        log_event(
+                                stale ? LOG_WARNING : LOG_NOTICE,
+                                (&(LogFields){.message_id = DRS_MESSAGE_HOST_STATE_CHANGED, .source = h}),
+                                stale ? "Host '%s' is stale: no report for %u intervals%s%s"
+                                      : "Host '%s' reports again",
+                                h, STALE_INTERVALS, err ? ": " : "", err ?: "");
                 if (stale)
                         manager_request_pass(m, "a host went stale");
         }
@@ -389,7 +396,14 @@ void manager_run_move_done(Manager *m, const char *vm, bool ok) {
                 finish_run_if_done(m);
 }
 
+void manager_cancel_queued_to(Manager *m, const char *host, const char *why) {
+        unsigned n = m->executor ? executor_cancel_queued_to(m->executor, host) : 0;
+        if (n > 0)
+                log_notice("Cancelled %u queued migration(s) to '%s': it is %s", n, host, why);
+}
+
 void manager_drop_plan(Manager *m) {
+        m->dpm = (DpmHysteresis){}; /* a new leader's delays count from its own passes */
         m->run = leader_run_free(m->run);
         m->recommendations = leader_run_free(m->recommendations);
         m->draining = strv_free(m->draining);
@@ -415,6 +429,14 @@ static int submit_move(const Problem *p, const PlanMove *mv, void *userdata) {
                 log_info(
                         "Skipping the move of '%s' to '%s': %s is not reporting", vm, dst,
                         manager_host_fresh(m, dst) ? src : dst);
+                return -EHOSTDOWN;
+        }
+        HostMode dm = manager_host_mode(m, dst);
+        if (!leader_host_accepts(dm, strv_contains(m->draining, dst))) {
+                log_info(
+                        "Skipping the move of '%s' to '%s': the target is %s since the plan was made", vm,
+                        dst,
+                        strv_contains(m->draining, dst) ? "draining for standby" : host_mode_to_string(dm));
                 return -EHOSTDOWN;
         }
         MigrationRequest req = {
@@ -552,8 +574,9 @@ static int on_power_on_timeout(sd_event_source *s, uint64_t usec, void *userdata
         _cleanup_free_ char *msg = NULL;
 
         if (asprintf(
-                    &msg, "Host '%s' did not answer within %llu s of its power-on", op->host,
-                    POWER_ON_WAIT_USEC / USEC_PER_SEC) < 0)
+                    &msg,
+                    "Host '%s' did not answer within %" PRIu64 " s of its power-on (dpm.power_on_timeout)",
+                    op->host, op->wait_s) < 0)
                 msg = NULL;
         record_power(
                 m, LOG_ERR, op->host, POWER_ON, "failed", (hv_now_usec() - op->started_usec) / 1000U, msg);
@@ -605,6 +628,7 @@ static int power_start(Manager *m, const char *host, PowerAction action) {
         op->action = action;
         op->manager = m;
         op->started_usec = hv_now_usec();
+        op->wait_s = m->policy->dpm.power_on_timeout_s;
         PowerOp **n = op->host ? reallocarray(m->power_ops, m->n_power_ops + 1, sizeof(PowerOp *)) : NULL;
         if (!n) {
                 power_op_free(op);
@@ -615,7 +639,7 @@ static int power_start(Manager *m, const char *host, PowerAction action) {
 
         if (action == POWER_ON) {
                 k = sd_event_add_time_relative(
-                        m->event, &op->timer, CLOCK_MONOTONIC, POWER_ON_WAIT_USEC, USEC_PER_SEC,
+                        m->event, &op->timer, CLOCK_MONOTONIC, op->wait_s * USEC_PER_SEC, USEC_PER_SEC,
                         on_power_on_timeout, op);
                 if (k < 0) {
                         power_op_remove(m, op);
@@ -770,7 +794,10 @@ int manager_build_problem(Manager *m, const char *force_maintenance, Problem **r
                 .n_moved = n_moved,
                 .force_maintenance = force_maintenance,
         };
-        return leader_build_problem(&in, ret);
+        k = leader_build_problem(&in, ret);
+        if (k >= 0)
+                leader_dpm_hold(&m->dpm, m->policy, now_mono, *ret);
+        return k;
 }
 
 int manager_solve(Manager *m, const Problem *p, Plan **ret) {
@@ -873,10 +900,12 @@ static int start_run(Manager *m, Problem *p, Plan *plan, bool include_recommende
                 if (plan->power[i].action == POWER_STANDBY) {
                         if (!strv_contains(m->draining, h) && strv_extend(&m->draining, h) < 0)
                                 return log_oom();
+                        manager_cancel_queued_to(m, h, "draining for standby");
                 } else if (manager_host_mode(m, h) == HOST_MODE_STANDBY)
                         (void) power_start(m, h, POWER_ON);
         }
 
+        leader_dpm_note(&m->dpm, plan, true, hv_now_usec());
         k = leader_run_new(p, plan, include_recommended, ++m->n_runs, &run);
         if (k < 0)
                 return k;
@@ -906,6 +935,18 @@ int manager_pass(Manager *m) {
         k = manager_solve(m, p, &plan);
         if (k < 0)
                 return log_error_errno(k, "Solver failed: %m");
+        DpmHysteresis was = m->dpm;
+        leader_dpm_note(&m->dpm, plan, false, hv_now_usec());
+        if (plan->dpm_power_on_held && was.above_since_usec == 0)
+                log_info(
+                        "DPM: demand above the band; a power-on waits until it stays there for %" PRIu64
+                        " s (dpm.power_on_delay)",
+                        m->policy->dpm.power_on_delay_s);
+        if (plan->dpm_standby_held && was.below_since_usec == 0)
+                log_info(
+                        "DPM: demand below the band; standby waits until it stays there for %" PRIu64
+                        " s (dpm.standby_delay)",
+                        m->policy->dpm.standby_delay_s);
         m->last_metrics = plan->before;
         m->last_plan_usec = manager_realtime_usec();
         metrics_server_solve(m->metrics, plan->solve_ms / 1000.0);
@@ -918,9 +959,10 @@ int manager_pass(Manager *m) {
                 m->last_plan_summary = NULL;
                 if (asprintf(
                             &m->last_plan_summary,
-                            "no action: CPU imbalance %.4f, memory %.4f (%zu unplaceable)",
-                            plan->before.cpu_imbalance, plan->before.memory_imbalance,
-                            plan->n_unplaceable) < 0)
+                            "no action: CPU imbalance %.4f, memory %.4f (%zu unplaceable)%s%s",
+                            plan->before.cpu_imbalance, plan->before.memory_imbalance, plan->n_unplaceable,
+                            plan->dpm_power_on_held ? "; DPM power-on held (dpm.power_on_delay)" : "",
+                            plan->dpm_standby_held ? "; DPM standby held (dpm.standby_delay)" : "") < 0)
                         m->last_plan_summary = NULL;
                 return 0;
         }
@@ -938,7 +980,11 @@ int manager_pass(Manager *m) {
                 n_rec += plan->moves[i].recommendation;
 
         if (manual || (n_rec == plan->n_moves && plan->n_power == 0)) {
-                record_plan(m, p, plan, "recommended");
+                /* The journal and history get a recommendation once, not every pass. */
+                if (!m->recommendations ||
+                    !leader_plans_same_actions(
+                            m->recommendations->problem, m->recommendations->plan, p, plan))
+                        record_plan(m, p, plan, "recommended");
                 LeaderRun *rec;
                 k = leader_run_new(TAKE_PTR(p), TAKE_PTR(plan), true, 0, &rec);
                 if (k < 0)

@@ -49,6 +49,7 @@ typedef struct PowerOp {
         PowerCommand *command;   /* owned */
         sd_event_source *timer;  /* owned; the power-on wait bound */
         uint64_t started_usec;   /* CLOCK_MONOTONIC */
+        uint64_t wait_s;         /* power-on: dpm.power_on_timeout when it started */
         struct Manager *manager; /* borrowed */
 } PowerOp;
 
@@ -154,6 +155,7 @@ struct Manager {
         sd_event_source *pass_soon; /* owned; a deferred pass (evacuate, reload, stale host, …) */
         uint64_t n_migrations_ok, n_migrations_failed;
         RecentMove *recent; /* owned array: migrations completed in the last few intervals */
+        DpmHysteresis dpm;  /* how long demand has been outside the DPM band (leader passes) */
         size_t n_recent;
 
         MetricsServer *metrics; /* owned; counters always, the endpoint when metrics_listen is set */
@@ -255,6 +257,9 @@ void manager_record_migration(
 void manager_run_move_done(Manager *m, const char *vm, bool ok);
 /* Remembers a completed migration for a few intervals (see RecentMove). */
 void manager_note_moved(Manager *m, const char *vm, const char *from, const char *to);
+/* A host stopped being a valid target (why: its mode, or "draining for standby"): migrations
+ * to it queued in this drsd's executor and not started are cancelled (skipped). */
+void manager_cancel_queued_to(Manager *m, const char *host, const char *why);
 /* Drops the plan in progress and the recommendations (leadership lost). */
 void manager_drop_plan(Manager *m);
 /* DPM in cluster mode: this host's drsd announces standby once it runs no VM, and powers its

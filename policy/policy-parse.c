@@ -660,9 +660,12 @@ static int parse_dpm_hosts(YContext *c, const YNode *n, DpmPolicy *d) {
 
 static int parse_dpm(YContext *c, const YNode *n, DpmPolicy *d) {
         static const char *const keys[] = {
-                "enabled",  "target_utilization", "min_hosts_on", "headroom_hosts",
-                "power_on", "power_off",          "hosts",        "exclude",
-                NULL,
+                "enabled",          "target_utilization",
+                "min_hosts_on",     "headroom_hosts",
+                "power_on_delay",   "standby_delay",
+                "power_on_timeout", "power_on",
+                "power_off",        "hosts",
+                "exclude",          NULL,
         };
         static const char *const band_keys[] = {"low", "high", NULL};
         const YNode *band;
@@ -685,6 +688,12 @@ static int parse_dpm(YContext *c, const YNode *n, DpmPolicy *d) {
         }
         OPT(r, n, "min_hosts_on", yget_unsigned(c, v, "dpm.min_hosts_on", 1, 10000, &d->min_hosts_on));
         OPT(r, n, "headroom_hosts", yget_unsigned(c, v, "dpm.headroom_hosts", 0, 1000, &d->headroom_hosts));
+        OPT(r, n, "power_on_delay",
+            yget_duration_s(c, v, "dpm.power_on_delay", 0, 86400, &d->power_on_delay_s));
+        OPT(r, n, "standby_delay",
+            yget_duration_s(c, v, "dpm.standby_delay", 0, 7 * 86400, &d->standby_delay_s));
+        OPT(r, n, "power_on_timeout",
+            yget_duration_s(c, v, "dpm.power_on_timeout", 10, 3600, &d->power_on_timeout_s));
         r = parse_commands(c, n, "dpm.power_on", "dpm.power_off", &d->commands);
         if (r < 0)
                 return r;

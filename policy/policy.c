@@ -139,6 +139,9 @@ int policy_new(Policy **ret) {
                 .target_high = 0.81,
                 .min_hosts_on = 1,
                 .headroom_hosts = 1,
+                .power_on_delay_s = 300,
+                .standby_delay_s = 1800,
+                .power_on_timeout_s = 600,
         };
         p->dpm.exclude = calloc(1, sizeof(char *));
         if (!p->dpm.exclude)
@@ -251,6 +254,9 @@ int policy_copy(const Policy *p, Policy **ret) {
         c->dpm.target_high = p->dpm.target_high;
         c->dpm.min_hosts_on = p->dpm.min_hosts_on;
         c->dpm.headroom_hosts = p->dpm.headroom_hosts;
+        c->dpm.power_on_delay_s = p->dpm.power_on_delay_s;
+        c->dpm.standby_delay_s = p->dpm.standby_delay_s;
+        c->dpm.power_on_timeout_s = p->dpm.power_on_timeout_s;
         if (power_commands_copy(&p->dpm.commands, &c->dpm.commands) < 0)
                 return -ENOMEM;
         c->dpm.hosts = alloc_array(p->dpm.n_hosts, sizeof(DpmHostOverride));

@@ -120,8 +120,16 @@ typedef struct DpmPolicy {
         double target_high;      /* fraction 0..1, default 0.81; low < high */
         unsigned min_hosts_on;   /* default 1 */
         unsigned headroom_hosts; /* keep this many hosts' worth of spare capacity; default 1 */
-        PowerCommands commands;  /* defaults for every host */
-        DpmHostOverride *hosts;  /* owned array */
+        /* Hysteresis (applied by the leader, not the solver): demand must stay above the band
+         * this long before a host is powered on for it (default 300 s), below it this long
+         * before a host is put in standby (default 1800 s). 0 = act in the first pass. */
+        uint64_t power_on_delay_s;
+        uint64_t standby_delay_s;
+        /* A powered-on host's libvirt must answer within this of the command's start, else the
+         * host is power-on-failed; default 600 s (servers take minutes to POST and boot). */
+        uint64_t power_on_timeout_s;
+        PowerCommands commands; /* defaults for every host */
+        DpmHostOverride *hosts; /* owned array */
         size_t n_hosts;
         char **exclude; /* owned strv of host names/globs never put in standby */
 } DpmPolicy;

@@ -24,10 +24,17 @@ static double unit(uint64_t *x) {
 }
 
 static int policy_text(uint64_t *x, unsigned n_hosts, char **ret) {
-        const char *dpm =
-                pick(x, 0, 1)
-                        ? "dpm: {enabled: true, min_hosts_on: 2, power_on: 'on {host}', power_off: 'off {host}'}\n"
-                        : "";
+        _cleanup_free_ char *dpm = NULL;
+        if (pick(x, 0, 1)) {
+                /* Hysteresis from none (act in the first pass) to the defaults. */
+                unsigned on_delay = pick(x, 0, 2) * 150, standby_delay = pick(x, 0, 2) * 900;
+                if (asprintf(
+                            &dpm,
+                            "dpm: {enabled: true, min_hosts_on: 2, power_on_delay: %us, standby_delay: %us, "
+                            "power_on: 'on {host}', power_off: 'off {host}'}\n",
+                            on_delay, standby_delay) < 0)
+                        return -ENOMEM;
+        }
         unsigned apart = pick(x, 0, 1), must = pick(x, 0, 1) && n_hosts >= 4;
         char *s = NULL;
         int n = asprintf(
@@ -42,7 +49,7 @@ static int policy_text(uint64_t *x, unsigned n_hosts, char **ret) {
                 "rules:\n"
                 "%s%s%s",
                 pick(x, 2, 5), pick(x, 5, 60), pick(x, 60, 300), pick(x, 5, 30), pick(x, 1, 2),
-                pick(x, 1, 8), pick(x, 0, 1) ? "true" : "false", pick(x, 30, 180), dpm,
+                pick(x, 1, 8), pick(x, 0, 1) ? "true" : "false", pick(x, 30, 180), dpm ?: "",
                 apart ? "  - {name: db-apart, type: keep-apart, vms: db}\n" : "",
                 must ? "  - {name: pin-rack1, type: must-run-on, vms: pinned, hosts: rack1}\n" : "",
                 !apart && !must ? "  []\n" : "");

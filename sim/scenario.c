@@ -65,6 +65,7 @@ static void expect_init(SimExpect *e) {
                 .min_dpm_savings = -1,
                 .max_final_cpu_imbalance = -1,
                 .max_maintenance_s = -1,
+                .max_power_actions = -1,
         };
 }
 
@@ -373,6 +374,7 @@ static int parse_expect(YContext *c, const YNode *n, SimExpect *e) {
                 "min_dpm_savings",
                 "max_final_cpu_imbalance",
                 "max_maintenance",
+                "max_power_actions",
                 NULL};
         struct {
                 const char *key;
@@ -381,6 +383,7 @@ static int parse_expect(YContext *c, const YNode *n, SimExpect *e) {
         } map[] = {
                 {"max_migrations", &e->max_migrations, NULL},
                 {"min_migrations", &e->min_migrations, NULL},
+                {"max_power_actions", &e->max_power_actions, NULL},
                 {"max_moved_twice_within_cooldown", &e->max_moved_twice_within_cooldown, NULL},
                 {"max_returns", &e->max_returns, NULL},
                 {"max_idle_balance_moves", &e->max_idle_balance_moves, NULL},

@@ -42,7 +42,6 @@
 #define STALE_INTERVALS 3
 #define COLLECTOR_EWMA_ALPHA 0.5
 #define COLLECTOR_PEAK_WINDOW 3
-#define POWER_ON_WAIT_USEC (120 * USEC)
 #define POLL_USEC USEC
 #define MIN_TIMEOUT_USEC (60 * USEC)
 /* "Nearly idle": every up host below this CPU utilization. */
@@ -132,7 +131,8 @@ typedef struct Sim {
         const Scenario *sc;
         SimResult *res;
         bool keep_series;
-        uint64_t now; /* µs since the start: also the collector's monotonic clock */
+        uint64_t now;      /* µs since the start: also the collector's monotonic clock */
+        DpmHysteresis dpm; /* the leader's DPM delays (leader_dpm_hold/note) */
         uint64_t rng;
 
         SimHost *hosts;
@@ -543,8 +543,23 @@ static void request_pass(Sim *s) {
         s->pass_requested = true;
 }
 
+static void job_done(Sim *s, size_t job, MigrationResult result);
+
+/* As manager_cancel_queued_to(): a host that stops being a valid target gets none of the
+ * migrations queued before (they are skipped). */
+static void cancel_queued_to(Sim *s, size_t h) {
+        for (size_t j = 0; j < s->n_live; j++) {
+                size_t job = s->live[j];
+                if (s->jobs[job].state != JOB_QUEUED || s->jobs[job].dst != (int) h)
+                        continue;
+                job_done(s, job, MIGRATION_SKIPPED);
+                j = (size_t) -1; /* the live list changed: start over (bounded by its length) */
+        }
+}
+
 static void set_mode(Sim *s, size_t h, HostMode mode, const char *why) {
-        (void) state_set(s->state, s->hosts[h].name, mode, why, realtime_usec(s));
+        if (state_set(s->state, s->hosts[h].name, mode, why, realtime_usec(s)) > 0 && mode != HOST_MODE_UP)
+                cancel_queued_to(s, h);
 }
 
 static void check_stale(Sim *s) {
@@ -702,6 +717,8 @@ static int submit_move(const Problem *p, const PlanMove *mv, void *userdata) {
                 return -ENXIO;
         if (!leader_host_fresh(s, (size_t) dst) || !leader_host_fresh(s, (size_t) src))
                 return -EHOSTDOWN;
+        if (!leader_host_accepts(mode_of(s, (size_t) dst), strv_contains(s->draining, s->hosts[dst].name)))
+                return -EHOSTDOWN;
         if (vm_busy(s->vms[v].name, s))
                 return -EBUSY;
         if (s->n_jobs == s->n_alloc_jobs) {
@@ -743,6 +760,7 @@ static void finish_run_if_done(Sim *s) {
 static void start_run(Sim *s, Problem *p, Plan *plan) {
         LeaderRun *run;
 
+        leader_dpm_note(&s->dpm, plan, true, s->now);
         for (size_t i = 0; i < plan->n_power; i++) {
                 const char *h = p->hosts[plan->power[i].host].name;
                 int hi = host_find(s, h);
@@ -751,6 +769,7 @@ static void start_run(Sim *s, Problem *p, Plan *plan) {
                 if (plan->power[i].action == POWER_STANDBY) {
                         if (!strv_contains(s->draining, h))
                                 (void) strv_extend(&s->draining, h);
+                        cancel_queued_to(s, (size_t) hi);
                 } else if (mode_of(s, (size_t) hi) == HOST_MODE_STANDBY)
                         (void) power_start(s, (size_t) hi, POWER_ON);
         }
@@ -836,9 +855,11 @@ static int pass(Sim *s) {
         r = build_problem(s, &p);
         if (r < 0)
                 return r;
+        leader_dpm_hold(&s->dpm, s->sc->policy, s->now, p);
         r = solver_plan(p, &opts, &plan);
         if (r < 0)
                 return r;
+        leader_dpm_note(&s->dpm, plan, false, s->now);
         if (plan->n_moves == 0 && plan->n_power == 0)
                 return 0;
         if (s->run && !(leader_plan_is_mandatory(plan) && !s->run->mandatory))
@@ -1260,9 +1281,11 @@ static void power_step(Sim *s) {
                         request_pass(s);
                         continue;
                 }
-                if (s->now >= op->started_usec + POWER_ON_WAIT_USEC) {
+                if (s->now >= op->started_usec + s->sc->policy->dpm.power_on_timeout_s * USEC) {
                         s->res->power_on_failed++;
-                        set_mode(s, op->host, HOST_MODE_POWER_ON_FAILED, "did not answer within 120 s");
+                        set_mode(
+                                s, op->host, HOST_MODE_POWER_ON_FAILED,
+                                "did not answer within dpm.power_on_timeout");
                         power_remove(s, op);
                         continue;
                 }
@@ -1278,6 +1301,7 @@ static void leader_change(Sim *s) {
          * modes are what every agent holds. */
         s->term++;
         s->res->faults_leader_changes++;
+        s->dpm = (DpmHysteresis){};
         s->run = leader_run_free(s->run);
         s->draining = strv_free(s->draining);
         s->stale_hosts = strv_free(s->stale_hosts);
@@ -1596,6 +1620,11 @@ static void check_expectations(const Scenario *sc, SimResult *r) {
                 FAIL("max CPU utilization %.3f > %.3f", r->max_cpu_utilization, e->max_cpu_utilization);
         if (e->max_final_cpu_imbalance >= 0 && r->final_cpu_imbalance > e->max_final_cpu_imbalance)
                 FAIL("final CPU imbalance %.4f > %.4f", r->final_cpu_imbalance, e->max_final_cpu_imbalance);
+        if (e->max_power_actions >= 0) {
+                uint64_t n = r->standby_ok + r->standby_failed + r->power_on_ok + r->power_on_failed;
+                if (n > (uint64_t) e->max_power_actions)
+                        FAIL("power actions: %" PRIu64 " > %" PRId64, n, e->max_power_actions);
+        }
         if (e->min_dpm_savings >= 0) {
                 double sav =
                         r->host_hours_always_on > 0 ? 1.0 - r->host_hours_on / r->host_hours_always_on : 0;
@@ -1710,7 +1739,8 @@ int sim_run(const Scenario *sc, const SimOptions *opts, SimResult **ret) {
                             s.jobs[s.live[j]].next_poll_usec < next)
                                 next = s.jobs[s.live[j]].next_poll_usec;
                 for (size_t i = 0; i < s.n_power; i++) {
-                        uint64_t t = s.power[i].waiting ? s.power[i].started_usec + POWER_ON_WAIT_USEC
+                        uint64_t t = s.power[i].waiting ? s.power[i].started_usec +
+                                                                  s.sc->policy->dpm.power_on_timeout_s * USEC
                                                         : s.power[i].done_usec;
                         if (t < next)
                                 next = t;

@@ -107,6 +107,7 @@ typedef struct SimExpect {
         double min_dpm_savings;        /* 1 − powered host-hours / always-on host-hours */
         double max_final_cpu_imbalance;
         int64_t max_maintenance_s; /* every evacuation done within this many seconds */
+        int64_t max_power_actions; /* standby and power-on commands that ended (ok or failed) */
 } SimExpect;
 
 typedef struct Scenario {

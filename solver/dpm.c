@@ -183,6 +183,10 @@ int dpm_run(Model *m, Greedy *g, const MoveReason *host_reason, DpmResult *ret) 
 
         /* Up. */
         if (utilization(demand, counted_capacity(m, NULL)) > d->target_high) {
+                res.wants_power_on = true;
+                res.power_on_held = m->problem->dpm_hold_power_on;
+        }
+        if (res.wants_power_on && !res.power_on_held) {
                 bool changed = false;
                 while (utilization(demand, counted_capacity(m, NULL)) > d->target_high) {
                         int h = next_power_on(m, res.power_on);
@@ -213,7 +217,13 @@ int dpm_run(Model *m, Greedy *g, const MoveReason *host_reason, DpmResult *ret) 
                 goto done;
 
         /* Down. */
-        for (;;) {
+        Load cap0 = counted_capacity(m, &n_on);
+        if (utilization(demand, cap0) < d->target_low &&
+            n_on > (d->min_hosts_on > 1 ? d->min_hosts_on : 1)) {
+                res.wants_standby = true;
+                res.standby_held = m->problem->dpm_hold_standby;
+        }
+        while (res.wants_standby && !res.standby_held) {
                 Load cap = counted_capacity(m, &n_on);
                 if (utilization(demand, cap) >= d->target_low ||
                     n_on <= (d->min_hosts_on > 1 ? d->min_hosts_on : 1))

@@ -28,6 +28,8 @@ typedef struct DpmResult {
         bool *standby;  /* owned, n_hosts: emptied by DPM, to be put in standby */
         bool *power_on; /* owned, n_hosts: to be powered on (wave 1) */
         size_t n_standby, n_power_on;
+        bool wants_standby, wants_power_on; /* demand outside the band (see Plan) */
+        bool standby_held, power_on_held;   /* Problem.dpm_hold_* kept DPM from acting */
 } DpmResult;
 
 void dpm_result_done(DpmResult *r);

@@ -229,6 +229,16 @@ int plan_to_json(const Problem *p, const Plan *plan, char **ret) {
                         return r;
         }
 
+        /* Only when the caller held DPM back (never for snapshots): the goldens stay as they are. */
+        if (plan->dpm_standby_held || plan->dpm_power_on_held) {
+                arr = json_object_new_array();
+                if ((r = json_add(root, "dpm_held", arr)) < 0 ||
+                    (plan->dpm_power_on_held &&
+                     (r = json_push(arr, json_object_new_string("power_on"))) < 0) ||
+                    (plan->dpm_standby_held && (r = json_push(arr, json_object_new_string("standby"))) < 0))
+                        return r;
+        }
+
         if (plan->placement_vm) {
                 json_object *o = json_object_new_object();
                 if ((r = json_add(root, "placement", o)) < 0 ||
@@ -311,6 +321,13 @@ int plan_to_text(const Problem *p, const Plan *plan, char **ret) {
                 &b, "max utilization: cpu %.2f -> %.2f, memory %.2f -> %.2f\n",
                 plan->before.max_cpu_utilization, plan->after.max_cpu_utilization,
                 plan->before.max_memory_utilization, plan->after.max_memory_utilization);
+
+        if (plan->dpm_power_on_held)
+                buf_printf(
+                        &b, "dpm: power-on held (demand above the band for less than dpm.power_on_delay)\n");
+        if (plan->dpm_standby_held)
+                buf_printf(
+                        &b, "dpm: standby held (demand below the band for less than dpm.standby_delay)\n");
 
         if (plan->placement_vm) {
                 if (plan->placement_host >= 0)

@@ -500,6 +500,10 @@ int solver_plan(const Problem *p, const SolverOptions *opts, Plan **ret) {
         if (r < 0)
                 return r;
         assignment_metrics(m, &a, &plan->after);
+        plan->dpm_wants_standby = dpm.wants_standby;
+        plan->dpm_wants_power_on = dpm.wants_power_on;
+        plan->dpm_standby_held = dpm.standby_held;
+        plan->dpm_power_on_held = dpm.power_on_held;
 
         if (lns_ran) {
                 /* GLPK when one of its sub-MIP results is in the plan, else the exchange search. */

@@ -56,6 +56,12 @@ typedef struct Problem {
         Policy *policy;             /* owned; never NULL after problem_new() */
         AutomationLevel automation; /* the cluster level in force now (policy windows already
                                      * applied by the caller); default from the policy */
+        /* DPM hysteresis, decided by the caller (leader_dpm_hold()): demand outside the band
+         * has not lasted long enough yet, so DPM only says what it wants (Plan.dpm_wants_*)
+         * and does not act. A power-on that mandatory moves need (VMs placeable nowhere else)
+         * is never held. Both false (snapshots): DPM acts in this pass. */
+        bool dpm_hold_standby;
+        bool dpm_hold_power_on;
 } Problem;
 
 int problem_new(Problem **ret); /* empty, with a default policy */
@@ -133,6 +139,11 @@ typedef struct Plan {
         size_t n_power;
         PlanUnplaceable *unplaceable; /* owned array */
         size_t n_unplaceable;
+        /* DPM (enabled): total demand was below the band with more hosts on than needed
+         * (wants standby) or above it (wants power-on) — whether or not the plan acts on it;
+         * *_held: it did not act because the Problem held that direction. */
+        bool dpm_wants_standby, dpm_wants_power_on;
+        bool dpm_standby_held, dpm_power_on_held;
         int placement_host; /* solver_place(): chosen host, -1 if none */
         char *placement_vm; /* owned; solver_place(): the requested VM's name (unplaceable.vm is then
                              * SIZE_MAX); NULL for solver_plan() */

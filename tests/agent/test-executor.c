@@ -413,6 +413,34 @@ static void test_cancel_queued(void **state) {
         done(e, p, x);
 }
 
+/* Queued migrations to one target are cancelled (that host left `up`); others stay. */
+static void test_cancel_queued_to(void **state) {
+        sd_event *e;
+        Policy *p;
+        Executor *x;
+
+        make(&e, &p, &x);
+        assert_int_equal(hv_fake_add_domain("h1", "t0", 1 << 20), 0);
+        assert_int_equal(hv_fake_add_domain("h1", "t1", 1 << 20), 0);
+        assert_int_equal(hv_fake_add_domain("h1", "t2", 1 << 20), 0);
+        submit(x, "t0", "h1", "h2", 1024); /* runs */
+        submit(x, "t1", "h1", "h2", 1024); /* queued, to h2 */
+        submit(x, "t2", "h1", "h3", 1024); /* queued, to h3 */
+        assert_int_equal(executor_n_running(x), 1);
+        assert_int_equal(executor_n_queued(x), 2);
+        assert_int_equal(executor_cancel_queued_to(x, "h4"), 0);
+        assert_int_equal(executor_cancel_queued_to(x, NULL), 0);
+        assert_int_equal(executor_cancel_queued_to(x, "h2"), 1); /* t1; t0 runs on */
+        assert_int_equal(n_results, 1);
+        assert_int_equal(result_of("t1")->result, MIGRATION_SKIPPED);
+        assert_non_null(strstr(result_of("t1")->message, "no longer up"));
+        assert_int_equal(executor_n_queued(x), 1);
+        run_until_results(e, x, 3, 10 * UINT64_C(1000000));
+        assert_int_equal(result_of("t0")->result, MIGRATION_OK);
+        assert_int_equal(result_of("t2")->result, MIGRATION_OK);
+        done(e, p, x);
+}
+
 static void test_shutdown_does_not_abort(void **state) {
         sd_event *e;
         Policy *p;
@@ -561,6 +589,7 @@ int main(void) {
                 cmocka_unit_test_setup(test_precheck_failure, setup),
                 cmocka_unit_test_setup(test_failure_and_lost, setup),
                 cmocka_unit_test_setup(test_cancel_queued, setup),
+                cmocka_unit_test_setup(test_cancel_queued_to, setup),
                 cmocka_unit_test_setup(test_shutdown_does_not_abort, setup),
                 cmocka_unit_test(test_strings),
         };

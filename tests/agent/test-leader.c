@@ -661,8 +661,127 @@ static void test_power_command_run(void **state) {
         assert_true(d.r.timed_out);
 }
 
+/* Two passes over the same reports plan the same moves; another placement does not. */
+static void test_plans_same_actions(void **state) {
+        _cleanup_(policy_freep) Policy *pol = NULL;
+        Problem *p1 = NULL, *p2 = NULL;
+        Plan *a = NULL, *b = NULL;
+        LeaderHost hosts[3];
+        LeaderInput in;
+        SolverOptions opts = {.greedy_only = true};
+
+        assert_int_equal(policy_new(&pol), 0);
+        pol->balance.aggressiveness = 5;
+        pol->limits.memory_reserve_mib = 0;
+        setup_input(hosts, &in, pol, NULL);
+        assert_int_equal(leader_build_problem(&in, &p1), 0);
+        assert_int_equal(leader_build_problem(&in, &p2), 0);
+        assert_int_equal(solver_plan(p1, &opts, &a), 0);
+        assert_int_equal(solver_plan(p2, &opts, &b), 0);
+        assert_true(a->n_moves >= 1);
+        assert_true(leader_plans_same_actions(p1, a, p2, b));
+
+        /* Another target for the first move: different. */
+        size_t to = b->moves[0].to;
+        b->moves[0].to =
+                (to + 1) % p2->n_hosts == b->moves[0].from ? (to + 2) % p2->n_hosts : (to + 1) % p2->n_hosts;
+        assert_false(leader_plans_same_actions(p1, a, p2, b));
+        b->moves[0].to = to;
+        assert_true(leader_plans_same_actions(p1, a, p2, b));
+
+        /* One move fewer: different. */
+        b->n_moves--;
+        assert_false(leader_plans_same_actions(p1, a, p2, b));
+        b->n_moves++;
+
+        /* A power action more: different. */
+        PlanPower pw = {.host = 0, .action = POWER_ON, .wave = 1};
+        PlanPower *saved = b->power;
+        size_t saved_n = b->n_power;
+        b->power = &pw;
+        b->n_power = 1;
+        assert_false(leader_plans_same_actions(p1, a, p2, b));
+        b->power = saved;
+        b->n_power = saved_n;
+
+        plan_free(a);
+        plan_free(b);
+        problem_free(p1);
+        problem_free(p2);
+}
+
+/* DPM hysteresis: a direction is held until demand has been outside the band that long, as
+ * seen by earlier passes; back inside resets it; carried-out power actions restart both. */
+static void test_dpm_hysteresis(void **state) {
+        Policy *pol = NULL;
+        Problem p = {};
+        Plan plan = {};
+        DpmHysteresis h = {};
+        const uint64_t S = 1000000ULL, t0 = 50 * S;
+
+        assert_int_equal(policy_new(&pol), 0);
+        pol->dpm.power_on_delay_s = 60;
+        pol->dpm.standby_delay_s = 600;
+
+        /* The first pass above the band is held, and starts the clock. */
+        leader_dpm_hold(&h, pol, t0, &p);
+        assert_true(p.dpm_hold_power_on);
+        assert_true(p.dpm_hold_standby);
+        plan.dpm_wants_power_on = true;
+        leader_dpm_note(&h, &plan, false, t0);
+        assert_int_equal(h.above_since_usec, t0);
+        assert_int_equal(h.below_since_usec, 0);
+
+        /* 59 s later still held; 60 s later not. A later pass does not move the start. */
+        leader_dpm_hold(&h, pol, t0 + 59 * S, &p);
+        assert_true(p.dpm_hold_power_on);
+        leader_dpm_note(&h, &plan, false, t0 + 59 * S);
+        assert_int_equal(h.above_since_usec, t0);
+        leader_dpm_hold(&h, pol, t0 + 60 * S, &p);
+        assert_false(p.dpm_hold_power_on);
+        assert_true(p.dpm_hold_standby);
+
+        /* One pass back inside the band: the clock starts over. */
+        plan.dpm_wants_power_on = false;
+        leader_dpm_note(&h, &plan, false, t0 + 61 * S);
+        assert_int_equal(h.above_since_usec, 0);
+        leader_dpm_hold(&h, pol, t0 + 200 * S, &p);
+        assert_true(p.dpm_hold_power_on);
+
+        /* Below the band: standby after its own (longer) delay. */
+        plan.dpm_wants_standby = true;
+        leader_dpm_note(&h, &plan, false, t0 + 100 * S);
+        leader_dpm_hold(&h, pol, t0 + 699 * S, &p);
+        assert_true(p.dpm_hold_standby);
+        leader_dpm_hold(&h, pol, t0 + 700 * S, &p);
+        assert_false(p.dpm_hold_standby);
+
+        /* A plan with a power action: noted but not carried out keeps the clock; carried out
+         * restarts both. */
+        PlanPower pw = {.host = 0, .action = POWER_STANDBY, .wave = 1};
+        plan.power = &pw;
+        plan.n_power = 1;
+        leader_dpm_note(&h, &plan, false, t0 + 700 * S);
+        assert_int_equal(h.below_since_usec, t0 + 100 * S);
+        leader_dpm_note(&h, &plan, true, t0 + 700 * S);
+        assert_int_equal(h.below_since_usec, 0);
+        assert_int_equal(h.above_since_usec, 0);
+        plan.power = NULL;
+        plan.n_power = 0;
+
+        /* A delay of 0 never holds, even on the first pass. */
+        pol->dpm.power_on_delay_s = 0;
+        pol->dpm.standby_delay_s = 0;
+        h = (DpmHysteresis){};
+        leader_dpm_hold(&h, pol, t0, &p);
+        assert_false(p.dpm_hold_power_on);
+        assert_false(p.dpm_hold_standby);
+        policy_free(pol);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_dpm_hysteresis),    cmocka_unit_test(test_plans_same_actions),
                 cmocka_unit_test(test_build_problem),     cmocka_unit_test(test_build_incoming),
                 cmocka_unit_test(test_build_modes),       cmocka_unit_test(test_build_local_disks),
                 cmocka_unit_test(test_plan_and_run),      cmocka_unit_test(test_run_skips),

@@ -38,6 +38,8 @@ dpm:
   target_utilization: {low: 10%, high: 30%}
   min_hosts_on: 1
   headroom_hosts: 1
+  standby_delay: 10s
+  power_on_delay: 10s
   power_off: \"$cmd power-off {host}\"
   power_on: \"$cmd power-on {host}\""
 for h in "${HOSTS[@]}"; do cl_start "$h" || exit 1; done

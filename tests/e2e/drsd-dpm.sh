@@ -37,6 +37,8 @@ dpm:
   target_utilization: {low: 10%, high: 30%}
   min_hosts_on: 1
   headroom_hosts: 1
+  standby_delay: 10s
+  power_on_delay: 20s
   power_off: \"$cmd power-off {host}\"
   power_on: \"$cmd power-on {host}\""
 drsd_start
@@ -90,10 +92,20 @@ ctl status
 section "raising load: two burning guests"
 up=()
 for h in "${HOSTS[@]}"; do [[ "$h" != "$off" ]] && up+=("$h"); done
+# Two burners on one host and one on the other: once the third host is on, moving one of the
+# pair there is clearly the best move (with one burner per host no move would gain much — a CI
+# run once waited 90 s for a move whose gain was below min_gain).
+t1="$(now_ms)" # before the first burner: demand cannot be above the band earlier
 start_guest b1 "${up[0]}" 128 burn || exit 1
+start_guest b3 "${up[0]}" 128 burn || exit 1
 start_guest b2 "${up[1]}" 128 burn || exit 1
-ok "b1 on ${up[0]}, b2 on ${up[1]}"
-t1="$(now_ms)"
+ok "b1 and b3 on ${up[0]}, b2 on ${up[1]}"
+held() { ctl status --json | grep -q "DPM power-on held"; }
+if wait_until 40 "held" held; then
+        ok "drsctl status says the power-on is held (dpm.power_on_delay) $((($(now_ms) - t1) / 1000)) s after the load rose"
+else
+        fail "drsctl status never said the power-on was held"
+fi
 host_up() { ctl hosts --json | python3 -c '
 import json, sys
 h = [h for h in json.load(sys.stdin)["hosts"] if h["name"] == "'"$off"'"][0]
@@ -109,6 +121,20 @@ if [[ "$(history_count power source="$off" reason=power_on result=completed)" ==
 else
         fail "no completed power-on of $off in the history"
 fi
+# Hysteresis: one power-on, and not before demand had been above the band for
+# dpm.power_on_delay (20 s) — the burners started at t1, so never earlier than t1 + 20 s.
+ctl history --json | python3 -c '
+import json, sys
+off, t1 = sys.argv[1], int(sys.argv[2])
+on = [e for e in json.load(sys.stdin)["events"]
+      if e.get("type") == "power" and e.get("source") == off and e.get("reason") == "power_on" and e.get("result") == "started"]
+if len(on) != 1:
+    print("power-on started %d times" % len(on)); sys.exit(1)
+d = on[0]["time"] // 1000 - t1
+print("power-on started %.1f s after the first burner was started" % (d / 1000.0))
+sys.exit(0 if d >= 20000 else 1)' "$off" "$t1" &&
+        ok "one power-on, held for dpm.power_on_delay (20 s) after the load rose" ||
+        fail "power-on not held for dpm.power_on_delay, or more than one"
 if virsh -q -c "$("$TB" uri "$off")" version >/dev/null 2>&1; then
         ok "$off's libvirtd answers (virsh)"
 else
@@ -130,6 +156,8 @@ dpm:
   target_utilization: {low: 10%, high: 30%}
   min_hosts_on: 1
   headroom_hosts: 1
+  standby_delay: 10s
+  power_on_delay: 20s
   power_off: \"$cmd power-off {host}\"
   power_on: \"$cmd power-on {host}\""
 ctl reload >/dev/null || fail "drsctl reload"
