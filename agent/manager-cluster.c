@@ -257,6 +257,13 @@ static int peer_take_report(Manager *m, const ClusterMsg *msg) {
         }
         if (cr->mode != HOST_MODE_UP && p->state.mode != cr->mode)
                 manager_cancel_queued_to(m, cr->host, host_mode_to_string(cr->mode));
+        /* Remembered on disk too: a powered-off host cannot announce its standby to a drsd
+         * that restarts meanwhile (peers_load()). */
+        if (!streq_ptr(cr->host, m->local_host) && state_get(m->state, cr->host) != cr->mode) {
+                int k = state_set(m->state, cr->host, cr->mode, cr->mode_reason, cr->mode_since_usec);
+                if (k < 0)
+                        log_warning_errno(k, "Failed to save the announced mode of host '%s': %m", cr->host);
+        }
         p->state.mode = cr->mode;
         p->state.since_usec = cr->mode_since_usec;
         free(p->state.reason);
@@ -1005,6 +1012,28 @@ int manager_cluster_status_json(Manager *m, json_object *o) {
 
 /* ---- start, stop ---------------------------------------------------------------------------------- */
 
+/* The modes other hosts announced last (saved by peer_take_report()): a host in standby is
+ * powered off and silent, and a leader that restarted must still know it can power it on. */
+static int peers_load(Manager *m) {
+        for (size_t i = 0; i < m->config->n_hosts; i++) {
+                const char *h = m->config->hosts[i].name;
+                const StateHost *sh = streq(h, m->local_host) ? NULL : state_find(m->state, h);
+                if (!sh)
+                        continue;
+                Peer *p = peer_get(m, h);
+                if (!p)
+                        return log_oom();
+                p->state.mode = sh->mode;
+                p->state.since_usec = sh->since_usec;
+                free(p->state.reason);
+                p->state.reason = sh->reason ? strdup(sh->reason) : NULL;
+                log_info(
+                        "Host '%s' was %s when this drsd last heard from it", h,
+                        host_mode_to_string(sh->mode));
+        }
+        return 0;
+}
+
 int manager_cluster_start(Manager *m) {
         static const ClusterCallbacks cb = {
                 .message = on_message,
@@ -1033,6 +1062,9 @@ int manager_cluster_start(Manager *m) {
                         m->local_host, m->config_path);
                 return -EINVAL;
         }
+        k = peers_load(m);
+        if (k < 0)
+                return k;
         k = cluster_new(m->event, m->local_host, &cb, m, &m->cluster);
         if (k < 0)
                 return log_error_errno(k, "Failed to set up corosync: %m");

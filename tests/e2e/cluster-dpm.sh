@@ -93,9 +93,23 @@ wait_until 60 "power-off completed" power_history
 power_history show &&
         ok "$off's own drsd ran its power-off command (its history)" || fail "no completed power-off in $off's history"
 
-section "raising load: two burning guests → power-on"
+section "every other drsd restarted: the standby host is remembered"
 up=()
 for h in "${HOSTS[@]}"; do [[ "$h" != "$off" ]] && up+=("$h"); done
+# The powered-off host cannot announce its standby to drsds that start now: each drsd keeps
+# the modes its peers announced (hosts.json), or DPM could never power that host on again.
+for h in "${up[@]}"; do cl_stop "$h"; done
+for h in "${up[@]}"; do cl_start "$h" || exit 1; done
+wait_until 60 "agreement" cl_agree "${up[@]}" && ok "${up[*]} restarted and agree: $(cl_agree "${up[@]}")" ||
+        fail "no agreement after the restart"
+all_standby() {
+        local h
+        for h in "${up[@]}"; do [[ "$(mode_of "$h" "$off")" == standby ]] || return 1; done
+}
+all_standby && ok "both restarted drsds still see $off in standby" ||
+        fail "$off not in standby after the restart (${up[0]}: '$(mode_of "${up[0]}" "$off")', ${up[1]}: '$(mode_of "${up[1]}" "$off")')"
+
+section "raising load: two burning guests → power-on"
 start_guest b1 "${up[0]}" 128 burn || exit 1
 start_guest b2 "${up[1]}" 128 burn || exit 1
 ok "b1 on ${up[0]}, b2 on ${up[1]}"
