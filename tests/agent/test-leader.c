@@ -258,21 +258,27 @@ static int fake_submit(const Problem *p, const PlanMove *mv, void *userdata) {
         return 0;
 }
 
+/* The balance plan of setup_input()'s cluster (aggressive, no memory reserve), greedy only. */
+static void plan_balance(Policy **ret_pol, Problem **ret_p, Plan **ret_plan) {
+        LeaderHost hosts[3];
+        LeaderInput in;
+        SolverOptions opts = {.greedy_only = true};
+
+        assert_int_equal(policy_new(ret_pol), 0);
+        (*ret_pol)->balance.aggressiveness = 5;
+        (*ret_pol)->limits.memory_reserve_mib = 0;
+        setup_input(hosts, &in, *ret_pol, NULL);
+        assert_int_equal(leader_build_problem(&in, ret_p), 0);
+        assert_int_equal(solver_plan(*ret_p, &opts, ret_plan), 0);
+}
+
 static void test_plan_and_run(void **state) {
         _cleanup_(policy_freep) Policy *pol = NULL;
         _cleanup_(leader_run_freep) LeaderRun *run = NULL;
         Problem *p = NULL;
         Plan *plan = NULL;
-        LeaderHost hosts[3];
-        LeaderInput in;
-        SolverOptions opts = {.greedy_only = true};
 
-        assert_int_equal(policy_new(&pol), 0);
-        pol->balance.aggressiveness = 5;
-        pol->limits.memory_reserve_mib = 0;
-        setup_input(hosts, &in, pol, NULL);
-        assert_int_equal(leader_build_problem(&in, &p), 0);
-        assert_int_equal(solver_plan(p, &opts, &plan), 0);
+        plan_balance(&pol, &p, &plan);
         assert_true(plan->n_moves >= 1);
         assert_false(leader_plan_is_mandatory(plan));
 
@@ -663,21 +669,13 @@ static void test_power_command_run(void **state) {
 
 /* Two passes over the same reports plan the same moves; another placement does not. */
 static void test_plans_same_actions(void **state) {
-        _cleanup_(policy_freep) Policy *pol = NULL;
+        _cleanup_(policy_freep) Policy *pol1 = NULL;
+        _cleanup_(policy_freep) Policy *pol2 = NULL;
         Problem *p1 = NULL, *p2 = NULL;
         Plan *a = NULL, *b = NULL;
-        LeaderHost hosts[3];
-        LeaderInput in;
-        SolverOptions opts = {.greedy_only = true};
 
-        assert_int_equal(policy_new(&pol), 0);
-        pol->balance.aggressiveness = 5;
-        pol->limits.memory_reserve_mib = 0;
-        setup_input(hosts, &in, pol, NULL);
-        assert_int_equal(leader_build_problem(&in, &p1), 0);
-        assert_int_equal(leader_build_problem(&in, &p2), 0);
-        assert_int_equal(solver_plan(p1, &opts, &a), 0);
-        assert_int_equal(solver_plan(p2, &opts, &b), 0);
+        plan_balance(&pol1, &p1, &a);
+        plan_balance(&pol2, &p2, &b);
         assert_true(a->n_moves >= 1);
         assert_true(leader_plans_same_actions(p1, a, p2, b));
 
