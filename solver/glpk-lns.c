@@ -520,13 +520,19 @@ static double lns_move_cost(const LnsCtx *c, size_t v, int h) {
 }
 
 /* Objective change (score + migration cost) of moving v to h, or INFINITY if it may not. */
-static double lns_ls_delta(const LnsCtx *c, size_t v, size_t h) {
+/* f: assignment_move_from() of v (the same assignment), or NULL. */
+static double lns_ls_delta_from(const LnsCtx *c, size_t v, size_t h, const MoveFrom *f) {
         const Model *m = c->m;
         const Assignment *a = c->a;
         int s = a->host[v];
         if ((int) h == s || !lns_host_eligible(m, h) || !assignment_fits(m, a, v, h, NULL))
                 return INFINITY;
-        return assignment_move_delta(m, a, v, h) + lns_move_cost(c, v, (int) h) - lns_move_cost(c, v, s);
+        double d = f ? assignment_move_delta_to(m, a, f, h) : assignment_move_delta(m, a, v, h);
+        return d + lns_move_cost(c, v, (int) h) - lns_move_cost(c, v, s);
+}
+
+static double lns_ls_delta(const LnsCtx *c, size_t v, size_t h) {
+        return lns_ls_delta_from(c, v, h, NULL);
 }
 
 static void lns_ls_candidates(LnsCtx *c) {
@@ -567,12 +573,14 @@ static double lns_ls_best(LnsCtx *c, unsigned moves, size_t v_skip, size_t *ret_
                     !lns_host_eligible(m, (size_t) s))
                         continue;
                 bool new_move = !lns_is_move(m, v, s);
+                MoveFrom f; /* v's source side, once for all its targets */
+                assignment_move_from(m, a, v, &f);
                 for (size_t h = 0; h < m->n_hosts; h++) {
                         if (!c->ls_dst[h] && (int) h != m->initial[v])
                                 continue;
                         if (new_move && lns_is_move(m, v, (int) h) && moves >= c->budget)
                                 continue;
-                        double d = lns_ls_delta(c, v, h);
+                        double d = lns_ls_delta_from(c, v, h, &f);
                         if (d < best) {
                                 best = d;
                                 *ret_v = v;

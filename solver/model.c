@@ -470,11 +470,8 @@ host_terms(const Model *m, const Assignment *a, size_t h, double dcpu, double dm
         *um = (a->mem_load[h] + dmem) / m->mem_cap[h];
 }
 
-double assignment_move_delta(const Model *m, const Assignment *a, size_t vm, size_t host) {
+void assignment_move_from(const Model *m, const Assignment *a, size_t vm, MoveFrom *ret) {
         int from = a->host[vm];
-        if (from == (int) host)
-                return 0;
-
         double sc = a->sum_ucpu, sc2 = a->sum_ucpu2, sm = a->sum_umem, sm2 = a->sum_umem2;
         double uc, um;
         if (from >= 0 && m->counted[from]) {
@@ -483,18 +480,45 @@ double assignment_move_delta(const Model *m, const Assignment *a, size_t vm, siz
                 host_terms(m, a, from, -m->cpu[vm], -m->mem[vm], &uc, &um);
                 sc += uc, sc2 += uc * uc, sm += um, sm2 += um * um;
         }
+        *ret = (MoveFrom){
+                .vm = vm,
+                .from = from,
+                .sc = sc,
+                .sc2 = sc2,
+                .sm = sm,
+                .sm2 = sm2,
+                .imbalance = assignment_imbalance(m, a),
+                .own_from = from >= 0 ? model_soft_penalty(m, vm, (size_t) from) : 0,
+        };
+}
+
+double assignment_move_delta(const Model *m, const Assignment *a, size_t vm, size_t host) {
+        MoveFrom f;
+        if (a->host[vm] == (int) host)
+                return 0;
+        assignment_move_from(m, a, vm, &f);
+        return assignment_move_delta_to(m, a, &f, host);
+}
+
+double assignment_move_delta_to(const Model *m, const Assignment *a, const MoveFrom *f, size_t host) {
+        size_t vm = f->vm;
+        int from = f->from;
+        if (from == (int) host)
+                return 0;
+
+        double sc = f->sc, sc2 = f->sc2, sm = f->sm, sm2 = f->sm2;
+        double uc, um;
         if (m->counted[host]) {
                 host_terms(m, a, host, 0, 0, &uc, &um);
                 sc -= uc, sc2 -= uc * uc, sm -= um, sm2 -= um * um;
                 host_terms(m, a, host, m->cpu[vm], m->mem[vm], &uc, &um);
                 sc += uc, sc2 += uc * uc, sm += um, sm2 += um * um;
         }
-        double delta = imbalance_from_sums(m, sc, sc2, sm, sm2, a->n_counted) - assignment_imbalance(m, a);
+        double delta = imbalance_from_sums(m, sc, sc2, sm, sm2, a->n_counted) - f->imbalance;
 
         /* Penalties: the VM's VM–host penalty, and the pairs it is part of (each pair is one
          * term of assignment_score(), so only the pairs involving vm change). */
-        double own_from = from >= 0 ? model_soft_penalty(m, vm, (size_t) from) : 0;
-        delta += model_soft_penalty(m, vm, host) - own_from;
+        delta += model_soft_penalty(m, vm, host) - f->own_from;
         for (size_t *k = m->rules_of_vm[vm]; k && *k != SIZE_MAX; k++) {
                 const ModelVmRule *rule = &m->vm_rules[*k];
                 if (rule->hard)

@@ -126,6 +126,19 @@ bool assignment_fits(const Model *m, const Assignment *a, size_t vm, size_t host
 /* Change of assignment_score() if vm moved to host (negative = better). O(1) + the VM's rules. */
 double assignment_move_delta(const Model *m, const Assignment *a, size_t vm, size_t host);
 
+/* The same in two steps, for trying one VM on many hosts: the source's part once
+ * (assignment_move_from), then each host (assignment_move_delta_to) — bit-for-bit the result
+ * of assignment_move_delta(). Valid while the assignment does not change. */
+typedef struct MoveFrom {
+        size_t vm;
+        int from;
+        double sc, sc2, sm, sm2; /* utilization sums with vm taken off its host */
+        double imbalance;        /* assignment_imbalance() now */
+        double own_from;         /* vm's soft VM–host penalty where it is */
+} MoveFrom;
+void assignment_move_from(const Model *m, const Assignment *a, size_t vm, MoveFrom *ret);
+double assignment_move_delta_to(const Model *m, const Assignment *a, const MoveFrom *f, size_t host);
+
 /* Moves vm to host, updating every sum. No checks. */
 void assignment_move(const Model *m, Assignment *a, size_t vm, size_t host);
 
