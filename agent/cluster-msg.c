@@ -329,7 +329,16 @@ int cluster_msg_encode(const ClusterMsg *m, void **ret, size_t *ret_size) {
                 k = encode_forward(&w, m->request.request_id, m->request.to, m->request.json);
                 break;
         case CLUSTER_MSG_REPLY:
-                k = encode_forward(&w, m->reply.request_id, m->reply.to, m->reply.json);
+                if (m->reply.n_parts < 1 || m->reply.n_parts > CLUSTER_REPLY_MAX_PARTS ||
+                    m->reply.part >= m->reply.n_parts) {
+                        k = -EINVAL;
+                        break;
+                }
+                writer_u64(&w, m->reply.request_id);
+                writer_u32(&w, m->reply.to);
+                writer_u16(&w, m->reply.part);
+                writer_u16(&w, m->reply.n_parts);
+                k = writer_string(&w, m->reply.json, CLUSTER_JSON_MAX);
                 break;
         case CLUSTER_MSG_POWER_OFF:
                 k = encode_power_off(&w, &m->power_off);
@@ -616,6 +625,12 @@ int cluster_msg_decode(const void *buf, size_t size, ClusterMsg *ret, const char
                 case CLUSTER_MSG_REPLY:
                         m.reply.request_id = reader_u64(&r);
                         m.reply.to = reader_u32(&r);
+                        m.reply.part = reader_u16(&r);
+                        m.reply.n_parts = reader_u16(&r);
+                        if (r.error == 0 &&
+                            (m.reply.n_parts < 1 || m.reply.n_parts > CLUSTER_REPLY_MAX_PARTS ||
+                             m.reply.part >= m.reply.n_parts))
+                                reader_fail(&r, "reply part out of range");
                         m.reply.json = reader_string(&r, CLUSTER_JSON_MAX, false);
                         break;
                 case CLUSTER_MSG_POWER_OFF:

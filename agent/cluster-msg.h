@@ -141,9 +141,12 @@ typedef struct ClusterRequest {
 
 typedef struct ClusterReply {
         uint64_t request_id;
-        uint32_t to; /* the forwarding agent's nodeid */
-        char *json;  /* owned; the whole control reply message, JSON text */
+        uint32_t to;      /* the forwarding agent's nodeid */
+        uint16_t part;    /* this piece, 0-based: a reply longer than CLUSTER_JSON_MAX is sent in */
+        uint16_t n_parts; /* n_parts pieces (1..CLUSTER_REPLY_MAX_PARTS), concatenated in order */
+        char *json;       /* owned; the piece of the control reply message's JSON text */
 } ClusterReply;
+#define CLUSTER_REPLY_MAX_PARTS 64 /* replies up to 3.5 MiB */
 
 /* POWER_OFF: an order to host's agent to run its configured power-off command once its libvirt
  * reports no running VM. */

@@ -636,6 +636,7 @@ static const char *const forwarded_methods[] = {
 
 static void forward_remove(Manager *m, size_t i) {
         sd_event_source_disable_unref(m->forwards[i].timer);
+        free(m->forwards[i].reply);
         memmove(&m->forwards[i], &m->forwards[i + 1], (m->n_forwards - i - 1) * sizeof(Forward));
         m->n_forwards--;
 }
@@ -715,27 +716,65 @@ int manager_forward(
         return 1;
 }
 
+/* How much JSON one REPLY piece carries: CLUSTER_JSON_MAX; DRS_CLUSTER_REPLY_PIECE (bytes,
+ * ≥ 16) makes it smaller so that the e2e tests see replies in many pieces. */
+static size_t reply_piece_size(void) {
+        const char *e = getenv("DRS_CLUSTER_REPLY_PIECE");
+        unsigned long v;
+        char *end;
+        if (!e || !*e)
+                return CLUSTER_JSON_MAX;
+        errno = 0;
+        v = strtoul(e, &end, 10);
+        if (errno != 0 || *end || v < 16 || v > CLUSTER_JSON_MAX)
+                return CLUSTER_JSON_MAX;
+        return v;
+}
+
 static void send_reply(Manager *m, uint32_t to, uint64_t id, json_object *reply) {
         const char *text = json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN);
         _cleanup_(json_object_putp) json_object *e = NULL;
-        if (text && strlen(text) > CLUSTER_JSON_MAX) {
-                if (protocol_error_new(
-                            PROTOCOL_ERROR_INTERNAL,
-                            "the leader's reply is too large to relay over corosync: run the command on the "
-                            "leader's host",
-                            NULL, &e) < 0)
+        size_t piece = reply_piece_size(), len = text ? strlen(text) : 0;
+        size_t n = len == 0 ? 1 : (len + piece - 1) / piece;
+        if (text && n > CLUSTER_REPLY_MAX_PARTS) {
+                _cleanup_free_ char *why = NULL;
+                if (asprintf(
+                            &why,
+                            "the leader's reply (%zu bytes) is too large to relay over corosync (at most %u "
+                            "KiB): run the command on the leader's host",
+                            len, (unsigned) (CLUSTER_REPLY_MAX_PARTS * CLUSTER_JSON_MAX / 1024)) < 0 ||
+                    protocol_error_new(PROTOCOL_ERROR_INTERNAL, why, NULL, &e) < 0)
                         return;
                 text = json_object_to_json_string_ext(e, JSON_C_TO_STRING_PLAIN);
+                len = text ? strlen(text) : 0;
+                n = 1;
         }
         if (!text)
                 return;
-        ClusterMsg msg = {
-                .type = CLUSTER_MSG_REPLY,
-                .reply = {.request_id = id, .to = to, .json = (char *) text},
-        };
-        int k = cluster_send(m->cluster, &msg);
-        if (k < 0)
-                log_warning_errno(k, "Failed to send a reply to node %" PRIu32 ": %m", to);
+        /* Pieces from one sender are delivered in order (CPG agreed order): the forwarding
+         * agent concatenates them (take_reply). */
+        for (size_t i = 0; i < n; i++) {
+                size_t off = i * piece, l = len - off < piece ? len - off : piece;
+                _cleanup_free_ char *part = strndup(text + off, l);
+                if (!part) {
+                        log_oom();
+                        return;
+                }
+                ClusterMsg msg = {
+                        .type = CLUSTER_MSG_REPLY,
+                        .reply =
+                                {.request_id = id,
+                                 .to = to,
+                                 .part = (uint16_t) i,
+                                 .n_parts = (uint16_t) n,
+                                 .json = part},
+                };
+                int k = cluster_send(m->cluster, &msg);
+                if (k < 0) {
+                        log_warning_errno(k, "Failed to send a reply to node %" PRIu32 ": %m", to);
+                        return;
+                }
+        }
 }
 
 static void take_request(Manager *m, const ClusterMsg *msg) {
@@ -775,10 +814,33 @@ static void take_reply(Manager *m, const ClusterMsg *msg) {
         if (msg->reply.to != cluster_nodeid(m->cluster))
                 return;
         for (size_t i = 0; i < m->n_forwards; i++) {
-                if (m->forwards[i].id != msg->reply.request_id)
+                Forward *f = &m->forwards[i];
+                if (f->id != msg->reply.request_id)
                         continue;
+                if (msg->reply.part != f->next_part) {
+                        forward_remove(m, i);
+                        forward_fail(
+                                m, msg->reply.request_id, PROTOCOL_ERROR_INTERNAL,
+                                "the leader's reply arrived out of order");
+                        return;
+                }
+                size_t l = strlen(msg->reply.json);
+                char *b = realloc(f->reply, f->reply_len + l + 1);
+                if (!b) {
+                        log_oom();
+                        forward_remove(m, i);
+                        forward_fail(m, msg->reply.request_id, PROTOCOL_ERROR_INTERNAL, "out of memory");
+                        return;
+                }
+                memcpy(b + f->reply_len, msg->reply.json, l + 1);
+                f->reply = b;
+                f->reply_len += l;
+                if (++f->next_part < msg->reply.n_parts)
+                        return; /* more pieces to come */
+                _cleanup_free_ char *text = TAKE_PTR(f->reply);
+                size_t text_len = f->reply_len;
                 forward_remove(m, i);
-                if (protocol_parse_message(msg->reply.json, strlen(msg->reply.json), &reply, &err) < 0) {
+                if (protocol_parse_message(text, text_len, &reply, &err) < 0) {
                         forward_fail(
                                 m, msg->reply.request_id, PROTOCOL_ERROR_INTERNAL,
                                 "malformed reply from the leader");

@@ -94,6 +94,9 @@ typedef struct Forward {
         uint64_t id; /* the control server's pending id, also the request id on the wire */
         uint32_t leader;
         sd_event_source *timer; /* owned */
+        char *reply;            /* owned; the reply's pieces received so far, concatenated */
+        size_t reply_len;
+        uint16_t next_part; /* the piece expected next */
 } Forward;
 
 /* The local libvirt in cluster mode when the host's entry has no uri. */

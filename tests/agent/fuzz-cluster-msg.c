@@ -69,6 +69,7 @@ static bool msg_equal(const ClusterMsg *a, const ClusterMsg *b) {
                        streq_ptr(a->request.json, b->request.json);
         case CLUSTER_MSG_REPLY:
                 return a->reply.request_id == b->reply.request_id && a->reply.to == b->reply.to &&
+                       a->reply.part == b->reply.part && a->reply.n_parts == b->reply.n_parts &&
                        streq_ptr(a->reply.json, b->reply.json);
         case CLUSTER_MSG_POWER_OFF:
                 return a->power_off.order_id == b->power_off.order_id &&

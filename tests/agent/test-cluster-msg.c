@@ -100,7 +100,11 @@ static void fill(ClusterMsg *m, ClusterMsgType t) {
                 break;
         case CLUSTER_MSG_REPLY:
                 m->reply = (ClusterReply){
-                        .request_id = 9, .to = 1, .json = (char *) "{\"parameters\":{\"hosts\":[]}}"};
+                        .request_id = 9,
+                        .to = 1,
+                        .part = 2,
+                        .n_parts = 3,
+                        .json = (char *) "{\"parameters\":{\"hosts\":[]}}"};
                 break;
         case CLUSTER_MSG_POWER_OFF:
                 m->power_off = (ClusterPowerOff){.order_id = UINT64_MAX, .host = (char *) "h4"};
@@ -165,6 +169,7 @@ static bool msg_equal(const ClusterMsg *a, const ClusterMsg *b) {
                        str_eq(a->request.json, b->request.json);
         case CLUSTER_MSG_REPLY:
                 return a->reply.request_id == b->reply.request_id && a->reply.to == b->reply.to &&
+                       a->reply.part == b->reply.part && a->reply.n_parts == b->reply.n_parts &&
                        str_eq(a->reply.json, b->reply.json);
         case CLUSTER_MSG_POWER_OFF:
                 return a->power_off.order_id == b->power_off.order_id &&
@@ -455,6 +460,23 @@ static void test_encode_refusals(void **state) {
         m.reply.json++;
         roundtrip(&m);
 
+        /* Reply pieces: 1..CLUSTER_REPLY_MAX_PARTS of them, part < n_parts. */
+        fill(&m, CLUSTER_MSG_REPLY);
+        m.reply.n_parts = 0;
+        m.reply.part = 0;
+        assert_int_equal(cluster_msg_encode(&m, &buf, &size), -EINVAL);
+        m.reply.n_parts = CLUSTER_REPLY_MAX_PARTS + 1;
+        assert_int_equal(cluster_msg_encode(&m, &buf, &size), -EINVAL);
+        m.reply.n_parts = 3;
+        m.reply.part = 3;
+        assert_int_equal(cluster_msg_encode(&m, &buf, &size), -EINVAL);
+        m.reply.n_parts = CLUSTER_REPLY_MAX_PARTS;
+        m.reply.part = CLUSTER_REPLY_MAX_PARTS - 1;
+        roundtrip(&m);
+        m.reply.n_parts = 1;
+        m.reply.part = 0;
+        roundtrip(&m);
+
         assert_null(buf);
 }
 
@@ -528,6 +550,27 @@ static void test_decode_refusals(void **state) {
                                 expect_bad(copy, n, "truncated field");
                         }
                 }
+        }
+
+        /* REPLY: header, request_id u64, to u32, part u16, n_parts u16, then the JSON piece. */
+        {
+                _cleanup_free_ uint8_t *reply = NULL;
+                size_t reply_size, at = CLUSTER_MSG_HEADER_SIZE + 8 + 4;
+                encode_type(CLUSTER_MSG_REPLY, &reply, &reply_size);
+                assert_true(reply_size <= sizeof(b));
+                memcpy(b, reply, reply_size);
+                assert_int_equal(cluster_msg_decode(b, reply_size, &m, NULL), 0);
+                assert_int_equal(m.reply.part, 2);
+                assert_int_equal(m.reply.n_parts, 3);
+                cluster_msg_done(&m);
+                b[at + 1] = 3; /* part 3 of 3 */
+                expect_bad(b, reply_size, "reply part == n_parts");
+                memcpy(b, reply, reply_size);
+                b[at + 3] = 0; /* 0 parts */
+                expect_bad(b, reply_size, "reply of 0 parts");
+                memcpy(b, reply, reply_size);
+                b[at + 2] = 1; /* 259 parts */
+                expect_bad(b, reply_size, "reply of too many parts");
         }
 
         /* SYNC: header, leader u32, leader_term u64, max_term u64, then the host string. */

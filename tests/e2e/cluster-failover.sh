@@ -17,6 +17,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/cluster.sh"
 
 INTERVAL_S=2
 COLLECT_INTERVAL="${INTERVAL_S}s"
+CL_REPLY_PIECE=64 # replies relayed from the leader travel in many CPG messages
 e2e_begin
 
 section "guests: g1, g2 on h1; g3 on h2 (128 MiB, idle)"
@@ -76,6 +77,25 @@ fi
 sleep 3
 c2="$(cl_agree h1 h2 h3)"
 [[ "$c2" == "$c" ]] && ok "still $c2 3 s later (no flapping)" || fail "leadership changed again: $c → $c2"
+
+section "drsctl plan on a non-leader: the leader's reply relayed in 64-byte pieces"
+other="$(for h in "${HOSTS[@]}"; do [[ "$h" != "$new" ]] && echo "$h"; done | head -1)"
+rc=0
+cl_ctl "$other" plan --json >"$WORK/plan-relayed.json" 2>&1 || rc=$?
+cl_ctl "$new" plan --json >"$WORK/plan-leader.json" 2>&1 || true
+if ((rc == 0)) && python3 - "$WORK/plan-relayed.json" "$WORK/plan-leader.json" <<'PY'
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+size = len(json.dumps(a))
+print("  relayed plan: %d bytes of JSON (≥ %d pieces), keys %s" % (size, (size + 63) // 64, sorted(a)))
+sys.exit(0 if size > 256 and sorted(a) == sorted(b) and "plan" in a else 1)
+PY
+then
+        ok "the relayed plan (from $other) is whole, valid JSON with the leader's keys"
+else
+        fail "drsctl plan on $other: exit $rc or a broken reply"
+        head -c 600 "$WORK/plan-relayed.json"
+fi
 
 section "evacuate h1 from a non-leader host"
 via=""

@@ -56,7 +56,8 @@ cl_start() {
         ns="$("$TB" netns "$h")" || return 1
         echo "--- drsd start $(date +%T)" >>"$(cl_dir "$h")/drsd.log"
         # ip execs drsd after entering the namespace: $! is drsd's PID.
-        DRS_LOG_TIME=1 ip netns exec "$ns" "$DRSD" --foreground -c "$(cl_dir "$h")/drsd.yaml" >>"$(cl_dir "$h")/drsd.log" 2>&1 &
+        # CL_REPLY_PIECE: relayed replies in pieces of that many bytes (DRS_CLUSTER_REPLY_PIECE).
+        DRS_LOG_TIME=1 DRS_CLUSTER_REPLY_PIECE="${CL_REPLY_PIECE:-}" ip netns exec "$ns" "$DRSD" --foreground -c "$(cl_dir "$h")/drsd.yaml" >>"$(cl_dir "$h")/drsd.log" 2>&1 &
         CL_PID[$h]=$!
         disown "${CL_PID[$h]}" 2>/dev/null || true # no "Killed" from bash when a test SIGKILLs it
         for ((k = 0; k < 300; k++)); do
