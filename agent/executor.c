@@ -92,6 +92,7 @@ struct Executor {
         size_t n_queued;
         Job **running; /* owned refs */
         size_t n_running;
+        char **foreign; /* owned strv: the source of each migration running without a job here */
 };
 
 static void tunables_done(Tunables *t) {
@@ -570,8 +571,13 @@ static bool fits(const Executor *x, const Job *j) {
         unsigned cluster = at_least_one(x->limits.migrations_per_cluster);
         unsigned out = at_least_one(x->limits.migrations_out_per_host);
         unsigned in = at_least_one(x->limits.migrations_in_per_host);
+        unsigned n_foreign = 0, foreign_out = 0;
 
-        return x->n_running < cluster && count_running(x, j->source, NULL) < out &&
+        for (char *const *s = x->foreign; s && *s; s++) {
+                n_foreign++;
+                foreign_out += streq(*s, j->source);
+        }
+        return x->n_running + n_foreign < cluster && count_running(x, j->source, NULL) + foreign_out < out &&
                count_running(x, NULL, j->target) < in;
 }
 
@@ -695,6 +701,7 @@ Executor *executor_free(Executor *x) {
 
         x->queue = worker_queue_unref(x->queue);
         tunables_done(&x->tunables);
+        strv_free(x->foreign);
         sd_event_unref(x->event);
         free(x);
         return NULL;
@@ -830,6 +837,21 @@ static unsigned cancel_queued(Executor *x, const char *vm, const char *target) {
 
 unsigned executor_cancel_queued(Executor *x, const char *vm) {
         return cancel_queued(x, vm, NULL);
+}
+
+int executor_set_foreign(Executor *x, char *const *sources) {
+        char **l = NULL;
+        int r;
+
+        if (!x)
+                return 0;
+        r = strv_copy(sources, &l);
+        if (r < 0)
+                return r;
+        strv_free(x->foreign);
+        x->foreign = l;
+        dispatch(x); /* one may have ended: room for a queued request */
+        return 0;
 }
 
 unsigned executor_cancel_queued_to(Executor *x, const char *target) {

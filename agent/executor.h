@@ -128,6 +128,11 @@ int executor_submit(Executor *x, const MigrationRequest *req, MigrationDone done
 /* Drops queued (not yet started) requests for vm (NULL: all); their done callbacks run now with
  * MIGRATION_SKIPPED "cancelled before it started". Returns how many. Running ones continue. */
 unsigned executor_cancel_queued(Executor *x, const char *vm);
+/* Migrations running in libvirt without a job of this executor (adopted after a drsd restart,
+ * or an operator's), by source host, one entry each: they count against the cluster limit and
+ * their source's outgoing limit (their targets are not known). Replaces the previous list and
+ * dispatches. -ENOMEM keeps the old one. */
+int executor_set_foreign(Executor *x, char *const *sources);
 /* The same for queued requests whose target is the host named target: a host that stops being
  * a valid target (maintenance, standby, draining) gets nothing queued before that. */
 unsigned executor_cancel_queued_to(Executor *x, const char *target);

@@ -235,6 +235,15 @@ static void track_adopted(Manager *m, const char *host) {
                         o->completed ? DRS_MESSAGE_MIGRATION_COMPLETED : DRS_MESSAGE_MIGRATION_FAILED, &e);
         }
         adopt_outcomes_free(out, n_out);
+        /* The executor's limits count them (their sources; targets are not known here). */
+        _cleanup_strv_free_ char **sources = NULL;
+        for (size_t i = 0; i < m->adopted.n; i++)
+                if (strv_extend(&sources, m->adopted.entries[i].source) < 0) {
+                        log_oom();
+                        break;
+                }
+        if (executor_set_foreign(m->executor, sources) < 0)
+                log_oom();
         /* Newly adopted ones carry this feed's time: logged once. */
         for (size_t i = 0; i < m->adopted.n; i++)
                 if (m->adopted.entries[i].since_usec == now)

@@ -441,6 +441,32 @@ static void test_cancel_queued_to(void **state) {
         done(e, p, x);
 }
 
+/* Migrations this executor did not start (adopted) hold their source's outgoing slot. */
+static void test_foreign(void **state) {
+        sd_event *e;
+        Policy *p;
+        Executor *x;
+        char *h1[] = {(char *) "h1", NULL};
+
+        make(&e, &p, &x);
+        assert_int_equal(hv_fake_add_domain("h1", "a", 1 << 20), 0);
+        assert_int_equal(hv_fake_add_domain("h3", "b", 1 << 20), 0);
+        assert_int_equal(executor_set_foreign(x, h1), 0);
+        submit(x, "a", "h1", "h2", 1024); /* h1's one outgoing slot is taken */
+        submit(x, "b", "h3", "h2", 1024); /* another source: starts */
+        assert_int_equal(executor_n_running(x), 1);
+        assert_int_equal(executor_n_queued(x), 1);
+        assert_string_equal(executor_vm_target(x, "a"), "h2");
+        run_until_results(e, x, 1, 10 * UINT64_C(1000000));
+        assert_int_equal(result_of("b")->result, MIGRATION_OK);
+        assert_int_equal(executor_n_queued(x), 1); /* still waiting for the foreign one */
+        assert_int_equal(executor_set_foreign(x, NULL), 0);
+        assert_int_equal(executor_n_queued(x), 0);
+        run_until_results(e, x, 2, 10 * UINT64_C(1000000));
+        assert_int_equal(result_of("a")->result, MIGRATION_OK);
+        done(e, p, x);
+}
+
 static void test_shutdown_does_not_abort(void **state) {
         sd_event *e;
         Policy *p;
@@ -590,6 +616,7 @@ int main(void) {
                 cmocka_unit_test_setup(test_failure_and_lost, setup),
                 cmocka_unit_test_setup(test_cancel_queued, setup),
                 cmocka_unit_test_setup(test_cancel_queued_to, setup),
+                cmocka_unit_test_setup(test_foreign, setup),
                 cmocka_unit_test_setup(test_shutdown_does_not_abort, setup),
                 cmocka_unit_test(test_strings),
         };
