@@ -872,11 +872,24 @@ int manager_cluster_order_power_off(Manager *m, const char *host) {
                 return -EREMOTE;
         if (!cluster_host_nodeid(m->cluster, host))
                 return -EHOSTDOWN;
+        Peer *p = peer_get(m, host);
+        if (!p)
+                return -ENOMEM;
         ClusterMsg msg = {
                 .type = CLUSTER_MSG_POWER_OFF,
                 .power_off = {.order_id = ++m->next_order_id, .host = (char *) host},
         };
-        return cluster_send(m->cluster, &msg);
+        int k = cluster_send(m->cluster, &msg);
+        if (k < 0)
+                return k;
+        /* The host is off the leader's draining list from now on: until its drsd announces
+         * standby (or the wait ends and it still says up, having refused), it is shown as
+         * standby, so that no pass plans a move onto the host about to power off. */
+        p->pending = true;
+        p->pending_mode = HOST_MODE_STANDBY;
+        p->pending_until_usec =
+                hv_now_usec() + CLUSTER_MODE_PENDING_INTERVALS * m->config->interval_s * USEC_PER_SEC;
+        return 0;
 }
 
 /* ---- callbacks from the Cluster ---------------------------------------------------------------------- */

@@ -671,10 +671,14 @@ static void check_draining(Sim *s) {
                 if (h < 0 || power_find(s, (size_t) h) || !leader_host_fresh(s, (size_t) h) || !r ||
                     r->n_vms > 0)
                         continue;
+                /* As in cluster mode (the mode the sim's leader changes model): the host's agent
+                 * announces standby before its power-off command runs, so a new leader, which
+                 * does not know what the old one was draining, sends it nothing. */
                 if (power_start(s, (size_t) h, POWER_STANDBY) < 0) {
                         strv_drop(s->draining, s->draining[i]);
                         i--;
-                }
+                } else
+                        set_mode(s, (size_t) h, HOST_MODE_STANDBY, "DPM: low demand");
         }
 }
 
@@ -1238,9 +1242,10 @@ static void power_step(Sim *s) {
                                 continue;
                         }
                         strv_drop(s->draining, h->name);
-                        if (op->fail)
+                        if (op->fail) {
                                 s->res->standby_failed++;
-                        else {
+                                set_mode(s, op->host, HOST_MODE_UP, "DPM: the power-off command failed");
+                        } else {
                                 s->res->standby_ok++;
                                 h->powered = false;
                                 for (size_t v = 0; v < s->n_vms; v++)
