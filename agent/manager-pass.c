@@ -16,7 +16,8 @@
  *     this thread) records the result and submits the next wave when the current one is done.
  *   - DPM: a POWER_STANDBY in the plan makes the host "draining" (presented as maintenance to
  *     the solver, so it receives nothing and is emptied); once its libvirt reports no running
- *     VM and no plan is moving anything, its power-off command runs; success → standby. A
+ *     VM and no plan is moving anything, it is set standby and its power-off command runs;
+ *     failure → up again. A
  *     POWER_ON runs the power-on command and waits (dpm.power_on_timeout) for a fresh sample
  *     of the host; success → up and a pass; failure → power-on-failed (cleared only by
  *     `drsctl exit-maintenance` or `drsctl power-clear`).
@@ -556,7 +557,7 @@ static void on_power_command_done(PowerCommand *c, const PowerCommandResult *r, 
                         r->duration_ms, msg);
                 if (ok)
                         set_host_mode(m, op->host, HOST_MODE_STANDBY, "DPM: low demand");
-                else if (manager_is_cluster(m)) /* it announced standby before the command */
+                else /* standby was set before the command */
                         set_host_mode(m, op->host, HOST_MODE_UP, "DPM: the power-off command failed");
                 power_op_remove(m, op);
                 manager_request_pass(m, "power-off finished");
@@ -698,7 +699,12 @@ static void check_draining(Manager *m) {
                         i--;
                         continue;
                 }
+                /* Standby is set (and saved) before the command runs, as a cluster drsd announces
+                 * it: a drsd restarted meanwhile must not take the host for an empty up host and
+                 * send it VMs while it powers off. A failed command sets it up again. */
+                set_host_mode(m, h, HOST_MODE_STANDBY, "DPM: low demand");
                 if (power_start(m, h, POWER_STANDBY) < 0) {
+                        set_host_mode(m, h, HOST_MODE_UP, "DPM: the power-off command could not run");
                         (void) strv_remove(m->draining, h);
                         i--; /* the list shifted; bounded by its length */
                 }
