@@ -671,9 +671,9 @@ static void check_draining(Sim *s) {
                 if (h < 0 || power_find(s, (size_t) h) || !leader_host_fresh(s, (size_t) h) || !r ||
                     r->n_vms > 0)
                         continue;
-                /* As in cluster mode (the mode the sim's leader changes model): the host's agent
-                 * announces standby before its power-off command runs, so a new leader, which
-                 * does not know what the old one was draining, sends it nothing. */
+                /* As drsd does (manager-pass.c check_draining, and a cluster host's own drsd):
+                 * standby is set before the power-off command runs, so a new leader, which does
+                 * not know what the old one was draining, sends the host nothing. */
                 if (power_start(s, (size_t) h, POWER_STANDBY) < 0) {
                         strv_drop(s->draining, s->draining[i]);
                         i--;
