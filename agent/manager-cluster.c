@@ -93,6 +93,15 @@ static Peer *peer_get(Manager *m, const char *host) {
         return p;
 }
 
+/* The leader ordered p's host into mode: shown so (manager_host_mode()) until the host's report
+ * confirms it, for CLUSTER_MODE_PENDING_INTERVALS intervals at most. */
+static void peer_expect_mode(Manager *m, Peer *p, HostMode mode) {
+        p->pending = true;
+        p->pending_mode = mode;
+        p->pending_until_usec =
+                hv_now_usec() + CLUSTER_MODE_PENDING_INTERVALS * m->config->interval_s * USEC_PER_SEC;
+}
+
 static bool pending_mode_active(const Manager *m, const Peer *p) {
         return p->pending && hv_now_usec() < p->pending_until_usec;
 }
@@ -603,10 +612,7 @@ int manager_set_host_mode(Manager *m, const char *host, HostMode mode, const cha
         if (k < 0)
                 return log_warning_errno(
                         k, "Failed to order host '%s' to %s: %m", host, host_mode_to_string(mode));
-        p->pending = true;
-        p->pending_mode = mode;
-        p->pending_until_usec =
-                hv_now_usec() + CLUSTER_MODE_PENDING_INTERVALS * m->config->interval_s * USEC_PER_SEC;
+        peer_expect_mode(m, p, mode);
         record_mode_change(m, host, old, mode, reason, " — ordered");
         return 1;
 }
@@ -885,10 +891,7 @@ int manager_cluster_order_power_off(Manager *m, const char *host) {
         /* The host is off the leader's draining list from now on: until its drsd announces
          * standby (or the wait ends and it still says up, having refused), it is shown as
          * standby, so that no pass plans a move onto the host about to power off. */
-        p->pending = true;
-        p->pending_mode = HOST_MODE_STANDBY;
-        p->pending_until_usec =
-                hv_now_usec() + CLUSTER_MODE_PENDING_INTERVALS * m->config->interval_s * USEC_PER_SEC;
+        peer_expect_mode(m, p, HOST_MODE_STANDBY);
         return 0;
 }
 

@@ -17,10 +17,10 @@
  *   - DPM: a POWER_STANDBY in the plan makes the host "draining" (presented as maintenance to
  *     the solver, so it receives nothing and is emptied); once its libvirt reports no running
  *     VM and no plan is moving anything, it is set standby and its power-off command runs;
- *     failure → up again. A
- *     POWER_ON runs the power-on command and waits (dpm.power_on_timeout) for a fresh sample
- *     of the host; success → up and a pass; failure → power-on-failed (cleared only by
- *     `drsctl exit-maintenance` or `drsctl power-clear`).
+ *     failure → up again. A POWER_ON runs the power-on command and waits
+ *     (dpm.power_on_timeout) for a fresh sample of the host; success → up and a pass;
+ *     failure → power-on-failed (cleared only by `drsctl exit-maintenance` or `drsctl
+ *     power-clear`).
  * Every decision, migration and power action goes to the journal and the history file
  * (manager_record). */
 
@@ -150,21 +150,14 @@ static void check_stale(Manager *m) {
                 if (mode == HOST_MODE_STANDBY || mode == HOST_MODE_POWER_ON_FAILED)
                         continue;
                 const HostReport *r = host_report(m, h);
-                bool never = !r || r->t_usec == 0; /* e.g. right after drsd started */
                 const char *err = r && r->last_error ? r->last_error : NULL;
-                if (stale && never)
-                        log_event(
-                                LOG_WARNING,
-                                (&(LogFields){.message_id = DRS_MESSAGE_HOST_STATE_CHANGED, .source = h}),
-                                "Host '%s' has not reported yet (%u intervals)%s%s", h, STALE_INTERVALS,
-                                err ? ": " : "", err ?: "");
-                else
-                        log_event(
-                                stale ? LOG_WARNING : LOG_NOTICE,
-                                (&(LogFields){.message_id = DRS_MESSAGE_HOST_STATE_CHANGED, .source = h}),
-                                stale ? "Host '%s' is stale: no report for %u intervals%s%s"
-                                      : "Host '%s' reports again",
-                                h, STALE_INTERVALS, err ? ": " : "", err ?: "");
+                /* A host never heard from (e.g. right after drsd started) is not "stale". */
+                const char *what = !r || r->t_usec == 0 ? "has not reported" : "is stale: no report";
+                log_event(
+                        stale ? LOG_WARNING : LOG_NOTICE,
+                        (&(LogFields){.message_id = DRS_MESSAGE_HOST_STATE_CHANGED, .source = h}),
+                        stale ? "Host '%s' %s for %u intervals%s%s" : "Host '%s' reports again", h, what,
+                        STALE_INTERVALS, err ? ": " : "", err ?: "");
                 if (stale)
                         manager_request_pass(m, "a host went stale");
         }
@@ -442,11 +435,11 @@ static int submit_move(const Problem *p, const PlanMove *mv, void *userdata) {
                 return -EHOSTDOWN;
         }
         HostMode dm = manager_host_mode(m, dst);
-        if (!leader_host_accepts(dm, strv_contains(m->draining, dst))) {
+        bool draining = strv_contains(m->draining, dst);
+        if (!leader_host_accepts(dm, draining)) {
                 log_info(
                         "Skipping the move of '%s' to '%s': the target is %s since the plan was made", vm,
-                        dst,
-                        strv_contains(m->draining, dst) ? "draining for standby" : host_mode_to_string(dm));
+                        dst, draining ? "draining for standby" : host_mode_to_string(dm));
                 return -EHOSTDOWN;
         }
         MigrationRequest req = {
@@ -1200,9 +1193,6 @@ void manager_leader_stop(Manager *m) {
         m->n_recent = 0;
 }
 
-/* Cluster mode, on the standby host's own drsd (the leader's POWER_OFF order): only when its
- * libvirt reports no running VM; the host announces standby before the command runs (it cannot
- * after), and comes back up if the command fails. */
 static int on_standby_wait_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         Manager *m = userdata;
         m->standby_wait = sd_event_source_disable_unref(m->standby_wait);
@@ -1213,6 +1203,10 @@ static int on_standby_wait_timeout(sd_event_source *s, uint64_t usec, void *user
         return 0;
 }
 
+/* Cluster mode, on the standby host's own drsd (the leader's POWER_OFF order): only when its
+ * libvirt reports no running VM; the host announces standby, runs the command once that
+ * announcement came back through CPG (manager_local_power_off_go(); it cannot announce after),
+ * and comes back up if it does not come back in time or the command fails. */
 void manager_local_power_off(Manager *m) {
         const char *h = m->local_host;
         const HostReport *r = h && m->collector ? collector_get(m->collector, h) : NULL;
