@@ -11,6 +11,7 @@
 #include <corosync/corotypes.h>
 #include <corosync/cpg.h>
 #include <corosync/quorum.h>
+#include <corosync/votequorum.h>
 
 #include "cluster.h"
 #include "log.h"
@@ -37,6 +38,7 @@ struct Cluster {
         bool connected;
         cpg_handle_t cpg;
         quorum_handle_t quorum;
+        votequorum_handle_t votequorum; /* queried only (no tracking): votes and quorum for DPM */
         sd_event_source *cpg_source;    /* owned */
         sd_event_source *quorum_source; /* owned */
         sd_event_source *retry;         /* owned; reconnect or flush timer */
@@ -133,6 +135,41 @@ bool cluster_quorate(const Cluster *c) {
 bool cluster_order_ok(const Cluster *c, uint32_t sender, uint64_t term) {
         return c->election && election_order_ok(c->election, sender, term);
 }
+int cluster_votes(const Cluster *c, ClusterVotes *ret) {
+        struct votequorum_info info = {};
+
+        if (!c->connected || !c->votequorum)
+                return -ENOTCONN;
+        cs_error_t e = votequorum_getinfo(c->votequorum, c->nodeid, &info);
+        if (e != CS_OK)
+                return log_debug_errno(-EIO, "votequorum_getinfo: %s", cs_strerror(e));
+        *ret = (ClusterVotes){
+                .quorum = info.quorum,
+                .total_votes = info.total_votes,
+                .expected_votes = info.node_expected_votes,
+                .flags =
+                        ((info.flags & VOTEQUORUM_INFO_TWONODE) ? CLUSTER_VQ_TWO_NODE : 0) |
+                        ((info.flags & VOTEQUORUM_INFO_WAIT_FOR_ALL) ? CLUSTER_VQ_WAIT_FOR_ALL : 0) |
+                        ((info.flags & VOTEQUORUM_INFO_LAST_MAN_STANDING) ? CLUSTER_VQ_LAST_MAN_STANDING
+                                                                          : 0) |
+                        ((info.flags & VOTEQUORUM_INFO_AUTO_TIE_BREAKER) ? CLUSTER_VQ_AUTO_TIE_BREAKER : 0) |
+                        ((info.flags & VOTEQUORUM_INFO_QDEVICE_REGISTERED) ? CLUSTER_VQ_QDEVICE : 0),
+        };
+        return 0;
+}
+
+int cluster_node_votes(const Cluster *c, uint32_t nodeid, unsigned *ret) {
+        struct votequorum_info info = {};
+
+        if (!c->connected || !c->votequorum)
+                return -ENOTCONN;
+        cs_error_t e = votequorum_getinfo(c->votequorum, nodeid, &info);
+        if (e != CS_OK)
+                return log_debug_errno(-EIO, "votequorum_getinfo(%" PRIu32 "): %s", nodeid, cs_strerror(e));
+        *ret = info.node_votes;
+        return 0;
+}
+
 const char *cluster_waiting_for(const Cluster *c) {
         if (!c->connected)
                 return c->why ?: "not connected to corosync";
@@ -375,6 +412,10 @@ static void disconnect(Cluster *c, const char *why) {
                 (void) quorum_finalize(c->quorum);
                 c->quorum = 0;
         }
+        if (c->votequorum) {
+                (void) votequorum_finalize(c->votequorum);
+                c->votequorum = 0;
+        }
         c->connected = false;
         c->election = election_free(c->election);
         for (size_t i = 0; i < c->n_queue; i++)
@@ -417,6 +458,12 @@ static int try_connect(Cluster *c) {
         if (e != CS_OK) {
                 c->quorum = 0;
                 snprintf(why, sizeof(why), "quorum: %s", cs_strerror(e));
+                goto fail;
+        }
+        e = votequorum_initialize(&c->votequorum, NULL);
+        if (e != CS_OK) {
+                c->votequorum = 0;
+                snprintf(why, sizeof(why), "votequorum: %s", cs_strerror(e));
                 goto fail;
         }
         e = cpg_model_initialize(&c->cpg, CPG_MODEL_V1, (cpg_model_data_t *) &cpg_model, c);

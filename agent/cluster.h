@@ -61,6 +61,25 @@ bool cluster_order_ok(const Cluster *c, uint32_t sender, uint64_t term);
 const char *cluster_node_host(const Cluster *c, uint32_t nodeid);
 /* The node of a host that is a member now; 0 when none. */
 uint32_t cluster_host_nodeid(const Cluster *c, const char *host);
+/* What votequorum says now (votequorum_getinfo of this node): the quorum, the votes present
+ * (members' and a quorum device's), the expected votes and the options in force (CLUSTER_VQ_*). A blocking
+ * IPC call: never from inside a corosync callback. -ENOTCONN while disconnected, -EIO when corosync does not
+ * answer. */
+enum {
+        CLUSTER_VQ_TWO_NODE = 1u << 0,
+        CLUSTER_VQ_WAIT_FOR_ALL = 1u << 1,
+        CLUSTER_VQ_LAST_MAN_STANDING = 1u << 2,
+        CLUSTER_VQ_AUTO_TIE_BREAKER = 1u << 3,
+        CLUSTER_VQ_QDEVICE = 1u << 4, /* a quorum device is registered */
+};
+
+typedef struct ClusterVotes {
+        unsigned quorum, total_votes, expected_votes;
+        unsigned flags; /* CLUSTER_VQ_* */
+} ClusterVotes;
+int cluster_votes(const Cluster *c, ClusterVotes *ret);
+/* The votes a node holds (votequorum). */
+int cluster_node_votes(const Cluster *c, uint32_t nodeid, unsigned *ret);
 /* Why there is no leader (election_waiting_for, or "not connected to corosync: …"). */
 const char *cluster_waiting_for(const Cluster *c);
 /* Records host for nodeid (from a REPORT). */

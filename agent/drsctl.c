@@ -667,6 +667,22 @@ static int verb_status(int argc, char *argv[]) {
                         json_object *x = json_object_array_get_idx(mem, i);
                         printf(" %s(node %" PRId64 ")", jstr(x, "host") ?: "?", jint(x, "nodeid"));
                 }
+                json_object *vq = jget(cs, "votequorum"), *fl = jget(vq, "flags");
+                if (vq) {
+                        printf("\nQuorum: %" PRId64 " of %" PRId64
+                               " expected votes present, votequorum needs %" PRId64,
+                               jint(vq, "total_votes"), jint(vq, "expected_votes"), jint(vq, "quorum"));
+                        for (size_t i = 0; fl && i < json_object_array_length(fl); i++)
+                                printf("%s%s", i == 0 ? " (" : ", ",
+                                       json_object_get_string(json_object_array_get_idx(fl, i)));
+                        printf("%s; DPM keeps it with %" PRId64 " host failure(s) tolerated",
+                               fl && json_object_array_length(fl) > 0 ? ")" : "",
+                               jint(vq, "tolerate_failures"));
+                        if (jbool(vq, "dpm_limited"))
+                                printf("\nDPM: standby held back by quorum (%" PRId64
+                                       " votes stay powered; dpm.tolerate_failures)",
+                                       jint(vq, "votes_after_plan"));
+                }
                 printf("\n\n");
         }
         print_hosts_table(jget(o, "hosts"));

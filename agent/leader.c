@@ -235,6 +235,7 @@ int leader_build_problem(const LeaderInput *in, Problem **ret) {
         if (k < 0)
                 return k;
         p->automation = in->automation;
+        p->quorum = in->quorum;
 
         p->hosts = calloc(in->n_hosts ?: 1, sizeof(SolverHost));
         if (!p->hosts)
@@ -251,6 +252,7 @@ int leader_build_problem(const LeaderInput *in, Problem **ret) {
                 if (k < 0)
                         return k;
                 sh->state = leader_host_state(lh->mode);
+                sh->votes = lh->votes;
                 if (lh->draining ||
                     (in->force_maintenance && streq(in->force_maintenance, lh->config->name)))
                         sh->state = HOST_MAINTENANCE;

@@ -95,6 +95,7 @@ typedef struct LeaderHost {
         bool stale;                  /* the collector says its reports are missing */
         HostMode mode;               /* from State */
         bool draining;               /* DPM empties it before standby: presented as maintenance */
+        unsigned votes;              /* cluster mode: its corosync node's votes (0: not a member) */
 } LeaderHost;
 
 /* A migration that completed (at done_usec, CLOCK_MONOTONIC like HostReport.t_usec) possibly
@@ -125,6 +126,8 @@ typedef struct LeaderInput {
         /* Migrations completed lately (e.g. within the last few collection intervals); may be NULL. */
         const LeaderMovedVm *moved;
         size_t n_moved;
+        /* Cluster mode: votequorum's view (copied into the Problem; hosts[].votes per host). */
+        ProblemQuorum quorum;
 } LeaderInput;
 
 /* Host mode → solver state: entering-maintenance/maintenance → HOST_MAINTENANCE,

@@ -1042,6 +1042,65 @@ static void on_round(Cluster *c, void *userdata) {
         manager_cluster_report_now(userdata);
 }
 
+/* ---- quorum ---------------------------------------------------------------------------------------- */
+
+void manager_cluster_quorum(Manager *m, LeaderHost *hosts, size_t n_hosts, ProblemQuorum *ret) {
+        ClusterVotes v = {};
+        int k = m->cluster ? cluster_votes(m->cluster, &v) : -ENOTCONN;
+
+        for (size_t i = 0; k >= 0 && i < n_hosts; i++) {
+                uint32_t id = cluster_host_nodeid(m->cluster, hosts[i].config->name);
+                hosts[i].votes = 0;
+                if (id)
+                        k = cluster_node_votes(m->cluster, id, &hosts[i].votes);
+        }
+        if (k < 0) {
+                log_warning_errno(k, "Failed to read votequorum's votes, DPM powers nothing off: %m");
+                *ret = (ProblemQuorum){.enabled = true, .quorum = 1, .total_votes = 0};
+                return;
+        }
+        *ret = (ProblemQuorum){.enabled = true, .quorum = v.quorum, .total_votes = v.total_votes};
+}
+
+static int votequorum_json(Manager *m, json_object **ret) {
+        static const struct {
+                unsigned flag;
+                const char *name;
+        } flags[] = {
+                {CLUSTER_VQ_TWO_NODE, "two_node"},
+                {CLUSTER_VQ_WAIT_FOR_ALL, "wait_for_all"},
+                {CLUSTER_VQ_LAST_MAN_STANDING, "last_man_standing"},
+                {CLUSTER_VQ_AUTO_TIE_BREAKER, "auto_tie_breaker"},
+                {CLUSTER_VQ_QDEVICE, "qdevice"},
+        };
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object(), *fl = json_object_new_array();
+        ClusterVotes v = {};
+
+        if (!o || !fl)
+                return -ENOMEM;
+        if (!m->cluster || cluster_votes(m->cluster, &v) < 0) {
+                *ret = NULL;
+                return 0;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(flags); i++)
+                if ((v.flags & flags[i].flag) &&
+                    json_object_array_add(fl, json_object_new_string(flags[i].name)) < 0)
+                        return -ENOMEM;
+        if (json_object_object_add(o, "quorum", json_object_new_uint64(v.quorum)) < 0 ||
+            json_object_object_add(o, "total_votes", json_object_new_uint64(v.total_votes)) < 0 ||
+            json_object_object_add(o, "expected_votes", json_object_new_uint64(v.expected_votes)) < 0 ||
+            json_object_object_add(o, "flags", TAKE_PTR(fl)) < 0 ||
+            json_object_object_add(
+                    o, "tolerate_failures", json_object_new_uint64(m->policy->dpm.tolerate_failures)) < 0)
+                return -ENOMEM;
+        if (manager_acting_leader(m) &&
+            (json_object_object_add(o, "dpm_limited", json_object_new_boolean(m->dpm_quorum_limited)) < 0 ||
+             json_object_object_add(o, "votes_after_plan", json_object_new_uint64(m->dpm_votes_after)) < 0))
+                return -ENOMEM;
+        *ret = TAKE_PTR(o);
+        return 0;
+}
+
 /* ---- status ---------------------------------------------------------------------------------------- */
 
 int manager_cluster_status_json(Manager *m, json_object *o) {
@@ -1050,7 +1109,9 @@ int manager_cluster_status_json(Manager *m, json_object *o) {
         const Election *e = m->cluster ? cluster_election(m->cluster) : NULL;
         uint32_t leader = m->cluster ? cluster_leader(m->cluster) : 0;
 
-        if (!cl || !members)
+        _cleanup_(json_object_putp) json_object *vq = NULL;
+
+        if (!cl || !members || votequorum_json(m, &vq) < 0)
                 return -ENOMEM;
         size_t n = 0;
         const uint32_t *ids = e ? election_members(e, &n) : NULL;
@@ -1083,6 +1144,7 @@ int manager_cluster_status_json(Manager *m, json_object *o) {
             (why && json_object_object_add(cl, "waiting_for", json_object_new_string(why)) < 0) ||
             json_object_object_add(cl, "orders_in_flight", json_object_new_uint64(m->n_orders)) < 0 ||
             json_object_object_add(cl, "members", TAKE_PTR(members)) < 0 ||
+            (vq && json_object_object_add(cl, "votequorum", TAKE_PTR(vq)) < 0) ||
             json_object_object_add(o, "corosync", TAKE_PTR(cl)) < 0)
                 return -ENOMEM;
         return 0;

@@ -783,6 +783,9 @@ int manager_build_problem(Manager *m, const char *force_maintenance, Problem **r
                         .draining = strv_contains(m->draining, hc->name),
                 };
         }
+        ProblemQuorum quorum = {};
+        if (manager_is_cluster(m))
+                manager_cluster_quorum(m, hosts, m->config->n_hosts, &quorum);
         k = leader_automation_at(m->policy, (time_t) (now / USEC_PER_SEC), &level);
         if (k < 0)
                 log_warning(
@@ -801,6 +804,7 @@ int manager_build_problem(Manager *m, const char *force_maintenance, Problem **r
                 .moved = moved,
                 .n_moved = n_moved,
                 .force_maintenance = force_maintenance,
+                .quorum = quorum,
         };
         k = leader_build_problem(&in, ret);
         if (k >= 0)
@@ -955,6 +959,14 @@ int manager_pass(Manager *m) {
                         "DPM: demand below the band; standby waits until it stays there for %" PRIu64
                         " s (dpm.standby_delay)",
                         m->policy->dpm.standby_delay_s);
+        if (plan->dpm_quorum_limited && !m->dpm_quorum_limited)
+                log_notice(
+                        "DPM: no more hosts to standby: quorum (%u of %u votes would stay powered; "
+                        "votequorum needs %u, with dpm.tolerate_failures %u)",
+                        plan->dpm_votes_after, p->quorum.total_votes, p->quorum.quorum,
+                        m->policy->dpm.tolerate_failures);
+        m->dpm_quorum_limited = plan->dpm_quorum_limited;
+        m->dpm_votes_after = plan->dpm_votes_after;
         m->last_metrics = plan->before;
         m->last_plan_usec = manager_realtime_usec();
         metrics_server_solve(m->metrics, plan->solve_ms / 1000.0);
@@ -967,10 +979,11 @@ int manager_pass(Manager *m) {
                 m->last_plan_summary = NULL;
                 if (asprintf(
                             &m->last_plan_summary,
-                            "no action: CPU imbalance %.4f, memory %.4f (%zu unplaceable)%s%s",
+                            "no action: CPU imbalance %.4f, memory %.4f (%zu unplaceable)%s%s%s",
                             plan->before.cpu_imbalance, plan->before.memory_imbalance, plan->n_unplaceable,
                             plan->dpm_power_on_held ? "; DPM power-on held (dpm.power_on_delay)" : "",
-                            plan->dpm_standby_held ? "; DPM standby held (dpm.standby_delay)" : "") < 0)
+                            plan->dpm_standby_held ? "; DPM standby held (dpm.standby_delay)" : "",
+                            plan->dpm_quorum_limited ? "; DPM standby held back by quorum" : "") < 0)
                         m->last_plan_summary = NULL;
                 return 0;
         }

@@ -159,6 +159,10 @@ struct Manager {
         uint64_t n_migrations_ok, n_migrations_failed;
         RecentMove *recent; /* owned array: migrations completed in the last few intervals */
         DpmHysteresis dpm;  /* how long demand has been outside the DPM band (leader passes) */
+        /* The last pass's plan: quorum kept DPM from a standby (Plan.dpm_quorum_limited), and the
+         * votes the hosts left powered hold (cluster mode). */
+        bool dpm_quorum_limited;
+        unsigned dpm_votes_after;
         size_t n_recent;
 
         MetricsServer *metrics; /* owned; counters always, the endpoint when metrics_listen is set */
@@ -281,6 +285,9 @@ int manager_cluster_order_power_off(Manager *m, const char *host);
 /* The leader got a report of host (power-on completion, maintenance progress). */
 void manager_cluster_host_reported(Manager *m, const char *host);
 int manager_cluster_status_json(Manager *m, json_object *o);
+/* votequorum's view for the Problem, each host's votes set in hosts[] (LeaderHost.votes). When
+ * votequorum cannot be read, quorum is out of reach: DPM then powers nothing off. */
+void manager_cluster_quorum(Manager *m, LeaderHost *hosts, size_t n_hosts, ProblemQuorum *ret);
 int manager_forward(
         Manager *m, const char *method, json_object *request, uint64_t id, json_object **ret_reply);
 

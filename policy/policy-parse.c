@@ -660,12 +660,9 @@ static int parse_dpm_hosts(YContext *c, const YNode *n, DpmPolicy *d) {
 
 static int parse_dpm(YContext *c, const YNode *n, DpmPolicy *d) {
         static const char *const keys[] = {
-                "enabled",          "target_utilization",
-                "min_hosts_on",     "headroom_hosts",
-                "power_on_delay",   "standby_delay",
-                "power_on_timeout", "power_on",
-                "power_off",        "hosts",
-                "exclude",          NULL,
+                "enabled",       "target_utilization", "min_hosts_on", "headroom_hosts", "power_on_delay",
+                "standby_delay", "power_on_timeout",   "power_on",     "power_off",      "hosts",
+                "exclude",       "tolerate_failures",  NULL,
         };
         static const char *const band_keys[] = {"low", "high", NULL};
         const YNode *band;
@@ -688,6 +685,8 @@ static int parse_dpm(YContext *c, const YNode *n, DpmPolicy *d) {
         }
         OPT(r, n, "min_hosts_on", yget_unsigned(c, v, "dpm.min_hosts_on", 1, 10000, &d->min_hosts_on));
         OPT(r, n, "headroom_hosts", yget_unsigned(c, v, "dpm.headroom_hosts", 0, 1000, &d->headroom_hosts));
+        OPT(r, n, "tolerate_failures",
+            yget_unsigned(c, v, "dpm.tolerate_failures", 0, 1000, &d->tolerate_failures));
         OPT(r, n, "power_on_delay",
             yget_duration_s(c, v, "dpm.power_on_delay", 0, 86400, &d->power_on_delay_s));
         OPT(r, n, "standby_delay",

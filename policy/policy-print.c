@@ -175,6 +175,7 @@ int policy_to_yaml(const Policy *p, char **ret) {
         put_double(f, "    ", "low", p->dpm.target_low);
         put_double(f, "    ", "high", p->dpm.target_high);
         fprintf(f, "  min_hosts_on: %u\n  headroom_hosts: %u\n", p->dpm.min_hosts_on, p->dpm.headroom_hosts);
+        fprintf(f, "  tolerate_failures: %u\n", p->dpm.tolerate_failures);
         put_duration_s(f, "  ", "power_on_delay", p->dpm.power_on_delay_s);
         put_duration_s(f, "  ", "standby_delay", p->dpm.standby_delay_s);
         put_duration_s(f, "  ", "power_on_timeout", p->dpm.power_on_timeout_s);
@@ -358,6 +359,7 @@ int policy_to_json(const Policy *p, char **ret) {
         jadd(o, "target_utilization", x);
         jadd(o, "min_hosts_on", json_object_new_uint64(p->dpm.min_hosts_on));
         jadd(o, "headroom_hosts", json_object_new_uint64(p->dpm.headroom_hosts));
+        jadd(o, "tolerate_failures", json_object_new_uint64(p->dpm.tolerate_failures));
         jadd(o, "power_on_delay_s", json_object_new_uint64(p->dpm.power_on_delay_s));
         jadd(o, "standby_delay_s", json_object_new_uint64(p->dpm.standby_delay_s));
         jadd(o, "power_on_timeout_s", json_object_new_uint64(p->dpm.power_on_timeout_s));

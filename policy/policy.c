@@ -254,6 +254,7 @@ int policy_copy(const Policy *p, Policy **ret) {
         c->dpm.target_high = p->dpm.target_high;
         c->dpm.min_hosts_on = p->dpm.min_hosts_on;
         c->dpm.headroom_hosts = p->dpm.headroom_hosts;
+        c->dpm.tolerate_failures = p->dpm.tolerate_failures;
         c->dpm.power_on_delay_s = p->dpm.power_on_delay_s;
         c->dpm.standby_delay_s = p->dpm.standby_delay_s;
         c->dpm.power_on_timeout_s = p->dpm.power_on_timeout_s;

@@ -120,6 +120,9 @@ typedef struct DpmPolicy {
         double target_high;      /* fraction 0..1, default 0.81; low < high */
         unsigned min_hosts_on;   /* default 1 */
         unsigned headroom_hosts; /* keep this many hosts' worth of spare capacity; default 1 */
+        /* Cluster mode: a host is put in standby only if the votes of the hosts left powered,
+         * less those of this many of them failing, still make votequorum's quorum; default 0 */
+        unsigned tolerate_failures;
         /* Hysteresis (applied by the leader, not the solver): demand must stay above the band
          * this long before a host is powered on for it (default 300 s), below it this long
          * before a host is put in standby (default 1800 s). 0 = act in the first pass. */

@@ -15,7 +15,7 @@ DRS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DRS_PACKAGES=(
         meson ninja-build gcc clang pkg-config libc6-dev libclang-rt-14-dev
         libyaml-dev libjson-c-dev libglpk-dev libcmocka-dev libvirt-dev libsystemd-dev libmicrohttpd-dev
-        libcpg-dev libquorum-dev libcorosync-common-dev
+        libcpg-dev libquorum-dev libvotequorum-dev libcorosync-common-dev
         clang-format git python3
         scdoc groff-base man-db bash-completion systemd debhelper dpkg-dev lintian
 )

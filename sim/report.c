@@ -29,6 +29,9 @@ int sim_result_to_text(const SimResult *r, FILE *f) {
                 "  steps %" PRIu64 ", samples %" PRIu64 ", passes %" PRIu64 ", plans started %" PRIu64
                 " (%" PRIu64 " replaced by a mandatory one)\n",
                 r->steps, r->samples, r->passes, r->plans_started, r->plans_replaced);
+        if (r->passes_without_quorum > 0)
+                fprintf(f, "  passes skipped without quorum (no majority of votes answering) %" PRIu64 "\n",
+                        r->passes_without_quorum);
         fprintf(f, "  CPU imbalance     min %.4f  median %.4f  max %.4f  final %.4f\n", r->cpu_imbalance.min,
                 r->cpu_imbalance.median, r->cpu_imbalance.max, r->final_cpu_imbalance);
         fprintf(f, "  memory imbalance  min %.4f  median %.4f  max %.4f  final %.4f\n",
@@ -112,6 +115,8 @@ int sim_result_to_json(const SimResult *r, char **ret) {
         ADD_U(o, "steps", r->steps);
         ADD_U(o, "samples", r->samples);
         ADD_U(o, "passes", r->passes);
+        if (r->passes_without_quorum > 0)
+                ADD_U(o, "passes_without_quorum", r->passes_without_quorum);
         ADD_U(o, "plans_started", r->plans_started);
         ADD_U(o, "plans_replaced", r->plans_replaced);
         m = json_object_new_object();

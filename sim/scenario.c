@@ -66,6 +66,9 @@ static void expect_init(SimExpect *e) {
                 .max_final_cpu_imbalance = -1,
                 .max_maintenance_s = -1,
                 .max_power_actions = -1,
+                .min_power_ons = -1,
+                .min_passes_without_quorum = -1,
+                .max_passes_without_quorum = -1,
         };
 }
 
@@ -375,6 +378,9 @@ static int parse_expect(YContext *c, const YNode *n, SimExpect *e) {
                 "max_final_cpu_imbalance",
                 "max_maintenance",
                 "max_power_actions",
+                "min_power_ons",
+                "min_passes_without_quorum",
+                "max_passes_without_quorum",
                 NULL};
         struct {
                 const char *key;
@@ -384,6 +390,9 @@ static int parse_expect(YContext *c, const YNode *n, SimExpect *e) {
                 {"max_migrations", &e->max_migrations, NULL},
                 {"min_migrations", &e->min_migrations, NULL},
                 {"max_power_actions", &e->max_power_actions, NULL},
+                {"min_power_ons", &e->min_power_ons, NULL},
+                {"min_passes_without_quorum", &e->min_passes_without_quorum, NULL},
+                {"max_passes_without_quorum", &e->max_passes_without_quorum, NULL},
                 {"max_moved_twice_within_cooldown", &e->max_moved_twice_within_cooldown, NULL},
                 {"max_returns", &e->max_returns, NULL},
                 {"max_idle_balance_moves", &e->max_idle_balance_moves, NULL},
@@ -565,9 +574,9 @@ static bool host_exists(const Scenario *s, const char *name) {
 }
 
 int scenario_parse(const char *file, const char *buf, size_t len, Scenario **ret, PolicyError *reterr) {
-        static const char *const keys[] = {"name",   "description", "seed",   "duration", "interval",
-                                           "solver", "policy",      "hosts",  "vms",      "migration",
-                                           "power",  "trace",       "events", "expect",   NULL};
+        static const char *const keys[] = {
+                "name", "description", "seed",  "duration", "interval", "solver", "policy", "hosts",
+                "vms",  "migration",   "power", "trace",    "events",   "expect", "quorum", NULL};
         _cleanup_(scenario_freep) Scenario *s = NULL;
         _cleanup_(ynode_freep) YNode *root = NULL;
         YContext ctx = {.file = file, .error = reterr};
@@ -604,6 +613,8 @@ int scenario_parse(const char *file, const char *buf, size_t len, Scenario **ret
                 return r;
         if ((v = ymap_get(root, "interval")) &&
             (r = yget_duration_s(c, v, "interval", 1, 3600, &s->interval_s)) < 0)
+                return r;
+        if ((v = ymap_get(root, "quorum")) && (r = yget_bool(c, v, "quorum", &s->quorum)) < 0)
                 return r;
         if ((v = ymap_get(root, "solver"))) {
                 static const char *const skeys[] = {"greedy_only", "effort", NULL};

@@ -489,6 +489,23 @@ static bool host_answers(const SimHost *h) {
         return h->powered && !h->booting && !h->dead;
 }
 
+/* Scenario.quorum: the votes present (hosts that answer: corosync runs where libvirt does) and
+ * the majority of every host's vote that votequorum needs. */
+static unsigned votes_present(const Sim *s) {
+        unsigned n = 0;
+        for (size_t h = 0; h < s->n_hosts; h++)
+                n += host_answers(&s->hosts[h]);
+        return n;
+}
+
+static unsigned votes_needed(const Sim *s) {
+        return (unsigned) s->n_hosts / 2 + 1;
+}
+
+static bool quorate(const Sim *s) {
+        return !s->sc->quorum || votes_present(s) >= votes_needed(s);
+}
+
 static bool leader_host_fresh(const Sim *s, size_t h) {
         const HostReport *r = collector_get(s->collector, s->hosts[h].name);
         return r && r->t_usec > 0 && !collector_host_is_stale(s->collector, s->hosts[h].name, s->now);
@@ -617,6 +634,20 @@ static void power_remove(Sim *s, PowerOp *op) {
 static int power_start(Sim *s, size_t h, PowerAction a) {
         if (power_find(s, h))
                 return -EBUSY;
+        if (a == POWER_STANDBY && s->sc->quorum) {
+                /* Invariant: what stays powered keeps quorum with tolerate_failures hosts down. */
+                unsigned left = votes_present(s);
+                for (size_t i = 0; i < s->n_power; i++)
+                        left -= s->power[i].action == POWER_STANDBY &&
+                                host_answers(&s->hosts[s->power[i].host]);
+                left -= host_answers(&s->hosts[h]);
+                if (left < votes_needed(s) + s->sc->policy->dpm.tolerate_failures)
+                        violation(
+                                s,
+                                "DPM powers off %s leaving %u votes powered (quorum %u, tolerate_failures %u)",
+                                s->hosts[h].name, left, votes_needed(s),
+                                s->sc->policy->dpm.tolerate_failures);
+        }
         PowerOp *l = reallocarray(s->power, s->n_power + 1, sizeof(PowerOp));
         if (!l)
                 return -ENOMEM;
@@ -719,6 +750,8 @@ static int submit_move(const Problem *p, const PlanMove *mv, void *userdata) {
 
         if (v < 0 || src < 0 || dst < 0)
                 return -ENXIO;
+        if (!quorate(s))
+                return -ENOTCONN; /* a leader without quorum orders nothing */
         if (!leader_host_fresh(s, (size_t) dst) || !leader_host_fresh(s, (size_t) src))
                 return -EHOSTDOWN;
         if (!leader_host_accepts(mode_of(s, (size_t) dst), strv_contains(s->draining, s->hosts[dst].name)))
@@ -799,6 +832,7 @@ static int build_problem(Sim *s, Problem **ret) {
                         .stale = collector_host_is_stale(s->collector, s->hosts[h].name, s->now),
                         .mode = mode_of(s, h),
                         .draining = strv_contains(s->draining, s->hosts[h].name),
+                        .votes = s->sc->quorum && host_answers(&s->hosts[h]),
                 };
         }
         (void) leader_automation_at(s->sc->policy, (time_t) (realtime_usec(s) / USEC), &level);
@@ -834,6 +868,10 @@ static int build_problem(Sim *s, Problem **ret) {
                 .userdata = s,
                 .moved = moved,
                 .n_moved = n_moved,
+                .quorum =
+                        {.enabled = s->sc->quorum,
+                         .quorum = votes_needed(s),
+                         .total_votes = votes_present(s)},
         };
         return leader_build_problem(&in, ret);
 }
@@ -851,6 +889,11 @@ static int pass(Sim *s) {
         };
         int r;
 
+        if (!quorate(s)) {
+                /* No majority: the partition's drsds elect no leader; nothing is decided. */
+                s->res->passes_without_quorum++;
+                return 0;
+        }
         s->res->passes++;
         s->passed_once = true;
         check_stale(s);
@@ -1630,6 +1673,16 @@ static void check_expectations(const Scenario *sc, SimResult *r) {
                 if (n > (uint64_t) e->max_power_actions)
                         FAIL("power actions: %" PRIu64 " > %" PRId64, n, e->max_power_actions);
         }
+        if (e->min_power_ons >= 0 && r->power_on_ok < (uint64_t) e->min_power_ons)
+                FAIL("power-ons: %" PRIu64 " < %" PRId64, r->power_on_ok, e->min_power_ons);
+        if (e->min_passes_without_quorum >= 0 &&
+            r->passes_without_quorum < (uint64_t) e->min_passes_without_quorum)
+                FAIL("passes without quorum: %" PRIu64 " < %" PRId64, r->passes_without_quorum,
+                     e->min_passes_without_quorum);
+        if (e->max_passes_without_quorum >= 0 &&
+            r->passes_without_quorum > (uint64_t) e->max_passes_without_quorum)
+                FAIL("passes without quorum: %" PRIu64 " > %" PRId64, r->passes_without_quorum,
+                     e->max_passes_without_quorum);
         if (e->min_dpm_savings >= 0) {
                 double sav =
                         r->host_hours_always_on > 0 ? 1.0 - r->host_hours_on / r->host_hours_always_on : 0;

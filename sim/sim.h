@@ -108,6 +108,8 @@ typedef struct SimExpect {
         double max_final_cpu_imbalance;
         int64_t max_maintenance_s; /* every evacuation done within this many seconds */
         int64_t max_power_actions; /* standby and power-on commands that ended (ok or failed) */
+        int64_t min_power_ons;     /* power-on commands that succeeded */
+        int64_t min_passes_without_quorum, max_passes_without_quorum;
 } SimExpect;
 
 typedef struct Scenario {
@@ -118,8 +120,11 @@ typedef struct Scenario {
         uint64_t duration_s;
         uint64_t interval_s; /* collection interval (drsd.yaml's interval), default 10 */
         bool greedy_only;    /* solver: greedy heuristic only (default: the full solver) */
-        unsigned effort;     /* solver: deterministic optimizer budget, 0 = default */
-        Policy *policy;      /* owned: defaults overlaid with the scenario's policy */
+        /* Cluster mode's votequorum: one vote per host, every host expected; the leader acts only
+         * while the hosts that answer hold a majority, and DPM keeps it (dpm.tolerate_failures). */
+        bool quorum;
+        unsigned effort; /* solver: deterministic optimizer budget, 0 = default */
+        Policy *policy;  /* owned: defaults overlaid with the scenario's policy */
 
         SimHostSpec *hosts; /* owned array */
         size_t n_hosts;
@@ -206,6 +211,7 @@ typedef struct SimResult {
         uint64_t steps;   /* clock advances (samples, polls, events) */
         uint64_t samples; /* collection rounds */
         uint64_t passes, plans_started, plans_replaced;
+        uint64_t passes_without_quorum; /* Scenario.quorum: leader passes skipped, no majority */
 
         SimStats cpu_imbalance, memory_imbalance; /* over the samples after the first pass */
         double final_cpu_imbalance, final_memory_imbalance;

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 
 #include "dpm.h"
 #include "macro.h"
@@ -84,6 +86,33 @@ static bool rest_carries(const Model *m, size_t c, Load demand, double *scratch_
         rest.mem -= top_k_sum(scratch_mem, n, d->headroom_hosts);
         return rest.cpu > 0 && rest.mem > 0 && demand.cpu <= d->target_high * rest.cpu &&
                demand.mem <= d->target_high * rest.mem;
+}
+
+static int unsigned_desc(const void *x, const void *y) {
+        unsigned a = *(const unsigned *) x, b = *(const unsigned *) y;
+        return a > b ? -1 : a < b;
+}
+
+/* Problem.quorum: the votes of the hosts that stay powered when the hosts in standby (or going
+ * there: standby[]) and host c (SIZE_MAX: none) are off, less the votes of the `tolerate` largest
+ * voters among them (they may fail). A quorum device's votes stay in total_votes. scratch: n_hosts. */
+static unsigned
+votes_left(const Model *m, const bool *standby, size_t c, unsigned tolerate, unsigned *scratch) {
+        const Problem *p = m->problem;
+        unsigned left = p->quorum.total_votes;
+        size_t n = 0;
+
+        for (size_t h = 0; h < m->n_hosts; h++) {
+                unsigned v = p->hosts[h].votes;
+                if (p->hosts[h].state == HOST_STANDBY || standby[h] || h == c)
+                        left -= v < left ? v : left;
+                else if (v > 0)
+                        scratch[n++] = v;
+        }
+        qsort(scratch, n, sizeof(unsigned), unsigned_desc);
+        for (size_t i = 0; i < n && i < tolerate; i++)
+                left -= scratch[i] < left ? scratch[i] : left;
+        return left;
 }
 
 /* May DPM choose host h for standby now? */
@@ -173,7 +202,8 @@ int dpm_run(Model *m, Greedy *g, const MoveReason *host_reason, DpmResult *ret) 
         res.power_on = calloc(H ? H : 1, sizeof(bool));
         _cleanup_free_ double *scratch_cpu = calloc(H ? H : 1, sizeof(double));
         _cleanup_free_ double *scratch_mem = calloc(H ? H : 1, sizeof(double));
-        if (!res.standby || !res.power_on || !scratch_cpu || !scratch_mem)
+        _cleanup_free_ unsigned *scratch_votes = calloc(H ? H : 1, sizeof(unsigned));
+        if (!res.standby || !res.power_on || !scratch_cpu || !scratch_mem || !scratch_votes)
                 return -ENOMEM;
 
         if (!d->enabled || H == 0)
@@ -247,6 +277,12 @@ int dpm_run(Model *m, Greedy *g, const MoveReason *host_reason, DpmResult *ret) 
                         tried[c] = true;
                         if (!rest_carries(m, (size_t) c, demand, scratch_cpu, scratch_mem))
                                 continue;
+                        if (m->problem->quorum.enabled &&
+                            votes_left(m, res.standby, (size_t) c, d->tolerate_failures, scratch_votes) <
+                                    m->problem->quorum.quorum) {
+                                res.quorum_limited = true;
+                                continue;
+                        }
 
                         host_power(m, (size_t) c, false);
                         r = assignment_rebase(m, g->a);
@@ -272,6 +308,8 @@ int dpm_run(Model *m, Greedy *g, const MoveReason *host_reason, DpmResult *ret) 
         }
 
 done:
+        if (m->problem->quorum.enabled)
+                res.votes_after = votes_left(m, res.standby, SIZE_MAX, 0, scratch_votes);
         *ret = res;
         res = (DpmResult){};
         return 0;

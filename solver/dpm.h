@@ -18,6 +18,8 @@
  * demand at ≤ target_high with headroom_hosts of their largest hosts' capacity held spare
  * (per dimension), and evacuate it all or nothing (reason dpm); a host that cannot be emptied
  * is skipped for the next one. Chosen hosts are flagged must_empty in the working model.
+ * Cluster mode (Problem.quorum.enabled): a host is chosen only if the hosts that stay powered
+ * keep quorum + tolerate_failures of them (votes_left()); a host with fewer votes may still be.
  *
  * Greedy on purpose: a consolidation MIP found nothing in 10 s from 32 hosts up (DESIGN.md);
  * LNS may rebalance the result afterwards. */
@@ -30,6 +32,8 @@ typedef struct DpmResult {
         size_t n_standby, n_power_on;
         bool wants_standby, wants_power_on; /* demand outside the band (see Plan) */
         bool standby_held, power_on_held;   /* Problem.dpm_hold_* kept DPM from acting */
+        bool quorum_limited;                /* a standby was refused for Problem.quorum */
+        unsigned votes_after;               /* Problem.quorum: votes of the hosts left powered */
 } DpmResult;
 
 void dpm_result_done(DpmResult *r);

@@ -239,6 +239,20 @@ int plan_to_json(const Problem *p, const Plan *plan, char **ret) {
                         return r;
         }
 
+        /* Only in cluster mode (never for snapshots): the goldens stay as they are. */
+        if (p->quorum.enabled) {
+                json_object *o = json_object_new_object();
+                if ((r = json_add(root, "quorum", o)) < 0 ||
+                    (r = json_add(o, "quorum", json_object_new_uint64(p->quorum.quorum))) < 0 ||
+                    (r = json_add(o, "total_votes", json_object_new_uint64(p->quorum.total_votes))) < 0 ||
+                    (r = json_add(o, "votes_after", json_object_new_uint64(plan->dpm_votes_after))) < 0 ||
+                    (r = json_add(
+                             o, "tolerate_failures",
+                             json_object_new_uint64(p->policy->dpm.tolerate_failures))) < 0 ||
+                    (r = json_add(o, "dpm_limited", json_object_new_boolean(plan->dpm_quorum_limited))) < 0)
+                        return r;
+        }
+
         if (plan->placement_vm) {
                 json_object *o = json_object_new_object();
                 if ((r = json_add(root, "placement", o)) < 0 ||
@@ -328,6 +342,13 @@ int plan_to_text(const Problem *p, const Plan *plan, char **ret) {
         if (plan->dpm_standby_held)
                 buf_printf(
                         &b, "dpm: standby held (demand below the band for less than dpm.standby_delay)\n");
+        if (plan->dpm_quorum_limited)
+                buf_printf(
+                        &b,
+                        "dpm: standby limited by quorum (%u of %u votes stay powered; votequorum needs %u, "
+                        "with dpm.tolerate_failures %u)\n",
+                        plan->dpm_votes_after, p->quorum.total_votes, p->quorum.quorum,
+                        p->policy->dpm.tolerate_failures);
 
         if (plan->placement_vm) {
                 if (plan->placement_host >= 0)

@@ -504,6 +504,8 @@ int solver_plan(const Problem *p, const SolverOptions *opts, Plan **ret) {
         plan->dpm_wants_power_on = dpm.wants_power_on;
         plan->dpm_standby_held = dpm.standby_held;
         plan->dpm_power_on_held = dpm.power_on_held;
+        plan->dpm_quorum_limited = dpm.quorum_limited;
+        plan->dpm_votes_after = dpm.votes_after;
 
         if (lns_ran) {
                 /* GLPK when one of its sub-MIP results is in the plan, else the exchange search. */

@@ -33,6 +33,8 @@ typedef struct SolverHost {
         uint64_t incoming_mib; /* configured memory of VMs migrating here right now (still on their source
                                   in vms): held against this host's capacity until they arrive */
         char **groups;         /* owned strv: labels; host groups of the policy also match by name */
+        unsigned votes;        /* Problem.quorum: the votes this host's corosync node holds now (0: not
+                                  a member, e.g. powered off) */
 } SolverHost;
 
 typedef struct SolverVm {
@@ -48,6 +50,15 @@ typedef struct SolverVm {
         char **groups;           /* owned strv: labels; VM groups of the policy match by name too */
 } SolverVm;
 
+/* Cluster mode: what votequorum says now. DPM puts a host in standby only if the votes of the
+ * hosts that stay powered (total_votes less the votes of every host in or going to standby),
+ * less the votes of dpm.tolerate_failures of them, still reach quorum. */
+typedef struct ProblemQuorum {
+        bool enabled;         /* false (standalone mode, snapshots): no quorum to keep */
+        unsigned quorum;      /* votes votequorum needs now */
+        unsigned total_votes; /* votes present now: members' and a quorum device's */
+} ProblemQuorum;
+
 typedef struct Problem {
         SolverHost *hosts; /* owned array */
         size_t n_hosts;
@@ -62,6 +73,7 @@ typedef struct Problem {
          * is never held. Both false (snapshots): DPM acts in this pass. */
         bool dpm_hold_standby;
         bool dpm_hold_power_on;
+        ProblemQuorum quorum;
 } Problem;
 
 int problem_new(Problem **ret); /* empty, with a default policy */
@@ -144,6 +156,11 @@ typedef struct Plan {
          * *_held: it did not act because the Problem held that direction. */
         bool dpm_wants_standby, dpm_wants_power_on;
         bool dpm_standby_held, dpm_power_on_held;
+        /* Problem.quorum.enabled: a standby DPM wanted was not made because the hosts left
+         * powered would then hold fewer votes than quorum + tolerate_failures hosts' votes;
+         * dpm_votes_after: the votes of the hosts that stay powered after this plan. */
+        bool dpm_quorum_limited;
+        unsigned dpm_votes_after;
         int placement_host; /* solver_place(): chosen host, -1 if none */
         char *placement_vm; /* owned; solver_place(): the requested VM's name (unplaceable.vm is then
                              * SIZE_MAX); NULL for solver_plan() */

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # DPM in cluster mode: 3 hosts (corosync + drsd each), one idle guest per host, a DPM band of
-# 10–30 %. Low load → the leader empties one host and orders that host's own drsd to power it
+# 10–30 %, min_hosts_on 1 and no headroom host: capacity alone would let DPM power off two of
+# the three. Low load → the leader empties one host and orders that host's own drsd to power it
 # off; that drsd announces standby and runs its power_off command (`scripts/testbed power-off`,
-# its libvirtd stops). Two CPU-burning guests → the leader runs power_on for that host, waits
+# its libvirtd and corosync stop). Quorum (votequorum: 3 votes expected, 2 needed) keeps the
+# other two on: the leader says DPM is held back by quorum and powers off no second host. Two CPU-burning guests → the leader runs power_on for that host, waits
 # for its drsd to report a fresh libvirt sample, and orders it back up. Every drsd agrees on
 # the host's mode at each step; every VM runs exactly once, consoles clean.
 set -uo pipefail
@@ -37,7 +39,7 @@ dpm:
   enabled: true
   target_utilization: {low: 10%, high: 30%}
   min_hosts_on: 1
-  headroom_hosts: 1
+  headroom_hosts: 0
   standby_delay: 10s
   power_on_delay: 10s
   power_off: \"$cmd power-off {host}\"
@@ -93,9 +95,39 @@ wait_until 60 "power-off completed" power_history
 power_history show &&
         ok "$off's own drsd ran its power-off command (its history)" || fail "no completed power-off in $off's history"
 
-section "every other drsd restarted: the standby host is remembered"
+section "quorum: no second host powered off"
 up=()
 for h in "${HOSTS[@]}"; do [[ "$h" != "$off" ]] && up+=("$h"); done
+# The leader may have changed (the host powered off may have been the leader).
+cur_leader() { local a; a="$(cl_agree "${up[@]}")" && echo "${a%/*}"; }
+quorum_holds_dpm() {
+        local l
+        l="$(cur_leader)" || return 1
+        [[ "$(cl_status_field "$l" "c.get('votequorum',{}).get('dpm_limited')")" == True ]]
+}
+if wait_until 120 "DPM held back by quorum" quorum_holds_dpm; then
+        l="$(cur_leader)"
+        ok "the leader ($l) holds DPM back for quorum: $(cl_status_field "$l" "c['votequorum']")"
+        cl_ctl "$l" status | grep -E '^(Quorum|DPM):' | sed 's/^/  /'
+        cl_ctl "$l" status | grep -q '^DPM: standby held back by quorum' && ok "drsctl status says so" ||
+                fail "drsctl status does not say that quorum holds DPM back"
+        cl_ctl "$l" plan | grep -q '^dpm: standby limited by quorum' && ok "drsctl plan says so" ||
+                fail "drsctl plan does not say that quorum limits DPM"
+        grep -q 'DPM: no more hosts to standby: quorum' "$(cl_dir "$l")/drsd.log" &&
+                ok "the leader's journal says so" || fail "no quorum message in $l's log"
+else
+        fail "the leader never said that quorum holds DPM back"
+        cl_ctl "${up[0]}" status
+fi
+n_standby=0
+for h in "${HOSTS[@]}"; do [[ "$(mode_of "${up[0]}" "$h")" == standby ]] && n_standby=$((n_standby + 1)); done
+((n_standby == 1)) && ok "one host in standby, two on (quorum kept)" || fail "$n_standby hosts in standby"
+for h in "${up[@]}"; do
+        virsh -q -c "$("$TB" uri "$h")" version >/dev/null 2>&1 && ok "$h's libvirtd answers" ||
+                fail "$h's libvirtd does not answer (powered off?)"
+done
+
+section "every other drsd restarted: the standby host is remembered"
 # The powered-off host cannot announce its standby to drsds that start now: each drsd keeps
 # the modes its peers announced (hosts.json), or DPM could never power that host on again.
 for h in "${up[@]}"; do cl_stop "$h"; done
@@ -114,8 +146,6 @@ start_guest b1 "${up[0]}" 128 burn || exit 1
 start_guest b2 "${up[1]}" 128 burn || exit 1
 ok "b1 on ${up[0]}, b2 on ${up[1]}"
 t1="$(now_ms)"
-# The leader may have changed (the host powered off may have been the leader).
-cur_leader() { local a; a="$(cl_agree "${up[@]}")" && echo "${a%/*}"; }
 host_up() {
         local l
         l="$(cur_leader)" || return 1

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <cmocka.h>
 
@@ -155,12 +156,159 @@ static void test_disabled_wants_nothing(void **state) {
         plan_free(plan);
 }
 
+/* ---- quorum (cluster mode) ------------------------------------------------------------------ */
+
+/* n hosts of 32 cores at 1 % load (far below the band), one small VM each; no headroom, so only
+ * min_hosts_on and quorum limit how many go to standby. */
+static Problem *idle_cluster(unsigned n) {
+        char buf[4096];
+        size_t o = 0;
+        o += (size_t) snprintf(buf + o, sizeof(buf) - o, "hosts:\n");
+        for (unsigned i = 1; i <= n; i++)
+                o += (size_t) snprintf(
+                        buf + o, sizeof(buf) - o, "  - {name: h%02u, cpus: 32, memory_mib: 131072}\n", i);
+        o += (size_t) snprintf(buf + o, sizeof(buf) - o, "vms:\n");
+        for (unsigned i = 1; i <= n; i++)
+                o += (size_t) snprintf(
+                        buf + o, sizeof(buf) - o,
+                        "  - {name: vm%02u, host: h%02u, vcpus: 1, memory_mib: 1024, cpu_demand: 0.3}\n", i,
+                        i);
+        (void) snprintf(
+                buf + o, sizeof(buf) - o,
+                "policy:\n  dpm: {enabled: true, min_hosts_on: 1, headroom_hosts: 0}\n");
+        return tp_parse(buf);
+}
+
+/* Cluster mode as votequorum reports it: every host a member with `votes` each (votes[i], or 1). */
+static void set_quorum(Problem *p, unsigned quorum, unsigned total_votes, const unsigned *votes) {
+        p->quorum = (ProblemQuorum){.enabled = true, .quorum = quorum, .total_votes = total_votes};
+        for (size_t h = 0; h < p->n_hosts; h++)
+                p->hosts[h].votes = votes ? votes[h] : 1;
+}
+
+typedef struct QuorumCase {
+        const char *name;
+        unsigned n_hosts;
+        unsigned quorum, total_votes; /* what votequorum reports */
+        unsigned votes[8];            /* per host; all 0 = 1 each */
+        unsigned n_standby_before;    /* hosts h01… already powered off (votes 0, gone from total) */
+        unsigned tolerate;
+        size_t expect_standby;
+        bool expect_limited;
+} QuorumCase;
+
+static const QuorumCase quorum_cases[] = {
+        /* Without quorum DPM would leave one host on (min_hosts_on 1). */
+        {"default, 5 hosts: 3 of 5 stay", 5, 3, 5, {}, 0, 0, 2, true},
+        {"default, 5 hosts, tolerate 1: 4 stay", 5, 3, 5, {}, 0, 1, 1, true},
+        {"default, 5 hosts, tolerate 2: all stay", 5, 3, 5, {}, 0, 2, 0, true},
+        {"default, 5 hosts, 2 off already: none more", 5, 3, 3, {}, 2, 0, 0, true},
+        {"default, 3 hosts (the testbed): 2 of 3 stay", 3, 2, 3, {}, 0, 0, 1, true},
+        {"default, 3 hosts, tolerate 1: all stay", 3, 2, 3, {}, 0, 1, 0, true},
+        /* two_node: votequorum reports quorum 1 with 2 votes: one may go. */
+        {"two_node", 2, 1, 2, {}, 0, 0, 1, false},
+        {"two_node, tolerate 1", 2, 1, 2, {}, 0, 1, 0, true},
+        /* last_man_standing: 5 hosts, 2 off and votequorum recalculated expected votes to 3,
+         * quorum 2: one more may go (without it, quorum 3: none). */
+        {"last_man_standing, recalculated", 5, 2, 3, {}, 2, 0, 1, true},
+        /* auto_tie_breaker is not counted on: 4 hosts, quorum 3 → 3 stay, not 2. */
+        {"auto_tie_breaker not counted on", 4, 3, 4, {}, 0, 0, 1, true},
+        /* A quorum device with 2 votes (3 hosts): 5 votes, quorum 3: two hosts may go. */
+        {"qdevice with 2 votes", 3, 3, 5, {}, 0, 0, 2, false},
+        /* Weighted votes: h01 holds 3 of 6 (quorum 4): it never goes, the others may until 4 stay. */
+        {"weighted votes", 4, 4, 6, {3, 1, 1, 1}, 0, 0, 2, true},
+};
+
+static void test_quorum_cases(void **state) {
+        for (size_t i = 0; i < ELEMENTSOF(quorum_cases); i++) {
+                const QuorumCase *c = &quorum_cases[i];
+                _cleanup_(tp_problem_freep) Problem *p = idle_cluster(c->n_hosts);
+                unsigned votes[8];
+                for (unsigned h = 0; h < c->n_hosts; h++)
+                        votes[h] = c->votes[h] ?: 1;
+                for (unsigned h = 0; h < c->n_standby_before; h++) {
+                        /* Already powered off: in standby, holding no VM and no vote. */
+                        p->hosts[h].state = HOST_STANDBY;
+                        votes[h] = 0;
+                        p->vms[h].host = (int) (p->n_hosts - 1);
+                }
+                set_quorum(p, c->quorum, c->total_votes, votes);
+                p->policy->dpm.tolerate_failures = c->tolerate;
+
+                Plan *plan = plan_of(p);
+                fprintf(stderr, "%s: %zu standby, limited %d, votes after %u\n", c->name,
+                        n_power(plan, POWER_STANDBY), plan->dpm_quorum_limited, plan->dpm_votes_after);
+                assert_int_equal(n_power(plan, POWER_STANDBY), c->expect_standby);
+                assert_int_equal(plan->dpm_quorum_limited, c->expect_limited);
+                /* Whatever was chosen, what stays powered keeps quorum with the tolerance. */
+                unsigned left = c->total_votes, stay[8], n_stay = 0;
+                for (size_t h = 0; h < p->n_hosts; h++) {
+                        bool off = p->hosts[h].state == HOST_STANDBY;
+                        for (size_t k = 0; k < plan->n_power; k++)
+                                off |= plan->power[k].host == h && plan->power[k].action == POWER_STANDBY;
+                        if (off)
+                                left -= votes[h];
+                        else
+                                stay[n_stay++] = votes[h];
+                }
+                assert_int_equal(plan->dpm_votes_after, left);
+                for (unsigned t = 0; t < c->tolerate && n_stay > 0; t++) {
+                        unsigned *mx = &stay[0];
+                        for (unsigned k = 1; k < n_stay; k++)
+                                if (stay[k] > *mx)
+                                        mx = &stay[k];
+                        left -= *mx;
+                        *mx = 0;
+                }
+                assert_true(left >= c->quorum);
+                plan_free(plan);
+        }
+}
+
+/* A host ordered to standby whose corosync is still a member (its power-off has not finished)
+ * still holds its votes but is leaving: it counts as gone. */
+static void test_quorum_pending_power_off(void **state) {
+        _cleanup_(tp_problem_freep) Problem *p = idle_cluster(5);
+        set_quorum(p, 3, 5, NULL);
+        p->hosts[0].state = HOST_STANDBY;
+        p->vms[0].host = 4;
+        Plan *plan = plan_of(p);
+        assert_int_equal(n_power(plan, POWER_STANDBY), 1);
+        assert_true(plan->dpm_quorum_limited);
+        assert_int_equal(plan->dpm_votes_after, 3);
+        char *text = NULL, *json = NULL;
+        assert_int_equal(plan_to_text(p, plan, &text), 0);
+        assert_non_null(strstr(
+                text, "dpm: standby limited by quorum (3 of 5 votes stay powered; votequorum needs 3"));
+        assert_int_equal(plan_to_json(p, plan, &json), 0);
+        assert_non_null(strstr(json, "\"dpm_limited\": true"));
+        free(text);
+        free(json);
+        plan_free(plan);
+}
+
+/* Standalone mode (quorum not enabled): no limit, nothing said about quorum. */
+static void test_quorum_standalone(void **state) {
+        _cleanup_(tp_problem_freep) Problem *p = idle_cluster(5);
+        Plan *plan = plan_of(p);
+        assert_true(n_power(plan, POWER_STANDBY) > 2); /* more than a 5-vote quorum would allow */
+        assert_false(plan->dpm_quorum_limited);
+        char *json = NULL;
+        assert_int_equal(plan_to_json(p, plan, &json), 0);
+        assert_null(strstr(json, "\"quorum\""));
+        free(json);
+        plan_free(plan);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_power_on_held),
                 cmocka_unit_test(test_standby_held),
                 cmocka_unit_test(test_mandatory_power_on_not_held),
                 cmocka_unit_test(test_disabled_wants_nothing),
+                cmocka_unit_test(test_quorum_cases),
+                cmocka_unit_test(test_quorum_pending_power_off),
+                cmocka_unit_test(test_quorum_standalone),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
