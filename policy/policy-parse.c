@@ -60,8 +60,8 @@ static int parse_weights(YContext *c, const YNode *n, BalancePolicy *b) {
 
 static int parse_balance(YContext *c, const YNode *n, BalancePolicy *b) {
         static const char *const keys[] = {
-                "enabled",  "aggressiveness",     "weights",  "min_gain",
-                "cooldown", "max_moves_per_pass", "interval", NULL,
+                "enabled",  "aggressiveness", "weights", "min_gain", "cooldown", "max_moves_per_pass",
+                "interval", "overload",       NULL,
         };
         unsigned u;
         int r = ymap_check(c, n, "balance", keys);
@@ -77,6 +77,7 @@ static int parse_balance(YContext *c, const YNode *n, BalancePolicy *b) {
         OPT(r, n, "max_moves_per_pass",
             yget_unsigned(c, v, "balance.max_moves_per_pass", 1, 10000, &b->max_moves_per_pass));
         OPT(r, n, "interval", yget_duration_s(c, v, "balance.interval", 1, 86400, &b->interval_s));
+        OPT(r, n, "overload", yget_fraction(c, v, "balance.overload", 0.1, 1, &b->overload));
         return 0;
 }
 

@@ -109,6 +109,7 @@ int policy_to_yaml(const Policy *p, char **ret) {
         put_duration_s(f, "  ", "cooldown", p->balance.cooldown_s);
         fprintf(f, "  max_moves_per_pass: %u\n", p->balance.max_moves_per_pass);
         put_duration_s(f, "  ", "interval", p->balance.interval_s);
+        put_double(f, "  ", "overload", p->balance.overload);
 
         fputs("limits:\n", f);
         fprintf(f, "  migrations_per_host:\n    outgoing: %u\n    incoming: %u\n",
@@ -282,6 +283,7 @@ int policy_to_json(const Policy *p, char **ret) {
         jadd(o, "cooldown_s", json_object_new_uint64(p->balance.cooldown_s));
         jadd(o, "max_moves_per_pass", json_object_new_uint64(p->balance.max_moves_per_pass));
         jadd(o, "interval_s", json_object_new_uint64(p->balance.interval_s));
+        jadd(o, "overload", jdouble(p->balance.overload));
         jadd(root, "balance", o);
 
         o = json_object_new_object();

@@ -120,6 +120,7 @@ int policy_new(Policy **ret) {
                 .cooldown_s = 3600,
                 .max_moves_per_pass = 50,
                 .interval_s = 300,
+                .overload = 1.0,
         };
         p->limits = (LimitsPolicy){
                 .migrations_out_per_host = 1,
@@ -293,6 +294,16 @@ int policy_copy(const Policy *p, Policy **ret) {
 }
 
 /* ---- queries ---- */
+
+double power_model_watts(const PowerModel *m, double utilization) {
+        if (!m || !m->known)
+                return 0;
+        double x = fmin(fmax(utilization, 0), 1) * (POWER_MODEL_POINTS - 1);
+        size_t i = (size_t) x;
+        if (i >= POWER_MODEL_POINTS - 1)
+                return m->watts[POWER_MODEL_POINTS - 1];
+        return m->watts[i] + (m->watts[i + 1] - m->watts[i]) * (x - (double) i);
+}
 
 double policy_imbalance_threshold(int aggressiveness) {
         /* Weighted standard deviation of utilization above which a balancing pass acts:

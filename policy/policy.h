@@ -24,6 +24,17 @@ typedef enum AutomationLevel {
 const char *automation_level_to_string(AutomationLevel l);
 AutomationLevel automation_level_from_string(const char *s);
 
+/* A host's power draw by CPU utilization: watts at 0, 10, …, 100 % (a SPECpower-style curve),
+ * linear in between; {idle_watts, max_watts} is the straight line between the two. */
+#define POWER_MODEL_POINTS 11
+typedef struct PowerModel {
+        bool known; /* false: no model (the solver then ignores power) */
+        double watts[POWER_MODEL_POINTS];
+} PowerModel;
+
+/* Watts at utilization (clamped to 0..1); 0 when the model is unknown. */
+double power_model_watts(const PowerModel *m, double utilization);
+
 typedef struct BalancePolicy {
         bool enabled;         /* default true */
         int aggressiveness;   /* 1..5, default 3; see policy_imbalance_threshold() */
@@ -34,6 +45,10 @@ typedef struct BalancePolicy {
         uint64_t cooldown_s;  /* a VM moved less than this ago is not moved for balance; default 3600 */
         unsigned max_moves_per_pass; /* 1..10000, default 50 */
         uint64_t interval_s;         /* pass interval, default 300 */
+        /* A host whose CPU demand is above this share of its capacity is relieved by balance
+         * whatever the cluster's imbalance (and DPM powers a host on when no powered host has
+         * room for the excess); 0.1..1, default 1.0 (demand above capacity) */
+        double overload;
 } BalancePolicy;
 
 typedef struct LimitsPolicy {

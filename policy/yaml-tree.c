@@ -635,6 +635,51 @@ int yget_double(YContext *c, const YNode *n, const char *what, double min, doubl
         return 0;
 }
 
+int yget_power_model(YContext *c, const YNode *n, const char *what, PowerModel *ret) {
+        static const char *const keys[] = {"idle_watts", "max_watts", "watts", NULL};
+        PowerModel m = {.known = true};
+        const YNode *idle, *max, *w;
+        char f[128];
+        int r = ymap_check(c, n, what, keys);
+        if (r < 0)
+                return r;
+        idle = ymap_get(n, "idle_watts");
+        max = ymap_get(n, "max_watts");
+        w = ymap_get(n, "watts");
+        if (w && (idle || max))
+                return yerr(
+                        c, n, "'%s' takes either 'watts' or 'idle_watts' and 'max_watts', not both", what);
+        if (w) {
+                if ((r = yexpect(c, w, YNODE_SEQUENCE, what)) < 0)
+                        return r;
+                if (w->n_children != POWER_MODEL_POINTS)
+                        return yerr(
+                                c, w, "'%s.watts' needs %d values (watts at 0, 10, …, 100 %% CPU), not %zu",
+                                what, POWER_MODEL_POINTS, w->n_children);
+                for (size_t i = 0; i < POWER_MODEL_POINTS; i++) {
+                        (void) snprintf(f, sizeof(f), "%s.watts[%zu]", what, i);
+                        if ((r = yget_double(c, w->children[i], f, 0, 100000, &m.watts[i])) < 0)
+                                return r;
+                }
+        } else {
+                double lo, hi;
+                if (!idle || !max)
+                        return yerr(c, n, "'%s' needs 'watts' or both 'idle_watts' and 'max_watts'", what);
+                (void) snprintf(f, sizeof(f), "%s.idle_watts", what);
+                if ((r = yget_double(c, idle, f, 0, 100000, &lo)) < 0)
+                        return r;
+                (void) snprintf(f, sizeof(f), "%s.max_watts", what);
+                if ((r = yget_double(c, max, f, 0, 100000, &hi)) < 0)
+                        return r;
+                if (hi < lo)
+                        return yerr(c, max, "'%s.max_watts' (%g) is below 'idle_watts' (%g)", what, hi, lo);
+                for (size_t i = 0; i < POWER_MODEL_POINTS; i++)
+                        m.watts[i] = lo + (hi - lo) * (double) i / (POWER_MODEL_POINTS - 1);
+        }
+        *ret = m;
+        return 0;
+}
+
 int parse_duration_ms(const char *s, uint64_t *ret) {
         static const struct {
                 const char *unit;

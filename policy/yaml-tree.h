@@ -103,6 +103,9 @@ int yget_duration_s(
 int yget_size_mib(YContext *c, const YNode *n, const char *what, uint64_t min, uint64_t max, uint64_t *ret);
 /* "45%" or "0.45"; result as a fraction. */
 int yget_fraction(YContext *c, const YNode *n, const char *what, double min, double max, double *ret);
+/* A power model: {idle_watts: W, max_watts: W} (a straight line) or {watts: [W0, W10, …, W100]}
+ * (POWER_MODEL_POINTS values, watts at 0, 10, …, 100 % CPU), each 0..100000 W. */
+int yget_power_model(YContext *c, const YNode *n, const char *what, PowerModel *ret);
 /* A non-null scalar of 1..max_len bytes, returned as a new string. */
 int yget_string(YContext *c, const YNode *n, const char *what, size_t max_len, char **ret);
 /* A sequence of at most max_count such strings, returned as a new strv (empty: a strv with no

@@ -58,6 +58,35 @@ static int double_desc(const void *x, const void *y) {
         return a > b ? -1 : a < b;
 }
 
+/* Local overload (balance.overload): a powered host's CPU demand is above that share of its
+ * capacity and no other powered host has room (up to the band's top) for even the smallest of
+ * its VMs: a reason to power a host on although the cluster as a whole may be inside the band. */
+static bool overload_needs_room(const Model *m, const Assignment *a) {
+        const Policy *pol = m->problem->policy;
+        double best_room = 0;
+        bool over = false;
+
+        for (size_t h = 0; h < m->n_hosts; h++) {
+                if (!m->counted[h])
+                        continue;
+                if (a->cpu_load[h] > pol->balance.overload * m->cpu_cap[h] + 1e-9)
+                        over = true;
+                else if (m->target_ok[h])
+                        best_room = fmax(best_room, pol->dpm.target_high * m->cpu_cap[h] - a->cpu_load[h]);
+        }
+        if (!over)
+                return false;
+        for (size_t v = 0; v < m->n_vms; v++) {
+                int h = a->host[v];
+                if (h < 0 || !m->counted[h] || m->fixed[v] || m->cpu[v] <= 0 ||
+                    a->cpu_load[h] <= pol->balance.overload * m->cpu_cap[h] + 1e-9)
+                        continue;
+                if (m->cpu[v] <= best_room)
+                        return false; /* a VM of an overloaded host fits elsewhere: balance's job */
+        }
+        return true;
+}
+
 /* Sum of the k largest values of caps[0..n). Sorts caps. */
 static double top_k_sum(double *caps, size_t n, unsigned k) {
         double s = 0;
@@ -134,15 +163,37 @@ static bool standby_eligible(const Model *m, const Assignment *a, size_t h) {
         return true;
 }
 
-/* Standby hosts DPM may power on, largest first (memory, then CPU, then index). */
+/* Watts per core at full load: the lower, the more efficient the host. 0 without a model. */
+static double watts_per_core(const Model *m, size_t h) {
+        const PowerModel *pm = &m->problem->hosts[h].power;
+        return pm->known && m->cpu_cap[h] > 0 ? pm->watts[POWER_MODEL_POINTS - 1] / m->cpu_cap[h] : 0;
+}
+
+/* Whether a and b differ in efficiency by more than 2 % (power models known): then efficiency
+ * decides which host DPM keeps or wakes, else memory does. */
+static int efficiency_cmp(const Model *m, size_t a, size_t b) {
+        double ea = watts_per_core(m, a), eb = watts_per_core(m, b);
+        if (ea <= 0 || eb <= 0 || fabs(ea - eb) <= 0.02 * fmax(ea, eb))
+                return 0;
+        return ea < eb ? -1 : 1;
+}
+
+/* Standby hosts DPM may power on: the most efficient first (watts per core, with power
+ * models), then the largest (memory, then CPU, then index). */
 static int next_power_on(const Model *m, const bool *power_on) {
         const Problem *p = m->problem;
         int best = -1;
         for (size_t h = 0; h < m->n_hosts; h++) {
                 if (p->hosts[h].state != HOST_STANDBY || p->hosts[h].frozen || power_on[h])
                         continue;
-                if (best < 0 || m->mem_cap[h] > m->mem_cap[best] ||
-                    (m->mem_cap[h] == m->mem_cap[best] && m->cpu_cap[h] > m->cpu_cap[best]))
+                if (best < 0) {
+                        best = (int) h;
+                        continue;
+                }
+                int e = efficiency_cmp(m, h, (size_t) best);
+                if (e < 0 ||
+                    (e == 0 && (m->mem_cap[h] > m->mem_cap[best] ||
+                                (m->mem_cap[h] == m->mem_cap[best] && m->cpu_cap[h] > m->cpu_cap[best]))))
                         best = (int) h;
         }
         return best;
@@ -192,6 +243,98 @@ static int power_on_for_unplaceable(Model *m, Greedy *g, const MoveReason *host_
         return 0;
 }
 
+typedef struct Candidate {
+        size_t host;
+        long efficiency; /* watts per core in 2 % classes (higher: less efficient); 0 without a model */
+        double mem_cfg;  /* configured memory to move */
+} Candidate;
+
+static int candidate_cmp(const void *x, const void *y) {
+        const Candidate *a = x, *b = y;
+        if (a->efficiency != b->efficiency)
+                return a->efficiency > b->efficiency ? -1 : 1;
+        if (a->mem_cfg != b->mem_cfg)
+                return a->mem_cfg < b->mem_cfg ? -1 : 1;
+        return a->host < b->host ? -1 : a->host > b->host;
+}
+
+/* Down: picks the hosts to empty in one go — the least efficient first (power models), then the
+ * least memory to move — while the powered hosts stay below the band's bottom, the others carry
+ * the demand (rest_carries), quorum holds and the pass's move budget lasts; marks them all off,
+ * then evacuates each onto the hosts that stay on, so no VM moves twice. A host that cannot be
+ * emptied is powered on again (a target for the rest). */
+static int consolidate(
+        Model *m, Greedy *g, Load demand, DpmResult *res, double *scratch_cpu, double *scratch_mem,
+        unsigned *scratch_votes) {
+        const Problem *p = m->problem;
+        const DpmPolicy *d = &p->policy->dpm;
+        unsigned min_on = d->min_hosts_on > 1 ? d->min_hosts_on : 1;
+        unsigned budget = p->policy->balance.max_moves_per_pass;
+        size_t H = m->n_hosts, n_cand = 0, n_on, moves = 0, n_sel = 0;
+        int r;
+
+        _cleanup_free_ Candidate *cand = calloc(H ? H : 1, sizeof(Candidate));
+        _cleanup_free_ bool *sel = calloc(H ? H : 1, sizeof(bool));
+        if (!cand || !sel)
+                return -ENOMEM;
+        for (size_t h = 0; h < H; h++) {
+                if (!standby_eligible(m, g->a, h))
+                        continue;
+                double wpc = watts_per_core(m, h);
+                cand[n_cand++] = (Candidate){
+                        .host = h,
+                        .efficiency = wpc > 0 ? lround(log(wpc) / log(1.02)) : 0,
+                        .mem_cfg = g->a->mem_cfg[h],
+                };
+        }
+        qsort(cand, n_cand, sizeof(Candidate), candidate_cmp);
+
+        for (size_t i = 0; i < n_cand; i++) {
+                size_t c = cand[i].host;
+                Load cap = counted_capacity(m, &n_on);
+                if (utilization(demand, cap) >= d->target_low || n_on <= min_on)
+                        break;
+                if (n_sel > 0 && moves + g->a->count[c] > budget)
+                        break;
+                if (!rest_carries(m, c, demand, scratch_cpu, scratch_mem))
+                        continue;
+                if (p->quorum.enabled &&
+                    votes_left(m, sel, c, d->tolerate_failures, scratch_votes) < p->quorum.quorum) {
+                        res->quorum_limited = true;
+                        continue;
+                }
+                host_power(m, c, false);
+                sel[c] = true;
+                n_sel++;
+                moves += g->a->count[c];
+        }
+        if (n_sel == 0)
+                return 0;
+
+        r = assignment_rebase(m, g->a);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n_cand; i++) {
+                size_t c = cand[i].host;
+                if (!sel[c])
+                        continue;
+                r = greedy_evacuate_host(g, c, REASON_DPM);
+                if (r == -ENOSPC) {
+                        sel[c] = false;
+                        host_power(m, c, true);
+                        r = assignment_rebase(m, g->a);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (r < 0)
+                        return r;
+                res->standby[c] = true;
+                res->n_standby++;
+        }
+        return 0;
+}
+
 int dpm_run(Model *m, Greedy *g, const MoveReason *host_reason, DpmResult *ret) {
         const DpmPolicy *d = &m->problem->policy->dpm;
         _cleanup_(dpm_result_done) DpmResult res = {};
@@ -212,13 +355,15 @@ int dpm_run(Model *m, Greedy *g, const MoveReason *host_reason, DpmResult *ret) 
         Load demand = total_demand(m, g->a);
 
         /* Up. */
-        if (utilization(demand, counted_capacity(m, NULL)) > d->target_high) {
+        if (utilization(demand, counted_capacity(m, NULL)) > d->target_high ||
+            overload_needs_room(m, g->a)) {
                 res.wants_power_on = true;
                 res.power_on_held = m->problem->dpm_hold_power_on;
         }
         if (res.wants_power_on && !res.power_on_held) {
                 bool changed = false;
-                while (utilization(demand, counted_capacity(m, NULL)) > d->target_high) {
+                while (utilization(demand, counted_capacity(m, NULL)) > d->target_high ||
+                       overload_needs_room(m, g->a)) {
                         int h = next_power_on(m, res.power_on);
                         if (h < 0)
                                 break;
@@ -253,58 +398,10 @@ int dpm_run(Model *m, Greedy *g, const MoveReason *host_reason, DpmResult *ret) 
                 res.wants_standby = true;
                 res.standby_held = m->problem->dpm_hold_standby;
         }
-        while (res.wants_standby && !res.standby_held) {
-                Load cap = counted_capacity(m, &n_on);
-                if (utilization(demand, cap) >= d->target_low ||
-                    n_on <= (d->min_hosts_on > 1 ? d->min_hosts_on : 1))
-                        break;
-
-                bool done_one = false;
-                _cleanup_free_ bool *tried = calloc(H, sizeof(bool));
-                if (!tried)
-                        return -ENOMEM;
-                for (;;) {
-                        /* The emptiest eligible host not tried yet. */
-                        int c = -1;
-                        for (size_t h = 0; h < H; h++) {
-                                if (tried[h] || !standby_eligible(m, g->a, h))
-                                        continue;
-                                if (c < 0 || g->a->mem_cfg[h] < g->a->mem_cfg[c])
-                                        c = (int) h;
-                        }
-                        if (c < 0)
-                                break;
-                        tried[c] = true;
-                        if (!rest_carries(m, (size_t) c, demand, scratch_cpu, scratch_mem))
-                                continue;
-                        if (m->problem->quorum.enabled &&
-                            votes_left(m, res.standby, (size_t) c, d->tolerate_failures, scratch_votes) <
-                                    m->problem->quorum.quorum) {
-                                res.quorum_limited = true;
-                                continue;
-                        }
-
-                        host_power(m, (size_t) c, false);
-                        r = assignment_rebase(m, g->a);
-                        if (r < 0)
-                                return r;
-                        r = greedy_evacuate_host(g, (size_t) c, REASON_DPM);
-                        if (r == -ENOSPC) {
-                                host_power(m, (size_t) c, true);
-                                r = assignment_rebase(m, g->a);
-                                if (r < 0)
-                                        return r;
-                                continue;
-                        }
-                        if (r < 0)
-                                return r;
-                        res.standby[c] = true;
-                        res.n_standby++;
-                        done_one = true;
-                        break;
-                }
-                if (!done_one)
-                        break;
+        if (res.wants_standby && !res.standby_held) {
+                r = consolidate(m, g, demand, &res, scratch_cpu, scratch_mem, scratch_votes);
+                if (r < 0)
+                        return r;
         }
 
 done:

@@ -7,17 +7,22 @@
  * hosts that count (up), with the demand of every placed VM (also those still on hosts being
  * emptied).
  *
- * Up: when above target_high — or when mandatory moves left VMs without a place — power on
- * standby hosts (not frozen), largest first, until back at or below target_high (for
- * unplaceable VMs: one more host at a time while that places more of them). Powered-on hosts
- * become targets; balance then moves VMs there (reason dpm).
+ * Up: when above target_high — or when a host is overloaded (balance.overload) and no other
+ * powered host has room for any of its VMs, or when mandatory moves left VMs without a place —
+ * power on standby hosts (not frozen), the most efficient first (watts per core at full load,
+ * with power models), then the largest, until back at or below target_high (for unplaceable
+ * VMs: one more host at a time while that places more of them). Powered-on hosts become
+ * targets; balance then moves VMs there (reason dpm).
  *
- * Down: while below target_low, nothing is unplaceable, nothing was powered on and more than
- * max(min_hosts_on, 1) hosts are on: take the emptiest eligible host (least configured memory
- * to migrate; dpm_may_standby, no VM in its cooldown), check that the others could carry the
- * demand at ≤ target_high with headroom_hosts of their largest hosts' capacity held spare
- * (per dimension), and evacuate it all or nothing (reason dpm); a host that cannot be emptied
- * is skipped for the next one. Chosen hosts are flagged must_empty in the working model.
+ * Down: when below target_low, nothing is unplaceable, nothing was powered on and more than
+ * max(min_hosts_on, 1) hosts are on: rank the eligible hosts (dpm_may_standby, no VM in its
+ * cooldown or just arrived) least efficient first (power models; 2 % classes), then least
+ * configured memory to migrate; take them in that order while the powered hosts stay below
+ * target_low, the others could carry the demand at ≤ target_high with headroom_hosts of their
+ * largest hosts' capacity held spare (per dimension), quorum holds and the VMs to move fit in
+ * balance.max_moves_per_pass (at least one host); flag them all must_empty, then evacuate each
+ * all or nothing (reason dpm) onto the hosts that stay on, so no VM moves twice; a host that
+ * cannot be emptied is powered on again (a target for the others).
  * Cluster mode (Problem.quorum.enabled): a host is chosen only if the hosts that stay powered
  * keep quorum + tolerate_failures of them (votes_left()); a host with fewer votes may still be.
  *

@@ -804,6 +804,51 @@ static void greedy_pick_candidates(const Greedy *g, HostHeat *heat, bool *hot, b
         }
 }
 
+static bool host_over(const Model *m, const Assignment *a, size_t h, double overload) {
+        return m->counted[h] && a->cpu_load[h] > overload * m->cpu_cap[h] + 1e-9;
+}
+
+int greedy_relieve(Greedy *g, unsigned budget, double overload, const bool *dpm_target) {
+        const Model *m = g->m;
+        Assignment *a = g->a;
+        unsigned n = 0;
+
+        for (unsigned it = 0; it < 2 * budget + 8; it++) {
+                size_t best_v = SIZE_MAX, best_h = 0;
+                double best_delta = INFINITY, best_mib = INFINITY;
+
+                for (size_t v = 0; v < m->n_vms; v++) {
+                        int s = a->host[v];
+                        if (s < 0 || !m->may_balance[v] || greedy_in_unit(g, v) ||
+                            !host_over(m, a, (size_t) s, overload))
+                                continue;
+                        if (s == m->initial[v] && g->balance_moved >= budget)
+                                continue;
+                        for (size_t h = 0; h < m->n_hosts; h++) {
+                                if ((int) h == s || !m->target_ok[h] ||
+                                    a->cpu_load[h] + m->cpu[v] > overload * m->cpu_cap[h] + 1e-9 ||
+                                    !assignment_fits(m, a, v, h, NULL))
+                                        continue;
+                                double d = assignment_move_delta(m, a, v, h);
+                                if (d < best_delta - 1e-12 ||
+                                    (d < best_delta + 1e-12 && m->move_mib[v] < best_mib)) {
+                                        best_delta = d;
+                                        best_mib = m->move_mib[v];
+                                        best_v = v;
+                                        best_h = h;
+                                }
+                        }
+                }
+                if (best_v == SIZE_MAX)
+                        break;
+                greedy_move(
+                        g, best_v, best_h, dpm_target && dpm_target[best_h] ? REASON_DPM : REASON_BALANCE,
+                        -1, false);
+                n++;
+        }
+        return (int) n;
+}
+
 int greedy_balance(Greedy *g, unsigned budget, double min_gain, const bool *dpm_target, bool only_soft) {
         const Model *m = g->m;
         Assignment *a = g->a;

@@ -82,6 +82,12 @@ int greedy_evacuate_host(Greedy *g, size_t host, MoveReason reason);
  * number of moves made (>= 0) or -ENOMEM. */
 int greedy_balance(Greedy *g, unsigned budget, double min_gain, const bool *dpm_target, bool only_soft);
 
+/* Local overload: while a counted host's CPU demand is above overload × its capacity, moves
+ * the VM of such a host whose move cuts the imbalance most (ties: the smaller migration) to a
+ * host that it fits and leaves at or under overload, within the balance budget. Returns the
+ * number of moves. */
+int greedy_relieve(Greedy *g, unsigned budget, double overload, const bool *dpm_target);
+
 /* Why vm (not in a unit) fits on no host, as a newly allocated sentence, e.g.
  * "memory: needs 8192 MiB, largest free on an eligible host is 4096 MiB on 'h02'". */
 int greedy_explain(const Model *m, const Assignment *a, size_t vm, char **ret);

@@ -64,8 +64,8 @@ static int get_labels(YContext *c, const YNode *map, const char *what, char ***r
 }
 
 static int parse_host(YContext *c, const YNode *n, SolverHost *h, const YNode **ret_name) {
-        static const char *const keys[] = {"name",   "cpus",   "memory_mib",   "state",
-                                           "groups", "frozen", "incoming_mib", NULL};
+        static const char *const keys[] = {"name",   "cpus",         "memory_mib", "state", "groups",
+                                           "frozen", "incoming_mib", "power",      NULL};
         const YNode *name, *cpus, *mem, *v;
         int r = ymap_check(c, n, "hosts", keys);
         if (r < 0)
@@ -104,6 +104,12 @@ static int parse_host(YContext *c, const YNode *n, SolverHost *h, const YNode **
         v = ymap_get(n, "frozen");
         if (v) {
                 r = yget_bool(c, v, "hosts.frozen", &h->frozen);
+                if (r < 0)
+                        return r;
+        }
+        v = ymap_get(n, "power");
+        if (v) {
+                r = yget_power_model(c, v, "hosts.power", &h->power);
                 if (r < 0)
                         return r;
         }

@@ -386,6 +386,16 @@ static int plan_fill(
         return 0;
 }
 
+/* A powered host whose CPU demand is above balance.overload of its capacity: balance relieves
+ * it whatever the cluster's imbalance. */
+static bool any_overloaded(const Model *m, const Assignment *a) {
+        double th = m->problem->policy->balance.overload;
+        for (size_t h = 0; h < m->n_hosts; h++)
+                if (m->counted[h] && a->cpu_load[h] > th * m->cpu_cap[h] + 1e-9)
+                        return true;
+        return false;
+}
+
 int solver_plan(const Problem *p, const SolverOptions *opts, Plan **ret) {
         static const SolverOptions default_opts = {};
         _cleanup_(plan_freep) Plan *plan = NULL;
@@ -435,6 +445,12 @@ int solver_plan(const Problem *p, const SolverOptions *opts, Plan **ret) {
                 bool imbalanced =
                         dpm.n_power_on > 0 ||
                         assignment_imbalance(m, &a) > policy_imbalance_threshold(bp->aggressiveness);
+                if (!imbalanced && any_overloaded(m, &a)) {
+                        /* Under the threshold but a host is overloaded: relieve it, nothing more. */
+                        r = greedy_relieve(g, bp->max_moves_per_pass, bp->overload, dpm.power_on);
+                        if (r < 0)
+                                return r;
+                }
                 bool soft_broken = assignment_score(m, &a) - assignment_imbalance(m, &a) > 1e-9;
                 if (imbalanced || soft_broken) {
                         r = greedy_balance(

@@ -35,6 +35,7 @@ typedef struct SolverHost {
         char **groups;         /* owned strv: labels; host groups of the policy also match by name */
         unsigned votes;        /* Problem.quorum: the votes this host's corosync node holds now (0: not
                                   a member, e.g. powered off) */
+        PowerModel power;      /* watts by CPU utilization; unknown: DPM ranks hosts by memory only */
 } SolverHost;
 
 typedef struct SolverVm {

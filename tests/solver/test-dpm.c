@@ -300,6 +300,138 @@ static void test_quorum_standalone(void **state) {
         plan_free(plan);
 }
 
+/* ---- power models and local overload -------------------------------------------------------- */
+
+/* Two models like CloudSim's HP ProLiant G4 and G5 (SPECpower): the G5 gives 43 % more cores
+ * for 15 % more watts. */
+#define G4 "power: {watts: [86, 89.4, 92.6, 96, 99.5, 102, 106, 108, 112, 114, 117]}"
+#define G5 "power: {watts: [93.7, 97, 101, 105, 110, 116, 121, 125, 129, 133, 135]}"
+
+/* Low load on 2 G4 and 2 G5: DPM empties the G4s, though they hold more memory to move. */
+static void test_standby_least_efficient(void **state) {
+        _cleanup_(tp_problem_freep) Problem *p =
+                tp_parse("hosts:\n"
+                         "  - {name: g5a, cpus: 53, memory_mib: 131072, " G5 "}\n"
+                         "  - {name: g4a, cpus: 37, memory_mib: 131072, " G4 "}\n"
+                         "  - {name: g5b, cpus: 53, memory_mib: 131072, " G5 "}\n"
+                         "  - {name: g4b, cpus: 37, memory_mib: 131072, " G4 "}\n"
+                         "vms:\n"
+                         "  - {name: vm01, host: g5a, vcpus: 2, memory_mib: 2048, cpu_demand: 1}\n"
+                         "  - {name: vm02, host: g4a, vcpus: 2, memory_mib: 8192, cpu_demand: 1}\n"
+                         "  - {name: vm03, host: g5b, vcpus: 2, memory_mib: 2048, cpu_demand: 1}\n"
+                         "  - {name: vm04, host: g4b, vcpus: 2, memory_mib: 8192, cpu_demand: 1}\n"
+                         "policy:\n"
+                         "  dpm: {enabled: true, min_hosts_on: 1, headroom_hosts: 1}\n");
+        Plan *plan = plan_of(p);
+        assert_int_equal(n_power(plan, POWER_STANDBY), 2);
+        for (size_t i = 0; i < plan->n_power; i++)
+                assert_true(
+                        plan->power[i].host == tp_host(p, "g4a") ||
+                        plan->power[i].host == tp_host(p, "g4b"));
+        /* Every VM that moves lands on a host that stays on: none moves twice. */
+        for (size_t i = 0; i < plan->n_moves; i++)
+                assert_true(
+                        plan->moves[i].to == tp_host(p, "g5a") || plan->moves[i].to == tp_host(p, "g5b"));
+        plan_free(plan);
+
+        /* Without power models: the least memory first (the G5s). */
+        for (size_t h = 0; h < p->n_hosts; h++)
+                p->hosts[h].power.known = false;
+        plan = plan_of(p);
+        assert_int_equal(n_power(plan, POWER_STANDBY), 2);
+        for (size_t i = 0; i < plan->n_power; i++)
+                assert_true(
+                        plan->power[i].host == tp_host(p, "g5a") ||
+                        plan->power[i].host == tp_host(p, "g5b"));
+        plan_free(plan);
+}
+
+/* Demand above the band: of a G4 and a G5 in standby, the G5 is powered on. */
+static void test_power_on_most_efficient(void **state) {
+        _cleanup_(tp_problem_freep) Problem *p =
+                tp_parse("hosts:\n"
+                         "  - {name: h01, cpus: 16, memory_mib: 65536}\n"
+                         "  - {name: g4, cpus: 37, memory_mib: 262144, state: standby, " G4 "}\n"
+                         "  - {name: g5, cpus: 53, memory_mib: 131072, state: standby, " G5 "}\n"
+                         "vms:\n"
+                         "  - {name: vm01, host: h01, vcpus: 8, memory_mib: 8192, cpu_demand: 7.5}\n"
+                         "  - {name: vm02, host: h01, vcpus: 8, memory_mib: 8192, cpu_demand: 7.5}\n"
+                         "policy:\n"
+                         "  dpm: {enabled: true}\n");
+        Plan *plan = plan_of(p);
+        assert_int_equal(n_power(plan, POWER_ON), 1);
+        assert_int_equal(plan->power[0].host, tp_host(p, "g5"));
+        plan_free(plan);
+}
+
+/* n hosts at 10 % CPU and one at 150 %: a population σ far under aggressiveness 3's threshold
+ * (0.1) once there are many hosts, yet the hot host is relieved (balance.overload). */
+static Problem *one_hot(unsigned n) {
+        size_t len = 256 + (size_t) n * 160, o = 0;
+        _cleanup_free_ char *buf = malloc(len);
+        assert_non_null(buf);
+        o += (size_t) snprintf(buf + o, len - o, "hosts:\n");
+        for (unsigned i = 0; i < n; i++)
+                o += (size_t) snprintf(
+                        buf + o, len - o, "  - {name: h%04u, cpus: 16, memory_mib: 131072}\n", i);
+        o += (size_t) snprintf(buf + o, len - o, "vms:\n");
+        for (unsigned i = 0; i < n; i++)
+                o += (size_t) snprintf(
+                        buf + o, len - o,
+                        "  - {name: vm%04u, host: h%04u, vcpus: 4, memory_mib: 4096, cpu_demand: 1.6}\n", i,
+                        i);
+        for (unsigned k = 0; k < 6; k++)
+                o += (size_t) snprintf(
+                        buf + o, len - o,
+                        "  - {name: hot%u, host: h0000, vcpus: 4, memory_mib: 4096, cpu_demand: 3.73}\n", k);
+        return tp_parse(buf);
+}
+
+static void test_local_overload(void **state) {
+        _cleanup_(tp_problem_freep) Problem *p = one_hot(2000);
+        Plan *plan = plan_of(p);
+        assert_true(plan->before.cpu_imbalance < policy_imbalance_threshold(3));
+        assert_true(plan->before.max_cpu_utilization > 1.4);
+        assert_true(plan->n_moves > 0);
+        assert_true(plan->after.max_cpu_utilization <= 1.0);
+        plan_free(plan);
+
+        /* Relieving it is overload's doing: a threshold the host stays under changes nothing. */
+        p->policy->balance.overload = 1.0;
+        for (size_t v = 0; v < p->n_vms; v++)
+                if (p->vms[v].host == 0 && p->vms[v].cpu_demand > 3)
+                        p->vms[v].cpu_demand = 2.0; /* 13.6 cores on 16: 85 % */
+        plan = plan_of(p);
+        assert_int_equal(plan->n_moves, 0);
+        plan_free(plan);
+}
+
+/* Every powered host busy, one over capacity, a standby host: overload is a reason to power on,
+ * although the cluster as a whole is inside the band. */
+static void test_overload_power_on(void **state) {
+        _cleanup_(tp_problem_freep) Problem *p =
+                tp_parse("hosts:\n"
+                         "  - {name: h01, cpus: 16, memory_mib: 65536}\n"
+                         "  - {name: h02, cpus: 16, memory_mib: 65536}\n"
+                         "  - {name: h03, cpus: 16, memory_mib: 65536}\n"
+                         "  - {name: h04, cpus: 16, memory_mib: 65536, state: standby}\n"
+                         "vms:\n"
+                         "  - {name: vm01, host: h01, vcpus: 16, memory_mib: 4096, cpu_demand: 10}\n"
+                         "  - {name: vm02, host: h01, vcpus: 16, memory_mib: 4096, cpu_demand: 9}\n"
+                         "  - {name: vm03, host: h02, vcpus: 16, memory_mib: 4096, cpu_demand: 11}\n"
+                         "  - {name: vm04, host: h03, vcpus: 16, memory_mib: 4096, cpu_demand: 11}\n"
+                         "policy:\n"
+                         "  dpm: {enabled: true, target_utilization: {low: 30%, high: 90%}}\n");
+        Plan *plan = plan_of(p);
+        /* 41 cores on 48: 85 %, inside the band; h01 at 119 %, and neither other host has room
+         * (3.4 cores up to 90 %) for a VM of h01 (9 and 10 cores). */
+        assert_true(plan->dpm_wants_power_on);
+        assert_int_equal(n_power(plan, POWER_ON), 1);
+        assert_int_equal(plan->power[0].host, tp_host(p, "h04"));
+        assert_true(n_moves_to(p, plan, "h04") >= 1);
+        plan_free(plan);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_power_on_held),
@@ -309,6 +441,10 @@ int main(void) {
                 cmocka_unit_test(test_quorum_cases),
                 cmocka_unit_test(test_quorum_pending_power_off),
                 cmocka_unit_test(test_quorum_standalone),
+                cmocka_unit_test(test_standby_least_efficient),
+                cmocka_unit_test(test_power_on_most_efficient),
+                cmocka_unit_test(test_local_overload),
+                cmocka_unit_test(test_overload_power_on),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
