@@ -253,6 +253,7 @@ int leader_build_problem(const LeaderInput *in, Problem **ret) {
                         return k;
                 sh->state = leader_host_state(lh->mode);
                 sh->votes = lh->votes;
+                sh->power = lh->config->power;
                 if (lh->draining ||
                     (in->force_maintenance && streq(in->force_maintenance, lh->config->name)))
                         sh->state = HOST_MAINTENANCE;

@@ -147,8 +147,9 @@ static bool listen_is_valid(const char *s) {
 }
 
 static int parse_host(YContext *c, const YNode *n, DrsConfig *cfg, DrsHostConfig *h) {
-        static const char *const keys[] = {"name", "uri", "migration_uri", "address",
-                                           "mac",  "bmc", "groups",        NULL};
+        static const char *const keys[] = {"name", "uri",    "migration_uri", "address",
+                                           "mac",  "bmc",    "groups",        "power",
+                                           NULL};
         const YNode *v;
         int r = ymap_check(c, n, "hosts", keys);
         if (r < 0)
@@ -190,6 +191,12 @@ static int parse_host(YContext *c, const YNode *n, DrsConfig *cfg, DrsHostConfig
                 h->migration_uri = strdup(h->uri);
                 if (!h->migration_uri)
                         return -ENOMEM;
+        }
+        v = ymap_get(n, "power");
+        if (v) {
+                r = yget_power_model(c, v, "hosts.power", &h->power);
+                if (r < 0)
+                        return r;
         }
         v = ymap_get(n, "address");
         if (v) {

@@ -27,6 +27,7 @@ typedef struct DrsHostConfig {
         char *mac;           /* owned; NULL = unset; the {mac} placeholder (xx:xx:xx:xx:xx:xx) */
         char *bmc;           /* owned; NULL = unset; the {bmc} placeholder */
         char **groups;       /* owned strv, never NULL: labels matched by policy host groups */
+        PowerModel power;    /* unknown unless 'power:' is set: watts by CPU utilization (DPM) */
 } DrsHostConfig;
 
 typedef struct DrsConfig {

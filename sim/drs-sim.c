@@ -5,9 +5,12 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "planetlab.h"
+#include "policy-load.h"
 #include "sim.h"
 
 static void usage(FILE *f) {
@@ -25,6 +28,12 @@ static void usage(FILE *f) {
               "  --quiet        with --count: only the summary and failing seeds\n"
               "  --time         print the wall time to stderr\n"
               "\n"
+              "       drs-sim --import-planetlab DIR [--order CSV] [--placement CSV] [--policy FILE]\n"
+              "               [--hosts N] [--host-memory MIB] --output FILE.yaml\n"
+              "writes a scenario (and FILE-trace.csv) from a day of PlanetLab/CoMon VM traces as CloudSim\n"
+              "ships them, with CloudSim's data centre (800 hosts, alternating HP G4/G5 with SPECpower\n"
+              "curves; --hosts, --host-memory change it) and the policy in FILE\n"
+              "\n"
               "Exit status: 0 clean, 1 an invariant was violated or an expectation not met, 2 bad input,\n"
               "3 internal error.\n",
               f);
@@ -36,13 +45,76 @@ static uint64_t mono_ms(void) {
         return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }
 
+/* --import-planetlab: writes OUTPUT (the scenario) and OUTPUT-trace.csv beside it. */
+static int import_planetlab(PlanetlabOptions *pl, const char *policy_file, const char *output) {
+        _cleanup_free_ char *trace_path = NULL, *policy = NULL, *text = NULL, *e = NULL, *name = NULL;
+        PolicyError perr = {};
+        size_t len;
+
+        if (!output) {
+                fprintf(stderr, "drs-sim: --import-planetlab needs --output FILE.yaml\n");
+                return 2;
+        }
+        const char *base = strrchr(output, '/') ? strrchr(output, '/') + 1 : output;
+        size_t stem = strlen(base) > 5 && streq(base + strlen(base) - 5, ".yaml") ? strlen(base) - 5 : strlen(base);
+        if (asprintf(&name, "%.*s", (int) stem, base) < 0 ||
+            asprintf(&trace_path, "%.*s-trace.csv", (int) (base - output + stem), output) < 0)
+                return 3;
+        if (policy_file) {
+                if (policy_read_file(policy_file, &text, &len, &perr) < 0) {
+                        fprintf(stderr, "drs-sim: cannot read '%s'\n", policy_file);
+                        policy_error_clear(&perr);
+                        return 2;
+                }
+                /* Indented under 'policy:'. */
+                size_t cap = 2 * len + 4, o = 0;
+                if (!(policy = malloc(cap)))
+                        return 3;
+                for (const char *p = text; *p; p++) {
+                        if (p == text || p[-1] == '\n')
+                                policy[o++] = ' ', policy[o++] = ' ';
+                        policy[o++] = *p;
+                }
+                if (o == 0 || policy[o - 1] != '\n')
+                        policy[o++] = '\n';
+                policy[o] = '\0';
+        }
+        pl->name = name;
+        pl->trace_name = strrchr(trace_path, '/') ? strrchr(trace_path, '/') + 1 : trace_path;
+        pl->policy = policy;
+        FILE *sf = fopen(output, "we"), *tf = fopen(trace_path, "we");
+        if (!sf || !tf) {
+                fprintf(stderr, "drs-sim: cannot write '%s': %m\n", !sf ? output : trace_path);
+                if (sf)
+                        fclose(sf);
+                if (tf)
+                        fclose(tf);
+                return 3;
+        }
+        int k = planetlab_import(pl, sf, tf, &e);
+        if (fclose(sf) != 0 || fclose(tf) != 0)
+                k = k < 0 ? k : -EIO;
+        if (k < 0) {
+                fprintf(stderr, "drs-sim: %s\n", e ?: strerror(-k));
+                return k == -EINVAL ? 2 : 3;
+        }
+        fprintf(stderr, "drs-sim: wrote '%s' and '%s'\n", output, trace_path);
+        return 0;
+}
+
 int main(int argc, char **argv) {
         static const struct option options[] = {
                 {"json", no_argument, NULL, 'j'},       {"svg", required_argument, NULL, 's'},
                 {"seed", required_argument, NULL, 'S'}, {"count", required_argument, NULL, 'c'},
                 {"quiet", no_argument, NULL, 'q'},      {"time", no_argument, NULL, 't'},
-                {"help", no_argument, NULL, 'h'},       {},
+                {"help", no_argument, NULL, 'h'},       {"import-planetlab", required_argument, NULL, 'P'},
+                {"order", required_argument, NULL, 'O'}, {"placement", required_argument, NULL, 'L'},
+                {"policy", required_argument, NULL, 'Y'}, {"hosts", required_argument, NULL, 'H'},
+                {"host-memory", required_argument, NULL, 'M'}, {"output", required_argument, NULL, 'o'},
+                {},
         };
+        PlanetlabOptions pl = {.n_hosts = 800, .host_memory_mib = 4096, .interval_s = 60};
+        const char *pl_policy = NULL, *output = NULL;
         const char *svg = NULL;
         bool json = false, quiet = false, timing = false, have_seed = false;
         uint64_t seed = 0, count = 1;
@@ -78,6 +150,36 @@ int main(int argc, char **argv) {
                 case 't':
                         timing = true;
                         break;
+                case 'P':
+                        pl.dir = optarg;
+                        break;
+                case 'O':
+                        pl.order = optarg;
+                        break;
+                case 'L':
+                        pl.placement = optarg;
+                        break;
+                case 'Y':
+                        pl_policy = optarg;
+                        break;
+                case 'o':
+                        output = optarg;
+                        break;
+                case 'H':
+                case 'M': {
+                        char *end;
+                        errno = 0;
+                        unsigned long long v = strtoull(optarg, &end, 10);
+                        if (errno || *end || end == optarg || v == 0 || v > 1000000) {
+                                fprintf(stderr, "drs-sim: bad number '%s'\n", optarg);
+                                return 2;
+                        }
+                        if (c == 'H')
+                                pl.n_hosts = (unsigned) v;
+                        else
+                                pl.host_memory_mib = v;
+                        break;
+                }
                 case 'h':
                         usage(stdout);
                         return 0;
@@ -85,6 +187,8 @@ int main(int argc, char **argv) {
                         usage(stderr);
                         return 2;
                 }
+        if (pl.dir)
+                return import_planetlab(&pl, pl_policy, output);
         if (have_seed == (optind < argc) || optind + 1 < argc) {
                 usage(stderr);
                 return 2;

@@ -126,7 +126,8 @@ static int get_name(YContext *c, const YNode *n, const char *what, char **ret) {
 }
 
 static int parse_host(YContext *c, const YNode *n, SimHostSpec *h) {
-        static const char *const keys[] = {"name", "count", "cpus", "memory_mib", "groups", "standby", NULL};
+        static const char *const keys[] = {"name",   "count",   "cpus", "memory_mib",
+                                           "groups", "standby", "power", NULL};
         const YNode *v;
         int r = ymap_check(c, n, "hosts", keys);
         if (r < 0)
@@ -145,6 +146,8 @@ static int parse_host(YContext *c, const YNode *n, SimHostSpec *h) {
             (r = yget_unsigned(c, v, "hosts.count", 1, SIM_MAX_COUNT, &h->count)) < 0)
                 return r;
         if ((v = ymap_get(n, "standby")) && (r = yget_bool(c, v, "hosts.standby", &h->standby)) < 0)
+                return r;
+        if ((v = ymap_get(n, "power")) && (r = yget_power_model(c, v, "hosts.power", &h->power)) < 0)
                 return r;
         return 0;
 }

@@ -311,6 +311,7 @@ static int build_cluster(Sim *s) {
                         h->memory_mib = hs->memory_mib;
                         h->powered = !hs->standby;
                         s->configs[s->n_hosts].name = h->name;
+                        s->configs[s->n_hosts].power = hs->power;
                         r = strv_copy(hs->groups, &s->configs[s->n_hosts].groups);
                         if (r < 0)
                                 return r;
@@ -1752,9 +1753,20 @@ int sim_run(const Scenario *sc, const SimOptions *opts, SimResult **ret) {
         for (;;) {
                 r->steps++;
                 r->host_hours_always_on += (double) s.n_hosts * (double) (s.now - last_now) / 3.6e9;
-                for (size_t h = 0; h < s.n_hosts; h++)
-                        if (s.hosts[h].powered && !s.hosts[h].dead)
-                                r->host_hours_on += (double) (s.now - last_now) / 3.6e9;
+                for (size_t h = 0; h < s.n_hosts; h++) {
+                        const SimHost *sh = &s.hosts[h];
+                        double dt_h = (double) (s.now - last_now) / 3.6e9;
+                        if (!sh->powered || sh->dead)
+                                continue;
+                        r->host_hours_on += dt_h;
+                        r->energy_j += power_model_watts(&s.configs[h].power, sh->booting ? 1.0 : sh->cpu_util) *
+                                       dt_h * 3600.0;
+                        if (!host_answers(sh))
+                                continue;
+                        r->host_hours_serving += dt_h;
+                        if (sh->cpu_util >= 1.0)
+                                r->host_hours_overloaded += dt_h;
+                }
                 last_now = s.now;
 
                 while (s.event_next < sc->n_events && (T0 + sc->events[s.event_next].at_s * USEC) <= s.now)

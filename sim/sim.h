@@ -61,6 +61,7 @@ typedef struct SimHostSpec {
         uint64_t memory_mib;
         char **groups; /* owned strv */
         bool standby;  /* starts powered off in standby */
+        PowerModel power; /* watts by CPU utilization; unknown: no energy counted */
 } SimHostSpec;
 
 typedef struct SimVmSpec {
@@ -230,6 +231,11 @@ typedef struct SimResult {
 
         uint64_t standby_ok, standby_failed, power_on_ok, power_on_failed;
         double host_hours_on, host_hours_always_on;
+        /* Energy: every powered host charged by its power model at its CPU utilization (a
+         * booting host at its maximum, a host in standby 0 W); hosts without a model count 0. */
+        double energy_j;
+        /* Host-hours of hosts that answer, and of those with CPU demand >= capacity. */
+        double host_hours_serving, host_hours_overloaded;
 
         /* Faults exercised. */
         uint64_t faults_migration_failed, faults_stalled, faults_host_killed, faults_power_failed,
