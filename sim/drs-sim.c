@@ -56,7 +56,8 @@ static int import_planetlab(PlanetlabOptions *pl, const char *policy_file, const
                 return 2;
         }
         const char *base = strrchr(output, '/') ? strrchr(output, '/') + 1 : output;
-        size_t stem = strlen(base) > 5 && streq(base + strlen(base) - 5, ".yaml") ? strlen(base) - 5 : strlen(base);
+        size_t stem = strlen(base) > 5 && streq(base + strlen(base) - 5, ".yaml") ? strlen(base) - 5
+                                                                                  : strlen(base);
         if (asprintf(&name, "%.*s", (int) stem, base) < 0 ||
             asprintf(&trace_path, "%.*s-trace.csv", (int) (base - output + stem), output) < 0)
                 return 3;
@@ -104,13 +105,20 @@ static int import_planetlab(PlanetlabOptions *pl, const char *policy_file, const
 
 int main(int argc, char **argv) {
         static const struct option options[] = {
-                {"json", no_argument, NULL, 'j'},       {"svg", required_argument, NULL, 's'},
-                {"seed", required_argument, NULL, 'S'}, {"count", required_argument, NULL, 'c'},
-                {"quiet", no_argument, NULL, 'q'},      {"time", no_argument, NULL, 't'},
-                {"help", no_argument, NULL, 'h'},       {"import-planetlab", required_argument, NULL, 'P'},
-                {"order", required_argument, NULL, 'O'}, {"placement", required_argument, NULL, 'L'},
-                {"policy", required_argument, NULL, 'Y'}, {"hosts", required_argument, NULL, 'H'},
-                {"host-memory", required_argument, NULL, 'M'}, {"output", required_argument, NULL, 'o'},
+                {"json", no_argument, NULL, 'j'},
+                {"svg", required_argument, NULL, 's'},
+                {"seed", required_argument, NULL, 'S'},
+                {"count", required_argument, NULL, 'c'},
+                {"quiet", no_argument, NULL, 'q'},
+                {"time", no_argument, NULL, 't'},
+                {"help", no_argument, NULL, 'h'},
+                {"import-planetlab", required_argument, NULL, 'P'},
+                {"order", required_argument, NULL, 'O'},
+                {"placement", required_argument, NULL, 'L'},
+                {"policy", required_argument, NULL, 'Y'},
+                {"hosts", required_argument, NULL, 'H'},
+                {"host-memory", required_argument, NULL, 'M'},
+                {"output", required_argument, NULL, 'o'},
                 {},
         };
         PlanetlabOptions pl = {.n_hosts = 800, .host_memory_mib = 4096, .interval_s = 60};

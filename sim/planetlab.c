@@ -89,8 +89,9 @@ static int load_order(const PlanetlabOptions *o, PlVm **ret, size_t *ret_n, char
                         if (sscanf(line, "%lu,%lu,%255[^,\r\n]", &idx, &type, file) != 3 || type > 3 ||
                             idx != n || n >= PLANETLAB_MAX_VMS || strchr(file, '/')) {
                                 vms_free(v, n);
-                                return err(reterr, "%s:%zu: expected INDEX,TYPE,FILE (index %zu, type 0-3)",
-                                           o->order, lineno, n);
+                                return err(
+                                        reterr, "%s:%zu: expected INDEX,TYPE,FILE (index %zu, type 0-3)",
+                                        o->order, lineno, n);
                         }
                         PlVm *l = reallocarray(v, n + 1, sizeof(PlVm));
                         if (!l) {
@@ -137,7 +138,8 @@ static int load_order(const PlanetlabOptions *o, PlVm **ret, size_t *ret_n, char
                 }
                 size_t per_type = (n + 3) / 4;
                 for (size_t i = 0; i < n; i++)
-                        v[i] = (PlVm){.file = names[i], .type = (unsigned) (i / (per_type ?: 1)), .host = -1};
+                        v[i] = (PlVm){
+                                .file = names[i], .type = (unsigned) (i / (per_type ?: 1)), .host = -1};
                 free(names);
         }
         if (n == 0) {
@@ -171,8 +173,9 @@ static int load_placement(const PlanetlabOptions *o, PlVm *v, size_t n, char **r
                 if ((lineno == 1 && strncmp(line, "vm", 2) == 0) || line[strspn(line, " \t\r")] == '\0')
                         continue;
                 if (sscanf(line, "%lu,%lu", &vm, &host) != 2 || vm >= n || host >= o->n_hosts)
-                        return err(reterr, "%s:%zu: expected VM,HOST (VM < %zu, HOST < %u)", o->placement,
-                                   lineno, n, o->n_hosts);
+                        return err(
+                                reterr, "%s:%zu: expected VM,HOST (VM < %zu, HOST < %u)", o->placement,
+                                lineno, n, o->n_hosts);
                 v[vm].host = (long) host;
         }
         return 0;
@@ -196,8 +199,9 @@ static int load_trace(const PlanetlabOptions *o, PlVm *vm, char **reterr) {
                 errno = 0;
                 unsigned long u = strtoul(p, &end, 10);
                 if (end == p || errno || u > 100 || vm->n_steps >= PLANETLAB_MAX_STEPS)
-                        return err(reterr, "%s: expected at most %d CPU utilizations in percent (0-100)", path,
-                                   PLANETLAB_MAX_STEPS);
+                        return err(
+                                reterr, "%s: expected at most %d CPU utilizations in percent (0-100)", path,
+                                PLANETLAB_MAX_STEPS);
                 vm->util[vm->n_steps++] = (unsigned) u;
                 p = end;
         }
@@ -251,8 +255,8 @@ int planetlab_import(const PlanetlabOptions *o, FILE *scenario, FILE *trace, cha
         fputs("vms:\n", scenario);
         for (size_t i = 0; i < n; i++)
                 fprintf(scenario,
-                        "  - {name: vm%03zu, host: h%03ld, vcpus: %u, memory_mib: %u, cpu: 0, memory: 0.5}\n", i,
-                        v[i].host, vm_types[v[i].type].mips / 10, vm_types[v[i].type].ram_mb);
+                        "  - {name: vm%03zu, host: h%03ld, vcpus: %u, memory_mib: %u, cpu: 0, memory: 0.5}\n",
+                        i, v[i].host, vm_types[v[i].type].mips / 10, vm_types[v[i].type].ram_mb);
         fprintf(scenario, "trace: %s\n", o->trace_name);
         if (o->policy)
                 fprintf(scenario, "policy:\n%s", o->policy);

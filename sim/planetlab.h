@@ -17,15 +17,15 @@
 #include "policy.h"
 
 typedef struct PlanetlabOptions {
-        const char *dir;           /* the trace directory */
-        const char *order;         /* CSV index,type,file (CloudSim's order); NULL: files by name */
-        const char *placement;     /* CSV vm,host (initial placement); NULL: VM i on host i mod n */
-        unsigned n_hosts;          /* CloudSim: 800 */
-        uint64_t host_memory_mib;  /* CloudSim: 4096 (it ignores RAM after placement) */
-        unsigned interval_s;       /* the scenario's collection interval */
-        const char *name;          /* the scenario's name */
-        const char *trace_name;    /* the trace file as the scenario names it (relative to it) */
-        const char *policy;        /* YAML text of the scenario's policy (indented), or NULL */
+        const char *dir;          /* the trace directory */
+        const char *order;        /* CSV index,type,file (CloudSim's order); NULL: files by name */
+        const char *placement;    /* CSV vm,host (initial placement); NULL: VM i on host i mod n */
+        unsigned n_hosts;         /* CloudSim: 800 */
+        uint64_t host_memory_mib; /* CloudSim: 4096 (it ignores RAM after placement) */
+        unsigned interval_s;      /* the scenario's collection interval */
+        const char *name;         /* the scenario's name */
+        const char *trace_name;   /* the trace file as the scenario names it (relative to it) */
+        const char *policy;       /* YAML text of the scenario's policy (indented), or NULL */
 } PlanetlabOptions;
 
 /* Writes the scenario and its trace. On a bad input returns -EINVAL with *reterr a newly

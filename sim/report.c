@@ -79,7 +79,8 @@ int sim_result_to_text(const SimResult *r, FILE *f) {
                 fprintf(f,
                         "  energy            %.2f kWh; serving host time with CPU demand >= capacity %.2f%%\n",
                         r->energy_j / 3.6e6,
-                        r->host_hours_serving > 0 ? 100.0 * r->host_hours_overloaded / r->host_hours_serving : 0);
+                        r->host_hours_serving > 0 ? 100.0 * r->host_hours_overloaded / r->host_hours_serving
+                                                  : 0);
         fprintf(f,
                 "  faults            %" PRIu64 " migrations failed, %" PRIu64 " stalled, %" PRIu64
                 " hosts killed, %" PRIu64 " power commands failed, %" PRIu64 " leader changes (%" PRIu64
@@ -172,7 +173,8 @@ int sim_result_to_json(const SimResult *r, char **ret) {
         ADD_U(m, "power_on_failed", r->power_on_failed);
         ADD_D(m, "host_hours_on", r->host_hours_on);
         ADD_D(m, "energy_kwh", r->energy_j / 3.6e6);
-        ADD_D(m, "overloaded_share", r->host_hours_serving > 0 ? r->host_hours_overloaded / r->host_hours_serving : 0);
+        ADD_D(m, "overloaded_share",
+              r->host_hours_serving > 0 ? r->host_hours_overloaded / r->host_hours_serving : 0);
         ADD_D(m, "host_hours_always_on", r->host_hours_always_on);
         ADD_D(m, "savings", savings(r));
         json_object_object_add(o, "power", m);

@@ -126,7 +126,7 @@ static int get_name(YContext *c, const YNode *n, const char *what, char **ret) {
 }
 
 static int parse_host(YContext *c, const YNode *n, SimHostSpec *h) {
-        static const char *const keys[] = {"name",   "count",   "cpus", "memory_mib",
+        static const char *const keys[] = {"name",   "count",   "cpus",  "memory_mib",
                                            "groups", "standby", "power", NULL};
         const YNode *v;
         int r = ymap_check(c, n, "hosts", keys);

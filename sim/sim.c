@@ -1759,8 +1759,9 @@ int sim_run(const Scenario *sc, const SimOptions *opts, SimResult **ret) {
                         if (!sh->powered || sh->dead)
                                 continue;
                         r->host_hours_on += dt_h;
-                        r->energy_j += power_model_watts(&s.configs[h].power, sh->booting ? 1.0 : sh->cpu_util) *
-                                       dt_h * 3600.0;
+                        r->energy_j +=
+                                power_model_watts(&s.configs[h].power, sh->booting ? 1.0 : sh->cpu_util) *
+                                dt_h * 3600.0;
                         if (!host_answers(sh))
                                 continue;
                         r->host_hours_serving += dt_h;

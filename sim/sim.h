@@ -59,8 +59,8 @@ typedef struct SimHostSpec {
         unsigned count;
         unsigned cpus;
         uint64_t memory_mib;
-        char **groups; /* owned strv */
-        bool standby;  /* starts powered off in standby */
+        char **groups;    /* owned strv */
+        bool standby;     /* starts powered off in standby */
         PowerModel power; /* watts by CPU utilization; unknown: no energy counted */
 } SimHostSpec;
 
