@@ -239,6 +239,29 @@ static int verb_policy(int argc, char *argv[]) {
         return dispatch(policy_verbs, ELEMENTSOF(policy_verbs), "policy", argc - 1, argv + 1);
 }
 
+/* The solver takes bytes: the offline commands read the files here. */
+static int load_snapshot_file(const char *path, Problem **ret, PolicyError *reterr) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        int r;
+
+        r = policy_read_file_bounded(path, SNAPSHOT_MAX_INPUT, &buf, &len, reterr);
+        if (r < 0)
+                return r;
+        return snapshot_parse_string(path, buf, len, ret, reterr);
+}
+
+static int load_vm_file(const char *path, SolverVm *ret, PolicyError *reterr) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        int r;
+
+        r = policy_read_file(path, &buf, &len, reterr);
+        if (r < 0)
+                return r;
+        return snapshot_parse_vm_string(path, buf, len, ret, reterr);
+}
+
 /* Loads the snapshot and overlays the --policy files on its policy. */
 static int load_problem(Problem **ret) {
         _cleanup_(problem_freep) Problem *p = NULL;
@@ -250,7 +273,7 @@ static int load_problem(Problem **ret) {
                 return EXIT_BAD_INPUT;
         }
 
-        r = snapshot_load(arg_snapshot, &p, &e);
+        r = load_snapshot_file(arg_snapshot, &p, &e);
         if (r < 0)
                 return report_error(r, arg_snapshot, &e);
 
@@ -475,7 +498,7 @@ static int verb_place(int argc, char *argv[]) {
         } else {
                 _cleanup_(policy_error_clearp) PolicyError e = {};
 
-                r = snapshot_load_vm(argv[1], &vm, &e);
+                r = load_vm_file(argv[1], &vm, &e);
                 if (r < 0)
                         return report_error(r, argv[1], &e);
         }
