@@ -283,30 +283,18 @@ int domxml_attr(const DomXmlToken *t, const char *name, char **ret) {
         return 0;
 }
 
-int domxml_text_of(const DomXmlToken *t, char **ret, const char **ret_next) {
+/* The text of the element t starts, up to the next markup, decoded. */
+static int text_of(const DomXmlToken *t, char **ret) {
         const char *next;
-        int k;
 
         if (t->kind == DOMXML_EMPTY) {
-                char *e = strdup("");
-                if (!e)
-                        return -ENOMEM;
-                *ret = e;
-                if (ret_next)
-                        *ret_next = t->end;
-                return 0;
+                *ret = strdup("");
+                return *ret ? 0 : -ENOMEM;
         }
-        if (t->kind != DOMXML_START)
-                return -EINVAL;
         next = strchr(t->end, '<');
         if (!next)
                 return -EBADMSG;
-        k = domxml_unescape(t->end, (size_t) (next - t->end), ret);
-        if (k < 0)
-                return k;
-        if (ret_next)
-                *ret_next = next;
-        return 0;
+        return domxml_unescape(t->end, (size_t) (next - t->end), ret);
 }
 
 int domxml_text(const char *xml, const char *path, char **ret) {
@@ -350,7 +338,7 @@ int domxml_text(const char *xml, const char *path, char **ret) {
                     t.depth >= n_comps || !domxml_name_is(&t, comps[t.depth]))
                         continue;
                 if (t.depth + 1 == n_comps) {
-                        k = domxml_text_of(&t, ret, NULL);
+                        k = text_of(&t, ret);
                         return k < 0 ? k : 1;
                 }
                 if (t.kind == DOMXML_START)

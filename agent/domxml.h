@@ -56,14 +56,12 @@ bool domxml_name_is(const DomXmlToken *t, const char *name);
 /* Attribute name of a start or empty tag, decoded: 1 with *ret (newly allocated), 0 when
  * absent, -EBADMSG, -ENOMEM. */
 int domxml_attr(const DomXmlToken *t, const char *name, char **ret);
-/* The text of an element, from the end of its start tag to the next markup, decoded (a comment
- * or CDATA section inside ends it): 0 with *ret, -EBADMSG, -ENOMEM. *ret_next (may be NULL)
- * gets the '<' that ends it. */
-int domxml_text_of(const DomXmlToken *t, char **ret, const char **ret_next);
 /* Decodes the entities and character references of [s, s+n): -EBADMSG on an unknown entity,
  * a malformed reference or one to a character XML does not allow. */
 int domxml_unescape(const char *s, size_t n, char **ret);
 
-/* The text of the element at a '/'-separated path from the root ("pool/target/path"): 1 with
- * *ret (newly allocated), 0 when absent, -EBADMSG, -EINVAL on an empty path. */
+/* The text of the element at a '/'-separated path from the root ("pool/target/path"), from the
+ * end of its start tag to the next markup (a comment or child inside ends it), decoded: 1 with
+ * *ret (newly allocated; "" for an empty element), 0 when absent, -EBADMSG, -EINVAL on an empty
+ * path. */
 int domxml_text(const char *xml, const char *path, char **ret);
