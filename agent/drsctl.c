@@ -22,6 +22,7 @@
 
 #include <json-c/json.h>
 
+#include "domxml.h"
 #include "macro.h"
 #include "policy-load.h"
 #include "policy.h"
@@ -238,6 +239,29 @@ static int verb_policy(int argc, char *argv[]) {
         return dispatch(policy_verbs, ELEMENTSOF(policy_verbs), "policy", argc - 1, argv + 1);
 }
 
+/* The solver takes bytes: the offline commands read the files here. */
+static int load_snapshot_file(const char *path, Problem **ret, PolicyError *reterr) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        int r;
+
+        r = policy_read_file_bounded(path, SNAPSHOT_MAX_INPUT, &buf, &len, reterr);
+        if (r < 0)
+                return r;
+        return snapshot_parse_string(path, buf, len, ret, reterr);
+}
+
+static int load_vm_file(const char *path, SolverVm *ret, PolicyError *reterr) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        int r;
+
+        r = policy_read_file(path, &buf, &len, reterr);
+        if (r < 0)
+                return r;
+        return snapshot_parse_vm_string(path, buf, len, ret, reterr);
+}
+
 /* Loads the snapshot and overlays the --policy files on its policy. */
 static int load_problem(Problem **ret) {
         _cleanup_(problem_freep) Problem *p = NULL;
@@ -249,7 +273,7 @@ static int load_problem(Problem **ret) {
                 return EXIT_BAD_INPUT;
         }
 
-        r = snapshot_load(arg_snapshot, &p, &e);
+        r = load_snapshot_file(arg_snapshot, &p, &e);
         if (r < 0)
                 return report_error(r, arg_snapshot, &e);
 
@@ -474,7 +498,7 @@ static int verb_place(int argc, char *argv[]) {
         } else {
                 _cleanup_(policy_error_clearp) PolicyError e = {};
 
-                r = snapshot_load_vm(argv[1], &vm, &e);
+                r = load_vm_file(argv[1], &vm, &e);
                 if (r < 0)
                         return report_error(r, argv[1], &e);
         }
@@ -1035,44 +1059,10 @@ static int verb_history(int argc, char *argv[]) {
         return fflush(stdout) == 0 ? EXIT_OK : EXIT_INTERNAL;
 }
 
-/* ---- place VM.xml: a tiny reader for libvirt domain XML ----------------------------------------
+/* ---- place VM.xml: <domain>'s direct children <name>, <vcpu> and <memory unit=…> ----------------
  *
- * Only <domain>'s direct children <name>, <vcpu> and <memory unit=…> are needed, so this is a
- * small scanner rather than libxml2: elements, attributes, comments, <?…?>, CDATA-free text with
- * the five predefined entities. It refuses what it does not understand (DOCTYPE, CDATA), which
- * libvirt never writes. */
-
-static int xml_unescape(const char *s, size_t n, char **ret) {
-        _cleanup_free_ char *out = malloc(n + 1);
-        size_t j = 0;
-        static const struct {
-                const char *ent;
-                char c;
-        } ents[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
-        if (!out)
-                return -ENOMEM;
-        for (size_t i = 0; i < n;) {
-                if (s[i] != '&') {
-                        out[j++] = s[i++];
-                        continue;
-                }
-                bool ok = false;
-                for (size_t k = 0; k < ELEMENTSOF(ents); k++) {
-                        size_t l = strlen(ents[k].ent);
-                        if (i + l <= n && strncmp(s + i, ents[k].ent, l) == 0) {
-                                out[j++] = ents[k].c;
-                                i += l;
-                                ok = true;
-                                break;
-                        }
-                }
-                if (!ok)
-                        return -EBADMSG;
-        }
-        out[j] = '\0';
-        *ret = TAKE_PTR(out);
-        return 0;
-}
+ * Read with domxml.h's scanner (drsd's precheck reads domain XML with it too). DOCTYPE and
+ * CDATA, which libvirt never writes, are refused. */
 
 static char *strip(char *s) {
         while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
@@ -1081,35 +1071,6 @@ static char *strip(char *s) {
         while (l > 0 && (s[l - 1] == ' ' || s[l - 1] == '\t' || s[l - 1] == '\n' || s[l - 1] == '\r'))
                 s[--l] = '\0';
         return s;
-}
-
-/* The value of attribute name inside the tag text [p, end). */
-static int xml_attr(const char *p, const char *end, const char *name, char **ret) {
-        size_t nl = strlen(name);
-        *ret = NULL;
-        while (p < end) {
-                while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-                        p++;
-                const char *k = p;
-                while (p < end && *p != '=' && *p != ' ' && *p != '/' && *p != '>')
-                        p++;
-                size_t kl = (size_t) (p - k);
-                if (p >= end || *p != '=')
-                        return 0;
-                p++;
-                if (p >= end || (*p != '"' && *p != '\''))
-                        return -EBADMSG;
-                char q = *p++;
-                const char *v = p;
-                while (p < end && *p != q)
-                        p++;
-                if (p >= end)
-                        return -EBADMSG;
-                if (kl == nl && strncmp(k, name, nl) == 0)
-                        return xml_unescape(v, (size_t) (p - v), ret);
-                p++;
-        }
-        return 0;
 }
 
 typedef struct DomainInfo {
@@ -1155,10 +1116,9 @@ static int memory_to_mib(const char *value, const char *unit, uint64_t *ret) {
 }
 
 static int parse_domain_xml(const char *xml, DomainInfo *ret, char **reterr) {
-        const char *p = xml;
-        int depth = 0;
-        bool saw_domain = false;
         _cleanup_free_ char *name = NULL, *vcpu = NULL, *mem = NULL, *unit = NULL;
+        DomXmlReader reader;
+        int r;
 
 #define XML_FAIL(msg)                                                                                       \
         do {                                                                                                \
@@ -1166,74 +1126,51 @@ static int parse_domain_xml(const char *xml, DomainInfo *ret, char **reterr) {
                 return -EBADMSG;                                                                            \
         } while (0)
 
-        /* Bounded by the document length: every iteration consumes at least one byte. */
-        while (*p) {
-                if (*p != '<') {
-                        p++;
-                        continue;
-                }
-                if (strncmp(p, "<?", 2) == 0) {
-                        const char *e = strstr(p, "?>");
-                        if (!e)
-                                XML_FAIL("unterminated <? … ?>");
-                        p = e + 2;
-                        continue;
-                }
-                if (strncmp(p, "<!--", 4) == 0) {
-                        const char *e = strstr(p + 4, "-->");
-                        if (!e)
-                                XML_FAIL("unterminated comment");
-                        p = e + 3;
-                        continue;
-                }
-                if (p[1] == '!')
+        domxml_reader_init(&reader, xml);
+        for (;;) {
+                DomXmlToken t;
+                char **target = NULL;
+
+                r = domxml_read(&reader, &t);
+                if (r < 0)
+                        XML_FAIL(reader.error);
+                if (r == 0)
+                        break;
+                if (t.kind == DOMXML_CDATA || t.kind == DOMXML_DECL)
                         XML_FAIL("DOCTYPE and CDATA are not supported");
-                const char *end = strchr(p, '>');
-                if (!end)
-                        XML_FAIL("unterminated tag");
-                if (p[1] == '/') {
-                        depth--;
-                        if (depth < 0)
-                                XML_FAIL("unbalanced closing tag");
-                        p = end + 1;
+                if (t.kind == DOMXML_END)
                         continue;
+                if (t.depth == 0 && !domxml_name_is(&t, "domain"))
+                        XML_FAIL("the document element is not <domain>");
+                if (t.depth != 1 || t.kind != DOMXML_START)
+                        continue;
+                if (domxml_name_is(&t, "name"))
+                        target = &name;
+                else if (domxml_name_is(&t, "vcpu"))
+                        target = &vcpu;
+                else if (domxml_name_is(&t, "memory")) {
+                        target = &mem;
+                        free(unit);
+                        unit = NULL;
+                        r = domxml_attr(&t, "unit", &unit);
+                        if (r == -ENOMEM)
+                                return r;
+                        if (r < 0)
+                                XML_FAIL("bad attribute in <memory>");
                 }
-                const char *tn = p + 1, *te = tn;
-                while (te < end && *te != ' ' && *te != '\t' && *te != '\n' && *te != '\r' && *te != '/' &&
-                       *te != '>')
-                        te++;
-                size_t tl = (size_t) (te - tn);
-                bool self_closing = end > p && end[-1] == '/';
-                if (depth == 0) {
-                        if (tl != 6 || strncmp(tn, "domain", 6) != 0 || saw_domain)
-                                XML_FAIL("the document element is not <domain>");
-                        saw_domain = true;
-                } else if (depth == 1 && !self_closing) {
-                        char **target = NULL;
-                        if (tl == 4 && strncmp(tn, "name", 4) == 0)
-                                target = &name;
-                        else if (tl == 4 && strncmp(tn, "vcpu", 4) == 0)
-                                target = &vcpu;
-                        else if (tl == 6 && strncmp(tn, "memory", 6) == 0) {
-                                target = &mem;
-                                if (xml_attr(te, end, "unit", &unit) < 0)
-                                        XML_FAIL("bad attribute in <memory>");
-                        }
-                        if (target) {
-                                const char *close = strchr(end + 1, '<');
-                                if (!close || close[1] != '/')
-                                        XML_FAIL("expected text only inside <name>, <vcpu> and <memory>");
-                                free(*target);
-                                if (xml_unescape(end + 1, (size_t) (close - end - 1), target) < 0)
-                                        XML_FAIL("bad entity in text");
-                        }
+                if (target) {
+                        const char *close = strchr(t.end, '<');
+                        if (!close || close[1] != '/')
+                                XML_FAIL("expected text only inside <name>, <vcpu> and <memory>");
+                        free(*target);
+                        *target = NULL;
+                        r = domxml_unescape(t.end, (size_t) (close - t.end), target);
+                        if (r == -ENOMEM)
+                                return r;
+                        if (r < 0)
+                                XML_FAIL("bad entity in text");
                 }
-                if (!self_closing)
-                        depth++;
-                p = end + 1;
         }
-        if (!saw_domain || depth != 0)
-                XML_FAIL("not a complete <domain> document");
         if (!name || !*strip(name))
                 XML_FAIL("<name> is missing");
         if (!vcpu || parse_u64(strip(vcpu), &ret->vcpus) < 0 || ret->vcpus == 0 || ret->vcpus > 4096)

@@ -15,6 +15,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include "domxml.h"
 #include "hv.h"
 #include "macro.h"
 #include "virt-event.h"
@@ -449,7 +450,7 @@ static int pool_target(virStoragePoolPtr pool, char **ret) {
 
         if (!xml)
                 return last_error_errno();
-        r = hv_xml_text(xml, "pool/target/path", ret);
+        r = domxml_text(xml, "pool/target/path", ret);
         if (r == 0)
                 return -ENOENT;
         return r < 0 ? r : 0;

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* The libvirt-free half of the hypervisor boundary: sample bookkeeping, the clock, and the
- * domain XML scanner precheck uses. */
+/* The libvirt-free half of the hypervisor boundary: sample bookkeeping, the clock, and what
+ * precheck reads from a domain's XML (through domxml.c, the scanner drsctl shares). */
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <time.h>
 
+#include "domxml.h"
 #include "hv.h"
 #include "macro.h"
 
@@ -185,7 +186,7 @@ void hv_block_copy_result_done(HvBlockCopyResult *r) {
         *r = (HvBlockCopyResult){};
 }
 
-/* The domain XML scanner. */
+/* What precheck reads from the domain XML. */
 
 static void hv_disk_done(HvDisk *d) {
         free(d->target);
@@ -214,209 +215,10 @@ void hv_domain_xml_done(HvDomainXml *x) {
         *x = (HvDomainXml){};
 }
 
-#define XML_MAX_DEPTH 64
-#define XML_NAME_MAX 64
-
-typedef struct XmlTag {
-        const char *name; /* into the document, not terminated */
-        size_t name_len;
-        const char *attrs; /* the attribute text, up to the closing > or /> */
-        size_t attrs_len;
-        bool closing;      /* </name> */
-        bool self_closing; /* <name … /> */
-        const char *start; /* the '<' */
-        const char *end;   /* one past the '>' */
-} XmlTag;
-
-static bool name_is(const XmlTag *t, const char *name) {
-        return t->name_len == strlen(name) && strncmp(t->name, name, t->name_len) == 0;
-}
-
-static bool is_space(char c) {
-        return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-/* Reads the next tag at or after *p (skipping text, comments, processing instructions,
- * CDATA and DOCTYPE). Returns 1 with *t, 0 at the end, -EBADMSG on malformed input. */
-static int xml_next_tag(const char **p, XmlTag *t) {
-        const char *s = *p;
-
-        for (;;) {
-                s = strchr(s, '<');
-                if (!s) {
-                        *p = s;
-                        return 0;
-                }
-                if (strncmp(s, "<!--", 4) == 0) {
-                        const char *e = strstr(s + 4, "-->");
-                        if (!e)
-                                return -EBADMSG;
-                        s = e + 3;
-                        continue;
-                }
-                if (strncmp(s, "<![CDATA[", 9) == 0) {
-                        const char *e = strstr(s + 9, "]]>");
-                        if (!e)
-                                return -EBADMSG;
-                        s = e + 3;
-                        continue;
-                }
-                if (s[1] == '?' || s[1] == '!') {
-                        const char *e = strchr(s, '>');
-                        if (!e)
-                                return -EBADMSG;
-                        s = e + 1;
-                        continue;
-                }
-                break;
-        }
-
-        *t = (XmlTag){.start = s};
-        s++;
-        if (*s == '/') {
-                t->closing = true;
-                s++;
-        }
-        t->name = s;
-        while (*s && !is_space(*s) && *s != '>' && *s != '/')
-                s++;
-        t->name_len = (size_t) (s - t->name);
-        if (t->name_len == 0 || t->name_len > XML_NAME_MAX)
-                return -EBADMSG;
-        t->attrs = s;
-        /* Up to the '>' outside quotes. */
-        for (char q = 0; *s; s++) {
-                if (q) {
-                        if (*s == q)
-                                q = 0;
-                } else if (*s == '"' || *s == '\'')
-                        q = *s;
-                else if (*s == '>')
-                        break;
-        }
-        if (*s != '>')
-                return -EBADMSG;
-        t->attrs_len = (size_t) (s - t->attrs);
-        if (t->attrs_len > 0 && t->attrs[t->attrs_len - 1] == '/') {
-                t->self_closing = true;
-                t->attrs_len--;
-        }
-        if (t->closing && t->self_closing)
-                return -EBADMSG;
-        t->end = s + 1;
-        *p = t->end;
-        return 1;
-}
-
-/* Decodes the five predefined entities and numeric references (ASCII only) of [s, s+n). */
-static int xml_unescape(const char *s, size_t n, char **ret) {
-        _cleanup_free_ char *out = malloc(n + 1);
-        size_t j = 0;
-
-        if (!out)
-                return -ENOMEM;
-        for (size_t i = 0; i < n;) {
-                static const struct {
-                        const char *ent;
-                        char c;
-                } ents[] = {
-                        {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''},
-                };
-                bool done = false;
-
-                if (s[i] != '&') {
-                        out[j++] = s[i++];
-                        continue;
-                }
-                for (size_t k = 0; k < ELEMENTSOF(ents); k++) {
-                        size_t l = strlen(ents[k].ent);
-                        if (i + l <= n && strncmp(s + i, ents[k].ent, l) == 0) {
-                                out[j++] = ents[k].c;
-                                i += l;
-                                done = true;
-                                break;
-                        }
-                }
-                if (done)
-                        continue;
-                if (i + 3 < n && s[i + 1] == '#') {
-                        bool hex = s[i + 2] == 'x';
-                        size_t k = i + (hex ? 3 : 2);
-                        unsigned long v = 0;
-                        size_t digits = 0;
-
-                        for (; k < n && s[k] != ';' && digits < 8; k++, digits++) {
-                                char c = s[k];
-                                int d;
-                                if (c >= '0' && c <= '9')
-                                        d = c - '0';
-                                else if (hex && c >= 'a' && c <= 'f')
-                                        d = c - 'a' + 10;
-                                else if (hex && c >= 'A' && c <= 'F')
-                                        d = c - 'A' + 10;
-                                else
-                                        return -EBADMSG;
-                                v = v * (hex ? 16 : 10) + (unsigned long) d;
-                        }
-                        if (k >= n || s[k] != ';' || digits == 0 || v == 0 || v > 0x7f)
-                                return -EBADMSG;
-                        out[j++] = (char) v;
-                        i = k + 1;
-                        continue;
-                }
-                return -EBADMSG;
-        }
-        out[j] = 0;
-        *ret = TAKE_PTR(out);
-        return 0;
-}
-
-/* Finds attribute name in the tag. Returns 1 with *ret (newly allocated), 0 when absent. */
-static int xml_attr(const XmlTag *t, const char *name, char **ret) {
-        const char *s = t->attrs, *end = t->attrs + t->attrs_len;
-        size_t name_len = strlen(name);
-
-        while (s < end) {
-                const char *an, *v;
-                size_t an_len;
-                char q;
-
-                while (s < end && is_space(*s))
-                        s++;
-                if (s >= end)
-                        break;
-                an = s;
-                while (s < end && *s != '=' && !is_space(*s))
-                        s++;
-                an_len = (size_t) (s - an);
-                while (s < end && is_space(*s))
-                        s++;
-                if (s >= end || *s != '=')
-                        return -EBADMSG;
-                s++;
-                while (s < end && is_space(*s))
-                        s++;
-                if (s >= end || (*s != '"' && *s != '\''))
-                        return -EBADMSG;
-                q = *s++;
-                v = s;
-                while (s < end && *s != q)
-                        s++;
-                if (s >= end)
-                        return -EBADMSG;
-                if (an_len == name_len && strncmp(an, name, name_len) == 0) {
-                        int r = xml_unescape(v, (size_t) (s - v), ret);
-                        return r < 0 ? r : 1;
-                }
-                s++;
-        }
-        return 0;
-}
-
 /* Replaces *field with attribute name of t when present. */
-static int take_attr(const XmlTag *t, const char *name, char **field) {
+static int take_attr(const DomXmlToken *t, const char *name, char **field) {
         char *v = NULL;
-        int r = xml_attr(t, name, &v);
+        int r = domxml_attr(t, name, &v);
 
         if (r <= 0)
                 return r;
@@ -425,19 +227,31 @@ static int take_attr(const XmlTag *t, const char *name, char **field) {
         return 1;
 }
 
+/* Appends disk to x->disks when it has a source (and clears it either way). */
+static int take_disk(HvDomainXml *x, HvDisk *disk) {
+        HvDisk *l;
+
+        if (!disk->path) {
+                hv_disk_done(disk);
+                return 0;
+        }
+        l = realloc(x->disks, sizeof(HvDisk) * (x->n_disks + 1));
+        if (!l)
+                return -ENOMEM;
+        x->disks = l;
+        x->disks[x->n_disks++] = *disk;
+        *disk = (HvDisk){};
+        return 0;
+}
+
 int hv_domain_xml_parse(const char *xml, HvDomainXml *ret) {
         _cleanup_(hv_domain_xml_done) HvDomainXml x = {};
         _cleanup_(hv_disk_done) HvDisk disk = {}; /* the <disk type='file'> being read */
-        /* The open elements; for interface/disk the type attribute matters to children. */
-        struct {
-                const char *name;
-                size_t len;
-                bool is_net_interface;
-                bool is_file_disk;
-        } stack[XML_MAX_DEPTH];
-        unsigned depth = 0;
-        const char *p = xml, *cpu_start = NULL;
-        bool seen_root = false;
+        /* Where the reader is: inside <devices>, and in it an <interface type='network'> or a
+         * <disk type='file'> (whose children matter). */
+        bool in_devices = false, in_net_interface = false, in_file_disk = false;
+        const char *cpu_start = NULL;
+        DomXmlReader reader;
         int r;
 
         if (!xml)
@@ -447,32 +261,29 @@ int hv_domain_xml_parse(const char *xml, HvDomainXml *ret) {
         if (!x.networks || !x.file_disks)
                 return -ENOMEM;
 
+        domxml_reader_init(&reader, xml);
         for (;;) {
-                XmlTag t;
+                DomXmlToken t;
 
-                r = xml_next_tag(&p, &t);
+                r = domxml_read(&reader, &t);
                 if (r < 0)
                         return r;
                 if (r == 0)
                         break;
 
-                if (t.closing) {
-                        if (depth == 0 || stack[depth - 1].len != t.name_len ||
-                            strncmp(stack[depth - 1].name, t.name, t.name_len) != 0)
-                                return -EBADMSG;
-                        depth--;
-                        if (depth == 2 && stack[2].is_file_disk) {
-                                if (disk.path) {
-                                        HvDisk *l = realloc(x.disks, sizeof(HvDisk) * (x.n_disks + 1));
-                                        if (!l)
-                                                return -ENOMEM;
-                                        x.disks = l;
-                                        x.disks[x.n_disks++] = disk;
-                                        disk = (HvDisk){};
-                                } else
-                                        hv_disk_done(&disk);
+                if (t.kind == DOMXML_CDATA || t.kind == DOMXML_DECL)
+                        continue;
+                if (t.kind == DOMXML_END) {
+                        if (t.depth == 2 && in_file_disk) {
+                                r = take_disk(&x, &disk);
+                                if (r < 0)
+                                        return r;
                         }
-                        if (depth == 1 && cpu_start && name_is(&t, "cpu")) {
+                        if (t.depth == 2)
+                                in_net_interface = in_file_disk = false;
+                        if (t.depth == 1)
+                                in_devices = false;
+                        if (t.depth == 1 && cpu_start && domxml_name_is(&t, "cpu")) {
                                 x.cpu_xml = strndup(cpu_start, (size_t) (t.end - cpu_start));
                                 if (!x.cpu_xml)
                                         return -ENOMEM;
@@ -481,155 +292,77 @@ int hv_domain_xml_parse(const char *xml, HvDomainXml *ret) {
                         continue;
                 }
 
-                if (depth == 0) {
-                        if (seen_root || !name_is(&t, "domain"))
+                if (t.depth == 0) {
+                        if (!domxml_name_is(&t, "domain"))
                                 return -EBADMSG;
-                        seen_root = true;
-                        r = xml_attr(&t, "type", &x.type);
+                        r = domxml_attr(&t, "type", &x.type);
                         if (r < 0)
                                 return r;
-                } else if (depth == 1 && name_is(&t, "cpu") && !x.cpu_xml && !cpu_start) {
-                        r = xml_attr(&t, "mode", &x.cpu_mode);
+                } else if (t.depth == 1 && domxml_name_is(&t, "cpu") && !x.cpu_xml && !cpu_start) {
+                        r = domxml_attr(&t, "mode", &x.cpu_mode);
                         if (r < 0)
                                 return r;
-                        if (t.self_closing) {
+                        if (t.kind == DOMXML_EMPTY) {
                                 x.cpu_xml = strndup(t.start, (size_t) (t.end - t.start));
                                 if (!x.cpu_xml)
                                         return -ENOMEM;
                         } else
                                 cpu_start = t.start;
-                } else if (
-                        depth == 3 && name_is(&t, "source") &&
-                        (stack[2].is_net_interface || stack[2].is_file_disk)) {
-                        _cleanup_free_ char *v = NULL;
-
-                        r = xml_attr(&t, stack[2].is_net_interface ? "network" : "file", &v);
-                        if (r < 0)
-                                return r;
-                        if (r > 0) {
-                                char ***l = stack[2].is_net_interface ? &x.networks : &x.file_disks;
-                                if (!strv_contains(*l, v) && strv_extend(l, v) < 0)
-                                        return -ENOMEM;
-                                if (stack[2].is_file_disk && !disk.path)
-                                        disk.path = TAKE_PTR(v);
-                        }
-                } else if (depth == 3 && stack[2].is_file_disk) {
-                        r = 0;
-                        if (name_is(&t, "target"))
-                                r = take_attr(&t, "dev", &disk.target);
-                        else if (name_is(&t, "driver")) {
-                                r = take_attr(&t, "type", &disk.format);
-                                if (r >= 0)
-                                        r = take_attr(&t, "cache", &disk.cache);
-                        } else if (name_is(&t, "readonly"))
-                                disk.readonly = true;
-                        else if (name_is(&t, "shareable"))
-                                disk.shareable = true;
-                        if (r < 0)
-                                return r;
-                }
-
-                if (t.self_closing)
-                        continue;
-                if (depth >= XML_MAX_DEPTH)
-                        return -EBADMSG;
-                stack[depth].name = t.name;
-                stack[depth].len = t.name_len;
-                stack[depth].is_net_interface = false;
-                stack[depth].is_file_disk = false;
-                if (depth == 2 && stack[1].len == 7 && strncmp(stack[1].name, "devices", 7) == 0 &&
-                    (name_is(&t, "interface") || name_is(&t, "disk"))) {
+                } else if (t.depth == 1 && t.kind == DOMXML_START && domxml_name_is(&t, "devices"))
+                        in_devices = true;
+                else if (
+                        t.depth == 2 && t.kind == DOMXML_START && in_devices &&
+                        (domxml_name_is(&t, "interface") || domxml_name_is(&t, "disk"))) {
                         _cleanup_free_ char *type = NULL;
 
-                        r = xml_attr(&t, "type", &type);
+                        r = domxml_attr(&t, "type", &type);
                         if (r < 0)
                                 return r;
-                        if (name_is(&t, "interface"))
-                                stack[depth].is_net_interface = streq_ptr(type, "network");
+                        if (domxml_name_is(&t, "interface"))
+                                in_net_interface = streq_ptr(type, "network");
                         else {
-                                stack[depth].is_file_disk = streq_ptr(type, "file");
+                                in_file_disk = streq_ptr(type, "file");
                                 hv_disk_done(&disk);
-                                if (stack[depth].is_file_disk) {
+                                if (in_file_disk) {
                                         r = take_attr(&t, "device", &disk.device);
                                         if (r < 0)
                                                 return r;
                                 }
                         }
+                } else if (
+                        t.depth == 3 && domxml_name_is(&t, "source") && (in_net_interface || in_file_disk)) {
+                        _cleanup_free_ char *v = NULL;
+
+                        r = domxml_attr(&t, in_net_interface ? "network" : "file", &v);
+                        if (r < 0)
+                                return r;
+                        if (r > 0) {
+                                char ***l = in_net_interface ? &x.networks : &x.file_disks;
+                                if (!strv_contains(*l, v) && strv_extend(l, v) < 0)
+                                        return -ENOMEM;
+                                if (in_file_disk && !disk.path)
+                                        disk.path = TAKE_PTR(v);
+                        }
+                } else if (t.depth == 3 && in_file_disk) {
+                        r = 0;
+                        if (domxml_name_is(&t, "target"))
+                                r = take_attr(&t, "dev", &disk.target);
+                        else if (domxml_name_is(&t, "driver")) {
+                                r = take_attr(&t, "type", &disk.format);
+                                if (r >= 0)
+                                        r = take_attr(&t, "cache", &disk.cache);
+                        } else if (domxml_name_is(&t, "readonly"))
+                                disk.readonly = true;
+                        else if (domxml_name_is(&t, "shareable"))
+                                disk.shareable = true;
+                        if (r < 0)
+                                return r;
                 }
-                depth++;
         }
-        if (!seen_root || depth != 0)
-                return -EBADMSG;
 
         *ret = x;
         x = (HvDomainXml){};
         return 0;
-}
-
-int hv_xml_text(const char *xml, const char *path, char **ret) {
-        /* Depth-first walk keeping how many leading components of path the open elements
-         * match; the text is what lies between the matching start tag and the next tag. */
-        char *comps[XML_MAX_DEPTH];
-        size_t n_comps = 0, depth = 0, matched = 0;
-        _cleanup_free_ char *copy = NULL;
-        const char *p = xml;
-        int r;
-
-        if (!xml || !path || !ret)
-                return -EINVAL;
-        copy = strdup(path);
-        if (!copy)
-                return -ENOMEM;
-        for (char *c = copy, *e; c && *c; c = e) {
-                e = strchr(c, '/');
-                if (e)
-                        *e++ = 0;
-                if (n_comps >= XML_MAX_DEPTH)
-                        return -EINVAL;
-                comps[n_comps++] = c;
-        }
-        if (n_comps == 0)
-                return -EINVAL;
-
-        for (;;) {
-                XmlTag t;
-
-                r = xml_next_tag(&p, &t);
-                if (r < 0)
-                        return r;
-                if (r == 0)
-                        return 0;
-                if (t.closing) {
-                        if (depth == 0)
-                                return -EBADMSG;
-                        depth--;
-                        if (matched > depth)
-                                matched = depth;
-                        continue;
-                }
-                if (matched == depth && depth < n_comps && name_is(&t, comps[depth])) {
-                        if (depth + 1 == n_comps) {
-                                const char *end;
-
-                                if (t.self_closing) {
-                                        *ret = strdup("");
-                                        return *ret ? 1 : -ENOMEM;
-                                }
-                                end = strchr(t.end, '<');
-                                if (!end)
-                                        return -EBADMSG;
-                                r = xml_unescape(t.end, (size_t) (end - t.end), ret);
-                                return r < 0 ? r : 1;
-                        }
-                        if (!t.self_closing)
-                                matched = depth + 1;
-                }
-                if (!t.self_closing) {
-                        if (depth >= XML_MAX_DEPTH)
-                                return -EBADMSG;
-                        depth++;
-                }
-        }
 }
 
 void hv_xml_escape(FILE *f, const char *s) {

@@ -87,7 +87,7 @@ int hv_host_stats_copy(const HvHostStats *s, HvHostStats *ret);
 /* CLOCK_MONOTONIC in µs: the clock of HvHostStats.t_usec and of the collector. */
 uint64_t hv_now_usec(void);
 
-/* What precheck needs from a domain's XML (virDomainGetXMLDesc), parsed by a small scanner
+/* What precheck needs from a domain's XML (virDomainGetXMLDesc), parsed with domxml.h's scanner
  * (pure; no libxml2): libvirt writes this XML itself, regular and well-formed. */
 /* One <disk type='file'> of <devices> that has a <source file=…>. */
 typedef struct HvDisk {
@@ -120,10 +120,6 @@ int hv_domain_xml_parse(const char *xml, HvDomainXml *ret);
 /* Whether the disk is one drs copies or moves: a writable, not shareable disk device (a
  * cdrom's or a read-only image's content is not the VM's state). */
 bool hv_disk_is_movable(const HvDisk *d);
-
-/* The text of the element at a '/'-separated path from the root of xml ("pool/target/path"),
- * entities decoded. Returns 1 with *ret (newly allocated), 0 when absent, -EBADMSG. */
-int hv_xml_text(const char *xml, const char *path, char **ret);
 
 /* libvirt XML that drs writes (pure; values are escaped):
  *   hv_volume_xml: a storage volume NAME of CAPACITY bytes in FORMAT (NULL: raw) for

@@ -6,10 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "fileio.h"
 #include "leader.h"
 #include "macro.h"
+#include "tz.h"
 
 #define USEC_PER_SEC 1000000ULL
 
@@ -370,35 +371,24 @@ static bool zone_name_ok(const char *tz) {
         return true;
 }
 
+/* The zone's file read here, converted by tz.c: neither TZ nor the process's zone changes. */
 static int local_time_in(const char *tz, time_t now, struct tm *ret) {
-        _cleanup_free_ char *saved = NULL, *path = NULL, *value = NULL;
-        const char *old = getenv("TZ");
-        int k = 0;
+        _cleanup_(tz_zone_freep) TzZone *zone = NULL;
+        _cleanup_free_ char *path = NULL, *data = NULL;
+        size_t size;
+        int k;
 
         if (!zone_name_ok(tz))
                 return -EINVAL;
         if (asprintf(&path, "/usr/share/zoneinfo/%s", tz) < 0)
                 return -ENOMEM;
-        if (access(path, R_OK) < 0)
-                return -EINVAL; /* glibc would silently fall back to UTC */
-        if (old) {
-                saved = strdup(old);
-                if (!saved)
-                        return -ENOMEM;
-        }
-        if (asprintf(&value, ":%s", tz) < 0)
-                return -ENOMEM;
-        if (setenv("TZ", value, 1) < 0)
-                return -errno;
-        tzset();
-        if (!localtime_r(&now, ret))
-                k = -EINVAL;
-        if (saved)
-                (void) setenv("TZ", saved, 1);
-        else
-                (void) unsetenv("TZ");
-        tzset();
-        return k;
+        k = read_file_bounded(path, TZ_FILE_MAX, &data, &size);
+        if (k < 0)
+                return k == -ENOMEM ? k : -EINVAL;
+        k = tz_zone_parse(data, size, &zone);
+        if (k < 0)
+                return k == -ENOMEM ? k : -EINVAL;
+        return tz_zone_local_time(zone, now, ret) < 0 ? -EINVAL : 0;
 }
 
 int leader_automation_at(const Policy *p, time_t now, AutomationLevel *ret) {

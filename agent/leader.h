@@ -176,11 +176,9 @@ void leader_dpm_note(DpmHysteresis *h, const Plan *plan, bool started, uint64_t 
 
 /* The cluster level at now: policy_automation_at() with the local weekday and minute in
  * policy->automation.timezone. "UTC" (and "Etc/UTC") use gmtime_r(); any other zone is
- * converted with localtime_r() while TZ is set to ":ZONE" (tzset() reads the zoneinfo file),
- * and TZ is restored afterwards. That changes the process environment for a moment, so it is
- * called only from the main thread; drsd's other threads (libvirt, workers) do not read TZ.
- * -EINVAL when the zone is unknown (the weekday/minute then come from UTC and the level is
- * still set). */
+ * read from /usr/share/zoneinfo/ZONE and converted by tz.c, without touching TZ or the
+ * process's time zone (safe from any thread). -EINVAL when the zone is unknown or its file not
+ * TZif (the weekday/minute then come from UTC and the level is still set). */
 int leader_automation_at(const Policy *p, time_t now, AutomationLevel *ret);
 
 /* Utilization of one reported host: CPU demand / cpus and memory demand / memory. */

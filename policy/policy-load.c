@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -38,7 +39,7 @@ int policy_read_file_bounded(
         const char *path, size_t max, char **ret, size_t *ret_len, PolicyError *reterr) {
         _cleanup_(closep) int fd = -EBADF;
         _cleanup_free_ char *buf = NULL;
-        size_t size = max + 1, len = 0;
+        size_t size, len = 0; /* buf holds size bytes and the NUL */
         struct stat st;
 
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -48,11 +49,28 @@ int policy_read_file_bounded(
                 return io_error(reterr, path, errno, "cannot stat");
         if (!S_ISREG(st.st_mode))
                 return io_error(reterr, path, S_ISDIR(st.st_mode) ? EISDIR : EINVAL, "not a regular file");
+        /* Room for the file as it is now and one byte more (to see its end in one read); grown
+         * if the file grows meanwhile, never past max + 1 bytes (enough to tell it is too large). */
+        size = (uintmax_t) st.st_size < max ? (size_t) st.st_size + 1 : max + 1;
         buf = malloc(size + 1);
         if (!buf)
                 return -ENOMEM;
-        while (len < size) {
-                ssize_t n = read(fd, buf + len, size - len);
+        for (;;) {
+                ssize_t n;
+
+                if (len == size) {
+                        size_t grown = size > max / 2 ? max + 1 : size * 2;
+                        char *b;
+
+                        if (size > max)
+                                break;
+                        b = realloc(buf, grown + 1);
+                        if (!b)
+                                return -ENOMEM;
+                        buf = b;
+                        size = grown;
+                }
+                n = read(fd, buf + len, size - len);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;

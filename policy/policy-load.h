@@ -2,17 +2,18 @@
 #pragma once
 
 /* The one policy file that does I/O: reading policy files, drop-in directories, drsd.yaml and
- * raw files for the snapshot loader. Never logs; errors come back through PolicyError with the
- * file name (and line:column when the content is at fault). */
+ * raw files (snapshots, for the solver's parser, which takes bytes). Never logs; errors come
+ * back through PolicyError with the file name (and line:column when the content is at fault). */
 
 #include <stddef.h>
 
 #include "config.h"
 #include "policy.h"
 
-/* Reads a regular file of at most 4 MiB into a NUL-terminated buffer. */
+/* Reads a regular file of at most 4 MiB into a NUL-terminated buffer (sized from the file:
+ * the bound is not allocated up front). */
 int policy_read_file(const char *path, char **ret, size_t *ret_len, PolicyError *reterr);
-/* Same with another size bound (snapshots). */
+/* Same with another size bound (snapshots: SNAPSHOT_MAX_INPUT). */
 int policy_read_file_bounded(const char *path, size_t max, char **ret, size_t *ret_len, PolicyError *reterr);
 
 /* Overlays one file onto *p (on error *p is unchanged). Does not validate. */

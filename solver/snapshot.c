@@ -1,17 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Cluster snapshot files → Problem. Pure parsing; the two *_load() functions read the file
- * with policy_read_file() (policy/policy-load.c does the I/O). */
+/* Cluster snapshots → Problem. Pure: bytes in (the callers read the files). */
 
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include "policy-internal.h"
-#include "policy-load.h"
 #include "snapshot.h"
 
 #define SNAPSHOT_MAX_NAME 255
 #define SNAPSHOT_MAX_LABELS 1000
+
+_Static_assert(SNAPSHOT_MAX_INPUT == YTREE_SNAPSHOT_MAX_INPUT, "snapshot.h and yaml-tree.h disagree");
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(Problem *, problem_free);
 
@@ -370,26 +370,4 @@ int snapshot_parse_vm_string(
         *ret = vm;
         vm = (SolverVm){};
         return 0;
-}
-
-int snapshot_load(const char *path, Problem **ret, PolicyError *reterr) {
-        _cleanup_free_ char *buf = NULL;
-        size_t len;
-        int r;
-
-        r = policy_read_file_bounded(path, YTREE_SNAPSHOT_MAX_INPUT, &buf, &len, reterr);
-        if (r < 0)
-                return r;
-        return snapshot_parse_string(path, buf, len, ret, reterr);
-}
-
-int snapshot_load_vm(const char *path, SolverVm *ret, PolicyError *reterr) {
-        _cleanup_free_ char *buf = NULL;
-        size_t len;
-        int r;
-
-        r = policy_read_file(path, &buf, &len, reterr);
-        if (r < 0)
-                return r;
-        return snapshot_parse_vm_string(path, buf, len, ret, reterr);
 }

@@ -12,24 +12,26 @@
  *   policy: {...}   # optional, the policy language, overlaid on the defaults and validated
  *
  * Errors (unknown keys, wrong types, duplicate names, a VM on an unknown host, …) come back
- * as PolicyError with file:line:column, like policy errors. The parsers are pure; the
- * *_load() functions read the file through policy_read_file(). */
+ * as PolicyError with file:line:column, like policy errors. The parsers are pure: the caller
+ * reads the file (policy_read_file_bounded(path, SNAPSHOT_MAX_INPUT, …) for a snapshot,
+ * policy_read_file() for a VM) and passes its name for the messages. */
 
 #include <stddef.h>
 
 #include "policy.h"
 #include "solver.h"
 
+/* The largest snapshot snapshot_parse_string() takes, in bytes. */
+#define SNAPSHOT_MAX_INPUT (128 * 1024 * 1024)
+
 /* Problem.automation is set from the policy's automation.level. To overlay further policy
  * files (drsctl --policy), use policy_overlay_files(problem->policy, …) and set
  * problem->automation again. */
 int snapshot_parse_string(
         const char *filename, const char *buf, size_t len, Problem **ret, PolicyError *reterr);
-int snapshot_load(const char *path, Problem **ret, PolicyError *reterr);
 
 /* A single VM for placement (`drsctl place VM.yaml`): a mapping with name, vcpus, memory_mib
  * and optionally cpu_demand (default: vcpus), memory_demand_mib (default: memory_mib) and
  * groups. *ret gets host = -1 and last_moved_s = -1; the caller frees name and groups. */
 int snapshot_parse_vm_string(
         const char *filename, const char *buf, size_t len, SolverVm *ret, PolicyError *reterr);
-int snapshot_load_vm(const char *path, SolverVm *ret, PolicyError *reterr);

@@ -184,13 +184,25 @@ static char *dump_problem(const Problem *p) {
         return buf;
 }
 
+/* The solver parses bytes; the file is read here, as drsctl does. */
+static int snapshot_load_file(const char *path, Problem **ret, PolicyError *e) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        int r;
+
+        r = policy_read_file_bounded(path, SNAPSHOT_MAX_INPUT, &buf, &len, e);
+        if (r < 0)
+                return r;
+        return snapshot_parse_string(path, buf, len, ret, e);
+}
+
 static void run_snapshot(const Case *c) {
         Problem *p = NULL;
         PolicyError e = {};
         _cleanup_free_ char *out = NULL;
         int r;
 
-        r = snapshot_load(c->input, &p, &e);
+        r = snapshot_load_file(c->input, &p, &e);
         if (c->kind == KIND_SNAPSHOT_INVALID) {
                 _cleanup_free_ char *line = NULL;
                 if (r >= 0)

@@ -10,13 +10,25 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "macro.h"
 #include "policy-load.h"
+#include "yaml-tree.h"
+
+/* AddressSanitizer reserves terabytes of address space: no RLIMIT_AS under it. */
+#if defined(__SANITIZE_ADDRESS__)
+#define HAVE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HAVE_ASAN 1
+#endif
+#endif
 
 static const char *dropins_dir;
 static char tmpdir[] = "/tmp/test-policy-load.XXXXXX";
@@ -137,6 +149,68 @@ static void test_read_limits(void **state) {
         assert_null(buf);
 }
 
+/* The buffer follows the file, up to the bound (which is only a bound, not an allocation). */
+static void test_read_grows(void **state) {
+        _cleanup_free_ char *f = tmp_path("sized.yaml"), *content = malloc(100 * 1024 + 1);
+        char *buf = NULL;
+        size_t len = 0;
+        PolicyError e = {};
+
+        assert_non_null(content);
+        for (size_t i = 0; i < 100 * 1024; i++)
+                content[i] = i % 64 == 63 ? '\n' : 'a' + (char) (i % 26);
+        content[100 * 1024] = 0;
+        write_file("sized.yaml", "");
+        assert_int_equal(policy_read_file_bounded(f, 10, &buf, &len, &e), 0);
+        assert_int_equal(len, 0);
+        assert_string_equal(buf, "");
+        free(buf);
+        write_file("sized.yaml", content);
+        assert_int_equal(policy_read_file_bounded(f, 100 * 1024, &buf, &len, &e), 0);
+        assert_int_equal(len, 100 * 1024);
+        assert_int_equal(memcmp(buf, content, len), 0);
+        assert_int_equal(buf[len], 0);
+        free(buf);
+        buf = NULL;
+        assert_int_equal(policy_read_file_bounded(f, 100 * 1024 - 1, &buf, &len, &e), -EINVAL);
+        assert_non_null(strstr(e.message, "file larger than 102399 bytes"));
+        assert_string_equal(e.file, f);
+        policy_error_clear(&e);
+        assert_null(buf);
+}
+
+/* A small snapshot reads within a small address space (ulimit -v 100000): the reader once
+ * allocated its 128 MiB bound up front. In a child, as the limit cannot be raised again. */
+static void test_read_low_rlimit_as(void **state) {
+#ifdef HAVE_ASAN
+        skip();
+#else
+        static const char snapshot[] = "hosts:\n  - {name: h1, cpus: 8, memory_mib: 16384}\nvms: []\n";
+        _cleanup_free_ char *f = tmp_path("small-snapshot.yaml");
+        int status;
+        pid_t pid;
+
+        write_file("small-snapshot.yaml", snapshot);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                struct rlimit rl = {.rlim_cur = 100000 * 1024, .rlim_max = 100000 * 1024};
+                char *buf = NULL;
+                size_t len = 0;
+                PolicyError e = {};
+                int r;
+
+                if (setrlimit(RLIMIT_AS, &rl) < 0)
+                        _exit(2);
+                r = policy_read_file_bounded(f, YTREE_SNAPSHOT_MAX_INPUT, &buf, &len, &e);
+                _exit(r == 0 && len == strlen(snapshot) && streq(buf, snapshot) ? 0 : 1);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+#endif
+}
+
 static void test_config_file(void **state) {
         _cleanup_free_ char *c = tmp_path("drsd.yaml");
         DrsConfig *cfg = NULL;
@@ -160,6 +234,8 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_dropin_order_and_errors),
                 cmocka_unit_test(test_file_list_and_overlay),
                 cmocka_unit_test(test_read_limits),
+                cmocka_unit_test(test_read_grows),
+                cmocka_unit_test(test_read_low_rlimit_as),
                 cmocka_unit_test(test_config_file),
         };
         char cmd[64];

@@ -65,6 +65,29 @@ static void compare_or_write(const char *path, const char *actual) {
         }
 }
 
+/* The solver parses bytes; the file is read here, as drsctl does. */
+static int snapshot_load_file(const char *path, Problem **ret, PolicyError *e) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        int r;
+
+        r = policy_read_file_bounded(path, SNAPSHOT_MAX_INPUT, &buf, &len, e);
+        if (r < 0)
+                return r;
+        return snapshot_parse_string(path, buf, len, ret, e);
+}
+
+static int snapshot_load_vm_file(const char *path, SolverVm *ret, PolicyError *e) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len;
+        int r;
+
+        r = policy_read_file(path, &buf, &len, e);
+        if (r < 0)
+                return r;
+        return snapshot_parse_vm_string(path, buf, len, ret, e);
+}
+
 static void run_case(void **state) {
         const char *name = *state; /* "X.yaml" */
         _cleanup_(tp_problem_freep) Problem *p = NULL;
@@ -79,7 +102,7 @@ static void run_case(void **state) {
         assert_true(asprintf(&json_path, "%s.expected", base) > 0);
         assert_true(asprintf(&text_path, "%s.txt", base) > 0);
 
-        if (snapshot_load(name, &p, &e) < 0) {
+        if (snapshot_load_file(name, &p, &e) < 0) {
                 print_error("%s:%u:%u: %s\n", name, e.line, e.column, e.message ?: "?");
                 policy_error_clear(&e);
                 fail();
@@ -90,7 +113,7 @@ static void run_case(void **state) {
         };
         if (access(vm_path, F_OK) == 0) {
                 SolverVm vm = {};
-                if (snapshot_load_vm(vm_path, &vm, &e) < 0) {
+                if (snapshot_load_vm_file(vm_path, &vm, &e) < 0) {
                         print_error("%s:%u:%u: %s\n", vm_path, e.line, e.column, e.message ?: "?");
                         policy_error_clear(&e);
                         fail();
