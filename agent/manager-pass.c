@@ -464,9 +464,11 @@ static void ops_poll_now(void *u, const char *host) {
                 poller_trigger(m->poller, host);
 }
 
+/* The leader runs the power-off command itself (standalone), or orders the host's own drsd
+ * (cluster mode: HostSource.order_power_off). */
 static int ops_order_power_off(void *u, const char *host) {
         Manager *m = u;
-        return m->source->order_power_off(m, host);
+        return m->source->order_power_off ? m->source->order_power_off(m, host) : -EOPNOTSUPP;
 }
 
 static void ops_request_pass(void *u, const char *why) {
@@ -498,28 +500,7 @@ static void ops_log(void *u, int level, const char *message) {
         log_full_errno(level, 0, "%s", message);
 }
 
-/* The leader runs the power-off command itself (standalone), or orders the host's own drsd
- * (cluster mode: HostSource.order_power_off). */
-static const LeaderPassOps pass_ops_local_power = {
-        .report = ops_report,
-        .stale = ops_stale,
-        .mode = ops_mode,
-        .in_flight = ops_in_flight,
-        .vm_busy = ops_vm_busy,
-        .vm_target = ops_vm_target,
-        .solve = ops_solve,
-        .set_mode = ops_set_mode,
-        .start_migration = ops_start_migration,
-        .cancel_queued_to = ops_cancel_queued_to,
-        .power_command = power_command,
-        .power_forget = power_forget,
-        .poll_now = ops_poll_now,
-        .request_pass = ops_request_pass,
-        .record = ops_record,
-        .log = ops_log,
-};
-
-static const LeaderPassOps pass_ops_ordered_power = {
+static const LeaderPassOps pass_ops = {
         .report = ops_report,
         .stale = ops_stale,
         .mode = ops_mode,
@@ -644,8 +625,7 @@ int manager_leader_start(Manager *m) {
         if (!m->hv_ops)
                 m->hv_ops = &hv_libvirt_ops;
 
-        k = leader_pass_new(
-                m->source->order_power_off ? &pass_ops_ordered_power : &pass_ops_local_power, m, &m->pass);
+        k = leader_pass_new(&pass_ops, m, &m->pass);
         if (k < 0)
                 return log_oom();
         leader_pass_configure(

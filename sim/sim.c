@@ -204,16 +204,20 @@ static uint64_t realtime_usec(const Sim *s) {
         return SIM_EPOCH_S * USEC + (s->now - T0);
 }
 
+/* A new string, NULL when out of memory. */
+static char *format_va(const char *fmt, va_list ap) {
+        char *m;
+        return vasprintf(&m, fmt, ap) < 0 ? NULL : m;
+}
+
 static _printf_(2, 3) void violation(Sim *s, const char *fmt, ...) {
         SimResult *r = s->res;
         r->n_violations++;
         if (r->n_violations_kept >= SIM_MAX_VIOLATIONS_KEPT)
                 return;
         va_list ap;
-        char *m = NULL;
         va_start(ap, fmt);
-        if (vasprintf(&m, fmt, ap) < 0)
-                m = NULL;
+        char *m = format_va(fmt, ap);
         va_end(ap);
         r->violations[r->n_violations_kept++] = (SimMark){.t_s = elapsed_s(s), .label = m};
 }
@@ -223,14 +227,12 @@ static void mark(Sim *s, const char *fmt, ...) {
         SimResult *r = s->res;
         SimMark *l = reallocarray(r->marks, r->n_marks + 1, sizeof(SimMark));
         va_list ap;
-        char *m = NULL;
 
         if (!l)
                 return;
         r->marks = l;
         va_start(ap, fmt);
-        if (vasprintf(&m, fmt, ap) < 0)
-                m = NULL;
+        char *m = format_va(fmt, ap);
         va_end(ap);
         r->marks[r->n_marks++] = (SimMark){.t_s = elapsed_s(s), .label = m};
 }

@@ -463,9 +463,10 @@ static void check_draining(LeaderPass *lp, LeaderNow now) {
                     r->n_vms > 0)
                         continue;
                 plog(lp, LOG_INFO, "Host '%s' is empty: powering it off", h);
-                if (lp->ops->order_power_off) {
-                        /* Its own drsd runs the command (after checking its libvirt once more). */
-                        if (lp->ops->order_power_off(lp->userdata, h) < 0)
+                /* Cluster mode: its own drsd runs the command (after checking its libvirt once more). */
+                int k = lp->ops->order_power_off ? lp->ops->order_power_off(lp->userdata, h) : -EOPNOTSUPP;
+                if (k != -EOPNOTSUPP) {
+                        if (k < 0)
                                 plog(lp, LOG_WARNING, "Cannot order host '%s' to power off", h);
                         (void) strv_remove(lp->draining, h);
                         i--;

@@ -112,7 +112,8 @@ typedef struct LeaderPassOps {
         /* A power-on command finished: ask the host for a report now. May be NULL. */
         void (*poll_now)(void *u, const char *host);
         /* Cluster mode: a drained host powers itself off on the leader's order (its own drsd
-         * checks its libvirt once more). NULL: the leader runs the power-off command itself. */
+         * checks its libvirt once more). NULL or -EOPNOTSUPP: the leader runs the power-off
+         * command itself (power_command). */
         int (*order_power_off)(void *u, const char *host);
         void (*request_pass)(void *u, const char *why);
         /* Journal and history (e is the history event; its message says it all). */
