@@ -44,10 +44,6 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
-bool manager_is_cluster(const Manager *m) {
-        return m->config->mode == DRS_MODE_COROSYNC;
-}
-
 bool manager_acting_leader(const Manager *m) {
         return m->source && m->source->acting_leader(m);
 }

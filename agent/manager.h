@@ -289,8 +289,6 @@ void manager_drop_plan(Manager *m);
 void manager_local_power_off(Manager *m);
 void manager_local_power_off_go(Manager *m);
 
-/* drsd.yaml's mode is corosync (the HostSource is picked from it). */
-bool manager_is_cluster(const Manager *m);
 bool manager_acting_leader(const Manager *m); /* standalone: always */
 /* Cluster mode (manager-cluster.c). */
 void manager_cluster_report_now(Manager *m);
