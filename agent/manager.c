@@ -334,9 +334,6 @@ static int manager_reload_full(Manager *m, LoadFailure *ret_failure, char **rete
         policy_free(m->policy);
         m->config = cfg;
         m->policy = pol;
-        /* The mode needs a restart: the first configuration picks where host facts come from. */
-        if (!m->source)
-                m->source = cfg->mode == DRS_MODE_COROSYNC ? &host_source_cluster : &host_source_standalone;
         m->admin_gid = gid;
         m->have_admin_gid = have_gid;
         if (m->control)
