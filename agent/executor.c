@@ -23,17 +23,6 @@
 #define DEFAULT_POLL_USEC (UINT64_C(1) * 1000000)
 #define DEFAULT_MIN_TIMEOUT_USEC (UINT64_C(60) * 1000000)
 
-static const char *const result_names[_MIGRATION_RESULT_MAX] = {
-        [MIGRATION_OK] = "ok",           [MIGRATION_SKIPPED] = "skipped", [MIGRATION_FAILED] = "failed",
-        [MIGRATION_ABORTED] = "aborted", [MIGRATION_LOST] = "lost",
-};
-
-const char *migration_result_to_string(MigrationResult r) {
-        if ((unsigned) r >= _MIGRATION_RESULT_MAX)
-                return NULL;
-        return result_names[r];
-}
-
 static const char *const event_names[_MIGRATION_EVENT_MAX] = {
         [MIGRATION_EVENT_STARTED] = "started",
         [MIGRATION_EVENT_DOWNTIME_RAISED] = "downtime-raised",
@@ -80,19 +69,13 @@ typedef struct Job {
 struct Executor {
         sd_event *event;
         const HvOps *ops;
-        WorkerQueue *queue; /* owned ref */
-        LimitsPolicy limits;
-        Tunables tunables; /* template; downtimes owned */
+        WorkerQueue *queue;  /* owned ref */
+        Admission admission; /* the queue and the limits; each request's data is its Job (a ref) */
+        Tunables tunables;   /* template; downtimes owned */
         uint64_t timeout_s_per_gib;
         uint64_t poll_usec, min_timeout_usec, grace_usec;
         MigrationProgress progress;
         void *progress_userdata;
-
-        Job **queued; /* owned refs, FIFO */
-        size_t n_queued;
-        Job **running; /* owned refs */
-        size_t n_running;
-        char **foreign; /* owned strv: the source of each migration running without a job here */
 };
 
 static void tunables_done(Tunables *t) {
@@ -188,12 +171,7 @@ static void on_done(void *data, void *userdata) {
         Job *j = data;
         Executor *x = userdata;
 
-        for (size_t i = 0; i < x->n_running; i++)
-                if (x->running[i] == j) {
-                        memmove(&x->running[i], &x->running[i + 1], sizeof(Job *) * (x->n_running - i - 1));
-                        x->n_running--;
-                        break;
-                }
+        (void) admission_finish(&x->admission, j);
         if (j->started) {
                 /* Its last act was posting this item. */
                 pthread_join(j->thread, NULL);
@@ -551,35 +529,7 @@ static void *job_thread(void *userdata) {
         return NULL;
 }
 
-/* Dispatch. */
-
-static unsigned count_running(const Executor *x, const char *source, const char *target) {
-        unsigned n = 0;
-
-        for (size_t i = 0; i < x->n_running; i++)
-                if ((source && streq(x->running[i]->source, source)) ||
-                    (target && streq(x->running[i]->target, target)))
-                        n++;
-        return n;
-}
-
-static unsigned at_least_one(unsigned u) {
-        return u > 0 ? u : 1;
-}
-
-static bool fits(const Executor *x, const Job *j) {
-        unsigned cluster = at_least_one(x->limits.migrations_per_cluster);
-        unsigned out = at_least_one(x->limits.migrations_out_per_host);
-        unsigned in = at_least_one(x->limits.migrations_in_per_host);
-        unsigned n_foreign = 0, foreign_out = 0;
-
-        for (char *const *s = x->foreign; s && *s; s++) {
-                n_foreign++;
-                foreign_out += streq(*s, j->source);
-        }
-        return x->n_running + n_foreign < cluster && count_running(x, j->source, NULL) + foreign_out < out &&
-               count_running(x, NULL, j->target) < in;
-}
+/* Dispatch: agent/leader/admission.c decides which queued job may start. */
 
 static int job_start(Executor *x, Job *j) {
         uint64_t gib_usec;
@@ -612,28 +562,16 @@ static void complete_now(Executor *x, Job *j, MigrationResult res, const char *m
 }
 
 static void dispatch(Executor *x) {
-        for (size_t i = 0; i < x->n_queued;) {
-                Job *j = x->queued[i];
-                Job **l;
-                int r;
+        void *data;
 
-                if (!fits(x, j)) {
-                        i++;
-                        continue;
-                }
-                l = realloc(x->running, sizeof(Job *) * (x->n_running + 1));
-                if (!l)
-                        return; /* retried at the next submit or completion */
-                x->running = l;
-                memmove(&x->queued[i], &x->queued[i + 1], sizeof(Job *) * (x->n_queued - i - 1));
-                x->n_queued--;
-                r = job_start(x, j);
+        while (admission_next(&x->admission, &data)) {
+                Job *j = data;
+                int r = job_start(x, j);
                 if (r < 0) {
+                        (void) admission_finish(&x->admission, j);
                         complete_now(x, j, MIGRATION_SKIPPED, "cannot start a worker thread");
                         job_unref(j);
-                        continue;
                 }
-                x->running[x->n_running++] = j;
         }
 }
 
@@ -671,9 +609,8 @@ Executor *executor_free(Executor *x) {
         /* No callback from here on; workers' posts are dropped. */
         worker_queue_close(x->queue);
 
-        for (size_t i = 0; i < x->n_queued; i++)
-                job_unref(x->queued[i]);
-        free(x->queued);
+        for (size_t i = 0; i < x->admission.n_queued; i++)
+                job_unref(x->admission.queued[i].data);
 
         (void) clock_gettime(CLOCK_REALTIME, &deadline);
         deadline.tv_sec += (time_t) (x->grace_usec / 1000000);
@@ -682,10 +619,10 @@ Executor *executor_free(Executor *x) {
                 deadline.tv_sec++;
                 deadline.tv_nsec -= 1000000000;
         }
-        for (size_t i = 0; i < x->n_running; i++)
-                atomic_store(&x->running[i]->shutdown, true);
-        for (size_t i = 0; i < x->n_running; i++) {
-                Job *j = x->running[i];
+        for (size_t i = 0; i < x->admission.n_running; i++)
+                atomic_store(&((Job *) x->admission.running[i].data)->shutdown, true);
+        for (size_t i = 0; i < x->admission.n_running; i++) {
+                Job *j = x->admission.running[i].data;
                 if (j->started) {
                         /* Blocked in migrate (it returns when the migration ends), or still in
                          * libvirt after the grace: let it finish on its own. The migration
@@ -697,11 +634,10 @@ Executor *executor_free(Executor *x) {
                 }
                 job_unref(j);
         }
-        free(x->running);
+        admission_done(&x->admission);
 
         x->queue = worker_queue_unref(x->queue);
         tunables_done(&x->tunables);
-        strv_free(x->foreign);
         sd_event_unref(x->event);
         free(x);
         return NULL;
@@ -727,7 +663,7 @@ int executor_set_policy(Executor *x, const Policy *policy) {
         tunables_done(&x->tunables);
         x->tunables = t;
         x->timeout_s_per_gib = policy->migration.timeout_s_per_gib;
-        x->limits = policy->limits;
+        admission_set_limits(&x->admission, &policy->limits);
         dispatch(x);
         return 0;
 }
@@ -760,7 +696,8 @@ static int dup_str(const char *s, char **ret) {
 }
 
 int executor_submit(Executor *x, const MigrationRequest *req, MigrationDone done, void *userdata) {
-        Job *j, **l;
+        Job *j;
+        int r;
 
         if (!x || !req || !req->vm || !req->source || !req->target || !req->source_uri || !req->target_uri)
                 return -EINVAL;
@@ -768,10 +705,6 @@ int executor_submit(Executor *x, const MigrationRequest *req, MigrationDone done
                 return -EINVAL;
         if (executor_vm_busy(x, req->vm))
                 return -EBUSY;
-        l = realloc(x->queued, sizeof(Job *) * (x->n_queued + 1));
-        if (!l)
-                return -ENOMEM;
-        x->queued = l;
 
         j = calloc(1, sizeof(*j));
         if (!j)
@@ -807,24 +740,23 @@ int executor_submit(Executor *x, const MigrationRequest *req, MigrationDone done
                 .compression = req->compression,
                 .remote_bandwidth_mib_s = req->remote_bandwidth_mib_s,
         };
-        x->queued[x->n_queued++] = j;
+        r = admission_submit(&x->admission, j->vm, j->source, j->target, j);
+        if (r < 0) {
+                job_unref(j);
+                return r;
+        }
         dispatch(x);
         return 0;
 }
 
 static unsigned cancel_queued(Executor *x, const char *vm, const char *target) {
         unsigned n = 0;
+        void *data;
 
         if (!x)
                 return 0;
-        for (size_t i = 0; i < x->n_queued;) {
-                Job *j = x->queued[i];
-                if ((vm && !streq(j->vm, vm)) || (target && !streq_ptr(j->target, target))) {
-                        i++;
-                        continue;
-                }
-                memmove(&x->queued[i], &x->queued[i + 1], sizeof(Job *) * (x->n_queued - i - 1));
-                x->n_queued--;
+        while (admission_take_queued(&x->admission, vm, target, &data)) {
+                Job *j = data;
                 complete_now(
                         x, j, MIGRATION_SKIPPED,
                         target ? "cancelled before it started: the target is no longer up"
@@ -840,16 +772,13 @@ unsigned executor_cancel_queued(Executor *x, const char *vm) {
 }
 
 int executor_set_foreign(Executor *x, char *const *sources) {
-        char **l = NULL;
         int r;
 
         if (!x)
                 return 0;
-        r = strv_copy(sources, &l);
+        r = admission_set_foreign(&x->admission, sources);
         if (r < 0)
                 return r;
-        strv_free(x->foreign);
-        x->foreign = l;
         dispatch(x); /* one may have ended: room for a queued request */
         return 0;
 }
@@ -859,33 +788,17 @@ unsigned executor_cancel_queued_to(Executor *x, const char *target) {
 }
 
 unsigned executor_n_running(const Executor *x) {
-        return x ? (unsigned) x->n_running : 0;
+        return x ? admission_n_running(&x->admission, NULL, NULL) : 0;
 }
 
 unsigned executor_n_queued(const Executor *x) {
-        return x ? (unsigned) x->n_queued : 0;
+        return x ? admission_n_queued(&x->admission) : 0;
 }
 
 const char *executor_vm_target(const Executor *x, const char *vm) {
-        if (!x || !vm)
-                return NULL;
-        for (size_t i = 0; i < x->n_queued; i++)
-                if (streq(x->queued[i]->vm, vm))
-                        return x->queued[i]->target;
-        for (size_t i = 0; i < x->n_running; i++)
-                if (streq(x->running[i]->vm, vm))
-                        return x->running[i]->target;
-        return NULL;
+        return x ? admission_vm_target(&x->admission, vm) : NULL;
 }
 
 bool executor_vm_busy(const Executor *x, const char *vm) {
-        if (!x || !vm)
-                return false;
-        for (size_t i = 0; i < x->n_queued; i++)
-                if (streq(x->queued[i]->vm, vm))
-                        return true;
-        for (size_t i = 0; i < x->n_running; i++)
-                if (streq(x->running[i]->vm, vm))
-                        return true;
-        return false;
+        return x && admission_vm_busy(&x->admission, vm);
 }

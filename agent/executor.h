@@ -46,20 +46,10 @@
 
 #include <systemd/sd-event.h>
 
+#include "admission.h"
 #include "hv.h"
 #include "macro.h"
 #include "policy.h"
-
-typedef enum MigrationResult {
-        MIGRATION_OK,
-        MIGRATION_SKIPPED, /* precheck failed: nothing started */
-        MIGRATION_FAILED,  /* libvirt failed it; VM on the source */
-        MIGRATION_ABORTED, /* stall or timeout; VM on the source */
-        MIGRATION_LOST,    /* after "success" the VM is not found running exactly once: needs an operator */
-        _MIGRATION_RESULT_MAX,
-} MigrationResult;
-
-const char *migration_result_to_string(MigrationResult r);
 
 typedef struct MigrationRequest {
         const char *vm;
@@ -82,6 +72,9 @@ typedef struct MigrationRequest {
         unsigned parallel_connections;
         MigrationCompression compression;
         uint64_t remote_bandwidth_mib_s; /* 0 = the policy's migration.bandwidth */
+        /* A planned move: its wave and gain, for the journal (not kept by the executor). */
+        unsigned wave;
+        double gain;
 } MigrationRequest;
 
 typedef struct MigrationOutcome {

@@ -44,12 +44,22 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
-bool manager_is_cluster(const Manager *m) {
-        return m->config->mode == DRS_MODE_COROSYNC;
+bool manager_acting_leader(const Manager *m) {
+        return m->source && m->source->acting_leader(m);
 }
 
-bool manager_acting_leader(const Manager *m) {
-        return !manager_is_cluster(m) || (m->cluster && cluster_is_leader(m->cluster));
+static bool cluster_acting_leader(const Manager *m) {
+        return m->cluster && cluster_is_leader(m->cluster);
+}
+
+static bool cluster_polls(const Manager *m, const char *host) {
+        return streq_ptr(host, m->local_host);
+}
+
+/* Cluster mode: the one host polled is this one; every drsd (this one too) learns of it from
+ * the report multicast. */
+static void cluster_sampled(Manager *m, const char *host, bool good, bool have_stats) {
+        manager_cluster_report_now(m);
 }
 
 /* ---- peers ------------------------------------------------------------------------------------ */
@@ -106,16 +116,12 @@ static bool pending_mode_active(const Manager *m, const Peer *p) {
         return p->pending && hv_now_usec() < p->pending_until_usec;
 }
 
-const HostReport *manager_host_report(Manager *m, const char *host) {
-        if (!manager_is_cluster(m))
-                return m->collector ? collector_get(m->collector, host) : NULL;
+static const HostReport *cluster_report(Manager *m, const char *host) {
         Peer *p = peer_find(m, host);
         return p && p->report.t_usec > 0 ? &p->report : NULL;
 }
 
-bool manager_host_stale(Manager *m, const char *host, uint64_t now_mono) {
-        if (!manager_is_cluster(m))
-                return !m->collector || collector_host_is_stale(m->collector, host, now_mono);
+static bool cluster_stale(Manager *m, const char *host, uint64_t now_mono) {
         Peer *p = peer_find(m, host);
         uint64_t limit = CLUSTER_STALE_INTERVALS * m->config->interval_s * USEC_PER_SEC;
         if (!p || p->report.t_usec == 0 || !m->cluster || !cluster_quorate(m->cluster))
@@ -126,8 +132,8 @@ bool manager_host_stale(Manager *m, const char *host, uint64_t now_mono) {
         return now_mono > p->report.t_usec + limit;
 }
 
-HostMode manager_host_mode(Manager *m, const char *host) {
-        if (!manager_is_cluster(m) || (m->local_host && streq(host, m->local_host)))
+static HostMode cluster_mode(Manager *m, const char *host) {
+        if (m->local_host && streq(host, m->local_host))
                 return state_get(m->state, host);
         Peer *p = peer_find(m, host);
         if (!p)
@@ -137,8 +143,8 @@ HostMode manager_host_mode(Manager *m, const char *host) {
         return p->state.mode;
 }
 
-const StateHost *manager_host_state(Manager *m, const char *host) {
-        if (!manager_is_cluster(m) || (m->local_host && streq(host, m->local_host)))
+static const StateHost *cluster_state(Manager *m, const char *host) {
+        if (m->local_host && streq(host, m->local_host))
                 return state_find(m->state, host);
         Peer *p = peer_find(m, host);
         HostMode mode = manager_host_mode(m, host);
@@ -310,30 +316,28 @@ static void order_remove(Manager *m, size_t i) {
         m->n_orders--;
 }
 
-unsigned manager_migrations_in_flight(Manager *m) {
-        if (!manager_is_cluster(m))
-                return m->executor ? executor_n_running(m->executor) + executor_n_queued(m->executor) : 0;
+static unsigned cluster_in_flight(Manager *m) {
         return (unsigned) m->n_orders;
 }
 
-const char *manager_vm_target(Manager *m, const char *vm) {
+static const char *cluster_vm_target(Manager *m, const char *vm) {
         const char *t = m->executor ? executor_vm_target(m->executor, vm) : NULL;
-        for (size_t i = 0; !t && manager_is_cluster(m) && i < m->n_orders; i++)
+        for (size_t i = 0; !t && i < m->n_orders; i++)
                 if (streq(m->orders[i].vm, vm))
                         t = m->orders[i].target;
         return t;
 }
 
-bool manager_vm_busy(Manager *m, const char *vm) {
+static bool cluster_vm_busy(Manager *m, const char *vm) {
         if (m->executor && executor_vm_busy(m->executor, vm))
                 return true;
-        for (size_t i = 0; manager_is_cluster(m) && i < m->n_orders; i++)
+        for (size_t i = 0; i < m->n_orders; i++)
                 if (streq(m->orders[i].vm, vm))
                         return true;
         return false;
 }
 
-int manager_cluster_order_migration(Manager *m, const MigrationRequest *req) {
+static int cluster_order_migration(Manager *m, const MigrationRequest *req) {
         const Peer *tp = peer_find(m, req->target);
         const DrsHostConfig *tc = drs_config_find_host(m->config, req->target);
         const char *uri = tp && tp->migration_uri ? tp->migration_uri : tc ? tc->migration_uri : NULL;
@@ -385,6 +389,7 @@ int manager_cluster_order_migration(Manager *m, const MigrationRequest *req) {
                 order_remove(m, m->n_orders - 1);
                 return k;
         }
+        manager_record_move_started(m, req, "Ordered the migration of", "ordered");
         return 0;
 }
 
@@ -513,7 +518,8 @@ static void take_result(Manager *m, const ClusterMsg *msg) {
         const ClusterResult *r = &msg->result;
         bool ok = r->result == MIGRATION_OK;
 
-        if (r->result != MIGRATION_SKIPPED && move_log_set(&m->moves, r->vm, manager_realtime_usec()) < 0)
+        if (r->result != MIGRATION_SKIPPED && m->pass &&
+            move_log_set(&m->pass->moves, r->vm, manager_realtime_usec()) < 0)
                 log_oom();
         if (ok)
                 manager_note_moved(m, r->vm, r->source, r->target);
@@ -553,7 +559,7 @@ static void take_result(Manager *m, const ClusterMsg *msg) {
 
 /* ---- host modes ----------------------------------------------------------------------------------- */
 
-static int record_mode_change(
+void manager_record_mode_change(
         Manager *m, const char *host, HostMode old, HostMode mode, const char *reason, const char *how) {
         _cleanup_free_ char *msg = NULL;
         if (asprintf(
@@ -568,25 +574,16 @@ static int record_mode_change(
                 .message = msg,
         };
         manager_record(m, LOG_NOTICE, DRS_MESSAGE_HOST_STATE_CHANGED, &e);
-        return 1;
 }
 
-int manager_set_host_mode(Manager *m, const char *host, HostMode mode, const char *reason) {
+static int cluster_set_mode(Manager *m, const char *host, HostMode mode, const char *reason) {
         int k;
 
-        if (!manager_is_cluster(m) || (m->local_host && streq(host, m->local_host))) {
-                HostMode old = state_get(m->state, host);
-                k = state_set(m->state, host, mode, reason, manager_realtime_usec());
-                if (k < 0)
-                        return log_error_errno(k, "Failed to save the state of host '%s': %m", host);
-                if (k == 0)
-                        return 0;
-                record_mode_change(m, host, old, mode, reason, NULL);
-                if (mode != HOST_MODE_UP)
-                        manager_cancel_queued_to(m, host, host_mode_to_string(mode));
-                if (manager_is_cluster(m))
+        if (m->local_host && streq(host, m->local_host)) {
+                k = manager_set_local_host_mode(m, host, mode, reason);
+                if (k > 0)
                         manager_cluster_report_now(m);
-                return 1;
+                return k;
         }
 
         /* Another host's mode: its own drsd sets it, on the leader's order. */
@@ -613,7 +610,7 @@ int manager_set_host_mode(Manager *m, const char *host, HostMode mode, const cha
                 return log_warning_errno(
                         k, "Failed to order host '%s' to %s: %m", host, host_mode_to_string(mode));
         peer_expect_mode(m, p, mode);
-        record_mode_change(m, host, old, mode, reason, " — ordered");
+        manager_record_mode_change(m, host, old, mode, reason, " — ordered");
         return 1;
 }
 
@@ -679,7 +676,8 @@ int manager_forward(
         Manager *m, const char *method, json_object *request, uint64_t id, json_object **ret_reply) {
         int k;
 
-        if (!manager_is_cluster(m) || !strv_contains((char **) forwarded_methods, method))
+        /* Installed by cluster_start() only. */
+        if (!strv_contains((char **) forwarded_methods, method))
                 return 0;
         if (cluster_is_leader(m->cluster))
                 return 0;
@@ -873,7 +871,7 @@ static void take_power_off_order(Manager *m, const ClusterMsg *msg) {
         manager_local_power_off(m);
 }
 
-int manager_cluster_order_power_off(Manager *m, const char *host) {
+static int cluster_order_power_off(Manager *m, const char *host) {
         if (!m->cluster || !cluster_is_leader(m->cluster))
                 return -EREMOTE;
         if (!cluster_host_nodeid(m->cluster, host))
@@ -907,7 +905,7 @@ static void on_message(Cluster *c, const ClusterMsg *msg, void *userdata) {
                 if (k < 0)
                         log_warning_errno(k, "Failed to take the report of host '%s': %m", msg->report.host);
                 if (cluster_is_leader(m->cluster))
-                        manager_cluster_host_reported(m, msg->report.host);
+                        manager_host_reported(m, msg->report.host);
                 /* Our own standby announcement is back: every member has it, power off now. */
                 if (msg->sender == cluster_nodeid(c) && m->local_host &&
                     streq(msg->report.host, m->local_host) && msg->report.mode == HOST_MODE_STANDBY)
@@ -1044,7 +1042,7 @@ static void on_round(Cluster *c, void *userdata) {
 
 /* ---- quorum ---------------------------------------------------------------------------------------- */
 
-void manager_cluster_quorum(Manager *m, LeaderHost *hosts, size_t n_hosts, ProblemQuorum *ret) {
+static void cluster_quorum(Manager *m, LeaderHost *hosts, size_t n_hosts, ProblemQuorum *ret) {
         ClusterVotes v = {};
         int k = m->cluster ? cluster_votes(m->cluster, &v) : -ENOTCONN;
 
@@ -1093,9 +1091,11 @@ static int votequorum_json(Manager *m, json_object **ret) {
             json_object_object_add(
                     o, "tolerate_failures", json_object_new_uint64(m->policy->dpm.tolerate_failures)) < 0)
                 return -ENOMEM;
-        if (manager_acting_leader(m) &&
-            (json_object_object_add(o, "dpm_limited", json_object_new_boolean(m->dpm_quorum_limited)) < 0 ||
-             json_object_object_add(o, "votes_after_plan", json_object_new_uint64(m->dpm_votes_after)) < 0))
+        if (manager_acting_leader(m) && m->pass &&
+            (json_object_object_add(o, "dpm_limited", json_object_new_boolean(m->pass->dpm_quorum_limited)) <
+                     0 ||
+             json_object_object_add(
+                     o, "votes_after_plan", json_object_new_uint64(m->pass->dpm_votes_after)) < 0))
                 return -ENOMEM;
         *ret = TAKE_PTR(o);
         return 0;
@@ -1103,7 +1103,7 @@ static int votequorum_json(Manager *m, json_object **ret) {
 
 /* ---- status ---------------------------------------------------------------------------------------- */
 
-int manager_cluster_status_json(Manager *m, json_object *o) {
+static int cluster_status_json(Manager *m, json_object *o) {
         _cleanup_(json_object_putp) json_object *cl = json_object_new_object(),
                                                 *members = json_object_new_array();
         const Election *e = m->cluster ? cluster_election(m->cluster) : NULL;
@@ -1174,7 +1174,7 @@ static int peers_load(Manager *m) {
         return 0;
 }
 
-int manager_cluster_start(Manager *m) {
+static int cluster_start(Manager *m) {
         static const ClusterCallbacks cb = {
                 .message = on_message,
                 .leadership = on_leadership,
@@ -1184,8 +1184,6 @@ int manager_cluster_start(Manager *m) {
         char hostname[256] = {};
         int k;
 
-        if (!manager_is_cluster(m))
-                return 0;
         if (m->config->host)
                 m->local_host = strdup(m->config->host);
         else {
@@ -1213,7 +1211,7 @@ int manager_cluster_start(Manager *m) {
         return 0;
 }
 
-void manager_cluster_stop(Manager *m) {
+static void cluster_stop(Manager *m) {
         m->cluster = cluster_free(m->cluster);
         for (size_t i = 0; i < m->n_forwards; i++)
                 sd_event_source_disable_unref(m->forwards[i].timer);
@@ -1229,3 +1227,33 @@ void manager_cluster_stop(Manager *m) {
         free(m->local_host);
         m->local_host = NULL;
 }
+
+static void cluster_notify_role(Manager *m, char *buf, size_t size) {
+        if (m->cluster && cluster_is_leader(m->cluster))
+                (void) snprintf(buf, size, "Leader (corosync, term %" PRIu64 ")", cluster_term(m->cluster));
+        else
+                (void) snprintf(buf, size, "Agent of '%s' (corosync)", m->local_host ?: "?");
+}
+
+const HostSource host_source_cluster = {
+        .name = "corosync",
+        .acting_leader = cluster_acting_leader,
+        .polls = cluster_polls,
+        .sampled = cluster_sampled,
+        .report = cluster_report,
+        .stale = cluster_stale,
+        .mode = cluster_mode,
+        .state = cluster_state,
+        .set_mode = cluster_set_mode,
+        .in_flight = cluster_in_flight,
+        .vm_busy = cluster_vm_busy,
+        .vm_target = cluster_vm_target,
+        .start_migration = cluster_order_migration,
+        .order_power_off = cluster_order_power_off,
+        .quorum = cluster_quorum,
+        .start = cluster_start,
+        .stop = cluster_stop,
+        .status_json = cluster_status_json,
+        .notify_role = cluster_notify_role,
+        .manual_moves = false,
+};

@@ -77,7 +77,7 @@ locate(Manager *m, const char *vm, const DrsHostConfig **ret_host, const VmRepor
 
         /* Cluster mode would have to order the VM's own host's drsd to do it (the orders do not
          * carry disk copies yet). */
-        if (manager_is_cluster(m))
+        if (!m->source->manual_moves)
                 return control_fail(
                         reply, reterr_error, "drs.NotSupported",
                         "manual migrations and storage moves need standalone mode for now");

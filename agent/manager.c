@@ -54,7 +54,8 @@ int manager_new(const char *config_path, bool foreground, Manager **ret) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
-        manager_cluster_stop(m);
+        if (m->source && m->source->stop)
+                m->source->stop(m);
         control_server_free(m->control);
         manager_metrics_stop(m);
         manager_leader_stop(m);
@@ -173,6 +174,9 @@ int manager_load_config(Manager *m, char **reterr_msg) {
         policy_free(m->policy);
         m->config = cfg;
         m->policy = pol;
+        /* The mode needs a restart: the first configuration picks where host facts come from. */
+        if (!m->source)
+                m->source = cfg->mode == DRS_MODE_COROSYNC ? &host_source_cluster : &host_source_standalone;
         m->admin_gid = gid;
         m->have_admin_gid = have_gid;
         return 0;
@@ -189,20 +193,15 @@ static size_t count_out_of_service(const Manager *m) {
 
 static void manager_notify_status(Manager *m, const char *prefix) {
         char role[128];
-        if (!manager_is_cluster(m))
-                snprintf(role, sizeof(role), "Leader (standalone)");
-        else if (m->cluster && cluster_is_leader(m->cluster))
-                snprintf(
-                        role, sizeof(role), "Leader (corosync, term %" PRIu64 ")", cluster_term(m->cluster));
-        else
-                snprintf(role, sizeof(role), "Agent of '%s' (corosync)", m->local_host ?: "?");
+        m->source->notify_role(m, role, sizeof(role));
         (void) sd_notifyf(
                 false,
                 "%sSTATUS=%s of %zu host(s), %zu out of service; automation %s; pass every "
                 "%" PRIu64 "s (%" PRIu64 " so far); plan %s; %u migration(s) running, %u queued",
                 prefix ?: "", role, m->config->n_hosts, count_out_of_service(m),
                 automation_level_to_string(m->policy->automation.level), m->pass_interval_s, m->n_passes,
-                m->run ? "running" : "idle", m->executor ? executor_n_running(m->executor) : 0,
+                m->pass && m->pass->run ? "running" : "idle",
+                m->executor ? executor_n_running(m->executor) : 0,
                 m->executor ? executor_n_queued(m->executor) : 0);
 }
 
@@ -462,7 +461,7 @@ int manager_start(Manager *m, int listen_fd) {
         }
 
         /* Cluster mode: this host's identity, corosync, forwarding; before the poller needs it. */
-        k = manager_cluster_start(m);
+        k = m->source->start ? m->source->start(m) : 0;
         if (k < 0)
                 return k;
 
@@ -550,7 +549,9 @@ host_json(Manager *m, const char *name, const DrsHostConfig *hc, const StateHost
                 leader_host_utilization(reported ? r : NULL, &cpu, &mem);
                 if (control_add(o, "reported", json_object_new_boolean(reported)) < 0 ||
                     control_add(o, "stale", json_object_new_boolean(!manager_host_fresh(m, name))) < 0 ||
-                    control_add(o, "draining", json_object_new_boolean(strv_contains(m->draining, name))) <
+                    control_add(
+                            o, "draining",
+                            json_object_new_boolean(m->pass && strv_contains(m->pass->draining, name))) <
                             0 ||
                     control_add(o, "cpus", json_object_new_int(reported ? (int) r->cpus : 0)) < 0 ||
                     control_add(o, "memory_mib", json_object_new_uint64(reported ? r->memory_mib : 0)) < 0 ||
@@ -559,27 +560,26 @@ host_json(Manager *m, const char *name, const DrsHostConfig *hc, const StateHost
                     add_double(o, "memory_utilization", mem) < 0 ||
                     add_optional_string(o, "last_error", r ? r->last_error : NULL) < 0)
                         return -ENOMEM;
-                for (size_t i = 0; i < m->n_power_ops; i++)
-                        if (streq(m->power_ops[i]->host, name) &&
-                            control_add(
-                                    o, "power_action",
-                                    json_object_new_string(
-                                            power_action_to_string(m->power_ops[i]->action))) < 0)
-                                return -ENOMEM;
+                const LeaderPowerOp *pw = m->pass ? leader_pass_power_find(m->pass, name) : NULL;
+                if (pw && control_add(
+                                  o, "power_action",
+                                  json_object_new_string(power_action_to_string(pw->action))) < 0)
+                        return -ENOMEM;
         }
         blockers = json_object_new_array();
         if (!blockers)
                 return -ENOMEM;
-        for (size_t i = 0; i < m->n_blockers; i++) {
-                if (!streq(m->blockers[i].host, name))
+        for (size_t i = 0; m->pass && i < m->pass->n_blockers; i++) {
+                const Blocker *bl = &m->pass->blockers[i];
+                if (!streq(bl->host, name))
                         continue;
                 json_object *b = json_object_new_object();
                 if (!b || json_object_array_add(blockers, b) < 0) {
                         json_object_put(b);
                         return -ENOMEM;
                 }
-                if (control_add(b, "vm", json_object_new_string(m->blockers[i].vm)) < 0 ||
-                    control_add(b, "why", json_object_new_string(m->blockers[i].why)) < 0)
+                if (control_add(b, "vm", json_object_new_string(bl->vm)) < 0 ||
+                    control_add(b, "why", json_object_new_string(bl->why)) < 0)
                         return -ENOMEM;
         }
         if (control_add(o, "blockers", TAKE_PTR(blockers)) < 0)
@@ -733,7 +733,7 @@ static int method_status(Manager *m, json_object *params, json_object **reply, c
             control_add(
                     passes, "leader_loop",
                     json_object_new_boolean(m->collector != NULL && manager_acting_leader(m))) < 0 ||
-            add_optional_string(passes, "last_plan", m->last_plan_summary) < 0)
+            add_optional_string(passes, "last_plan", m->pass ? m->pass->last_plan_summary : NULL) < 0)
                 return -ENOMEM;
         {
                 _cleanup_(json_object_putp) json_object *cl = json_object_new_object(), *run = NULL,
@@ -765,10 +765,10 @@ static int method_status(Manager *m, json_object *params, json_object **reply, c
                             0 ||
                     control_add(cl, "migrations_failed", json_object_new_uint64(m->n_migrations_failed)) < 0)
                         return -ENOMEM;
-                k = run_json(m->run, &run);
+                k = run_json(m->pass ? m->pass->run : NULL, &run);
                 if (k < 0)
                         return k;
-                k = run_json(m->recommendations, &rec);
+                k = run_json(m->pass ? m->pass->recommendations : NULL, &rec);
                 if (k < 0)
                         return k;
                 if (json_object_object_add(cl, "plan", TAKE_PTR(run)) < 0 ||
@@ -788,7 +788,7 @@ static int method_status(Manager *m, json_object *params, json_object **reply, c
             control_add(o, "config", json_object_new_string(m->config_path)) < 0 ||
             control_add(o, "state_dir", json_object_new_string(m->config->state_dir)) < 0 ||
             control_add(o, "hosts", TAKE_PTR(hosts)) < 0 || control_add(o, "policy", TAKE_PTR(pol)) < 0 ||
-            (manager_is_cluster(m) && manager_cluster_status_json(m, o) < 0) ||
+            (m->source->status_json && m->source->status_json(m, o) < 0) ||
             control_add(o, "passes", TAKE_PTR(passes)) < 0 || control_add(o, "reload", TAKE_PTR(reload)) < 0)
                 return -ENOMEM;
         *reply = TAKE_PTR(o);
@@ -937,7 +937,7 @@ static int method_vms(Manager *m, json_object *params, json_object **reply, char
                 const HostReport *r = manager_host_report(m, h);
                 for (size_t j = 0; r && j < r->n_vms; j++) {
                         const VmReport *v = &r->vms[j];
-                        uint64_t moved = move_log_get(&m->moves, v->name) / 1000000ULL;
+                        uint64_t moved = (m->pass ? move_log_get(&m->pass->moves, v->name) : 0) / 1000000ULL;
                         json_object *x = json_object_new_object();
                         if (!x || json_object_array_add(vms, x) < 0) {
                                 json_object_put(x);
@@ -1018,7 +1018,7 @@ static int method_plan(Manager *m, json_object *params, json_object **reply, cha
                 return k;
         if (control_add(o, "automation", json_object_new_string(automation_level_to_string(p->automation))) <
                     0 ||
-            control_add(o, "plan_running", json_object_new_boolean(m->run != NULL)) < 0)
+            control_add(o, "plan_running", json_object_new_boolean(m->pass && m->pass->run)) < 0)
                 return -ENOMEM;
         *reply = TAKE_PTR(o);
         return 0;
@@ -1169,7 +1169,7 @@ change_mode(Manager *m, json_object *params, json_object **reply, char **reterr_
         k = get_host_param(m, params, &hc, reply, reterr_error);
         if (k < 0)
                 return k;
-        if (manager_is_cluster(m) && !manager_acting_leader(m))
+        if (!manager_acting_leader(m))
                 return no_leader(reply, reterr_error);
         HostMode mode = manager_host_mode(m, hc->name);
         if (power_clear) {

@@ -26,6 +26,7 @@
 #include "history.h"
 #include "hv.h"
 #include "leader.h"
+#include "pass.h"
 #include "macro.h"
 #include "policy.h"
 #include "power.h"
@@ -36,29 +37,15 @@ typedef struct StorageMover StorageMover;
 typedef struct Poller Poller;
 typedef struct VirtEvent VirtEvent;
 
-/* One DPM power action in progress (manager-pass.c). */
-typedef enum PowerPhase {
-        POWER_PHASE_COMMAND, /* the command runs */
-        POWER_PHASE_WAIT,    /* power-on: waiting for the host's libvirt to answer */
-} PowerPhase;
-
+/* What runs one DPM power action of the pass (manager-pass.c): the command, and for a power-on
+ * the timer of its wait (dpm.power_on_timeout). The pass (LeaderPass.power) says what it means. */
 typedef struct PowerOp {
         char *host; /* owned */
         PowerAction action;
-        PowerPhase phase;
-        PowerCommand *command;   /* owned */
+        PowerCommand *command;   /* owned; NULL once it ended */
         sd_event_source *timer;  /* owned; the power-on wait bound */
-        uint64_t started_usec;   /* CLOCK_MONOTONIC */
-        uint64_t wait_s;         /* power-on: dpm.power_on_timeout when it started */
         struct Manager *manager; /* borrowed */
 } PowerOp;
-
-/* An entering-maintenance host's VM that cannot go anywhere (from plan.unplaceable). */
-typedef struct Blocker {
-        char *host; /* owned */
-        char *vm;   /* owned */
-        char *why;  /* owned */
-} Blocker;
 
 /* Cluster mode (manager-cluster.c): a host's last report as multicast by its drsd. */
 typedef struct Peer {
@@ -82,13 +69,6 @@ typedef struct Order {
         char *target; /* owned */
 } Order;
 
-/* A migration that completed lately: a report taken before it may still show the VM on its
- * source (LeaderInput.moved). */
-typedef struct RecentMove {
-        char *vm, *from, *to; /* owned */
-        uint64_t done_usec;   /* CLOCK_MONOTONIC */
-} RecentMove;
-
 /* A drsctl request forwarded to the leader, waiting for its REPLY. */
 typedef struct Forward {
         uint64_t id; /* the control server's pending id, also the request id on the wire */
@@ -103,6 +83,46 @@ typedef struct Forward {
 #define MANAGER_LOCAL_URI "qemu:///system"
 
 #define DRSD_DEFAULT_CONFIG "/etc/drs/drsd.yaml"
+
+typedef struct Manager Manager;
+
+/* Where host facts come from and how the leader acts on hosts: the one seam between standalone
+ * mode (host_source_standalone, manager-standalone.c: every host polled here, migrations and
+ * power commands run by this drsd) and cluster mode (host_source_cluster, manager-cluster.c:
+ * reports multicast by each host's drsd, modes owned by each host's drsd, migrations and
+ * power-offs ordered to them). Picked once from drsd.yaml's mode (it needs a restart). */
+typedef struct HostSource {
+        const char *name;
+        /* This drsd plans and acts (standalone: always). */
+        bool (*acting_leader)(const Manager *m);
+        /* Whether this drsd's poller collects host. */
+        bool (*polls)(const Manager *m, const char *host);
+        /* A sample (or an error, good false) of a polled host was fed to the collector. */
+        void (*sampled)(Manager *m, const char *host, bool good, bool have_stats);
+        const HostReport *(*report)(Manager *m, const char *host);
+        bool (*stale)(Manager *m, const char *host, uint64_t now_mono);
+        HostMode (*mode)(Manager *m, const char *host);
+        const StateHost *(*state)(Manager *m, const char *host); /* NULL when up */
+        int (*set_mode)(Manager *m, const char *host, HostMode mode, const char *reason);
+        unsigned (*in_flight)(Manager *m);
+        bool (*vm_busy)(Manager *m, const char *vm);
+        const char *(*vm_target)(Manager *m, const char *vm);
+        /* Starts (standalone) or orders (cluster) one planned move, and records it. */
+        int (*start_migration)(Manager *m, const MigrationRequest *req);
+        /* votequorum's view for DPM (LeaderPassOps.quorum); NULL: no quorum (standalone). */
+        void (*quorum)(Manager *m, LeaderHost *hosts, size_t n_hosts, ProblemQuorum *ret);
+        /* NULL: the leader runs a drained host's power-off command itself; else it orders it. */
+        int (*order_power_off)(Manager *m, const char *host);
+        int (*start)(Manager *m);                       /* after the control server exists; may be NULL */
+        void (*stop)(Manager *m);                       /* may be NULL */
+        int (*status_json)(Manager *m, json_object *o); /* adds to drs.Status; may be NULL */
+        void (*notify_role)(Manager *m, char *buf, size_t size); /* sd_notify STATUS= role */
+        /* drsctl migrate / move-storage (the orders do not carry disk copies yet). */
+        bool manual_moves;
+} HostSource;
+
+extern const HostSource host_source_standalone;
+extern const HostSource host_source_cluster;
 
 struct Manager {
         sd_event *event;   /* owned */
@@ -134,36 +154,20 @@ struct Manager {
                                     one */
 
         /* The leader (manager-pass.c). */
+        const HostSource *source;    /* borrowed; standalone or cluster, from the configuration */
+        LeaderPass *pass;            /* owned; the leader's decisions and memory (agent/leader/pass.c) */
         const HvOps *hv_ops;         /* borrowed; hv_libvirt_ops unless a test sets another */
         VirtEvent *virt_event;       /* owned; libvirt's event thread, started before any connection */
         Poller *poller;              /* owned; per-host collection threads */
         Collector *collector;        /* owned; host reports */
         Executor *executor;          /* owned; migrations */
         StorageMover *storage_mover; /* owned; live storage moves (manager-storage.c), made on first use */
-        MoveLog moves;               /* owned; last move of each VM (cooldown), from history at start */
         AdoptTracker adopted;        /* owned; migrations in flight that this drsd did not start */
-        LeaderRun *run;              /* owned; the plan being carried out, NULL when none */
-        LeaderRun *recommendations;  /* owned; the last plan with recommendations (drsctl apply) */
-        uint64_t n_runs;             /* plans started */
-        PlanMetrics last_metrics;    /* of the last pass's plan (before) */
-        uint64_t last_plan_usec;     /* CLOCK_REALTIME of the last solver run of a pass */
-        char *last_plan_summary;     /* owned; one line about the last pass's plan */
-        Blocker *blockers;           /* owned array */
-        size_t n_blockers;
-        char **stale_hosts;  /* owned strv: hosts stale at the last check */
-        char **draining;     /* owned strv: hosts DPM empties before standby */
-        char **polled;       /* owned strv: hosts the poller collects */
-        PowerOp **power_ops; /* owned array of owned */
+        char **polled;               /* owned strv: hosts the poller collects */
+        PowerOp **power_ops;         /* owned array of owned: the pass's power commands running here */
         size_t n_power_ops;
         sd_event_source *pass_soon; /* owned; a deferred pass (evacuate, reload, stale host, …) */
         uint64_t n_migrations_ok, n_migrations_failed;
-        RecentMove *recent; /* owned array: migrations completed in the last few intervals */
-        DpmHysteresis dpm;  /* how long demand has been outside the DPM band (leader passes) */
-        /* The last pass's plan: quorum kept DPM from a standby (Plan.dpm_quorum_limited), and the
-         * votes the hosts left powered hold (cluster mode). */
-        bool dpm_quorum_limited;
-        unsigned dpm_votes_after;
-        size_t n_recent;
 
         MetricsServer *metrics; /* owned; counters always, the endpoint when metrics_listen is set */
 
@@ -229,7 +233,14 @@ void manager_metrics_reload(Manager *m);
 void manager_metrics_stop(Manager *m);
 /* Whether the collector has fresh reports of host. */
 bool manager_host_fresh(Manager *m, const char *host);
-void blockers_free(Blocker *b, size_t n);
+/* Now on both clocks, for the pass. */
+LeaderNow manager_now(void);
+/* A host's report arrived (power-on completion, stale hosts), or just the stale check. */
+void manager_host_reported(Manager *m, const char *host);
+void manager_check_stale(Manager *m);
+/* Records a planned move started (verb "Migrating", result "started") or ordered. */
+void manager_record_move_started(
+        Manager *m, const MigrationRequest *req, const char *verb, const char *result);
 
 /* CLOCK_REALTIME in µs: history times, cooldowns, status timestamps (hv_now_usec() is the
  * monotonic clock of reports). */
@@ -248,6 +259,12 @@ const StateHost *manager_host_state(Manager *m, const char *host); /* NULL when 
  * to that host's drsd (-EREMOTE when this drsd is not the leader, -EHOSTDOWN when the host's drsd is
  * not in the cluster). Returns 1 when changed (or ordered), 0 when it already was so. */
 int manager_set_host_mode(Manager *m, const char *host, HostMode mode, const char *reason);
+/* This drsd's own state file: sets and records host's mode (cancels migrations queued to it
+ * when it leaves up). Returns 1 when changed, 0 when it already was so. */
+int manager_set_local_host_mode(Manager *m, const char *host, HostMode mode, const char *reason);
+/* Journal and history of a mode change (how: NULL, or " — ordered"). */
+void manager_record_mode_change(
+        Manager *m, const char *host, HostMode old, HostMode mode, const char *reason, const char *how);
 /* Migrations this drsd started or ordered that have not ended. */
 unsigned manager_migrations_in_flight(Manager *m);
 bool manager_vm_busy(Manager *m, const char *vm);
@@ -274,20 +291,11 @@ void manager_drop_plan(Manager *m);
 void manager_local_power_off(Manager *m);
 void manager_local_power_off_go(Manager *m);
 
-/* Cluster mode (manager-cluster.c). */
-bool manager_is_cluster(const Manager *m);
 bool manager_acting_leader(const Manager *m); /* standalone: always */
-int manager_cluster_start(Manager *m);        /* after the control server exists */
-void manager_cluster_stop(Manager *m);
+/* Cluster mode (manager-cluster.c). */
 void manager_cluster_report_now(Manager *m);
-int manager_cluster_order_migration(Manager *m, const MigrationRequest *req);
-int manager_cluster_order_power_off(Manager *m, const char *host);
-/* The leader got a report of host (power-on completion, maintenance progress). */
-void manager_cluster_host_reported(Manager *m, const char *host);
-int manager_cluster_status_json(Manager *m, json_object *o);
-/* votequorum's view for the Problem, each host's votes set in hosts[] (LeaderHost.votes). When
- * votequorum cannot be read, quorum is out of reach: DPM then powers nothing off. */
-void manager_cluster_quorum(Manager *m, LeaderHost *hosts, size_t n_hosts, ProblemQuorum *ret);
+/* Standalone mode (manager-standalone.c): the executor's done callback of a planned move. */
+void manager_local_migration_done(const MigrationRequest *req, const MigrationOutcome *o, void *userdata);
 int manager_forward(
         Manager *m, const char *method, json_object *request, uint64_t id, json_object **ret_reply);
 

@@ -3,16 +3,16 @@
 /* The simulation loop. What is real and what is the simulator's own:
  *
  *   real (linked from policy/, solver/, agent/): the policy, the collector (collector_feed() on
- *   HvHostStats samples), host modes (State), leader_build_problem(), leader_automation_at(),
- *   solver_plan(), LeaderRun (wave by wave), MoveLog (cooldowns, rebuilt from the history with
- *   move_log_load() on a leader change), the stall ladder (agent/migration-watch.c).
+ *   HvHostStats samples), host modes (State), drsd's leader pass itself (agent/leader/pass.c:
+ *   stale hosts, entering-maintenance → maintenance, DPM draining → power-off → standby,
+ *   power-on waits, the DPM hysteresis, plan replacement, wave submission with its target
+ *   checks, the Problem, LeaderRun, MoveLog), the executor's admission rule (queue and limits,
+ *   agent/leader/admission.c), the stall ladder (agent/migration-watch.c).
  *
  *   the simulator's own: the cluster (hosts, VMs, demand over time, migrations progressing by
- *   bandwidth and dirty rate, power commands and boots, faults); the executor's queue and
- *   dispatch (FIFO, per-host and cluster limits, as executor.c's dispatch()); the orchestration
- *   manager-pass.c does (when to pass, stale hosts, entering-maintenance → maintenance, DPM
- *   draining → power-off → standby, power-on waits, recording results), re-implemented here by
- *   calling the same functions in the same order; the invariant checker and the statistics.
+ *   bandwidth and dirty rate, power commands and boots, faults), when passes run (the timer and
+ *   the requests), the agents' refusal of orders of an old term, the invariant checker and the
+ *   statistics. The pass reads the simulated cluster and acts on it through LeaderPassOps.
  *
  * One step = the virtual clock advanced to the next thing that happens: a collection round, a
  * pass, a migration's job-stats poll, a power command or boot finishing, a scheduled event. */
@@ -29,6 +29,7 @@
 #include "config.h"
 #include "history.h"
 #include "leader.h"
+#include "pass.h"
 #include "migration-watch.h"
 #include "model.h"
 #include "sim.h"
@@ -39,7 +40,6 @@
 /* 2024-01-01 00:00:00 UTC, a Monday: the virtual wall clock starts there (automation windows). */
 #define SIM_EPOCH_S UINT64_C(1704067200)
 /* As manager-pass.c. */
-#define STALE_INTERVALS 3
 #define COLLECTOR_EWMA_ALPHA 0.5
 #define COLLECTOR_PEAK_WINDOW 3
 #define POLL_USEC USEC
@@ -114,11 +114,12 @@ typedef struct SimJob {
         uint64_t done_usec;
 } SimJob;
 
+/* A power command running (the pass's LeaderPass.power says what it is waiting for). */
 typedef struct PowerOp {
         size_t host;
         PowerAction action;
-        bool waiting; /* power-on: command done, waiting for a report */
         bool fail;
+        bool ended; /* the command ended and the pass was told */
         uint64_t started_usec, done_usec;
 } PowerOp;
 
@@ -131,8 +132,7 @@ typedef struct Sim {
         const Scenario *sc;
         SimResult *res;
         bool keep_series;
-        uint64_t now;      /* µs since the start: also the collector's monotonic clock */
-        DpmHysteresis dpm; /* the leader's DPM delays (leader_dpm_hold/note) */
+        uint64_t now; /* µs since the start: also the collector's monotonic clock */
         uint64_t rng;
 
         SimHost *hosts;
@@ -146,6 +146,7 @@ typedef struct Sim {
         size_t n_jobs, n_alloc_jobs;
         size_t *live; /* indexes of queued and running jobs, FIFO */
         size_t n_live;
+        Admission admission; /* the executor's queue and limits; data = job index */
 
         PowerOp *power; /* owned array */
         size_t n_power;
@@ -153,16 +154,11 @@ typedef struct Sim {
         /* The leader. */
         Collector *collector;
         State *state;
-        MoveLog moves;
+        LeaderPass *lp;        /* drsd's pass */
         HistoryEvent *history; /* completed migrations, for move_log_load() on a leader change */
         size_t n_history;
-        LeaderRun *run;
-        char **draining;
-        char **stale_hosts;
         bool pass_requested;
-        bool pass_after_jobs; /* a mandatory plan waits for the migrations in flight */
         uint64_t term;
-        uint64_t n_runs;
         uint64_t next_sample, next_pass;
         bool passed_once;
 
@@ -208,16 +204,20 @@ static uint64_t realtime_usec(const Sim *s) {
         return SIM_EPOCH_S * USEC + (s->now - T0);
 }
 
+/* A new string, NULL when out of memory. */
+static char *format_va(const char *fmt, va_list ap) {
+        char *m;
+        return vasprintf(&m, fmt, ap) < 0 ? NULL : m;
+}
+
 static _printf_(2, 3) void violation(Sim *s, const char *fmt, ...) {
         SimResult *r = s->res;
         r->n_violations++;
         if (r->n_violations_kept >= SIM_MAX_VIOLATIONS_KEPT)
                 return;
         va_list ap;
-        char *m = NULL;
         va_start(ap, fmt);
-        if (vasprintf(&m, fmt, ap) < 0)
-                m = NULL;
+        char *m = format_va(fmt, ap);
         va_end(ap);
         r->violations[r->n_violations_kept++] = (SimMark){.t_s = elapsed_s(s), .label = m};
 }
@@ -227,14 +227,12 @@ static void mark(Sim *s, const char *fmt, ...) {
         SimResult *r = s->res;
         SimMark *l = reallocarray(r->marks, r->n_marks + 1, sizeof(SimMark));
         va_list ap;
-        char *m = NULL;
 
         if (!l)
                 return;
         r->marks = l;
         va_start(ap, fmt);
-        if (vasprintf(&m, fmt, ap) < 0)
-                m = NULL;
+        char *m = format_va(fmt, ap);
         va_end(ap);
         r->marks[r->n_marks++] = (SimMark){.t_s = elapsed_s(s), .label = m};
 }
@@ -507,11 +505,6 @@ static bool quorate(const Sim *s) {
         return !s->sc->quorum || votes_present(s) >= votes_needed(s);
 }
 
-static bool leader_host_fresh(const Sim *s, size_t h) {
-        const HostReport *r = collector_get(s->collector, s->hosts[h].name);
-        return r && r->t_usec > 0 && !collector_host_is_stale(s->collector, s->hosts[h].name, s->now);
-}
-
 static int feed_host(Sim *s, size_t h, HvDomainStats *doms) {
         SimHost *host = &s->hosts[h];
         size_t n = 0;
@@ -555,68 +548,34 @@ static int feed_host(Sim *s, size_t h, HvDomainStats *doms) {
         return collector_feed(s->collector, host->name, &st); /* copies what it keeps */
 }
 
-/* ---- the leader: passes, runs, DPM, maintenance (as manager-pass.c) ------------------------- */
+/* ---- the leader: drsd's pass (agent/leader/pass.c) on the simulated cluster -------------------- */
 
-static void request_pass(Sim *s) {
-        s->pass_requested = true;
+static LeaderNow leader_now(const Sim *s) {
+        return (LeaderNow){.mono_usec = s->now, .real_usec = realtime_usec(s)};
 }
 
 static void job_done(Sim *s, size_t job, MigrationResult result);
 
-/* As manager_cancel_queued_to(): a host that stops being a valid target gets none of the
- * migrations queued before (they are skipped). */
+/* The agent's executor: migrations queued to a host that stops being a valid target are
+ * cancelled (skipped). */
 static void cancel_queued_to(Sim *s, size_t h) {
-        for (size_t j = 0; j < s->n_live; j++) {
-                size_t job = s->live[j];
-                if (s->jobs[job].state != JOB_QUEUED || s->jobs[job].dst != (int) h)
-                        continue;
-                job_done(s, job, MIGRATION_SKIPPED);
-                j = (size_t) -1; /* the live list changed: start over (bounded by its length) */
-        }
+        void *d;
+        while (admission_take_queued(&s->admission, NULL, s->hosts[h].name, &d))
+                job_done(s, (size_t) (uintptr_t) d, MIGRATION_SKIPPED);
 }
 
-static void set_mode(Sim *s, size_t h, HostMode mode, const char *why) {
-        if (state_set(s->state, s->hosts[h].name, mode, why, realtime_usec(s)) > 0 && mode != HOST_MODE_UP)
+/* A host's mode: the pass's orders and drsctl's (events). */
+static int set_mode(Sim *s, size_t h, HostMode mode, const char *why) {
+        int r = state_set(s->state, s->hosts[h].name, mode, why, realtime_usec(s));
+        if (r > 0 && mode != HOST_MODE_UP)
                 cancel_queued_to(s, h);
-}
-
-static void check_stale(Sim *s) {
-        for (size_t h = 0; h < s->n_hosts; h++) {
-                const char *name = s->hosts[h].name;
-                bool stale = collector_host_is_stale(s->collector, name, s->now);
-                bool was = strv_contains(s->stale_hosts, name);
-                if (stale == was)
-                        continue;
-                if (stale)
-                        (void) strv_extend(&s->stale_hosts, name);
-                else {
-                        size_t j = 0;
-                        for (size_t i = 0; s->stale_hosts[i]; i++) {
-                                if (streq(s->stale_hosts[i], name))
-                                        free(s->stale_hosts[i]);
-                                else
-                                        s->stale_hosts[j++] = s->stale_hosts[i];
-                        }
-                        s->stale_hosts[j] = NULL;
+        if (mode == HOST_MODE_MAINTENANCE)
+                for (size_t i = 0; i < s->res->n_maintenance; i++) {
+                        SimMaintenance *m = &s->res->maintenance[i];
+                        if (streq(m->host, s->hosts[h].name) && m->done_s < 0)
+                                m->done_s = (int64_t) (elapsed_s(s));
                 }
-                HostMode m = mode_of(s, h);
-                if (m == HOST_MODE_STANDBY || m == HOST_MODE_POWER_ON_FAILED)
-                        continue;
-                if (stale)
-                        request_pass(s);
-        }
-}
-
-static void strv_drop(char **l, const char *x) {
-        size_t j = 0;
-        for (size_t i = 0; l && l[i]; i++) {
-                if (streq(l[i], x))
-                        free(l[i]);
-                else
-                        l[j++] = l[i];
-        }
-        if (l)
-                l[j] = NULL;
+        return r;
 }
 
 static PowerOp *power_find(Sim *s, size_t h) {
@@ -632,133 +591,65 @@ static void power_remove(Sim *s, PowerOp *op) {
         s->n_power--;
 }
 
-static int power_start(Sim *s, size_t h, PowerAction a) {
-        if (power_find(s, h))
-                return -EBUSY;
-        if (a == POWER_STANDBY && s->sc->quorum) {
-                /* Invariant: what stays powered keeps quorum with tolerate_failures hosts down. */
-                unsigned left = votes_present(s);
-                for (size_t i = 0; i < s->n_power; i++)
-                        left -= s->power[i].action == POWER_STANDBY &&
-                                host_answers(&s->hosts[s->power[i].host]);
-                left -= host_answers(&s->hosts[h]);
-                if (left < votes_needed(s) + s->sc->policy->dpm.tolerate_failures)
-                        violation(
-                                s,
-                                "DPM powers off %s leaving %u votes powered (quorum %u, tolerate_failures %u)",
-                                s->hosts[h].name, left, votes_needed(s),
-                                s->sc->policy->dpm.tolerate_failures);
-        }
-        PowerOp *l = reallocarray(s->power, s->n_power + 1, sizeof(PowerOp));
-        if (!l)
-                return -ENOMEM;
-        s->power = l;
-        bool fail =
-                in_window(s, SIM_EVENT_FAIL_POWER, s->hosts[h].name) || rand01(s) < s->sc->power_fail_rate;
-        if (fail)
-                s->res->faults_power_failed++;
-        s->power[s->n_power++] = (PowerOp){
-                .host = h,
-                .action = a,
-                .fail = fail,
-                .started_usec = s->now,
-                .done_usec = s->now + (a == POWER_ON ? s->sc->power_on_s : s->sc->power_off_s) * USEC,
+/* LeaderPassOps over the simulated cluster. */
+
+static const HostReport *op_report(void *u, const char *host) {
+        const Sim *s = u;
+        return collector_get(s->collector, host);
+}
+
+static bool op_stale(void *u, const char *host, uint64_t now_mono) {
+        const Sim *s = u;
+        return collector_host_is_stale(s->collector, host, now_mono);
+}
+
+static HostMode op_mode(void *u, const char *host) {
+        const Sim *s = u;
+        return state_get(s->state, host);
+}
+
+static unsigned op_in_flight(void *u) {
+        const Sim *s = u;
+        return admission_n_running(&s->admission, NULL, NULL) + admission_n_queued(&s->admission);
+}
+
+static bool op_vm_busy(void *u, const char *vm) {
+        const Sim *s = u;
+        return admission_vm_busy(&s->admission, vm);
+}
+
+static const char *op_vm_target(void *u, const char *vm) {
+        const Sim *s = u;
+        return admission_vm_target(&s->admission, vm);
+}
+
+static int op_solve(void *u, const Problem *p, Plan **ret) {
+        const Sim *s = u;
+        SolverOptions opts = {
+                .time_limit_s = 1e9, /* no wall-clock limit: deterministic effort only */
+                .greedy_only = s->sc->greedy_only,
+                .effort = s->sc->effort,
         };
-        return 0;
+        return solver_plan(p, &opts, ret);
 }
 
-static size_t executor_n_live(const Sim *s) {
-        return s->n_live;
+static int op_set_mode(void *u, const char *host, HostMode mode, const char *reason) {
+        Sim *s = u;
+        int h = host_find(s, host);
+        return h < 0 ? -ENXIO : set_mode(s, (size_t) h, mode, reason);
 }
 
-static bool vm_busy(const char *vm, void *userdata) {
-        const Sim *s = userdata;
-        int v = vm_find(s, vm);
-        if (v < 0)
-                return false;
-        for (size_t j = 0; j < s->n_live; j++)
-                if (s->jobs[s->live[j]].vm == (size_t) v)
-                        return true;
-        return false;
-}
-
-/* As drsd's manager_vm_target(): the target of a migration in flight, held by the solver. */
-static const char *vm_target(const char *vm, void *userdata) {
-        const Sim *s = userdata;
-        int v = vm_find(s, vm);
-        if (v < 0)
-                return NULL;
-        for (size_t j = 0; j < s->n_live; j++)
-                if (s->jobs[s->live[j]].vm == (size_t) v && s->jobs[s->live[j]].dst >= 0)
-                        return s->hosts[s->jobs[s->live[j]].dst].name;
-        return NULL;
-}
-
-static void check_draining(Sim *s) {
-        if (s->run || executor_n_live(s) > 0)
-                return;
-        for (size_t i = 0; s->draining && s->draining[i]; i++) {
-                int h = host_find(s, s->draining[i]);
-                const HostReport *r = h >= 0 ? collector_get(s->collector, s->draining[i]) : NULL;
-                if (h < 0 || power_find(s, (size_t) h) || !leader_host_fresh(s, (size_t) h) || !r ||
-                    r->n_vms > 0)
-                        continue;
-                /* As drsd does (manager-pass.c check_draining, and a cluster host's own drsd):
-                 * standby is set before the power-off command runs, so a new leader, which does
-                 * not know what the old one was draining, sends the host nothing. */
-                if (power_start(s, (size_t) h, POWER_STANDBY) < 0) {
-                        strv_drop(s->draining, s->draining[i]);
-                        i--;
-                } else
-                        set_mode(s, (size_t) h, HOST_MODE_STANDBY, "DPM: low demand");
-        }
-}
-
-static bool host_has_moves(const Sim *s, size_t h) {
-        if (!s->run)
-                return false;
-        for (size_t i = 0; i < s->run->plan->n_moves; i++) {
-                const PlanMove *mv = &s->run->plan->moves[i];
-                if ((s->run->moves[i] == LEADER_MOVE_PENDING || s->run->moves[i] == LEADER_MOVE_RUNNING) &&
-                    streq(s->run->problem->hosts[mv->from].name, s->hosts[h].name))
-                        return true;
-        }
-        return false;
-}
-
-static void check_maintenance(Sim *s) {
-        for (size_t h = 0; h < s->n_hosts; h++) {
-                if (mode_of(s, h) != HOST_MODE_ENTERING_MAINTENANCE)
-                        continue;
-                const HostReport *r = collector_get(s->collector, s->hosts[h].name);
-                if (!leader_host_fresh(s, h) || !r || r->n_vms > 0 || host_has_moves(s, h))
-                        continue;
-                set_mode(s, h, HOST_MODE_MAINTENANCE, "evacuated: no running VM left");
-                for (size_t i = 0; i < s->res->n_maintenance; i++) {
-                        SimMaintenance *m = &s->res->maintenance[i];
-                        if (streq(m->host, s->hosts[h].name) && m->done_s < 0)
-                                m->done_s = (int64_t) (elapsed_s(s));
-                }
-        }
-}
-
-static void dispatch(Sim *s);
-
-static int submit_move(const Problem *p, const PlanMove *mv, void *userdata) {
-        Sim *s = userdata;
+/* The order to the source's agent: queued in its executor (the term goes with it). */
+static int op_start_migration(void *u, const Problem *p, const PlanMove *mv, const char *reason) {
+        Sim *s = u;
         int v = vm_find(s, p->vms[mv->vm].name);
         int src = host_find(s, p->hosts[mv->from].name), dst = host_find(s, p->hosts[mv->to].name);
+        int r;
 
         if (v < 0 || src < 0 || dst < 0)
                 return -ENXIO;
         if (!quorate(s))
                 return -ENOTCONN; /* a leader without quorum orders nothing */
-        if (!leader_host_fresh(s, (size_t) dst) || !leader_host_fresh(s, (size_t) src))
-                return -EHOSTDOWN;
-        if (!leader_host_accepts(mode_of(s, (size_t) dst), strv_contains(s->draining, s->hosts[dst].name)))
-                return -EHOSTDOWN;
-        if (vm_busy(s->vms[v].name, s))
-                return -EBUSY;
         if (s->n_jobs == s->n_alloc_jobs) {
                 size_t n = s->n_alloc_jobs ? s->n_alloc_jobs * 2 : 256;
                 SimJob *l = reallocarray(s->jobs, n, sizeof(SimJob));
@@ -771,6 +662,11 @@ static int submit_move(const Problem *p, const PlanMove *mv, void *userdata) {
                         return -ENOMEM;
                 s->n_alloc_jobs = n;
         }
+        r = admission_submit(
+                &s->admission, s->vms[v].name, s->hosts[src].name, s->hosts[dst].name,
+                (void *) (uintptr_t) s->n_jobs);
+        if (r < 0)
+                return r;
         s->jobs[s->n_jobs] = (SimJob){
                 .state = JOB_QUEUED,
                 .vm = (size_t) v,
@@ -784,112 +680,109 @@ static int submit_move(const Problem *p, const PlanMove *mv, void *userdata) {
         return 0;
 }
 
-static void finish_run_if_done(Sim *s) {
-        if (!s->run)
-                return;
-        if (leader_run_advance(s->run, submit_move, s) > 0) {
-                dispatch(s);
-                return;
-        }
-        s->run = leader_run_free(s->run);
-        check_draining(s);
+static void op_cancel_queued_to(void *u, const char *host, const char *why) {
+        Sim *s = u;
+        int h = host_find(s, host);
+        if (h >= 0)
+                cancel_queued_to(s, (size_t) h);
 }
 
-static void start_run(Sim *s, Problem *p, Plan *plan) {
-        LeaderRun *run;
-
-        leader_dpm_note(&s->dpm, plan, true, s->now);
-        for (size_t i = 0; i < plan->n_power; i++) {
-                const char *h = p->hosts[plan->power[i].host].name;
-                int hi = host_find(s, h);
-                if (hi < 0)
-                        continue;
-                if (plan->power[i].action == POWER_STANDBY) {
-                        if (!strv_contains(s->draining, h))
-                                (void) strv_extend(&s->draining, h);
-                        cancel_queued_to(s, (size_t) hi);
-                } else if (mode_of(s, (size_t) hi) == HOST_MODE_STANDBY)
-                        (void) power_start(s, (size_t) hi, POWER_ON);
+/* The power command starts; power_step() tells the pass when it ends. */
+static int op_power_command(void *u, const char *host, PowerAction a) {
+        Sim *s = u;
+        int h = host_find(s, host);
+        if (h < 0)
+                return -ENOENT;
+        if (power_find(s, (size_t) h))
+                return -EBUSY;
+        if (a == POWER_STANDBY && s->sc->quorum) {
+                /* Invariant: what stays powered keeps quorum with tolerate_failures hosts down. */
+                unsigned left = votes_present(s);
+                for (size_t i = 0; i < s->n_power; i++)
+                        left -= s->power[i].action == POWER_STANDBY &&
+                                host_answers(&s->hosts[s->power[i].host]);
+                left -= host_answers(&s->hosts[h]);
+                if (left < votes_needed(s) + s->sc->policy->dpm.tolerate_failures)
+                        violation(
+                                s,
+                                "DPM powers off %s leaving %u votes powered (quorum %u, tolerate_failures %u)",
+                                host, left, votes_needed(s), s->sc->policy->dpm.tolerate_failures);
         }
-        if (leader_run_new(p, plan, false, ++s->n_runs, &run) < 0)
-                return;
-        s->run = leader_run_free(s->run);
-        s->run = run;
-        s->res->plans_started++;
-        finish_run_if_done(s);
-}
-
-static int build_problem(Sim *s, Problem **ret) {
-        _cleanup_free_ LeaderHost *hosts = calloc(s->n_hosts ?: 1, sizeof(LeaderHost));
-        AutomationLevel level;
-
-        if (!hosts)
+        PowerOp *l = reallocarray(s->power, s->n_power + 1, sizeof(PowerOp));
+        if (!l)
                 return -ENOMEM;
-        for (size_t h = 0; h < s->n_hosts; h++) {
-                const HostReport *r = collector_get(s->collector, s->hosts[h].name);
-                hosts[h] = (LeaderHost){
-                        .config = &s->configs[h],
-                        .report = r && r->t_usec > 0 ? r : NULL,
-                        .stale = collector_host_is_stale(s->collector, s->hosts[h].name, s->now),
-                        .mode = mode_of(s, h),
-                        .draining = strv_contains(s->draining, s->hosts[h].name),
-                        .votes = s->sc->quorum && host_answers(&s->hosts[h]),
-                };
-        }
-        (void) leader_automation_at(s->sc->policy, (time_t) (realtime_usec(s) / USEC), &level);
-        /* Migrations completed within the last stale period (reports may not show them yet). */
-        _cleanup_free_ LeaderMovedVm *moved = NULL;
-        size_t n_moved = 0;
-        uint64_t since = s->now > STALE_INTERVALS * s->sc->interval_s * USEC
-                                 ? s->now - STALE_INTERVALS * s->sc->interval_s * USEC
-                                 : 0;
-        for (size_t j = s->n_jobs; j > 0; j--) {
-                const SimJob *jb = &s->jobs[j - 1];
-                if (jb->state != JOB_DONE || !jb->ok || jb->done_usec < since)
-                        continue;
-                LeaderMovedVm *l = reallocarray(moved, n_moved + 1, sizeof(LeaderMovedVm));
-                if (!l)
-                        return -ENOMEM;
-                moved = l;
-                moved[n_moved++] = (LeaderMovedVm){
-                        .vm = s->vms[jb->vm].name,
-                        .from = (size_t) jb->src,
-                        .to = (size_t) jb->dst,
-                        .done_usec = jb->done_usec};
-        }
-        LeaderInput in = {
-                .policy = s->sc->policy,
-                .hosts = hosts,
-                .n_hosts = s->n_hosts,
-                .moves = &s->moves,
-                .now_usec = realtime_usec(s),
-                .automation = level,
-                .vm_busy = vm_busy,
-                .vm_target = vm_target,
-                .userdata = s,
-                .moved = moved,
-                .n_moved = n_moved,
-                .quorum =
-                        {.enabled = s->sc->quorum,
-                         .quorum = votes_needed(s),
-                         .total_votes = votes_present(s)},
+        s->power = l;
+        bool fail = in_window(s, SIM_EVENT_FAIL_POWER, host) || rand01(s) < s->sc->power_fail_rate;
+        if (fail)
+                s->res->faults_power_failed++;
+        s->power[s->n_power++] = (PowerOp){
+                .host = (size_t) h,
+                .action = a,
+                .fail = fail,
+                .started_usec = s->now,
+                .done_usec = s->now + (a == POWER_ON ? s->sc->power_on_s : s->sc->power_off_s) * USEC,
         };
-        return leader_build_problem(&in, ret);
+        return 0;
 }
 
-static void
-count_running(const Sim *s, int src, int dst, unsigned *n_cluster, unsigned *n_out, unsigned *n_in);
+static void op_power_forget(void *u, const char *host) {
+        Sim *s = u;
+        int h = host_find(s, host);
+        PowerOp *op = h >= 0 ? power_find(s, (size_t) h) : NULL;
+        if (op)
+                power_remove(s, op);
+}
+
+/* Scenario.quorum: one vote per host that answers, every host expected. */
+static void op_quorum(void *u, LeaderHost *hosts, size_t n_hosts, ProblemQuorum *ret) {
+        const Sim *s = u;
+        if (!s->sc->quorum)
+                return;
+        for (size_t h = 0; h < n_hosts && h < s->n_hosts; h++)
+                hosts[h].votes = host_answers(&s->hosts[h]);
+        *ret = (ProblemQuorum){.enabled = true, .quorum = votes_needed(s), .total_votes = votes_present(s)};
+}
+
+static void op_request_pass(void *u, const char *why) {
+        Sim *s = u;
+        s->pass_requested = true;
+}
+
+/* The power actions' results, as drsd records them. */
+static void op_record(void *u, int level, LeaderRecordKind kind, const HistoryEvent *e) {
+        Sim *s = u;
+        bool completed = streq_ptr(e->result, "completed"), failed = streq_ptr(e->result, "failed");
+
+        if (kind == LEADER_RECORD_POWER_STANDBY) {
+                s->res->standby_ok += completed;
+                s->res->standby_failed += failed;
+        } else if (kind == LEADER_RECORD_POWER_ON) {
+                s->res->power_on_ok += completed;
+                s->res->power_on_failed += failed;
+        }
+}
+
+static const LeaderPassOps sim_pass_ops = {
+        .report = op_report,
+        .stale = op_stale,
+        .mode = op_mode,
+        .in_flight = op_in_flight,
+        .vm_busy = op_vm_busy,
+        .vm_target = op_vm_target,
+        .quorum = op_quorum,
+        .solve = op_solve,
+        .set_mode = op_set_mode,
+        .start_migration = op_start_migration,
+        .cancel_queued_to = op_cancel_queued_to,
+        .power_command = op_power_command,
+        .power_forget = op_power_forget,
+        .request_pass = op_request_pass,
+        .record = op_record,
+};
+
+static void dispatch(Sim *s);
 
 static int pass(Sim *s) {
-        _cleanup_(problem_freep) Problem *p = NULL;
-        _cleanup_(plan_freep) Plan *plan = NULL;
-        SolverOptions opts = {
-                .time_limit_s = 1e9, /* no wall-clock limit: deterministic effort only */
-                .greedy_only = s->sc->greedy_only,
-                .effort = s->sc->effort,
-        };
-        int r;
-
         if (!quorate(s)) {
                 /* No majority: the partition's drsds elect no leader; nothing is decided. */
                 s->res->passes_without_quorum++;
@@ -897,61 +790,12 @@ static int pass(Sim *s) {
         }
         s->res->passes++;
         s->passed_once = true;
-        check_stale(s);
-        check_maintenance(s);
-        check_draining(s);
-        r = build_problem(s, &p);
-        if (r < 0)
-                return r;
-        leader_dpm_hold(&s->dpm, s->sc->policy, s->now, p);
-        r = solver_plan(p, &opts, &plan);
-        if (r < 0)
-                return r;
-        leader_dpm_note(&s->dpm, plan, false, s->now);
-        if (plan->n_moves == 0 && plan->n_power == 0)
-                return 0;
-        if (s->run && !(leader_plan_is_mandatory(plan) && !s->run->mandatory))
-                return 0;
-        /* Deviation from manager-pass.c (which replaces the running plan at once): the new plan
-         * does not know where the old plan's migrations in flight are going, so it waits for
-         * them (the randomized test found targets overfilled otherwise); a pass follows. */
-        if (s->run) {
-                unsigned nc, no, ni;
-                count_running(s, -1, -1, &nc, &no, &ni);
-                if (nc > 0) {
-                        s->pass_after_jobs = true;
-                        return 0;
-                }
-        }
-        size_t n_rec = 0;
-        for (size_t i = 0; i < plan->n_moves; i++)
-                n_rec += plan->moves[i].recommendation;
-        if (p->automation == AUTOMATION_MANUAL || (n_rec == plan->n_moves && plan->n_power == 0))
-                return 0; /* recommendations only: nobody applies them in the simulation */
-        if (s->run)
-                s->res->plans_replaced++;
-        start_run(s, TAKE_PTR(p), TAKE_PTR(plan));
-        return 0;
+        int r = leader_pass_run(s->lp, leader_now(s));
+        dispatch(s);
+        return r;
 }
 
-/* ---- the executor: queue, dispatch, migrations -------------------------------------------- */
-
-static unsigned at_least_one(unsigned u) {
-        return u > 0 ? u : 1;
-}
-
-static void
-count_running(const Sim *s, int src, int dst, unsigned *n_cluster, unsigned *n_out, unsigned *n_in) {
-        *n_cluster = *n_out = *n_in = 0;
-        for (size_t j = 0; j < s->n_live; j++) {
-                const SimJob *jb = &s->jobs[s->live[j]];
-                if (jb->state != JOB_RUNNING)
-                        continue;
-                (*n_cluster)++;
-                *n_out += jb->src == src;
-                *n_in += jb->dst == dst;
-        }
-}
+/* ---- the executor: migrations the admission rule started ---------------------------------- */
 
 static void record_history(Sim *s, const SimJob *jb) {
         HistoryEvent *l = reallocarray(s->history, s->n_history + 1, sizeof(HistoryEvent));
@@ -996,6 +840,7 @@ static void job_done(Sim *s, size_t job, MigrationResult result) {
         jb->ok = result == MIGRATION_OK;
         jb->done_usec = s->now;
         live_remove(s, job);
+        (void) admission_finish(&s->admission, (void *) (uintptr_t) job);
         if (v->job == (int) job)
                 v->job = -1;
         switch (result) {
@@ -1018,7 +863,9 @@ static void job_done(Sim *s, size_t job, MigrationResult result) {
                 if (s->model)
                         for (size_t *k = s->model->rules_of_vm[jb->vm]; k && *k != SIZE_MAX; k++)
                                 s->rule_moved[*k] = true;
-                (void) move_log_set(&s->moves, v->name, realtime_usec(s));
+                (void) move_log_set(&s->lp->moves, v->name, realtime_usec(s));
+                leader_pass_moved(
+                        s->lp, v->name, s->hosts[jb->src].name, s->hosts[jb->dst].name, leader_now(s));
                 record_history(s, jb);
                 evac_count(s, jb);
                 break;
@@ -1028,25 +875,16 @@ static void job_done(Sim *s, size_t job, MigrationResult result) {
                 break;
         case MIGRATION_ABORTED:
                 r->migrations_aborted++;
-                (void) move_log_set(&s->moves, v->name, realtime_usec(s));
+                (void) move_log_set(&s->lp->moves, v->name, realtime_usec(s));
                 break;
         default:
                 r->migrations_failed++;
-                (void) move_log_set(&s->moves, v->name, realtime_usec(s));
+                (void) move_log_set(&s->lp->moves, v->name, realtime_usec(s));
                 break;
         }
         r->stall_steps += jb->stall_steps;
-        if (s->run && leader_run_move_done(s->run, v->name, ok) >= 0)
-                finish_run_if_done(s);
+        leader_pass_move_done(s->lp, v->name, ok, leader_now(s));
         dispatch(s);
-        if (s->pass_after_jobs) {
-                unsigned nc, no, ni;
-                count_running(s, -1, -1, &nc, &no, &ni);
-                if (nc == 0) {
-                        s->pass_after_jobs = false;
-                        request_pass(s);
-                }
-        }
 }
 
 static void attempt_start(Sim *s, SimJob *jb, size_t step) {
@@ -1069,7 +907,7 @@ static void attempt_start(Sim *s, SimJob *jb, size_t step) {
 static void check_start(Sim *s, const SimJob *jb) {
         const LimitsPolicy *l = &s->sc->policy->limits;
         const SimVm *v = &s->vms[jb->vm];
-        unsigned nc, no, ni;
+        unsigned nc = 0, no = 0, ni = 0;
         double cfg = 0;
 
         if (jb->term != s->term)
@@ -1078,19 +916,26 @@ static void check_start(Sim *s, const SimJob *jb) {
                         s->term, v->name);
         if (v->job >= 0)
                 violation(s, "two migrations of '%s' at once", v->name);
-        count_running(s, jb->src, jb->dst, &nc, &no, &ni);
-        if (nc > at_least_one(l->migrations_per_cluster) || no > at_least_one(l->migrations_out_per_host) ||
-            ni > at_least_one(l->migrations_in_per_host))
+        for (size_t j = 0; j < s->n_live; j++) {
+                const SimJob *o = &s->jobs[s->live[j]];
+                if (o->state != JOB_RUNNING)
+                        continue;
+                nc++;
+                no += o->src == jb->src;
+                ni += o->dst == jb->dst;
+        }
+        if (nc > (l->migrations_per_cluster ?: 1) || no > (l->migrations_out_per_host ?: 1) ||
+            ni > (l->migrations_in_per_host ?: 1))
                 violation(
                         s,
                         "migration limits exceeded starting '%s': %u in the cluster, %u out of '%s', %u into '%s'",
                         v->name, nc, no, s->hosts[jb->src].name, ni, s->hosts[jb->dst].name);
         HostMode m = mode_of(s, (size_t) jb->dst);
-        if (m != HOST_MODE_UP || strv_contains(s->draining, s->hosts[jb->dst].name))
+        bool draining = strv_contains(s->lp->draining, s->hosts[jb->dst].name);
+        if (m != HOST_MODE_UP || draining)
                 violation(
                         s, "'%s' sent to '%s' in mode %s%s", v->name, s->hosts[jb->dst].name,
-                        host_mode_to_string(m),
-                        strv_contains(s->draining, s->hosts[jb->dst].name) ? " (draining)" : "");
+                        host_mode_to_string(m), draining ? " (draining)" : "");
         for (size_t i = 0; i < s->n_vms; i++)
                 if (s->vms[i].host == jb->dst)
                         cfg += (double) s->vms[i].memory_mib;
@@ -1165,22 +1010,11 @@ static void job_start(Sim *s, size_t job) {
                 jb->fail_at_usec = jb->setup_end_usec + (uint64_t) (rand01(s) * jb->total / bw * 1e6);
 }
 
+/* The agents' executors: what the admission rule (agent/leader/admission.c) lets start. */
 static void dispatch(Sim *s) {
-        const LimitsPolicy *l = &s->sc->policy->limits;
-        for (size_t j = 0; j < s->n_live; j++) {
-                size_t job = s->live[j];
-                SimJob *jb = &s->jobs[job];
-                unsigned nc, no, ni;
-                if (jb->state != JOB_QUEUED)
-                        continue;
-                count_running(s, jb->src, jb->dst, &nc, &no, &ni);
-                if (jb->term == s->term && !(nc < at_least_one(l->migrations_per_cluster) &&
-                                             no < at_least_one(l->migrations_out_per_host) &&
-                                             ni < at_least_one(l->migrations_in_per_host)))
-                        continue;
-                job_start(s, job);
-                j = (size_t) -1; /* the live list may have changed: start over (bounded by its length) */
-        }
+        void *d;
+        while (admission_next(&s->admission, &d))
+                job_start(s, (size_t) (uintptr_t) d);
 }
 
 static double migration_bw(const Sim *s) {
@@ -1276,70 +1110,32 @@ static void job_poll(Sim *s, size_t job) {
 
 /* ---- power ---------------------------------------------------------------------------------- */
 
+/* Power commands ending (the pass decides what it means), and power-ons given up. */
 static void power_step(Sim *s) {
-        for (size_t i = 0; i < s->n_power;) {
+        for (size_t i = 0; i < s->n_power; i++) {
                 PowerOp *op = &s->power[i];
                 SimHost *h = &s->hosts[op->host];
-                if (op->action == POWER_STANDBY) {
-                        if (s->now < op->done_usec) {
-                                i++;
-                                continue;
-                        }
-                        strv_drop(s->draining, h->name);
-                        if (op->fail) {
-                                s->res->standby_failed++;
-                                set_mode(s, op->host, HOST_MODE_UP, "DPM: the power-off command failed");
-                        } else {
-                                s->res->standby_ok++;
-                                h->powered = false;
-                                for (size_t v = 0; v < s->n_vms; v++)
-                                        if (s->vms[v].host == (int) op->host)
-                                                violation(
-                                                        s,
-                                                        "'%s' was running on '%s' when it was powered off",
-                                                        s->vms[v].name, h->name);
-                                set_mode(s, op->host, HOST_MODE_STANDBY, "DPM: low demand");
-                        }
-                        power_remove(s, op);
-                        request_pass(s);
+                if (op->ended || s->now < op->done_usec)
                         continue;
+                op->ended = true;
+                bool ok = !op->fail;
+                if (op->action == POWER_STANDBY && ok) {
+                        h->powered = false;
+                        for (size_t v = 0; v < s->n_vms; v++)
+                                if (s->vms[v].host == (int) op->host)
+                                        violation(
+                                                s, "'%s' was running on '%s' when it was powered off",
+                                                s->vms[v].name, h->name);
+                } else if (op->action == POWER_ON && ok && !h->dead && !h->powered) {
+                        h->powered = true;
+                        h->booting = true;
+                        h->boot_done_usec = s->now + s->sc->boot_s * USEC;
                 }
-                if (!op->waiting) {
-                        if (s->now < op->done_usec) {
-                                i++;
-                                continue;
-                        }
-                        if (op->fail) {
-                                s->res->power_on_failed++;
-                                set_mode(s, op->host, HOST_MODE_POWER_ON_FAILED, "power-on command failed");
-                                power_remove(s, op);
-                                continue;
-                        }
-                        op->waiting = true;
-                        if (!h->dead && !h->powered) {
-                                h->powered = true;
-                                h->booting = true;
-                                h->boot_done_usec = s->now + s->sc->boot_s * USEC;
-                        }
-                }
-                const HostReport *r = collector_get(s->collector, h->name);
-                if (r && r->t_usec > op->started_usec) {
-                        s->res->power_on_ok++;
-                        set_mode(s, op->host, HOST_MODE_UP, "DPM: demand rose");
-                        power_remove(s, op);
-                        request_pass(s);
-                        continue;
-                }
-                if (s->now >= op->started_usec + s->sc->policy->dpm.power_on_timeout_s * USEC) {
-                        s->res->power_on_failed++;
-                        set_mode(
-                                s, op->host, HOST_MODE_POWER_ON_FAILED,
-                                "did not answer within dpm.power_on_timeout");
-                        power_remove(s, op);
-                        continue;
-                }
-                i++;
+                /* May forget (remove) this op or others: start over (bounded: each ends once). */
+                (void) leader_pass_power_done(s->lp, h->name, ok, NULL, 0, leader_now(s));
+                i = (size_t) -1;
         }
+        leader_pass_power_expire(s->lp, leader_now(s));
 }
 
 /* ---- events ----------------------------------------------------------------------------------- */
@@ -1348,15 +1144,20 @@ static void leader_change(Sim *s) {
         /* A new leader: the plan in flight is dropped (its queued orders carry the old term and
          * are refused by the agents), the cooldowns come from the history, the reports and host
          * modes are what every agent holds. */
+        void *d;
+
         s->term++;
         s->res->faults_leader_changes++;
-        s->dpm = (DpmHysteresis){};
-        s->run = leader_run_free(s->run);
-        s->draining = strv_free(s->draining);
-        s->stale_hosts = strv_free(s->stale_hosts);
-        move_log_done(&s->moves);
-        (void) move_log_load(&s->moves, s->history, s->n_history);
-        request_pass(s);
+        leader_pass_drop_plan(s->lp);
+        s->lp->stale_hosts = strv_free(s->lp->stale_hosts);
+        move_log_done(&s->lp->moves);
+        (void) move_log_load(&s->lp->moves, s->history, s->n_history);
+        while (admission_take_queued(&s->admission, NULL, NULL, &d)) {
+                /* The agent refuses an order of an older term (cluster mode's rule). */
+                s->res->stale_orders_refused++;
+                job_done(s, (size_t) (uintptr_t) d, MIGRATION_SKIPPED);
+        }
+        s->pass_requested = true;
         dispatch(s);
 }
 
@@ -1389,8 +1190,7 @@ static void apply_event(Sim *s, const SimEvent *e) {
         case SIM_EVENT_EVACUATE:
                 if (h < 0 || mode_of(s, (size_t) h) != HOST_MODE_UP)
                         break;
-                set_mode(s, (size_t) h, HOST_MODE_ENTERING_MAINTENANCE, "drsctl evacuate");
-                strv_drop(s->draining, e->host);
+                (void) set_mode(s, (size_t) h, HOST_MODE_ENTERING_MAINTENANCE, "drsctl evacuate");
                 SimMaintenance *l =
                         reallocarray(s->res->maintenance, s->res->n_maintenance + 1, sizeof(SimMaintenance));
                 unsigned **t = reallocarray(s->evac_to, s->n_evac + 1, sizeof(unsigned *));
@@ -1406,14 +1206,14 @@ static void apply_event(Sim *s, const SimEvent *e) {
                         s->res->maintenance[s->res->n_maintenance++] = (SimMaintenance){
                                 .host = strdup(e->host), .start_s = elapsed_s(s), .done_s = -1, .n_vms = n};
                 }
-                request_pass(s);
+                s->pass_requested = true;
                 break;
         case SIM_EVENT_EXIT_MAINTENANCE:
                 if (h < 0)
                         break;
                 if (mode_of(s, (size_t) h) != HOST_MODE_STANDBY && mode_of(s, (size_t) h) != HOST_MODE_UP)
-                        set_mode(s, (size_t) h, HOST_MODE_UP, "drsctl exit-maintenance");
-                request_pass(s);
+                        (void) set_mode(s, (size_t) h, HOST_MODE_UP, "drsctl exit-maintenance");
+                s->pass_requested = true;
                 break;
         case SIM_EVENT_KILL_HOST:
                 if (h >= 0)
@@ -1475,7 +1275,7 @@ static void check_step(Sim *s) {
                 violation(s, "%zu VMs placed, %zu exist", n, s->n_vms);
 
         /* Hard VM–VM rules, when nothing moves: broken now, not before, and a member moved. */
-        if (!s->model || s->run || s->n_live > 0)
+        if (!s->model || s->lp->run || s->n_live > 0)
                 return;
         for (size_t k = 0; k < s->model->n_vm_rules; k++) {
                 const ModelVmRule *rule = &s->model->vm_rules[k];
@@ -1602,8 +1402,12 @@ static void sample(Sim *s, HvDomainStats *doms) {
                 if (host_answers(&s->hosts[h]))
                         (void) feed_host(s, h, doms);
         s->res->samples++;
-        power_step(s); /* power-ons waiting for a report */
-        check_stale(s);
+        /* Power-ons waiting for a report, and stale hosts (as drsd's on_sample, per host). */
+        for (size_t h = 0; h < s->n_hosts; h++)
+                if (host_answers(&s->hosts[h]))
+                        leader_pass_host_reported(s->lp, s->hosts[h].name, leader_now(s));
+        leader_pass_check_stale(s->lp, leader_now(s));
+        leader_pass_power_expire(s->lp, leader_now(s));
         sample_stats(s);
 }
 
@@ -1620,14 +1424,12 @@ static void sim_free(Sim *s) {
         free(s->vm_index);
         free(s->jobs);
         free(s->live);
+        admission_done(&s->admission);
         free(s->power);
         collector_free(s->collector);
         state_free(s->state);
-        move_log_done(&s->moves);
+        leader_pass_free(s->lp);
         free(s->history);
-        leader_run_free(s->run);
-        strv_free(s->draining);
-        strv_free(s->stale_hosts);
         model_free(s->model);
         problem_free(s->rule_problem);
         for (size_t i = 0; i < s->n_evac; i++)
@@ -1728,10 +1530,15 @@ int sim_run(const Scenario *sc, const SimOptions *opts, SimResult **ret) {
         if (k < 0)
                 goto out;
         k = collector_new(
-                COLLECTOR_EWMA_ALPHA, COLLECTOR_PEAK_WINDOW, STALE_INTERVALS * sc->interval_s * USEC,
+                COLLECTOR_EWMA_ALPHA, COLLECTOR_PEAK_WINDOW, LEADER_STALE_INTERVALS * sc->interval_s * USEC,
                 &s.collector);
         if (k < 0)
                 goto out;
+        k = leader_pass_new(&sim_pass_ops, &s, &s.lp);
+        if (k < 0)
+                goto out;
+        leader_pass_configure(s.lp, sc->policy, s.configs, s.n_hosts, sc->interval_s);
+        admission_set_limits(&s.admission, &sc->policy->limits);
         doms = calloc(s.n_vms ?: 1, sizeof(HvDomainStats));
         if (!doms) {
                 k = -ENOMEM;
@@ -1809,11 +1616,13 @@ int sim_run(const Scenario *sc, const SimOptions *opts, SimResult **ret) {
                         if (s.jobs[s.live[j]].state == JOB_RUNNING &&
                             s.jobs[s.live[j]].next_poll_usec < next)
                                 next = s.jobs[s.live[j]].next_poll_usec;
-                for (size_t i = 0; i < s.n_power; i++) {
-                        uint64_t t = s.power[i].waiting ? s.power[i].started_usec +
-                                                                  s.sc->policy->dpm.power_on_timeout_s * USEC
-                                                        : s.power[i].done_usec;
-                        if (t < next)
+                for (size_t i = 0; i < s.n_power; i++)
+                        if (!s.power[i].ended && s.power[i].done_usec < next)
+                                next = s.power[i].done_usec;
+                for (size_t i = 0; i < s.lp->n_power; i++) {
+                        const LeaderPowerOp *op = &s.lp->power[i];
+                        uint64_t t = op->started_usec + op->wait_s * USEC;
+                        if (op->action == POWER_ON && t < next)
                                 next = t;
                 }
                 for (size_t h = 0; h < s.n_hosts; h++)
@@ -1857,6 +1666,8 @@ int sim_run(const Scenario *sc, const SimOptions *opts, SimResult **ret) {
                 if (s.vms[i].n_moves > r->max_moves_one_vm)
                         r->max_moves_one_vm = s.vms[i].n_moves;
         }
+        r->plans_started = s.lp->n_runs;
+        r->plans_replaced = s.lp->n_replaced;
         check_expectations(sc, r);
         *ret = TAKE_PTR(r);
         k = 0;

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The drs simulator: the real leader logic (policy, collector, leader_build_problem, the
- * solver, LeaderRun, MoveLog, host State, the executor's stall ladder) against a simulated
- * cluster on a virtual clock.
+/* The drs simulator: drsd's real leader pass (agent/leader/pass.c: policy, collector,
+ * leader_build_problem, the solver, LeaderRun, MoveLog, host State, DPM and maintenance), the
+ * executor's admission rule and stall ladder, against a simulated cluster on a virtual clock.
  *
  *   Scenario     what to simulate: hosts, VMs with load patterns or a trace file, the policy,
  *                migration and power timings and failure rates, scheduled events, expectations
@@ -13,7 +13,7 @@
  *                every balance interval (and when something asks for one) a pass builds the
  *                Problem, solves it and carries the plan out wave by wave through a simulated
  *                executor whose migrations progress by bandwidth and dirty rate and are watched
- *                by agent/migration-watch.c; DPM and maintenance transitions as drsd does them.
+ *                by agent/migration-watch.c; DPM and maintenance transitions by drsd's pass.
  *                An invariant checker looks at every step.
  *   SimResult    what happened: imbalance over time, migrations, maintenance, power, faults,
  *                invariant violations, expectations met or not; report.c prints it as text,
