@@ -570,7 +570,16 @@ void leader_dpm_hold(const DpmHysteresis *h, const Policy *policy, uint64_t now_
 void leader_dpm_note(DpmHysteresis *h, const Plan *plan, bool started, uint64_t now_usec) {
         assert(h && plan);
         if (started && plan->n_power > 0) {
+                bool power_on = false;
+                for (size_t i = 0; i < plan->n_power; i++)
+                        power_on |= plan->power[i].action == POWER_ON;
+                /* A power-on ends any consolidation and restarts both clocks; standbys only
+                 * restart the power-on clock: the consolidation episode goes on without waiting
+                 * dpm.standby_delay again while demand stays below the band. */
+                uint64_t below = h->below_since_usec;
                 *h = (DpmHysteresis){};
+                if (!power_on && plan->dpm_wants_standby)
+                        h->below_since_usec = below ?: (now_usec ?: 1);
                 return;
         }
         if (!plan->dpm_wants_power_on)

@@ -169,9 +169,10 @@ typedef struct DpmHysteresis {
 void leader_dpm_hold(const DpmHysteresis *h, const Policy *policy, uint64_t now_usec, Problem *p);
 
 /* After a pass: demand outside the band (plan->dpm_wants_*) starts or continues its clock,
- * back inside stops it. started: the plan's power actions (if any) were carried out; that
- * restarts both clocks (with a host more or one fewer, the next step, either way, must wait
- * its delay again — no second power-on while the first host boots). */
+ * back inside stops it. started: the plan's power actions (if any) were carried out. A power-on
+ * restarts both clocks (no second power-on while the first host boots, no standby right after
+ * it); standbys restart only the power-on clock: one standby clock per consolidation episode,
+ * which goes on (no new dpm.standby_delay) while demand stays below the band. */
 void leader_dpm_note(DpmHysteresis *h, const Plan *plan, bool started, uint64_t now_usec);
 
 /* The cluster level at now: policy_automation_at() with the local weekday and minute in

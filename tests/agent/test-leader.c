@@ -754,14 +754,30 @@ static void test_dpm_hysteresis(void **state) {
         leader_dpm_hold(&h, pol, t0 + 700 * S, &p);
         assert_false(p.dpm_hold_standby);
 
-        /* A plan with a power action: noted but not carried out keeps the clock; carried out
-         * restarts both. */
+        /* A plan with a power action: noted but not carried out keeps the clock. A standby
+         * carried out keeps the consolidation episode's clock (the next standby need not wait
+         * standby_delay again) and restarts the power-on clock; a power-on restarts both. */
         PlanPower pw = {.host = 0, .action = POWER_STANDBY, .wave = 1};
         plan.power = &pw;
         plan.n_power = 1;
         leader_dpm_note(&h, &plan, false, t0 + 700 * S);
         assert_int_equal(h.below_since_usec, t0 + 100 * S);
+        h.above_since_usec = t0 + 650 * S;
         leader_dpm_note(&h, &plan, true, t0 + 700 * S);
+        assert_int_equal(h.below_since_usec, t0 + 100 * S);
+        assert_int_equal(h.above_since_usec, 0);
+        leader_dpm_hold(&h, pol, t0 + 710 * S, &p);
+        assert_false(p.dpm_hold_standby);
+        /* Back inside the band: the episode ends. */
+        plan.dpm_wants_standby = false;
+        leader_dpm_note(&h, &plan, false, t0 + 720 * S);
+        assert_int_equal(h.below_since_usec, 0);
+        plan.dpm_wants_standby = true;
+        leader_dpm_note(&h, &plan, false, t0 + 730 * S);
+        assert_int_equal(h.below_since_usec, t0 + 730 * S);
+        pw.action = POWER_ON;
+        h.above_since_usec = t0 + 725 * S;
+        leader_dpm_note(&h, &plan, true, t0 + 740 * S);
         assert_int_equal(h.below_since_usec, 0);
         assert_int_equal(h.above_since_usec, 0);
         plan.power = NULL;
