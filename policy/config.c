@@ -147,9 +147,8 @@ static bool listen_is_valid(const char *s) {
 }
 
 static int parse_host(YContext *c, const YNode *n, DrsConfig *cfg, DrsHostConfig *h) {
-        static const char *const keys[] = {"name", "uri",    "migration_uri", "address",
-                                           "mac",  "bmc",    "groups",        "power",
-                                           NULL};
+        static const char *const keys[] = {"name", "uri",    "migration_uri", "address", "mac",
+                                           "bmc",  "groups", "power",         NULL};
         const YNode *v;
         int r = ymap_check(c, n, "hosts", keys);
         if (r < 0)
