@@ -27,6 +27,8 @@ static void usage(FILE *f) {
               "  --count K      with --seed: K scenarios N, N+1, …; prints failing seeds\n"
               "  --quiet        with --count: only the summary and failing seeds\n"
               "  --time         print the wall time to stderr\n"
+              "  --series FILE  a CSV row per host and sample: time_s, host, powered, cpu_demand,\n"
+              "                 cpu_capacity, watts\n"
               "\n"
               "       drs-sim --import-planetlab DIR [--order CSV] [--placement CSV] [--policy FILE]\n"
               "               [--hosts N] [--host-memory MIB] --output FILE.yaml\n"
@@ -119,10 +121,11 @@ int main(int argc, char **argv) {
                 {"hosts", required_argument, NULL, 'H'},
                 {"host-memory", required_argument, NULL, 'M'},
                 {"output", required_argument, NULL, 'o'},
+                {"series", required_argument, NULL, 'R'},
                 {},
         };
         PlanetlabOptions pl = {.n_hosts = 800, .host_memory_mib = 4096, .interval_s = 60};
-        const char *pl_policy = NULL, *output = NULL;
+        const char *pl_policy = NULL, *output = NULL, *series = NULL;
         const char *svg = NULL;
         bool json = false, quiet = false, timing = false, have_seed = false;
         uint64_t seed = 0, count = 1;
@@ -172,6 +175,9 @@ int main(int argc, char **argv) {
                         break;
                 case 'o':
                         output = optarg;
+                        break;
+                case 'R':
+                        series = optarg;
                         break;
                 case 'H':
                 case 'M': {
@@ -223,7 +229,16 @@ int main(int argc, char **argv) {
                         policy_error_clear(&err);
                         return 2;
                 }
-                k = sim_run(sc, &(SimOptions){.keep_series = svg != NULL}, &r);
+                FILE *sf = NULL;
+                if (series && !(sf = fopen(series, i == 0 ? "we" : "ae"))) {
+                        fprintf(stderr, "drs-sim: cannot write '%s': %m\n", series);
+                        return 3;
+                }
+                k = sim_run(sc, &(SimOptions){.keep_series = svg != NULL, .series = sf}, &r);
+                if (sf && fclose(sf) != 0) {
+                        fprintf(stderr, "drs-sim: cannot write '%s': %m\n", series);
+                        return 3;
+                }
                 if (k < 0) {
                         fprintf(stderr, "drs-sim: simulation of '%s' failed: %s\n", sc->name, strerror(-k));
                         return 3;

@@ -132,6 +132,7 @@ typedef struct Sim {
         const Scenario *sc;
         SimResult *res;
         bool keep_series;
+        FILE *series; /* SimOptions.series */
         uint64_t now; /* µs since the start: also the collector's monotonic clock */
         uint64_t rng;
 
@@ -1409,6 +1410,17 @@ static void sample(Sim *s, HvDomainStats *doms) {
         leader_pass_check_stale(s->lp, leader_now(s));
         leader_pass_power_expire(s->lp, leader_now(s));
         sample_stats(s);
+        for (size_t h = 0; s->series && h < s->n_hosts; h++) {
+                const SimHost *sh = &s->hosts[h];
+                bool on = sh->powered && !sh->dead;
+                fprintf(s->series, "%" PRIu64 ",%s,%s,%.3f,%u,%.1f\n", elapsed_s(s), sh->name,
+                        !on           ? "0"
+                        : sh->booting ? "b"
+                                      : "1",
+                        on ? sh->cpu_util * sh->cpus : 0.0, sh->cpus,
+                        on ? power_model_watts(&s->configs[h].power, sh->booting ? 1.0 : sh->cpu_util)
+                           : 0.0);
+        }
 }
 
 static void sim_free(Sim *s) {
@@ -1508,7 +1520,14 @@ static void check_expectations(const Scenario *sc, SimResult *r) {
 
 int sim_run(const Scenario *sc, const SimOptions *opts, SimResult **ret) {
         _cleanup_(sim_result_freep) SimResult *r = calloc(1, sizeof(SimResult));
-        Sim s = {.sc = sc, .res = r, .keep_series = opts && opts->keep_series, .term = 1};
+        Sim s = {
+                .sc = sc,
+                .res = r,
+                .keep_series = opts && opts->keep_series,
+                .series = opts ? opts->series : NULL,
+                .term = 1};
+        if (s.series)
+                fputs("time_s,host,powered,cpu_demand,cpu_capacity,watts\n", s.series);
         HvDomainStats *doms = NULL;
         uint64_t end, last_now;
         int k;

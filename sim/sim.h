@@ -257,6 +257,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(SimResult *, sim_result_free);
 
 typedef struct SimOptions {
         bool keep_series; /* per-host utilization over time (for the SVG) */
+        /* When set, a CSV row per host and sample: seconds, host, powered (1 when it answers,
+         * b when booting, 0 when off), CPU demand (cores), CPU capacity (cores), watts (its
+         * model at its utilization; booting: maximum; 0 off or without a model). */
+        FILE *series;
 } SimOptions;
 
 int sim_run(const Scenario *s, const SimOptions *opts, SimResult **ret);

@@ -36,8 +36,12 @@ check "demand = MIPS × utilization / 10" \
         'grep -q "^0,vm000,25,435$" "$work/tiny-trace.csv" && grep -q "^86100,vm001,100,870$" "$work/tiny-trace.csv" &&
          grep -q "^300,vm002,50,306$" "$work/tiny-trace.csv"'
 check "288 steps × 3 VMs" '[[ $(grep -vc "^#" "$work/tiny-trace.csv") == 864 ]]'
-"$sim" "$work/tiny.yaml" --json >"$work/r.json"
+"$sim" "$work/tiny.yaml" --json --series "$work/series.csv" >"$work/r.json"
 check "the imported day runs clean" '[[ $? == 0 ]]'
+check "--series: a header and a row per host and sample" \
+        '[[ $(head -1 "$work/series.csv") == "time_s,host,powered,cpu_demand,cpu_capacity,watts" ]] &&
+         grep -q "^0,h001,1,125.000,532," "$work/series.csv" &&
+         awk -F, "NR > 1 && \$3 == \"1\" && \$6 + 0 < 86 { bad = 1 } END { exit bad }" "$work/series.csv"'
 check "energy counted" 'python3 -c "import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if r[\"power\"][\"energy_kwh\"] > 1 else 1)" "$work/r.json"'
 
 printf 'index,type,file\n0,0,a\n1,7,b\n' >"$work/bad-order.csv"
