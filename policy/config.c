@@ -27,6 +27,7 @@ static void host_done(DrsHostConfig *h) {
         free(h->address);
         free(h->mac);
         free(h->bmc);
+        free(h->power_reading);
         strv_free(h->groups);
         *h = (DrsHostConfig){};
 }
@@ -57,6 +58,7 @@ int drs_config_new(DrsConfig **ret) {
                 return -ENOMEM;
         c->mode = DRS_MODE_STANDALONE;
         c->interval_s = 10;
+        c->power_reading_interval_s = 60;
         c->socket = strdup("/run/drsd/drsd.sock");
         c->state_dir = strdup("/var/lib/drsd");
         c->policy = strdup("/etc/drs/policy.yaml");
@@ -147,8 +149,8 @@ static bool listen_is_valid(const char *s) {
 }
 
 static int parse_host(YContext *c, const YNode *n, DrsConfig *cfg, DrsHostConfig *h) {
-        static const char *const keys[] = {"name", "uri",    "migration_uri", "address", "mac",
-                                           "bmc",  "groups", "power",         NULL};
+        static const char *const keys[] = {"name", "uri",    "migration_uri", "address",       "mac",
+                                           "bmc",  "groups", "power",         "power_reading", NULL};
         const YNode *v;
         int r = ymap_check(c, n, "hosts", keys);
         if (r < 0)
@@ -197,6 +199,17 @@ static int parse_host(YContext *c, const YNode *n, DrsConfig *cfg, DrsHostConfig
                 if (r < 0)
                         return r;
         }
+        v = ymap_get(n, "power_reading");
+        if (v) {
+                size_t off = 0, len = 0;
+                r = set_string(c, v, "hosts.power_reading", POLICY_MAX_COMMAND, &h->power_reading);
+                if (r < 0)
+                        return r;
+                if (policy_check_command(h->power_reading, &off, &len) < 0)
+                        return yerr(
+                                c, v,
+                                "unknown or unterminated placeholder in 'hosts.power_reading' (expected {host}, {address}, {mac} or {bmc}; write {{ for a literal brace)");
+        }
         v = ymap_get(n, "address");
         if (v) {
                 r = set_string(c, v, "hosts.address", 253, &h->address);
@@ -234,8 +247,18 @@ static int parse_host(YContext *c, const YNode *n, DrsConfig *cfg, DrsHostConfig
 
 static int parse_config(YContext *c, const YNode *root, DrsConfig *cfg) {
         static const char *const keys[] = {
-                "mode",   "interval",   "socket", "admin_group", "state_dir", "metrics_listen",
-                "policy", "policy_dir", "hosts",  "host",        NULL,
+                "mode",
+                "interval",
+                "socket",
+                "admin_group",
+                "state_dir",
+                "metrics_listen",
+                "policy",
+                "policy_dir",
+                "hosts",
+                "host",
+                "power_reading_interval",
+                NULL,
         };
         const YNode *v, *hosts;
         int r = ymap_check(c, root, "drsd", keys);
@@ -260,6 +283,13 @@ static int parse_config(YContext *c, const YNode *root, DrsConfig *cfg) {
         v = ymap_get(root, "interval");
         if (v) {
                 r = yget_duration_s(c, v, "interval", 1, 3600, &cfg->interval_s);
+                if (r < 0)
+                        return r;
+        }
+        v = ymap_get(root, "power_reading_interval");
+        if (v) {
+                r = yget_duration_s(
+                        c, v, "power_reading_interval", 10, 3600, &cfg->power_reading_interval_s);
                 if (r < 0)
                         return r;
         }

@@ -28,17 +28,20 @@ typedef struct DrsHostConfig {
         char *bmc;           /* owned; NULL = unset; the {bmc} placeholder */
         char **groups;       /* owned strv, never NULL: labels matched by policy host groups */
         PowerModel power;    /* unknown unless 'power:' is set: watts by CPU utilization (DPM) */
+        char *power_reading; /* owned; NULL = none: a command template whose output gives the host's
+                                measured watts (e.g. ipmitool … dcmi power reading) */
 } DrsHostConfig;
 
 typedef struct DrsConfig {
-        DrsMode mode;         /* default standalone */
-        uint64_t interval_s;  /* collection interval; default 10, 1..3600 */
-        char *socket;         /* owned; default /run/drsd/drsd.sock */
-        char *admin_group;    /* owned; NULL = root only */
-        char *state_dir;      /* owned; default /var/lib/drsd */
-        char *metrics_listen; /* owned; NULL = metrics endpoint off; else "ADDRESS:PORT" */
-        char *policy;         /* owned; default /etc/drs/policy.yaml */
-        char *policy_dir;     /* owned; default /etc/drs/policy.d */
+        DrsMode mode;                      /* default standalone */
+        uint64_t interval_s;               /* collection interval; default 10, 1..3600 */
+        uint64_t power_reading_interval_s; /* hosts' power_reading commands; default 60, 10..3600 */
+        char *socket;                      /* owned; default /run/drsd/drsd.sock */
+        char *admin_group;                 /* owned; NULL = root only */
+        char *state_dir;                   /* owned; default /var/lib/drsd */
+        char *metrics_listen;              /* owned; NULL = metrics endpoint off; else "ADDRESS:PORT" */
+        char *policy;                      /* owned; default /etc/drs/policy.yaml */
+        char *policy_dir;                  /* owned; default /etc/drs/policy.d */
         char *host; /* owned; corosync mode: this drsd's host (NULL = the machine's short hostname) */
         DrsHostConfig
                 *hosts; /* owned array; required and non-empty in both modes (corosync: every host of the

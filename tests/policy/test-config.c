@@ -149,12 +149,46 @@ static void test_errors(void **state) {
         parse_fails("mode: corosync\nhosts: {h1: {}}\n", 2, 8, "expected a list for 'hosts'");
 }
 
+/* Power models and measured power per host. */
+static void test_power(void **state) {
+        DrsConfig *c = parse_ok(
+                "power_reading_interval: 2m\n"
+                "hosts:\n"
+                "  - {name: h1, uri: \"qemu:///system\", bmc: h1-ipmi, power: {idle_watts: 90, max_watts: 250},\n"
+                "     power_reading: \"ipmitool -I lanplus -H {bmc} -U drs dcmi power reading\"}\n"
+                "  - {name: h2, uri: \"qemu:///system\", power: {watts: [86, 89.4, 92.6, 96, 99.5, 102, 106, 108, 112, 114, 117]}}\n"
+                "  - {name: h3, uri: \"qemu:///system\"}\n");
+        assert_int_equal(c->power_reading_interval_s, 120);
+        assert_true(c->hosts[0].power.known);
+        assert_true(c->hosts[0].power.watts[5] > 169.9 && c->hosts[0].power.watts[5] < 170.1);
+        assert_string_equal(
+                c->hosts[0].power_reading, "ipmitool -I lanplus -H {bmc} -U drs dcmi power reading");
+        assert_true(
+                power_model_watts(&c->hosts[1].power, 0.55) > 103.9 &&
+                power_model_watts(&c->hosts[1].power, 0.55) < 104.1);
+        assert_false(c->hosts[2].power.known);
+        assert_null(c->hosts[2].power_reading);
+        assert_true(power_model_watts(&c->hosts[2].power, 0.5) == 0);
+        drs_config_free(c);
+        c = parse_ok("hosts: [{name: h1, uri: \"qemu:///system\"}]\n");
+        assert_int_equal(c->power_reading_interval_s, 60);
+        drs_config_free(c);
+        parse_fails(
+                "hosts:\n  - {name: h1, uri: \"qemu:///system\", power_reading: \"ipmitool -H {ip}\"}\n", 2,
+                54, "placeholder in 'hosts.power_reading'");
+        parse_fails(
+                "hosts:\n  - {name: h1, uri: \"qemu:///system\", power: {idle_watts: 90}}\n", 2, 46,
+                "'hosts.power' needs 'watts' or both 'idle_watts' and 'max_watts'");
+        parse_fails(
+                "power_reading_interval: 1s\nhosts: [{name: h1, uri: \"qemu:///system\"}]\n", 1, 25,
+                "invalid value '1s' for 'power_reading_interval'");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_defaults),
-                cmocka_unit_test(test_full),
-                cmocka_unit_test(test_corosync),
-                cmocka_unit_test(test_errors),
+                cmocka_unit_test(test_defaults), cmocka_unit_test(test_full),
+                cmocka_unit_test(test_corosync), cmocka_unit_test(test_errors),
+                cmocka_unit_test(test_power),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
