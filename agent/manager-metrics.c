@@ -29,7 +29,8 @@ static int render(MetricsServer *s, void *userdata, char **ret, size_t *ret_len)
                 const HostReport *r = manager_host_report(m, name);
                 MetricsHost *h = &hosts[i];
 
-                *h = (MetricsHost){.name = name, .mode = manager_host_mode(m, name), .report_age_s = -1};
+                *h = (MetricsHost){
+                        .name = name, .mode = manager_host_mode(m, name), .report_age_s = -1, .watts = -1};
                 if (r && r->t_usec > 0) {
                         h->reported = true;
                         leader_host_utilization(r, &h->cpu, &h->memory);

@@ -267,6 +267,28 @@ int metrics_render(const MetricsState *s, char **ret, size_t *ret_len) {
                                 s->hosts[i].report_age_s);
 
         w_family(
+                &w, "drs_host_power_watts", "gauge",
+                "Power a host draws now: measured by its power_reading command (source=\"measured\") or its power model at its CPU utilization (source=\"model\"); 0 in standby.");
+        for (size_t i = 0; i < s->n_hosts; i++)
+                if (s->hosts[i].watts >= 0)
+                        w_sample(
+                                &w, "drs_host_power_watts",
+                                (const char *const[]){
+                                        "host", s->hosts[i].name, "source",
+                                        s->hosts[i].watts_measured ? "measured" : "model", NULL},
+                                s->hosts[i].watts);
+        w_family(
+                &w, "drs_energy_joules_total", "counter",
+                "Energy the hosts drew since drsd started (measured or modelled watts, integrated every collection interval).");
+        if (s->have_energy)
+                w_sample(&w, "drs_energy_joules_total", NULL, s->energy_j);
+        w_family(
+                &w, "drs_energy_saved_joules_total", "counter",
+                "Energy DPM saved since drsd started against every host on (a host in standby would draw its model's idle watts).");
+        if (s->have_energy)
+                w_sample(&w, "drs_energy_saved_joules_total", NULL, s->energy_saved_j);
+
+        w_family(
                 &w, "drs_passes_total", "counter", "Leader passes (collect, plan, act) since drsd started.");
         w_u64(&w, "drs_passes_total", NULL, s->passes);
 

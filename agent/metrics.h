@@ -93,6 +93,8 @@ typedef struct MetricsHost {
         bool reported;       /* cpu/memory are valid: the host has a report */
         double cpu, memory;  /* utilization as the leader sees it (demand / capacity) */
         double report_age_s; /* seconds since its last good report; < 0 = leave out */
+        double watts;        /* power draw now (PowerMeter); < 0 = unknown, leave out */
+        bool watts_measured; /* from its power_reading command, else its power model */
 } MetricsHost;
 
 typedef struct MetricsState {
@@ -104,6 +106,10 @@ typedef struct MetricsState {
         double cpu_imbalance, memory_imbalance;
         uint64_t passes;
         unsigned migrations_running;
+        /* Energy since drsd started (PowerMeter): drawn by the hosts, saved by DPM against every
+         * host on. have_energy false: leave out. */
+        bool have_energy;
+        double energy_j, energy_saved_j;
         const MetricsCounters *counters; /* never NULL */
 } MetricsState;
 

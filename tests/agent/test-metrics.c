@@ -85,15 +85,18 @@ static void test_render_values(void **state) {
                  .reported = true,
                  .cpu = 0.5,
                  .memory = 0.25,
-                 .report_age_s = 1.5},
+                 .report_age_s = 1.5,
+                 .watts = 187,
+                 .watts_measured = true},
                 {.name = "h2",
                  .mode = HOST_MODE_MAINTENANCE,
                  .reported = true,
                  .cpu = 0,
                  .memory = 0.1,
-                 .report_age_s = 0},
-                {.name = "h3", .mode = HOST_MODE_STANDBY, .report_age_s = 600},
-                {.name = "odd\"na\\me\n", .mode = HOST_MODE_UP, .report_age_s = -1},
+                 .report_age_s = 0,
+                 .watts = 96.5},
+                {.name = "h3", .mode = HOST_MODE_STANDBY, .report_age_s = 600, .watts = 0},
+                {.name = "odd\"na\\me\n", .mode = HOST_MODE_UP, .report_age_s = -1, .watts = -1},
         };
         MetricsState s = {
                 .leader = true,
@@ -106,6 +109,9 @@ static void test_render_values(void **state) {
                 .passes = 42,
                 .migrations_running = 2,
                 .counters = &c,
+                .have_energy = true,
+                .energy_j = 3.6e6,
+                .energy_saved_j = 7.2e5,
         };
         _cleanup_free_ char *text = NULL;
         PromText t;
@@ -131,6 +137,12 @@ static void test_render_values(void **state) {
         promtool_check(text);
 
         assert_true(must_find(&t, "drs_leader", "")->value == 1);
+        assert_true(must_find(&t, "drs_host_power_watts", "host=\"h1\",source=\"measured\"")->value == 187);
+        assert_true(must_find(&t, "drs_host_power_watts", "host=\"h2\",source=\"model\"")->value == 96.5);
+        assert_true(must_find(&t, "drs_host_power_watts", "host=\"h3\",source=\"model\"")->value == 0);
+        assert_null(prom_find(&t, "drs_host_power_watts", "host=\"odd\\\"na\\\\me\\n\",source=\"model\""));
+        assert_true(must_find(&t, "drs_energy_joules_total", "")->value == 3.6e6);
+        assert_true(must_find(&t, "drs_energy_saved_joules_total", "")->value == 7.2e5);
         assert_true(must_find(&t, "drs_term", "")->value == 7);
         assert_true(must_find(&t, "drs_hosts", "state=\"up\"")->value == 2);
         assert_true(must_find(&t, "drs_hosts", "state=\"maintenance\"")->value == 1);
