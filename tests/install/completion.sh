@@ -14,8 +14,8 @@ bad() {
         fail=1
 }
 
-# shellcheck source=agent/drsctl-completion.bash
-source "$root/agent/drsctl-completion.bash"
+# shellcheck source=agent/ctl/drsctl-completion.bash
+source "$root/agent/ctl/drsctl-completion.bash"
 
 # complete WORD…: COMPREPLY for the command line WORD… (the last word is the one completed),
 # sorted, space-separated.
@@ -36,10 +36,10 @@ expect() {
 
 # The verbs and long options of drsctl.c's tables.
 verbs="$(sed -n '/^static const Verb verbs\[\]/,/^};/s/^[[:space:]]*{"\([a-z-]*\)",.*/\1/p' \
-        "$root/agent/drsctl.c" | sort | tr '\n' ' ' | sed 's/ $//')"
+        "$root/agent/ctl/drsctl.c" | sort | tr '\n' ' ' | sed 's/ $//')"
 opts="$(sed -n '/static const struct option options\[\]/,/};/s/^[[:space:]]*{"\([a-z-]*\)",.*/--\1/p' \
-        "$root/agent/drsctl.c" | sort | tr '\n' ' ' | sed 's/ $//')"
-[[ -n "$verbs" && -n "$opts" ]] || bad "could not read the verbs and options from agent/drsctl.c"
+        "$root/agent/ctl/drsctl.c" | sort | tr '\n' ' ' | sed 's/ $//')"
+[[ -n "$verbs" && -n "$opts" ]] || bad "could not read the verbs and options from agent/ctl/drsctl.c"
 
 expect "$verbs" drsctl ""
 expect "$opts" drsctl --

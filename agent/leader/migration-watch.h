@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hv.h"
+#include "hv-types.h"
 
 #define MIGRATION_WATCH_STALL_POLLS 3
 /* Poll interval until the job is seen running: the first max downtime is set right after the start. */

@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hv.h"
+#include "hv-types.h"
 
 typedef struct VmReport {
         char *name; /* owned */
