@@ -34,19 +34,20 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "manager.h"
+#include "manager-pass.h"
 #include "protocol.h"
 
 #define USEC_PER_SEC 1000000ULL
+/* DPM: how many intervals a standby announcement may take to come back through CPG. */
+#define STANDBY_WAIT_INTERVALS 3ULL
 #define CLUSTER_STALE_INTERVALS 3
 #define CLUSTER_MODE_PENDING_INTERVALS 3
 #define FORWARD_TIMEOUT_USEC (60ULL * USEC_PER_SEC)
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
-bool manager_acting_leader(const Manager *m) {
-        return m->source && m->source->acting_leader(m);
-}
+/* Multicasts this host's report (its VMs, their demands, its mode) now. */
+static void report_now(Manager *m);
 
 static bool cluster_acting_leader(const Manager *m) {
         return m->cluster && cluster_is_leader(m->cluster);
@@ -59,7 +60,7 @@ static bool cluster_polls(const Manager *m, const char *host) {
 /* Cluster mode: the one host polled is this one; every drsd (this one too) learns of it from
  * the report multicast. */
 static void cluster_sampled(Manager *m, const char *host, bool good, bool have_stats) {
-        manager_cluster_report_now(m);
+        report_now(m);
 }
 
 /* ---- peers ------------------------------------------------------------------------------------ */
@@ -159,7 +160,7 @@ static const StateHost *cluster_state(Manager *m, const char *host) {
 
 /* ---- the local report ------------------------------------------------------------------------- */
 
-void manager_cluster_report_now(Manager *m) {
+static void report_now(Manager *m) {
         _cleanup_free_ ClusterVm *vms = NULL;
         const HostReport *r;
         const StateHost *sh;
@@ -432,7 +433,7 @@ static void on_local_migration_done(const MigrationRequest *req, const Migration
                 m, ctx->order_id, ctx->term, req->vm, req->source, req->target, o->result, o->duration_ms,
                 o->downtime_ms, o->message);
         free(ctx);
-        manager_cluster_report_now(m);
+        report_now(m);
 }
 
 static void take_migrate_order(Manager *m, const ClusterMsg *msg) {
@@ -510,7 +511,7 @@ static void take_migrate_order(Manager *m, const ClusterMsg *msg) {
                 .message = text,
         };
         manager_record(m, LOG_INFO, DRS_MESSAGE_MIGRATION_STARTED, &e);
-        manager_cluster_report_now(m); /* the VM is busy now: every drsd should know */
+        report_now(m); /* the VM is busy now: every drsd should know */
 }
 
 /* Every drsd: a migration ended somewhere. */
@@ -559,30 +560,13 @@ static void take_result(Manager *m, const ClusterMsg *msg) {
 
 /* ---- host modes ----------------------------------------------------------------------------------- */
 
-void manager_record_mode_change(
-        Manager *m, const char *host, HostMode old, HostMode mode, const char *reason, const char *how) {
-        _cleanup_free_ char *msg = NULL;
-        if (asprintf(
-                    &msg, "Host '%s': %s → %s (%s)%s", host, host_mode_to_string(old),
-                    host_mode_to_string(mode), reason ?: "no reason given", how ?: "") < 0)
-                msg = NULL;
-        HistoryEvent e = {
-                .type = (char *) "host",
-                .source = (char *) host,
-                .reason = (char *) reason,
-                .result = (char *) host_mode_to_string(mode),
-                .message = msg,
-        };
-        manager_record(m, LOG_NOTICE, DRS_MESSAGE_HOST_STATE_CHANGED, &e);
-}
-
 static int cluster_set_mode(Manager *m, const char *host, HostMode mode, const char *reason) {
         int k;
 
         if (m->local_host && streq(host, m->local_host)) {
                 k = manager_set_local_host_mode(m, host, mode, reason);
                 if (k > 0)
-                        manager_cluster_report_now(m);
+                        report_now(m);
                 return k;
         }
 
@@ -628,7 +612,7 @@ static void take_set_mode_order(Manager *m, const ClusterMsg *msg) {
         }
         int k = manager_set_host_mode(m, o->host, o->mode, o->reason);
         if (k == 0)
-                manager_cluster_report_now(m); /* confirm it anyway */
+                report_now(m); /* confirm it anyway */
 }
 
 /* ---- forwarded requests ------------------------------------------------------------------------------ */
@@ -672,7 +656,7 @@ static int no_leader_reply(Manager *m, json_object **ret) {
         return protocol_error_new("drs.NoLeader", text, NULL, ret);
 }
 
-int manager_forward(
+static int forward_to_leader(
         Manager *m, const char *method, json_object *request, uint64_t id, json_object **ret_reply) {
         int k;
 
@@ -858,6 +842,73 @@ static void take_reply(Manager *m, const ClusterMsg *msg) {
 
 /* ---- power-off orders (DPM standby) ---------------------------------------------------------------- */
 
+static void set_host_mode_logged(Manager *m, const char *host, HostMode mode, const char *reason) {
+        int k = manager_set_host_mode(m, host, mode, reason);
+        if (k < 0 && k != -ENOMEM)
+                log_warning_errno(k, "Cannot set host '%s' %s: %m", host, host_mode_to_string(mode));
+}
+
+static int on_standby_wait_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        m->standby_wait = sd_event_source_disable_unref(m->standby_wait);
+        log_warning(
+                "The standby announcement of '%s' did not come back through the cluster: not powering off",
+                m->local_host);
+        set_host_mode_logged(
+                m, m->local_host, HOST_MODE_UP, "DPM: the standby announcement was not delivered");
+        return 0;
+}
+
+/* Cluster mode, on the standby host's own drsd (the leader's POWER_OFF order): only when its
+ * libvirt reports no running VM; the host announces standby, runs the command once that
+ * announcement came back through CPG (local_power_off_go(); it cannot announce after),
+ * and comes back up if it does not come back in time or the command fails. */
+static void local_power_off(Manager *m) {
+        const char *h = m->local_host;
+        const HostReport *r = h && m->collector ? collector_get(m->collector, h) : NULL;
+        int k;
+
+        if (!h)
+                return;
+        if (!m->pass || leader_pass_power_find(m->pass, h) ||
+            m->standby_wait) /* a repeated order: already under way */
+                return;
+        if (!r || r->t_usec == 0 || collector_host_is_stale(m->collector, h, hv_now_usec()) ||
+            r->n_vms > 0 ||
+            (m->executor && executor_n_running(m->executor) + executor_n_queued(m->executor) > 0)) {
+                log_warning(
+                        "Not powering off '%s': its libvirt %s", h,
+                        r && r->n_vms > 0 ? "still reports running VMs" : "has no fresh report");
+                return;
+        }
+        k = sd_event_add_time_relative(
+                m->event, &m->standby_wait, CLOCK_MONOTONIC,
+                STANDBY_WAIT_INTERVALS * m->config->interval_s * USEC_PER_SEC, USEC_PER_SEC,
+                on_standby_wait_timeout, m);
+        if (k < 0) {
+                log_error_errno(k, "Failed to arm the standby timer: %m");
+                return;
+        }
+        /* Announces it (manager_set_host_mode multicasts the report); the command starts
+         * when the report is delivered back: local_power_off_go(). */
+        if (state_get(m->state, h) == HOST_MODE_STANDBY)
+                report_now(m);
+        else
+                set_host_mode_logged(m, h, HOST_MODE_STANDBY, "DPM: low demand");
+}
+
+static void local_power_off_go(Manager *m) {
+        const char *h = m->local_host;
+
+        if (!m->standby_wait || !h)
+                return;
+        m->standby_wait = sd_event_source_disable_unref(m->standby_wait);
+        if (state_get(m->state, h) != HOST_MODE_STANDBY)
+                return; /* changed its mind meanwhile (an operator, a new order) */
+        if (!m->pass || leader_pass_power_start(m->pass, h, POWER_STANDBY, manager_now()) < 0)
+                set_host_mode_logged(m, h, HOST_MODE_UP, "DPM: the power-off command could not run");
+}
+
 static void take_power_off_order(Manager *m, const ClusterMsg *msg) {
         if (!m->local_host || !streq(msg->power_off.host, m->local_host))
                 return;
@@ -868,7 +919,7 @@ static void take_power_off_order(Manager *m, const ClusterMsg *msg) {
                         msg->sender, msg->term);
                 return;
         }
-        manager_local_power_off(m);
+        local_power_off(m);
 }
 
 static int cluster_order_power_off(Manager *m, const char *host) {
@@ -909,7 +960,7 @@ static void on_message(Cluster *c, const ClusterMsg *msg, void *userdata) {
                 /* Our own standby announcement is back: every member has it, power off now. */
                 if (msg->sender == cluster_nodeid(c) && m->local_host &&
                     streq(msg->report.host, m->local_host) && msg->report.mode == HOST_MODE_STANDBY)
-                        manager_local_power_off_go(m);
+                        local_power_off_go(m);
                 break;
         case CLUSTER_MSG_MIGRATE:
                 take_migrate_order(m, msg);
@@ -1037,7 +1088,7 @@ static void on_left(Cluster *c, const uint32_t *nodeids, size_t n, void *userdat
 }
 
 static void on_round(Cluster *c, void *userdata) {
-        manager_cluster_report_now(userdata);
+        report_now(userdata);
 }
 
 /* ---- quorum ---------------------------------------------------------------------------------------- */
@@ -1206,7 +1257,7 @@ static int cluster_start(Manager *m) {
         k = cluster_new(m->event, m->local_host, &cb, m, &m->cluster);
         if (k < 0)
                 return log_error_errno(k, "Failed to set up corosync: %m");
-        control_server_set_forward(m->control, manager_forward);
+        control_server_set_forward(m->control, forward_to_leader);
         log_info("Cluster mode: this is host '%s'", m->local_host);
         return 0;
 }

@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "log.h"
-#include "manager.h"
+#include "manager-pass.h"
 #include "metrics.h"
 
 #define USEC_PER_SEC 1000000ULL

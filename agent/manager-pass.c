@@ -16,7 +16,9 @@
  *   - DPM: power commands run here (power.c, on the event loop); the pass decides what they
  *     mean (standby or up again, the power-on wait of dpm.power_on_timeout, power-on-failed).
  * Every decision, migration and power action goes to the journal and the history file
- * (manager_record). */
+ * (manager_record). This file is also the Manager's base, which the other manager*.c call and
+ * which calls none of them (manager-pass.h): the journal and history, host facts and host modes
+ * through the HostSource, the records of migrations. */
 
 #include <errno.h>
 #include <inttypes.h>
@@ -26,7 +28,7 @@
 #include <time.h>
 
 #include "log.h"
-#include "manager.h"
+#include "manager-pass.h"
 #include "metrics.h"
 #include "poller.h"
 #include "storage-move.h"
@@ -35,8 +37,6 @@
 #define USEC_PER_SEC 1000000ULL
 #define POWER_OFF_TIMEOUT_USEC (60ULL * USEC_PER_SEC)
 #define POWER_ON_TIMEOUT_USEC (60ULL * USEC_PER_SEC)
-/* Cluster DPM: how many intervals a standby announcement may take to come back through CPG. */
-#define STANDBY_WAIT_INTERVALS 3ULL
 #define SOLVER_TIME_LIMIT_S 5.0
 /* Demand smoothing: quick to follow (a pass every interval acts on the last ~3 samples). */
 #define COLLECTOR_EWMA_ALPHA 0.5
@@ -64,6 +64,82 @@ static int strv_remove(char **l, const char *s) {
         if (l)
                 l[j] = NULL;
         return found;
+}
+
+/* ---- journal, history and host modes: what every part of the Manager records ---------------- */
+
+uint64_t manager_realtime_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000U;
+}
+
+void manager_record(Manager *m, int level, const char *message_id, const HistoryEvent *e) {
+        LogFields f = {
+                .message_id = message_id,
+                .vm = e->vm,
+                .source = e->source,
+                .target = e->target,
+                .reason = e->reason,
+        };
+        log_event(level, &f, "%s", e->message ?: e->type);
+
+        if (!m->history)
+                return;
+        HistoryEvent copy = *e;
+        if (copy.time_usec == 0)
+                copy.time_usec = manager_realtime_usec();
+        int k = history_append(m->history, &copy);
+        if (k < 0)
+                log_warning_errno(k, "Failed to append to the history file '%s': %m", m->history->path);
+}
+
+void manager_record_mode_change(
+        Manager *m, const char *host, HostMode old, HostMode mode, const char *reason, const char *how) {
+        _cleanup_free_ char *msg = NULL;
+        if (asprintf(
+                    &msg, "Host '%s': %s → %s (%s)%s", host, host_mode_to_string(old),
+                    host_mode_to_string(mode), reason ?: "no reason given", how ?: "") < 0)
+                msg = NULL;
+        HistoryEvent e = {
+                .type = (char *) "host",
+                .source = (char *) host,
+                .reason = (char *) reason,
+                .result = (char *) host_mode_to_string(mode),
+                .message = msg,
+        };
+        manager_record(m, LOG_NOTICE, DRS_MESSAGE_HOST_STATE_CHANGED, &e);
+}
+
+int manager_set_local_host_mode(Manager *m, const char *host, HostMode mode, const char *reason) {
+        HostMode old = state_get(m->state, host);
+        _cleanup_free_ char *msg = NULL;
+        int k;
+
+        k = state_set(m->state, host, mode, reason, manager_realtime_usec());
+        if (k < 0)
+                return log_error_errno(k, "Failed to save the state of host '%s': %m", host);
+        if (k == 0)
+                return 0;
+        manager_record_mode_change(m, host, old, mode, reason, NULL);
+        if (mode != HOST_MODE_UP)
+                manager_cancel_queued_to(m, host, host_mode_to_string(mode));
+        return 1;
+}
+
+/* ", N disk(s) copied (X MiB), source volumes kept|removed" for a migration's message (a
+ * static buffer: main thread only). */
+static const char *disk_copy_note(const MigrationOutcome *o) {
+        static char buf[128];
+
+        (void) snprintf(
+                buf, sizeof(buf), ", %u disk(s) copied (%.1f MiB), source volumes %s", o->disks_copied,
+                (double) o->disk_bytes / 1048576.0, o->source_storage_removed ? "removed" : "kept");
+        return buf;
+}
+
+bool manager_acting_leader(const Manager *m) {
+        return m->source && m->source->acting_leader(m);
 }
 
 /* ---- host facts: through the HostSource ------------------------------------------------ */
@@ -150,7 +226,7 @@ void manager_record_migration(
                             "Migrated '%s' from '%s' to '%s' (%s) in %" PRIu64 " ms, downtime %" PRIu64
                             " ms%s%s",
                             req->vm, req->source, req->target, req->reason, o->duration_ms, o->downtime_ms,
-                            o->disks_copied > 0 ? manager_disk_copy_note(o)
+                            o->disks_copied > 0 ? disk_copy_note(o)
                             : req->copy_storage ? ", no disk needed copying"
                                                 : "",
                             o->stall_steps > 0 ? ", after stall handling" : "") < 0)
@@ -711,70 +787,4 @@ void manager_leader_stop(Manager *m) {
         m->pass = leader_pass_free(m->pass);
         adopt_tracker_done(&m->adopted);
         m->polled = strv_free(m->polled);
-}
-
-static void set_host_mode(Manager *m, const char *host, HostMode mode, const char *reason) {
-        int k = manager_set_host_mode(m, host, mode, reason);
-        if (k < 0 && k != -ENOMEM)
-                log_warning_errno(k, "Cannot set host '%s' %s: %m", host, host_mode_to_string(mode));
-}
-
-static int on_standby_wait_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
-        Manager *m = userdata;
-        m->standby_wait = sd_event_source_disable_unref(m->standby_wait);
-        log_warning(
-                "The standby announcement of '%s' did not come back through the cluster: not powering off",
-                m->local_host);
-        set_host_mode(m, m->local_host, HOST_MODE_UP, "DPM: the standby announcement was not delivered");
-        return 0;
-}
-
-/* Cluster mode, on the standby host's own drsd (the leader's POWER_OFF order): only when its
- * libvirt reports no running VM; the host announces standby, runs the command once that
- * announcement came back through CPG (manager_local_power_off_go(); it cannot announce after),
- * and comes back up if it does not come back in time or the command fails. */
-void manager_local_power_off(Manager *m) {
-        const char *h = m->local_host;
-        const HostReport *r = h && m->collector ? collector_get(m->collector, h) : NULL;
-        int k;
-
-        if (!h)
-                return;
-        if (!m->pass || leader_pass_power_find(m->pass, h) ||
-            m->standby_wait) /* a repeated order: already under way */
-                return;
-        if (!r || r->t_usec == 0 || collector_host_is_stale(m->collector, h, hv_now_usec()) ||
-            r->n_vms > 0 ||
-            (m->executor && executor_n_running(m->executor) + executor_n_queued(m->executor) > 0)) {
-                log_warning(
-                        "Not powering off '%s': its libvirt %s", h,
-                        r && r->n_vms > 0 ? "still reports running VMs" : "has no fresh report");
-                return;
-        }
-        k = sd_event_add_time_relative(
-                m->event, &m->standby_wait, CLOCK_MONOTONIC,
-                STANDBY_WAIT_INTERVALS * m->config->interval_s * USEC_PER_SEC, USEC_PER_SEC,
-                on_standby_wait_timeout, m);
-        if (k < 0) {
-                log_error_errno(k, "Failed to arm the standby timer: %m");
-                return;
-        }
-        /* Announces it (manager_set_host_mode multicasts the report); the command starts
-         * when the report is delivered back: manager_local_power_off_go(). */
-        if (state_get(m->state, h) == HOST_MODE_STANDBY)
-                manager_cluster_report_now(m);
-        else
-                set_host_mode(m, h, HOST_MODE_STANDBY, "DPM: low demand");
-}
-
-void manager_local_power_off_go(Manager *m) {
-        const char *h = m->local_host;
-
-        if (!m->standby_wait || !h)
-                return;
-        m->standby_wait = sd_event_source_disable_unref(m->standby_wait);
-        if (state_get(m->state, h) != HOST_MODE_STANDBY)
-                return; /* changed its mind meanwhile (an operator, a new order) */
-        if (!m->pass || leader_pass_power_start(m->pass, h, POWER_STANDBY, manager_now()) < 0)
-                set_host_mode(m, h, HOST_MODE_UP, "DPM: the power-off command could not run");
 }

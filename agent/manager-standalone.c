@@ -12,7 +12,7 @@
 #include <stdio.h>
 
 #include "log.h"
-#include "manager.h"
+#include "manager-pass.h"
 
 #define USEC_PER_SEC 1000000ULL
 
@@ -40,22 +40,6 @@ static HostMode standalone_mode(Manager *m, const char *host) {
 
 static const StateHost *standalone_state(Manager *m, const char *host) {
         return state_find(m->state, host);
-}
-
-int manager_set_local_host_mode(Manager *m, const char *host, HostMode mode, const char *reason) {
-        HostMode old = state_get(m->state, host);
-        _cleanup_free_ char *msg = NULL;
-        int k;
-
-        k = state_set(m->state, host, mode, reason, manager_realtime_usec());
-        if (k < 0)
-                return log_error_errno(k, "Failed to save the state of host '%s': %m", host);
-        if (k == 0)
-                return 0;
-        manager_record_mode_change(m, host, old, mode, reason, NULL);
-        if (mode != HOST_MODE_UP)
-                manager_cancel_queued_to(m, host, host_mode_to_string(mode));
-        return 1;
 }
 
 static unsigned standalone_in_flight(Manager *m) {
@@ -167,7 +151,7 @@ static void standalone_sampled(Manager *m, const char *host, bool good, bool hav
 
 /* ---- actions ------------------------------------------------------------------------------- */
 
-void manager_local_migration_done(const MigrationRequest *req, const MigrationOutcome *o, void *userdata) {
+static void local_migration_done(const MigrationRequest *req, const MigrationOutcome *o, void *userdata) {
         Manager *m = userdata;
         bool ok = o->result == MIGRATION_OK;
 
@@ -178,7 +162,7 @@ void manager_local_migration_done(const MigrationRequest *req, const MigrationOu
 }
 
 static int standalone_start_migration(Manager *m, const MigrationRequest *req) {
-        int k = executor_submit(m->executor, req, manager_local_migration_done, m);
+        int k = executor_submit(m->executor, req, local_migration_done, m);
         if (k < 0)
                 return k;
         manager_record_move_started(m, req, "Migrating", "started");

@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "log.h"
-#include "manager.h"
+#include "manager-pass.h"
 #include "metrics.h"
 #include "protocol.h"
 #include "storage-move.h"
@@ -108,15 +108,6 @@ static uint64_t disk_mib(const VmReport *vr) {
         for (size_t i = 0; vr && i < vr->n_disks; i++)
                 bytes += vr->disks[i].allocation_bytes;
         return (bytes + (UINT64_C(1) << 20) - 1) >> 20;
-}
-
-const char *manager_disk_copy_note(const MigrationOutcome *o) {
-        static char buf[128];
-
-        (void) snprintf(
-                buf, sizeof(buf), ", %u disk(s) copied (%.1f MiB), source volumes %s", o->disks_copied,
-                (double) o->disk_bytes / 1048576.0, o->source_storage_removed ? "removed" : "kept");
-        return buf;
 }
 
 /* A manual migration's result is recorded like a plan's (history, journal, metrics, the VM's last

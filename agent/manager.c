@@ -14,7 +14,7 @@
 
 #include "fileio.h"
 #include "log.h"
-#include "manager.h"
+#include "manager-pass.h"
 #include "policy-load.h"
 #include "protocol.h"
 
@@ -25,12 +25,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(DrsConfig *, drs_config_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Policy *, policy_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Problem *, problem_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Plan *, plan_free);
-
-uint64_t manager_realtime_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000U;
-}
 
 int manager_new(const char *config_path, bool foreground, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
@@ -203,26 +197,6 @@ static void manager_notify_status(Manager *m, const char *prefix) {
                 m->pass && m->pass->run ? "running" : "idle",
                 m->executor ? executor_n_running(m->executor) : 0,
                 m->executor ? executor_n_queued(m->executor) : 0);
-}
-
-void manager_record(Manager *m, int level, const char *message_id, const HistoryEvent *e) {
-        LogFields f = {
-                .message_id = message_id,
-                .vm = e->vm,
-                .source = e->source,
-                .target = e->target,
-                .reason = e->reason,
-        };
-        log_event(level, &f, "%s", e->message ?: e->type);
-
-        if (!m->history)
-                return;
-        HistoryEvent copy = *e;
-        if (copy.time_usec == 0)
-                copy.time_usec = manager_realtime_usec();
-        int k = history_append(m->history, &copy);
-        if (k < 0)
-                log_warning_errno(k, "Failed to append to the history file '%s': %m", m->history->path);
 }
 
 /* The pass timer. */

@@ -210,99 +210,13 @@ int manager_run(Manager *m);
  * returns -EINVAL with *reterr_msg (may be NULL). Logs and records the outcome. */
 int manager_reload(Manager *m, char **reterr_msg);
 
-/* One leader pass (manager-pass.c): collector reports + host state → solver → executor and
- * DPM, per the automation level in force now. */
-int manager_pass(Manager *m);
-/* Runs a pass soon (from the loop, not nested): evacuate, exit-maintenance, reload, a host
- * going stale, a power-on that completed. */
-void manager_request_pass(Manager *m, const char *why);
+/* ---- the parts manager.c wires in (the rest is manager-pass.h) ---------------------------- */
 
-/* The leader's parts in manager-pass.c. */
-int manager_leader_start(Manager *m);   /* virt-event thread, collector, poller, executor */
-void manager_leader_stop(Manager *m);   /* frees them (in-flight migrations continue in libvirt) */
-void manager_leader_reload(Manager *m); /* policy/config changed: poller hosts, executor policy */
-/* The cluster as a Problem now (force_maintenance: a host presented as in maintenance). */
-int manager_build_problem(Manager *m, const char *force_maintenance, Problem **ret);
-int manager_solve(Manager *m, const Problem *p, Plan **ret);
-/* Starts the recommendations of the last manual plan. -ENOENT when there are none. */
-int manager_apply(Manager *m, size_t *ret_n);
 /* The Prometheus endpoint (manager-metrics.c): start serves drsd.yaml's metrics_listen (an
  * error when it cannot); reload follows a changed address (logged, never fatal); stop frees. */
 int manager_metrics_start(Manager *m);
 void manager_metrics_reload(Manager *m);
 void manager_metrics_stop(Manager *m);
-/* Whether the collector has fresh reports of host. */
-bool manager_host_fresh(Manager *m, const char *host);
-/* Now on both clocks, for the pass. */
-LeaderNow manager_now(void);
-/* A host's report arrived (power-on completion, stale hosts), or just the stale check. */
-void manager_host_reported(Manager *m, const char *host);
-void manager_check_stale(Manager *m);
-/* Records a planned move started (verb "Migrating", result "started") or ordered. */
-void manager_record_move_started(
-        Manager *m, const MigrationRequest *req, const char *verb, const char *result);
-
-/* CLOCK_REALTIME in µs: history times, cooldowns, status timestamps (hv_now_usec() is the
- * monotonic clock of reports). */
-uint64_t manager_realtime_usec(void);
-
-/* Records an event in the journal (with its MESSAGE_ID and fields) and in the history file. */
-void manager_record(Manager *m, int level, const char *message_id, const HistoryEvent *e);
-
-/* Host facts whatever the mode (standalone: the collector and the state file; cluster: the
- * hosts' reports, this host's own state file, and the modes the leader ordered). */
-const HostReport *manager_host_report(Manager *m, const char *host);
-bool manager_host_stale(Manager *m, const char *host, uint64_t now_mono);
-HostMode manager_host_mode(Manager *m, const char *host);
-const StateHost *manager_host_state(Manager *m, const char *host); /* NULL when up */
-/* Sets a host's mode and records the change: locally, or (cluster mode, another host) by an order
- * to that host's drsd (-EREMOTE when this drsd is not the leader, -EHOSTDOWN when the host's drsd is
- * not in the cluster). Returns 1 when changed (or ordered), 0 when it already was so. */
-int manager_set_host_mode(Manager *m, const char *host, HostMode mode, const char *reason);
-/* This drsd's own state file: sets and records host's mode (cancels migrations queued to it
- * when it leaves up). Returns 1 when changed, 0 when it already was so. */
-int manager_set_local_host_mode(Manager *m, const char *host, HostMode mode, const char *reason);
-/* Journal and history of a mode change (how: NULL, or " — ordered"). */
-void manager_record_mode_change(
-        Manager *m, const char *host, HostMode old, HostMode mode, const char *reason, const char *how);
-/* Migrations this drsd started or ordered that have not ended. */
-unsigned manager_migrations_in_flight(Manager *m);
-bool manager_vm_busy(Manager *m, const char *vm);
-/* The target of this drsd's migration (job or order) of vm in flight; NULL when none. */
-const char *manager_vm_target(Manager *m, const char *vm);
-/* The pass code's hooks for results: records a finished migration of this drsd's executor
- * (history, journal, metrics, cooldown; standalone: advances the plan), and marks a plan's move
- * done (cluster mode: from a RESULT). */
-void manager_migration_finished(Manager *m, const MigrationRequest *req, const MigrationOutcome *o);
-/* The recording part alone (history, journal, metrics, counters, the VM's last move; a failure
- * sets it too when cool_down_failure): what manual migrations use. */
-void manager_record_migration(
-        Manager *m, const MigrationRequest *req, const MigrationOutcome *o, bool cool_down_failure);
-void manager_run_move_done(Manager *m, const char *vm, bool ok);
-/* Remembers a completed migration for a few intervals (see RecentMove). */
-void manager_note_moved(Manager *m, const char *vm, const char *from, const char *to);
-/* A host stopped being a valid target (why: its mode, or "draining for standby"): migrations
- * to it queued in this drsd's executor and not started are cancelled (skipped). */
-void manager_cancel_queued_to(Manager *m, const char *host, const char *why);
-/* Drops the plan in progress and the recommendations (leadership lost). */
-void manager_drop_plan(Manager *m);
-/* DPM in cluster mode: this host's drsd announces standby once it runs no VM, and powers its
- * host off when that announcement has been delivered back to it (manager_local_power_off_go). */
-void manager_local_power_off(Manager *m);
-void manager_local_power_off_go(Manager *m);
-
-bool manager_acting_leader(const Manager *m); /* standalone: always */
-/* Cluster mode (manager-cluster.c). */
-void manager_cluster_report_now(Manager *m);
-/* Standalone mode (manager-standalone.c): the executor's done callback of a planned move. */
-void manager_local_migration_done(const MigrationRequest *req, const MigrationOutcome *o, void *userdata);
-int manager_forward(
-        Manager *m, const char *method, json_object *request, uint64_t id, json_object **ret_reply);
-
-/* ", N disk(s) copied (X MiB), source volumes kept|removed" for a migration's message (a
- * static buffer: main thread only). */
-const char *manager_disk_copy_note(const MigrationOutcome *o);
-
 /* Manual moves (manager-storage.c): drs.Migrate and drs.MoveStorage. */
 int manager_method_migrate(Manager *m, json_object *params, json_object **reply, char **reterr_error);
 int manager_method_move_storage(Manager *m, json_object *params, json_object **reply, char **reterr_error);
