@@ -30,7 +30,7 @@
 
 #include <systemd/sd-event.h>
 
-#include "executor.h"
+#include "admission.h"
 #include "macro.h"
 #include "solver.h"
 #include "state.h"

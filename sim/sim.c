@@ -7,7 +7,7 @@
  *   stale hosts, entering-maintenance → maintenance, DPM draining → power-off → standby,
  *   power-on waits, the DPM hysteresis, plan replacement, wave submission with its target
  *   checks, the Problem, LeaderRun, MoveLog), the executor's admission rule (queue and limits,
- *   agent/leader/admission.c), the stall ladder (agent/migration-watch.c).
+ *   agent/leader/admission.c), the stall ladder (agent/leader/migration-watch.c).
  *
  *   the simulator's own: the cluster (hosts, VMs, demand over time, migrations progressing by
  *   bandwidth and dirty rate, power commands and boots, faults), when passes run (the timer and
@@ -1076,7 +1076,7 @@ static void job_poll(Sim *s, size_t job) {
                 ji.memory_iteration = 1 + (uint64_t) (jb->processed / jb->total);
         }
 
-        /* The watcher (agent/migration-watch.c). */
+        /* The watcher (agent/leader/migration-watch.c). */
         if (migration_watch_expired(&jb->watch, s->now)) {
                 job_done(s, job, MIGRATION_ABORTED);
                 return;

@@ -13,7 +13,7 @@
  *                every balance interval (and when something asks for one) a pass builds the
  *                Problem, solves it and carries the plan out wave by wave through a simulated
  *                executor whose migrations progress by bandwidth and dirty rate and are watched
- *                by agent/migration-watch.c; DPM and maintenance transitions by drsd's pass.
+ *                by agent/leader/migration-watch.c; DPM and maintenance transitions by drsd's pass.
  *                An invariant checker looks at every step.
  *   SimResult    what happened: imbalance over time, migrations, maintenance, power, faults,
  *                invariant violations, expectations met or not; report.c prints it as text,

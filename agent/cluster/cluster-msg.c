@@ -6,9 +6,9 @@
 
 #include "cluster-msg.h"
 
-/* CLUSTER_RESULT_MAX mirrors _MIGRATION_RESULT_MAX (agent/executor.h). executor.h pulls in
- * sd-event and the hypervisor layer, which this pure library must not depend on, so the two
- * cannot be compared by a static assert here: keep them equal by hand. */
+/* CLUSTER_RESULT_MAX mirrors _MIGRATION_RESULT_MAX (agent/leader/admission.h). The cluster room
+ * does not include the leader room (nor policy/, which admission.h pulls in), so the two cannot
+ * be compared by a static assert here: keep them equal by hand. */
 _Static_assert(CLUSTER_RESULT_MAX == 5, "CLUSTER_RESULT_MAX must equal _MIGRATION_RESULT_MAX");
 _Static_assert(_HOST_MODE_MAX <= UINT8_MAX, "HostMode travels as a u8");
 _Static_assert(CLUSTER_JSON_MAX <= UINT16_MAX, "string lengths travel as a u16");

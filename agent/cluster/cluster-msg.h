@@ -63,7 +63,7 @@ typedef enum ClusterMsgType {
 const char *cluster_msg_type_to_string(ClusterMsgType t); /* "sync", "report", … */
 
 /* SYNC: what the sender knows of leadership, sent after each configuration change so that every
- * member decides the new leader from the same delivered messages (agent/election.h). */
+ * member decides the new leader from the same delivered messages (agent/cluster/election.h). */
 typedef struct ClusterSync {
         uint32_t leader;      /* the leader the sender last agreed on; 0 = none (e.g. not quorate) */
         uint64_t leader_term; /* the term of that agreement; 0 = none */
@@ -125,7 +125,7 @@ typedef struct ClusterResult {
         char *vm;            /* owned */
         char *source;        /* owned */
         char *target;        /* owned */
-        uint8_t result;      /* MigrationResult (agent/executor.h); < CLUSTER_RESULT_MAX */
+        uint8_t result;      /* MigrationResult (agent/hv/executor.h); < CLUSTER_RESULT_MAX */
         uint64_t duration_ms;
         uint64_t downtime_ms;
         char *message; /* owned; NULL = none */

@@ -3,14 +3,14 @@
 
 /* The corosync glue of cluster mode: one CPG connection (group "drs", agreed order) and one
  * quorum connection (libquorum's V1 model: quorate + ring id, votequorum underneath), both
- * dispatched from the sd-event loop. It owns the Election (agent/election.h): feeds it the
+ * dispatched from the sd-event loop. It owns the Election (agent/cluster/election.h): feeds it the
  * CPG confchgs, the totem rings and the quorum views, multicasts this node's SYNC after every
  * confchg and feeds it the SYNCs delivered; every other message is decoded and handed to the
  * message callback. It learns which host each node runs from SYNCs and REPORTs.
  *
  * When corosync is not there (not started yet, killed), the Cluster retries every
  * CLUSTER_RECONNECT_USEC; while disconnected there is no leader and nothing is quorate.
- * Sending: messages are encoded (agent/cluster-msg.h) and multicast; when corosync says
+ * Sending: messages are encoded (agent/cluster/cluster-msg.h) and multicast; when corosync says
  * "try again" (flow control) they wait in a bounded queue that a timer flushes in order. */
 
 #include <stdbool.h>

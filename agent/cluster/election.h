@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* Leader election over corosync, as a pure state machine: the corosync glue (agent/cluster.c)
+/* Leader election over corosync, as a pure state machine: the corosync glue (agent/cluster/cluster.c)
  * feeds it what CPG and votequorum deliver, and the SYNC messages of the members; it says who
  * leads, in which term, and whether an order may be executed. No I/O, no clock, no logging:
  * unit-tested with scripted event sequences in tests/agent/test-election.c.
@@ -66,7 +66,7 @@ typedef struct ElectionChange {
         uint32_t reason; /* ElectionReason; unknown values are treated as NODEDOWN (need a new ring) */
 } ElectionChange;
 
-/* What a SYNC carries (agent/cluster-msg.h ClusterSync without the host name). */
+/* What a SYNC carries (agent/cluster/cluster-msg.h ClusterSync without the host name). */
 typedef struct ElectionSync {
         uint32_t leader;
         uint64_t leader_term;

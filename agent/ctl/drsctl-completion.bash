@@ -3,7 +3,7 @@
 # bash completion for drsctl: commands, options, and host names from the running drsd.
 # Installed as /usr/share/bash-completion/completions/drsctl. Plain bash: it needs nothing
 # from the bash-completion package. tests/install/completion.sh keeps the lists in step
-# with agent/drsctl.c.
+# with agent/ctl/drsctl.c.
 
 # Host names from drsd ('drsctl hosts --json'), or nothing, silently: completion must not
 # print errors or hang when no drsd answers.

@@ -6,11 +6,11 @@
  * the only file besides the libvirt event thread that includes libvirt headers.
  *
  * Every call is blocking and may take seconds: drsd only calls them from worker threads
- * (agent/worker.[ch]), never from the sd-event main thread. An HvConn belongs to one thread at
+ * (agent/hv/worker.[ch]), never from the sd-event main thread. An HvConn belongs to one thread at
  * a time. Errors: negative errno, with *reterr_msg (newly allocated, libvirt's message) when not
  * NULL.
  *
- * hv_libvirt_ops needs libvirt's event loop (agent/virt-event.h: virt_event_start()) running
+ * hv_libvirt_ops needs libvirt's event loop (agent/hv/virt-event.h: virt_event_start()) running
  * before the first open(): keepalive (5 s, 3 missed) and the close callback that makes
  * is_alive() false depend on it; open() fails with -ENOTCONN when it is not running. */
 

@@ -2,7 +2,7 @@
 #pragma once
 
 /* Admission: which queued migration may start now. The one rule both drsd's executor
- * (agent/executor.c, which runs the admitted ones on threads) and the simulator (sim/, which
+ * (agent/hv/executor.c, which runs the admitted ones on threads) and the simulator (sim/, which
  * progresses them on its virtual clock) use:
  *
  *   - one migration per VM at a time (queued or running): a second one is refused (-EBUSY);

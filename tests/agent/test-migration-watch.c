@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* The stall ladder as a pure state machine (agent/migration-watch.c): first downtime, raises,
+/* The stall ladder as a pure state machine (agent/leader/migration-watch.c): first downtime, raises,
  * the auto-converge retry, the final abort, the dirty-rate stall and its grace, the timeout. */
 
 #include <setjmp.h>
