@@ -1245,6 +1245,7 @@ static int cluster_start(Manager *m) {
         }
         if (!m->local_host)
                 return log_oom();
+        manager_power_meter_restart(m);
         if (!drs_config_find_host(m->config, m->local_host)) {
                 log_error(
                         "This host '%s' is not in the 'hosts' list of '%s' (set 'host:' there)",

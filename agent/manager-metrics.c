@@ -2,7 +2,9 @@
 
 /* The Manager's side of the Prometheus endpoint (metrics.h): the MetricsServer lives as long as
  * the Manager runs, its counters whether or not drsd.yaml's metrics_listen is set; a scrape
- * builds a MetricsState from the Manager, on the main thread. */
+ * builds a MetricsState from the Manager, on the main thread. And the hosts' power (PowerMeter,
+ * power-meter.h): in standalone mode every host's, in cluster mode this drsd's own host's power
+ * reading; the model for the others; energy integrated every collection interval. */
 
 #include <errno.h>
 #include <math.h>
@@ -30,7 +32,10 @@ static int render(MetricsServer *s, void *userdata, char **ret, size_t *ret_len)
                 MetricsHost *h = &hosts[i];
 
                 *h = (MetricsHost){
-                        .name = name, .mode = manager_host_mode(m, name), .report_age_s = -1, .watts = -1};
+                        .name = name,
+                        .mode = manager_host_mode(m, name),
+                        .report_age_s = -1,
+                        .watts = manager_host_watts(m, name, &hosts[i].watts_measured)};
                 if (r && r->t_usec > 0) {
                         h->reported = true;
                         leader_host_utilization(r, &h->cpu, &h->memory);
@@ -57,6 +62,9 @@ static int render(MetricsServer *s, void *userdata, char **ret, size_t *ret_len)
                 .passes = m->n_passes,
                 .migrations_running = m->executor ? executor_n_running(m->executor) : 0,
                 .counters = metrics_server_counters(s),
+                .have_energy = m->power_meter != NULL,
+                .energy_j = power_meter_energy_j(m->power_meter),
+                .energy_saved_j = power_meter_saved_j(m->power_meter),
         };
         if (n_up > 0) {
                 double mc = sc / (double) n_up, mm = sm / (double) n_up;
@@ -87,8 +95,54 @@ static int metrics_apply(Manager *m) {
         return 0;
 }
 
+/* ---- power ---------------------------------------------------------------------------------- */
+
+static double meter_model_watts(void *u, const DrsHostConfig *host, bool *ret_powered) {
+        Manager *m = u;
+        HostMode mode = manager_host_mode(m, host->name);
+        const HostReport *r = manager_host_report(m, host->name);
+        double cpu, mem;
+
+        *ret_powered = mode != HOST_MODE_STANDBY && mode != HOST_MODE_POWER_ON_FAILED;
+        if (!host->power.known || !r || r->t_usec == 0)
+                return -1;
+        leader_host_utilization(r, &cpu, &mem);
+        return power_model_watts(&host->power, cpu);
+}
+
+static void meter_log(void *u, int level, const char *host, const char *message) {
+        log_event(level, (&(LogFields){.source = host}), "%s", message);
+}
+
+static const PowerMeterOps meter_ops = {
+        .model_watts = meter_model_watts,
+        .log = meter_log,
+};
+
+double manager_host_watts(Manager *m, const char *host, bool *ret_measured) {
+        *ret_measured = false;
+        if (m->power_meter)
+                return power_meter_watts(m->power_meter, host, ret_measured);
+        return -1;
+}
+
+/* The meter borrows the configuration's hosts: made anew with every configuration. In cluster
+ * mode it waits for this drsd's host to be known (manager-cluster.c calls it again). */
+void manager_power_meter_restart(Manager *m) {
+        m->power_meter = power_meter_free(m->power_meter);
+        if (m->config->mode == DRS_MODE_COROSYNC && !m->local_host)
+                return;
+        int k = power_meter_new(
+                m->event, m->config, m->config->mode == DRS_MODE_COROSYNC ? m->local_host : NULL, &meter_ops,
+                m, &m->power_meter);
+        if (k < 0)
+                log_warning_errno(
+                        k, "Failed to set up the power readings, watts come from the power models: %m");
+}
+
 int manager_metrics_start(Manager *m) {
         int k;
+        manager_power_meter_restart(m);
         if (!m->metrics) {
                 k = metrics_server_new(m->event, render, m, &m->metrics);
                 if (k < 0)
@@ -101,8 +155,10 @@ void manager_metrics_reload(Manager *m) {
         /* A failed bind leaves the endpoint off (or on its old address); drsd keeps running. */
         if (m->metrics)
                 (void) metrics_apply(m);
+        manager_power_meter_restart(m);
 }
 
 void manager_metrics_stop(Manager *m) {
         m->metrics = metrics_server_free(m->metrics);
+        m->power_meter = power_meter_free(m->power_meter);
 }

@@ -534,6 +534,13 @@ host_json(Manager *m, const char *name, const DrsHostConfig *hc, const StateHost
                     add_double(o, "memory_utilization", mem) < 0 ||
                     add_optional_string(o, "last_error", r ? r->last_error : NULL) < 0)
                         return -ENOMEM;
+                bool measured;
+                double watts = manager_host_watts(m, name, &measured);
+                if (watts >= 0 && (add_double(o, "watts", watts) < 0 ||
+                                   control_add(
+                                           o, "watts_source",
+                                           json_object_new_string(measured ? "measured" : "model")) < 0))
+                        return -ENOMEM;
                 const LeaderPowerOp *pw = m->pass ? leader_pass_power_find(m->pass, name) : NULL;
                 if (pw && control_add(
                                   o, "power_action",
@@ -748,6 +755,28 @@ static int method_status(Manager *m, json_object *params, json_object **reply, c
                 if (json_object_object_add(cl, "plan", TAKE_PTR(run)) < 0 ||
                     json_object_object_add(cl, "recommendations", TAKE_PTR(rec)) < 0 ||
                     control_add(o, "cluster", TAKE_PTR(cl)) < 0)
+                        return -ENOMEM;
+        }
+        if (m->power_meter) {
+                /* Power now and energy since start (PowerMeter): hosts with neither a model nor a
+                 * reading count as unknown. */
+                double total = 0;
+                unsigned known = 0, measured = 0;
+                for (size_t i = 0; i < m->config->n_hosts; i++) {
+                        bool meas;
+                        double w = manager_host_watts(m, m->config->hosts[i].name, &meas);
+                        if (w < 0)
+                                continue;
+                        total += w;
+                        known++;
+                        measured += meas;
+                }
+                json_object *pw = json_object_new_object();
+                if (control_add(o, "power", pw) < 0 || add_double(pw, "watts", total) < 0 ||
+                    control_add(pw, "hosts_known", json_object_new_uint64(known)) < 0 ||
+                    control_add(pw, "hosts_measured", json_object_new_uint64(measured)) < 0 ||
+                    add_double(pw, "energy_kwh", power_meter_energy_j(m->power_meter) / 3.6e6) < 0 ||
+                    add_double(pw, "saved_kwh", power_meter_saved_j(m->power_meter) / 3.6e6) < 0)
                         return -ENOMEM;
         }
         if (control_add(reload, "count", json_object_new_uint64(m->n_reloads)) < 0 ||

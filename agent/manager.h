@@ -29,6 +29,7 @@
 #include "pass.h"
 #include "macro.h"
 #include "policy.h"
+#include "power-meter.h"
 #include "power.h"
 #include "state.h"
 
@@ -169,7 +170,8 @@ struct Manager {
         sd_event_source *pass_soon; /* owned; a deferred pass (evacuate, reload, stale host, …) */
         uint64_t n_migrations_ok, n_migrations_failed;
 
-        MetricsServer *metrics; /* owned; counters always, the endpoint when metrics_listen is set */
+        MetricsServer *metrics;  /* owned; counters always, the endpoint when metrics_listen is set */
+        PowerMeter *power_meter; /* owned; watts and energy (manager-metrics.c) */
 
         /* Cluster mode (manager-cluster.c); all empty in standalone mode. */
         Cluster *cluster; /* owned */
@@ -215,6 +217,10 @@ int manager_reload(Manager *m, char **reterr_msg);
 /* The Prometheus endpoint (manager-metrics.c): start serves drsd.yaml's metrics_listen (an
  * error when it cannot); reload follows a changed address (logged, never fatal); stop frees. */
 int manager_metrics_start(Manager *m);
+/* Watts of a host now (PowerMeter: measured where a reading is fresh, else its model); < 0
+ * unknown. */
+double manager_host_watts(Manager *m, const char *host, bool *ret_measured);
+void manager_power_meter_restart(Manager *m);
 void manager_metrics_reload(Manager *m);
 void manager_metrics_stop(Manager *m);
 /* Manual moves (manager-storage.c): drs.Migrate and drs.MoveStorage. */

@@ -720,6 +720,13 @@ static int verb_status(int argc, char *argv[]) {
                " failed since start\n",
                jint(cl, "migrations_running"), jint(cl, "migrations_queued"),
                jint(cl, "migrations_completed"), jint(cl, "migrations_failed"));
+        json_object *pw = jget(o, "power");
+        if (pw && jint(pw, "hosts_known") > 0)
+                printf("Power: %.0f W now (%" PRId64 " of %zu hosts known, %" PRId64
+                       " measured); %.2f kWh since drsd started, %.2f kWh saved by DPM\n",
+                       jdouble(pw, "watts"), jint(pw, "hosts_known"),
+                       jget(o, "hosts") ? json_object_array_length(jget(o, "hosts")) : (size_t) 0,
+                       jint(pw, "hosts_measured"), jdouble(pw, "energy_kwh"), jdouble(pw, "saved_kwh"));
         if (jstr(passes, "last_plan"))
                 printf("Last pass: %s\n", jstr(passes, "last_plan"));
         if (jget(cl, "plan"))

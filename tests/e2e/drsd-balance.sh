@@ -5,6 +5,9 @@
 # balance, 10 min cooldown) must spread the burners within 3 passes of seeing their demand;
 # no VM moves twice within its cooldown; every guest runs exactly once with a clean console.
 # Prints migration durations and downtimes (from the completed job stats) and passes needed.
+# Power: h1 and h2 have a power model; h1's power_reading prints DCMI output (187 W), h2's fails,
+# h3's prints garbage: status shows h1 measured, h2 from its model, h3 unknown, the failures are
+# logged and drsd keeps running.
 set -uo pipefail
 SUITE=drsd-balance
 export DRS_TESTBED_NAME="${DRS_TESTBED_NAME:-e2ebal}"
@@ -20,6 +23,21 @@ for g in b1:burn b2:burn i1:idle i2:idle; do
 done
 ok "4 guests on h1"
 
+# Power models and readings (power_reading_interval 10 s: the first reading 1 s after start).
+host_extra() {
+        case "$1" in
+        h1)
+                echo "    power: {idle_watts: 100, max_watts: 300}"
+                echo "    power_reading: \"echo '    Instantaneous power reading:   187 Watts'; echo '    Power reading state is:   activated'\""
+                ;;
+        h2)
+                echo "    power: {idle_watts: 100, max_watts: 300}"
+                echo "    power_reading: \"echo 'Error: Unable to establish IPMI v2 / RMCP+ session' >&2; exit 1\""
+                ;;
+        h3) echo "    power_reading: \"echo no reading here\"" ;;
+        esac
+}
+POWER_READING_INTERVAL=10s
 write_config "balance:
   aggressiveness: 5
   interval: 10s
@@ -68,5 +86,28 @@ if [[ -z "$twice" ]]; then ok "no VM moved twice"; else fail "moved twice: $twic
 
 section "migrations (from drsd's history)"
 print_migrations
+section "power: a DCMI reading, a failing one, a garbled one"
+power_field() { ctl status --json | python3 -c "import json,sys; h=[x for x in json.load(sys.stdin)['hosts'] if x['name']=='$1'][0]; print(h.get('$2', 'none'))"; }
+readings_seen() {
+        [[ "$(power_field h1 watts_source)" == measured ]] &&
+                grep -q "Power reading of 'h2' failed" "$WORK/drsd.log" &&
+                grep -q "Power reading of 'h3' failed" "$WORK/drsd.log"
+}
+if wait_until 40 "power readings" readings_seen; then
+        ok "h1: $(power_field h1 watts) W ($(power_field h1 watts_source))"
+else
+        fail "no measured reading of h1 or no failure logged for h2/h3 within 40 s"
+fi
+[[ "$(power_field h1 watts)" == 187.0 ]] && ok "h1 reads 187 W from its DCMI output" || fail "h1 watts '$(power_field h1 watts)'"
+w2="$(power_field h2 watts)"
+[[ "$(power_field h2 watts_source)" == model ]] && python3 -c "import sys; sys.exit(0 if 100 <= float('$w2') <= 300 else 1)" 2>/dev/null &&
+        ok "h2's reading failed: $w2 W from its power model" || fail "h2: '$w2' W from '$(power_field h2 watts_source)'"
+[[ "$(power_field h3 watts)" == none ]] && ok "h3: no model and a garbled reading: watts unknown" || fail "h3 watts '$(power_field h3 watts)'"
+grep -E "Power reading of 'h(2|3)' failed" "$WORK/drsd.log" | sed 's/^/  /' | head -2
+kill -0 "$DRSD_PID" 2>/dev/null && ok "drsd still running" || fail "drsd died"
+ctl status | grep '^Power:' | sed 's/^/  /'
+ctl status | grep -q '^Power: .* W now (2 of 3 hosts known, 1 measured)' && ok "drsctl status shows the power line" ||
+        fail "drsctl status: no or wrong power line"
+
 section "guests"
 check_guests

@@ -99,7 +99,8 @@ e2e_begin() {
         ok "testbed up"
 }
 
-# write_config POLICY-YAML: drsd.yaml for the testbed hosts + the given policy text.
+# write_config POLICY-YAML: drsd.yaml for the testbed hosts + the given policy text. A suite may
+# define host_extra HOST (more YAML lines of that host's entry) and set POWER_READING_INTERVAL.
 write_config() {
         local h
         printf '%s\n' "$1" >"$WORK/policy.yaml"
@@ -110,11 +111,13 @@ write_config() {
                 echo "state_dir: $WORK/state"
                 echo "policy: $WORK/policy.yaml"
                 echo "policy_dir: $WORK/policy.d"
+                [[ -n "${POWER_READING_INTERVAL:-}" ]] && echo "power_reading_interval: $POWER_READING_INTERVAL"
                 echo "hosts:"
                 for h in "${HOSTS[@]}"; do
                         echo "  - name: $h"
                         echo "    uri: \"$("$TB" uri "$h")\""
                         echo "    migration_uri: \"$("$TB" migration-uri "$h")\""
+                        if declare -F host_extra >/dev/null; then host_extra "$h"; fi
                 done
         } >"$WORK/drsd.yaml"
 }
