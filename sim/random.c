@@ -165,6 +165,13 @@ int scenario_random(uint64_t seed, Scenario **ret) {
                 return r;
         }
         s->seed = seed;
+        /* Cluster mode's quorum in a third of the scenarios (a draw of its own, so that the
+         * scenario above is the same as without it): kills can leave a minority that must not
+         * act, and DPM must keep quorum (tolerate_failures 0 or 1). */
+        uint64_t q = seed ^ UINT64_C(0x51ed2701a3c4e95b);
+        s->quorum = next(&q) % 3 == 0;
+        if (s->quorum)
+                s->policy->dpm.tolerate_failures = (unsigned) (next(&q) % 2);
         *ret = TAKE_PTR(s);
         return 0;
 }

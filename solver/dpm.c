@@ -117,31 +117,19 @@ static bool rest_carries(const Model *m, size_t c, Load demand, double *scratch_
                demand.mem <= d->target_high * rest.mem;
 }
 
-static int unsigned_desc(const void *x, const void *y) {
-        unsigned a = *(const unsigned *) x, b = *(const unsigned *) y;
-        return a > b ? -1 : a < b;
-}
-
 /* Problem.quorum: the votes of the hosts that stay powered when the hosts in standby (or going
- * there: standby[]) and host c (SIZE_MAX: none) are off, less the votes of the `tolerate` largest
- * voters among them (they may fail). A quorum device's votes stay in total_votes. scratch: n_hosts. */
-static unsigned
-votes_left(const Model *m, const bool *standby, size_t c, unsigned tolerate, unsigned *scratch) {
+ * there: standby[]) and host c (SIZE_MAX: none) are off, less `tolerate` failing ones.
+ * scratch: 2 × n_hosts unsigned, scratch_off: n_hosts. */
+static unsigned votes_left(
+        const Model *m, const bool *standby, size_t c, unsigned tolerate, unsigned *scratch,
+        bool *scratch_off) {
         const Problem *p = m->problem;
-        unsigned left = p->quorum.total_votes;
-        size_t n = 0;
-
         for (size_t h = 0; h < m->n_hosts; h++) {
-                unsigned v = p->hosts[h].votes;
-                if (p->hosts[h].state == HOST_STANDBY || standby[h] || h == c)
-                        left -= v < left ? v : left;
-                else if (v > 0)
-                        scratch[n++] = v;
+                scratch[m->n_hosts + h] = p->hosts[h].votes;
+                scratch_off[h] = p->hosts[h].state == HOST_STANDBY || standby[h] || h == c;
         }
-        qsort(scratch, n, sizeof(unsigned), unsigned_desc);
-        for (size_t i = 0; i < n && i < tolerate; i++)
-                left -= scratch[i] < left ? scratch[i] : left;
-        return left;
+        return quorum_votes_left(
+                p->quorum.total_votes, scratch + m->n_hosts, scratch_off, m->n_hosts, tolerate, scratch);
 }
 
 /* May DPM choose host h for standby now? */
@@ -265,7 +253,7 @@ static int candidate_cmp(const void *x, const void *y) {
  * emptied is powered on again (a target for the rest). */
 static int consolidate(
         Model *m, Greedy *g, Load demand, DpmResult *res, double *scratch_cpu, double *scratch_mem,
-        unsigned *scratch_votes) {
+        unsigned *scratch_votes, bool *scratch_off) {
         const Problem *p = m->problem;
         const DpmPolicy *d = &p->policy->dpm;
         unsigned min_on = d->min_hosts_on > 1 ? d->min_hosts_on : 1;
@@ -299,7 +287,8 @@ static int consolidate(
                 if (!rest_carries(m, c, demand, scratch_cpu, scratch_mem))
                         continue;
                 if (p->quorum.enabled &&
-                    votes_left(m, sel, c, d->tolerate_failures, scratch_votes) < p->quorum.quorum) {
+                    votes_left(m, sel, c, d->tolerate_failures, scratch_votes, scratch_off) <
+                            p->quorum.quorum) {
                         res->quorum_limited = true;
                         continue;
                 }
@@ -345,8 +334,9 @@ int dpm_run(Model *m, Greedy *g, const MoveReason *host_reason, DpmResult *ret) 
         res.power_on = calloc(H ? H : 1, sizeof(bool));
         _cleanup_free_ double *scratch_cpu = calloc(H ? H : 1, sizeof(double));
         _cleanup_free_ double *scratch_mem = calloc(H ? H : 1, sizeof(double));
-        _cleanup_free_ unsigned *scratch_votes = calloc(H ? H : 1, sizeof(unsigned));
-        if (!res.standby || !res.power_on || !scratch_cpu || !scratch_mem || !scratch_votes)
+        _cleanup_free_ unsigned *scratch_votes = calloc(2 * H + 1, sizeof(unsigned));
+        _cleanup_free_ bool *scratch_off = calloc(H + 1, sizeof(bool));
+        if (!res.standby || !res.power_on || !scratch_cpu || !scratch_mem || !scratch_votes || !scratch_off)
                 return -ENOMEM;
 
         if (!d->enabled || H == 0)
@@ -399,14 +389,14 @@ int dpm_run(Model *m, Greedy *g, const MoveReason *host_reason, DpmResult *ret) 
                 res.standby_held = m->problem->dpm_hold_standby;
         }
         if (res.wants_standby && !res.standby_held) {
-                r = consolidate(m, g, demand, &res, scratch_cpu, scratch_mem, scratch_votes);
+                r = consolidate(m, g, demand, &res, scratch_cpu, scratch_mem, scratch_votes, scratch_off);
                 if (r < 0)
                         return r;
         }
 
 done:
         if (m->problem->quorum.enabled)
-                res.votes_after = votes_left(m, res.standby, SIZE_MAX, 0, scratch_votes);
+                res.votes_after = votes_left(m, res.standby, SIZE_MAX, 0, scratch_votes, scratch_off);
         *ret = res;
         res = (DpmResult){};
         return 0;

@@ -48,3 +48,26 @@ Problem *problem_free(Problem *p) {
         free(p);
         return NULL;
 }
+
+static int unsigned_desc(const void *x, const void *y) {
+        unsigned a = *(const unsigned *) x, b = *(const unsigned *) y;
+        return a > b ? -1 : a < b;
+}
+
+unsigned quorum_votes_left(
+        unsigned total_votes, const unsigned *votes, const bool *off, size_t n, unsigned tolerate,
+        unsigned *scratch) {
+        unsigned left = total_votes;
+        size_t k = 0;
+
+        for (size_t h = 0; h < n; h++) {
+                if (off[h])
+                        left -= votes[h] < left ? votes[h] : left;
+                else if (votes[h] > 0)
+                        scratch[k++] = votes[h];
+        }
+        qsort(scratch, k, sizeof(unsigned), unsigned_desc);
+        for (size_t i = 0; i < k && i < tolerate; i++)
+                left -= scratch[i] < left ? scratch[i] : left;
+        return left;
+}

@@ -60,6 +60,14 @@ typedef struct ProblemQuorum {
         unsigned total_votes; /* votes present now: members' and a quorum device's */
 } ProblemQuorum;
 
+/* The quorum arithmetic DPM and the leader's power-off check share: of total_votes, the votes
+ * left when the hosts flagged off[] are powered off, less the votes of the `tolerate` largest
+ * voters among those that stay (they may fail). votes[h]: each host's votes (0: not a member);
+ * a quorum device's votes stay in total_votes. scratch: n unsigned. */
+unsigned quorum_votes_left(
+        unsigned total_votes, const unsigned *votes, const bool *off, size_t n, unsigned tolerate,
+        unsigned *scratch);
+
 typedef struct Problem {
         SolverHost *hosts; /* owned array */
         size_t n_hosts;

@@ -453,6 +453,35 @@ static void finish_run_if_done(LeaderPass *lp, LeaderNow now) {
 
 /* A draining host goes to standby once its libvirt reports no running VM and no plan moves
  * anything. Power-off only then: the last VM's migration must be complete. */
+/* Cluster mode: whether powering host off now still keeps votequorum's quorum with
+ * dpm.tolerate_failures hosts failing (DPM checked it when it chose the host, but a host may have
+ * failed since). Hosts in standby — also those whose power-off runs — count as off. */
+static bool
+quorum_allows_power_off(LeaderPass *lp, const char *host, unsigned *ret_left, ProblemQuorum *ret_q) {
+        if (!lp->ops->quorum)
+                return true;
+        _cleanup_free_ LeaderHost *hosts = calloc(lp->n_hosts ?: 1, sizeof(LeaderHost));
+        _cleanup_free_ unsigned *votes = calloc(2 * lp->n_hosts + 1, sizeof(unsigned));
+        _cleanup_free_ bool *off = calloc(lp->n_hosts + 1, sizeof(bool));
+        ProblemQuorum q = {};
+        if (!hosts || !votes || !off)
+                return false;
+        for (size_t i = 0; i < lp->n_hosts; i++)
+                hosts[i] = (LeaderHost){.config = &lp->hosts[i], .mode = host_mode(lp, lp->hosts[i].name)};
+        lp->ops->quorum(lp->userdata, hosts, lp->n_hosts, &q);
+        if (!q.enabled)
+                return true;
+        for (size_t i = 0; i < lp->n_hosts; i++) {
+                votes[lp->n_hosts + i] = hosts[i].votes;
+                off[i] = hosts[i].mode == HOST_MODE_STANDBY || streq(lp->hosts[i].name, host);
+        }
+        *ret_left = quorum_votes_left(
+                q.total_votes, votes + lp->n_hosts, off, lp->n_hosts, lp->policy->dpm.tolerate_failures,
+                votes);
+        *ret_q = q;
+        return *ret_left >= q.quorum;
+}
+
 static void check_draining(LeaderPass *lp, LeaderNow now) {
         if (lp->run || lp->ops->in_flight(lp->userdata) > 0)
                 return;
@@ -462,6 +491,17 @@ static void check_draining(LeaderPass *lp, LeaderNow now) {
                 if (leader_pass_power_find(lp, h) || !leader_pass_host_fresh(lp, h, now) || !r ||
                     r->n_vms > 0)
                         continue;
+                unsigned left = 0;
+                ProblemQuorum q = {};
+                if (!quorum_allows_power_off(lp, h, &left, &q)) {
+                        plog(lp, LOG_NOTICE,
+                             "Host '%s' is empty but stays on: quorum (%u of %u votes would stay powered; "
+                             "votequorum needs %u, with dpm.tolerate_failures %u)",
+                             h, left, q.total_votes, q.quorum, lp->policy->dpm.tolerate_failures);
+                        (void) strv_remove(lp->draining, h);
+                        i--; /* the list shifted; bounded by its length */
+                        continue;
+                }
                 plog(lp, LOG_INFO, "Host '%s' is empty: powering it off", h);
                 /* Cluster mode: its own drsd runs the command (after checking its libvirt once more). */
                 int k = lp->ops->order_power_off ? lp->ops->order_power_off(lp->userdata, h) : -EOPNOTSUPP;
