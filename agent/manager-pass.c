@@ -50,22 +50,6 @@ LeaderNow manager_now(void) {
         return (LeaderNow){.mono_usec = hv_now_usec(), .real_usec = manager_realtime_usec()};
 }
 
-static int strv_remove(char **l, const char *s) {
-        size_t j = 0;
-        int found = 0;
-        for (size_t i = 0; l && l[i]; i++) {
-                if (streq(l[i], s)) {
-                        free(l[i]);
-                        found = 1;
-                        continue;
-                }
-                l[j++] = l[i];
-        }
-        if (l)
-                l[j] = NULL;
-        return found;
-}
-
 /* ---- journal, history and host modes: what every part of the Manager records ---------------- */
 
 uint64_t manager_realtime_usec(void) {

@@ -96,3 +96,5 @@ static inline bool strv_contains(char *const *l, const char *s) {
 int strv_extend(char ***l, const char *s);
 /* Deep copy; NULL in, NULL out (returns -ENOMEM only when allocation fails). */
 int strv_copy(char *const *l, char ***ret);
+/* Removes (and frees) every entry equal to s; 1 when one was there, 0 when none. */
+int strv_remove(char **l, const char *s);

@@ -34,3 +34,19 @@ int strv_copy(char *const *l, char ***ret) {
         *ret = TAKE_PTR(c);
         return 0;
 }
+
+int strv_remove(char **l, const char *s) {
+        size_t j = 0;
+        int found = 0;
+        for (size_t i = 0; l && l[i]; i++) {
+                if (streq(l[i], s)) {
+                        free(l[i]);
+                        found = 1;
+                        continue;
+                }
+                l[j++] = l[i];
+        }
+        if (l)
+                l[j] = NULL;
+        return found;
+}

@@ -38,22 +38,6 @@ static void precord(LeaderPass *lp, int level, LeaderRecordKind kind, const Hist
                 lp->ops->record(lp->userdata, level, kind, e);
 }
 
-static int strv_remove(char **l, const char *s) {
-        size_t j = 0;
-        int found = 0;
-        for (size_t i = 0; l && l[i]; i++) {
-                if (streq(l[i], s)) {
-                        free(l[i]);
-                        found = 1;
-                        continue;
-                }
-                l[j++] = l[i];
-        }
-        if (l)
-                l[j] = NULL;
-        return found;
-}
-
 void blockers_free(Blocker *b, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 free(b[i].host);
