@@ -470,38 +470,39 @@ static void check_draining(LeaderPass *lp, LeaderNow now) {
         if (lp->run || lp->ops->in_flight(lp->userdata) > 0)
                 return;
         for (size_t i = 0; lp->draining && lp->draining[i]; i++) {
-                const char *h = lp->draining[i];
-                const HostReport *r = host_report(lp, h);
-                if (leader_pass_power_find(lp, h) || !leader_pass_host_fresh(lp, h, now) || !r ||
-                    r->n_vms > 0)
+                const HostReport *r = host_report(lp, lp->draining[i]);
+                if (leader_pass_power_find(lp, lp->draining[i]) ||
+                    !leader_pass_host_fresh(lp, lp->draining[i], now) || !r || r->n_vms > 0)
                         continue;
+                /* A copy: strv_remove() and power_start free the list's entry. */
+                _cleanup_free_ char *host = strdup(lp->draining[i]);
+                if (!host)
+                        return;
                 unsigned left = 0;
                 ProblemQuorum q = {};
-                if (!quorum_allows_power_off(lp, h, &left, &q)) {
+                if (!quorum_allows_power_off(lp, host, &left, &q)) {
                         plog(lp, LOG_NOTICE,
                              "Host '%s' is empty but stays on: quorum (%u of %u votes would stay powered; "
                              "votequorum needs %u, with dpm.tolerate_failures %u)",
-                             h, left, q.total_votes, q.quorum, lp->policy->dpm.tolerate_failures);
-                        (void) strv_remove(lp->draining, h);
+                             host, left, q.total_votes, q.quorum, lp->policy->dpm.tolerate_failures);
+                        (void) strv_remove(lp->draining, host);
                         i--; /* the list shifted; bounded by its length */
                         continue;
                 }
-                plog(lp, LOG_INFO, "Host '%s' is empty: powering it off", h);
+                plog(lp, LOG_INFO, "Host '%s' is empty: powering it off", host);
                 /* Cluster mode: its own drsd runs the command (after checking its libvirt once more). */
-                int k = lp->ops->order_power_off ? lp->ops->order_power_off(lp->userdata, h) : -EOPNOTSUPP;
+                int k = lp->ops->order_power_off ? lp->ops->order_power_off(lp->userdata, host)
+                                                 : -EOPNOTSUPP;
                 if (k != -EOPNOTSUPP) {
                         if (k < 0)
-                                plog(lp, LOG_WARNING, "Cannot order host '%s' to power off", h);
-                        (void) strv_remove(lp->draining, h);
+                                plog(lp, LOG_WARNING, "Cannot order host '%s' to power off", host);
+                        (void) strv_remove(lp->draining, host);
                         i--;
                         continue;
                 }
                 /* Standby is set (and saved) before the command runs, as a cluster drsd announces
                  * it: a drsd restarted meanwhile must not take the host for an empty up host and
                  * send it VMs while it powers off. A failed command sets it up again. */
-                _cleanup_free_ char *host = strdup(h); /* power_start may drop h from the list */
-                if (!host)
-                        return;
                 set_host_mode(lp, host, HOST_MODE_STANDBY, "DPM: low demand");
                 if (leader_pass_power_start(lp, host, POWER_STANDBY, now) < 0) {
                         set_host_mode(lp, host, HOST_MODE_UP, "DPM: the power-off command could not run");
