@@ -88,6 +88,17 @@ if wait_until 60 "power-off done" poweroff_done; then
 else
         fail "no completed power-off of $off in the history"
 fi
+# The statistic standby was judged on: status names it (percentile, passes, window).
+sd="$(ctl status --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)["cluster"].get("dpm_standby_demand")
+print("%d %d %.2f %s" % (d["samples"], d["window_s"], d["cpu"], d["percentile"]) if d else "")')"
+read -r sd_n sd_w sd_cpu sd_p <<<"$sd"
+if [[ -n "$sd" ]] && ((sd_n >= 1)) && [[ "$sd_p" == 0.95 ]] && ctl status | grep -q "standby judged on demand at the 95th percentile"; then
+        ok "status: standby judged on the 95th percentile of $sd_n pass(es) over $sd_w s ($sd_cpu cores)"
+else
+        fail "status does not name DPM's standby statistic ('$sd')"
+fi
 ctl status
 
 section "raising load: two burning guests"
