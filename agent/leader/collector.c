@@ -12,7 +12,6 @@
 typedef struct Smooth {
         bool have;
         double ewma;
-        double last;  /* the newest value */
         double *ring; /* owned; window entries */
         unsigned pos, n;
 } Smooth;
@@ -41,7 +40,6 @@ struct Collector {
 static void smooth_add(Smooth *s, double v, double alpha, unsigned window) {
         s->ewma = s->have ? alpha * v + (1.0 - alpha) * s->ewma : v;
         s->have = true;
-        s->last = v;
         if (window > 0 && s->ring) {
                 s->ring[s->pos] = v;
                 s->pos = (s->pos + 1) % window;
@@ -324,8 +322,6 @@ int collector_feed(Collector *c, const char *host, const HvHostStats *s) {
                         .vcpus = d->vcpus,
                         .memory_mib = (d->memory_kib + 1023) / 1024,
                         .cpu_demand = smooth_value(&v->cpu),
-                        .cpu_now = v->cpu.last,
-                        .have_cpu_now = v->cpu.have,
                         .memory_demand_mib = (uint64_t) smooth_value(&v->mem),
                         .migrating = d->migrating,
                 };

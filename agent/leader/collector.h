@@ -28,9 +28,6 @@ typedef struct VmReport {
         unsigned vcpus;
         uint64_t memory_mib;        /* configured */
         double cpu_demand;          /* cores, smoothed; 0 until two samples exist */
-        double cpu_now;             /* cores, the newest rate (DPM's standby statistic) */
-        bool have_cpu_now;          /* false: not measured here (a cluster report of another
-                                       host carries only cpu_demand) */
         uint64_t memory_demand_mib; /* smoothed */
         bool migrating;
         char *migrating_to; /* owned; cluster mode: the target of the source's migration job, NULL = unknown

@@ -562,16 +562,14 @@ static bool dpm_held(uint64_t since, uint64_t delay_s, uint64_t now) {
         return since == 0 || now < since || now - since < delay_s * USEC_PER_SEC;
 }
 
-void leader_demand_now(const LeaderInput *in, const Problem *p, double *ret_cpu, double *ret_memory_mib) {
+void leader_demand_now(const Problem *p, double *ret_cpu, double *ret_memory_mib) {
         double cpu = 0, mem = 0;
-        assert(in && p && ret_cpu && ret_memory_mib);
+        assert(p && ret_cpu && ret_memory_mib);
         for (size_t i = 0; i < p->n_vms; i++) {
                 const SolverVm *v = &p->vms[i];
                 if (v->host < 0)
                         continue;
-                const HostReport *r = (size_t) v->host < in->n_hosts ? in->hosts[v->host].report : NULL;
-                const VmReport *vr = r ? report_find_vm(r, v->name) : NULL;
-                cpu += vr && vr->have_cpu_now ? vr->cpu_now : v->cpu_demand;
+                cpu += v->cpu_demand;
                 mem += (double) v->memory_demand_mib;
         }
         *ret_cpu = cpu;

@@ -630,7 +630,7 @@ build_problem(LeaderPass *lp, LeaderNow now, const char *force_maintenance, bool
                 return k;
         if (sample) {
                 double cpu, mem;
-                leader_demand_now(&in, *ret, &cpu, &mem);
+                leader_demand_now(*ret, &cpu, &mem);
                 leader_dpm_sample(&lp->dpm, now.mono_usec, cpu, mem);
         }
         leader_dpm_hold(&lp->dpm, lp->policy, now.mono_usec, *ret);
