@@ -27,11 +27,18 @@ static Load total_demand(const Model *m, const Assignment *a) {
         return d;
 }
 
+/* Capacity DPM can count on: powered hosts that report. A frozen host (stale reports, its
+ * power-on failed) may be dead: its VMs' demand still counts, its capacity does not, so DPM
+ * neither puts another host in standby on the strength of it nor holds back a power-on. */
+static bool capacity_counts(const Model *m, size_t h) {
+        return m->counted[h] && m->source_ok[h];
+}
+
 static Load counted_capacity(const Model *m, size_t *ret_n) {
         Load c = {};
         size_t n = 0;
         for (size_t h = 0; h < m->n_hosts; h++)
-                if (m->counted[h]) {
+                if (capacity_counts(m, h)) {
                         c.cpu += m->cpu_cap[h];
                         c.mem += m->mem_cap[h];
                         n++;
@@ -103,7 +110,7 @@ static bool rest_carries(const Model *m, size_t c, Load demand, double *scratch_
         size_t n = 0;
 
         for (size_t h = 0; h < m->n_hosts; h++) {
-                if (!m->counted[h] || h == c)
+                if (!capacity_counts(m, h) || h == c)
                         continue;
                 rest.cpu += m->cpu_cap[h];
                 rest.mem += m->mem_cap[h];

@@ -481,6 +481,40 @@ static void test_standby_statistic(void **state) {
         plan_free(plan);
 }
 
+/* A frozen host (stale reports) may be dead: DPM does not count its capacity, neither to put
+ * another host in standby nor against a power-on. */
+static void test_frozen_capacity(void **state) {
+        /* 3 hosts on, 1 in standby; 40 of 96 cores busy: 42 %, just under the band (45 %). */
+        static const char *const yaml =
+                "hosts:\n"
+                "  - {name: h01, cpus: 32, memory_mib: 131072}\n"
+                "  - {name: h02, cpus: 32, memory_mib: 131072}\n"
+                "  - {name: h03, cpus: 32, memory_mib: 131072}\n"
+                "  - {name: h04, cpus: 32, memory_mib: 131072, state: standby}\n"
+                "vms:\n"
+                "  - {name: vm01, host: h01, vcpus: 16, memory_mib: 8192, cpu_demand: 14}\n"
+                "  - {name: vm02, host: h02, vcpus: 16, memory_mib: 8192, cpu_demand: 13}\n"
+                "  - {name: vm03, host: h03, vcpus: 16, memory_mib: 8192, cpu_demand: 13}\n"
+                "policy:\n"
+                "  dpm: {enabled: true, headroom_hosts: 0, target_utilization: {low: 45%, high: 60%}}\n";
+        _cleanup_(tp_problem_freep) Problem *p = tp_parse(yaml);
+
+        Plan *plan = plan_of(p);
+        assert_true(plan->dpm_wants_standby);
+        assert_int_equal(n_power(plan, POWER_ON), 0);
+        plan_free(plan);
+
+        /* h03 stops reporting: 2 hosts' capacity (64 cores) for 40 cores is 63 %, above the
+         * band: no standby, and h04 is powered on. */
+        p->hosts[tp_host(p, "h03")].frozen = true;
+        plan = plan_of(p);
+        assert_false(plan->dpm_wants_standby);
+        assert_int_equal(n_power(plan, POWER_STANDBY), 0);
+        assert_true(plan->dpm_wants_power_on);
+        assert_int_equal(n_power(plan, POWER_ON), 1);
+        plan_free(plan);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_power_on_held),
@@ -495,6 +529,7 @@ int main(void) {
                 cmocka_unit_test(test_local_overload),
                 cmocka_unit_test(test_overload_power_on),
                 cmocka_unit_test(test_standby_statistic),
+                cmocka_unit_test(test_frozen_capacity),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
