@@ -217,6 +217,9 @@ int plan_to_json(const Problem *p, const Plan *plan, char **ret) {
                         return r;
         }
 
+        if (plan->n_need_in_flight > 0 &&
+            (r = json_add(root, "need_in_flight", json_object_new_uint64(plan->n_need_in_flight))) < 0)
+                return r;
         arr = json_object_new_array();
         if ((r = json_add(root, "unplaceable", arr)) < 0)
                 return r;
@@ -406,6 +409,10 @@ int plan_to_text(const Problem *p, const Plan *plan, char **ret) {
                 }
         }
 
+        if (plan->n_need_in_flight > 0)
+                buf_printf(
+                        &b, "\nin flight: %zu VM(s) that must move are being migrated already\n",
+                        plan->n_need_in_flight);
         if (plan->n_unplaceable > 0) {
                 buf_printf(&b, "\nunplaceable (%zu):\n", plan->n_unplaceable);
                 for (size_t i = 0; i < plan->n_unplaceable; i++)

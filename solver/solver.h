@@ -174,6 +174,9 @@ typedef struct Plan {
         size_t n_power;
         PlanUnplaceable *unplaceable; /* owned array */
         size_t n_unplaceable;
+        /* VMs that must move (their host is being emptied, or they break a hard rule) and are
+         * being migrated already: neither moved again nor unplaceable; they stay this pass. */
+        size_t n_need_in_flight;
         /* DPM (enabled): total demand was below the band with more hosts on than needed
          * (wants standby) or above it (wants power-on) — whether or not the plan acts on it;
          * *_held: it did not act because the Problem held that direction. */

@@ -515,6 +515,31 @@ static void test_frozen_capacity(void **state) {
         plan_free(plan);
 }
 
+/* Issue 15, item 4: a VM that must leave (its host is in maintenance) and is being migrated
+ * already is neither moved again nor unplaceable, and does not make the plan partial. */
+static void test_in_flight_not_unplaceable(void **state) {
+        static const char *const yaml =
+                "hosts:\n"
+                "  - {name: h01, cpus: 16, memory_mib: 65536, state: maintenance}\n"
+                "  - {name: h02, cpus: 16, memory_mib: 65536}\n"
+                "vms:\n"
+                "  - {name: vm01, host: h01, vcpus: 2, memory_mib: 4096, cpu_demand: 1, migrating: true}\n"
+                "  - {name: vm02, host: h01, vcpus: 2, memory_mib: 4096, cpu_demand: 1}\n";
+        _cleanup_(tp_problem_freep) Problem *p = tp_parse(yaml);
+        Plan *plan = plan_of(p);
+        assert_int_equal(plan->n_unplaceable, 0);
+        assert_int_equal(plan->n_need_in_flight, 1);
+        assert_int_equal(plan->n_moves, 1);
+        assert_int_equal(plan->moves[0].vm, tp_vm(p, "vm02"));
+        assert_int_not_equal(plan->status, PLAN_PARTIAL);
+        char *text = NULL;
+        assert_int_equal(plan_to_text(p, plan, &text), 0);
+        assert_non_null(strstr(text, "in flight: 1 VM(s) that must move are being migrated already"));
+        assert_null(strstr(text, "unplaceable"));
+        free(text);
+        plan_free(plan);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_power_on_held),
@@ -530,6 +555,7 @@ int main(void) {
                 cmocka_unit_test(test_overload_power_on),
                 cmocka_unit_test(test_standby_statistic),
                 cmocka_unit_test(test_frozen_capacity),
+                cmocka_unit_test(test_in_flight_not_unplaceable),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
