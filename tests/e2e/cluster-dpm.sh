@@ -45,12 +45,11 @@ dpm:
   power_off: \"$cmd power-off {host}\"
   power_on: \"$cmd power-on {host}\""
 for h in "${HOSTS[@]}"; do cl_start "$h" || exit 1; done
-wait_until 30 "agreement" cl_agree h1 h2 h3 && ok "all three agree: $(cl_agree h1 h2 h3)" || {
+cl_await 30 h1 h2 h3 && ok "all three agree: $AGREED" || {
         fail "no agreement"
         exit 1
 }
-leader="$(cl_agree h1 h2 h3)"
-leader="${leader%/*}"
+leader="${AGREED%/*}"
 
 mode_of() { cl_status_field "$1" "[x['state'] for x in s['hosts'] if x['name']=='$2'][0]"; }
 standby_host() {
@@ -132,7 +131,7 @@ section "every other drsd restarted: the standby host is remembered"
 # the modes its peers announced (hosts.json), or DPM could never power that host on again.
 for h in "${up[@]}"; do cl_stop "$h"; done
 for h in "${up[@]}"; do cl_start "$h" || exit 1; done
-wait_until 60 "agreement" cl_agree "${up[@]}" && ok "${up[*]} restarted and agree: $(cl_agree "${up[@]}")" ||
+cl_await 60 "${up[@]}" && ok "${up[*]} restarted and agree: $AGREED" ||
         fail "no agreement after the restart"
 all_standby() {
         local h

@@ -35,8 +35,8 @@ automation:
 section "one drsd per host, in its namespace"
 for h in "${HOSTS[@]}"; do cl_start "$h" || exit 1; done
 ok "3 drsds started (PIDs ${CL_PID[h1]} ${CL_PID[h2]} ${CL_PID[h3]})"
-if wait_until 30 "agreement" cl_agree h1 h2 h3; then
-        a="$(cl_agree h1 h2 h3)"
+if cl_await 30 h1 h2 h3; then
+        a="$AGREED"
         ok "all three agree: leader/term $a (after ${WAITED} s)"
 else
         fail "no agreement within 30 s: $(for h in "${HOSTS[@]}"; do printf '%s→%s/%s ' "$h" "$(cl_leader "$h")" "$(cl_term "$h")"; done)"
@@ -51,8 +51,8 @@ others=()
 for h in "${HOSTS[@]}"; do [[ "$h" != "$leader" ]] && others+=("$h"); done
 t0="$(now_ms)"
 cl_stop "$leader" KILL
-if wait_until 20 "new leader" cl_agree "${others[@]}"; then
-        b="$(cl_agree "${others[@]}")"
+if cl_await 20 "${others[@]}"; then
+        b="$AGREED"
         dt=$(($(now_ms) - t0))
         new="${b%/*}"
         term2="${b#*/}"
@@ -68,8 +68,8 @@ fi
 
 section "the killed drsd comes back: leadership stays with $new"
 cl_start "$leader" || exit 1
-if wait_until 20 "agreement" cl_agree h1 h2 h3; then
-        c="$(cl_agree h1 h2 h3)"
+if cl_await 20 h1 h2 h3; then
+        c="$AGREED"
         [[ "${c%/*}" == "$new" ]] && ok "all three agree on $c (no move back to $leader)" || fail "leadership moved: $c"
 else
         fail "no agreement after the restart"
@@ -121,7 +121,7 @@ done
 section "restart every drsd: the maintenance state survives"
 for h in "${HOSTS[@]}"; do cl_stop "$h"; done
 for h in "${HOSTS[@]}"; do cl_start "$h" || exit 1; done
-wait_until 30 "agreement" cl_agree h1 h2 h3 && ok "agreement again: $(cl_agree h1 h2 h3)" || fail "no agreement after restarting all"
+cl_await 30 h1 h2 h3 && ok "agreement again: $AGREED" || fail "no agreement after restarting all"
 sleep $((INTERVAL_S * 2))
 for h in "${HOSTS[@]}"; do
         st="$(cl_status_field "$h" "[x['state'] for x in s['hosts'] if x['name']=='h1'][0]")"

@@ -30,8 +30,8 @@ policy() { # LEVEL
 }
 cl_write_configs "$(policy manual)"
 for h in "${HOSTS[@]}"; do cl_start "$h" || exit 1; done
-if wait_until 30 "agreement" cl_agree h1 h2 h3; then
-        a="$(cl_agree h1 h2 h3)"
+if cl_await 30 h1 h2 h3; then
+        a="$AGREED"
         ok "all three agree: $a"
 else
         fail "no agreement within 30 s"
@@ -85,8 +85,8 @@ PY
 section "heal $cut: it rejoins, leadership stays"
 lead="$(cl_agree "${rest[@]}")"
 "$TB" heal "$cut" >/dev/null || fail "testbed heal $cut"
-if wait_until 40 "all agree" cl_agree h1 h2 h3; then
-        c="$(cl_agree h1 h2 h3)"
+if cl_await 40 h1 h2 h3; then
+        c="$AGREED"
         [[ "${c%/*}" == "${lead%/*}" ]] && ok "all three agree on $c (the majority's leader ${lead%/*} kept)" || fail "leadership moved: $lead → $c"
 else
         fail "no agreement within 40 s of the heal"

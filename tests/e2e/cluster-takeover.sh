@@ -25,8 +25,8 @@ cl_write_configs "balance:
 automation:
   level: full"
 for h in "${HOSTS[@]}"; do cl_start "$h" || exit 1; done
-if wait_until 30 "agreement" cl_agree h1 h2 h3; then
-        a="$(cl_agree h1 h2 h3)"
+if cl_await 30 h1 h2 h3; then
+        a="$AGREED"
         ok "all three agree: $a"
 else
         fail "no agreement within 30 s"

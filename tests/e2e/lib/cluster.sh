@@ -111,6 +111,24 @@ cl_status_field() {
 cl_leader() { cl_status_field "$1" "c.get('leader_host','') if c.get('leader') else ''"; }
 cl_term() { cl_status_field "$1" "c.get('term',0)"; }
 
+# cl_await SECONDS HOST…: waits (bounded, a check a second) until cl_agree holds; AGREED is the
+# leader/term of that very check (asking again afterwards can fail on a loaded machine: a status
+# call timing out left a test with no leader to ask).
+cl_await() {
+        local limit="$1" t
+        shift
+        for ((t = 0; t < limit; t++)); do
+                if AGREED="$(cl_agree "$@")"; then
+                        WAITED=$t
+                        return 0
+                fi
+                sleep 1
+        done
+        AGREED=""
+        WAITED=$limit
+        return 1
+}
+
 # cl_agree HOST…: every given host's drsd names the same leader (non-empty) and term; prints it.
 cl_agree() {
         local h l t first=""
