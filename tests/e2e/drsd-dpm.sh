@@ -110,15 +110,26 @@ for h in "${HOSTS[@]}"; do [[ "$h" != "$off" ]] && up+=("$h"); done
 # pair there is clearly the best move (with one burner per host no move would gain much — a CI
 # run once waited 90 s for a move whose gain was below min_gain).
 t1="$(now_ms)" # before the first burner: demand cannot be above the band earlier
+log1="$(wc -l <"$WORK/drsd.log")"
 start_guest b1 "${up[0]}" 128 burn || exit 1
 start_guest b3 "${up[0]}" 128 burn || exit 1
 start_guest b2 "${up[1]}" 128 burn || exit 1
 ok "b1 and b3 on ${up[0]}, b2 on ${up[1]}"
-held() { ctl status --json | grep -q "DPM power-on held"; }
-if wait_until 40 "held" held; then
-        ok "drsctl status says the power-on is held (dpm.power_on_delay) $((($(now_ms) - t1) / 1000)) s after the load rose"
+# The hold lasts dpm.power_on_delay (20 s) from the first pass that sees the demand: status may
+# show it only briefly on a loaded machine (CI: the guests boot slowly), so the journal line
+# drsd writes when the hold starts counts too; wait on it, bounded, not on a fixed time.
+held_status=0
+held() {
+        if ctl status --json | grep -q "DPM power-on held"; then
+                held_status=1
+                return 0
+        fi
+        tail -n +"$((log1 + 1))" "$WORK/drsd.log" | grep -q "DPM: demand above the band; a power-on waits"
+}
+if wait_until 120 "held" held; then
+        ok "the power-on was held (dpm.power_on_delay; seen in $( ((held_status)) && echo "drsctl status" || echo "drsd's log")) $((($(now_ms) - t1) / 1000)) s after the load rose"
 else
-        fail "drsctl status never said the power-on was held"
+        fail "neither drsctl status nor drsd's log said the power-on was held"
 fi
 host_up() { ctl hosts --json | python3 -c '
 import json, sys
@@ -177,10 +188,10 @@ dpm:
 ctl reload >/dev/null || fail "drsctl reload"
 t2="$(now_ms)"
 off_runs_vms() { (($(count_on "$off") > 0)); }
-if wait_until 90 "a VM on $off" off_runs_vms; then
+if wait_until 180 "a VM on $off" off_runs_vms; then
         ok "$off runs $(count_on "$off") VM(s) $((($(now_ms) - t2) / 1000)) s after balancing was switched on: $(running_on "$off" | tr '\n' ' ')"
 else
-        fail "$off received no VM within 90 s"
+        fail "$off received no VM within 180 s"
 fi
 ctl status
 
