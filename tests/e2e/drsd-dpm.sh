@@ -127,7 +127,9 @@ held() {
         tail -n +"$((log1 + 1))" "$WORK/drsd.log" | grep -q "DPM: demand above the band; a power-on waits"
 }
 if wait_until 120 "held" held; then
-        ok "the power-on was held (dpm.power_on_delay; seen in $( ((held_status)) && echo "drsctl status" || echo "drsd's log")) $((($(now_ms) - t1) / 1000)) s after the load rose"
+        seen="drsd's log"
+        ((held_status)) && seen="drsctl status"
+        ok "the power-on was held (dpm.power_on_delay; seen in $seen) $((($(now_ms) - t1) / 1000)) s after the load rose"
 else
         fail "neither drsctl status nor drsd's log said the power-on was held"
 fi
