@@ -421,6 +421,10 @@ static int power_command(void *u, const char *host, PowerAction action) {
         bool measured = false;
         double w = action == POWER_ON ? (hc->power.known ? power_model_watts(&hc->power, 0) : -1)
                                       : manager_host_watts(m, host, &measured);
+        /* The host is in standby already when its command runs (the meter then says 0 W): it
+         * is empty, so what it drew is its idle draw. */
+        if (action == POWER_STANDBY && w <= 0 && hc->power.known)
+                w = power_model_watts(&hc->power, 0);
         char drawn[64] = "";
         if (w > 0)
                 (void) snprintf(
