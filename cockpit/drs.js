@@ -28,7 +28,7 @@ function h(tag, attrs, ...children) {
         else
             e.setAttribute(k, v === true ? "" : String(v));
     }
-    for (const c of children.flat())
+    for (const c of children.flat(Infinity))
         if (c !== null && c !== undefined && c !== false)
             e.append(c instanceof Node ? c : String(c));
     return e;
@@ -36,8 +36,11 @@ function h(tag, attrs, ...children) {
 
 // Replaces el's children, skipping null/false (replaceChildren would print "null").
 function fill(el, ...children) {
-    el.replaceChildren(...children.flat().filter(c => c !== null && c !== undefined && c !== false));
+    el.replaceChildren(...children.flat(Infinity).filter(c => c !== null && c !== undefined && c !== false));
 }
+
+// "power_off" → "Power-off", "standby" → "Standby".
+const powerLabel = a => (a.charAt(0).toUpperCase() + a.slice(1)).replace("_", "-");
 
 const pct = u => `${Math.round((u || 0) * 100)} %`;
 const num = (v, d = 4) => (v === undefined || v === null ? "–" : Number(v).toFixed(d));
@@ -157,7 +160,7 @@ function hostActions(host) {
 function renderHosts(st) {
     const rows = (st.hosts || []).map(host => {
         const flags = [host.stale && host.state === "up" ? "stale" : null, host.draining ? "draining" : null,
-            host.power_action ? `power ${host.power_action} in progress` : null].filter(Boolean);
+            host.power_action ? `${powerLabel(host.power_action)} in progress` : null].filter(Boolean);
         return h("div", { class: "host", dataset: { host: host.name, state: host.state } },
                  h("div", { class: "host-head" },
                    h("span", { class: "host-name" }, host.name),
@@ -238,7 +241,7 @@ function renderPlan(st) {
                    `CPU imbalance ${num(b.cpu_imbalance)} → ${num(a.cpu_imbalance)}, memory ${num(b.memory_imbalance)} → ` +
                    `${num(a.memory_imbalance)}` + (p.plan_running ? " (a plan is running: a new one starts when it ends)" : "")),
                  movesTable(plan.moves, false),
-                 (plan.power || []).map(pw => h("p", {}, `Power: ${pw.action} ${pw.host} (wave ${pw.wave})`)),
+                 (plan.power || []).map(pw => h("p", {}, `${powerLabel(pw.action)}: ${pw.host} (wave ${pw.wave})`)),
                  (plan.unplaceable || []).map(u => h("p", { class: "blocker" }, `'${u.vm}' fits nowhere: ${u.why}`)),
                  (plan.dpm_held || []).map(d => h("p", { class: "muted" }, `DPM ${d.replace("_", " ")} held back (waiting for sustained demand)`)));
     }
@@ -257,7 +260,7 @@ function renderFlight(st) {
                    `Migrating '${m.vm}' ${m.from} → ${m.to} (${m.reason})` + (started.has(m.vm) ? `, started ${ago(started.get(m.vm))}` : "")));
     for (const host of st.hosts || []) {
         if (host.power_action)
-            out.push(h("p", { class: "flight power" }, h("span", { class: "spinner" }), `Power ${host.power_action}: ${host.name}`));
+            out.push(h("p", { class: "flight power" }, h("span", { class: "spinner" }), `${powerLabel(host.power_action)}: ${host.name}`));
         if (host.state === "entering-maintenance")
             out.push(h("p", { class: "flight maintenance" }, h("span", { class: "spinner" }),
                        `Evacuating ${host.name}: ${host.vms ?? 0} VM(s) left` + ((host.blockers || []).length ? `, ${host.blockers.length} cannot leave` : "")));
