@@ -250,7 +250,7 @@ if [[ -n "$cdeb" ]]; then
                 if grep -qx "$p" "$tmp/cfiles" && [[ -s "$inst$p" ]]; then ok "$p"; else bad "cockpit-drs lacks $p"; fi
         done
         # Exactly the page, its copyright and changelog: nothing of drs itself.
-        extra="$(grep -v -e '^/usr/share/cockpit' -e '^/usr/share/doc/cockpit-drs' -e '^/\.$' -e '^/usr$' -e '^/usr/share$' \
+        extra="$(grep -v -e '^/usr/share/cockpit' -e '^/usr/share/doc' -e '^/\.$' -e '^/usr$' -e '^/usr/share$' \
                 "$tmp/cfiles" || true)"
         [[ -z "$extra" ]] && ok "cockpit-drs holds only the page and its docs" || bad "cockpit-drs also holds: $extra"
         if grep -q '^/usr/share/cockpit' "$tmp/files"; then bad "drs holds Cockpit files"; else ok "drs holds no Cockpit file"; fi
