@@ -130,8 +130,9 @@ def admin_scenario(b, args, uris):
         fail(f"plan: {e}")
     check(b.js("return document.getElementById('rollout-card') !== null"), "the rolling-maintenance card is there")
     shot(b, args, "cockpit-1280x800.png")
-    full = min(2400, b.js("return document.documentElement.scrollHeight"))
-    shot(b, args, "cockpit-full-1280.png", 1280, full)
+    b.resize(1280, 2400)  # the whole page (WebDriver screenshots are of the viewport)
+    time.sleep(1)
+    shot(b, args, "cockpit-full-1280.png", 1280, min(2400, b.js("return document.documentElement.scrollHeight") + 90))
     shot(b, args, "cockpit-narrow-420x900.png", 420, 900)
     b.resize(1280, 800)
 
