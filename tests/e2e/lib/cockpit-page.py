@@ -82,6 +82,15 @@ def shot(b, args, name, width=None, height=None):
     check(n > 1000, f"screenshot {path} ({n} bytes)")
 
 
+def full_page(b, args, name):
+    """The whole page at 1280 wide (WebDriver screenshots are of the viewport), then back to 1280×800."""
+    b.resize(1280, 2400)
+    time.sleep(0.5)
+    height = b.js("return Math.ceil(document.querySelector('main').getBoundingClientRect().bottom)")
+    shot(b, args, name, 1280, min(2400, height + 90))  # + the window's frame in headless chromium
+    b.resize(1280, 800)
+
+
 def admin_scenario(b, args, uris):
     section("admin: the cluster")
     t0 = time.monotonic()
@@ -130,9 +139,7 @@ def admin_scenario(b, args, uris):
         fail(f"plan: {e}")
     check(b.js("return document.getElementById('rollout-card') !== null"), "the rolling-maintenance card is there")
     shot(b, args, "cockpit-1280x800.png")
-    b.resize(1280, 2400)  # the whole page (WebDriver screenshots are of the viewport)
-    time.sleep(1)
-    shot(b, args, "cockpit-full-1280.png", 1280, min(2400, b.js("return document.documentElement.scrollHeight") + 90))
+    full_page(b, args, "cockpit-full-1280.png")
     shot(b, args, "cockpit-narrow-420x900.png", 420, 900)
     b.resize(1280, 800)
 
@@ -172,8 +179,9 @@ def admin_scenario(b, args, uris):
     t0 = time.monotonic()
     seen_flight = False
     while time.monotonic() - t0 < 240:
-        if b.js("return !!document.querySelector('#flight .flight.migration')"):
+        if not seen_flight and b.js("return !!document.querySelector('#flight .flight.migration')"):
             seen_flight = True
+            full_page(b, args, "cockpit-evacuating-1280.png")
         if not running_on(uris["h1"]):
             break
         time.sleep(1)
