@@ -249,8 +249,8 @@ if [[ -n "$cdeb" ]]; then
                 p="/usr/share/cockpit/drs/$f"
                 if grep -qx "$p" "$tmp/cfiles" && [[ -s "$inst$p" ]]; then ok "$p"; else bad "cockpit-drs lacks $p"; fi
         done
-        # Exactly the page, its copyright and changelog: nothing of drs itself.
-        extra="$(grep -v -e '^/usr/share/cockpit' -e '^/usr/share/doc' -e '^/\.$' -e '^/usr$' -e '^/usr/share$' \
+        # Exactly the page, its copyright, changelog and lintian override: nothing of drs itself.
+        extra="$(grep -v -e '^/usr/share/cockpit' -e '^/usr/share/doc' -e '^/usr/share/lintian' -e '^/\.$' -e '^/usr$' -e '^/usr/share$' \
                 "$tmp/cfiles" || true)"
         [[ -z "$extra" ]] && ok "cockpit-drs holds only the page and its docs" || bad "cockpit-drs also holds: $extra"
         if grep -q '^/usr/share/cockpit' "$tmp/files"; then bad "drs holds Cockpit files"; else ok "drs holds no Cockpit file"; fi
