@@ -242,7 +242,7 @@ function renderPlan(st) {
                    `${num(a.memory_imbalance)}` + (p.plan_running ? " (a plan is running: a new one starts when it ends)" : "")),
                  movesTable(plan.moves, false),
                  (plan.power || []).map(pw => h("p", {}, `${powerLabel(pw.action)}: ${pw.host} (wave ${pw.wave})`)),
-                 (plan.unplaceable || []).map(u => h("p", { class: "blocker" }, `'${u.vm}' fits nowhere: ${u.why}`)),
+                 (plan.unplaceable || []).map(u => h("p", { class: "blocker" }, `'${u.vm}' cannot move: ${u.why}`)),
                  (plan.dpm_held || []).map(d => h("p", { class: "muted" }, `DPM ${d.replace("_", " ")} held back (waiting for sustained demand)`)));
     }
     fill($("plan"), out);

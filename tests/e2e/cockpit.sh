@@ -10,7 +10,9 @@
 # shows the plan (automation manual, a keep-apart rule that h1 breaks); evacuates h1 (dry run,
 # confirm, apply the recommended moves) — h1 empty as libvirt says, the page shows it in
 # maintenance — and takes it out of maintenance. drsview's page is read only and says why, and
-# drsctl run as drsview is refused. Screenshots (1280×800, 420×900, dialog, read-only) go to
+# drsctl run as drsview is refused. A third cockpit-ws whose drsctl is a fake with canned
+# cluster-mode answers (tests/e2e/lib/fake-drsctl.py) checks what the testbed cannot show at once:
+# leader/term/quorum, power actions, power-on-failed, blockers. Screenshots (1280×800, 420×900, dialog, read-only) go to
 # BUILD/e2e-artifacts/cockpit/.
 set -uo pipefail
 SUITE=cockpit
@@ -146,6 +148,22 @@ start_ws $OP_UID "$op_port" || exit 1
 view_port="$(free_port)"
 start_ws $VIEW_UID "$view_port" || exit 1
 ok "cockpit-ws: drsop on :$op_port, drsview on :$view_port (PIDs ${WS_PIDS[*]})"
+# A third, whose drsctl is tests/e2e/lib/fake-drsctl.py: canned cluster-mode answers.
+fake_port="$(free_port)"
+mkdir -p "$WORK/fake/bin"
+install -m 0755 "$ROOT/tests/e2e/lib/fake-drsctl.py" "$WORK/fake/bin/drsctl"
+: >"$WORK/fake/calls"
+chmod 0666 "$WORK/fake/calls"
+(exec env -i HOME="$WORK/fake" PATH="$WORK/fake/bin:/usr/bin:/bin" FAKE_DRSCTL_LOG="$WORK/fake/calls" \
+        XDG_DATA_DIRS="$WORK/share:/usr/share" LANG=C.UTF-8 \
+        "$WS" --port "$fake_port" --address 127.0.0.1 --local-session=cockpit-bridge \
+        >>"$WORK/cockpit-ws-fake.log" 2>&1) &
+WS_PIDS+=($!)
+for ((k = 0; k < 100; k++)); do
+        curl -fsS -o /dev/null "http://127.0.0.1:$fake_port/cockpit/@localhost/drs/manifest.json" 2>/dev/null && break
+        sleep 0.1
+done
+ok "cockpit-ws with the fake drsctl on :$fake_port (PID ${WS_PIDS[-1]})"
 
 section "drsctl as drsview: refused"
 rc=0
@@ -166,7 +184,7 @@ uris=()
 for h in "${HOSTS[@]}"; do uris+=(--uri "$h=$("$TB" uri "$h")"); done
 python3 "$ROOT/tests/e2e/lib/cockpit-page.py" --admin "http://127.0.0.1:$op_port$page" \
         --viewer "http://127.0.0.1:$view_port$page" --artifacts "$ARTIFACTS" "${uris[@]}" \
-        --ctl "$DRSCTL --socket $WORK/drsd.sock" | tee "$WORK/page.log"
+        --ctl "$DRSCTL --socket $WORK/drsd.sock" --fake "http://127.0.0.1:$fake_port$page" --fake-log "$WORK/fake/calls" | tee "$WORK/page.log"
 passed=$((passed + $(grep -c '^ok ' "$WORK/page.log")))
 failed=$((failed + $(grep -c '^FAIL ' "$WORK/page.log")))
 if ((failed > 0)); then

@@ -225,6 +225,57 @@ def viewer_scenario(b, args):
     shot(b, args, "cockpit-read-only.png")
 
 
+def fake_scenario(b, args):
+    """The page against fake-drsctl.py's canned cluster-mode answers: what the testbed cannot show."""
+    section("cluster mode, power, blockers (canned drsctl answers)")
+    b.go(args.fake)
+    try:
+        b.wait("return document.body.dataset.access === 'admin' && document.querySelectorAll('.host').length === 4",
+               60, "4 hosts")
+    except WebDriverError as e:
+        fail(f"fake cluster: {e}")
+        return
+    line = b.js("return document.getElementById('cluster-line').innerText")
+    check("quorate" in line and "leader h1 (node 1), term 42" in line and "votes 3 of 4" in line,
+          "cluster mode: leader, term and quorum are shown", line)
+    hosts = {h["name"]: h for h in b.js(HOSTS_JS)}
+    check(sorted(hosts["h3"]["actions"]) == ["exit-maintenance", "power-clear"],
+          "power-on-failed h3 offers exit maintenance and clear power-on-failed", hosts["h3"]["actions"])
+    check(hosts["h2"]["actions"] == ["exit-maintenance"], "entering-maintenance h2 offers exit maintenance only")
+    text = b.js("return document.body.innerText")
+    for what, want in [("watts", "312 W (measured)"), ("a blocker", "'big' cannot leave: memory"),
+                       ("the running plan's progress", "2/4"), ("a migration in flight", "Migrating 'db1' h2 → h4"),
+                       ("a power action in flight", "Standby: h4"), ("an evacuation in flight", "Evacuating h2: 1 VM(s) left, 1 cannot leave"),
+                       ("the plan's power action", "Standby: h4 (wave 2)"), ("an unplaceable VM", "'big' cannot move: memory"),
+                       ("a held DPM direction", "DPM power on held back"), ("a rule's reason", "rule (db-apart)")]:
+        check(want in text, f"shows {what}: {want}")
+    check(b.js("return document.querySelectorAll('#imbalance svg path.line').length") == 2 and
+          b.js("return (document.querySelector('#imbalance path.cpu').getAttribute('d').match(/M/g) || []).length") == 2,
+          "the chart draws CPU and memory, broken at the gap in the samples")
+    check("[object" not in text and "undefined" not in text and "NaN" not in text, "no [object …], undefined or NaN on the page")
+
+    b.click(".host[data-host='h1'] button[data-action=evacuate]")
+    try:
+        b.wait("return document.getElementById('evacuate-dialog').dataset.phase === 'confirm'", 30, "the dry run")
+        body = b.js("return document.getElementById('evacuate-body').innerText")
+        label = b.js("return document.getElementById('evacuate-confirm').textContent")
+        check("'huge' cannot leave: memory" in body, "the dry run shows the blocker and why", body)
+        check(label == "Evacuate h1 anyway", "with a blocker the button says 'anyway'", label)
+        b.click("#evacuate-cancel")
+    except WebDriverError as e:
+        fail(f"fake dry run: {e}")
+    b.click(".host[data-host='h3'] button[data-action=power-clear]")
+    try:
+        b.wait("return document.getElementById('notice').textContent.startsWith('Done')", 30, "the notice")
+        with open(args.fake_log) as f:
+            calls = f.read().split("\n")
+        check("power-clear h3" in calls and not any(c.startswith("evacuate") for c in calls),
+              "Clear power-on-failed runs 'drsctl power-clear h3'; cancelling the dry run evacuates nothing", calls)
+    except (WebDriverError, OSError) as e:
+        fail(f"power-clear: {e}")
+    shot(b, args, "cockpit-cluster-mode-canned.png")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--admin", required=True)
@@ -232,6 +283,8 @@ def main():
     ap.add_argument("--artifacts", required=True)
     ap.add_argument("--uri", action="append", default=[])
     ap.add_argument("--ctl", required=True, help="drsctl --socket PATH (as root), to compare with the page")
+    ap.add_argument("--fake", help="the page in a cockpit-ws whose drsctl is fake-drsctl.py")
+    ap.add_argument("--fake-log", help="where fake-drsctl.py records the changing verbs")
     args = ap.parse_args()
     uris = dict(u.split("=", 1) for u in args.uri)
     os.makedirs(args.artifacts, exist_ok=True)
@@ -240,6 +293,8 @@ def main():
     try:
         admin_scenario(b, args, uris)
         viewer_scenario(b, args)
+        if args.fake:
+            fake_scenario(b, args)
         severe = [e["message"] for e in b.console() if e.get("level") == "SEVERE" and "favicon" not in e["message"]]
         check(not severe, "no errors in the browser console", severe[:5])
     except Exception as e:  # a crash of the scenario is a failure, not a traceback only

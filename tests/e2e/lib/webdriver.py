@@ -20,6 +20,7 @@ CHROMIUM_ARGS = [
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--disable-default-apps", "--disable-extensions", "--hide-scrollbars", "--lang=en-US",
+    "--disable-crash-reporter",
 ]
 
 
@@ -61,7 +62,11 @@ class Browser:
                                          f"--window-size={width},{height}"],
             },
         }}}
-        self.session = self._req("POST", "/session", caps)["sessionId"]
+        try:
+            self.session = self._req("POST", "/session", caps)["sessionId"]
+        except Exception:
+            self.close()
+            raise
 
     def _req(self, method, path, body=None, timeout=60):
         data = json.dumps(body).encode() if body is not None else None
