@@ -182,7 +182,7 @@ section "the page in chromium"
 page=/cockpit/@localhost/drs/index.html
 uris=()
 for h in "${HOSTS[@]}"; do uris+=(--uri "$h=$("$TB" uri "$h")"); done
-python3 "$ROOT/tests/e2e/lib/cockpit-page.py" --admin "http://127.0.0.1:$op_port$page" \
+python3 -B "$ROOT/tests/e2e/lib/cockpit-page.py" --admin "http://127.0.0.1:$op_port$page" \
         --viewer "http://127.0.0.1:$view_port$page" --artifacts "$ARTIFACTS" "${uris[@]}" \
         --ctl "$DRSCTL --socket $WORK/drsd.sock" --fake "http://127.0.0.1:$fake_port$page" --fake-log "$WORK/fake/calls" | tee "$WORK/page.log"
 passed=$((passed + $(grep -c '^ok ' "$WORK/page.log")))
