@@ -60,6 +60,7 @@ const state = {
     status: null, // drsctl status --json
     plan: null, // drsctl plan --json (what a pass would do now)
     history: [], // drsctl history --json events, the filter's window
+    vms: [], // drsctl vms --json
     ticks: 0,
     busy: false,
 };
@@ -132,12 +133,12 @@ function summary(st) {
 }
 
 function bar(label, u, reported) {
-    const fill = h("div", { class: `bar-fill ${u > 0.85 ? "hot" : u > 0.65 ? "warm" : ""}` });
-    fill.style.width = `${Math.min(100, Math.max(0, (u || 0) * 100))}%`;
+    const level = h("div", { class: `bar-fill ${u > 0.85 ? "hot" : u > 0.65 ? "warm" : ""}` });
+    level.style.width = `${Math.min(100, Math.max(0, (u || 0) * 100))}%`;
     return h("div", { class: "bar-row" },
              h("span", { class: "bar-label" }, label),
              h("div", { class: "bar", role: "meter", dataset: { util: reported ? String(u || 0) : "" }, "aria-label": label, "aria-valuemin": 0, "aria-valuemax": 100,
-                        "aria-valuenow": Math.round((u || 0) * 100) }, fill),
+                        "aria-valuenow": Math.round((u || 0) * 100) }, level),
              h("span", { class: "bar-value" }, reported ? pct(u) : "–"));
 }
 
@@ -148,13 +149,28 @@ function hostActions(host) {
                     "Evacuate…"));
     if (["entering-maintenance", "maintenance", "power-on-failed"].includes(s))
         btns.push(h("button", { class: "btn btn-secondary", dataset: { action: "exit-maintenance" },
-                                onclick: () => act(["exit-maintenance", host.name], `${host.name}: exit maintenance`) },
+                                onclick: () => act(["exit-maintenance", host.name], `take ${host.name} out of maintenance`) },
                     "Exit maintenance"));
     if (s === "power-on-failed")
         btns.push(h("button", { class: "btn btn-secondary", dataset: { action: "power-clear" },
-                                onclick: () => act(["power-clear", host.name], `${host.name}: clear power-on-failed`) },
+                                onclick: () => act(["power-clear", host.name], `clear power-on-failed on ${host.name}`) },
                     "Clear power-on-failed"));
     return h("div", { class: "host-actions" }, btns);
+}
+
+const MAX_CHIPS = 12;
+
+// The VMs on a host (drsctl vms: measured demand in the tooltip), the busiest first.
+function vmChips(hostName) {
+    const vms = state.vms.filter(v => v.host === hostName).sort((a, b) => b.cpu_demand - a.cpu_demand);
+    if (vms.length === 0)
+        return null;
+    const chips = vms.slice(0, MAX_CHIPS).map(v =>
+        h("span", { class: `chip${v.migrating ? " migrating" : ""}`, dataset: { vm: v.name },
+                    title: `${v.vcpus} vCPU, ${v.memory_mib} MiB; demand ${num(v.cpu_demand, 2)} cores, ` +
+                           `${v.memory_demand_mib} MiB${v.migrating ? "; migrating" : ""}` }, v.name));
+    return h("div", { class: "chips" }, chips,
+             vms.length > MAX_CHIPS ? h("span", { class: "muted" }, `+${vms.length - MAX_CHIPS} more`) : null);
 }
 
 function renderHosts(st) {
@@ -172,6 +188,7 @@ function renderHosts(st) {
                    h("span", { class: "vms" }, `${host.vms ?? 0} VM${host.vms === 1 ? "" : "s"}`),
                    host.reported ? h("span", {}, `${host.cpus} CPUs, ${Math.round(host.memory_mib / 1024 * 10) / 10} GiB`) : null,
                    host.watts !== undefined ? h("span", { class: "watts" }, `${Math.round(host.watts)} W (${host.watts_source})`) : null),
+                 vmChips(host.name),
                  host.stale && host.last_error ? h("p", { class: "error" }, host.last_error) : null,
                  (host.blockers || []).map(b => h("p", { class: "blocker" }, `'${b.vm}' cannot leave: ${b.why}`)),
                  hostActions(host));
@@ -324,7 +341,7 @@ async function refresh() {
         return;
     state.busy = true;
     try {
-        const r = await run(["status"]);
+        const [r, vms] = await Promise.all([run(["status"]), run(["vms"])]);
         if (!r.ok || !r.data) {
             await explain(r);
             return;
@@ -332,6 +349,7 @@ async function refresh() {
         if (state.ticks++ % SLOW_EVERY === 0)
             await loadSlow();
         state.status = r.data;
+        state.vms = vms.ok && vms.data ? vms.data.vms || [] : [];
         document.body.dataset.access = "admin";
         $("banner").hidden = true;
         $("content").hidden = false;

@@ -109,6 +109,12 @@ def admin_scenario(b, args, uris):
     h1 = next(h for h in hosts if h["name"] == "h1")
     n_h1 = len(running_on(uris["h1"]))
     check(h1["vms"].startswith(f"{n_h1} VM"), f"h1 shows the {n_h1} VMs libvirt runs there", h1["vms"])
+    try:
+        chips = b.wait("const c = [...document.querySelectorAll(`.host[data-host='h1'] .chip`)].map(e => e.dataset.vm);"
+                       "return c.length ? c : null", 20, "h1's VM names")
+        check(sorted(chips) == running_on(uris["h1"]), f"h1 names its VMs: {', '.join(sorted(chips))}")
+    except WebDriverError as e:
+        fail(f"h1's VM names: {e}")
     drsd = {x["name"]: x for x in json.loads(subprocess.run(args.ctl.split() + ["--json", "hosts"], capture_output=True,
                                                              text=True, timeout=60).stdout)["hosts"]}
     # The page refreshes every 5 s and drsd samples every 2 s: compare loosely.
@@ -249,6 +255,9 @@ def fake_scenario(b, args):
                        ("the plan's power action", "Standby: h4 (wave 2)"), ("an unplaceable VM", "'big' cannot move: memory"),
                        ("a held DPM direction", "DPM power on held back"), ("a rule's reason", "rule (db-apart)")]:
         check(want in text, f"shows {what}: {want}")
+    check(b.js("return document.querySelector(`.host[data-host='h4'] .chip.migrating[data-vm='db1']`) !== null"),
+          "h4 names db1 as migrating")
+    check(b.js("return document.querySelectorAll('.chip').length") == 3, "3 VM names (the canned vms)")
     check(b.js("return document.querySelectorAll('#imbalance svg path.line').length") == 2 and
           b.js("return (document.querySelector('#imbalance path.cpu').getAttribute('d').match(/M/g) || []).length") == 2,
           "the chart draws CPU and memory, broken at the gap in the samples")

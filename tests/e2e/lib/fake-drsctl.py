@@ -75,6 +75,14 @@ def history():
 verb = args[0] if args else ""
 if verb == "status":
     print(json.dumps(status()))
+elif verb == "vms":
+    print(json.dumps({"vms": [
+        {"name": "app3", "host": "h1", "vcpus": 4, "memory_mib": 8192, "cpu_demand": 3.1, "memory_demand_mib": 6000,
+         "automation": "full", "migrating": False},
+        {"name": "big", "host": "h2", "vcpus": 8, "memory_mib": 65536, "cpu_demand": 0.5, "memory_demand_mib": 40000,
+         "automation": "full", "migrating": False},
+        {"name": "db1", "host": "h4", "vcpus": 2, "memory_mib": 4096, "cpu_demand": 0.8, "memory_demand_mib": 3000,
+         "automation": "full", "migrating": True}]}))
 elif verb == "plan":
     print(json.dumps(plan()))
 elif verb == "history":
