@@ -215,6 +215,32 @@ def admin_scenario(b, args, uris):
         fail(f"history: {e}")
 
 
+def shell_scenario(b, args):
+    """The page inside Cockpit's shell (cockpit-system): listed in the menu, loaded in its frame."""
+    section("the page in Cockpit's shell")
+    root = args.admin.split("/cockpit/")[0]
+    b.go(root + "/")
+    try:
+        links = b.wait("const l = [...document.querySelectorAll('a')].filter(a => a.textContent.trim() === 'Load balancer')"
+                       ".map(a => a.getAttribute('href')); return l.length ? l : null", 30, "the menu entry")
+        check(links == ["/drs"], "the shell's menu has 'Load balancer' (/drs)", links)
+    except WebDriverError as e:
+        if "Server is missing the cockpit-system package" in b.js("return document.title"):
+            print("note: no cockpit-system (Cockpit's shell): the menu is not checked")
+            return
+        fail(f"the shell's menu: {e}")
+        return
+    b.go(root + "/drs")
+    try:
+        b.wait("const f = document.querySelector(\"iframe[name$='/drs']\"); return f && f.contentDocument && "
+               "f.contentDocument.body.dataset.access === 'admin' && f.contentDocument.querySelectorAll('.host').length === 3",
+               60, "the page in the shell's frame")
+        ok("the shell shows the page in its frame, with the 3 hosts")
+    except WebDriverError as e:
+        fail(f"the page in the shell: {e}")
+    shot(b, args, "cockpit-in-shell.png")
+
+
 def viewer_scenario(b, args):
     section("a user outside the admin group")
     b.go(args.viewer)
@@ -301,6 +327,7 @@ def main():
     b = Browser(1280, 800)
     try:
         admin_scenario(b, args, uris)
+        shell_scenario(b, args)
         viewer_scenario(b, args)
         if args.fake:
             fake_scenario(b, args)
