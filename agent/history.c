@@ -64,7 +64,7 @@ int history_event_to_json(const HistoryEvent *e, json_object **ret) {
             add_string(o, "result", e->result) < 0 ||
             (e->duration_ms > 0 && add_u64(o, "duration_ms", e->duration_ms) < 0) ||
             (e->downtime_ms > 0 && add_u64(o, "downtime_ms", e->downtime_ms) < 0) ||
-            add_string(o, "message", e->message) < 0)
+            (e->watts > 0 && add_u64(o, "watts", e->watts) < 0) || add_string(o, "message", e->message) < 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(o);
         return 0;
@@ -106,7 +106,7 @@ int history_event_from_json(json_object *o, HistoryEvent *ret) {
             (k = get_string(o, "result", &e.result)) < 0 ||
             (k = get_u64(o, "duration_ms", false, &e.duration_ms)) < 0 ||
             (k = get_u64(o, "downtime_ms", false, &e.downtime_ms)) < 0 ||
-            (k = get_string(o, "message", &e.message)) < 0)
+            (k = get_u64(o, "watts", false, &e.watts)) < 0 || (k = get_string(o, "message", &e.message)) < 0)
                 return k;
         if (!e.type || !*e.type)
                 return -EBADMSG;

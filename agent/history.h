@@ -31,6 +31,8 @@ typedef struct HistoryEvent {
         char *result; /* owned; may be NULL: "started", "completed", "failed", "skipped", … */
         uint64_t duration_ms; /* 0 = not applicable */
         uint64_t downtime_ms; /* 0 = not applicable */
+        uint64_t watts;       /* power events: a standby's draw before it (what it saves), a
+                                 power-on's idle draw by its model; 0 = unknown */
         char *message;        /* owned; may be NULL */
 } HistoryEvent;
 

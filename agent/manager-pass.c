@@ -416,15 +416,28 @@ static int power_command(void *u, const char *host, PowerAction action) {
                 }
         }
 
+        /* The draw at stake: what the host drew before its standby (what DPM saves from now
+         * on), or what it will draw at least once on (its model at idle). */
+        bool measured = false;
+        double w = action == POWER_ON ? (hc->power.known ? power_model_watts(&hc->power, 0) : -1)
+                                      : manager_host_watts(m, host, &measured);
+        char drawn[64] = "";
+        if (w > 0)
+                (void) snprintf(
+                        drawn, sizeof(drawn),
+                        action == POWER_ON ? " (%.0f W idle by its model)" : " (drawing %.0f W, %s)", w,
+                        measured ? "measured" : "by its model");
         _cleanup_free_ char *msg = NULL;
-        if (asprintf(&msg, "%s '%s': %s", action == POWER_ON ? "Powering on" : "Powering off", host, cmd) <
-            0)
+        if (asprintf(
+                    &msg, "%s '%s'%s: %s", action == POWER_ON ? "Powering on" : "Powering off", host, drawn,
+                    cmd) < 0)
                 msg = NULL;
         HistoryEvent e = {
                 .type = (char *) "power",
                 .source = (char *) host,
                 .reason = (char *) power_action_to_string(action),
                 .result = (char *) "started",
+                .watts = w > 0 ? (uint64_t) llround(w) : 0,
                 .message = msg,
         };
         manager_record(m, LOG_NOTICE, DRS_MESSAGE_POWER_ACTION, &e);

@@ -762,6 +762,18 @@ static int method_status(Manager *m, json_object *params, json_object **reply, c
                         if (control_add(cl, "imbalance_history", ih) < 0)
                                 return -ENOMEM;
                 }
+                const ProblemDemand *sd = m->pass ? &m->pass->dpm_standby_demand : NULL;
+                if (m->policy->dpm.enabled && sd && sd->set) {
+                        json_object *d = json_object_new_object();
+                        if (control_add(cl, "dpm_standby_demand", d) < 0 ||
+                            add_double(d, "percentile", m->policy->dpm.standby_percentile) < 0 ||
+                            add_double(d, "cpu", sd->cpu) < 0 ||
+                            control_add(d, "memory_mib", json_object_new_uint64((uint64_t) sd->memory_mib)) <
+                                    0 ||
+                            control_add(d, "samples", json_object_new_uint64(sd->samples)) < 0 ||
+                            control_add(d, "window_s", json_object_new_uint64(sd->window_s)) < 0)
+                                return -ENOMEM;
+                }
                 if (json_object_object_add(cl, "plan", TAKE_PTR(run)) < 0 ||
                     json_object_object_add(cl, "recommendations", TAKE_PTR(rec)) < 0 ||
                     control_add(o, "cluster", TAKE_PTR(cl)) < 0)

@@ -245,6 +245,49 @@ static int parse_host(YContext *c, const YNode *n, DrsConfig *cfg, DrsHostConfig
         return 0;
 }
 
+/* power_models: {GROUP: MODEL, …}: a host without its own 'power' takes the model of the first
+ * of its 'groups' that has one. A group no host carries is an error (a typo would otherwise
+ * leave hosts without a model, silently). */
+static int apply_power_models(YContext *c, const YNode *n, DrsConfig *cfg) {
+        int r = yexpect(c, n, YNODE_MAPPING, "power_models");
+        if (r < 0)
+                return r;
+        if (n->n_children / 2 > CONFIG_MAX_HOSTS)
+                return yerr(c, n, "too many entries in 'power_models' (at most %d)", CONFIG_MAX_HOSTS);
+        PowerModel *models = calloc(n->n_children / 2 + 1, sizeof(PowerModel));
+        if (!models)
+                return -ENOMEM;
+        for (size_t i = 0; i + 1 < n->n_children; i += 2) {
+                const YNode *k = n->children[i];
+                bool used = false;
+                r = yget_power_model(c, n->children[i + 1], "power_models", &models[i / 2]);
+                if (r < 0)
+                        goto done;
+                for (size_t h = 0; h < cfg->n_hosts && !used; h++)
+                        used = strv_contains(cfg->hosts[h].groups, k->value);
+                if (!used) {
+                        r = yerr(
+                                c, k,
+                                "'power_models' names group '%s', which no host in 'hosts' lists in its 'groups'",
+                                k->value);
+                        goto done;
+                }
+        }
+        for (size_t h = 0; h < cfg->n_hosts; h++) {
+                DrsHostConfig *hc = &cfg->hosts[h];
+                for (char **g = hc->groups; !hc->power.known && g && *g; g++)
+                        for (size_t i = 0; i + 1 < n->n_children; i += 2)
+                                if (streq(n->children[i]->value, *g)) {
+                                        hc->power = models[i / 2];
+                                        break;
+                                }
+        }
+        r = 0;
+done:
+        free(models);
+        return r;
+}
+
 static int parse_config(YContext *c, const YNode *root, DrsConfig *cfg) {
         static const char *const keys[] = {
                 "mode",
@@ -258,6 +301,7 @@ static int parse_config(YContext *c, const YNode *root, DrsConfig *cfg) {
                 "hosts",
                 "host",
                 "power_reading_interval",
+                "power_models",
                 NULL,
         };
         const YNode *v, *hosts;
@@ -368,6 +412,12 @@ static int parse_config(YContext *c, const YNode *root, DrsConfig *cfg) {
                         }
                         cfg->hosts[cfg->n_hosts++] = h;
                 }
+        }
+        v = ymap_get(root, "power_models");
+        if (v) {
+                r = apply_power_models(c, v, cfg);
+                if (r < 0)
+                        return r;
         }
         if (cfg->mode == DRS_MODE_STANDALONE && cfg->n_hosts == 0)
                 return yerr(

@@ -661,9 +661,20 @@ static int parse_dpm_hosts(YContext *c, const YNode *n, DpmPolicy *d) {
 
 static int parse_dpm(YContext *c, const YNode *n, DpmPolicy *d) {
         static const char *const keys[] = {
-                "enabled",       "target_utilization", "min_hosts_on", "headroom_hosts", "power_on_delay",
-                "standby_delay", "power_on_timeout",   "power_on",     "power_off",      "hosts",
-                "exclude",       "tolerate_failures",  NULL,
+                "enabled",
+                "target_utilization",
+                "min_hosts_on",
+                "headroom_hosts",
+                "power_on_delay",
+                "standby_delay",
+                "power_on_timeout",
+                "power_on",
+                "power_off",
+                "hosts",
+                "exclude",
+                "tolerate_failures",
+                "standby_percentile",
+                NULL,
         };
         static const char *const band_keys[] = {"low", "high", NULL};
         const YNode *band;
@@ -692,6 +703,8 @@ static int parse_dpm(YContext *c, const YNode *n, DpmPolicy *d) {
             yget_duration_s(c, v, "dpm.power_on_delay", 0, 86400, &d->power_on_delay_s));
         OPT(r, n, "standby_delay",
             yget_duration_s(c, v, "dpm.standby_delay", 0, 7 * 86400, &d->standby_delay_s));
+        OPT(r, n, "standby_percentile",
+            yget_fraction(c, v, "dpm.standby_percentile", 0.5, 1, &d->standby_percentile));
         OPT(r, n, "power_on_timeout",
             yget_duration_s(c, v, "dpm.power_on_timeout", 10, 3600, &d->power_on_timeout_s));
         r = parse_commands(c, n, "dpm.power_on", "dpm.power_off", &d->commands);

@@ -179,6 +179,7 @@ int policy_to_yaml(const Policy *p, char **ret) {
         fprintf(f, "  tolerate_failures: %u\n", p->dpm.tolerate_failures);
         put_duration_s(f, "  ", "power_on_delay", p->dpm.power_on_delay_s);
         put_duration_s(f, "  ", "standby_delay", p->dpm.standby_delay_s);
+        put_double(f, "  ", "standby_percentile", p->dpm.standby_percentile);
         put_duration_s(f, "  ", "power_on_timeout", p->dpm.power_on_timeout_s);
         put_commands(f, "  ", &p->dpm.commands);
         fprintf(f, "  hosts:%s\n", p->dpm.n_hosts ? "" : " {}");
@@ -364,6 +365,7 @@ int policy_to_json(const Policy *p, char **ret) {
         jadd(o, "tolerate_failures", json_object_new_uint64(p->dpm.tolerate_failures));
         jadd(o, "power_on_delay_s", json_object_new_uint64(p->dpm.power_on_delay_s));
         jadd(o, "standby_delay_s", json_object_new_uint64(p->dpm.standby_delay_s));
+        jadd(o, "standby_percentile", jdouble(p->dpm.standby_percentile));
         jadd(o, "power_on_timeout_s", json_object_new_uint64(p->dpm.power_on_timeout_s));
         jadd(o, "power_on", jstr(p->dpm.commands.power_on));
         jadd(o, "power_off", jstr(p->dpm.commands.power_off));

@@ -142,6 +142,7 @@ int policy_new(Policy **ret) {
                 .headroom_hosts = 1,
                 .power_on_delay_s = 300,
                 .standby_delay_s = 1800,
+                .standby_percentile = 0.95,
                 .power_on_timeout_s = 600,
         };
         p->dpm.exclude = calloc(1, sizeof(char *));
@@ -258,6 +259,7 @@ int policy_copy(const Policy *p, Policy **ret) {
         c->dpm.tolerate_failures = p->dpm.tolerate_failures;
         c->dpm.power_on_delay_s = p->dpm.power_on_delay_s;
         c->dpm.standby_delay_s = p->dpm.standby_delay_s;
+        c->dpm.standby_percentile = p->dpm.standby_percentile;
         c->dpm.power_on_timeout_s = p->dpm.power_on_timeout_s;
         if (power_commands_copy(&p->dpm.commands, &c->dpm.commands) < 0)
                 return -ENOMEM;

@@ -143,6 +143,11 @@ typedef struct DpmPolicy {
          * before a host is put in standby (default 1800 s). 0 = act in the first pass. */
         uint64_t power_on_delay_s;
         uint64_t standby_delay_s;
+        /* Standby is judged on this percentile (fraction 0.5..1, default 0.95) of the cluster's
+         * measured demand over the last standby_delay: a burst longer than the rest of the
+         * window blocks it. Power-on (and how much capacity must stay on) is judged on each VM's
+         * recent peak, as balance packs. */
+        double standby_percentile;
         /* A powered-on host's libvirt must answer within this of the command's start, else the
          * host is power-on-failed; default 600 s (servers take minutes to POST and boot). */
         uint64_t power_on_timeout_s;

@@ -874,10 +874,12 @@ int yget_fraction(YContext *c, const YNode *n, const char *what, double min, dou
                 *ret = v;
                 return 0;
         }
+        /* The example is the middle of the range, written both ways. */
+        double mid = (min + max) / 2.0;
         return yerr(
                 c, n,
-                "invalid value '%s' for '%s' (expected a percentage from %g%% to %g%% such as 45%%, or a fraction such as 0.45)",
-                ynode_shown(n, b), what, min * 100.0, max * 100.0);
+                "invalid value '%s' for '%s' (expected a percentage from %g%% to %g%% such as %g%%, or a fraction such as %g)",
+                ynode_shown(n, b), what, min * 100.0, max * 100.0, mid * 100.0, mid);
 }
 
 int yget_string(YContext *c, const YNode *n, const char *what, size_t max_len, char **ret) {

@@ -27,11 +27,18 @@ static Load total_demand(const Model *m, const Assignment *a) {
         return d;
 }
 
+/* Capacity DPM can count on: powered hosts that report. A frozen host (stale reports, its
+ * power-on failed) may be dead: its VMs' demand still counts, its capacity does not, so DPM
+ * neither puts another host in standby on the strength of it nor holds back a power-on. */
+static bool capacity_counts(const Model *m, size_t h) {
+        return m->counted[h] && m->source_ok[h];
+}
+
 static Load counted_capacity(const Model *m, size_t *ret_n) {
         Load c = {};
         size_t n = 0;
         for (size_t h = 0; h < m->n_hosts; h++)
-                if (m->counted[h]) {
+                if (capacity_counts(m, h)) {
                         c.cpu += m->cpu_cap[h];
                         c.mem += m->mem_cap[h];
                         n++;
@@ -103,7 +110,7 @@ static bool rest_carries(const Model *m, size_t c, Load demand, double *scratch_
         size_t n = 0;
 
         for (size_t h = 0; h < m->n_hosts; h++) {
-                if (!m->counted[h] || h == c)
+                if (!capacity_counts(m, h) || h == c)
                         continue;
                 rest.cpu += m->cpu_cap[h];
                 rest.mem += m->mem_cap[h];
@@ -247,13 +254,15 @@ static int candidate_cmp(const void *x, const void *y) {
 }
 
 /* Down: picks the hosts to empty in one go — the least efficient first (power models), then the
- * least memory to move — while the powered hosts stay below the band's bottom, the others carry
- * the demand (rest_carries), quorum holds and the pass's move budget lasts; marks them all off,
+ * least memory to move — while the powered hosts stay below the band's bottom on the standby
+ * statistic (sdemand), the others carry the VMs' demands (their recent peaks: demand) inside
+ * the band with headroom (rest_carries), quorum holds and the pass's move budget lasts; so the
+ * next pass has no reason to power a host on again. Marks them all off,
  * then evacuates each onto the hosts that stay on, so no VM moves twice. A host that cannot be
  * emptied is powered on again (a target for the rest). */
 static int consolidate(
-        Model *m, Greedy *g, Load demand, DpmResult *res, double *scratch_cpu, double *scratch_mem,
-        unsigned *scratch_votes, bool *scratch_off) {
+        Model *m, Greedy *g, Load sdemand, Load demand, DpmResult *res, double *scratch_cpu,
+        double *scratch_mem, unsigned *scratch_votes, bool *scratch_off) {
         const Problem *p = m->problem;
         const DpmPolicy *d = &p->policy->dpm;
         unsigned min_on = d->min_hosts_on > 1 ? d->min_hosts_on : 1;
@@ -280,7 +289,7 @@ static int consolidate(
         for (size_t i = 0; i < n_cand; i++) {
                 size_t c = cand[i].host;
                 Load cap = counted_capacity(m, &n_on);
-                if (utilization(demand, cap) >= d->target_low || n_on <= min_on)
+                if (utilization(sdemand, cap) >= d->target_low || n_on <= min_on)
                         break;
                 if (n_sel > 0 && moves + g->a->count[c] > budget)
                         break;
@@ -381,15 +390,22 @@ int dpm_run(Model *m, Greedy *g, const MoveReason *host_reason, DpmResult *ret) 
         if (res.n_power_on > 0 || g->unplaceable.n > 0)
                 goto done;
 
-        /* Down. */
+        /* Down: judged on the standby statistic where the caller keeps one. */
+        Load sdemand = demand;
+        if (m->problem->dpm_standby_demand.set)
+                sdemand = (Load){
+                        .cpu = m->problem->dpm_standby_demand.cpu,
+                        .mem = m->problem->dpm_standby_demand.memory_mib,
+                };
         Load cap0 = counted_capacity(m, &n_on);
-        if (utilization(demand, cap0) < d->target_low &&
+        if (utilization(sdemand, cap0) < d->target_low &&
             n_on > (d->min_hosts_on > 1 ? d->min_hosts_on : 1)) {
                 res.wants_standby = true;
                 res.standby_held = m->problem->dpm_hold_standby;
         }
         if (res.wants_standby && !res.standby_held) {
-                r = consolidate(m, g, demand, &res, scratch_cpu, scratch_mem, scratch_votes, scratch_off);
+                r = consolidate(
+                        m, g, sdemand, demand, &res, scratch_cpu, scratch_mem, scratch_votes, scratch_off);
                 if (r < 0)
                         return r;
         }

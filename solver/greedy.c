@@ -557,6 +557,7 @@ int greedy_mandatory(Greedy *g, const MoveReason *host_reason) {
         _cleanup_free_ Item *items = calloc(V ? V : 1, sizeof(Item));
         if (!need || !reason || !rule || !claim || !items)
                 return -ENOMEM;
+        g->n_need_in_flight = 0;
         for (size_t h = 0; h < H; h++)
                 claim[h] = SIZE_MAX;
 
@@ -621,6 +622,12 @@ int greedy_mandatory(Greedy *g, const MoveReason *host_reason) {
                 }
                 if (!need[v])
                         continue;
+                if (m->fixed[v] && m->problem->vms[v].migrating) {
+                        /* Being moved already (an earlier plan's move, or an operator's): not
+                         * unplaceable; the next pass sees where it landed. */
+                        g->n_need_in_flight++;
+                        continue;
+                }
                 if (m->fixed[v]) {
                         r = unplaceable_list_add(
                                 &g->unplaceable, v, need_but_fixed_why(m, a, v, reason[v], rule[v]));

@@ -59,6 +59,7 @@ typedef struct Greedy {
         double lambda;                 /* migration cost of a mean-sized VM, in score units */
         unsigned balance_moved;        /* VMs away from their initial host for balance / DPM fill */
         UnplaceableList unplaceable;
+        size_t n_need_in_flight; /* greedy_mandatory: VMs that must move and are migrating already */
 } Greedy;
 
 int greedy_new(const Model *m, Assignment *a, Greedy **ret);

@@ -217,6 +217,9 @@ int plan_to_json(const Problem *p, const Plan *plan, char **ret) {
                         return r;
         }
 
+        if (plan->n_need_in_flight > 0 &&
+            (r = json_add(root, "need_in_flight", json_object_new_uint64(plan->n_need_in_flight))) < 0)
+                return r;
         arr = json_object_new_array();
         if ((r = json_add(root, "unplaceable", arr)) < 0)
                 return r;
@@ -341,7 +344,16 @@ int plan_to_text(const Problem *p, const Plan *plan, char **ret) {
                         &b, "dpm: power-on held (demand above the band for less than dpm.power_on_delay)\n");
         if (plan->dpm_standby_held)
                 buf_printf(
-                        &b, "dpm: standby held (demand below the band for less than dpm.standby_delay)\n");
+                        &b,
+                        "dpm: standby held (demand measured for less than dpm.standby_delay since the leader started or the last power-on)\n");
+        if (p->policy->dpm.enabled && p->dpm_standby_demand.set)
+                buf_printf(
+                        &b,
+                        "dpm: standby judged on demand at the %gth percentile of %u pass(es) over %" PRIu64
+                        " s: cpu %.2f cores, memory %.0f MiB\n",
+                        p->policy->dpm.standby_percentile * 100.0, p->dpm_standby_demand.samples,
+                        p->dpm_standby_demand.window_s, p->dpm_standby_demand.cpu,
+                        p->dpm_standby_demand.memory_mib);
         if (plan->dpm_quorum_limited)
                 buf_printf(
                         &b,
@@ -397,6 +409,10 @@ int plan_to_text(const Problem *p, const Plan *plan, char **ret) {
                 }
         }
 
+        if (plan->n_need_in_flight > 0)
+                buf_printf(
+                        &b, "\nin flight: %zu VM(s) that must move are being migrated already\n",
+                        plan->n_need_in_flight);
         if (plan->n_unplaceable > 0) {
                 buf_printf(&b, "\nunplaceable (%zu):\n", plan->n_unplaceable);
                 for (size_t i = 0; i < plan->n_unplaceable; i++)

@@ -300,6 +300,7 @@ static int plan_fill(
                 order_result_done(&ord);
         }
 
+        plan->n_need_in_flight = g->n_need_in_flight;
         /* Unplaceable: greedy's, and mandatory moves ordering had to drop before they started. */
         for (size_t i = 0; i < g->unplaceable.n; i++) {
                 r = plan_add_unplaceable(

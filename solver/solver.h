@@ -68,6 +68,14 @@ unsigned quorum_votes_left(
         unsigned total_votes, const unsigned *votes, const bool *off, size_t n, unsigned tolerate,
         unsigned *scratch);
 
+typedef struct ProblemDemand {
+        bool set;
+        double cpu;        /* cores */
+        double memory_mib; /* MiB */
+        unsigned samples;  /* how many passes the statistic covers */
+        uint64_t window_s; /* and over how long */
+} ProblemDemand;
+
 typedef struct Problem {
         SolverHost *hosts; /* owned array */
         size_t n_hosts;
@@ -83,6 +91,12 @@ typedef struct Problem {
         bool dpm_hold_standby;
         bool dpm_hold_power_on;
         ProblemQuorum quorum;
+        /* DPM's standby statistic, decided by the caller (leader_dpm_hold()): the cluster's
+         * measured demand at dpm.standby_percentile over the last dpm.standby_delay. Standby
+         * (whether to empty hosts, and how many) is judged on it; whether the hosts left on
+         * carry the demand and power-on are judged on the VMs' demands (their recent peaks).
+         * set false (snapshots): standby is judged on the VMs' demands too. */
+        ProblemDemand dpm_standby_demand;
 } Problem;
 
 int problem_new(Problem **ret); /* empty, with a default policy */
@@ -160,6 +174,9 @@ typedef struct Plan {
         size_t n_power;
         PlanUnplaceable *unplaceable; /* owned array */
         size_t n_unplaceable;
+        /* VMs that must move (their host is being emptied, or they break a hard rule) and are
+         * being migrated already: neither moved again nor unplaceable; they stay this pass. */
+        size_t n_need_in_flight;
         /* DPM (enabled): total demand was below the band with more hosts on than needed
          * (wants standby) or above it (wants power-on) — whether or not the plan acts on it;
          * *_held: it did not act because the Problem held that direction. */

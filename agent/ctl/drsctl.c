@@ -727,6 +727,12 @@ static int verb_status(int argc, char *argv[]) {
                        jdouble(pw, "watts"), jint(pw, "hosts_known"),
                        jget(o, "hosts") ? json_object_array_length(jget(o, "hosts")) : (size_t) 0,
                        jint(pw, "hosts_measured"), jdouble(pw, "energy_kwh"), jdouble(pw, "saved_kwh"));
+        json_object *sd = jget(cl, "dpm_standby_demand");
+        if (sd)
+                printf("DPM: standby judged on demand at the %.0fth percentile of %" PRId64
+                       " pass(es) over %" PRId64 " s: CPU %.2f cores, memory %" PRId64 " MiB\n",
+                       jdouble(sd, "percentile") * 100.0, jint(sd, "samples"), jint(sd, "window_s"),
+                       jdouble(sd, "cpu"), jint(sd, "memory_mib"));
         if (jstr(passes, "last_plan"))
                 printf("Last pass: %s\n", jstr(passes, "last_plan"));
         if (jget(cl, "plan"))

@@ -116,30 +116,55 @@ Collector *collector_free(Collector *c) {
         return NULL;
 }
 
+/* Index of host in the hosts (sorted by name: a pass asks for every host, often, and a
+ * simulated data centre has hundreds), or where it would go (*ret_found false). */
+static size_t host_index(const Collector *c, const char *host, bool *ret_found) {
+        size_t lo = 0, hi = c->n_hosts;
+
+        *ret_found = false;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int k = strcmp(c->hosts[mid].name, host);
+                if (k == 0) {
+                        *ret_found = true;
+                        return mid;
+                }
+                if (k < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
 static HostReport *find_host(const Collector *c, const char *host) {
-        for (size_t i = 0; i < c->n_hosts; i++)
-                if (streq(c->hosts[i].name, host))
-                        return &c->hosts[i];
-        return NULL;
+        bool found;
+        size_t i = host_index(c, host, &found);
+        return found ? &c->hosts[i] : NULL;
 }
 
 static int ensure_host(Collector *c, const char *host, HostReport **ret) {
-        HostReport *h = find_host(c, host), *l;
+        HostReport *l;
+        bool found;
+        size_t i = host_index(c, host, &found);
 
-        if (h) {
-                *ret = h;
+        if (found) {
+                *ret = &c->hosts[i];
                 return 0;
         }
+        char *name = strdup(host);
+        if (!name)
+                return -ENOMEM;
         l = realloc(c->hosts, sizeof(HostReport) * (c->n_hosts + 1));
-        if (!l)
+        if (!l) {
+                free(name);
                 return -ENOMEM;
+        }
         c->hosts = l;
-        h = &c->hosts[c->n_hosts];
-        *h = (HostReport){.name = strdup(host)};
-        if (!h->name)
-                return -ENOMEM;
+        memmove(&c->hosts[i + 1], &c->hosts[i], sizeof(HostReport) * (c->n_hosts - i));
+        c->hosts[i] = (HostReport){.name = name};
         c->n_hosts++;
-        *ret = h;
+        *ret = &c->hosts[i];
         return 0;
 }
 
@@ -379,7 +404,9 @@ int collector_remove_host(Collector *c, const char *host) {
         if (!h)
                 return -ENOENT;
         host_report_done(h);
-        *h = c->hosts[--c->n_hosts];
+        size_t i = (size_t) (h - c->hosts);
+        memmove(&c->hosts[i], &c->hosts[i + 1], sizeof(HostReport) * (c->n_hosts - i - 1));
+        c->n_hosts--;
         return 0;
 }
 

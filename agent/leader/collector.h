@@ -59,7 +59,8 @@ int collector_feed(Collector *c, const char *host, const HvHostStats *s);
 /* Records a failed collection of host at now_usec. */
 int collector_feed_error(Collector *c, const char *host, const char *msg, uint64_t now_usec);
 
-/* NULL when host was never fed. Valid until the next feed or removal of that host. */
+/* NULL when host was never fed. Valid until the next feed (a new host moves the others) or
+ * removal of any host. */
 const HostReport *collector_get(const Collector *c, const char *host);
 /* Forgets a host (removed from the configuration). -ENOENT when unknown. */
 int collector_remove_host(Collector *c, const char *host);

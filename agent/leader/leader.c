@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -561,35 +562,111 @@ static bool dpm_held(uint64_t since, uint64_t delay_s, uint64_t now) {
         return since == 0 || now < since || now - since < delay_s * USEC_PER_SEC;
 }
 
+void leader_demand_now(const Problem *p, double *ret_cpu, double *ret_memory_mib) {
+        double cpu = 0, mem = 0;
+        assert(p && ret_cpu && ret_memory_mib);
+        for (size_t i = 0; i < p->n_vms; i++) {
+                const SolverVm *v = &p->vms[i];
+                if (v->host < 0)
+                        continue;
+                cpu += v->cpu_demand;
+                mem += (double) v->memory_demand_mib;
+        }
+        *ret_cpu = cpu;
+        *ret_memory_mib = mem;
+}
+
+void leader_dpm_sample(DpmHysteresis *h, uint64_t now_usec, double cpu, double memory_mib) {
+        assert(h);
+        now_usec = now_usec ?: 1;
+        if (h->samples_from_usec == 0)
+                h->samples_from_usec = now_usec;
+        h->samples[h->next_sample] = (DpmSample){.t_usec = now_usec, .cpu = cpu, .memory_mib = memory_mib};
+        h->next_sample = (h->next_sample + 1) % DPM_SAMPLES_MAX;
+        if (h->n_samples < DPM_SAMPLES_MAX)
+                h->n_samples++;
+}
+
+static int double_cmp(const void *x, const void *y) {
+        double a = *(const double *) x, b = *(const double *) y;
+        return a < b ? -1 : a > b;
+}
+
+/* The q-quantile (0.5..1) of v[0..n), n > 0: the smallest value with at least q·n values at or
+ * below it (nearest rank). Sorts v. */
+static double quantile(double *v, size_t n, double q) {
+        qsort(v, n, sizeof(double), double_cmp);
+        double rank = ceil(q * (double) n - 1e-9);
+        size_t k = rank < 1 ? 0 : (size_t) rank - 1;
+        return v[k < n ? k : n - 1];
+}
+
 void leader_dpm_hold(const DpmHysteresis *h, const Policy *policy, uint64_t now_usec, Problem *p) {
+        double cpu[DPM_SAMPLES_MAX], mem[DPM_SAMPLES_MAX];
+        uint64_t delay = policy->dpm.standby_delay_s * USEC_PER_SEC, oldest = UINT64_MAX;
+        size_t n = 0;
+
         assert(h && policy && p);
         p->dpm_hold_power_on = dpm_held(h->above_since_usec, policy->dpm.power_on_delay_s, now_usec);
-        p->dpm_hold_standby = dpm_held(h->below_since_usec, policy->dpm.standby_delay_s, now_usec);
+
+        /* The window: the newest sample always, the others within standby_delay of now. */
+        for (size_t i = 0; i < h->n_samples; i++) {
+                const DpmSample *s =
+                        &h->samples[(h->next_sample + DPM_SAMPLES_MAX - 1 - i) % DPM_SAMPLES_MAX];
+                if (i > 0 && (s->t_usec > now_usec || now_usec - s->t_usec > delay))
+                        break;
+                cpu[n] = s->cpu;
+                mem[n] = s->memory_mib;
+                oldest = s->t_usec;
+                n++;
+        }
+        if (n == 0) {
+                p->dpm_standby_demand = (ProblemDemand){};
+                p->dpm_hold_standby = delay > 0;
+                return;
+        }
+        p->dpm_standby_demand = (ProblemDemand){
+                .set = true,
+                .cpu = quantile(cpu, n, policy->dpm.standby_percentile),
+                .memory_mib = quantile(mem, n, policy->dpm.standby_percentile),
+                .samples = (unsigned) n,
+                .window_s = now_usec > oldest ? (now_usec - oldest) / USEC_PER_SEC : 0,
+        };
+        /* Covered: measured for the whole delay since the first pass or the last power-on. */
+        bool covered = h->n_samples == DPM_SAMPLES_MAX ||
+                       (h->samples_from_usec > 0 && now_usec >= h->samples_from_usec &&
+                        now_usec - h->samples_from_usec >= delay);
+        p->dpm_hold_standby = delay > 0 && !covered;
 }
 
 void leader_dpm_note(DpmHysteresis *h, const Plan *plan, bool started, uint64_t now_usec) {
         assert(h && plan);
+        now_usec = now_usec ?: 1;
         if (started && plan->n_power > 0) {
                 bool power_on = false;
                 for (size_t i = 0; i < plan->n_power; i++)
                         power_on |= plan->power[i].action == POWER_ON;
-                /* A power-on ends any consolidation and restarts both clocks; standbys only
-                 * restart the power-on clock: the consolidation episode goes on without waiting
-                 * dpm.standby_delay again while demand stays below the band. */
-                uint64_t below = h->below_since_usec;
-                *h = (DpmHysteresis){};
-                if (!power_on && plan->dpm_wants_standby)
-                        h->below_since_usec = below ?: (now_usec ?: 1);
+                h->above_since_usec = 0;
+                if (power_on) {
+                        /* A power-on ends any consolidation: standby waits for a full window of
+                         * demand measured after it. */
+                        h->below_since_usec = 0;
+                        h->n_samples = h->next_sample = 0;
+                        h->samples_from_usec = now_usec;
+                } else if (!plan->dpm_wants_standby)
+                        h->below_since_usec = 0;
+                else if (h->below_since_usec == 0)
+                        h->below_since_usec = now_usec;
                 return;
         }
         if (!plan->dpm_wants_power_on)
                 h->above_since_usec = 0;
         else if (h->above_since_usec == 0)
-                h->above_since_usec = now_usec ?: 1;
+                h->above_since_usec = now_usec;
         if (!plan->dpm_wants_standby)
                 h->below_since_usec = 0;
         else if (h->below_since_usec == 0)
-                h->below_since_usec = now_usec ?: 1;
+                h->below_since_usec = now_usec;
 }
 
 bool leader_plans_same_actions(const Problem *pa, const Plan *a, const Problem *pb, const Plan *b) {

@@ -155,24 +155,54 @@ bool leader_plans_same_actions(const Problem *pa, const Plan *a, const Problem *
 
 /* ---- DPM hysteresis ---------------------------------------------------------------------- */
 
-/* Since when the total demand has been outside the DPM band, across passes (a monotonic or
- * virtual clock; 0 = it is not). Kept by whoever runs the passes (drsd's leader, the
- * simulator); starts empty on a new leader, so the delays count again from there. */
+/* The cluster's measured demand at one pass (leader_demand_now()). */
+typedef struct DpmSample {
+        uint64_t t_usec;
+        double cpu;        /* cores */
+        double memory_mib; /* MiB */
+} DpmSample;
+
+/* At most this many passes make the standby statistic: a window longer than this many passes
+ * is judged on its newest ones (at a pass every 10 s: 85 minutes). */
+#define DPM_SAMPLES_MAX 512
+
+/* DPM's view across passes (a monotonic or virtual clock). Kept by whoever runs the passes
+ * (drsd's leader, the simulator); starts empty on a new leader, so the delays count again from
+ * there. Zero-initialised is empty. */
 typedef struct DpmHysteresis {
-        uint64_t above_since_usec;
-        uint64_t below_since_usec;
+        uint64_t above_since_usec;          /* since when demand has been above the band; 0 = it is not */
+        uint64_t below_since_usec;          /* since when the plans want standby (for the log); 0 = not */
+        uint64_t samples_from_usec;         /* demand counts from here: the first pass, or the last
+                                               power-on (0 = no sample yet) */
+        DpmSample samples[DPM_SAMPLES_MAX]; /* ring of the newest passes' demand */
+        size_t n_samples, next_sample;
 } DpmHysteresis;
 
-/* Sets p->dpm_hold_power_on / p->dpm_hold_standby: a direction is held until demand has been
- * outside the band in that direction for the policy's delay (dpm.power_on_delay,
- * dpm.standby_delay) as seen by previous passes. A delay of 0 never holds. */
+/* The demand DPM's standby statistic samples: the sum of every placed VM's demand in p (what
+ * balance packs by: the larger of its EWMA and its recent peak). Not the newest raw rates:
+ * judged on a lower measure than power-on, consolidation eats the band's hysteresis and DPM
+ * cycles (PlanetLab day, `tuned`: 2.3x the migrations, 1.3 % of host time overloaded). */
+void leader_demand_now(const Problem *p, double *ret_cpu, double *ret_memory_mib);
+
+/* Records this pass's demand (call once per pass, before leader_dpm_hold()). */
+void leader_dpm_sample(DpmHysteresis *h, uint64_t now_usec, double cpu, double memory_mib);
+
+/* Before the solver runs:
+ * - p->dpm_standby_demand: the dpm.standby_percentile of the recorded demand over the last
+ *   dpm.standby_delay (only samples since the last power-on count);
+ * - p->dpm_hold_standby: until those samples cover dpm.standby_delay (or fill the ring), so a
+ *   new leader and a power-on are followed by a full window of measurements; a burst inside the
+ *   window longer than (1 − percentile) of it keeps the statistic up and blocks standby;
+ * - p->dpm_hold_power_on: until demand (the VMs' recent peaks) has been above the band for
+ *   dpm.power_on_delay as seen by previous passes.
+ * A delay of 0 never holds (the statistic is then this pass's demand). */
 void leader_dpm_hold(const DpmHysteresis *h, const Policy *policy, uint64_t now_usec, Problem *p);
 
-/* After a pass: demand outside the band (plan->dpm_wants_*) starts or continues its clock,
+/* After a pass: demand above the band (plan->dpm_wants_power_on) starts or continues its clock,
  * back inside stops it. started: the plan's power actions (if any) were carried out. A power-on
- * restarts both clocks (no second power-on while the first host boots, no standby right after
- * it); standbys restart only the power-on clock: one standby clock per consolidation episode,
- * which goes on (no new dpm.standby_delay) while demand stays below the band. */
+ * restarts the power-on clock and the standby window (no second power-on while the first host
+ * boots, no standby until a full window was measured after it); standbys restart only the
+ * power-on clock: a consolidation episode goes on while the statistic stays below the band. */
 void leader_dpm_note(DpmHysteresis *h, const Plan *plan, bool started, uint64_t now_usec);
 
 /* The cluster level at now: policy_automation_at() with the local weekday and minute in

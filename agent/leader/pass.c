@@ -138,18 +138,28 @@ static void request_pass(LeaderPass *lp, const char *why) {
         lp->ops->request_pass(lp->userdata, why);
 }
 
+static int str_ptr_cmp(const void *a, const void *b) {
+        return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
 void leader_pass_check_stale(LeaderPass *lp, LeaderNow now) {
+        /* lp->stale_hosts is kept sorted: with hundreds of hosts in standby (all stale) a linear
+         * lookup per host per check was most of a simulated data centre's time. */
+        size_t n_stale = strv_length(lp->stale_hosts);
         for (size_t i = 0; i < lp->n_hosts; i++) {
                 const char *h = lp->hosts[i].name;
                 bool stale = lp->ops->stale(lp->userdata, h, now.mono_usec);
-                bool was = strv_contains(lp->stale_hosts, h);
+                bool was = n_stale > 0 &&
+                           bsearch(&h, lp->stale_hosts, n_stale, sizeof(char *), str_ptr_cmp) != NULL;
                 if (stale == was)
                         continue;
                 if (stale) {
                         if (strv_extend(&lp->stale_hosts, h) < 0)
                                 return;
-                } else
-                        (void) strv_remove(lp->stale_hosts, h);
+                        n_stale++;
+                        qsort(lp->stale_hosts, n_stale, sizeof(char *), str_ptr_cmp);
+                } else if (strv_remove(lp->stale_hosts, h))
+                        n_stale--;
                 HostMode mode = host_mode(lp, h);
                 /* A host in standby is expected to be silent. */
                 if (mode == HOST_MODE_STANDBY || mode == HOST_MODE_POWER_ON_FAILED)
@@ -555,7 +565,9 @@ static ssize_t host_index(const LeaderPass *lp, const char *name) {
         return -1;
 }
 
-int leader_pass_build_problem(LeaderPass *lp, LeaderNow now, const char *force_maintenance, Problem **ret) {
+/* sample: this is the pass's own Problem: its demand joins DPM's standby statistic. */
+static int
+build_problem(LeaderPass *lp, LeaderNow now, const char *force_maintenance, bool sample, Problem **ret) {
         _cleanup_free_ LeaderHost *hosts = NULL;
         _cleanup_free_ LeaderMovedVm *moved = NULL;
         size_t n_moved = 0;
@@ -614,9 +626,19 @@ int leader_pass_build_problem(LeaderPass *lp, LeaderNow now, const char *force_m
                 .quorum = quorum,
         };
         k = leader_build_problem(&in, ret);
-        if (k >= 0)
-                leader_dpm_hold(&lp->dpm, lp->policy, now.mono_usec, *ret);
+        if (k < 0)
+                return k;
+        if (sample) {
+                double cpu, mem;
+                leader_demand_now(*ret, &cpu, &mem);
+                leader_dpm_sample(&lp->dpm, now.mono_usec, cpu, mem);
+        }
+        leader_dpm_hold(&lp->dpm, lp->policy, now.mono_usec, *ret);
         return k;
+}
+
+int leader_pass_build_problem(LeaderPass *lp, LeaderNow now, const char *force_maintenance, Problem **ret) {
+        return build_problem(lp, now, force_maintenance, false, ret);
 }
 
 static int update_blockers(LeaderPass *lp, const Problem *p, const Plan *plan) {
@@ -733,23 +755,24 @@ int leader_pass_run(LeaderPass *lp, LeaderNow now) {
         check_maintenance(lp, now);
         check_draining(lp, now);
 
-        k = leader_pass_build_problem(lp, now, NULL, &p);
+        k = build_problem(lp, now, NULL, true, &p);
         if (k < 0)
                 return k;
+        lp->dpm_standby_demand = p->dpm_standby_demand;
         k = lp->ops->solve(lp->userdata, p, &plan);
         if (k < 0)
                 return k;
-        DpmHysteresis was = lp->dpm;
+        uint64_t was_above = lp->dpm.above_since_usec, was_below = lp->dpm.below_since_usec;
         leader_dpm_note(&lp->dpm, plan, false, now.mono_usec);
-        if (plan->dpm_power_on_held && was.above_since_usec == 0)
+        if (plan->dpm_power_on_held && was_above == 0)
                 plog(lp, LOG_INFO,
                      "DPM: demand above the band; a power-on waits until it stays there for %" PRIu64
                      " s (dpm.power_on_delay)",
                      lp->policy->dpm.power_on_delay_s);
-        if (plan->dpm_standby_held && was.below_since_usec == 0)
+        if (plan->dpm_standby_held && was_below == 0)
                 plog(lp, LOG_INFO,
-                     "DPM: demand below the band; standby waits until it stays there for %" PRIu64
-                     " s (dpm.standby_delay)",
+                     "DPM: demand below the band; standby waits until demand has been measured for %" PRIu64
+                     " s (dpm.standby_delay) since this leader started or the last power-on",
                      lp->policy->dpm.standby_delay_s);
         if (plan->dpm_quorum_limited && !lp->dpm_quorum_limited)
                 plog(lp, LOG_NOTICE,

@@ -154,6 +154,7 @@ typedef struct LeaderPass {
         /* The last pass's plan: quorum kept DPM from a standby (Plan.dpm_quorum_limited), and the
          * votes the hosts left powered hold (cluster mode). */
         bool dpm_quorum_limited;
+        ProblemDemand dpm_standby_demand; /* the last pass's standby statistic (drsctl status) */
         unsigned dpm_votes_after;
         uint64_t last_plan_usec; /* real; of the last solver run of a pass */
         char *last_plan_summary; /* owned; one line about the last pass's plan */

@@ -49,6 +49,7 @@ static void test_append_and_read(void **state) {
                         .result = (char *) "completed",
                         .duration_ms = 1234,
                         .downtime_ms = t == 3 ? 0 : 42,
+                        .watts = t == 2 ? 187 : 0,
                         .message = (char *) "line with \"quotes\"\nand a newline",
                 };
                 assert_int_equal(history_append(h, &e), 0);
@@ -65,6 +66,8 @@ static void test_append_and_read(void **state) {
         assert_int_equal(ev[0].duration_ms, 1234);
         assert_int_equal(ev[2].downtime_ms, 0);
         assert_int_equal(ev[4].downtime_ms, 42);
+        assert_int_equal(ev[1].watts, 187);
+        assert_int_equal(ev[0].watts, 0);
         history_events_free(ev, n);
 
         /* --since: inclusive lower bound. */

@@ -746,40 +746,45 @@ static void test_dpm_hysteresis(void **state) {
         leader_dpm_hold(&h, pol, t0 + 200 * S, &p);
         assert_true(p.dpm_hold_power_on);
 
-        /* Below the band: standby after its own (longer) delay. */
-        plan.dpm_wants_standby = true;
-        leader_dpm_note(&h, &plan, false, t0 + 100 * S);
+        /* Standby: held until demand has been sampled for standby_delay since the first pass. */
+        leader_dpm_sample(&h, t0 + 100 * S, 1.0, 100);
+        leader_dpm_hold(&h, pol, t0 + 100 * S, &p);
+        assert_true(p.dpm_hold_standby);
+        leader_dpm_sample(&h, t0 + 699 * S, 1.0, 100);
         leader_dpm_hold(&h, pol, t0 + 699 * S, &p);
         assert_true(p.dpm_hold_standby);
+        leader_dpm_sample(&h, t0 + 700 * S, 1.0, 100);
         leader_dpm_hold(&h, pol, t0 + 700 * S, &p);
         assert_false(p.dpm_hold_standby);
 
-        /* A plan with a power action: noted but not carried out keeps the clock. A standby
-         * carried out keeps the consolidation episode's clock (the next standby need not wait
-         * standby_delay again) and restarts the power-on clock; a power-on restarts both. */
+        /* A plan with a power action: noted but not carried out changes nothing. A standby
+         * carried out restarts the power-on clock and keeps the standby window (the
+         * consolidation episode goes on); a power-on restarts the window too. */
+        plan.dpm_wants_standby = true;
         PlanPower pw = {.host = 0, .action = POWER_STANDBY, .wave = 1};
         plan.power = &pw;
         plan.n_power = 1;
         leader_dpm_note(&h, &plan, false, t0 + 700 * S);
-        assert_int_equal(h.below_since_usec, t0 + 100 * S);
+        assert_int_equal(h.below_since_usec, t0 + 700 * S);
         h.above_since_usec = t0 + 650 * S;
         leader_dpm_note(&h, &plan, true, t0 + 700 * S);
-        assert_int_equal(h.below_since_usec, t0 + 100 * S);
         assert_int_equal(h.above_since_usec, 0);
+        assert_int_equal(h.n_samples, 3);
+        leader_dpm_sample(&h, t0 + 710 * S, 1.0, 100);
         leader_dpm_hold(&h, pol, t0 + 710 * S, &p);
         assert_false(p.dpm_hold_standby);
-        /* Back inside the band: the episode ends. */
-        plan.dpm_wants_standby = false;
-        leader_dpm_note(&h, &plan, false, t0 + 720 * S);
-        assert_int_equal(h.below_since_usec, 0);
-        plan.dpm_wants_standby = true;
-        leader_dpm_note(&h, &plan, false, t0 + 730 * S);
-        assert_int_equal(h.below_since_usec, t0 + 730 * S);
         pw.action = POWER_ON;
-        h.above_since_usec = t0 + 725 * S;
+        h.above_since_usec = t0 + 705 * S;
         leader_dpm_note(&h, &plan, true, t0 + 740 * S);
         assert_int_equal(h.below_since_usec, 0);
         assert_int_equal(h.above_since_usec, 0);
+        assert_int_equal(h.n_samples, 0);
+        leader_dpm_sample(&h, t0 + 750 * S, 1.0, 100);
+        leader_dpm_hold(&h, pol, t0 + 750 * S, &p);
+        assert_true(p.dpm_hold_standby);
+        leader_dpm_sample(&h, t0 + 1340 * S, 1.0, 100);
+        leader_dpm_hold(&h, pol, t0 + 1340 * S, &p);
+        assert_false(p.dpm_hold_standby);
         plan.power = NULL;
         plan.n_power = 0;
 
@@ -793,15 +798,95 @@ static void test_dpm_hysteresis(void **state) {
         policy_free(pol);
 }
 
+/* DPM's standby statistic: the dpm.standby_percentile of the demand sampled over the last
+ * standby_delay — a short blip does not count, a burst longer than the rest of the window does;
+ * older samples leave the window; a full ring counts as covered. */
+static void test_dpm_standby_statistic(void **state) {
+        Policy *pol = NULL;
+        Problem p = {};
+        DpmHysteresis *h = calloc(1, sizeof(DpmHysteresis));
+        const uint64_t S = 1000000ULL, t0 = 1000 * S;
+
+        assert_non_null(h);
+        assert_int_equal(policy_new(&pol), 0);
+        pol->dpm.standby_delay_s = 600;
+        pol->dpm.standby_percentile = 0.9;
+
+        /* No sample yet: held, no statistic. */
+        leader_dpm_hold(h, pol, t0, &p);
+        assert_true(p.dpm_hold_standby);
+        assert_false(p.dpm_standby_demand.set);
+
+        /* 61 passes 10 s apart at 2 cores; one pass (a blip) at 10 cores. */
+        for (unsigned i = 0; i <= 60; i++)
+                leader_dpm_sample(h, t0 + i * 10 * S, i == 30 ? 10.0 : 2.0, 1000 + i);
+        leader_dpm_hold(h, pol, t0 + 600 * S, &p);
+        assert_false(p.dpm_hold_standby);
+        assert_true(p.dpm_standby_demand.set);
+        assert_int_equal(p.dpm_standby_demand.samples, 61);
+        assert_int_equal(p.dpm_standby_demand.window_s, 600);
+        assert_float_equal(p.dpm_standby_demand.cpu, 2.0, 1e-9);
+        /* memory: nearest rank ceil(0.9 × 61) = 55th smallest of 1000..1060 */
+        assert_float_equal(p.dpm_standby_demand.memory_mib, 1054, 1e-9);
+
+        /* A burst of 8 passes (more than 10 % of the window): the statistic is the burst. */
+        for (unsigned i = 61; i <= 68; i++)
+                leader_dpm_sample(h, t0 + i * 10 * S, 10.0, 1000);
+        leader_dpm_hold(h, pol, t0 + 680 * S, &p);
+        assert_float_equal(p.dpm_standby_demand.cpu, 10.0, 1e-9);
+        /* It leaves the window standby_delay later. */
+        for (unsigned i = 69; i <= 130; i++)
+                leader_dpm_sample(h, t0 + i * 10 * S, 2.0, 1000);
+        leader_dpm_hold(h, pol, t0 + 1300 * S, &p);
+        assert_float_equal(p.dpm_standby_demand.cpu, 2.0, 1e-9);
+        assert_int_equal(p.dpm_standby_demand.samples, 61);
+
+        /* Percentile 100 %: any pass counts. */
+        pol->dpm.standby_percentile = 1.0;
+        leader_dpm_sample(h, t0 + 1310 * S, 3.0, 1000);
+        leader_dpm_hold(h, pol, t0 + 1310 * S, &p);
+        assert_float_equal(p.dpm_standby_demand.cpu, 3.0, 1e-9);
+
+        /* A ring full of passes closer together than the delay counts as covered. */
+        *h = (DpmHysteresis){};
+        pol->dpm.standby_delay_s = 7 * 86400;
+        for (unsigned i = 0; i < DPM_SAMPLES_MAX + 5; i++)
+                leader_dpm_sample(h, t0 + i * S, 1.0, 10);
+        leader_dpm_hold(h, pol, t0 + (DPM_SAMPLES_MAX + 4) * S, &p);
+        assert_false(p.dpm_hold_standby);
+        assert_int_equal(p.dpm_standby_demand.samples, DPM_SAMPLES_MAX);
+
+        /* Delay 0: this pass's demand, never held. */
+        *h = (DpmHysteresis){};
+        pol->dpm.standby_delay_s = 0;
+        leader_dpm_sample(h, t0, 5.0, 10);
+        leader_dpm_sample(h, t0 + S, 4.0, 10);
+        leader_dpm_hold(h, pol, t0 + S, &p);
+        assert_false(p.dpm_hold_standby);
+        assert_float_equal(p.dpm_standby_demand.cpu, 4.0, 1e-9);
+        assert_int_equal(p.dpm_standby_demand.samples, 1);
+
+        free(h);
+        policy_free(pol);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_dpm_hysteresis),    cmocka_unit_test(test_plans_same_actions),
-                cmocka_unit_test(test_build_problem),     cmocka_unit_test(test_build_incoming),
-                cmocka_unit_test(test_build_modes),       cmocka_unit_test(test_build_local_disks),
-                cmocka_unit_test(test_plan_and_run),      cmocka_unit_test(test_run_skips),
-                cmocka_unit_test(test_move_log_history),  cmocka_unit_test(test_automation_at),
-                cmocka_unit_test(test_utilization),       cmocka_unit_test(test_power_command_for),
-                cmocka_unit_test(test_power_command_run), cmocka_unit_test(test_adopt),
+                cmocka_unit_test(test_dpm_hysteresis),
+                cmocka_unit_test(test_dpm_standby_statistic),
+                cmocka_unit_test(test_plans_same_actions),
+                cmocka_unit_test(test_build_problem),
+                cmocka_unit_test(test_build_incoming),
+                cmocka_unit_test(test_build_modes),
+                cmocka_unit_test(test_build_local_disks),
+                cmocka_unit_test(test_plan_and_run),
+                cmocka_unit_test(test_run_skips),
+                cmocka_unit_test(test_move_log_history),
+                cmocka_unit_test(test_automation_at),
+                cmocka_unit_test(test_utilization),
+                cmocka_unit_test(test_power_command_for),
+                cmocka_unit_test(test_power_command_run),
+                cmocka_unit_test(test_adopt),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,6 +24,8 @@ start_guest i3 h3 128 idle || exit 1
 ok "3 idle guests"
 
 cmd="DRS_TESTBED_NAME=$DRS_TESTBED_NAME DRS_TESTBED_NET=$DRS_TESTBED_NET $TB"
+# A power model on every host: power events in the history carry the draw at stake.
+host_extra() { echo "    power: {idle_watts: 80, max_watts: 200}"; }
 write_config "balance:
   enabled: false
   interval: 10s
@@ -87,6 +89,17 @@ if wait_until 60 "power-off done" poweroff_done; then
         ok "$off's power-off command ran and succeeded"
 else
         fail "no completed power-off of $off in the history"
+fi
+# The statistic standby was judged on: status names it (percentile, passes, window).
+sd="$(ctl status --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)["cluster"].get("dpm_standby_demand")
+print("%d %d %.2f %s" % (d["samples"], d["window_s"], d["cpu"], d["percentile"]) if d else "")')"
+read -r sd_n sd_w sd_cpu sd_p <<<"$sd"
+if [[ -n "$sd" ]] && ((sd_n >= 1)) && [[ "$sd_p" == 0.95 ]] && ctl status | grep -q "standby judged on demand at the 95th percentile"; then
+        ok "status: standby judged on the 95th percentile of $sd_n pass(es) over $sd_w s ($sd_cpu cores)"
+else
+        fail "status does not name DPM's standby statistic ('$sd')"
 fi
 ctl status
 
@@ -178,5 +191,16 @@ for e in json.load(sys.stdin)["events"]:
     if e.get("type") == "power":
         print("  %-4s %-9s %-12s %6d ms  %s" % (e.get("source"), e.get("reason"), e.get("result"), e.get("duration_ms", 0), e.get("message", "")))'
 print_migrations
+# The standby's event says what the host drew (idle: 80 W by its model), the power-on's what
+# it will draw at least (80 W idle).
+w="$(ctl history --json | python3 -c '
+import json, sys
+print(" ".join("%s=%s" % (e.get("reason"), e.get("watts")) for e in json.load(sys.stdin)["events"]
+               if e.get("type") == "power" and e.get("result") == "started"))')"
+if [[ "$w" == *"standby=80"* && "$w" == *"power_on=80"* ]]; then
+        ok "power events carry the draw at stake: $w"
+else
+        fail "power events without their watts: '$w'"
+fi
 section "guests"
 check_guests

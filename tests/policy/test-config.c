@@ -182,6 +182,31 @@ static void test_power(void **state) {
         parse_fails(
                 "power_reading_interval: 1s\nhosts: [{name: h1, uri: \"qemu:///system\"}]\n", 1, 25,
                 "invalid value '1s' for 'power_reading_interval'");
+
+        /* Models per host group: a host's own 'power' wins, else its first group with a model. */
+        c = parse_ok(
+                "power_models:\n"
+                "  g4: {idle_watts: 86, max_watts: 117}\n"
+                "  g5: {idle_watts: 93.7, max_watts: 135}\n"
+                "hosts:\n"
+                "  - {name: h1, uri: \"qemu:///system\", groups: [rack1, g4]}\n"
+                "  - {name: h2, uri: \"qemu:///system\", groups: [g5, g4]}\n"
+                "  - {name: h3, uri: \"qemu:///system\", groups: [g5], power: {idle_watts: 50, max_watts: 60}}\n"
+                "  - {name: h4, uri: \"qemu:///system\", groups: [rack1]}\n");
+        assert_true(c->hosts[0].power.known);
+        assert_true(c->hosts[0].power.watts[10] > 116.9 && c->hosts[0].power.watts[10] < 117.1);
+        assert_true(c->hosts[1].power.watts[0] > 93.6 && c->hosts[1].power.watts[0] < 93.8);
+        assert_true(c->hosts[2].power.watts[10] > 59.9 && c->hosts[2].power.watts[10] < 60.1);
+        assert_false(c->hosts[3].power.known);
+        drs_config_free(c);
+        parse_fails(
+                "power_models:\n  g6: {idle_watts: 1, max_watts: 2}\nhosts:\n"
+                "  - {name: h1, uri: \"qemu:///system\", groups: [g5]}\n",
+                2, 3, "'power_models' names group 'g6', which no host in 'hosts' lists in its 'groups'");
+        parse_fails(
+                "power_models:\n  g5: {max_watts: 2}\nhosts:\n"
+                "  - {name: h1, uri: \"qemu:///system\", groups: [g5]}\n",
+                2, 7, "'power_models' needs 'watts' or both 'idle_watts' and 'max_watts'");
 }
 
 int main(void) {

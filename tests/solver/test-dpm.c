@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -432,6 +434,112 @@ static void test_overload_power_on(void **state) {
         plan_free(plan);
 }
 
+/* Problem.dpm_standby_demand: standby is judged on the caller's statistic (a percentile of
+ * measured demand), while the hosts left on must still carry the VMs' demands (their peaks). */
+static void test_standby_statistic(void **state) {
+        static const char *const yaml =
+                "hosts:\n"
+                "  - {name: h01, cpus: 32, memory_mib: 131072}\n"
+                "  - {name: h02, cpus: 32, memory_mib: 131072}\n"
+                "  - {name: h03, cpus: 32, memory_mib: 131072}\n"
+                "  - {name: h04, cpus: 32, memory_mib: 131072}\n"
+                "vms:\n"
+                "  - {name: vm01, host: h01, vcpus: 16, memory_mib: 8192, cpu_demand: 15}\n"
+                "  - {name: vm02, host: h02, vcpus: 16, memory_mib: 8192, cpu_demand: 15}\n"
+                "  - {name: vm03, host: h03, vcpus: 16, memory_mib: 8192, cpu_demand: 15}\n"
+                "  - {name: vm04, host: h04, vcpus: 16, memory_mib: 8192, cpu_demand: 15}\n"
+                "policy:\n"
+                "  dpm: {enabled: true, headroom_hosts: 0}\n";
+        _cleanup_(tp_problem_freep) Problem *p = tp_parse(yaml);
+
+        /* The VMs' peaks: 60 of 128 cores (47 %), inside the band: no standby. */
+        Plan *plan = plan_of(p);
+        assert_false(plan->dpm_wants_standby);
+        assert_int_equal(n_power(plan, POWER_STANDBY), 0);
+        plan_free(plan);
+
+        /* Measured at the percentile: 20 cores (16 %): one host goes; a second would leave two
+         * hosts that cannot carry the peaks (60 > 81 % of 64). */
+        p->dpm_standby_demand = (ProblemDemand){.set = true, .cpu = 20, .memory_mib = 32768, .samples = 10};
+        plan = plan_of(p);
+        assert_true(plan->dpm_wants_standby);
+        assert_int_equal(n_power(plan, POWER_STANDBY), 1);
+        char *text = NULL;
+        assert_int_equal(plan_to_text(p, plan, &text), 0);
+        assert_non_null(strstr(text, "standby judged on demand at the 95th percentile of 10 pass(es)"));
+        free(text);
+        plan_free(plan);
+
+        /* And the other way: the VMs' demands are low (8 of 128 cores) but the statistic is
+         * not (a burst in the window): no standby. */
+        for (size_t v = 0; v < p->n_vms; v++)
+                p->vms[v].cpu_demand = 2;
+        p->dpm_standby_demand = (ProblemDemand){.set = true, .cpu = 70, .memory_mib = 32768, .samples = 10};
+        plan = plan_of(p);
+        assert_false(plan->dpm_wants_standby);
+        assert_int_equal(n_power(plan, POWER_STANDBY), 0);
+        plan_free(plan);
+}
+
+/* A frozen host (stale reports) may be dead: DPM does not count its capacity, neither to put
+ * another host in standby nor against a power-on. */
+static void test_frozen_capacity(void **state) {
+        /* 3 hosts on, 1 in standby; 40 of 96 cores busy: 42 %, just under the band (45 %). */
+        static const char *const yaml =
+                "hosts:\n"
+                "  - {name: h01, cpus: 32, memory_mib: 131072}\n"
+                "  - {name: h02, cpus: 32, memory_mib: 131072}\n"
+                "  - {name: h03, cpus: 32, memory_mib: 131072}\n"
+                "  - {name: h04, cpus: 32, memory_mib: 131072, state: standby}\n"
+                "vms:\n"
+                "  - {name: vm01, host: h01, vcpus: 16, memory_mib: 8192, cpu_demand: 14}\n"
+                "  - {name: vm02, host: h02, vcpus: 16, memory_mib: 8192, cpu_demand: 13}\n"
+                "  - {name: vm03, host: h03, vcpus: 16, memory_mib: 8192, cpu_demand: 13}\n"
+                "policy:\n"
+                "  dpm: {enabled: true, headroom_hosts: 0, target_utilization: {low: 45%, high: 60%}}\n";
+        _cleanup_(tp_problem_freep) Problem *p = tp_parse(yaml);
+
+        Plan *plan = plan_of(p);
+        assert_true(plan->dpm_wants_standby);
+        assert_int_equal(n_power(plan, POWER_ON), 0);
+        plan_free(plan);
+
+        /* h03 stops reporting: 2 hosts' capacity (64 cores) for 40 cores is 63 %, above the
+         * band: no standby, and h04 is powered on. */
+        p->hosts[tp_host(p, "h03")].frozen = true;
+        plan = plan_of(p);
+        assert_false(plan->dpm_wants_standby);
+        assert_int_equal(n_power(plan, POWER_STANDBY), 0);
+        assert_true(plan->dpm_wants_power_on);
+        assert_int_equal(n_power(plan, POWER_ON), 1);
+        plan_free(plan);
+}
+
+/* Issue 15, item 4: a VM that must leave (its host is in maintenance) and is being migrated
+ * already is neither moved again nor unplaceable, and does not make the plan partial. */
+static void test_in_flight_not_unplaceable(void **state) {
+        static const char *const yaml =
+                "hosts:\n"
+                "  - {name: h01, cpus: 16, memory_mib: 65536, state: maintenance}\n"
+                "  - {name: h02, cpus: 16, memory_mib: 65536}\n"
+                "vms:\n"
+                "  - {name: vm01, host: h01, vcpus: 2, memory_mib: 4096, cpu_demand: 1, migrating: true}\n"
+                "  - {name: vm02, host: h01, vcpus: 2, memory_mib: 4096, cpu_demand: 1}\n";
+        _cleanup_(tp_problem_freep) Problem *p = tp_parse(yaml);
+        Plan *plan = plan_of(p);
+        assert_int_equal(plan->n_unplaceable, 0);
+        assert_int_equal(plan->n_need_in_flight, 1);
+        assert_int_equal(plan->n_moves, 1);
+        assert_int_equal(plan->moves[0].vm, tp_vm(p, "vm02"));
+        assert_int_not_equal(plan->status, PLAN_PARTIAL);
+        char *text = NULL;
+        assert_int_equal(plan_to_text(p, plan, &text), 0);
+        assert_non_null(strstr(text, "in flight: 1 VM(s) that must move are being migrated already"));
+        assert_null(strstr(text, "unplaceable"));
+        free(text);
+        plan_free(plan);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_power_on_held),
@@ -445,6 +553,9 @@ int main(void) {
                 cmocka_unit_test(test_power_on_most_efficient),
                 cmocka_unit_test(test_local_overload),
                 cmocka_unit_test(test_overload_power_on),
+                cmocka_unit_test(test_standby_statistic),
+                cmocka_unit_test(test_frozen_capacity),
+                cmocka_unit_test(test_in_flight_not_unplaceable),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -163,10 +163,21 @@ start_guest() { # NAME HOST MiB MODE
         GUESTS+=("$1")
 }
 
-# Every guest runs exactly once, and its console is clean.
+# runs_once GUEST: it runs on exactly one host now.
+runs_once() {
+        local w run
+        w="$(where "$1")"
+        run="${w%%|*}"
+        [[ -n "$run" && "$run" != *" "* ]]
+}
+
+# Every guest runs exactly once, and its console is clean. drsd keeps balancing while the
+# test looks, and a guest being live-migrated runs on both ends until the migration ends, so
+# each guest gets up to 120 s to settle on one host (a real double start does not settle).
 check_guests() {
         local g w run log
         for g in "${GUESTS[@]}"; do
+                wait_until 120 "$g settles" runs_once "$g" || true
                 w="$(where "$g")"
                 run="${w%%|*}"
                 if [[ -n "$run" && "$run" != *" "* ]]; then
