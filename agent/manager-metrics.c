@@ -140,8 +140,43 @@ void manager_power_meter_restart(Manager *m) {
                         k, "Failed to set up the power readings, watts come from the power models: %m");
 }
 
+/* ---- the imbalance over the last hour (imbalance-log.h) -------------------------------------- */
+
+static int imbalance_timer_handler(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        double cpu, mem;
+
+        if (manager_cluster_imbalance(m, &cpu, &mem))
+                imbalance_log_add(m->imbalance_log, manager_realtime_usec(), cpu, mem);
+        int k = sd_event_source_set_time_relative(s, IMBALANCE_LOG_PERIOD_S * USEC_PER_SEC);
+        if (k >= 0)
+                k = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        if (k < 0)
+                log_warning_errno(
+                        k, "Failed to re-arm the imbalance timer, the imbalance history stops: %m");
+        return 0;
+}
+
+static int imbalance_log_start(Manager *m) {
+        if (m->imbalance_log)
+                return 0;
+        m->imbalance_log = calloc(1, sizeof(ImbalanceLog));
+        if (!m->imbalance_log)
+                return log_oom();
+        int k = sd_event_add_time_relative(
+                m->event, &m->imbalance_timer, CLOCK_MONOTONIC, IMBALANCE_LOG_PERIOD_S * USEC_PER_SEC,
+                USEC_PER_SEC, imbalance_timer_handler, m);
+        if (k < 0)
+                return log_error_errno(k, "Failed to set up the imbalance timer: %m");
+        (void) sd_event_source_set_description(m->imbalance_timer, "imbalance-timer");
+        return 0;
+}
+
 int manager_metrics_start(Manager *m) {
         int k;
+        k = imbalance_log_start(m);
+        if (k < 0)
+                return k;
         manager_power_meter_restart(m);
         if (!m->metrics) {
                 k = metrics_server_new(m->event, render, m, &m->metrics);
@@ -159,6 +194,9 @@ void manager_metrics_reload(Manager *m) {
 }
 
 void manager_metrics_stop(Manager *m) {
+        m->imbalance_timer = sd_event_source_disable_unref(m->imbalance_timer);
+        free(m->imbalance_log);
+        m->imbalance_log = NULL;
         m->metrics = metrics_server_free(m->metrics);
         m->power_meter = power_meter_free(m->power_meter);
 }

@@ -605,7 +605,7 @@ static int hosts_json(Manager *m, json_object **ret) {
 
 /* Population standard deviation of utilization over up hosts with fresh reports (the same
  * measure the solver reports as imbalance). */
-static void cluster_imbalance(Manager *m, double *ret_cpu, double *ret_memory) {
+bool manager_cluster_imbalance(Manager *m, double *ret_cpu, double *ret_memory) {
         double sc = 0, sc2 = 0, sm = 0, sm2 = 0;
         size_t n = 0;
         for (size_t i = 0; i < m->config->n_hosts; i++) {
@@ -622,11 +622,12 @@ static void cluster_imbalance(Manager *m, double *ret_cpu, double *ret_memory) {
         }
         if (n == 0) {
                 *ret_cpu = *ret_memory = 0;
-                return;
+                return false;
         }
         double mc = sc / (double) n, mmn = sm / (double) n;
         *ret_cpu = sqrt(fmax(0, sc2 / (double) n - mc * mc));
         *ret_memory = sqrt(fmax(0, sm2 / (double) n - mmn * mmn));
+        return true;
 }
 
 static int run_json(const LeaderRun *r, json_object **ret) {
@@ -721,7 +722,7 @@ static int method_status(Manager *m, json_object *params, json_object **reply, c
                                                         *rec = NULL;
                 double ci, mi;
                 AutomationLevel level = m->policy->automation.level;
-                cluster_imbalance(m, &ci, &mi);
+                (void) manager_cluster_imbalance(m, &ci, &mi);
                 (void) leader_automation_at(m->policy, time(NULL), &level);
                 if (!cl || add_double(cl, "cpu_imbalance", ci) < 0 ||
                     add_double(cl, "memory_imbalance", mi) < 0 ||
@@ -752,6 +753,15 @@ static int method_status(Manager *m, json_object *params, json_object **reply, c
                 k = run_json(m->pass ? m->pass->recommendations : NULL, &rec);
                 if (k < 0)
                         return k;
+                if (m->imbalance_log) {
+                        uint64_t now = manager_realtime_usec(), hour = 3600ULL * USEC_PER_SEC;
+                        json_object *ih;
+                        k = imbalance_log_to_json(m->imbalance_log, now > hour ? now - hour : 0, &ih);
+                        if (k < 0)
+                                return k;
+                        if (control_add(cl, "imbalance_history", ih) < 0)
+                                return -ENOMEM;
+                }
                 const ProblemDemand *sd = m->pass ? &m->pass->dpm_standby_demand : NULL;
                 if (m->policy->dpm.enabled && sd && sd->set) {
                         json_object *d = json_object_new_object();

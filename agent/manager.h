@@ -25,6 +25,7 @@
 #include "executor.h"
 #include "history.h"
 #include "hv.h"
+#include "imbalance-log.h"
 #include "leader.h"
 #include "pass.h"
 #include "macro.h"
@@ -170,8 +171,10 @@ struct Manager {
         sd_event_source *pass_soon; /* owned; a deferred pass (evacuate, reload, stale host, …) */
         uint64_t n_migrations_ok, n_migrations_failed;
 
-        MetricsServer *metrics;  /* owned; counters always, the endpoint when metrics_listen is set */
-        PowerMeter *power_meter; /* owned; watts and energy (manager-metrics.c) */
+        MetricsServer *metrics;      /* owned; counters always, the endpoint when metrics_listen is set */
+        PowerMeter *power_meter;     /* owned; watts and energy (manager-metrics.c) */
+        ImbalanceLog *imbalance_log; /* owned; the last hour's imbalance (manager-metrics.c) */
+        sd_event_source *imbalance_timer; /* owned; adds to imbalance_log every IMBALANCE_LOG_PERIOD_S */
 
         /* Cluster mode (manager-cluster.c); all empty in standalone mode. */
         Cluster *cluster; /* owned */
@@ -223,6 +226,9 @@ double manager_host_watts(Manager *m, const char *host, bool *ret_measured);
 void manager_power_meter_restart(Manager *m);
 void manager_metrics_reload(Manager *m);
 void manager_metrics_stop(Manager *m);
+/* The imbalance drsctl status shows (manager.c): population standard deviation of CPU and
+ * memory utilization over up hosts with fresh reports; false (and zeros) when there is none. */
+bool manager_cluster_imbalance(Manager *m, double *ret_cpu, double *ret_memory);
 /* Manual moves (manager-storage.c): drs.Migrate and drs.MoveStorage. */
 int manager_method_migrate(Manager *m, json_object *params, json_object **reply, char **reterr_error);
 int manager_method_move_storage(Manager *m, json_object *params, json_object **reply, char **reterr_error);

@@ -11,13 +11,16 @@ DRS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # Debian 12 packages the build and the tests need. gcc only recommends libc6-dev, and
 # clang's sanitizer/libFuzzer runtimes are only a recommendation of clang too. The second
 # line: man pages (scdoc, groff), the unit's security check (systemd-analyze; installing
-# systemd does not make it PID 1) and the Debian package (debhelper, lintian).
+# systemd does not make it PID 1) and the Debian package (debhelper, lintian). The last line:
+# the Cockpit page's end-to-end suite (tests/e2e/cockpit.sh: cockpit-ws, its bridge and its shell
+# (cockpit-system), headless chromium driven through chromedriver, curl).
 DRS_PACKAGES=(
         meson ninja-build gcc clang pkg-config libc6-dev libclang-rt-14-dev
         libyaml-dev libjson-c-dev libglpk-dev libcmocka-dev libvirt-dev libsystemd-dev libmicrohttpd-dev
         libcpg-dev libquorum-dev libvotequorum-dev libcorosync-common-dev
         clang-format git python3
         scdoc groff-base man-db bash-completion systemd debhelper dpkg-dev lintian
+        cockpit-ws cockpit-bridge cockpit-system chromium chromium-driver curl
 )
 
 # Parallelism: these machines have 2 cores.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Builds the Debian package from a clean copy of HEAD (git archive: nothing is built in or
+# Builds the Debian packages (drs, cockpit-drs) from a clean copy of HEAD (git archive: nothing is built in or
 # left in the repository), runs lintian (errors fail, warnings are shown), then really installs
 # the .deb with dpkg into a throwaway root (dpkg --root with its own admin directory and
 # --force-script-chrootless, so the maintainer scripts run with DPKG_ROOT set and the postinst's
@@ -57,6 +57,8 @@ if ! (cd "$tmp/src" && dpkg-buildpackage -us -uc -b -j"${DRS_JOBS:-2}") >"$tmp/b
 fi
 deb="$(ls "$tmp"/drs_*.deb)"
 echo "built $(basename "$deb")"
+cdeb="$(ls "$tmp"/cockpit-drs_*.deb 2>/dev/null || true)"
+[[ -n "$cdeb" ]] && echo "built $(basename "$cdeb")" || bad "no cockpit-drs package built"
 
 if command -v lintian >/dev/null; then
         echo "=== lintian"
@@ -223,6 +225,53 @@ if MANWIDTH=80 man -l "$page" >"$tmp/man.out" 2>"$tmp/man.err"; then
         fi
 else
         bad "man -l drsctl.8.gz: $(cat "$tmp/man.err")"
+fi
+
+echo "=== cockpit-drs"
+cockpit_files=(manifest.json index.html drs.js drsctl.js chart.js drs.css)
+if [[ -n "$cdeb" ]]; then
+        arch="$(dpkg-deb -f "$cdeb" Architecture)"
+        [[ "$arch" == all ]] && ok "cockpit-drs is Architecture: all" || bad "cockpit-drs is Architecture: $arch"
+        deps="$(dpkg-deb -f "$cdeb" Depends)"
+        if grep -q 'cockpit-bridge' <<<"$deps" && grep -q 'drs (= \|drs (>= ' <<<"$deps"; then
+                ok "cockpit-drs Depends: $deps"
+        else
+                bad "cockpit-drs Depends: '$deps' (want cockpit-bridge and drs)"
+        fi
+        if rdpkg --force-depends -i "$cdeb" >"$tmp/cinstall.log" 2>&1; then
+                ok "dpkg -i $(basename "$cdeb")"
+        else
+                cat "$tmp/cinstall.log"
+                bad "dpkg --root -i $(basename "$cdeb")"
+        fi
+        q -L cockpit-drs >"$tmp/cfiles" 2>&1 || bad "dpkg -L cockpit-drs: $(cat "$tmp/cfiles")"
+        for f in "${cockpit_files[@]}"; do
+                p="/usr/share/cockpit/drs/$f"
+                if grep -qx "$p" "$tmp/cfiles" && [[ -s "$inst$p" ]]; then ok "$p"; else bad "cockpit-drs lacks $p"; fi
+        done
+        # Exactly the page, its copyright, changelog and lintian override: nothing of drs itself.
+        extra="$(grep -v -e '^/usr/share/cockpit' -e '^/usr/share/doc' -e '^/usr/share/lintian' -e '^/\.$' -e '^/usr$' -e '^/usr/share$' \
+                "$tmp/cfiles" || true)"
+        [[ -z "$extra" ]] && ok "cockpit-drs holds only the page and its docs" || bad "cockpit-drs also holds: $extra"
+        if grep -q '^/usr/share/cockpit' "$tmp/files"; then bad "drs holds Cockpit files"; else ok "drs holds no Cockpit file"; fi
+        check "manifest.json is JSON" quiet python3 -m json.tool "$inst/usr/share/cockpit/drs/manifest.json"
+        # The page's modules import each other by relative path: every import resolves in the package.
+        missing_imports=0
+        while IFS= read -r m; do
+                [[ -s "$inst/usr/share/cockpit/drs/$m" ]] || { bad "an import of ./$m that the package lacks"; missing_imports=1; }
+        done < <(sed -n 's/^import .* from "\.\/\([^"]*\)";$/\1/p' "$inst"/usr/share/cockpit/drs/*.js)
+        ((missing_imports)) || ok "every module the page imports is in the package"
+        if command -v node >/dev/null; then
+                for f in "$inst"/usr/share/cockpit/drs/*.js; do
+                        check "node --check ${f#"$inst"} (an ES module)" quiet node --input-type=module --check <"$f"
+                done
+        fi
+        if rdpkg -P cockpit-drs >"$tmp/cpurge.log" 2>&1 && [[ ! -e "$inst/usr/share/cockpit/drs" ]]; then
+                ok "dpkg -P cockpit-drs removes the page"
+        else
+                cat "$tmp/cpurge.log"
+                bad "dpkg -P cockpit-drs"
+        fi
 fi
 
 echo "=== dpkg -r, dpkg -P"
