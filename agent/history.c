@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -50,6 +51,16 @@ static int add_u64(json_object *o, const char *key, uint64_t u) {
         return 0;
 }
 
+/* 6 decimals: gains are small differences of imbalances. */
+static int add_double(json_object *o, const char *key, double d) {
+        json_object *v = json_object_new_double(isfinite(d) ? round(d * 1e6) / 1e6 : 0);
+        if (!v || json_object_object_add(o, key, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
 int history_event_to_json(const HistoryEvent *e, json_object **ret) {
         _cleanup_(json_object_putp) json_object *o = NULL;
 
@@ -64,7 +75,11 @@ int history_event_to_json(const HistoryEvent *e, json_object **ret) {
             add_string(o, "result", e->result) < 0 ||
             (e->duration_ms > 0 && add_u64(o, "duration_ms", e->duration_ms) < 0) ||
             (e->downtime_ms > 0 && add_u64(o, "downtime_ms", e->downtime_ms) < 0) ||
-            (e->watts > 0 && add_u64(o, "watts", e->watts) < 0) || add_string(o, "message", e->message) < 0)
+            (e->watts > 0 && add_u64(o, "watts", e->watts) < 0) ||
+            (e->has_gain && (add_double(o, "predicted_gain", e->predicted_gain) < 0 ||
+                             add_double(o, "realized_gain", e->realized_gain) < 0 ||
+                             add_u64(o, "after_s", e->after_s) < 0)) ||
+            add_string(o, "message", e->message) < 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(o);
         return 0;
@@ -94,6 +109,18 @@ static int get_u64(json_object *o, const char *key, bool required, uint64_t *ret
         return 0;
 }
 
+/* A number (int or double); *ret_have set when present. */
+static int get_double(json_object *o, const char *key, bool *ret_have, double *ret) {
+        json_object *v;
+        if (!json_object_object_get_ex(o, key, &v))
+                return 0;
+        if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
+                return -EBADMSG;
+        *ret = json_object_get_double(v);
+        *ret_have = true;
+        return 0;
+}
+
 int history_event_from_json(json_object *o, HistoryEvent *ret) {
         _cleanup_(history_event_done) HistoryEvent e = {};
         int k;
@@ -106,7 +133,11 @@ int history_event_from_json(json_object *o, HistoryEvent *ret) {
             (k = get_string(o, "result", &e.result)) < 0 ||
             (k = get_u64(o, "duration_ms", false, &e.duration_ms)) < 0 ||
             (k = get_u64(o, "downtime_ms", false, &e.downtime_ms)) < 0 ||
-            (k = get_u64(o, "watts", false, &e.watts)) < 0 || (k = get_string(o, "message", &e.message)) < 0)
+            (k = get_u64(o, "watts", false, &e.watts)) < 0 ||
+            (k = get_double(o, "predicted_gain", &e.has_gain, &e.predicted_gain)) < 0 ||
+            (k = get_double(o, "realized_gain", &e.has_gain, &e.realized_gain)) < 0 ||
+            (k = get_u64(o, "after_s", false, &e.after_s)) < 0 ||
+            (k = get_string(o, "message", &e.message)) < 0)
                 return k;
         if (!e.type || !*e.type)
                 return -EBADMSG;

@@ -33,7 +33,12 @@ typedef struct HistoryEvent {
         uint64_t downtime_ms; /* 0 = not applicable */
         uint64_t watts;       /* power events: a standby's draw before it (what it saves), a
                                  power-on's idle draw by its model; 0 = unknown */
-        char *message;        /* owned; may be NULL */
+        /* benefit events: the gain the plan predicted for the move and what it realized
+         * after_s seconds after it completed (has_gain false: not a benefit event) */
+        bool has_gain;
+        double predicted_gain, realized_gain;
+        uint64_t after_s;
+        char *message; /* owned; may be NULL */
 } HistoryEvent;
 
 void history_event_done(HistoryEvent *e);

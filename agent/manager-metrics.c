@@ -66,6 +66,13 @@ static int render(MetricsServer *s, void *userdata, char **ret, size_t *ret_len)
                 .energy_j = power_meter_energy_j(m->power_meter),
                 .energy_saved_j = power_meter_saved_j(m->power_meter),
         };
+        if (m->pass) {
+                st.benefit_measured = m->pass->benefit.total_measured;
+                st.benefit_worse = m->pass->benefit.total_worse;
+                st.benefit_superseded = m->pass->benefit.total_superseded;
+                st.benefit_predicted = m->pass->benefit.total_predicted;
+                st.benefit_realized = m->pass->benefit.total_realized;
+        }
         if (n_up > 0) {
                 double mc = sc / (double) n_up, mm = sm / (double) n_up;
                 st.cpu_imbalance = sqrt(fmax(0, sc2 / (double) n_up - mc * mc));

@@ -570,6 +570,9 @@ static void ops_record(void *u, int level, LeaderRecordKind kind, const HistoryE
                 metrics_server_power(
                         m->metrics, kind == LEADER_RECORD_POWER_ON ? POWER_ON : POWER_STANDBY, e->result);
                 break;
+        case LEADER_RECORD_BENEFIT:
+                manager_record(m, level, DRS_MESSAGE_MOVE_BENEFIT, e);
+                break;
         case LEADER_RECORD_HOST_REPORTING:
                 log_event(
                         level,

@@ -762,6 +762,25 @@ static int method_status(Manager *m, json_object *params, json_object **reply, c
                         if (control_add(cl, "imbalance_history", ih) < 0)
                                 return -ENOMEM;
                 }
+                if (m->pass) {
+                        BenefitSummary bs;
+                        benefit_summary(&m->pass->benefit, manager_now().mono_usec, &bs);
+                        json_object *b = json_object_new_object();
+                        if (control_add(cl, "benefit", b) < 0 ||
+                            control_add(b, "window_s", json_object_new_uint64(BENEFIT_WINDOW_S)) < 0 ||
+                            control_add(b, "moves", json_object_new_uint64(bs.moves)) < 0 ||
+                            add_double(b, "predicted", bs.predicted) < 0 ||
+                            add_double(b, "realized", bs.realized) < 0 ||
+                            add_double(
+                                    b, "realized_share", bs.predicted > 0 ? bs.realized / bs.predicted : 0) <
+                                    0 ||
+                            control_add(b, "worse", json_object_new_uint64(bs.worse)) < 0 ||
+                            control_add(b, "no_effect", json_object_new_uint64(bs.no_effect)) < 0 ||
+                            control_add(b, "superseded", json_object_new_uint64(bs.superseded)) < 0 ||
+                            control_add(b, "measuring", json_object_new_uint64(m->pass->benefit.n_moves)) <
+                                    0)
+                                return -ENOMEM;
+                }
                 const ProblemDemand *sd = m->pass ? &m->pass->dpm_standby_demand : NULL;
                 if (m->policy->dpm.enabled && sd && sd->set) {
                         json_object *d = json_object_new_object();

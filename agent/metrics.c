@@ -289,6 +289,24 @@ int metrics_render(const MetricsState *s, char **ret, size_t *ret_len) {
                 w_sample(&w, "drs_energy_saved_joules_total", NULL, s->energy_saved_j);
 
         w_family(
+                &w, "drs_move_benefit_predicted", "gauge",
+                "Since drsd started: sum of the imbalance gains the plans predicted for the balance and DPM moves measured to their last checkpoint (15 min after completion).");
+        w_sample(&w, "drs_move_benefit_predicted", NULL, s->benefit_predicted);
+        w_family(
+                &w, "drs_move_benefit_realized", "gauge",
+                "Since drsd started: sum of the imbalance gains those moves realized 15 min after completion (the counterfactual of the VM back on its source, from measured demand); may decrease when moves make things worse.");
+        w_sample(&w, "drs_move_benefit_realized", NULL, s->benefit_realized);
+        w_family(
+                &w, "drs_moves_measured_total", "counter",
+                "Moves whose benefit was measured: outcome=\"helped\" (realized >= 0), \"worse\" (realized < 0), \"superseded\" (the VM moved again, stopped or its source left service first).");
+        w_u64(&w, "drs_moves_measured_total", (const char *const[]){"outcome", "helped", NULL},
+              s->benefit_measured - s->benefit_worse);
+        w_u64(&w, "drs_moves_measured_total", (const char *const[]){"outcome", "worse", NULL},
+              s->benefit_worse);
+        w_u64(&w, "drs_moves_measured_total", (const char *const[]){"outcome", "superseded", NULL},
+              s->benefit_superseded);
+
+        w_family(
                 &w, "drs_passes_total", "counter", "Leader passes (collect, plan, act) since drsd started.");
         w_u64(&w, "drs_passes_total", NULL, s->passes);
 

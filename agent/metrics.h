@@ -110,6 +110,11 @@ typedef struct MetricsState {
          * host on. have_energy false: leave out. */
         bool have_energy;
         double energy_j, energy_saved_j;
+        /* Moves measured to their last checkpoint since drsd started (this drsd as leader):
+         * predicted and realized gains summed, how many made the balance worse, how many
+         * measurements ended early (the VM moved again, stopped, its source left 'up'). */
+        uint64_t benefit_measured, benefit_worse, benefit_superseded;
+        double benefit_predicted, benefit_realized;
         const MetricsCounters *counters; /* never NULL */
 } MetricsState;
 

@@ -210,5 +210,10 @@ int solver_plan(const Problem *p, const SolverOptions *opts, Plan **ret);
 int solver_place(const Problem *p, const SolverVm *vm, const SolverOptions *opts, Plan **ret);
 
 /* The plan as JSON (the `drsctl plan --json` format, see README) and as a human table. */
+/* For each i: how much the objective (as PlanMove.gain measures it) would worsen with VM vms[i]
+ * on hosts[i] instead of where p places it now, everything else as it is — the benefit its
+ * move realizes under p's measured demands (negative: the move made things worse). */
+int solver_move_gains(const Problem *p, const size_t *vms, const size_t *hosts, size_t n, double *ret);
+
 int plan_to_json(const Problem *p, const Plan *plan, char **ret);
 int plan_to_text(const Problem *p, const Plan *plan, char **ret);

@@ -727,6 +727,13 @@ static int verb_status(int argc, char *argv[]) {
                        jdouble(pw, "watts"), jint(pw, "hosts_known"),
                        jget(o, "hosts") ? json_object_array_length(jget(o, "hosts")) : (size_t) 0,
                        jint(pw, "hosts_measured"), jdouble(pw, "energy_kwh"), jdouble(pw, "saved_kwh"));
+        json_object *bf = jget(cl, "benefit");
+        if (bf && (jint(bf, "moves") > 0 || jint(bf, "measuring") > 0))
+                printf("Benefit (last 24 h): %" PRId64 " move(s) measured, %.0f %% of the predicted benefit "
+                       "realized, %" PRId64 " made it worse, %" PRId64 " did little; %" PRId64
+                       " being measured\n",
+                       jint(bf, "moves"), 100.0 * jdouble(bf, "realized_share"), jint(bf, "worse"),
+                       jint(bf, "no_effect"), jint(bf, "measuring"));
         json_object *sd = jget(cl, "dpm_standby_demand");
         if (sd)
                 printf("DPM: standby judged on demand at the %.0fth percentile of %" PRId64

@@ -82,6 +82,7 @@ LeaderPass *leader_pass_free(LeaderPass *lp) {
         recent_clear(lp);
         blockers_free(lp->blockers, lp->n_blockers);
         free(lp->last_plan_summary);
+        benefit_tracker_done(&lp->benefit);
         free(lp);
         return NULL;
 }
@@ -382,9 +383,114 @@ void leader_pass_moved(LeaderPass *lp, const char *vm, const char *from, const c
         lp->recent[lp->n_recent++] = r;
 }
 
+/* A completed balance or DPM move starts its benefit measurement: the gain its plan predicted,
+ * against the VM's host before the plan's first step of it (a hop's last step carries the
+ * gain of the whole route). */
+static void track_benefit(LeaderPass *lp, size_t i, LeaderNow now) {
+        const Problem *p = lp->run->problem;
+        const Plan *plan = lp->run->plan;
+        const PlanMove *pm = &plan->moves[i];
+        if (pm->reason != REASON_BALANCE && pm->reason != REASON_DPM)
+                return;
+        size_t from = pm->from;
+        for (size_t k = 0; k < i; k++)
+                if (plan->moves[k].vm == pm->vm) {
+                        from = plan->moves[k].from;
+                        break;
+                }
+        (void) benefit_add(
+                &lp->benefit, p->vms[pm->vm].name, p->hosts[from].name, p->hosts[pm->to].name,
+                move_reason_to_string(pm->reason), pm->gain, now.mono_usec);
+}
+
 void leader_pass_move_done(LeaderPass *lp, const char *vm, bool ok, LeaderNow now) {
-        if (lp->run && leader_run_move_done(lp->run, vm, ok) >= 0)
-                finish_run_if_done(lp, now);
+        if (!lp->run)
+                return;
+        int i = leader_run_move_done(lp->run, vm, ok);
+        if (i < 0)
+                return;
+        if (ok)
+                track_benefit(lp, (size_t) i, now);
+        finish_run_if_done(lp, now);
+}
+
+static ssize_t problem_vm(const Problem *p, const char *name) {
+        for (size_t v = 0; v < p->n_vms; v++)
+                if (streq(p->vms[v].name, name))
+                        return (ssize_t) v;
+        return -1;
+}
+
+static ssize_t problem_host(const Problem *p, const char *name) {
+        for (size_t h = 0; h < p->n_hosts; h++)
+                if (streq(p->hosts[h].name, name))
+                        return (ssize_t) h;
+        return -1;
+}
+
+/* The benefit measurements due now, on this pass's Problem (its measured demands): the
+ * objective's worsening with the VM back on its source is what the move realizes. */
+static void measure_benefit(LeaderPass *lp, const Problem *p, LeaderNow now) {
+        size_t from = 0;
+        ssize_t i;
+        while ((i = benefit_next_due(&lp->benefit, from, now.mono_usec)) >= 0) {
+                BenefitMove *bm = &lp->benefit.moves[i];
+                ssize_t v = problem_vm(p, bm->vm), src = problem_host(p, bm->from),
+                        dst = problem_host(p, bm->to);
+                double realized = 0;
+                const char *why = NULL;
+                if (v < 0)
+                        why = "the VM is gone";
+                else if (dst < 0 || p->vms[v].host != (int) dst)
+                        why = "the VM moved again";
+                else if (p->vms[v].migrating)
+                        why = "the VM is migrating";
+                else if (src < 0 || p->hosts[src].state != HOST_UP || p->hosts[src].frozen)
+                        why = "its source host is not up (nothing to compare with)";
+                else {
+                        size_t vv = (size_t) v, hh = (size_t) src;
+                        if (solver_move_gains(p, &vv, &hh, 1, &realized) < 0)
+                                why = "not measurable";
+                }
+                unsigned after_s;
+                bool fin;
+                _cleanup_free_ char *vm = strdup(bm->vm), *src_name = strdup(bm->from),
+                                    *dst_name = strdup(bm->to), *reason = strdup(bm->reason);
+                double predicted = bm->predicted;
+                (void) benefit_record(
+                        &lp->benefit, (size_t) i, why != NULL, realized, now.mono_usec, &after_s, &fin);
+                if (!fin)
+                        from = (size_t) i + 1;
+                else
+                        from = (size_t) i;
+                _cleanup_free_ char *msg = NULL;
+                int n = why ? asprintf(
+                                      &msg, "Move of '%s' %s → %s (%s): no longer measured after %u s: %s",
+                                      vm ?: "?", src_name ?: "?", dst_name ?: "?", reason ?: "?", after_s,
+                                      why)
+                            : asprintf(
+                                      &msg,
+                                      "Move of '%s' %s → %s (%s): predicted gain %.4f, realized %.4f after %u s (%.0f %%)%s",
+                                      vm ?: "?", src_name ?: "?", dst_name ?: "?", reason ?: "?", predicted,
+                                      realized, after_s, 100.0 * realized / predicted,
+                                      realized < 0 ? ": it made the balance worse" : "");
+                if (n < 0)
+                        msg = NULL;
+                HistoryEvent e = {
+                        .type = (char *) "benefit",
+                        .vm = vm,
+                        .source = src_name,
+                        .target = dst_name,
+                        .reason = reason,
+                        .result = (char *) (why ? "superseded" : fin ? "final" : "measured"),
+                        .has_gain = why == NULL,
+                        .predicted_gain = predicted,
+                        .realized_gain = realized,
+                        .after_s = after_s,
+                        .message = msg,
+                };
+                precord(lp, why || realized >= 0 ? LOG_INFO : LOG_NOTICE, LEADER_RECORD_BENEFIT, &e);
+        }
 }
 
 typedef struct SubmitContext {
@@ -759,6 +865,7 @@ int leader_pass_run(LeaderPass *lp, LeaderNow now) {
         if (k < 0)
                 return k;
         lp->dpm_standby_demand = p->dpm_standby_demand;
+        measure_benefit(lp, p, now);
         k = lp->ops->solve(lp->userdata, p, &plan);
         if (k < 0)
                 return k;

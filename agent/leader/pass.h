@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "benefit.h"
 #include "config.h"
 #include "history.h"
 #include "leader.h"
@@ -55,6 +56,7 @@ typedef enum LeaderRecordKind {
         LEADER_RECORD_POWER_STANDBY,  /* a power-off (DPM standby) started, completed or failed */
         LEADER_RECORD_POWER_ON,       /* a power-on started, its command done, completed or failed */
         LEADER_RECORD_HOST_REPORTING, /* a host went stale or reports again (journal only) */
+        LEADER_RECORD_BENEFIT,        /* what a move realized against its prediction */
 } LeaderRecordKind;
 
 typedef struct LeaderPowerOp {
@@ -157,6 +159,7 @@ typedef struct LeaderPass {
         ProblemDemand dpm_standby_demand; /* the last pass's standby statistic (drsctl status) */
         unsigned dpm_votes_after;
         uint64_t last_plan_usec; /* real; of the last solver run of a pass */
+        BenefitTracker benefit;  /* predicted versus realized benefit of completed moves */
         char *last_plan_summary; /* owned; one line about the last pass's plan */
 } LeaderPass;
 

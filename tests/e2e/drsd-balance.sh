@@ -109,5 +109,28 @@ ctl status | grep '^Power:' | sed 's/^/  /'
 ctl status | grep -q '^Power: .* W now (2 of 3 hosts known, 1 measured)' && ok "drsctl status shows the power line" ||
         fail "drsctl status: no or wrong power line"
 
+section "realized benefit: the balance move measured 1 minute after it completed"
+# The burner's move is measured against the counterfactual of it back on its source (from
+# the measured demand); both burn a core, so the move keeps paying: realized > 0.
+benefit() {
+        ctl history --json | python3 -c '
+import json, sys
+ev = [e for e in json.load(sys.stdin)["events"] if e.get("type") == "benefit" and e.get("after_s") == 60
+      and e.get("reason") == "balance" and "realized_gain" in e]
+if not ev:
+    sys.exit(1)
+e = ev[0]
+print("%s %s->%s predicted %.4f realized %.4f" % (e["vm"], e["source"], e["target"], e["predicted_gain"], e["realized_gain"]))
+sys.exit(0 if e["predicted_gain"] > 0 and e["realized_gain"] > 0 else 2)'
+}
+if wait_until 150 "benefit measured" benefit; then
+        ok "history: $(benefit)"
+else
+        fail "no 60-s benefit measurement of a balance move with a realized gain > 0 within 150 s: '$(benefit)'"
+fi
+ctl status --json | python3 -c 'import json,sys; b=json.load(sys.stdin)["cluster"]["benefit"]; sys.exit(0 if b["measuring"] >= 1 or b["moves"] >= 1 else 1)' &&
+        ok "status: the move is being measured ($(ctl status | grep '^Benefit' | sed 's/^Benefit //'))" ||
+        fail "status: no benefit summary"
+
 section "guests"
 check_guests

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "benefit.h"
+#include "macro.h"
+
+#define USEC_PER_SEC 1000000ULL
+
+const unsigned benefit_checkpoint_s[BENEFIT_CHECKPOINTS] = {60, 300, 900};
+
+static void move_done(BenefitMove *m) {
+        free(m->vm);
+        free(m->from);
+        free(m->to);
+        free(m->reason);
+}
+
+void benefit_tracker_done(BenefitTracker *t) {
+        for (size_t i = 0; i < t->n_moves; i++)
+                move_done(&t->moves[i]);
+        free(t->moves);
+        t->moves = NULL;
+        t->n_moves = 0;
+}
+
+int benefit_add(
+        BenefitTracker *t, const char *vm, const char *from, const char *to, const char *reason,
+        double predicted, uint64_t now_usec) {
+        if (!t || !vm || !from || !to || !reason)
+                return -EINVAL;
+        if (!(predicted > 0) || !isfinite(predicted))
+                return 0; /* an intermediate hop, or no balance gain predicted (a DPM move made
+                             for energy may cost balance) */
+        /* A VM moved again before its measurement ended: the old one is superseded. */
+        for (size_t i = 0; i < t->n_moves; i++)
+                if (streq(t->moves[i].vm, vm)) {
+                        unsigned cp;
+                        bool fin;
+                        (void) benefit_record(t, i, true, 0, now_usec, &cp, &fin);
+                        break;
+                }
+        BenefitMove *n = reallocarray(t->moves, t->n_moves + 1, sizeof(BenefitMove));
+        if (!n)
+                return -ENOMEM;
+        t->moves = n;
+        BenefitMove m = {
+                .vm = strdup(vm),
+                .from = strdup(from),
+                .to = strdup(to),
+                .reason = strdup(reason),
+                .predicted = predicted,
+                .done_usec = now_usec,
+        };
+        if (!m.vm || !m.from || !m.to || !m.reason) {
+                move_done(&m);
+                return -ENOMEM;
+        }
+        t->moves[t->n_moves++] = m;
+        return 0;
+}
+
+ssize_t benefit_next_due(const BenefitTracker *t, size_t from, uint64_t now_usec) {
+        for (size_t i = from; i < t->n_moves; i++) {
+                const BenefitMove *m = &t->moves[i];
+                if (now_usec >= m->done_usec &&
+                    now_usec - m->done_usec >= benefit_checkpoint_s[m->next] * USEC_PER_SEC)
+                        return (ssize_t) i;
+        }
+        return -1;
+}
+
+static void forget(BenefitTracker *t, size_t i) {
+        move_done(&t->moves[i]);
+        memmove(&t->moves[i], &t->moves[i + 1], (t->n_moves - i - 1) * sizeof(BenefitMove));
+        t->n_moves--;
+}
+
+int benefit_record(
+        BenefitTracker *t, size_t i, bool superseded, double realized, uint64_t now_usec,
+        unsigned *ret_checkpoint_s, bool *ret_final) {
+        if (!t || i >= t->n_moves)
+                return -EINVAL;
+        BenefitMove *m = &t->moves[i];
+        *ret_checkpoint_s = benefit_checkpoint_s[m->next];
+        if (superseded) {
+                t->superseded_at[t->next_superseded] = now_usec;
+                t->next_superseded = (t->next_superseded + 1) % BENEFIT_SUMMARY_MAX;
+                if (t->n_superseded < BENEFIT_SUMMARY_MAX)
+                        t->n_superseded++;
+                t->total_superseded++;
+                *ret_final = true;
+                forget(t, i);
+                return 0;
+        }
+        m->realized = realized;
+        if (++m->next < BENEFIT_CHECKPOINTS) {
+                *ret_final = false;
+                return 0;
+        }
+        t->finals[t->next_final] =
+                (BenefitFinal){.t_usec = now_usec, .predicted = m->predicted, .realized = realized};
+        t->next_final = (t->next_final + 1) % BENEFIT_SUMMARY_MAX;
+        if (t->n_finals < BENEFIT_SUMMARY_MAX)
+                t->n_finals++;
+        t->total_measured++;
+        t->total_predicted += m->predicted;
+        t->total_realized += realized;
+        t->total_worse += realized < 0;
+        *ret_final = true;
+        forget(t, i);
+        return 0;
+}
+
+static bool in_window(uint64_t t, uint64_t now) {
+        return t <= now && now - t <= (uint64_t) BENEFIT_WINDOW_S * USEC_PER_SEC;
+}
+
+void benefit_summary(const BenefitTracker *t, uint64_t now_usec, BenefitSummary *ret) {
+        BenefitSummary s = {};
+        for (size_t i = 0; i < t->n_finals; i++) {
+                const BenefitFinal *f = &t->finals[i];
+                if (!in_window(f->t_usec, now_usec))
+                        continue;
+                s.moves++;
+                s.predicted += f->predicted;
+                s.realized += f->realized;
+                if (f->realized < 0)
+                        s.worse++;
+                else if (f->realized < 0.1 * f->predicted)
+                        s.no_effect++;
+        }
+        for (size_t i = 0; i < t->n_superseded; i++)
+                s.superseded += in_window(t->superseded_at[i], now_usec);
+        *ret = s;
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* solver_move_gains(): what a move realizes under measured demand — the objective's worsening
+ * with the VM back on its source, as PlanMove.gain predicts it. */
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "solver-test.h"
+
+/* Two hosts; hot sits on h01 with warm; h02 is idle. */
+static const char *const yaml = "hosts:\n"
+                                "  - {name: h01, cpus: 16, memory_mib: 65536}\n"
+                                "  - {name: h02, cpus: 16, memory_mib: 65536}\n"
+                                "vms:\n"
+                                "  - {name: hot, host: h01, vcpus: 8, memory_mib: 4096, cpu_demand: 8}\n"
+                                "  - {name: warm, host: h01, vcpus: 8, memory_mib: 4096, cpu_demand: 4}\n"
+                                "  - {name: idle, host: h02, vcpus: 2, memory_mib: 4096, cpu_demand: 0}\n";
+
+static void test_gains(void **state) {
+        _cleanup_(tp_problem_freep) Problem *p = tp_parse(yaml);
+        SolverOptions o = {.greedy_only = true};
+        Plan *plan = NULL;
+
+        /* The plan moves hot (or warm) to h02 with a predicted gain. */
+        assert_int_equal(solver_plan(p, &o, &plan), 0);
+        assert_true(plan->n_moves >= 1);
+        size_t v = plan->moves[0].vm, from = plan->moves[0].from, to = plan->moves[0].to;
+        double predicted = plan->moves[0].gain;
+        assert_true(predicted > 0);
+
+        /* Carried out with demand unchanged: it realizes exactly what was predicted. */
+        p->vms[v].host = (int) to;
+        double g;
+        assert_int_equal(solver_move_gains(p, &v, &from, 1, &g), 0);
+        assert_float_equal(g, predicted, 1e-9);
+
+        /* The VM's load fell to nothing after the move (a bursty VM): little realized. */
+        double cpu = p->vms[v].cpu_demand;
+        p->vms[v].cpu_demand = 0;
+        assert_int_equal(solver_move_gains(p, &v, &from, 1, &g), 0);
+        assert_true(g < 0.1 * predicted);
+        p->vms[v].cpu_demand = cpu;
+
+        /* The source emptied meanwhile (the others' load left it): the move made it worse. */
+        for (size_t i = 0; i < p->n_vms; i++)
+                if (i != v && p->vms[i].host == (int) from)
+                        p->vms[i].cpu_demand = 0;
+        size_t idle = tp_vm(p, "idle");
+        p->vms[idle].cpu_demand = 6;
+        assert_int_equal(solver_move_gains(p, &v, &from, 1, &g), 0);
+        assert_true(g < 0);
+
+        /* At its own host: 0. Bad indices: -EINVAL. */
+        assert_int_equal(solver_move_gains(p, &v, &to, 1, &g), 0);
+        assert_float_equal(g, 0, 1e-12);
+        size_t bad = p->n_hosts;
+        assert_int_equal(solver_move_gains(p, &v, &bad, 1, &g), -EINVAL);
+        plan_free(plan);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_gains),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
