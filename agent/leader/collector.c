@@ -116,15 +116,17 @@ Collector *collector_free(Collector *c) {
         return NULL;
 }
 
-/* Index of host in the hosts (sorted by name: a pass asks for every host, often, and a
- * simulated data centre has hundreds), or where it would go (*ret_found false). */
-static size_t host_index(const Collector *c, const char *host, bool *ret_found) {
-        size_t lo = 0, hi = c->n_hosts;
+/* Binary search of name among n sorted names, name_at(base, i) giving the i-th: its index, or
+ * where it would go (*ret_found false). */
+static size_t name_index(
+        const void *base, size_t n, const char *(*name_at)(const void *base, size_t i), const char *name,
+        bool *ret_found) {
+        size_t lo = 0, hi = n;
 
         *ret_found = false;
         while (lo < hi) {
                 size_t mid = lo + (hi - lo) / 2;
-                int k = strcmp(c->hosts[mid].name, host);
+                int k = strcmp(name_at(base, mid), name);
                 if (k == 0) {
                         *ret_found = true;
                         return mid;
@@ -135,6 +137,20 @@ static size_t host_index(const Collector *c, const char *host, bool *ret_found) 
                         hi = mid;
         }
         return lo;
+}
+
+static const char *host_name_at(const void *base, size_t i) {
+        return ((const HostReport *) base)[i].name;
+}
+
+static const char *series_name_at(const void *base, size_t i) {
+        return ((VmSeries *const *) base)[i]->name;
+}
+
+/* Index of host in the hosts (sorted by name: a pass asks for every host, often, and a
+ * simulated data centre has hundreds), or where it would go (*ret_found false). */
+static size_t host_index(const Collector *c, const char *host, bool *ret_found) {
+        return name_index(c->hosts, c->n_hosts, host_name_at, host, ret_found);
 }
 
 static HostReport *find_host(const Collector *c, const char *host) {
@@ -170,22 +186,7 @@ static int ensure_host(Collector *c, const char *host, HostReport **ret) {
 
 /* Index of name in the sorted series, or where it would go (*ret_found false). */
 static size_t series_index(const Collector *c, const char *name, bool *ret_found) {
-        size_t lo = 0, hi = c->n_series;
-
-        while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                int k = strcmp(c->series[mid]->name, name);
-                if (k == 0) {
-                        *ret_found = true;
-                        return mid;
-                }
-                if (k < 0)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        *ret_found = false;
-        return lo;
+        return name_index(c->series, c->n_series, series_name_at, name, ret_found);
 }
 
 static int ensure_series(Collector *c, const char *name, VmSeries **ret) {
