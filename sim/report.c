@@ -75,6 +75,15 @@ int sim_result_to_text(const SimResult *r, FILE *f) {
                 " ok / %" PRIu64 " failed; host-hours %.1f of %.1f always-on (DPM saved %.1f%%)\n",
                 r->standby_ok, r->standby_failed, r->power_on_ok, r->power_on_failed, r->host_hours_on,
                 r->host_hours_always_on, 100.0 * savings(r));
+        if (r->benefit_measured + r->benefit_superseded > 0)
+                fprintf(f,
+                        "  benefit           %" PRIu64
+                        " moves measured to 15 min: %.0f%% of the predicted gain "
+                        "realized, %" PRIu64 " made it worse, %" PRIu64 " realized < 10%%; %" PRIu64
+                        " ended early (moved again, stopped, source left)\n",
+                        r->benefit_measured,
+                        r->benefit_predicted > 0 ? 100.0 * r->benefit_realized / r->benefit_predicted : 0,
+                        r->benefit_worse, r->benefit_little, r->benefit_superseded);
         if (r->energy_j > 0)
                 fprintf(f,
                         "  energy            %.2f kWh; serving host time with CPU demand >= capacity %.2f%%\n",
@@ -178,6 +187,14 @@ int sim_result_to_json(const SimResult *r, char **ret) {
         ADD_D(m, "host_hours_always_on", r->host_hours_always_on);
         ADD_D(m, "savings", savings(r));
         json_object_object_add(o, "power", m);
+        m = json_object_new_object();
+        ADD_U(m, "measured", r->benefit_measured);
+        ADD_U(m, "worse", r->benefit_worse);
+        ADD_U(m, "little", r->benefit_little);
+        ADD_U(m, "superseded", r->benefit_superseded);
+        ADD_D(m, "predicted", r->benefit_predicted);
+        ADD_D(m, "realized", r->benefit_realized);
+        json_object_object_add(o, "benefit", m);
         m = json_object_new_object();
         ADD_U(m, "migrations_failed", r->faults_migration_failed);
         ADD_U(m, "migrations_stalled", r->faults_stalled);

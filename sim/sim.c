@@ -754,7 +754,18 @@ static void op_record(void *u, int level, LeaderRecordKind kind, const HistoryEv
         Sim *s = u;
         bool completed = streq_ptr(e->result, "completed"), failed = streq_ptr(e->result, "failed");
 
-        if (kind == LEADER_RECORD_POWER_STANDBY) {
+        if (kind == LEADER_RECORD_BENEFIT) {
+                if (streq_ptr(e->result, "superseded"))
+                        s->res->benefit_superseded++;
+                else if (streq_ptr(e->result, "final")) {
+                        s->res->benefit_measured++;
+                        s->res->benefit_predicted += e->predicted_gain;
+                        s->res->benefit_realized += e->realized_gain;
+                        s->res->benefit_worse += e->realized_gain < 0;
+                        s->res->benefit_little +=
+                                e->realized_gain >= 0 && e->realized_gain < 0.1 * e->predicted_gain;
+                }
+        } else if (kind == LEADER_RECORD_POWER_STANDBY) {
                 s->res->standby_ok += completed;
                 s->res->standby_failed += failed;
         } else if (kind == LEADER_RECORD_POWER_ON) {

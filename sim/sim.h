@@ -230,6 +230,11 @@ typedef struct SimResult {
         size_t n_maintenance;
 
         uint64_t standby_ok, standby_failed, power_on_ok, power_on_failed;
+        /* drsd's benefit measurements (agent/leader/benefit.c): moves measured to 15 min, how
+         * many made the balance worse or realized under a tenth of their prediction, ended
+         * early; predicted and realized gains summed. */
+        uint64_t benefit_measured, benefit_worse, benefit_little, benefit_superseded;
+        double benefit_predicted, benefit_realized;
         double host_hours_on, host_hours_always_on;
         /* Energy: every powered host charged by its power model at its CPU utilization (a
          * booting host at its maximum, a host in standby 0 W); hosts without a model count 0. */
