@@ -1008,6 +1008,12 @@ static int method_vms(Manager *m, json_object *params, json_object **reply, char
                                                  x, "last_moved_s",
                                                  json_object_new_uint64(now > moved ? now - moved : 0)) < 0)
                                 return -ENOMEM;
+                        double share;
+                        unsigned f = m->pass ? benefit_vm_factor(&m->pass->benefit, v->name, &share) : 1;
+                        if (!isnan(share) && m->pass &&
+                            (add_double(x, "moves_realized_share", share) < 0 ||
+                             control_add(x, "cooldown_factor", json_object_new_uint64(f)) < 0))
+                                return -ENOMEM;
                 }
         }
         o = json_object_new_object();
@@ -1243,6 +1249,37 @@ change_mode(Manager *m, json_object *params, json_object **reply, char **reterr_
         return 0;
 }
 
+/* drs.ResetFeedback {"vm"}: forgets what the VM's last moves realized (its cooldown factor is 1
+ * again). */
+static int method_reset_feedback(Manager *m, json_object *params, json_object **reply, char **reterr_error) {
+        static const char *const allowed[] = {"vm", NULL};
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        json_object *vm;
+        int k = control_refuse_parameters(params, allowed, reply, reterr_error);
+        if (k < 0)
+                return k;
+        if (!json_object_object_get_ex(params, "vm", &vm) || !json_object_is_type(vm, json_type_string))
+                return control_fail(
+                        reply, reterr_error, PROTOCOL_ERROR_INVALID_PARAMETER,
+                        "parameter 'vm' (a VM name) is required");
+        if (!m->pass || !manager_acting_leader(m))
+                return no_leader(reply, reterr_error);
+        const char *name = json_object_get_string(vm);
+        unsigned f = benefit_vm_factor(&m->pass->benefit, name, NULL);
+        int had = benefit_vm_reset(&m->pass->benefit, name);
+        if (had)
+                log_info(
+                        "VM '%s': move feedback reset (cooldown ×%u → ×1) by drsctl reset-feedback", name,
+                        f);
+        o = json_object_new_object();
+        if (!o || control_add(o, "vm", json_object_new_string(name)) < 0 ||
+            control_add(o, "changed", json_object_new_boolean(had > 0)) < 0 ||
+            control_add(o, "factor_was", json_object_new_uint64(f)) < 0)
+                return -ENOMEM;
+        *reply = TAKE_PTR(o);
+        return 0;
+}
+
 static int
 method_exit_maintenance(Manager *m, json_object *params, json_object **reply, char **reterr_error) {
         return change_mode(m, params, reply, reterr_error, false);
@@ -1384,6 +1421,7 @@ const ControlMethodEntry manager_methods[] = {
         {"drs.Evacuate", method_evacuate},
         {"drs.ExitMaintenance", method_exit_maintenance},
         {"drs.PowerClear", method_power_clear},
+        {"drs.ResetFeedback", method_reset_feedback},
         {"drs.Place", method_place},
         {"drs.History", method_history},
         {"drs.PolicyCheck", method_policy_check},

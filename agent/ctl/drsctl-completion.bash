@@ -15,8 +15,8 @@ _drsctl_hosts() {
 
 _drsctl() {
         local cur="${COMP_WORDS[COMP_CWORD]}" prev="" i w verb="" sub="" socket=()
-        local verbs="status hosts vms plan apply evacuate exit-maintenance power-clear place history reload policy
-                     migrate move-storage"
+        local verbs="status hosts vms plan apply evacuate exit-maintenance power-clear reset-feedback place history
+                     reload policy migrate move-storage"
         local opts="--help --version --json --socket --dry-run --since --snapshot --policy --greedy-only
                     --time-limit --vm --to --copy-storage --remove-source --pool --disk --force --no-wait
                     --to-uri --to-management-uri"

@@ -93,6 +93,7 @@ static int help(void) {
                "  evacuate HOST [--dry-run]   Empty HOST for maintenance (dry run: only show the plan)\n"
                "  exit-maintenance HOST       Return HOST to service\n"
                "  power-clear HOST            Clear power-on-failed (DPM may choose HOST again)\n"
+               "  reset-feedback VM           Forget what VM's moves realized (its cooldown factor is 1 again)\n"
                "  place VM.xml                Best host for a new VM (libvirt domain XML)\n"
                "  history [--since TIME]      What drs decided and did (TIME: epoch seconds, -1h, -30m)\n"
                "  reload                      Re-read drsd.yaml and the policy\n"
@@ -780,10 +781,17 @@ static int verb_vms(int argc, char *argv[]) {
                 char moved[32] = "-";
                 if (jget(v, "last_moved_s"))
                         (void) snprintf(moved, sizeof(moved), "%" PRId64 " s ago", jint(v, "last_moved_s"));
-                printf("%-20s %-10s %5" PRId64 " %8" PRId64 " %8.2f %9" PRId64 " %-10s %s%s\n",
+                char fb[96] = "";
+                if (jint(v, "cooldown_factor") > 1)
+                        (void) snprintf(
+                                fb, sizeof(fb),
+                                "  (moves realized %.0f %% of prediction: cooldown ×%" PRId64 ")",
+                                100.0 * jdouble(v, "moves_realized_share"), jint(v, "cooldown_factor"));
+                printf("%-20s %-10s %5" PRId64 " %8" PRId64 " %8.2f %9" PRId64 " %-10s %s%s%s\n",
                        jstr(v, "name") ?: "?", jstr(v, "host") ?: "?", jint(v, "vcpus"),
                        jint(v, "memory_mib"), jdouble(v, "cpu_demand"), jint(v, "memory_demand_mib"),
-                       jstr(v, "automation") ?: "?", moved, jbool(v, "migrating") ? "  (migrating)" : "");
+                       jstr(v, "automation") ?: "?", moved, jbool(v, "migrating") ? "  (migrating)" : "",
+                       fb);
         }
         return fflush(stdout) == 0 ? EXIT_OK : EXIT_INTERNAL;
 }
@@ -992,6 +1000,23 @@ static int verb_exit_maintenance(int argc, char *argv[]) {
 
 static int verb_power_clear(int argc, char *argv[]) {
         return verb_host_mode("drs.PowerClear", argv[1]);
+}
+
+static int verb_reset_feedback(int argc, char *argv[]) {
+        _cleanup_(json_object_putp) json_object *o = NULL, *params = json_object_new_object();
+        if (!params || json_object_object_add(params, "vm", json_object_new_string(argv[1])) < 0)
+                return EXIT_INTERNAL;
+        int r = call("drs.ResetFeedback", params, &o);
+        if (r != EXIT_OK)
+                return r;
+        if (arg_json)
+                return print_json(o);
+        if (jbool(o, "changed"))
+                printf("%s: move feedback reset (cooldown ×%" PRId64 " → ×1).\n", argv[1],
+                       jint(o, "factor_was"));
+        else
+                printf("%s: no move feedback recorded; nothing to reset.\n", argv[1]);
+        return EXIT_OK;
 }
 
 static int verb_reload(int argc, char *argv[]) {
@@ -1252,6 +1277,7 @@ static const Verb verbs[] = {
         {"evacuate", 1, 1, verb_evacuate},
         {"exit-maintenance", 1, 1, verb_exit_maintenance},
         {"power-clear", 1, 1, verb_power_clear},
+        {"reset-feedback", 1, 1, verb_reset_feedback},
         {"place", 0, 1, verb_place},
         {"history", 0, 0, verb_history},
         {"reload", 0, 0, verb_reload},

@@ -26,6 +26,70 @@ void benefit_tracker_done(BenefitTracker *t) {
         free(t->moves);
         t->moves = NULL;
         t->n_moves = 0;
+        for (size_t i = 0; i < t->n_vms; i++)
+                free(t->vms[i].name);
+        free(t->vms);
+        t->vms = NULL;
+        t->n_vms = 0;
+}
+
+static BenefitVm *vm_find(const BenefitTracker *t, const char *vm) {
+        for (size_t i = 0; i < t->n_vms; i++)
+                if (streq(t->vms[i].name, vm))
+                        return &t->vms[i];
+        return NULL;
+}
+
+/* Adds a measured move to vm's history (best effort: out of memory or a full table skips). */
+static void vm_note(BenefitTracker *t, const char *vm, double predicted, double realized) {
+        BenefitVm *v = vm_find(t, vm);
+        if (!v) {
+                if (t->n_vms >= BENEFIT_VMS_MAX)
+                        return;
+                BenefitVm *n = reallocarray(t->vms, t->n_vms + 1, sizeof(BenefitVm));
+                if (!n)
+                        return;
+                t->vms = n;
+                v = &t->vms[t->n_vms];
+                *v = (BenefitVm){.name = strdup(vm)};
+                if (!v->name)
+                        return;
+                t->n_vms++;
+        }
+        v->predicted[v->next] = predicted;
+        v->realized[v->next] = realized;
+        v->next = (v->next + 1) % BENEFIT_VM_HISTORY;
+        if (v->n < BENEFIT_VM_HISTORY)
+                v->n++;
+}
+
+unsigned benefit_vm_factor(const BenefitTracker *t, const char *vm, double *ret_share) {
+        const BenefitVm *v = vm_find(t, vm);
+        double p = 0, r = 0;
+        if (ret_share)
+                *ret_share = NAN;
+        if (!v || v->n < 2)
+                return 1;
+        for (unsigned i = 0; i < v->n; i++) {
+                p += v->predicted[i];
+                r += v->realized[i];
+        }
+        double share = p > 0 ? r / p : 0;
+        if (ret_share)
+                *ret_share = share;
+        if (share >= 0.5)
+                return 1;
+        double f = 0.5 / fmax(share, 1.0 / 8);
+        return (unsigned) fmin(BENEFIT_MAX_FACTOR, fmax(2, round(f)));
+}
+
+int benefit_vm_reset(BenefitTracker *t, const char *vm) {
+        BenefitVm *v = vm_find(t, vm);
+        if (!v)
+                return 0;
+        free(v->name);
+        *v = t->vms[--t->n_vms];
+        return 1;
 }
 
 int benefit_add(
@@ -111,6 +175,7 @@ int benefit_record(
         t->total_predicted += m->predicted;
         t->total_realized += realized;
         t->total_worse += realized < 0;
+        vm_note(t, m->vm, m->predicted, realized);
         *ret_final = true;
         forget(t, i);
         return 0;

@@ -44,7 +44,23 @@ typedef struct BenefitSummary {
         unsigned superseded;
 } BenefitSummary;
 
+/* Feedback (issue 15, item 2): a VM whose last moves realized little of their prediction gets a
+ * longer cooldown, ×2 to ×BENEFIT_MAX_FACTOR. Its last BENEFIT_VM_HISTORY measured moves count,
+ * at least 2: r = Σ realized / Σ predicted; r ≥ 0.5 → ×1, else ×min(max, 0.5 / max(r, 1/8))
+ * rounded to a whole factor. An operator resets a VM (drsctl vms --reset-feedback VM). */
+#define BENEFIT_VM_HISTORY 4
+#define BENEFIT_MAX_FACTOR 4
+#define BENEFIT_VMS_MAX 4096
+
+typedef struct BenefitVm {
+        char *name; /* owned */
+        double predicted[BENEFIT_VM_HISTORY], realized[BENEFIT_VM_HISTORY];
+        unsigned n, next;
+} BenefitVm;
+
 typedef struct BenefitTracker {
+        BenefitVm *vms; /* owned: per-VM history of measured moves (at most BENEFIT_VMS_MAX) */
+        size_t n_vms;
         BenefitMove *moves; /* owned: measurements in progress */
         size_t n_moves;
         BenefitFinal finals[BENEFIT_SUMMARY_MAX]; /* ring */
@@ -76,3 +92,9 @@ int benefit_record(
         unsigned *ret_checkpoint_s, bool *ret_final);
 
 void benefit_summary(const BenefitTracker *t, uint64_t now_usec, BenefitSummary *ret);
+
+/* The cooldown factor of vm (1: no penalty); *ret_share (may be NULL): what its last moves
+ * realized of their prediction (NAN when fewer than 2 were measured). */
+unsigned benefit_vm_factor(const BenefitTracker *t, const char *vm, double *ret_share);
+/* Forgets vm's history (its factor is 1 again). 1 when it had one, 0 when not. */
+int benefit_vm_reset(BenefitTracker *t, const char *vm);

@@ -457,6 +457,7 @@ static void measure_benefit(LeaderPass *lp, const Problem *p, LeaderNow now) {
                 _cleanup_free_ char *vm = strdup(bm->vm), *src_name = strdup(bm->from),
                                     *dst_name = strdup(bm->to), *reason = strdup(bm->reason);
                 double predicted = bm->predicted;
+                unsigned f0 = vm ? benefit_vm_factor(&lp->benefit, vm, NULL) : 1;
                 (void) benefit_record(
                         &lp->benefit, (size_t) i, why != NULL, realized, now.mono_usec, &after_s, &fin);
                 if (!fin)
@@ -490,6 +491,13 @@ static void measure_benefit(LeaderPass *lp, const Problem *p, LeaderNow now) {
                         .message = msg,
                 };
                 precord(lp, why || realized >= 0 ? LOG_INFO : LOG_NOTICE, LEADER_RECORD_BENEFIT, &e);
+                double share;
+                unsigned f1 = vm ? benefit_vm_factor(&lp->benefit, vm, &share) : 1;
+                if (f1 != f0)
+                        plog(lp, LOG_NOTICE,
+                             "VM '%s': its last moves realized %.0f %% of their predicted gain: cooldown ×%u "
+                             "(drsctl vms --reset-feedback %s resets it)",
+                             vm, 100.0 * share, f1, vm);
         }
 }
 
@@ -734,6 +742,14 @@ build_problem(LeaderPass *lp, LeaderNow now, const char *force_maintenance, bool
         k = leader_build_problem(&in, ret);
         if (k < 0)
                 return k;
+        /* Feedback: a VM whose moves realized little waits its cooldown × its factor — it
+         * looks moved more recently than it was. */
+        for (size_t v = 0; v < (*ret)->n_vms; v++) {
+                SolverVm *sv = &(*ret)->vms[v];
+                unsigned f = sv->last_moved_s >= 0 ? benefit_vm_factor(&lp->benefit, sv->name, NULL) : 1;
+                if (f > 1)
+                        sv->last_moved_s /= f;
+        }
         if (sample) {
                 double cpu, mem;
                 leader_demand_now(*ret, &cpu, &mem);

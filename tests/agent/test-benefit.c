@@ -3,6 +3,7 @@
  * moves that helped, did nothing or made it worse, measurements superseded by a new move of the
  * VM or ended early, and the rolling 24-hour summary. */
 
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -129,10 +130,65 @@ static void test_outcomes(void **state) {
         free(t);
 }
 
+/* Feedback: a VM whose last moves realized little waits its cooldown × 2..4; reset forgets. */
+static void
+move_measured(BenefitTracker *t, const char *vm, double predicted, double realized, uint64_t t0) {
+        assert_int_equal(benefit_add(t, vm, "h1", "h2", "balance", predicted, t0), 0);
+        for (unsigned k = 0; k < BENEFIT_CHECKPOINTS; k++) {
+                unsigned cp;
+                bool fin;
+                ssize_t i = benefit_next_due(t, 0, t0 + benefit_checkpoint_s[k] * S);
+                assert_true(i >= 0);
+                assert_int_equal(
+                        benefit_record(
+                                t, (size_t) i, false, realized, t0 + benefit_checkpoint_s[k] * S, &cp, &fin),
+                        0);
+                assert_int_equal(fin, k == BENEFIT_CHECKPOINTS - 1);
+        }
+}
+
+static void test_feedback(void **state) {
+        BenefitTracker *t = calloc(1, sizeof(BenefitTracker));
+        double share;
+
+        assert_non_null(t);
+        move_measured(t, "bursty", 0.10, 0.01, 0);
+        assert_int_equal(benefit_vm_factor(t, "bursty", &share), 1); /* one move: no verdict */
+        assert_true(isnan(share));
+        move_measured(t, "bursty", 0.10, 0.01, 2000 * S);
+        assert_int_equal(benefit_vm_factor(t, "bursty", &share), 4); /* 10 %: ×4 (the cap) */
+        assert_float_equal(share, 0.1, 1e-12);
+
+        move_measured(t, "so-so", 0.10, 0.03, 0);
+        move_measured(t, "so-so", 0.10, 0.03, 2000 * S);
+        assert_int_equal(benefit_vm_factor(t, "so-so", NULL), 2); /* 30 %: ×2 */
+
+        move_measured(t, "fine", 0.10, 0.06, 0);
+        move_measured(t, "fine", 0.10, 0.04, 2000 * S);
+        assert_int_equal(benefit_vm_factor(t, "fine", NULL), 1); /* 50 %: no penalty */
+
+        move_measured(t, "worse", 0.10, -0.05, 0);
+        move_measured(t, "worse", 0.10, -0.05, 2000 * S);
+        assert_int_equal(benefit_vm_factor(t, "worse", NULL), 4);
+
+        /* Good moves later lift the penalty (the last 4 count). */
+        for (unsigned k = 0; k < 3; k++)
+                move_measured(t, "bursty", 0.10, 0.12, (4000 + 2000 * k) * S);
+        assert_int_equal(benefit_vm_factor(t, "bursty", NULL), 1);
+
+        assert_int_equal(benefit_vm_reset(t, "worse"), 1);
+        assert_int_equal(benefit_vm_factor(t, "worse", NULL), 1);
+        assert_int_equal(benefit_vm_reset(t, "worse"), 0);
+        assert_int_equal(benefit_vm_factor(t, "so-so", NULL), 2); /* the others keep theirs */
+        benefit_tracker_done(t);
+        free(t);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_checkpoints),
                 cmocka_unit_test(test_outcomes),
+                cmocka_unit_test(test_feedback),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
