@@ -87,8 +87,10 @@
 #define LNS_DEFAULT_ROUNDS 2        /* when opts->rounds (SolverOptions.effort) == 0 … */
 #define LNS_DEFAULT_ROUNDS_SMALL 10 /* … and at most LNS_SMALL_HOSTS counted hosts */
 #define LNS_SMALL_HOSTS 32
-#define LNS_MAX_FAILS 4           /* stop after this many rounds in a row without improvement */
-#define LNS_LAMBDA 2e-5           /* score units per migration of a VM of average configured memory */
+#define LNS_MAX_FAILS 4 /* stop after this many rounds in a row without improvement */
+#define LNS_LAMBDA                                                                                          \
+        MODEL_MIGRATION_COST      /* score units per migration of a VM of average configured memory         \
+                                   */
 #define LNS_SUB_TIME_S 0.5        /* when opts->sub_time_limit_s == 0 */
 #define LNS_LB_TANGENTS 16        /* tangent points per side in the lower-bound LP */
 #define LNS_LB_MAX_COLUMNS 3000   /* skip the lower bound above this many LP columns */
@@ -1358,7 +1360,8 @@ int lns_improve_full(
         if (opts->clock_us && opts->time_limit_s > 0)
                 c.deadline_us = opts->clock_us(opts->clock_userdata) + (uint64_t) (opts->time_limit_s * 1e6);
 
-        for (unsigned round = 1; round <= rounds && fails < LNS_MAX_FAILS && m->n_hosts >= 2; round++) {
+        for (unsigned round = 1;
+             round <= rounds && fails < LNS_MAX_FAILS && m->n_hosts >= 2 && !opts->no_mip; round++) {
                 size_t n = 0;
 
                 if (c.deadline_us > 0 && opts->clock_us(opts->clock_userdata) >= c.deadline_us)
