@@ -42,18 +42,18 @@
  * is never enabled and every solve is node-, iteration- and time-bounded. The GLPK environment
  * is freed when lns_improve() returns, so no GLPK state outlives a call.
  *
- * The lower bound reported in stats (gap) is the LP relaxation of the *whole* problem with the
- * move budget, aggregated so that it stays small: a fraction y_v ∈ [0,1] of each movable VM
- * may leave its host (Σ y ≤ the move budget), the load that leaves may
- * land anywhere up (an inflow per host), CPU and memory are relaxed separately, capacity and
- * rules are dropped, and the mean is a free variable c with tangent-line under-estimators of
- * (u_h − c)². min_c Σ(u_h − c)² = n·var, so sqrt(LP/n) bounds each standard deviation from
- * below. Columns: one per movable VM (only the budget's worth of largest VMs per host) plus
- * ≈ 35 per host. Measured here (GLPK primal simplex, 2 cores): ≈ 150 ms of CPU at 64 hosts /
- * 2,000 VMs, more than 2 s at 256 / 10,000 — far beyond a pass's budget — so it is computed
- * only up to LNS_LB_MAX_COLUMNS LP columns (≈ 32 hosts / 1,000 VMs); above that the gap is
- * reported as 1 ("at most 100 %", i.e. unknown). The LP without the move budget would be
- * cheap at any size but says nothing: with free fractional moves its bound is ≈ 0.
+ * The lower bound reported in stats (gap; solver_plan() uses bound.h's exact Lagrangian
+ * bound of the same relaxation instead, at every size, and sets no_bound) is the LP relaxation of the
+ * *whole* problem with the move budget, aggregated so that it stays small: a fraction y_v ∈ [0,1] of each
+ * movable VM may leave its host (Σ y ≤ the move budget), the load that leaves may land anywhere up (an
+ * inflow per host), CPU and memory are relaxed separately, capacity and rules are dropped, and the mean is a
+ * free variable c with tangent-line under-estimators of (u_h − c)². min_c Σ(u_h − c)² = n·var, so sqrt(LP/n)
+ * bounds each standard deviation from below. Columns: one per movable VM (only the budget's worth of largest
+ * VMs per host) plus ≈ 35 per host. Measured here (GLPK primal simplex, 2 cores): ≈ 150 ms of CPU at 64
+ * hosts / 2,000 VMs, more than 2 s at 256 / 10,000 — far beyond a pass's budget — so it is computed only up
+ * to LNS_LB_MAX_COLUMNS LP columns (≈ 32 hosts / 1,000 VMs); above that the gap is reported as 1 ("at most
+ * 100 %", i.e. unknown). The LP without the move budget would be cheap at any size but says nothing: with
+ * free fractional moves its bound is ≈ 0.
  *
  * After the rounds, lns_exchange() (below): a deterministic local search that undoes one planned
  * move and makes the best single move then possible — what a bounded neighbourhood cannot see
@@ -1392,7 +1392,7 @@ int lns_improve_full(
          * (a weak move anywhere traded for a better one anywhere). */
         if (!(hooks && hooks->no_exchange))
                 stats.exchanges += lns_exchange(&c, &score, &moves);
-        if (!(hooks && hooks->no_lower_bound) && !stats.glpk_failed) {
+        if (!(hooks && hooks->no_lower_bound) && !opts->no_bound && !stats.glpk_failed) {
                 double lb;
                 r = lns_bound(m, a, c.budget, &lb);
                 if (r == -ENOMEM) {

@@ -44,6 +44,7 @@
 #include <errno.h>
 #include <math.h>
 
+#include "bound.h"
 #include "dpm.h"
 #include "greedy.h"
 #include "lns.h"
@@ -131,6 +132,7 @@ run_lns(const Model *m, Assignment *a, const SolverOptions *opts, unsigned budge
                 .move_budget = (unsigned) moved + budget_left,
                 .rounds = opts->effort,
                 .no_mip = opts->no_glpk,
+                .no_bound = true,
                 .sub_time_limit_s = LNS_SUB_TIME_LIMIT_S,
                 .time_limit_s = opts->time_limit_s > 0 ? opts->time_limit_s : DEFAULT_TIME_LIMIT_S,
                 .clock_us = opts->clock_us,
@@ -478,7 +480,8 @@ int solver_plan(const Problem *p, const SolverOptions *opts, Plan **ret) {
         const BalancePolicy *bp = &p->policy->balance;
         LnsStats stats = {};
         LsStats ls_stats = {};
-        bool lns_ran = false;
+        bool lns_ran = false, searched = false;
+        unsigned total_budget = 0;
         int r;
 
         if (!opts)
@@ -551,7 +554,8 @@ int solver_plan(const Problem *p, const SolverOptions *opts, Plan **ret) {
                 double greedy_score = assignment_score(m, &greedy_a);
                 unsigned used = count_balance_moved(m, &a, g->tags);
                 unsigned left = used < bp->max_moves_per_pass ? bp->max_moves_per_pass - used : 0;
-                unsigned total_budget = count_moved(m, &a) + left;
+                total_budget = count_moved(m, &a) + left;
+                searched = true;
                 r = run_lns(m, &a, opts, left, &stats);
                 if (r < 0)
                         return r;
@@ -608,16 +612,23 @@ int solver_plan(const Problem *p, const SolverOptions *opts, Plan **ret) {
         plan->dpm_quorum_limited = dpm.quorum_limited;
         plan->dpm_votes_after = dpm.votes_after;
 
-        if (lns_ran) {
-                /* GLPK when one of its sub-MIP results is in the plan, else the exchange search. */
+        if (lns_ran)
+                /* GLPK when one of its sub-MIP results is in the plan, else the searches. */
                 plan->solver = stats.improvements > 0 ? "greedy+glpk" : "greedy+exchange";
-                plan->gap = stats.gap;
+        if (searched) {
+                /* The gap of the plan as it will run against the bound of any plan within the
+                 * same budget (bound.h), whichever plan won. */
+                double lb, score = assignment_score(m, &a);
+                r = bound_imbalance(m, &a, total_budget, &lb);
+                if (r < 0)
+                        return r;
+                plan->gap = score > 1e-12 ? fmin(fmax((score - lb) / score, 0), 1) : 0;
         }
         if (plan->n_unplaceable > 0)
                 plan->status = PLAN_PARTIAL;
         else if (plan->n_moves == 0 && plan->n_power == 0)
                 plan->status = PLAN_NO_ACTION;
-        else if (lns_ran && !stats.glpk_failed && stats.gap <= 0)
+        else if (searched && plan->gap <= 0)
                 plan->status = PLAN_OPTIMAL;
         else
                 plan->status = PLAN_FEASIBLE;
