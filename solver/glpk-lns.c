@@ -60,10 +60,10 @@
  * when the move budget binds. It runs after a GLPK error too (it needs no GLPK); solver_plan()
  * names the plan "greedy+glpk" when a sub-MIP result was kept, "greedy+exchange" otherwise.
  *
- * Effort: opts->rounds sub-MIPs (SolverOptions.effort; default 10 up to 32 hosts, else 2), each at
- * most LNS_NODE_LIMIT branch-and-bound nodes and LNS_ITER_LIMIT simplex iterations, stopping
- * early after LNS_MAX_FAILS rounds in a row without improvement. A round costs about the same
- * at any cluster size (the neighbourhood is bounded; the rest is O(VMs)). */
+ * Effort: opts->rounds sub-MIPs (SolverOptions.effort; default 4 up to 16 hosts, 10 up to 32, else 2), each
+ * at most LNS_NODE_LIMIT branch-and-bound nodes and LNS_ITER_LIMIT simplex iterations, stopping early after
+ * LNS_MAX_FAILS rounds in a row without improvement. A round costs about the same at any cluster size (the
+ * neighbourhood is bounded; the rest is O(VMs)). */
 
 #include <errno.h>
 #include <glpk.h>
@@ -87,6 +87,8 @@
 #define LNS_DEFAULT_ROUNDS 2        /* when opts->rounds (SolverOptions.effort) == 0 … */
 #define LNS_DEFAULT_ROUNDS_SMALL 10 /* … and at most LNS_SMALL_HOSTS counted hosts */
 #define LNS_SMALL_HOSTS 32
+#define LNS_DEFAULT_ROUNDS_TINY 4 /* … at most LNS_TINY_HOSTS: the local search gets the time */
+#define LNS_TINY_HOSTS 16
 #define LNS_MAX_FAILS 4 /* stop after this many rounds in a row without improvement */
 #define LNS_LAMBDA                                                                                          \
         MODEL_MIGRATION_COST      /* score units per migration of a VM of average configured memory         \
@@ -1356,7 +1358,9 @@ int lns_improve_full(
         if (opts->rounds > 0)
                 rounds = opts->rounds;
         else
-                rounds = a->n_counted <= LNS_SMALL_HOSTS ? LNS_DEFAULT_ROUNDS_SMALL : LNS_DEFAULT_ROUNDS;
+                rounds = a->n_counted <= LNS_TINY_HOSTS    ? LNS_DEFAULT_ROUNDS_TINY
+                         : a->n_counted <= LNS_SMALL_HOSTS ? LNS_DEFAULT_ROUNDS_SMALL
+                                                           : LNS_DEFAULT_ROUNDS;
         if (opts->clock_us && opts->time_limit_s > 0)
                 c.deadline_us = opts->clock_us(opts->clock_userdata) + (uint64_t) (opts->time_limit_s * 1e6);
 

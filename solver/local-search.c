@@ -21,8 +21,9 @@
 #define LS_ALL_HOSTS 16      /* every host a candidate up to this many eligible hosts … */
 #define LS_CANDIDATE_HOSTS 8 /* … else this many hottest and as many coldest */
 /* Default work (candidate evaluations, ≈ 15 ns each here): up to LS_TINY_HOSTS counted hosts,
- * where the move budget rarely binds and search pays most (≈ 0.3 s) … */
-#define LS_WORK_TINY 20000000
+ * where the move budget rarely binds and search pays most (≈ 0.75 s; GLPK runs fewer rounds
+ * there, see glpk-lns.c: per second the search gains more than further sub-MIPs) … */
+#define LS_WORK_TINY 50000000
 #define LS_TINY_HOSTS 16
 #define LS_WORK_SMALL 6000000 /* … up to LS_SMALL_HOSTS (≈ 0.1 s) … */
 #define LS_SMALL_HOSTS 32
