@@ -23,13 +23,13 @@
 /* Default work (candidate evaluations, ≈ 15 ns each here): up to LS_TINY_HOSTS counted hosts,
  * where the move budget rarely binds and search pays most (≈ 0.75 s; GLPK runs fewer rounds
  * there, see glpk-lns.c: per second the search gains more than further sub-MIPs) … */
-#define LS_WORK_TINY 50000000
+#define LS_WORK_TINY 40000000
 #define LS_TINY_HOSTS 16
 #define LS_WORK_SMALL 6000000 /* … up to LS_SMALL_HOSTS (≈ 0.1 s) … */
 #define LS_SMALL_HOSTS 32
 #define LS_WORK_LARGE 600000 /* … and above (≈ 10 ms: the budget binds, time targets are tight) */
 #define LS_KICK 5            /* random steps per perturbation */
-#define LS_MAX_STALE 100     /* stop after this many perturbations in a row without a better plan */
+#define LS_MAX_STALE 40      /* stop after this many perturbations in a row without a better plan */
 #define LS_KICK_TRIES 64     /* draws per random step */
 #define LS_EPS 1e-12
 #define LS_TOP 8 /* best steps kept per scan: tried in order until one can be sequenced */
@@ -79,6 +79,7 @@ typedef struct Ls {
 
         bool *vm_ok;    /* n_vms: may move */
         bool *swap_ok;  /* n_vms: may be half of a swap (no VM–VM rules) */
+        bool *skip;     /* n_vms: ls_prune() scratch */
         bool *host_ok;  /* n_hosts: may send and receive */
         bool *cand;     /* n_hosts: candidate this step */
         double *key;    /* n_hosts */
@@ -93,6 +94,7 @@ typedef struct Ls {
 static void ls_done(Ls *s) {
         free(s->vm_ok);
         free(s->swap_ok);
+        free(s->skip);
         free(s->host_ok);
         free(s->cand);
         free(s->key);
@@ -359,7 +361,44 @@ static void ls_best(Ls *s, LsTop *top) {
         }
 }
 
-/* Descends to a local optimum (or until the work is spent). */
+/* What solver_plan()'s prune_small_moves() will do to the plan, here already: while a balance
+ * move contributes less than min_gain (the score would rise by less with its VM back home),
+ * the smallest such is reverted (if it fits and the plan stays sequenceable). Without it the
+ * search would keep plans whose gains the pruning then takes back. */
+static int ls_prune(Ls *s) {
+        const Model *m = s->m;
+        memset(s->skip, 0, sizeof(bool) * m->n_vms);
+        for (;;) {
+                size_t worst = SIZE_MAX;
+                double worst_gain = s->o->min_gain;
+                for (size_t v = 0; v < m->n_vms; v++) {
+                        int init = m->initial[v];
+                        if (!s->vm_ok[v] || s->skip[v] || init < 0 || s->a->host[v] == init ||
+                            !s->host_ok[init])
+                                continue;
+                        double gain = assignment_move_delta(m, s->a, v, (size_t) init);
+                        if (gain < worst_gain && assignment_fits(m, s->a, v, (size_t) init, NULL)) {
+                                worst_gain = gain;
+                                worst = v;
+                        }
+                }
+                if (worst == SIZE_MAX)
+                        return 0;
+                LsStep st = {
+                        .kind = STEP_MOVE,
+                        .v = worst,
+                        .h = (size_t) m->initial[worst],
+                        .added = -1,
+                };
+                int r = ls_try(s, &st);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        s->skip[worst] = true; /* cannot be sequenced back: leave it */
+        }
+}
+
+/* Descends to a local optimum (or until the work is spent), then prunes. */
 static int ls_descend(Ls *s, LsStats *stats) {
         LsTop top;
 
@@ -378,7 +417,7 @@ static int ls_descend(Ls *s, LsStats *stats) {
                 if (r == 0)
                         break; /* a local optimum (among what can be sequenced) */
         }
-        return 0;
+        return ls_prune(s);
 }
 
 /* A random allowed step among the candidates (improving or not) that keeps the plan sequenceable:
@@ -452,10 +491,11 @@ static int ls_init(Ls *s, const Model *m, Assignment *a, const LsOptions *o) {
                 .rng = UINT64_C(0x6472732d6c732d31) ^ ((uint64_t) H << 32) ^ (uint64_t) V,
         };
         if (!(s->vm_ok = calloc(V + 1, sizeof(bool))) || !(s->swap_ok = calloc(V + 1, sizeof(bool))) ||
-            !(s->host_ok = calloc(H + 1, sizeof(bool))) || !(s->cand = calloc(H + 1, sizeof(bool))) ||
-            !(s->key = calloc(H + 1, sizeof(double))) || !(s->order = calloc(H + 1, sizeof(size_t))) ||
-            !(s->hstart = calloc(H + 2, sizeof(size_t))) || !(s->hvms = calloc(V + 1, sizeof(size_t))) ||
-            !(s->fill = calloc(H + 1, sizeof(size_t))) || !(s->chosts = calloc(H + 1, sizeof(size_t))))
+            !(s->skip = calloc(V + 1, sizeof(bool))) || !(s->host_ok = calloc(H + 1, sizeof(bool))) ||
+            !(s->cand = calloc(H + 1, sizeof(bool))) || !(s->key = calloc(H + 1, sizeof(double))) ||
+            !(s->order = calloc(H + 1, sizeof(size_t))) || !(s->hstart = calloc(H + 2, sizeof(size_t))) ||
+            !(s->hvms = calloc(V + 1, sizeof(size_t))) || !(s->fill = calloc(H + 1, sizeof(size_t))) ||
+            !(s->chosts = calloc(H + 1, sizeof(size_t))))
                 return -ENOMEM;
 
         for (size_t h = 0; h < H; h++)
