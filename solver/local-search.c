@@ -7,7 +7,8 @@
  * optimum the best plan found so far is kicked (LS_KICK random feasible moves or swaps) and
  * descended again. Candidate hosts: all up to LS_ALL_HOSTS; else the LS_CANDIDATE_HOSTS
  * hottest and as many coldest by the weighted utilization deviation, recomputed every step (a
- * VM may always go back to its initial host). The work budget counts candidate evaluations:
+ * VM may always go back to its initial host, and a VM already moved may go to any host). The
+ * work budget counts candidate evaluations:
  * same input, same plan. */
 
 #include <errno.h>
@@ -89,6 +90,7 @@ typedef struct Ls {
         size_t *fill;   /* n_hosts */
         size_t *chosts; /* n_hosts: the candidates, in index order */
         size_t n_chosts;
+        size_t n_host_ok;
 } Ls;
 
 static void ls_done(Ls *s) {
@@ -342,6 +344,20 @@ static void ls_best(Ls *s, LsTop *top) {
                                 top_add(top, &st);
                 }
         }
+        /* Planned moves anywhere (they hold the budget when it binds): each moved VM to every
+         * host, wherever it is now — O(budget × hosts). */
+        if (s->n_chosts < s->n_host_ok)
+                for (size_t v = 0; v < m->n_vms; v++) {
+                        int cur = a->host[v];
+                        if (!s->vm_ok[v] || cur < 0 || cur == m->initial[v])
+                                continue;
+                        MoveFrom f;
+                        assignment_move_from(m, a, v, &f);
+                        for (size_t h = 0; h < m->n_hosts; h++)
+                                if ((!s->cand[cur] || !s->cand[h]) && (int) h != m->initial[v] &&
+                                    ls_eval_move(s, v, h, &f, true, top_bound(top), &st))
+                                        top_add(top, &st);
+                }
         for (size_t i = 0; i < s->n_chosts; i++) {
                 size_t A = s->chosts[i];
                 for (size_t j = i + 1; j < s->n_chosts; j++) {
@@ -498,8 +514,10 @@ static int ls_init(Ls *s, const Model *m, Assignment *a, const LsOptions *o) {
             !(s->chosts = calloc(H + 1, sizeof(size_t))))
                 return -ENOMEM;
 
-        for (size_t h = 0; h < H; h++)
+        for (size_t h = 0; h < H; h++) {
                 s->host_ok[h] = m->target_ok[h] && m->source_ok[h] && m->counted[h] && !m->must_empty[h];
+                s->n_host_ok += s->host_ok[h];
+        }
         for (size_t v = 0; v < V; v++)
                 s->vm_ok[v] = a->host[v] >= 0 && !m->fixed[v] && m->may_balance[v] && s->host_ok[a->host[v]];
         for (size_t k = 0; k < m->n_vm_rules; k++) {
