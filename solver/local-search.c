@@ -78,17 +78,19 @@ typedef struct Ls {
         OrderInput order_in; /* the plan as the orderer sees it: final is the assignment */
         size_t base_dropped; /* moves the orderer dropped from the input plan */
 
-        bool *vm_ok;    /* n_vms: may move */
-        bool *swap_ok;  /* n_vms: may be half of a swap (no VM–VM rules) */
-        bool *skip;     /* n_vms: ls_prune() scratch */
-        bool *host_ok;  /* n_hosts: may send and receive */
-        bool *cand;     /* n_hosts: candidate this step */
-        double *key;    /* n_hosts */
-        size_t *order;  /* n_hosts */
-        size_t *hstart; /* n_hosts + 1: per-host lists of movable VMs */
-        size_t *hvms;   /* n_vms */
-        size_t *fill;   /* n_hosts */
-        size_t *chosts; /* n_hosts: the candidates, in index order */
+        bool *vm_ok;      /* n_vms: may move */
+        bool *swap_ok;    /* n_vms: may be half of a swap (no VM–VM rules) */
+        bool *skip;       /* n_vms: ls_prune() scratch */
+        bool *host_ok;    /* n_hosts: may send and receive */
+        bool *cand;       /* n_hosts: candidate this step */
+        double *key;      /* n_hosts */
+        size_t *order;    /* n_hosts */
+        size_t *hstart;   /* n_hosts + 1: per-host lists of movable VMs */
+        size_t *hvms;     /* n_vms */
+        size_t *fill;     /* n_hosts */
+        double *uc, *um;  /* n_hosts: utilizations now (ls_prepare()) */
+        double imbalance; /* assignment_imbalance() now (ls_prepare()) */
+        size_t *chosts;   /* n_hosts: the candidates, in index order */
         size_t n_chosts;
         size_t n_host_ok;
 } Ls;
@@ -105,6 +107,8 @@ static void ls_done(Ls *s) {
         free(s->hvms);
         free(s->fill);
         free(s->chosts);
+        free(s->uc);
+        free(s->um);
 }
 
 static uint64_t ls_rand(uint64_t *x) {
@@ -161,7 +165,10 @@ static void ls_prepare(Ls *s) {
         double sdc = sd_of(a->sum_ucpu, a->sum_ucpu2, a->n_counted),
                sdm = sd_of(a->sum_umem, a->sum_umem2, a->n_counted);
 
+        s->imbalance = assignment_imbalance(m, a);
         for (size_t h = 0; h < m->n_hosts; h++) {
+                s->uc[h] = a->cpu_load[h] / m->cpu_cap[h];
+                s->um[h] = a->mem_load[h] / m->mem_cap[h];
                 s->cand[h] = false;
                 if (!s->host_ok[h])
                         continue;
@@ -237,26 +244,8 @@ static bool ls_eval_swap(Ls *s, size_t v, size_t w, bool need_gain, double bound
         if (added > 0 && s->moves + (unsigned) added > s->o->move_budget)
                 return false;
 
-        double dc = m->cpu[v] - m->cpu[w], dm = m->mem[v] - m->mem[w];
-        double ucA = a->cpu_load[A] / m->cpu_cap[A], ucB = a->cpu_load[B] / m->cpu_cap[B];
-        double umA = a->mem_load[A] / m->mem_cap[A], umB = a->mem_load[B] / m->mem_cap[B];
-        double ucA2 = (a->cpu_load[A] - dc) / m->cpu_cap[A], ucB2 = (a->cpu_load[B] + dc) / m->cpu_cap[B];
-        double umA2 = (a->mem_load[A] - dm) / m->mem_cap[A], umB2 = (a->mem_load[B] + dm) / m->mem_cap[B];
-        double sc = a->sum_ucpu - ucA - ucB + ucA2 + ucB2;
-        double sc2 = a->sum_ucpu2 - ucA * ucA - ucB * ucB + ucA2 * ucA2 + ucB2 * ucB2;
-        double sm = a->sum_umem - umA - umB + umA2 + umB2;
-        double sm2 = a->sum_umem2 - umA * umA - umB * umB + umA2 * umA2 + umB2 * umB2;
-        double ds = m->w_cpu * sd_of(sc, sc2, a->n_counted) + m->w_mem * sd_of(sm, sm2, a->n_counted) -
-                    assignment_imbalance(m, a);
-        ds += model_soft_penalty(m, v, B) - model_soft_penalty(m, v, A) + model_soft_penalty(m, w, A) -
-              model_soft_penalty(m, w, B);
-        if (need_gain && added > 0 && -ds < added * s->o->min_gain - LS_EPS)
-                return false;
-        double d = ds + move_cost(s, v, B) - move_cost(s, v, A) + move_cost(s, w, A) - move_cost(s, w, B);
-        if (need_gain && d >= bound)
-                return false;
-
-        /* Both ends fit after the swap; one half fits before the other leaves. */
+        /* Capacity first (cheap, and in memory-full clusters most swaps fail it): both ends fit
+         * after the swap; one half fits before the other leaves. */
         double memA = a->mem_cfg[A] - m->mem_cfg[v] + m->mem_cfg[w],
                memB = a->mem_cfg[B] - m->mem_cfg[w] + m->mem_cfg[v];
         double vcA = a->vcpu_load[A] - m->vcpus[v] + m->vcpus[w],
@@ -269,6 +258,24 @@ static bool ls_eval_swap(Ls *s, size_t v, size_t w, bool need_gain, double bound
         bool w_first = a->mem_cfg[A] + m->mem_cfg[w] <= m->mem_limit[A] &&
                        a->vcpu_load[A] + m->vcpus[w] <= m->vcpu_limit[A];
         if (!v_first && !w_first)
+                return false;
+
+        double dc = m->cpu[v] - m->cpu[w], dm = m->mem[v] - m->mem[w];
+        double ucA = s->uc[A], ucB = s->uc[B], umA = s->um[A], umB = s->um[B];
+        double ucA2 = (a->cpu_load[A] - dc) / m->cpu_cap[A], ucB2 = (a->cpu_load[B] + dc) / m->cpu_cap[B];
+        double umA2 = (a->mem_load[A] - dm) / m->mem_cap[A], umB2 = (a->mem_load[B] + dm) / m->mem_cap[B];
+        double sc = a->sum_ucpu - ucA - ucB + ucA2 + ucB2;
+        double sc2 = a->sum_ucpu2 - ucA * ucA - ucB * ucB + ucA2 * ucA2 + ucB2 * ucB2;
+        double sm = a->sum_umem - umA - umB + umA2 + umB2;
+        double sm2 = a->sum_umem2 - umA * umA - umB * umB + umA2 * umA2 + umB2 * umB2;
+        double ds = m->w_cpu * sd_of(sc, sc2, a->n_counted) + m->w_mem * sd_of(sm, sm2, a->n_counted) -
+                    s->imbalance;
+        ds += model_soft_penalty(m, v, B) - model_soft_penalty(m, v, A) + model_soft_penalty(m, w, A) -
+              model_soft_penalty(m, w, B);
+        if (need_gain && added > 0 && -ds < added * s->o->min_gain - LS_EPS)
+                return false;
+        double d = ds + move_cost(s, v, B) - move_cost(s, v, A) + move_cost(s, w, A) - move_cost(s, w, B);
+        if (need_gain && d >= bound)
                 return false;
         *ret = (LsStep){.kind = STEP_SWAP, .v = v, .w = w, .h = B, .added = added, .d = d};
         return true;
@@ -511,7 +518,8 @@ static int ls_init(Ls *s, const Model *m, Assignment *a, const LsOptions *o) {
             !(s->cand = calloc(H + 1, sizeof(bool))) || !(s->key = calloc(H + 1, sizeof(double))) ||
             !(s->order = calloc(H + 1, sizeof(size_t))) || !(s->hstart = calloc(H + 2, sizeof(size_t))) ||
             !(s->hvms = calloc(V + 1, sizeof(size_t))) || !(s->fill = calloc(H + 1, sizeof(size_t))) ||
-            !(s->chosts = calloc(H + 1, sizeof(size_t))))
+            !(s->chosts = calloc(H + 1, sizeof(size_t))) || !(s->uc = calloc(H + 1, sizeof(double))) ||
+            !(s->um = calloc(H + 1, sizeof(double))))
                 return -ENOMEM;
 
         for (size_t h = 0; h < H; h++) {
