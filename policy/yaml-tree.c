@@ -79,6 +79,8 @@ typedef struct Builder {
         size_t depth;
         size_t n_nodes;
         size_t max_nodes;
+        const YStream *stream; /* NULL: keep everything in the tree */
+        size_t streamed;       /* items handed to the sink under the current key */
 } Builder;
 
 static int node_new(Builder *b, YNodeType type, const yaml_mark_t *mark, YNode **ret) {
@@ -185,6 +187,32 @@ static int check_duplicate_keys(Builder *b, const YNode *map) {
         return 0;
 }
 
+/* The top-level key whose sequence holds n when n (complete, the last child of that sequence)
+ * is one of the items to stream; NULL otherwise. */
+static const char *stream_key(const Builder *b, const YNode *n) {
+        if (!b->stream || b->depth != 2)
+                return NULL;
+        const YNode *root = b->stack[0], *seq = b->stack[1];
+        if (root->type != YNODE_MAPPING || seq->type != YNODE_SEQUENCE || root->n_children < 2 ||
+            root->children[root->n_children - 1] != seq || seq->n_children == 0 ||
+            seq->children[seq->n_children - 1] != n)
+                return NULL;
+        const YNode *key = root->children[root->n_children - 2];
+        for (const char *const *k = b->stream->keys; k && *k; k++)
+                if (streq(key->value, *k))
+                        return *k;
+        return NULL;
+}
+
+/* Hands n to the sink if it is a streamed item (detached from its sequence). */
+static int stream_item(Builder *b, YNode *n) {
+        const char *key = stream_key(b, n);
+        if (!key)
+                return 0;
+        b->stack[1]->n_children--;
+        return b->stream->sink(b->stream->userdata, key, b->streamed++, n);
+}
+
 static int handle_event(Builder *b, const yaml_event_t *ev, bool *done) {
         const yaml_mark_t *mark = &ev->start_mark;
         YNode *n = NULL;
@@ -225,7 +253,10 @@ static int handle_event(Builder *b, const yaml_event_t *ev, bool *done) {
                 n->length = ev->data.scalar.length;
                 n->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
                             (ev->data.scalar.tag && streq((const char *) ev->data.scalar.tag, YAML_STR_TAG));
-                return node_attach(b, n);
+                r = node_attach(b, n);
+                if (r < 0)
+                        return r;
+                return stream_item(b, n);
         case YAML_SEQUENCE_START_EVENT:
         case YAML_MAPPING_START_EVENT: {
                 bool seq = ev->type == YAML_SEQUENCE_START_EVENT;
@@ -244,6 +275,8 @@ static int handle_event(Builder *b, const yaml_event_t *ev, bool *done) {
                 r = node_attach(b, n);
                 if (r < 0)
                         return r;
+                if (b->depth == 1)
+                        b->streamed = 0; /* a new value of the root: its items count from 0 */
                 b->stack[b->depth++] = n;
                 return 0;
         }
@@ -252,9 +285,12 @@ static int handle_event(Builder *b, const yaml_event_t *ev, bool *done) {
                 if (b->depth == 0)
                         return -EINVAL; /* libyaml never does this */
                 n = b->stack[--b->depth];
-                if (n->type == YNODE_MAPPING)
-                        return check_duplicate_keys(b, n);
-                return 0;
+                if (n->type == YNODE_MAPPING) {
+                        r = check_duplicate_keys(b, n);
+                        if (r < 0)
+                                return r;
+                }
+                return stream_item(b, n);
         default:
                 return 0;
         }
@@ -309,7 +345,13 @@ int ytree_parse(const char *file, const char *buf, size_t len, YNode **ret, Poli
 int ytree_parse_bounded(
         const char *file, const char *buf, size_t len, size_t max_nodes, size_t max_input, YNode **ret,
         PolicyError *reterr) {
-        Builder b = {.file = file, .error = reterr, .max_nodes = max_nodes};
+        return ytree_parse_streamed(file, buf, len, max_nodes, max_input, NULL, ret, reterr);
+}
+
+int ytree_parse_streamed(
+        const char *file, const char *buf, size_t len, size_t max_nodes, size_t max_input,
+        const YStream *stream, YNode **ret, PolicyError *reterr) {
+        Builder b = {.file = file, .error = reterr, .max_nodes = max_nodes, .stream = stream};
         yaml_parser_t parser;
         bool done = false, seen_document = false;
         int r = 0;

@@ -58,6 +58,21 @@ int ytree_parse_bounded(
         const char *file, const char *buf, size_t len, size_t max_nodes, size_t max_input, YNode **ret,
         PolicyError *reterr);
 
+/* Streaming: the items of the sequences under the given top-level keys are handed to a sink as
+ * each one is complete, instead of being kept in the tree (where those sequences stay, empty),
+ * so that a large document (a snapshot of 10,000 VMs) never exists as a whole tree. The sink
+ * takes ownership of item; a negative return aborts the parse with that code (-ENOMEM). Every
+ * check of ytree_parse_bounded() still applies (the node limit counts streamed nodes too). */
+typedef struct YStream {
+        const char *const *keys; /* NULL-terminated: top-level keys whose sequence items stream */
+        int (*sink)(void *userdata, const char *key, size_t index, YNode *item);
+        void *userdata;
+} YStream;
+
+int ytree_parse_streamed(
+        const char *file, const char *buf, size_t len, size_t max_nodes, size_t max_input,
+        const YStream *stream, YNode **ret, PolicyError *reterr);
+
 /* Fills *e (freeing what it held; e must be zero-initialized or filled before) with file, the
  * node's position and the formatted message. Returns -EINVAL, or -ENOMEM when out of memory.
  * A NULL e only returns the code. */

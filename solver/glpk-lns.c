@@ -42,28 +42,28 @@
  * is never enabled and every solve is node-, iteration- and time-bounded. The GLPK environment
  * is freed when lns_improve() returns, so no GLPK state outlives a call.
  *
- * The lower bound reported in stats (gap) is the LP relaxation of the *whole* problem with the
- * move budget, aggregated so that it stays small: a fraction y_v ∈ [0,1] of each movable VM
- * may leave its host (Σ y ≤ the move budget), the load that leaves may
- * land anywhere up (an inflow per host), CPU and memory are relaxed separately, capacity and
- * rules are dropped, and the mean is a free variable c with tangent-line under-estimators of
- * (u_h − c)². min_c Σ(u_h − c)² = n·var, so sqrt(LP/n) bounds each standard deviation from
- * below. Columns: one per movable VM (only the budget's worth of largest VMs per host) plus
- * ≈ 35 per host. Measured here (GLPK primal simplex, 2 cores): ≈ 150 ms of CPU at 64 hosts /
- * 2,000 VMs, more than 2 s at 256 / 10,000 — far beyond a pass's budget — so it is computed
- * only up to LNS_LB_MAX_COLUMNS LP columns (≈ 32 hosts / 1,000 VMs); above that the gap is
- * reported as 1 ("at most 100 %", i.e. unknown). The LP without the move budget would be
- * cheap at any size but says nothing: with free fractional moves its bound is ≈ 0.
+ * The lower bound reported in stats (gap; solver_plan() uses bound.h's exact Lagrangian
+ * bound of the same relaxation instead, at every size, and sets no_bound) is the LP relaxation of the
+ * *whole* problem with the move budget, aggregated so that it stays small: a fraction y_v ∈ [0,1] of each
+ * movable VM may leave its host (Σ y ≤ the move budget), the load that leaves may land anywhere up (an
+ * inflow per host), CPU and memory are relaxed separately, capacity and rules are dropped, and the mean is a
+ * free variable c with tangent-line under-estimators of (u_h − c)². min_c Σ(u_h − c)² = n·var, so sqrt(LP/n)
+ * bounds each standard deviation from below. Columns: one per movable VM (only the budget's worth of largest
+ * VMs per host) plus ≈ 35 per host. Measured here (GLPK primal simplex, 2 cores): ≈ 150 ms of CPU at 64
+ * hosts / 2,000 VMs, more than 2 s at 256 / 10,000 — far beyond a pass's budget — so it is computed only up
+ * to LNS_LB_MAX_COLUMNS LP columns (≈ 32 hosts / 1,000 VMs); above that the gap is reported as 1 ("at most
+ * 100 %", i.e. unknown). The LP without the move budget would be cheap at any size but says nothing: with
+ * free fractional moves its bound is ≈ 0.
  *
  * After the rounds, lns_exchange() (below): a deterministic local search that undoes one planned
  * move and makes the best single move then possible — what a bounded neighbourhood cannot see
  * when the move budget binds. It runs after a GLPK error too (it needs no GLPK); solver_plan()
  * names the plan "greedy+glpk" when a sub-MIP result was kept, "greedy+exchange" otherwise.
  *
- * Effort: opts->rounds sub-MIPs (SolverOptions.effort; default 10 up to 32 hosts, else 2), each at
- * most LNS_NODE_LIMIT branch-and-bound nodes and LNS_ITER_LIMIT simplex iterations, stopping
- * early after LNS_MAX_FAILS rounds in a row without improvement. A round costs about the same
- * at any cluster size (the neighbourhood is bounded; the rest is O(VMs)). */
+ * Effort: opts->rounds sub-MIPs (SolverOptions.effort; default 4 up to 16 hosts, 10 up to 32, else 2), each
+ * at most LNS_NODE_LIMIT branch-and-bound nodes and LNS_ITER_LIMIT simplex iterations, stopping early after
+ * LNS_MAX_FAILS rounds in a row without improvement. A round costs about the same at any cluster size (the
+ * neighbourhood is bounded; the rest is O(VMs)). */
 
 #include <errno.h>
 #include <glpk.h>
@@ -87,8 +87,12 @@
 #define LNS_DEFAULT_ROUNDS 2        /* when opts->rounds (SolverOptions.effort) == 0 … */
 #define LNS_DEFAULT_ROUNDS_SMALL 10 /* … and at most LNS_SMALL_HOSTS counted hosts */
 #define LNS_SMALL_HOSTS 32
-#define LNS_MAX_FAILS 4           /* stop after this many rounds in a row without improvement */
-#define LNS_LAMBDA 2e-5           /* score units per migration of a VM of average configured memory */
+#define LNS_DEFAULT_ROUNDS_TINY 4 /* … at most LNS_TINY_HOSTS: the local search gets the time */
+#define LNS_TINY_HOSTS 16
+#define LNS_MAX_FAILS 4 /* stop after this many rounds in a row without improvement */
+#define LNS_LAMBDA                                                                                          \
+        MODEL_MIGRATION_COST      /* score units per migration of a VM of average configured memory         \
+                                   */
 #define LNS_SUB_TIME_S 0.5        /* when opts->sub_time_limit_s == 0 */
 #define LNS_LB_TANGENTS 16        /* tangent points per side in the lower-bound LP */
 #define LNS_LB_MAX_COLUMNS 3000   /* skip the lower bound above this many LP columns */
@@ -1354,11 +1358,14 @@ int lns_improve_full(
         if (opts->rounds > 0)
                 rounds = opts->rounds;
         else
-                rounds = a->n_counted <= LNS_SMALL_HOSTS ? LNS_DEFAULT_ROUNDS_SMALL : LNS_DEFAULT_ROUNDS;
+                rounds = a->n_counted <= LNS_TINY_HOSTS    ? LNS_DEFAULT_ROUNDS_TINY
+                         : a->n_counted <= LNS_SMALL_HOSTS ? LNS_DEFAULT_ROUNDS_SMALL
+                                                           : LNS_DEFAULT_ROUNDS;
         if (opts->clock_us && opts->time_limit_s > 0)
                 c.deadline_us = opts->clock_us(opts->clock_userdata) + (uint64_t) (opts->time_limit_s * 1e6);
 
-        for (unsigned round = 1; round <= rounds && fails < LNS_MAX_FAILS && m->n_hosts >= 2; round++) {
+        for (unsigned round = 1;
+             round <= rounds && fails < LNS_MAX_FAILS && m->n_hosts >= 2 && !opts->no_mip; round++) {
                 size_t n = 0;
 
                 if (c.deadline_us > 0 && opts->clock_us(opts->clock_userdata) >= c.deadline_us)
@@ -1389,7 +1396,7 @@ int lns_improve_full(
          * (a weak move anywhere traded for a better one anywhere). */
         if (!(hooks && hooks->no_exchange))
                 stats.exchanges += lns_exchange(&c, &score, &moves);
-        if (!(hooks && hooks->no_lower_bound) && !stats.glpk_failed) {
+        if (!(hooks && hooks->no_lower_bound) && !opts->no_bound && !stats.glpk_failed) {
                 double lb;
                 r = lns_bound(m, a, c.budget, &lb);
                 if (r == -ENOMEM) {

@@ -16,6 +16,8 @@
 typedef struct LnsOptions {
         unsigned move_budget;    /* max VMs whose final host differs from Model.initial (balance moves) */
         unsigned rounds;         /* deterministic work limit: number of neighbourhood MIPs */
+        bool no_mip;             /* no sub-MIPs: the exchange search (and the bound) only */
+        bool no_bound;           /* skip the LP bound (solver_plan() computes bound.h's) */
         double sub_time_limit_s; /* safety net per sub-MIP (GLPK tm_lim) */
         double time_limit_s;     /* safety net for the whole search, on opts->clock_us */
         uint64_t (*clock_us)(void *userdata);

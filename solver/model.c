@@ -255,6 +255,20 @@ int model_build(const Problem *p, Model **ret) {
                         return r;
         }
 
+        /* A VM migrating now has a destination the Problem does not name: a hard keep-apart
+         * partner moved this pass might land on it. Its partners stay for balance this pass. */
+        for (size_t k = 0; k < m->n_vm_rules; k++) {
+                const ModelVmRule *rule = &m->vm_rules[k];
+                bool in_flight = false;
+                if (!rule->hard || rule->type != RULE_KEEP_APART)
+                        continue;
+                for (size_t i = 0; i < rule->n_vms; i++)
+                        in_flight = in_flight || p->vms[rule->vms[i]].migrating;
+                if (in_flight)
+                        for (size_t i = 0; i < rule->n_vms; i++)
+                                m->may_balance[rule->vms[i]] = false;
+        }
+
         *ret = TAKE_PTR(m);
         return 0;
 }

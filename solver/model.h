@@ -23,6 +23,10 @@
 /* Penalty per VM that breaks a soft rule, in score units. */
 #define MODEL_SOFT_PENALTY 0.05
 
+/* Migration cost the optimizers (GLPK's sub-MIPs, the local search) add per moved VM of the
+ * mean configured memory, in score units (proportional to the VM's move_mib). */
+#define MODEL_MIGRATION_COST 2e-5
+
 typedef struct ModelVmRule {
         size_t rule;   /* index into Policy.rules */
         RuleType type; /* RULE_KEEP_TOGETHER or RULE_KEEP_APART */

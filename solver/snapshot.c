@@ -25,7 +25,7 @@ static void vm_done(SolverVm *vm) {
 typedef struct NameRef {
         const char *name;
         size_t index;
-        const YNode *node; /* where the name is, for messages */
+        unsigned line, column; /* where the name is, for messages */
 } NameRef;
 
 static int nameref_cmp(const void *a, const void *b) {
@@ -49,9 +49,10 @@ static int check_unique(YContext *c, NameRef *refs, size_t n, const char *kind) 
                                 first--;
                 }
         if (dup)
-                return yerr(
-                        c, dup->node, "duplicate %s name '%s' (first at line %u column %u)", kind, dup->name,
-                        first->node->line, first->node->column);
+                return ytree_error(
+                        c->error, c->file, dup->line, dup->column,
+                        "duplicate %s name '%s' (first at line %u column %u)", kind, dup->name, first->line,
+                        first->column);
         return 0;
 }
 
@@ -219,10 +220,122 @@ parse_vm(YContext *c, const YNode *n, SolverVm *vm, const YNode **ret_name, cons
         return 0;
 }
 
-static int parse_snapshot(YContext *c, const YNode *root, Problem *p) {
+/* A VM's host, by name until every host is known (hosts may come after the VMs in the file). */
+typedef struct HostRef {
+        char *name; /* owned */
+        unsigned line, column;
+} HostRef;
+
+/* The snapshot as it streams in: hosts and VMs are parsed into the Problem item by item (their
+ * YAML subtrees freed at once), the rest of the document stays a small tree. The first error of
+ * each list is kept and reported where the whole-tree parser reported it: after the policy's. */
+typedef struct SnapshotBuild {
+        Problem *p; /* not owned */
+        const char *file;
+        NameRef *hrefs, *vrefs; /* owned; names point into p */
+        HostRef *vm_hosts;      /* owned, parallel to p->vms */
+        size_t hosts_allocated, vms_allocated;
+        PolicyError host_error, vm_error; /* the first error in each list */
+        int host_r, vm_r;                 /* its code, 0 while none */
+} SnapshotBuild;
+
+static void snapshot_build_done(SnapshotBuild *b) {
+        free(b->hrefs);
+        free(b->vrefs);
+        if (b->vm_hosts && b->p)
+                for (size_t i = 0; i < b->p->n_vms; i++)
+                        free(b->vm_hosts[i].name);
+        free(b->vm_hosts);
+        policy_error_clear(&b->host_error);
+        policy_error_clear(&b->vm_error);
+}
+
+/* Grows an array to hold n + 1 elements (doubling). */
+static bool grow(void **arr, size_t *allocated, size_t n, size_t size) {
+        if (n < *allocated)
+                return true;
+        size_t k = *allocated ? *allocated * 2 : 64;
+        void *q = reallocarray(*arr, k, size);
+        if (!q)
+                return false;
+        *arr = q;
+        *allocated = k;
+        return true;
+}
+
+static int snapshot_take_host(SnapshotBuild *b, YNode *item) {
+        _cleanup_(ynode_freep) YNode *n = item;
+        Problem *p = b->p;
+        YContext c = {.file = b->file, .error = &b->host_error};
+        const YNode *name = NULL;
+        size_t allocated = b->hosts_allocated;
+
+        if (b->host_r < 0)
+                return 0; /* the first error is what gets reported */
+        if (!grow((void **) &p->hosts, &allocated, p->n_hosts, sizeof(SolverHost)) ||
+            !grow((void **) &b->hrefs, &b->hosts_allocated, p->n_hosts, sizeof(NameRef)))
+                return -ENOMEM;
+        size_t i = p->n_hosts++;
+        p->hosts[i] = (SolverHost){};
+        int r = parse_host(&c, n, &p->hosts[i], &name);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                b->host_r = r;
+                return 0;
+        }
+        b->hrefs[i] = (NameRef){p->hosts[i].name, i, name->line, name->column};
+        return 0;
+}
+
+static int snapshot_take_vm(SnapshotBuild *b, YNode *item) {
+        _cleanup_(ynode_freep) YNode *n = item;
+        Problem *p = b->p;
+        YContext c = {.file = b->file, .error = &b->vm_error};
+        const YNode *name = NULL, *host = NULL;
+        size_t allocated = b->vms_allocated, allocated2 = b->vms_allocated;
+
+        if (b->vm_r < 0)
+                return 0;
+        if (!grow((void **) &p->vms, &allocated, p->n_vms, sizeof(SolverVm)) ||
+            !grow((void **) &b->vm_hosts, &allocated2, p->n_vms, sizeof(HostRef)) ||
+            !grow((void **) &b->vrefs, &b->vms_allocated, p->n_vms, sizeof(NameRef)))
+                return -ENOMEM;
+        size_t i = p->n_vms++;
+        p->vms[i] = (SolverVm){};
+        b->vm_hosts[i] = (HostRef){};
+        int r = parse_vm(&c, n, &p->vms[i], &name, &host);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                b->vm_r = r;
+                return 0;
+        }
+        b->vrefs[i] = (NameRef){p->vms[i].name, i, name->line, name->column};
+        b->vm_hosts[i] = (HostRef){strdup(host->value), host->line, host->column};
+        return b->vm_hosts[i].name ? 0 : -ENOMEM;
+}
+
+static int snapshot_sink(void *userdata, const char *key, size_t index, YNode *item) {
+        SnapshotBuild *b = userdata;
+        if (streq(key, "hosts"))
+                return snapshot_take_host(b, item);
+        return snapshot_take_vm(b, item);
+}
+
+/* Hands a kept list error to the caller's PolicyError. */
+static int report(YContext *c, PolicyError *e, int r) {
+        if (c->error) {
+                policy_error_clear(c->error);
+                *c->error = *e;
+                *e = (PolicyError){};
+        }
+        return r;
+}
+
+static int parse_snapshot(YContext *c, const YNode *root, SnapshotBuild *b) {
         static const char *const keys[] = {"hosts", "vms", "policy", NULL};
-        _cleanup_free_ NameRef *hrefs = NULL, *vrefs = NULL;
-        _cleanup_free_ const YNode **vm_hosts = NULL;
+        Problem *p = b->p;
         const YNode *hosts, *vms, *pol;
         int r;
 
@@ -256,19 +369,9 @@ static int parse_snapshot(YContext *c, const YNode *root, Problem *p) {
         r = yexpect(c, hosts, YNODE_SEQUENCE, "hosts");
         if (r < 0)
                 return r;
-        p->hosts = calloc(hosts->n_children ?: 1, sizeof(SolverHost));
-        hrefs = calloc(hosts->n_children ?: 1, sizeof(NameRef));
-        if (!p->hosts || !hrefs)
-                return -ENOMEM;
-        for (size_t i = 0; i < hosts->n_children; i++) {
-                const YNode *name = NULL;
-                p->n_hosts++;
-                r = parse_host(c, hosts->children[i], &p->hosts[i], &name);
-                if (r < 0)
-                        return r;
-                hrefs[i] = (NameRef){p->hosts[i].name, i, name};
-        }
-        r = check_unique(c, hrefs, p->n_hosts, "host");
+        if (b->host_r < 0)
+                return report(c, &b->host_error, b->host_r);
+        r = check_unique(c, b->hrefs, p->n_hosts, "host");
         if (r < 0)
                 return r;
 
@@ -277,30 +380,19 @@ static int parse_snapshot(YContext *c, const YNode *root, Problem *p) {
         r = yexpect(c, vms, YNODE_SEQUENCE, "vms");
         if (r < 0)
                 return r;
-        p->vms = calloc(vms->n_children ?: 1, sizeof(SolverVm));
-        vrefs = calloc(vms->n_children ?: 1, sizeof(NameRef));
-        vm_hosts = calloc(vms->n_children ?: 1, sizeof(YNode *));
-        if (!p->vms || !vrefs || !vm_hosts)
-                return -ENOMEM;
-        for (size_t i = 0; i < vms->n_children; i++) {
-                const YNode *name = NULL;
-                p->n_vms++;
-                r = parse_vm(c, vms->children[i], &p->vms[i], &name, &vm_hosts[i]);
-                if (r < 0)
-                        return r;
-                vrefs[i] = (NameRef){p->vms[i].name, i, name};
-        }
+        if (b->vm_r < 0)
+                return report(c, &b->vm_error, b->vm_r);
         /* Host references, in file order. hrefs is sorted by name now. */
         for (size_t i = 0; i < p->n_vms; i++) {
-                NameRef key = {.name = vm_hosts[i]->value, .index = 0};
+                const HostRef *ref = &b->vm_hosts[i];
                 const NameRef *h = NULL;
                 size_t lo = 0, hi = p->n_hosts;
 
                 while (lo < hi) {
                         size_t mid = lo + (hi - lo) / 2;
-                        int cmp = strcmp(hrefs[mid].name, key.name);
+                        int cmp = strcmp(b->hrefs[mid].name, ref->name);
                         if (cmp == 0) {
-                                h = &hrefs[mid];
+                                h = &b->hrefs[mid];
                                 break;
                         }
                         if (cmp < 0)
@@ -309,33 +401,38 @@ static int parse_snapshot(YContext *c, const YNode *root, Problem *p) {
                                 hi = mid;
                 }
                 if (!h)
-                        return yerr(
-                                c, vm_hosts[i], "VM '%s' runs on unknown host '%s'", p->vms[i].name,
-                                vm_hosts[i]->value);
+                        return ytree_error(
+                                c->error, c->file, ref->line, ref->column,
+                                "VM '%s' runs on unknown host '%s'", p->vms[i].name, ref->name);
                 if (p->hosts[h->index].state == HOST_STANDBY)
-                        return yerr(
-                                c, vm_hosts[i], "VM '%s' runs on host '%s', which is in standby",
-                                p->vms[i].name, vm_hosts[i]->value);
+                        return ytree_error(
+                                c->error, c->file, ref->line, ref->column,
+                                "VM '%s' runs on host '%s', which is in standby", p->vms[i].name, ref->name);
                 p->vms[i].host = (int) h->index;
         }
-        return check_unique(c, vrefs, p->n_vms, "VM");
+        return check_unique(c, b->vrefs, p->n_vms, "VM");
 }
 
 int snapshot_parse_string(
         const char *filename, const char *buf, size_t len, Problem **ret, PolicyError *reterr) {
+        static const char *const streamed[] = {"hosts", "vms", NULL};
         _cleanup_(problem_freep) Problem *p = NULL;
         _cleanup_(ynode_freep) YNode *root = NULL;
+        _cleanup_(snapshot_build_done) SnapshotBuild b = {};
         YContext c = {.file = filename ?: "<input>", .error = reterr};
         int r;
 
-        r = ytree_parse_bounded(
-                c.file, buf, len, YTREE_SNAPSHOT_MAX_NODES, YTREE_SNAPSHOT_MAX_INPUT, &root, reterr);
-        if (r < 0)
-                return r;
         r = problem_new(&p);
         if (r < 0)
                 return r;
-        r = parse_snapshot(&c, root, p);
+        b = (SnapshotBuild){.p = p, .file = c.file};
+        YStream stream = {.keys = streamed, .sink = snapshot_sink, .userdata = &b};
+        r = ytree_parse_streamed(
+                c.file, buf, len, YTREE_SNAPSHOT_MAX_NODES, YTREE_SNAPSHOT_MAX_INPUT, &stream, &root,
+                reterr);
+        if (r < 0)
+                return r;
+        r = parse_snapshot(&c, root, &b);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(p);

@@ -17,7 +17,10 @@
  *      model_min_gain() to the plan; then, unless opts->greedy_only or balance did not run,
  *      lns_improve() (GLPK on neighbourhoods, see glpk-lns.c) with the whole budget: mandatory
  *      moves made plus the balance budget left (LNS counts every VM away from its initial
- *      host), and prune_small_moves() again. If that does not beat greedy's pruned plan
+ *      host); keep_executable() takes back voluntary moves the orderer could not sequence;
+ *      ls_improve() (single moves and swaps on the exact objective, see local-search.c) with
+ *      the same budget, keeping the plan sequenceable; prune_small_moves() and
+ *      keep_executable() again. If that does not beat greedy's pruned plan
  *      (assignment_score()), greedy's plan is used and the plan says "greedy". Pruning
  *      reverts a hard keep-together unit whole or not at all. If anything is unplaceable,
  *      greedy_mandatory() runs again on the result: balance may have made the room it lacked.
@@ -41,9 +44,11 @@
 #include <errno.h>
 #include <math.h>
 
+#include "bound.h"
 #include "dpm.h"
 #include "greedy.h"
 #include "lns.h"
+#include "local-search.h"
 #include "macro.h"
 #include "order.h"
 #include "solver-internal.h"
@@ -80,6 +85,35 @@ static unsigned count_balance_moved(const Model *m, const Assignment *a, const M
         return n;
 }
 
+/* The exact-objective local search, with the budget LNS had (every VM away from its initial
+ * host counts; see run_lns()). */
+static int
+run_ls(const Model *m, Assignment *a, const SolverOptions *opts, const Greedy *g, const DpmResult *dpm,
+       unsigned move_budget, LsStats *ret_stats) {
+        _cleanup_free_ bool *mandatory = calloc(m->n_vms ? m->n_vms : 1, sizeof(bool));
+        if (!mandatory)
+                return -ENOMEM;
+        for (size_t v = 0; v < m->n_vms; v++)
+                mandatory[v] = g->tags[v].mandatory;
+        LsOptions lo = {
+                .mandatory = mandatory,
+                .late_host = dpm->power_on,
+                .move_budget = move_budget,
+                .min_gain = model_min_gain(m),
+                .time_limit_s = opts->time_limit_s > 0 ? opts->time_limit_s : DEFAULT_TIME_LIMIT_S,
+                .clock_us = opts->clock_us,
+                .clock_userdata = opts->clock_userdata,
+        };
+        return ls_improve(m, a, &lo, ret_stats);
+}
+
+static unsigned count_moved(const Model *m, const Assignment *a) {
+        unsigned n = 0;
+        for (size_t v = 0; v < m->n_vms; v++)
+                n += m->initial[v] >= 0 && a->host[v] != m->initial[v];
+        return n;
+}
+
 static int
 run_lns(const Model *m, Assignment *a, const SolverOptions *opts, unsigned budget_left,
         LnsStats *ret_stats) {
@@ -97,6 +131,8 @@ run_lns(const Model *m, Assignment *a, const SolverOptions *opts, unsigned budge
         LnsOptions lo = {
                 .move_budget = (unsigned) moved + budget_left,
                 .rounds = opts->effort,
+                .no_mip = opts->no_glpk,
+                .no_bound = true,
                 .sub_time_limit_s = LNS_SUB_TIME_LIMIT_S,
                 .time_limit_s = opts->time_limit_s > 0 ? opts->time_limit_s : DEFAULT_TIME_LIMIT_S,
                 .clock_us = opts->clock_us,
@@ -208,6 +244,43 @@ static int prune_small_moves(const Model *m, Assignment *a, const Greedy *g, con
                         (void) unit_revert(m, a, g, dpm, worst, from, &d);
                 } else
                         assignment_move(m, a, worst, (size_t) m->initial[worst]);
+        }
+        return 0;
+}
+
+/* Keeps of the voluntary moves what ordering can execute: a voluntary move the orderer drops (a
+ * swap between full hosts with no host to hop through, …) is taken back, its VM where the
+ * steps leave it, so that the local search and the choice against greedy's plan see the plan
+ * that will run. Mandatory moves stay: plan_fill() re-runs mandatory work on what the steps
+ * leave. Hops: what the balance budget leaves, as plan_fill(). */
+static int keep_executable(const Model *m, Assignment *a, const Greedy *g, const DpmResult *dpm) {
+        _cleanup_(order_result_done) OrderResult ord = {};
+        _cleanup_free_ bool *mandatory = calloc(m->n_vms ? m->n_vms : 1, sizeof(bool));
+        _cleanup_free_ int *final = calloc(m->n_vms ? m->n_vms : 1, sizeof(int));
+        unsigned max = m->problem->policy->balance.max_moves_per_pass, used = 0;
+        int r;
+
+        if (!mandatory || !final)
+                return -ENOMEM;
+        for (size_t v = 0; v < m->n_vms; v++) {
+                mandatory[v] = g->tags[v].mandatory;
+                final[v] = a->host[v];
+                used += a->host[v] != m->initial[v] && !mandatory[v];
+        }
+        OrderInput in = {
+                .initial = m->initial,
+                .final = final,
+                .mandatory = mandatory,
+                .late_host = dpm->power_on,
+                .hop_budget = used < max ? max - used : 0,
+        };
+        r = order_plan(m, &in, &ord);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < ord.n_dropped; i++) {
+                size_t v = ord.dropped[i];
+                if (!mandatory[v] && ord.final[v] >= 0 && a->host[v] != ord.final[v])
+                        assignment_move(m, a, v, (size_t) ord.final[v]);
         }
         return 0;
 }
@@ -407,7 +480,9 @@ int solver_plan(const Problem *p, const SolverOptions *opts, Plan **ret) {
         _cleanup_free_ MoveReason *host_reason = NULL;
         const BalancePolicy *bp = &p->policy->balance;
         LnsStats stats = {};
-        bool lns_ran = false;
+        LsStats ls_stats = {};
+        bool lns_ran = false, searched = false;
+        unsigned total_budget = 0;
         int r;
 
         if (!opts)
@@ -471,18 +546,32 @@ int solver_plan(const Problem *p, const SolverOptions *opts, Plan **ret) {
         if (balance_ran && !opts->greedy_only) {
                 /* Greedy's pruned plan is the fallback: the final plan is never worse. */
                 _cleanup_(assignment_done) Assignment greedy_a = {};
+                r = keep_executable(m, &a, g, &dpm);
+                if (r < 0)
+                        return r;
                 r = assignment_copy(m, &a, &greedy_a);
                 if (r < 0)
                         return r;
                 double greedy_score = assignment_score(m, &greedy_a);
                 unsigned used = count_balance_moved(m, &a, g->tags);
-                r =
-                        run_lns(m, &a, opts,
-                                used < bp->max_moves_per_pass ? bp->max_moves_per_pass - used : 0, &stats);
+                unsigned left = used < bp->max_moves_per_pass ? bp->max_moves_per_pass - used : 0;
+                total_budget = count_moved(m, &a) + left;
+                searched = true;
+                r = run_lns(m, &a, opts, left, &stats);
                 if (r < 0)
                         return r;
                 lns_ran = stats.improvements > 0 || stats.exchanges > 0;
+                r = keep_executable(m, &a, g, &dpm);
+                if (r < 0)
+                        return r;
+                r = run_ls(m, &a, opts, g, &dpm, total_budget, &ls_stats);
+                if (r < 0)
+                        return r;
+                lns_ran = lns_ran || ls_stats.improved;
                 r = prune_small_moves(m, &a, g, &dpm);
+                if (r < 0)
+                        return r;
+                r = keep_executable(m, &a, g, &dpm);
                 if (r < 0)
                         return r;
                 /* LNS counts every VM away from its initial host against one budget; if it
@@ -524,16 +613,23 @@ int solver_plan(const Problem *p, const SolverOptions *opts, Plan **ret) {
         plan->dpm_quorum_limited = dpm.quorum_limited;
         plan->dpm_votes_after = dpm.votes_after;
 
-        if (lns_ran) {
-                /* GLPK when one of its sub-MIP results is in the plan, else the exchange search. */
+        if (lns_ran)
+                /* GLPK when one of its sub-MIP results is in the plan, else the searches. */
                 plan->solver = stats.improvements > 0 ? "greedy+glpk" : "greedy+exchange";
-                plan->gap = stats.gap;
+        if (searched) {
+                /* The gap of the plan as it will run against the bound of any plan within the
+                 * same budget (bound.h), whichever plan won. */
+                double lb, score = assignment_score(m, &a);
+                r = bound_imbalance(m, &a, total_budget, &lb);
+                if (r < 0)
+                        return r;
+                plan->gap = score > 1e-12 ? fmin(fmax((score - lb) / score, 0), 1) : 0;
         }
         if (plan->n_unplaceable > 0)
                 plan->status = PLAN_PARTIAL;
         else if (plan->n_moves == 0 && plan->n_power == 0)
                 plan->status = PLAN_NO_ACTION;
-        else if (lns_ran && !stats.glpk_failed && stats.gap <= 0)
+        else if (searched && plan->gap <= 0)
                 plan->status = PLAN_OPTIMAL;
         else
                 plan->status = PLAN_FEASIBLE;

@@ -200,6 +200,7 @@ typedef struct SolverOptions {
         uint64_t (*clock_us)(void *userdata); /* monotonic clock for the safety net; NULL = none */
         void *clock_userdata;
         bool greedy_only; /* skip GLPK (the baseline in benchmarks) */
+        bool no_glpk;     /* skip GLPK's sub-MIPs but run the exchange and local searches (tests) */
         unsigned effort;  /* deterministic optimizer work budget; 0 = default */
 } SolverOptions;
 

@@ -5,7 +5,7 @@
  * evacuation case and a DPM case. Prints Markdown tables (the README's benchmark block).
  *
  *   drs-bench [--large] [--seeds N] [--budget N] [--effort N] [--size HOSTSxVMS]... [--no-cases]
- *             [--min-gain X] [--memory-weight X] [--mem-fill X]
+ *             [--min-gain X] [--memory-weight X] [--mem-fill X] [--dump DIR]
  *
  * Without --size and with the cases: the default sizes with the policy's weights, the three
  * smallest with a CPU-only objective, three memory-tight clusters, then the two cases. Columns:
@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +106,42 @@ static int run_plan(const Problem *p, bool greedy_only, unsigned effort, Run *re
         return 0;
 }
 
+static const char *bench_dump_dir = NULL;
+
+/* --dump DIR: the cluster as a JSON snapshot (the format drsctl reads), with the policy the run
+ * used, for tests/bench/reference.py. Doubles with 17 digits: the same Problem back. */
+static int dump_snapshot(const Problem *p, const char *name) {
+        _cleanup_free_ char *path = NULL;
+        FILE *f;
+
+        if (asprintf(&path, "%s/%s.json", bench_dump_dir, name) < 0)
+                return -ENOMEM;
+        f = fopen(path, "we");
+        if (!f)
+                return -errno;
+        const BalancePolicy *b = &p->policy->balance;
+        fprintf(f,
+                "{\"policy\": {\"balance\": {\"weights\": {\"cpu\": %.17g, \"memory\": %.17g}, "
+                "\"min_gain\": %.17g, \"max_moves_per_pass\": %u}},\n \"hosts\": [\n",
+                b->weight_cpu, b->weight_memory, b->min_gain, b->max_moves_per_pass);
+        for (size_t h = 0; h < p->n_hosts; h++)
+                fprintf(f, "  {\"name\": \"%s\", \"cpus\": %.17g, \"memory_mib\": %" PRIu64 "}%s\n",
+                        p->hosts[h].name, p->hosts[h].cpus, p->hosts[h].memory_mib,
+                        h + 1 < p->n_hosts ? "," : "");
+        fprintf(f, " ],\n \"vms\": [\n");
+        for (size_t v = 0; v < p->n_vms; v++) {
+                const SolverVm *vm = &p->vms[v];
+                fprintf(f,
+                        "  {\"name\": \"%s\", \"host\": \"%s\", \"vcpus\": %u, \"memory_mib\": %" PRIu64
+                        ", \"cpu_demand\": %.17g, \"memory_demand_mib\": %" PRIu64
+                        ", \"last_moved_s\": %" PRId64 "}%s\n",
+                        vm->name, p->hosts[vm->host].name, vm->vcpus, vm->memory_mib, vm->cpu_demand,
+                        vm->memory_demand_mib, vm->last_moved_s, v + 1 < p->n_vms ? "," : "");
+        }
+        fprintf(f, " ]}\n");
+        return fclose(f) == 0 ? 0 : -errno;
+}
+
 static double bench_min_gain = -1;
 static double bench_memory_weight = -1;
 static double bench_mem_fill = 0;
@@ -137,6 +174,16 @@ bench_balance(const BenchSize *sizes, size_t n_sizes, unsigned seeds, unsigned b
                                 p->policy->balance.min_gain = bench_min_gain;
                         if (bench_memory_weight >= 0)
                                 p->policy->balance.weight_memory = bench_memory_weight;
+                        if (bench_dump_dir) {
+                                char name[96];
+                                snprintf(
+                                        name, sizeof(name), "h%u-v%u-s%u%s%s", sizes[s].hosts, sizes[s].vms,
+                                        k + 1, bench_memory_weight >= 0 ? "-cpu" : "",
+                                        bench_mem_fill > 0 ? "-tight" : "");
+                                r = dump_snapshot(p, name);
+                                if (r < 0)
+                                        return r;
+                        }
                         for (int g = 0; g < 2; g++) {
                                 r = run_plan(p, g == 1, effort, &run[g]);
                                 if (r < 0)
@@ -254,17 +301,12 @@ static const char *optarg_or(double x) {
 
 int main(int argc, char *argv[]) {
         static const struct option options[] = {
-                {"large", no_argument, NULL, 'l'},
-                {"seeds", required_argument, NULL, 's'},
-                {"budget", required_argument, NULL, 'b'},
-                {"effort", required_argument, NULL, 'e'},
-                {"size", required_argument, NULL, 'z'},
-                {"no-cases", no_argument, NULL, 'n'},
-                {"min-gain", required_argument, NULL, 'g'},
-                {"memory-weight", required_argument, NULL, 'w'},
-                {"mem-fill", required_argument, NULL, 'f'},
-                {"help", no_argument, NULL, 'h'},
-                {},
+                {"large", no_argument, NULL, 'l'},          {"seeds", required_argument, NULL, 's'},
+                {"budget", required_argument, NULL, 'b'},   {"effort", required_argument, NULL, 'e'},
+                {"size", required_argument, NULL, 'z'},     {"no-cases", no_argument, NULL, 'n'},
+                {"min-gain", required_argument, NULL, 'g'}, {"memory-weight", required_argument, NULL, 'w'},
+                {"mem-fill", required_argument, NULL, 'f'}, {"dump", required_argument, NULL, 'd'},
+                {"help", no_argument, NULL, 'h'},           {},
         };
         BenchSize sizes[MAX_SIZES] = {
                 {16, 300}, {32, 1000}, {64, 2000}, {128, 5000}, {256, 10000},
@@ -305,6 +347,9 @@ int main(int argc, char *argv[]) {
                 case 'f':
                         bench_mem_fill = strtod(optarg, NULL);
                         break;
+                case 'd':
+                        bench_dump_dir = optarg;
+                        break;
                 case 'z': {
                         unsigned h, v;
                         if (sscanf(optarg, "%ux%u", &h, &v) != 2 || h == 0) {
@@ -320,7 +365,7 @@ int main(int argc, char *argv[]) {
                 }
                 case 'h':
                         printf("%s [--large] [--seeds N] [--budget N] [--effort N] [--size HOSTSxVMS]... "
-                               "[--no-cases] [--min-gain X] [--memory-weight X] [--mem-fill X]\n",
+                               "[--no-cases] [--min-gain X] [--memory-weight X] [--mem-fill X] [--dump DIR]\n",
                                argv[0]);
                         return 0;
                 default:

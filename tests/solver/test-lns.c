@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "bound.h"
 #include "cluster-gen.h"
 #include "glpk-lns-priv.h"
 #include "macro.h"
@@ -218,6 +219,49 @@ static void test_improves(void **state) {
         assert_true(stats.lower_bound <= assignment_imbalance(m, &a) + 1e-9);
 }
 
+/* bound_imbalance(): below every plan found within the budget, and at least the GLPK LP of the
+ * same relaxation (which under-estimates the squares by tangents), up to rounding. */
+static void test_bound(void **state) {
+        static const ClusterSpec specs[] = {
+                {.n_hosts = 16, .n_vms = 300, .seed = 1},
+                {.n_hosts = 16, .n_vms = 300, .seed = 2, .mem_fill = 0.97},
+                {.n_hosts = 32, .n_vms = 1000, .seed = 3},
+                {.n_hosts = 8, .n_vms = 60, .seed = 4},
+        };
+        static const unsigned budgets[] = {0, 1, 5, 50, 400};
+
+        for (size_t i = 0; i < ELEMENTSOF(specs); i++)
+                for (size_t j = 0; j < ELEMENTSOF(budgets); j++) {
+                        _cleanup_(problem_freep) Problem *p = NULL;
+                        _cleanup_(model_freep) Model *m = NULL;
+                        _cleanup_(assignment_done) Assignment a = {};
+                        double lb, lp;
+
+                        assert_int_equal(cluster_generate(&specs[i], &p), 0);
+                        assert_int_equal(model_build(p, &m), 0);
+                        assert_int_equal(assignment_init(m, &a), 0);
+                        assert_int_equal(bound_imbalance(m, &a, budgets[j], &lb), 0);
+                        assert_true(lb >= 0);
+                        /* With no move the bound is the imbalance itself. */
+                        if (budgets[j] == 0)
+                                assert_true(fabs(lb - assignment_imbalance(m, &a)) < 1e-6);
+                        if (lns_lower_bound(m, budgets[j], &lp) == 0) {
+                                if (lb < lp - 1e-4)
+                                        fail_msg(
+                                                "spec %zu budget %u: bound %g below the LP's %g", i,
+                                                budgets[j], lb, lp);
+                        }
+                        LnsOptions o = {
+                                .sub_time_limit_s = SUB_TIME_S, .move_budget = budgets[j], .rounds = 2};
+                        LnsStats st = {};
+                        assert_int_equal(lns_improve(m, &a, &o, &st), 0);
+                        if (lb > assignment_imbalance(m, &a) + 1e-9)
+                                fail_msg(
+                                        "spec %zu budget %u: bound %g above a plan's %g", i, budgets[j], lb,
+                                        assignment_imbalance(m, &a));
+                }
+}
+
 static void test_deterministic(void **state) {
         int *first = NULL;
         LnsStats st[2] = {};
@@ -339,9 +383,13 @@ static void test_budget_already_used(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_invariants_random), cmocka_unit_test(test_improves),
-                cmocka_unit_test(test_deterministic),     cmocka_unit_test(test_glpk_error),
-                cmocka_unit_test(test_nothing_to_do),     cmocka_unit_test(test_budget_already_used),
+                cmocka_unit_test(test_invariants_random),
+                cmocka_unit_test(test_improves),
+                cmocka_unit_test(test_bound),
+                cmocka_unit_test(test_deterministic),
+                cmocka_unit_test(test_glpk_error),
+                cmocka_unit_test(test_nothing_to_do),
+                cmocka_unit_test(test_budget_already_used),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

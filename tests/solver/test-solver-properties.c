@@ -20,8 +20,11 @@
  *     of a VM in its cooldown; disabled, migrating and frozen-host VMs never move;
  *   - recommendation is set exactly for VMs whose automation is manual;
  *   - status agrees with the plan; solving twice gives byte-identical plan_to_json().
- * Every 25th problem also runs GLPK (LNS), with the same checks. The generator is a seeded
- * splitmix64; a failure prints the seed and the snapshot. */
+ * Every 25th problem runs the full solver (GLPK's neighbourhoods, the exchange and local searches),
+ * every other even one the searches without GLPK (no_glpk: swaps included), the odd ones greedy
+ * alone, with the same checks. test_swap_case replays the golden memory-full case (swap-glpk.yaml,
+ * a plan made of swaps) with the same checks. The generator is a seeded splitmix64; a failure
+ * prints the seed and the snapshot. */
 
 #include <math.h>
 #include <setjmp.h>
@@ -31,6 +34,7 @@
 
 #include <cmocka.h>
 
+#include "policy-load.h"
 #include "solver-test.h"
 
 #ifndef SEEDS
@@ -250,7 +254,7 @@ static void check_wave_subsets(
                         CHECK(m2[h] <= limit[h] + 1e-6);
                         CHECK(c2[h] <= vlimit[h] + 1e-6);
                 }
-                if (apart->hard)
+                if (apart && apart->hard)
                         for (size_t v = 0; v < V; v++) {
                                 if (!has_label(p->vms[v].groups, "ap"))
                                         continue;
@@ -404,11 +408,11 @@ static void check_plan(const Problem *p, const Plan *plan) {
                         if (is_unplaceable(plan, u) || p->vms[u].migrating)
                                 continue;
                         char *const *gu = p->vms[u].groups;
-                        if (apart->hard && has_label(g, "ap") && has_label(gu, "ap"))
+                        if (apart && apart->hard && has_label(g, "ap") && has_label(gu, "ap"))
                                 CHECK(cur[u] != cur[v]);
                 }
         }
-        if (together->hard) {
+        if (together && together->hard) {
                 int host = -1;
                 bool any_unplaceable = false;
                 for (size_t v = 0; v < V; v++)
@@ -451,6 +455,30 @@ static void check_plan(const Problem *p, const Plan *plan) {
         CHECK(isfinite(plan->after.memory_imbalance) && plan->after.max_cpu_utilization >= 0);
 }
 
+typedef struct Stats {
+        unsigned n_moves, n_unplaceable, n_power, n_hops, n_lns, n_swaps;
+} Stats;
+
+/* Pairs of moves in which two VMs trade hosts (one from X to Y, the other from Y to X). */
+static unsigned count_swaps(const Plan *plan) {
+        unsigned n = 0;
+        for (size_t i = 0; i < plan->n_moves; i++)
+                for (size_t j = i + 1; j < plan->n_moves; j++)
+                        n += plan->moves[i].vm != plan->moves[j].vm &&
+                             plan->moves[i].from == plan->moves[j].to &&
+                             plan->moves[i].to == plan->moves[j].from;
+        return n;
+}
+
+/* Greedy alone (odd seeds), the searches without GLPK (even), the full solver (every LNS_EVERY). */
+static SolverOptions seed_options(unsigned seed) {
+        return (SolverOptions){
+                .greedy_only = seed % LNS_EVERY != 0 && seed % 2 == 1,
+                .no_glpk = seed % LNS_EVERY != 0,
+                .effort = 2,
+        };
+}
+
 /* Seeds beyond SEEDS that once found a bug, with the same checks.
  *   10895: greedy swaps v3 (h1→h3) and v5 (h3→h1) of the hard keep-apart group; the orderer
  *          used to relax the rule and put both in one wave (v3 done alone: v3, v5 and v7 on h3).
@@ -473,7 +501,7 @@ static void test_regressions(void **state) {
                 _cleanup_free_ char *yaml = generate(seeds[i]);
                 _cleanup_(tp_problem_freep) Problem *p = NULL;
                 Plan *a = NULL;
-                SolverOptions opts = {.greedy_only = seeds[i] % LNS_EVERY != 0, .effort = 2};
+                SolverOptions opts = seed_options(seeds[i]);
 
                 seed_now = seeds[i];
                 yaml_now = yaml;
@@ -484,17 +512,13 @@ static void test_regressions(void **state) {
         }
 }
 
-typedef struct Stats {
-        unsigned n_moves, n_unplaceable, n_power, n_hops, n_lns;
-} Stats;
-
 /* One seed: solves twice, checks the plan and determinism. */
 __attribute__((noinline)) static void run_seed(unsigned seed, Stats *st, bool dump, bool with_yaml) {
         _cleanup_free_ char *yaml = generate(seed);
         _cleanup_(tp_problem_freep) Problem *p = NULL;
         Plan *a = NULL, *b = NULL;
         char *ja = NULL, *jb = NULL;
-        SolverOptions opts = {.greedy_only = seed % LNS_EVERY != 0, .effort = 2};
+        SolverOptions opts = seed_options(seed);
 
         seed_now = seed;
         yaml_now = yaml;
@@ -511,6 +535,7 @@ __attribute__((noinline)) static void run_seed(unsigned seed, Stats *st, bool du
         CHECK(plan_to_json(p, b, &jb) == 0);
         CHECK(streq(ja, jb));
         st->n_lns += streq(a->solver, "greedy+glpk");
+        st->n_swaps += count_swaps(a);
         st->n_moves += a->n_moves;
         st->n_unplaceable += a->n_unplaceable;
         st->n_power += a->n_power;
@@ -555,8 +580,9 @@ static void test_properties(void **state) {
         keep_going = false;
         /* The generator must exercise what the checks are about. */
         print_message(
-                "%u problems: %u moves, %u hops, %u unplaceable, %u power actions, %u with GLPK, %u wave subsets checked\n",
-                n_seeds, st.n_moves, st.n_hops, st.n_unplaceable, st.n_power, st.n_lns, n_subsets_checked);
+                "%u problems: %u moves, %u hops, %u swaps, %u unplaceable, %u power actions, %u with GLPK, %u wave subsets checked\n",
+                n_seeds, st.n_moves, st.n_hops, st.n_swaps, st.n_unplaceable, st.n_power, st.n_lns,
+                n_subsets_checked);
         if (n_failed > 0) {
                 fprintf(stderr, "%u failing seeds:", n_failed);
                 for (unsigned i = 0; i < n_failed; i++)
@@ -568,13 +594,46 @@ static void test_properties(void **state) {
                 assert_true(st.n_moves > n_seeds);
                 assert_true(st.n_unplaceable > 10);
                 assert_true(st.n_power > 10);
+                assert_true(st.n_swaps > 10);
         }
 }
 
-int main(void) {
+static const char *golden_dir = "tests/solver/golden";
+
+/* The golden memory-full case: the plan is made of swaps, and every interleaving of every wave
+ * keeps each host within its memory (check_plan()); twice the same plan. */
+static void test_swap_case(void **state) {
+        _cleanup_free_ char *path = NULL, *buf = NULL, *ja = NULL, *jb = NULL;
+        _cleanup_(tp_problem_freep) Problem *p = NULL;
+        PolicyError e = {};
+        Plan *a = NULL, *b = NULL;
+        size_t len;
+
+        assert_true(asprintf(&path, "%s/swap-glpk.yaml", golden_dir) > 0);
+        assert_int_equal(policy_read_file_bounded(path, SNAPSHOT_MAX_INPUT, &buf, &len, &e), 0);
+        p = tp_parse(buf);
+        seed_now = 0;
+        yaml_now = buf;
+        CHECK(solver_plan(p, NULL, &a) == 0);
+        CHECK(solver_plan(p, NULL, &b) == 0);
+        check_plan(p, a);
+        CHECK(a->n_moves >= 4);
+        CHECK(count_swaps(a) >= 2);
+        CHECK(a->after.cpu_imbalance < a->before.cpu_imbalance / 2);
+        CHECK(plan_to_json(p, a, &ja) == 0);
+        CHECK(plan_to_json(p, b, &jb) == 0);
+        CHECK(streq(ja, jb));
+        plan_free(a);
+        plan_free(b);
+}
+
+int main(int argc, char *argv[]) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_properties),
                 cmocka_unit_test(test_regressions),
+                cmocka_unit_test(test_swap_case),
         };
+        if (argc > 1)
+                golden_dir = argv[1];
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
