@@ -618,7 +618,9 @@ static void take_set_mode_order(Manager *m, const ClusterMsg *msg) {
 /* ---- forwarded requests ------------------------------------------------------------------------------ */
 
 static const char *const forwarded_methods[] = {
-        "drs.Plan", "drs.Apply", "drs.Evacuate", "drs.ExitMaintenance", "drs.PowerClear", "drs.Place", NULL,
+        "drs.Plan",         "drs.Apply",         "drs.Evacuate",     "drs.ExitMaintenance",
+        "drs.PowerClear",   "drs.Place",         "drs.RolloutStart", "drs.RolloutStatus",
+        "drs.RolloutPause", "drs.RolloutResume", "drs.RolloutAbort", NULL,
 };
 
 static void forward_remove(Manager *m, size_t i) {

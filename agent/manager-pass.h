@@ -91,3 +91,8 @@ void manager_cancel_queued_to(Manager *m, const char *host, const char *why);
 /* Drops the plan in progress and the recommendations (leadership lost). */
 void manager_drop_plan(Manager *m);
 bool manager_acting_leader(const Manager *m); /* standalone: always */
+/* Rolling maintenance: loads STATE_DIR/rollout.json into the pass (when this drsd starts
+ * leading); a missing file is no rollout. Logs what fails. */
+int manager_rollout_load(Manager *m);
+/* Saves the rollout (NULL: removes the file) and hands it to the HostSource. */
+int manager_rollout_save(Manager *m, const Rollout *r);

@@ -48,6 +48,13 @@ typedef struct PowerOp {
         struct Manager *manager; /* borrowed */
 } PowerOp;
 
+/* A rolling maintenance command or health check running here (manager-pass.c). */
+typedef struct RolloutCmd {
+        char *host;              /* owned */
+        PowerCommand *command;   /* owned */
+        struct Manager *manager; /* borrowed */
+} RolloutCmd;
+
 /* Cluster mode (manager-cluster.c): a host's last report as multicast by its drsd. */
 typedef struct Peer {
         char *host;          /* owned */
@@ -118,6 +125,9 @@ typedef struct HostSource {
         void (*stop)(Manager *m);                       /* may be NULL */
         int (*status_json)(Manager *m, json_object *o); /* adds to drs.Status; may be NULL */
         void (*notify_role)(Manager *m, char *buf, size_t size); /* sd_notify STATUS= role */
+        /* The leader saved the rollout (json: its saved form, NULL = none): cluster mode multicasts
+         * it so that every drsd keeps a copy for the next leader. May be NULL. */
+        void (*rollout_saved)(Manager *m, const char *json);
         /* drsctl migrate / move-storage (the orders do not carry disk copies yet). */
         bool manual_moves;
 } HostSource;
@@ -168,6 +178,8 @@ struct Manager {
         PowerOp **power_ops;         /* owned array of owned: the pass's power commands running here */
         size_t n_power_ops;
         sd_event_source *pass_soon; /* owned; a deferred pass (evacuate, reload, stale host, …) */
+        RolloutCmd **rollout_cmds;  /* owned array of owned: rollout commands running here */
+        size_t n_rollout_cmds;
         uint64_t n_migrations_ok, n_migrations_failed;
 
         MetricsServer *metrics;  /* owned; counters always, the endpoint when metrics_listen is set */

@@ -82,6 +82,7 @@ LeaderPass *leader_pass_free(LeaderPass *lp) {
         recent_clear(lp);
         blockers_free(lp->blockers, lp->n_blockers);
         free(lp->last_plan_summary);
+        rollout_free(lp->rollout);
         free(lp);
         return NULL;
 }
@@ -100,6 +101,8 @@ void leader_pass_drop_plan(LeaderPass *lp) {
         lp->run = leader_run_free(lp->run);
         lp->recommendations = leader_run_free(lp->recommendations);
         lp->draining = strv_free(lp->draining);
+        /* The rollout is saved: the next leader (or this one again) loads it. */
+        lp->rollout = rollout_free(lp->rollout);
 }
 
 void leader_pass_forget_unconfigured(LeaderPass *lp) {
@@ -325,6 +328,7 @@ void leader_pass_power_expire(LeaderPass *lp, LeaderNow now) {
 void leader_pass_host_reported(LeaderPass *lp, const char *host, LeaderNow now) {
         power_on_check(lp, host, now);
         leader_pass_check_stale(lp, now);
+        leader_pass_rollout_tick(lp, now);
 }
 
 /* ---- migrations ------------------------------------------------------------------------- */
@@ -512,7 +516,7 @@ static void check_draining(LeaderPass *lp, LeaderNow now) {
         }
 }
 
-static bool host_has_moves(LeaderPass *lp, const char *host) {
+bool leader_pass_host_has_moves(LeaderPass *lp, const char *host) {
         if (!lp->run)
                 return false;
         for (size_t i = 0; i < lp->run->plan->n_moves; i++) {
@@ -530,7 +534,8 @@ static void check_maintenance(LeaderPass *lp, LeaderNow now) {
                 if (host_mode(lp, h) != HOST_MODE_ENTERING_MAINTENANCE)
                         continue;
                 const HostReport *r = host_report(lp, h);
-                if (!leader_pass_host_fresh(lp, h, now) || !r || r->n_vms > 0 || host_has_moves(lp, h))
+                if (!leader_pass_host_fresh(lp, h, now) || !r || r->n_vms > 0 ||
+                    leader_pass_host_has_moves(lp, h))
                         continue;
                 set_host_mode(lp, h, HOST_MODE_MAINTENANCE, "evacuated: no running VM left");
         }
@@ -614,9 +619,14 @@ int leader_pass_build_problem(LeaderPass *lp, LeaderNow now, const char *force_m
                 .quorum = quorum,
         };
         k = leader_build_problem(&in, ret);
-        if (k >= 0)
-                leader_dpm_hold(&lp->dpm, lp->policy, now.mono_usec, *ret);
-        return k;
+        if (k < 0)
+                return k;
+        leader_dpm_hold(&lp->dpm, lp->policy, now.mono_usec, *ret);
+        /* A rolling maintenance holds DPM: no standby, and a power-on only when the evacuation
+         * needs it (mandatory moves are never held). */
+        if (rollout_is_active(lp->rollout))
+                (*ret)->dpm_hold_standby = (*ret)->dpm_hold_power_on = true;
+        return 0;
 }
 
 static int update_blockers(LeaderPass *lp, const Problem *p, const Plan *plan) {
@@ -724,7 +734,16 @@ static int start_run(LeaderPass *lp, Problem *p, Plan *plan, bool include_recomm
         return 0;
 }
 
+static int pass_run(LeaderPass *lp, LeaderNow now);
+
 int leader_pass_run(LeaderPass *lp, LeaderNow now) {
+        int k = pass_run(lp, now);
+        /* After the plan: its blockers say whether an evacuation can complete. */
+        leader_pass_rollout_tick(lp, now);
+        return k;
+}
+
+static int pass_run(LeaderPass *lp, LeaderNow now) {
         _cleanup_(problem_freep) Problem *p = NULL;
         _cleanup_(plan_freep) Plan *plan = NULL;
         int k;

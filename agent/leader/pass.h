@@ -38,6 +38,7 @@
 #include "history.h"
 #include "leader.h"
 #include "policy.h"
+#include "rollout.h"
 #include "solver.h"
 #include "state.h"
 
@@ -55,6 +56,7 @@ typedef enum LeaderRecordKind {
         LEADER_RECORD_POWER_STANDBY,  /* a power-off (DPM standby) started, completed or failed */
         LEADER_RECORD_POWER_ON,       /* a power-on started, its command done, completed or failed */
         LEADER_RECORD_HOST_REPORTING, /* a host went stale or reports again (journal only) */
+        LEADER_RECORD_ROLLOUT,        /* a rolling maintenance step, pause, resume, end */
 } LeaderRecordKind;
 
 typedef struct LeaderPowerOp {
@@ -119,6 +121,14 @@ typedef struct LeaderPassOps {
          * command itself (power_command). */
         int (*order_power_off)(void *u, const char *host);
         void (*request_pass)(void *u, const char *why);
+        /* Rolling maintenance (rollout.h). NULL: rollouts are not supported (drs-sim).
+         * rollout_command runs a host's rollout command or health check (a template, expanded
+         * with the host's configuration), bounded by timeout_s; leader_pass_rollout_command_done()
+         * reports its end. rollout_save keeps the rollout durable (NULL r: none any more); a
+         * failure keeps a command from starting. */
+        int (*rollout_command)(
+                void *u, const char *host, const char *template, uint64_t timeout_s, bool health);
+        int (*rollout_save)(void *u, const Rollout *r);
         /* Journal and history (e is the history event; its message says it all). */
         void (*record)(void *u, int level, LeaderRecordKind kind, const HistoryEvent *e);
         /* Journal only (syslog levels). May be NULL. */
@@ -157,6 +167,7 @@ typedef struct LeaderPass {
         unsigned dpm_votes_after;
         uint64_t last_plan_usec; /* real; of the last solver run of a pass */
         char *last_plan_summary; /* owned; one line about the last pass's plan */
+        Rollout *rollout;        /* owned; the rolling maintenance in progress or last ended, NULL = none */
 } LeaderPass;
 
 int leader_pass_new(const LeaderPassOps *ops, void *userdata, LeaderPass **ret);
@@ -191,5 +202,23 @@ void leader_pass_power_expire(LeaderPass *lp, LeaderNow now);
 int leader_pass_power_start(LeaderPass *lp, const char *host, PowerAction action, LeaderNow now);
 const LeaderPowerOp *leader_pass_power_find(const LeaderPass *lp, const char *host);
 bool leader_pass_host_fresh(LeaderPass *lp, const char *host, LeaderNow now);
+/* A move of the plan in progress leaves host (pending or running). */
+bool leader_pass_host_has_moves(LeaderPass *lp, const char *host);
+
+/* Rolling maintenance (rollout.c; see rollout.h). start takes r (-EBUSY while one is active,
+ * -EOPNOTSUPP without rollout ops); pause, resume and abort: -ENOENT when there is no active
+ * rollout, -EALREADY when it already is so (by: who, for the journal). load: a rollout read back
+ * after a restart or by a new leader (taken): a host whose command was running becomes unknown
+ * and the rollout pauses. tick: steps the rollout (every pass and report). */
+int leader_pass_rollout_start(LeaderPass *lp, Rollout *r, LeaderNow now);
+int leader_pass_rollout_pause(LeaderPass *lp, const char *by, LeaderNow now);
+int leader_pass_rollout_resume(LeaderPass *lp, const char *by, LeaderNow now);
+int leader_pass_rollout_abort(LeaderPass *lp, const char *by, LeaderNow now);
+void leader_pass_rollout_load(LeaderPass *lp, Rollout *r, LeaderNow now);
+void leader_pass_rollout_tick(LeaderPass *lp, LeaderNow now);
+/* A rollout command or health check of host ended. -ENOENT when none was running. */
+int leader_pass_rollout_command_done(
+        LeaderPass *lp, const char *host, bool ok, const char *message, uint64_t duration_ms, LeaderNow now);
+
 /* Hosts no longer configured stop draining (after a reload). */
 void leader_pass_forget_unconfigured(LeaderPass *lp);
