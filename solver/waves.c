@@ -97,13 +97,15 @@ int rollout_wave_check(
                 FILE *f = open_memstream(&why, &len);
                 if (!f)
                         return -ENOMEM;
-                for (size_t i = 0; i < plan->n_unplaceable; i++) {
+                for (size_t i = 0; i < plan->n_unplaceable && i < 5; i++) {
                         const PlanUnplaceable *u = &plan->unplaceable[i];
                         const SolverVm *vm = u->vm < p->n_vms ? &p->vms[u->vm] : NULL;
                         fprintf(f, "%sVM '%s' on '%s' fits nowhere: %s", i > 0 ? "; " : "",
                                 vm ? vm->name : "?", vm && vm->host >= 0 ? p->hosts[vm->host].name : "?",
                                 u->why ?: "no host fits");
                 }
+                if (plan->n_unplaceable > 5)
+                        fprintf(f, "; and %zu more", plan->n_unplaceable - 5);
                 if (fclose(f) != 0)
                         return -ENOMEM;
                 *ret_why = TAKE_PTR(why);

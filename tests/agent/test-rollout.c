@@ -1,0 +1,428 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Rolling maintenance (agent/leader/rollout.c) on a fake cluster behind LeaderPassOps: hosts
+ * done in order, the gate (never a command on a host that runs a VM), failures that pause with
+ * the host left in maintenance and the others untouched, a leader restart while a command runs
+ * (unknown, paused; resume does not run it again), the saved form's round trip. */
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "pass.h"
+
+#define USEC 1000000ULL
+#define N 3
+
+typedef struct Fake {
+        HostReport reports[N];
+        HostMode modes[N];
+        char commands[16][64]; /* "h1" or "health:h1", in order */
+        size_t n_commands;
+        unsigned vms_at_command[16]; /* the host's VMs when its command started */
+        char *saved;                 /* rollout_format() of the last save */
+        size_t n_saves;
+        bool fail_save;
+        bool command_fails_to_start;
+} Fake;
+
+static const char *names[N] = {"h1", "h2", "h3"};
+
+static int idx(const char *h) {
+        for (int i = 0; i < N; i++)
+                if (streq(names[i], h))
+                        return i;
+        fail();
+        return -1;
+}
+
+static const HostReport *f_report(void *u, const char *host) {
+        return &((Fake *) u)->reports[idx(host)];
+}
+static bool f_stale(void *u, const char *host, uint64_t now) {
+        return false;
+}
+static HostMode f_mode(void *u, const char *host) {
+        return ((Fake *) u)->modes[idx(host)];
+}
+static unsigned f_in_flight(void *u) {
+        return 0;
+}
+static int f_set_mode(void *u, const char *host, HostMode mode, const char *reason) {
+        ((Fake *) u)->modes[idx(host)] = mode;
+        return 1;
+}
+static int f_command(void *u, const char *host, const char *tmpl, uint64_t timeout_s, bool health) {
+        Fake *f = u;
+        if (f->command_fails_to_start)
+                return -EIO;
+        assert_true(f->n_commands < 16);
+        f->vms_at_command[f->n_commands] = (unsigned) f->reports[idx(host)].n_vms;
+        (void) snprintf(f->commands[f->n_commands++], 64, "%s%s", health ? "health:" : "", host);
+        return 0;
+}
+static int f_save(void *u, const Rollout *r) {
+        Fake *f = u;
+        if (f->fail_save)
+                return -EIO;
+        free(f->saved);
+        f->saved = NULL;
+        f->n_saves++;
+        return r ? rollout_format(r, &f->saved) : 0;
+}
+static void f_request_pass(void *u, const char *why) {
+}
+
+static const LeaderPassOps ops = {
+        .report = f_report,
+        .stale = f_stale,
+        .mode = f_mode,
+        .in_flight = f_in_flight,
+        .set_mode = f_set_mode,
+        .request_pass = f_request_pass,
+        .rollout_command = f_command,
+        .rollout_save = f_save,
+};
+
+typedef struct T {
+        Fake f;
+        LeaderPass *lp;
+        LeaderNow now;
+} T;
+
+static void t_init(T *t, unsigned vms_per_host) {
+        *t = (T){.now = {.mono_usec = 1000 * USEC, .real_usec = 1700000000ULL * USEC}};
+        for (int i = 0; i < N; i++)
+                t->f.reports[i] = (HostReport){
+                        .name = (char *) names[i], .t_usec = t->now.mono_usec, .n_vms = vms_per_host};
+        assert_int_equal(leader_pass_new(&ops, &t->f, &t->lp), 0);
+        leader_pass_configure(t->lp, NULL, NULL, 0, 10);
+}
+
+static void t_done(T *t) {
+        leader_pass_free(t->lp);
+        free(t->f.saved);
+}
+
+static void advance(T *t, uint64_t s) {
+        t->now.mono_usec += s * USEC;
+        t->now.real_usec += s * USEC;
+}
+
+/* A new report of every host up now (n_vms as it is); what the collector does each interval. */
+static void report_all(T *t) {
+        for (int i = 0; i < N; i++)
+                t->f.reports[i].t_usec = t->now.mono_usec;
+}
+
+/* What the normal pass does for an entering-maintenance host: its VMs leave, then maintenance. */
+static void evacuate(T *t, int h) {
+        assert_int_equal(t->f.modes[h], HOST_MODE_ENTERING_MAINTENANCE);
+        t->f.reports[h].n_vms = 0;
+        report_all(t);
+        t->f.modes[h] = HOST_MODE_MAINTENANCE;
+}
+
+static void start(T *t, const char *health, unsigned parallel) {
+        char *hosts[] = {(char *) "h1", (char *) "h2", (char *) "h3", NULL};
+        Rollout *r = NULL;
+        assert_int_equal(
+                rollout_new(
+                        hosts, N, "reboot {host}", health, 600, parallel, false, "test", t->now.real_usec,
+                        &r),
+                0);
+        assert_int_equal(leader_pass_rollout_start(t->lp, r, t->now), 0);
+}
+
+static RolloutHostState hstate(T *t, const char *h) {
+        return rollout_find(t->lp->rollout, h)->state;
+}
+
+/* One host through every step; the gate holds while it still runs a VM. */
+static void one_host(T *t, int h, bool health) {
+        const char *name = names[h];
+        size_t before = t->f.n_commands;
+
+        leader_pass_rollout_tick(t->lp, t->now);
+        assert_int_equal(hstate(t, name), ROLLOUT_HOST_EVACUATING);
+        assert_int_equal(t->f.modes[h], HOST_MODE_ENTERING_MAINTENANCE);
+        /* Still a VM, even in maintenance (someone started one): no command. */
+        t->f.modes[h] = HOST_MODE_MAINTENANCE;
+        t->f.reports[h].n_vms = 1;
+        advance(t, 10);
+        report_all(t);
+        leader_pass_rollout_tick(t->lp, t->now);
+        assert_int_equal(t->f.n_commands, before);
+        t->f.modes[h] = HOST_MODE_ENTERING_MAINTENANCE;
+        evacuate(t, h);
+        leader_pass_rollout_tick(t->lp, t->now);
+        assert_int_equal(hstate(t, name), ROLLOUT_HOST_COMMAND);
+        assert_int_equal(t->f.n_commands, before + 1);
+        assert_string_equal(t->f.commands[before], name);
+        assert_int_equal(t->f.vms_at_command[before], 0);
+        /* Saved as "command" before it ran. */
+        assert_non_null(strstr(t->f.saved, "\"command\""));
+
+        advance(t, 30);
+        assert_int_equal(leader_pass_rollout_command_done(t->lp, name, true, "ok", 30000, t->now), 0);
+        assert_int_equal(hstate(t, name), ROLLOUT_HOST_RETURNING);
+        /* A report from before the command ended does not count. */
+        leader_pass_rollout_tick(t->lp, t->now);
+        assert_int_equal(hstate(t, name), ROLLOUT_HOST_RETURNING);
+        advance(t, 10);
+        report_all(t);
+        leader_pass_rollout_tick(t->lp, t->now);
+        if (health) {
+                assert_int_equal(hstate(t, name), ROLLOUT_HOST_HEALTH);
+                assert_int_equal(t->f.modes[h], HOST_MODE_MAINTENANCE);
+                assert_int_equal(leader_pass_rollout_command_done(t->lp, name, true, "ok", 100, t->now), 0);
+        }
+        assert_int_equal(hstate(t, name), ROLLOUT_HOST_DONE);
+        assert_int_equal(t->f.modes[h], HOST_MODE_UP);
+}
+
+static void test_every_host_once_in_order(void **state) {
+        T t;
+        t_init(&t, 2);
+        start(&t, NULL, 1);
+        /* Only h1 is touched first. */
+        assert_int_equal(t.f.modes[0], HOST_MODE_ENTERING_MAINTENANCE);
+        assert_int_equal(t.f.modes[1], HOST_MODE_UP);
+        assert_int_equal(t.f.modes[2], HOST_MODE_UP);
+        for (int h = 0; h < N; h++) {
+                /* Hosts not reached yet are untouched. */
+                for (int o = h + 1; o < N; o++)
+                        assert_int_equal(t.f.modes[o], HOST_MODE_UP);
+                one_host(&t, h, false);
+        }
+        assert_int_equal(t.lp->rollout->state, ROLLOUT_DONE);
+        assert_int_equal(t.f.n_commands, 3);
+        assert_string_equal(t.f.commands[0], "h1");
+        assert_string_equal(t.f.commands[1], "h2");
+        assert_string_equal(t.f.commands[2], "h3");
+        assert_int_equal(rollout_n_done(t.lp->rollout), 3);
+        /* Nothing more happens. */
+        leader_pass_rollout_tick(t.lp, t.now);
+        assert_int_equal(t.f.n_commands, 3);
+        t_done(&t);
+}
+
+static void test_health_check(void **state) {
+        T t;
+        t_init(&t, 1);
+        start(&t, "check {host}", 1);
+        one_host(&t, 0, true);
+        assert_string_equal(t.f.commands[1], "health:h1");
+        t_done(&t);
+}
+
+static void test_parallel_waves(void **state) {
+        T t;
+        t_init(&t, 1);
+        start(&t, NULL, 2);
+        assert_int_equal(rollout_n_waves(t.lp->rollout), 2);
+        assert_int_equal(t.f.modes[0], HOST_MODE_ENTERING_MAINTENANCE);
+        assert_int_equal(t.f.modes[1], HOST_MODE_ENTERING_MAINTENANCE);
+        assert_int_equal(t.f.modes[2], HOST_MODE_UP);
+        evacuate(&t, 0);
+        evacuate(&t, 1);
+        leader_pass_rollout_tick(t.lp, t.now);
+        assert_int_equal(t.f.n_commands, 2);
+        assert_int_equal(leader_pass_rollout_command_done(t.lp, "h1", true, NULL, 1, t.now), 0);
+        advance(&t, 5);
+        report_all(&t);
+        leader_pass_rollout_tick(t.lp, t.now);
+        assert_int_equal(hstate(&t, "h1"), ROLLOUT_HOST_DONE);
+        /* h3 waits for the whole first wave. */
+        assert_int_equal(t.f.modes[2], HOST_MODE_UP);
+        assert_int_equal(leader_pass_rollout_command_done(t.lp, "h2", true, NULL, 1, t.now), 0);
+        advance(&t, 5);
+        report_all(&t);
+        leader_pass_rollout_tick(t.lp, t.now);
+        assert_int_equal(t.f.modes[2], HOST_MODE_ENTERING_MAINTENANCE);
+        t_done(&t);
+}
+
+static void test_command_fails(void **state) {
+        T t;
+        t_init(&t, 1);
+        start(&t, NULL, 1);
+        evacuate(&t, 0);
+        leader_pass_rollout_tick(t.lp, t.now);
+        assert_int_equal(
+                leader_pass_rollout_command_done(t.lp, "h1", false, "exited with status 3", 5, t.now), 0);
+        assert_int_equal(t.lp->rollout->state, ROLLOUT_PAUSED);
+        assert_non_null(strstr(t.lp->rollout->reason, "exited with status 3"));
+        assert_int_equal(hstate(&t, "h1"), ROLLOUT_HOST_FAILED);
+        assert_int_equal(t.f.modes[0], HOST_MODE_MAINTENANCE);
+        /* Paused: nothing else is touched, however long. */
+        for (int i = 0; i < 5; i++) {
+                advance(&t, 100);
+                report_all(&t);
+                leader_pass_rollout_tick(t.lp, t.now);
+        }
+        assert_int_equal(t.f.modes[1], HOST_MODE_UP);
+        assert_int_equal(t.f.n_commands, 1);
+        /* Resume retries the command (the gate holds: still in maintenance, empty). */
+        assert_int_equal(leader_pass_rollout_resume(t.lp, "test", t.now), 0);
+        assert_int_equal(t.f.n_commands, 2);
+        assert_string_equal(t.f.commands[1], "h1");
+        assert_int_equal(leader_pass_rollout_resume(t.lp, "test", t.now), -EALREADY);
+        t_done(&t);
+}
+
+static void test_command_cannot_start(void **state) {
+        T t;
+        t_init(&t, 0);
+        start(&t, NULL, 1);
+        t.f.command_fails_to_start = true;
+        evacuate(&t, 0);
+        leader_pass_rollout_tick(t.lp, t.now);
+        assert_int_equal(t.lp->rollout->state, ROLLOUT_PAUSED);
+        assert_int_equal(hstate(&t, "h1"), ROLLOUT_HOST_FAILED);
+        t_done(&t);
+}
+
+static void test_evacuation_blocked(void **state) {
+        T t;
+        t_init(&t, 2);
+        start(&t, NULL, 1);
+        /* The pass found a VM of h1 that fits nowhere. */
+        t.lp->blockers = calloc(1, sizeof(Blocker));
+        t.lp->blockers[0] =
+                (Blocker){.host = strdup("h1"), .vm = strdup("big"), .why = strdup("memory: needs 64 GiB")};
+        t.lp->n_blockers = 1;
+        advance(&t, 10);
+        leader_pass_rollout_tick(t.lp, t.now);
+        assert_int_equal(t.lp->rollout->state, ROLLOUT_PAUSED);
+        assert_non_null(strstr(t.lp->rollout->reason, "VM 'big' fits nowhere: memory: needs 64 GiB"));
+        assert_int_equal(t.f.n_commands, 0);
+        assert_int_equal(t.f.modes[0], HOST_MODE_ENTERING_MAINTENANCE);
+        assert_int_equal(t.f.modes[1], HOST_MODE_UP);
+        assert_int_equal(leader_pass_rollout_abort(t.lp, "test", t.now), 0);
+        assert_int_equal(t.lp->rollout->state, ROLLOUT_ABORTED);
+        assert_int_equal(leader_pass_rollout_pause(t.lp, "test", t.now), -ENOENT);
+        t_done(&t);
+}
+
+static void test_timeouts(void **state) {
+        T t;
+        t_init(&t, 1);
+        start(&t, NULL, 1);
+        advance(&t, 601);
+        leader_pass_rollout_tick(t.lp, t.now);
+        assert_int_equal(t.lp->rollout->state, ROLLOUT_PAUSED);
+        assert_non_null(strstr(t.lp->rollout->reason, "did not complete within 600 s"));
+        assert_int_equal(leader_pass_rollout_resume(t.lp, "test", t.now), 0);
+        evacuate(&t, 0);
+        leader_pass_rollout_tick(t.lp, t.now);
+        assert_int_equal(leader_pass_rollout_command_done(t.lp, "h1", true, NULL, 1, t.now), 0);
+        /* The host never reports again. */
+        advance(&t, 601);
+        leader_pass_rollout_tick(t.lp, t.now);
+        assert_int_equal(t.lp->rollout->state, ROLLOUT_PAUSED);
+        assert_non_null(strstr(t.lp->rollout->reason, "did not come back"));
+        assert_int_equal(t.f.modes[0], HOST_MODE_MAINTENANCE);
+        t_done(&t);
+}
+
+/* The leader died while h2's command ran: the next one loads the saved rollout. */
+static void test_restart_during_command(void **state) {
+        T t;
+        _cleanup_free_ char *saved = NULL;
+        t_init(&t, 1);
+        start(&t, NULL, 1);
+        one_host(&t, 0, false);
+        leader_pass_rollout_tick(t.lp, t.now);
+        evacuate(&t, 1);
+        leader_pass_rollout_tick(t.lp, t.now);
+        assert_int_equal(hstate(&t, "h2"), ROLLOUT_HOST_COMMAND);
+        saved = strdup(t.f.saved);
+        size_t n_commands = t.f.n_commands;
+
+        /* A new leader (or the same drsd restarted). */
+        leader_pass_free(t.lp);
+        assert_int_equal(leader_pass_new(&ops, &t.f, &t.lp), 0);
+        Rollout *r = NULL;
+        assert_int_equal(rollout_parse(saved, strlen(saved), &r, NULL), 0);
+        advance(&t, 20);
+        leader_pass_rollout_load(t.lp, r, t.now);
+        assert_int_equal(t.lp->rollout->state, ROLLOUT_PAUSED);
+        assert_int_equal(hstate(&t, "h2"), ROLLOUT_HOST_UNKNOWN);
+        assert_int_equal(hstate(&t, "h1"), ROLLOUT_HOST_DONE);
+        assert_non_null(strstr(t.lp->rollout->reason, "unknown"));
+        assert_non_null(strstr(t.f.saved, "\"unknown\""));
+        /* Paused: no tick does anything. */
+        report_all(&t);
+        leader_pass_rollout_tick(t.lp, t.now);
+        assert_int_equal(t.f.n_commands, n_commands);
+        /* Resume: waits for h2 to come back, without running its command again. */
+        assert_int_equal(leader_pass_rollout_resume(t.lp, "test", t.now), 0);
+        assert_int_equal(hstate(&t, "h2"), ROLLOUT_HOST_RETURNING);
+        advance(&t, 10);
+        report_all(&t);
+        leader_pass_rollout_tick(t.lp, t.now);
+        assert_int_equal(hstate(&t, "h2"), ROLLOUT_HOST_DONE);
+        assert_int_equal(t.f.n_commands, n_commands);
+        one_host(&t, 2, false);
+        assert_int_equal(t.lp->rollout->state, ROLLOUT_DONE);
+        assert_int_equal(t.f.n_commands, n_commands + 1);
+        t_done(&t);
+}
+
+static void test_save_fails_before_command(void **state) {
+        T t;
+        t_init(&t, 0);
+        start(&t, NULL, 1);
+        evacuate(&t, 0);
+        t.f.fail_save = true;
+        leader_pass_rollout_tick(t.lp, t.now);
+        assert_int_equal(t.f.n_commands, 0);
+        assert_int_equal(t.lp->rollout->state, ROLLOUT_PAUSED);
+        t_done(&t);
+}
+
+static void test_round_trip(void **state) {
+        char *hosts[] = {(char *) "a", (char *) "b", NULL};
+        _cleanup_(rollout_freep) Rollout *r = NULL, *back = NULL;
+        _cleanup_free_ char *s1 = NULL, *s2 = NULL, *err = NULL;
+
+        assert_int_equal(rollout_new(hosts, 2, "x {host}", "y", 60, 1, true, "me", 5, &r), 0);
+        r->hosts[0].state = ROLLOUT_HOST_FAILED;
+        r->hosts[0].failed_step = ROLLOUT_HOST_RETURNING;
+        assert_int_equal(rollout_host_set_note(&r->hosts[0], "why"), 0);
+        assert_int_equal(rollout_set_state(r, ROLLOUT_PAUSED, "because"), 0);
+        assert_int_equal(rollout_format(r, &s1), 0);
+        assert_int_equal(rollout_parse(s1, strlen(s1), &back, NULL), 0);
+        assert_int_equal(rollout_format(back, &s2), 0);
+        assert_string_equal(s1, s2);
+        assert_int_equal(back->hosts[0].failed_step, ROLLOUT_HOST_RETURNING);
+        assert_true(back->parallel_auto);
+
+        Rollout *x = NULL;
+        assert_int_equal(rollout_parse("{\"version\": 2}", 14, &x, &err), -EBADMSG);
+        assert_non_null(strstr(err, "version"));
+        assert_int_equal(rollout_parse("{", 1, &x, NULL), -EBADMSG);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_every_host_once_in_order),
+                cmocka_unit_test(test_health_check),
+                cmocka_unit_test(test_parallel_waves),
+                cmocka_unit_test(test_command_fails),
+                cmocka_unit_test(test_command_cannot_start),
+                cmocka_unit_test(test_evacuation_blocked),
+                cmocka_unit_test(test_timeouts),
+                cmocka_unit_test(test_restart_during_command),
+                cmocka_unit_test(test_save_fails_before_command),
+                cmocka_unit_test(test_round_trip),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
