@@ -626,6 +626,11 @@ int leader_pass_build_problem(LeaderPass *lp, LeaderNow now, const char *force_m
          * needs it (mandatory moves are never held). */
         if (rollout_is_active(lp->rollout))
                 (*ret)->dpm_hold_standby = (*ret)->dpm_hold_power_on = true;
+        k = leader_pass_rollout_prefer_done(lp, *ret);
+        if (k < 0) {
+                *ret = problem_free(*ret);
+                return k;
+        }
         return 0;
 }
 

@@ -216,6 +216,9 @@ int leader_pass_rollout_resume(LeaderPass *lp, const char *by, LeaderNow now);
 int leader_pass_rollout_abort(LeaderPass *lp, const char *by, LeaderNow now);
 void leader_pass_rollout_load(LeaderPass *lp, Rollout *r, LeaderNow now);
 void leader_pass_rollout_tick(LeaderPass *lp, LeaderNow now);
+/* The VMs of the hosts being evacuated prefer hosts not still to come (a soft rule in p's
+ * policy copy); build_problem calls it. */
+int leader_pass_rollout_prefer_done(LeaderPass *lp, Problem *p);
 /* A rollout command or health check of host ended. -ENOENT when none was running. */
 int leader_pass_rollout_command_done(
         LeaderPass *lp, const char *host, bool ok, const char *message, uint64_t duration_ms, LeaderNow now);

@@ -755,3 +755,61 @@ int leader_pass_rollout_command_done(
         leader_pass_rollout_tick(lp, now);
         return 0;
 }
+
+/* Hosts already done are preferred as targets: the VMs of the hosts being evacuated get a soft
+ * should-not-run-on rule against the hosts still to come (pending), so that no VM moves onto a
+ * host about to be patched while a done (or untouched) host has room. The rule only names the
+ * VMs on the evacuating hosts now; once moved they are no longer in it. */
+static int append_group(Policy *pol, const char *name, GroupKind kind, char **members) {
+        Group *g = reallocarray(pol->groups, pol->n_groups + 1, sizeof(Group));
+        if (!g)
+                return -ENOMEM;
+        pol->groups = g;
+        g[pol->n_groups] = (Group){.name = strdup(name), .kind = kind, .members = members};
+        if (!g[pol->n_groups].name)
+                return -ENOMEM;
+        pol->n_groups++;
+        return 0;
+}
+
+int leader_pass_rollout_prefer_done(LeaderPass *lp, Problem *p) {
+        const Rollout *r = lp->rollout;
+        _cleanup_strv_free_ char **vms = NULL, **pending = NULL;
+        int k;
+
+        if (!r || r->state != ROLLOUT_RUNNING)
+                return 0;
+        for (size_t i = 0; i < r->n_hosts; i++) {
+                const RolloutHost *h = &r->hosts[i];
+                if (h->state == ROLLOUT_HOST_PENDING && strv_extend(&pending, h->name) < 0)
+                        return -ENOMEM;
+                if (h->state != ROLLOUT_HOST_EVACUATING)
+                        continue;
+                for (size_t v = 0; v < p->n_vms; v++)
+                        if (p->vms[v].host >= 0 && streq(p->hosts[p->vms[v].host].name, h->name) &&
+                            strv_extend(&vms, p->vms[v].name) < 0)
+                                return -ENOMEM;
+        }
+        if (!vms || !pending)
+                return 0;
+        Policy *pol = p->policy;
+        Rule *rules = reallocarray(pol->rules, pol->n_rules + 1, sizeof(Rule));
+        if (!rules)
+                return -ENOMEM;
+        pol->rules = rules;
+        if ((k = append_group(pol, "drs-rollout-evacuating", GROUP_VM, TAKE_PTR(vms))) < 0 ||
+            (k = append_group(pol, "drs-rollout-pending", GROUP_HOST, TAKE_PTR(pending))) < 0)
+                return k;
+        rules[pol->n_rules] = (Rule){
+                .name = strdup("drs-rollout-prefer-done"),
+                .type = RULE_SHOULD_NOT_RUN_ON,
+                .vm_group = strdup("drs-rollout-evacuating"),
+                .host_group = strdup("drs-rollout-pending"),
+                .enabled = true,
+        };
+        pol->n_rules++;
+        if (!rules[pol->n_rules - 1].name || !rules[pol->n_rules - 1].vm_group ||
+            !rules[pol->n_rules - 1].host_group)
+                return -ENOMEM;
+        return 0;
+}
