@@ -946,6 +946,33 @@ static int cluster_order_power_off(Manager *m, const char *host) {
         return 0;
 }
 
+/* ---- rolling maintenance: the leader's state on every drsd -------------------------------------------- */
+
+/* The leader saved its rollout: every member keeps a copy (agreed order: all have the same). A
+ * rollout too large for one message (thousands of hosts) stays on the leader only. */
+static void cluster_rollout_saved(Manager *m, const char *json) {
+        if (!m->cluster || !cluster_is_leader(m->cluster))
+                return;
+        ClusterMsg msg = {.type = CLUSTER_MSG_ROLLOUT, .rollout = {.json = (char *) json}};
+        int k = cluster_send(m->cluster, &msg);
+        if (k < 0)
+                log_warning_errno(k, "Failed to send the rollout state to the other drsds: %m");
+}
+
+static void take_rollout(Manager *m, const ClusterMsg *msg) {
+        /* Our own, or an old leader's: only the current leader's copy counts. */
+        if (msg->sender == cluster_nodeid(m->cluster))
+                return;
+        if (msg->sender != cluster_leader(m->cluster) || msg->term != cluster_term(m->cluster)) {
+                log_info(
+                        "Ignoring a rollout state from node %" PRIu32 " (term %" PRIu64
+                        "): not the current leader",
+                        msg->sender, msg->term);
+                return;
+        }
+        (void) manager_rollout_store(m, msg->rollout.json);
+}
+
 /* ---- callbacks from the Cluster ---------------------------------------------------------------------- */
 
 static void on_message(Cluster *c, const ClusterMsg *msg, void *userdata) {
@@ -981,6 +1008,9 @@ static void on_message(Cluster *c, const ClusterMsg *msg, void *userdata) {
                 break;
         case CLUSTER_MSG_POWER_OFF:
                 take_power_off_order(m, msg);
+                break;
+        case CLUSTER_MSG_ROLLOUT:
+                take_rollout(m, msg);
                 break;
         default:
                 break;
@@ -1058,6 +1088,9 @@ static void on_leadership(Cluster *c, void *userdata) {
                 cancel_queued(m, "the leader changed");
         if (m->was_leader && !me)
                 stop_leading(m);
+        /* A new leader continues the rollout its predecessor saved (and every member kept). */
+        if (me && !m->was_leader)
+                (void) manager_rollout_load(m);
         m->last_leader = leader;
         m->last_term = term;
         m->was_leader = me;
@@ -1304,6 +1337,7 @@ const HostSource host_source_cluster = {
         .vm_target = cluster_vm_target,
         .start_migration = cluster_order_migration,
         .order_power_off = cluster_order_power_off,
+        .rollout_saved = cluster_rollout_saved,
         .quorum = cluster_quorum,
         .start = cluster_start,
         .stop = cluster_stop,

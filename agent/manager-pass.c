@@ -533,22 +533,31 @@ static int rollout_path(Manager *m, char **ret) {
         return asprintf(ret, "%s/%s", m->config->state_dir, ROLLOUT_FILE_NAME) < 0 ? -ENOMEM : 0;
 }
 
-int manager_rollout_save(Manager *m, const Rollout *r) {
-        _cleanup_free_ char *path = NULL, *json = NULL;
+int manager_rollout_store(Manager *m, const char *json) {
+        _cleanup_free_ char *path = NULL;
         int k;
 
         k = rollout_path(m, &path);
         if (k < 0)
                 return log_oom();
-        if (r) {
-                k = rollout_format(r, &json);
-                if (k < 0)
-                        return log_oom();
+        if (json)
                 k = write_file_atomic(path, json, strlen(json), 0640);
-        } else
+        else
                 k = unlink(path) < 0 && errno != ENOENT ? -errno : 0;
         if (k < 0)
                 return log_error_errno(k, "Failed to save the rollout state '%s': %m", path);
+        return 0;
+}
+
+int manager_rollout_save(Manager *m, const Rollout *r) {
+        _cleanup_free_ char *json = NULL;
+        int k;
+
+        if (r && rollout_format(r, &json) < 0)
+                return log_oom();
+        k = manager_rollout_store(m, json);
+        if (k < 0)
+                return k;
         if (m->source->rollout_saved)
                 m->source->rollout_saved(m, json);
         return 0;

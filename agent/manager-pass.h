@@ -94,5 +94,8 @@ bool manager_acting_leader(const Manager *m); /* standalone: always */
 /* Rolling maintenance: loads STATE_DIR/rollout.json into the pass (when this drsd starts
  * leading); a missing file is no rollout. Logs what fails. */
 int manager_rollout_load(Manager *m);
+/* Writes STATE_DIR/rollout.json (json NULL: removes it); cluster mode's followers keep the
+ * leader's copy with it. */
+int manager_rollout_store(Manager *m, const char *json);
 /* Saves the rollout (NULL: removes the file) and hands it to the HostSource. */
 int manager_rollout_save(Manager *m, const Rollout *r);

@@ -26,6 +26,7 @@ static const char *const cluster_msg_type_table[_CLUSTER_MSG_TYPE_MAX] = {
         [CLUSTER_MSG_MIGRATE] = "migrate", [CLUSTER_MSG_SET_MODE] = "set-mode",
         [CLUSTER_MSG_RESULT] = "result",   [CLUSTER_MSG_REQUEST] = "request",
         [CLUSTER_MSG_REPLY] = "reply",     [CLUSTER_MSG_POWER_OFF] = "power-off",
+        [CLUSTER_MSG_ROLLOUT] = "rollout",
 };
 
 DEFINE_STRING_TABLE_LOOKUP_TO_STRING(cluster_msg_type, ClusterMsgType, _CLUSTER_MSG_TYPE_MAX);
@@ -78,6 +79,9 @@ void cluster_msg_done(ClusterMsg *m) {
                 break;
         case CLUSTER_MSG_POWER_OFF:
                 free(m->power_off.host);
+                break;
+        case CLUSTER_MSG_ROLLOUT:
+                free(m->rollout.json);
                 break;
         default:
                 break;
@@ -342,6 +346,9 @@ int cluster_msg_encode(const ClusterMsg *m, void **ret, size_t *ret_size) {
                 break;
         case CLUSTER_MSG_POWER_OFF:
                 k = encode_power_off(&w, &m->power_off);
+                break;
+        case CLUSTER_MSG_ROLLOUT:
+                k = writer_string(&w, m->rollout.json, CLUSTER_JSON_MAX);
                 break;
         default:
                 k = -EINVAL;
@@ -635,6 +642,9 @@ int cluster_msg_decode(const void *buf, size_t size, ClusterMsg *ret, const char
                         break;
                 case CLUSTER_MSG_POWER_OFF:
                         decode_power_off(&r, &m.power_off);
+                        break;
+                case CLUSTER_MSG_ROLLOUT:
+                        m.rollout.json = reader_string(&r, CLUSTER_JSON_MAX, true);
                         break;
                 default: /* refused by decode_header() */
                         break;

@@ -57,6 +57,7 @@ typedef enum ClusterMsgType {
         CLUSTER_MSG_REQUEST = 6,   /* agent → leader: a forwarded drsctl request */
         CLUSTER_MSG_REPLY = 7,     /* leader → agent: the reply to a forwarded request */
         CLUSTER_MSG_POWER_OFF = 8, /* leader → host agent: run your power-off command (DPM standby) */
+        CLUSTER_MSG_ROLLOUT = 9,   /* leader → all: the rolling maintenance's saved state */
         _CLUSTER_MSG_TYPE_MAX,
 } ClusterMsgType;
 
@@ -155,6 +156,12 @@ typedef struct ClusterPowerOff {
         char *host; /* owned */
 } ClusterPowerOff;
 
+/* ROLLOUT: the leader's rollout as saved (rollout.json's text), after every change: every agent
+ * keeps it, so that a new leader continues where the old one stopped. */
+typedef struct ClusterRollout {
+        char *json; /* owned; NULL = no rollout any more */
+} ClusterRollout;
+
 typedef struct ClusterMsg {
         ClusterMsgType type;
         uint32_t sender;
@@ -168,6 +175,7 @@ typedef struct ClusterMsg {
                 ClusterRequest request;
                 ClusterReply reply;
                 ClusterPowerOff power_off;
+                ClusterRollout rollout;
         };
 } ClusterMsg;
 

@@ -757,6 +757,7 @@ static int pass_run(LeaderPass *lp, LeaderNow now) {
         check_maintenance(lp, now);
         check_draining(lp, now);
 
+        bool settled = !lp->run && lp->ops->in_flight(lp->userdata) == 0;
         k = leader_pass_build_problem(lp, now, NULL, &p);
         if (k < 0)
                 return k;
@@ -786,6 +787,7 @@ static int pass_run(LeaderPass *lp, LeaderNow now) {
         lp->last_metrics = plan->before;
         lp->last_plan_usec = now.real_usec;
         (void) update_blockers(lp, p, plan);
+        lp->blockers_settled = settled;
 
         if (plan->n_moves == 0 && plan->n_power == 0) {
                 if (plan->n_unplaceable > 0)

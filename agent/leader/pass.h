@@ -160,6 +160,9 @@ typedef struct LeaderPass {
         size_t n_recent;
         Blocker *blockers; /* owned array */
         size_t n_blockers;
+        /* The blockers come from a pass that ran with no plan and no migration in flight: they
+         * are not the transient "a migration of it is in progress" kind. */
+        bool blockers_settled;
         PlanMetrics last_metrics; /* of the last pass's plan (before) */
         /* The last pass's plan: quorum kept DPM from a standby (Plan.dpm_quorum_limited), and the
          * votes the hosts left powered hold (cluster mode). */

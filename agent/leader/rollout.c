@@ -472,11 +472,12 @@ static bool host_empty(LeaderPass *lp, const char *host, LeaderNow now) {
                !leader_pass_host_has_moves(lp, host);
 }
 
-/* An evacuation that cannot complete: a VM of host fits nowhere, and nothing moves any more. */
+/* An evacuation that cannot complete: a VM of host fits nowhere in a pass that ran with nothing
+ * moving, and nothing moves now. */
 static bool evacuation_blocked(LeaderPass *lp, const char *host, char *buf, size_t size) {
         size_t len = 0;
 
-        if (lp->run || lp->ops->in_flight(lp->userdata) > 0)
+        if (!lp->blockers_settled || lp->run || lp->ops->in_flight(lp->userdata) > 0)
                 return false;
         buf[0] = 0;
         for (size_t i = 0; i < lp->n_blockers; i++) {

@@ -74,6 +74,8 @@ static bool msg_equal(const ClusterMsg *a, const ClusterMsg *b) {
         case CLUSTER_MSG_POWER_OFF:
                 return a->power_off.order_id == b->power_off.order_id &&
                        streq_ptr(a->power_off.host, b->power_off.host);
+        case CLUSTER_MSG_ROLLOUT:
+                return streq_ptr(a->rollout.json, b->rollout.json);
         default:
                 return false;
         }

@@ -109,6 +109,9 @@ static void fill(ClusterMsg *m, ClusterMsgType t) {
         case CLUSTER_MSG_POWER_OFF:
                 m->power_off = (ClusterPowerOff){.order_id = UINT64_MAX, .host = (char *) "h4"};
                 break;
+        case CLUSTER_MSG_ROLLOUT:
+                m->rollout = (ClusterRollout){.json = (char *) "{\"version\":1,\"state\":\"running\"}"};
+                break;
         default:
                 fail();
         }
@@ -174,6 +177,8 @@ static bool msg_equal(const ClusterMsg *a, const ClusterMsg *b) {
         case CLUSTER_MSG_POWER_OFF:
                 return a->power_off.order_id == b->power_off.order_id &&
                        str_eq(a->power_off.host, b->power_off.host);
+        case CLUSTER_MSG_ROLLOUT:
+                return str_eq(a->rollout.json, b->rollout.json);
         default:
                 return false;
         }
@@ -249,6 +254,7 @@ static void test_type_to_string(void **state) {
         assert_string_equal(cluster_msg_type_to_string(CLUSTER_MSG_REQUEST), "request");
         assert_string_equal(cluster_msg_type_to_string(CLUSTER_MSG_REPLY), "reply");
         assert_string_equal(cluster_msg_type_to_string(CLUSTER_MSG_POWER_OFF), "power-off");
+        assert_string_equal(cluster_msg_type_to_string(CLUSTER_MSG_ROLLOUT), "rollout");
         assert_null(cluster_msg_type_to_string(0));
         assert_null(cluster_msg_type_to_string(_CLUSTER_MSG_TYPE_MAX));
         assert_null(cluster_msg_type_to_string((ClusterMsgType) -1));
