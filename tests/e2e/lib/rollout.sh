@@ -8,7 +8,8 @@
 # host that runs a VM), 3 when $WORK/fail-HOST exists; waits while $WORK/hold-HOST exists
 # (bounded: 300 s; the suites SIGKILL drsd meanwhile); then "reboots" HOST: the testbed's
 # power-off (which refuses while a guest runs) and power-on, so its libvirtd stops and starts;
-# records "HOST END-MS done". Its output goes to the log, never to drsd's pipe (a drsd killed
+# records "HOST END-MS done". With $WORK/hold-return-HOST it returns right after the power-off
+# (as 'systemctl reboot' over ssh does) and powers HOST on, detached, once that file is gone. Its output goes to the log, never to drsd's pipe (a drsd killed
 # meanwhile must not kill it with SIGPIPE).
 
 write_patch_script() {
@@ -23,6 +24,12 @@ echo "\$h \$(now) running=\$n" >>"$WORK/patch.log"
 [[ -e "$WORK/fail-\$h" ]] && exit 3
 for ((i = 0; i < 300; i++)); do [[ -e "$WORK/hold-\$h" ]] || break; sleep 1; done
 "$TB" power-off "\$h" || exit 4
+if [[ -e "$WORK/hold-return-\$h" ]]; then
+        setsid bash -c 'for ((i = 0; i < 300; i++)); do [[ -e "\$1" ]] || break; sleep 1; done
+                "\$2" power-on "\$3" && echo "\$3 \$(date +%s%3N) done" >>"\$4"' _ \
+                "$WORK/hold-return-\$h" "$TB" "\$h" "$WORK/patch.log" </dev/null &
+        exit 0
+fi
 "$TB" power-on "\$h" || exit 5
 echo "\$h \$(now) done" >>"$WORK/patch.log"
 SCRIPT
