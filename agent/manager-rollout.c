@@ -192,6 +192,7 @@ static int status_json(Manager *m, const Rollout *r, json_object **ret) {
                         return -ENOMEM;
         }
         if (control_add(o, "hosts_done", json_object_new_uint64(rollout_n_done(r))) < 0 ||
+            control_add(o, "waiting_for_window", json_object_new_boolean(r->waiting)) < 0 ||
             control_add(o, "waves", json_object_new_uint64(rollout_n_waves(r))) < 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(o);
@@ -208,7 +209,7 @@ int manager_method_rollout_start(Manager *m, json_object *params, json_object **
         const char *command = NULL, *health = NULL;
         json_object *v;
         uint64_t timeout_s = ROLLOUT_DEFAULT_TIMEOUT_S, parallel = 1;
-        bool dry_run = false, parallel_auto = false;
+        bool dry_run = false, parallel_auto = false, in_windows = false;
         size_t n = 0;
         int k;
 
@@ -217,6 +218,8 @@ int manager_method_rollout_start(Manager *m, json_object *params, json_object **
                 return k;
         if (json_object_object_get_ex(params, "dry_run", &v))
                 dry_run = json_object_get_boolean(v);
+        if (json_object_object_get_ex(params, "in_windows", &v))
+                in_windows = json_object_get_boolean(v);
         if ((k = get_template(params, "command", !dry_run, &command, reply, reterr_error)) < 0 ||
             (k = get_template(params, "health", false, &health, reply, reterr_error)) < 0 ||
             (k = control_get_u64(
@@ -289,6 +292,7 @@ int manager_method_rollout_start(Manager *m, json_object *params, json_object **
                         manager_realtime_usec(), &r);
                 if (k < 0)
                         return k;
+                r->in_windows = in_windows;
                 k = leader_pass_rollout_start(m->pass, r, manager_now());
                 if (k < 0)
                         return control_fail(

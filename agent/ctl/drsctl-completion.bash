@@ -19,7 +19,8 @@ _drsctl() {
                      migrate move-storage rollout"
         local opts="--help --version --json --socket --dry-run --since --snapshot --policy --greedy-only
                     --time-limit --vm --to --copy-storage --remove-source --pool --disk --force --no-wait
-                    --to-uri --to-management-uri --all --group --command --health --timeout --parallel"
+                    --to-uri --to-management-uri --all --group --command --health --timeout --parallel
+                    --in-windows"
         ((COMP_CWORD > 0)) && prev="${COMP_WORDS[COMP_CWORD - 1]}"
 
         # The command (and policy's subcommand) so far, skipping options and their arguments;

@@ -70,6 +70,7 @@ static const char *arg_command = NULL;  /* rollout start --command CMD */
 static const char *arg_health = NULL;   /* rollout start --health CMD */
 static const char *arg_timeout = NULL;  /* rollout start --timeout DURATION */
 static const char *arg_parallel = NULL; /* rollout start --parallel N|auto */
+static bool arg_in_windows = false;     /* rollout start --in-windows */
 static const char *arg_pool = NULL;     /* move-storage --pool POOL */
 static const char *arg_disk = NULL;     /* move-storage --disk TARGET */
 static bool arg_copy_storage = false, arg_remove_source = false, arg_force = false, arg_no_wait = false;
@@ -112,7 +113,7 @@ static int help(void) {
                "  move-storage VM --pool POOL [--disk TARGET] [--remove-source] [--force]\n"
                "                              Move VM's disks (or one) live to another pool of its host\n"
                "  rollout start (HOST… | --all | --group GROUP) --command CMD [--health CMD]\n"
-               "                [--timeout DURATION] [--parallel N|auto] [--dry-run]\n"
+               "                [--timeout DURATION] [--parallel N|auto] [--in-windows] [--dry-run]\n"
                "                              Rolling maintenance: evacuate each host, run CMD on it once\n"
                "                              it runs no VM, wait for it to come back, next host(s)\n"
                "  rollout status | watch | pause | resume | abort\n"
@@ -148,6 +149,7 @@ static int help(void) {
                "     --health CMD             rollout start: a check that must pass once the host is back\n"
                "     --timeout DURATION       rollout start: per host and step (default 30m)\n"
                "     --parallel N|auto        rollout start: hosts per wave (auto: as many as fit)\n"
+               "     --in-windows             rollout start: new hosts only inside the automation windows\n"
                "     --version                Show the version\n"
                "     --json                   Print JSON instead of a human table\n"
                "     --snapshot FILE          Cluster snapshot (YAML; JSON is accepted)\n"
@@ -1428,6 +1430,8 @@ static void print_rollout(json_object *r) {
                 printf("Health check: %s\n", jstr(r, "health"));
         if (jstr(r, "reason"))
                 printf("Reason: %s\n", jstr(r, "reason"));
+        if (jbool(r, "waiting_for_window"))
+                printf("Waiting: outside the policy's automation windows, no new host starts\n");
         printf("%-12s %-4s %-11s %-21s %s\n", "HOST", "WAVE", "STEP", "MODE", "PROGRESS");
         for (size_t i = 0; hosts && i < json_object_array_length(hosts); i++) {
                 json_object *h = json_object_array_get_idx(hosts, i);
@@ -1498,6 +1502,8 @@ static int verb_rollout_start(int argc, char *argv[]) {
                 params, "parallel",
                 parallel_auto ? json_object_new_string("auto") : json_object_new_uint64(parallel));
         json_object_object_add(params, "dry_run", json_object_new_boolean(arg_dry_run));
+        if (arg_in_windows)
+                json_object_object_add(params, "in_windows", json_object_new_boolean(true));
         r = call("drs.RolloutStart", params, &o);
         if (r != EXIT_OK)
                 return r;
@@ -1664,6 +1670,7 @@ enum {
         ARG_HEALTH,
         ARG_TIMEOUT,
         ARG_PARALLEL,
+        ARG_IN_WINDOWS,
 };
 
 /* Returns 1 to go on, 0 to exit successfully (--help, --version), or -ExitStatus on error. */
@@ -1695,6 +1702,7 @@ static int parse_argv(int argc, char *argv[]) {
                 {"health", required_argument, NULL, ARG_HEALTH},
                 {"timeout", required_argument, NULL, ARG_TIMEOUT},
                 {"parallel", required_argument, NULL, ARG_PARALLEL},
+                {"in-windows", no_argument, NULL, ARG_IN_WINDOWS},
                 {},
         };
         int c, r;
@@ -1789,6 +1797,9 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_PARALLEL:
                         arg_parallel = optarg;
                         break;
+                case ARG_IN_WINDOWS:
+                        arg_in_windows = true;
+                        break;
                 case '?':
                         return -EXIT_BAD_INPUT; /* getopt printed the message */
                 default:
@@ -1829,10 +1840,11 @@ static int check_options(const char *verb) {
                         "drsctl: --remove-source and --no-wait are only for migrate and move-storage\n");
                 return EXIT_BAD_INPUT;
         }
-        if ((arg_all || arg_group || arg_command || arg_health || arg_timeout || arg_parallel) &&
+        if ((arg_all || arg_group || arg_command || arg_health || arg_timeout || arg_parallel ||
+             arg_in_windows) &&
             !streq(verb, "rollout")) {
                 fprintf(stderr,
-                        "drsctl: --all, --group, --command, --health, --timeout and --parallel are only for "
+                        "drsctl: --all, --group, --command, --health, --timeout, --parallel and --in-windows are only for "
                         "rollout start\n");
                 return EXIT_BAD_INPUT;
         }

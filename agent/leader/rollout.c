@@ -203,6 +203,7 @@ int rollout_to_json(const Rollout *r, json_object **ret) {
             add(o, "timeout_s", json_object_new_uint64(r->timeout_s)) < 0 ||
             add(o, "parallel", json_object_new_uint64(r->parallel)) < 0 ||
             add(o, "parallel_auto", json_object_new_boolean(r->parallel_auto)) < 0 ||
+            add(o, "in_windows", json_object_new_boolean(r->in_windows)) < 0 ||
             add_str(o, "started_by", r->started_by) < 0 ||
             add_str(o, "state", rollout_state_to_string(r->state)) < 0 ||
             add_str(o, "reason", r->reason) < 0 ||
@@ -309,6 +310,8 @@ int rollout_from_json(json_object *o, Rollout **ret, char **reterr_msg) {
                 return k;
         if (json_object_object_get_ex(o, "parallel_auto", &v))
                 r->parallel_auto = json_object_get_boolean(v);
+        if (json_object_object_get_ex(o, "in_windows", &v))
+                r->in_windows = json_object_get_boolean(v);
         r->state = rollout_state_from_string(state);
         if (r->state < 0)
                 return bad(reterr_msg, "unknown state '%s'", state);
@@ -499,6 +502,8 @@ static void step_host(LeaderPass *lp, RolloutHost *h, LeaderNow now) {
 
         switch (h->state) {
         case ROLLOUT_HOST_PENDING:
+                if (r->waiting)
+                        return;
                 if (mode == HOST_MODE_STANDBY || mode == HOST_MODE_POWER_ON_FAILED) {
                         h->state = ROLLOUT_HOST_SKIPPED;
                         (void) rollout_host_set_note(h, "in standby when its turn came: not patched");
@@ -562,6 +567,17 @@ void leader_pass_rollout_tick(LeaderPass *lp, LeaderNow now) {
         if (!r || r->state != ROLLOUT_RUNNING)
                 return;
         (void) rollout_format(r, &before);
+        /* --in-windows: no new host outside the policy's automation windows (level manual now). */
+        AutomationLevel level = AUTOMATION_FULL;
+        bool was_waiting = r->waiting;
+        if (r->in_windows && lp->policy)
+                (void) leader_automation_at(lp->policy, (time_t) (now.real_usec / USEC_PER_SEC), &level);
+        r->waiting = level == AUTOMATION_MANUAL;
+        if (r->waiting != was_waiting)
+                record(lp, LOG_NOTICE, NULL, r->waiting ? "waiting" : "window",
+                       r->waiting
+                               ? "Rollout: outside the automation windows: no new host starts until one opens"
+                               : "Rollout: inside an automation window: hosts start again");
         /* Bounded: one round per wave at most. */
         for (unsigned round = 0; round <= rollout_n_waves(r) && r->state == ROLLOUT_RUNNING; round++) {
                 bool wave_done = true;

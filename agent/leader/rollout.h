@@ -89,6 +89,9 @@ typedef struct Rollout {
         uint64_t timeout_s; /* per host and step */
         unsigned parallel;  /* hosts per wave */
         bool parallel_auto; /* parallel was computed (--parallel auto) */
+        bool in_windows;    /* new hosts start only while the policy's automation level now is not manual
+                             * (its windows): outside them the rollout waits */
+        bool waiting;       /* not saved: in_windows and outside them at the last step */
         char *started_by;   /* owned; "drsctl by uid 0"; may be NULL */
         RolloutState state;
         char *reason;                         /* owned; paused or aborted: why; NULL otherwise */
@@ -101,7 +104,8 @@ typedef struct Rollout {
 Rollout *rollout_free(Rollout *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Rollout *, rollout_free);
 
-/* A new running rollout over hosts[0..n) in that order, waves of parallel (>= 1) hosts. */
+/* A new running rollout over hosts[0..n) in that order, waves of parallel (>= 1) hosts
+ * (in_windows: set afterwards). */
 int rollout_new(
         char *const *hosts, size_t n, const char *command, const char *health, uint64_t timeout_s,
         unsigned parallel, bool parallel_auto, const char *started_by, uint64_t now_usec, Rollout **ret);

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "pass.h"
+#include "snapshot.h"
 
 #define USEC 1000000ULL
 #define N 3
@@ -415,6 +416,93 @@ static void test_round_trip(void **state) {
         assert_int_equal(rollout_parse("{", 1, &x, NULL), -EBADMSG);
 }
 
+/* While h2 evacuates, its VM goes to h1 (done) rather than h3 (still to come), although h3 is
+ * emptier: the soft rule of leader_pass_rollout_prefer_done(). A preference: a soft rule's
+ * penalty (MODEL_SOFT_PENALTY), weighed against the imbalance a move onto a busier done host
+ * makes (light VMs here). */
+static void test_prefer_done_hosts(void **state) {
+        static const char yaml[] =
+                "hosts:\n"
+                "  - {name: h1, cpus: 8, memory_mib: 16GiB}\n"
+                "  - {name: h2, cpus: 8, memory_mib: 16GiB, state: maintenance}\n"
+                "  - {name: h3, cpus: 8, memory_mib: 16GiB}\n"
+                "vms:\n"
+                "  - {name: a, host: h1, vcpus: 2, memory_mib: 4GiB, cpu_demand: 0.2, memory_demand_mib: 512}\n"
+                "  - {name: b, host: h2, vcpus: 1, memory_mib: 1GiB, cpu_demand: 0.1, memory_demand_mib: 256}\n";
+        for (int prefer = 0; prefer <= 1; prefer++) {
+                T t;
+                Problem *p = NULL;
+                Plan *plan = NULL;
+                PolicyError e = {};
+                t_init(&t, 1);
+                start(&t, NULL, 1);
+                leader_pass_rollout_tick(t.lp, t.now);
+                evacuate(&t, 0);
+                leader_pass_rollout_tick(t.lp, t.now);
+                assert_int_equal(leader_pass_rollout_command_done(t.lp, "h1", true, NULL, 1, t.now), 0);
+                advance(&t, 5);
+                report_all(&t);
+                leader_pass_rollout_tick(t.lp, t.now);
+                assert_int_equal(hstate(&t, "h2"), ROLLOUT_HOST_EVACUATING);
+                assert_int_equal(snapshot_parse_string("t.yaml", yaml, strlen(yaml), &p, &e), 0);
+                if (prefer)
+                        assert_int_equal(leader_pass_rollout_prefer_done(t.lp, p), 0);
+                assert_int_equal(solver_plan(p, &(SolverOptions){.greedy_only = true}, &plan), 0);
+                assert_int_equal(plan->n_moves, 1);
+                assert_string_equal(p->hosts[plan->moves[0].to].name, prefer ? "h1" : "h3");
+                plan_free(plan);
+                problem_free(p);
+                t_done(&t);
+        }
+}
+
+/* --in-windows: outside the policy's automation windows (level manual now) no new host starts;
+ * a host already in progress goes on. */
+static void test_windows(void **state) {
+        static const char pol[] =
+                "automation:\n"
+                "  level: manual\n"
+                "  windows: [{days: daily, from: \"01:00\", to: \"02:00\", level: full}]\n";
+        Policy *p = NULL;
+        PolicyError e = {};
+        T t;
+
+        assert_int_equal(policy_new(&p), 0);
+        assert_int_equal(policy_parse_string(p, "p.yaml", pol, strlen(pol), &e), 0);
+        t_init(&t, 0);
+        /* 1700000000 is 22:13 UTC: outside. */
+        leader_pass_configure(t.lp, p, NULL, 0, 10);
+        char *hosts[] = {(char *) "h1", (char *) "h2", (char *) "h3", NULL};
+        Rollout *r = NULL;
+        assert_int_equal(rollout_new(hosts, N, "c", NULL, 600, 1, false, "test", t.now.real_usec, &r), 0);
+        r->in_windows = true;
+        assert_int_equal(leader_pass_rollout_start(t.lp, r, t.now), 0);
+        assert_true(t.lp->rollout->waiting);
+        assert_int_equal(hstate(&t, "h1"), ROLLOUT_HOST_PENDING);
+        assert_int_equal(t.f.modes[0], HOST_MODE_UP);
+        assert_non_null(strstr(t.f.saved, "\"in_windows\": true"));
+        /* 01:13 UTC the next day: inside. */
+        advance(&t, 3 * 3600);
+        leader_pass_rollout_tick(t.lp, t.now);
+        assert_false(t.lp->rollout->waiting);
+        assert_int_equal(hstate(&t, "h1"), ROLLOUT_HOST_EVACUATING);
+        /* 02:13: outside again; h1 goes on, h2 waits. */
+        advance(&t, 3600);
+        evacuate(&t, 0);
+        leader_pass_rollout_tick(t.lp, t.now);
+        assert_true(t.lp->rollout->waiting);
+        assert_int_equal(hstate(&t, "h1"), ROLLOUT_HOST_COMMAND);
+        assert_int_equal(leader_pass_rollout_command_done(t.lp, "h1", true, NULL, 1, t.now), 0);
+        advance(&t, 5);
+        report_all(&t);
+        leader_pass_rollout_tick(t.lp, t.now);
+        assert_int_equal(hstate(&t, "h1"), ROLLOUT_HOST_DONE);
+        assert_int_equal(hstate(&t, "h2"), ROLLOUT_HOST_PENDING);
+        assert_int_equal(t.f.modes[1], HOST_MODE_UP);
+        t_done(&t);
+        policy_free(p);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_every_host_once_in_order),
@@ -427,6 +515,8 @@ int main(void) {
                 cmocka_unit_test(test_restart_during_command),
                 cmocka_unit_test(test_save_fails_before_command),
                 cmocka_unit_test(test_round_trip),
+                cmocka_unit_test(test_prefer_done_hosts),
+                cmocka_unit_test(test_windows),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
