@@ -622,16 +622,16 @@ int leader_pass_rollout_start(LeaderPass *lp, Rollout *r, LeaderNow now) {
                 return -EBUSY;
         rollout_free(lp->rollout);
         lp->rollout = r;
-        record(lp, LOG_NOTICE, NULL, "started",
-               "Rollout started by %s: %zu host(s) in %u wave(s) of %u%s, timeout %" PRIu64
-               " s per step: %s",
-               r->started_by ?: "?", r->n_hosts, rollout_n_waves(r), r->parallel,
-               r->parallel_auto ? " (auto)" : "", r->timeout_s, r->command);
         int k = save(lp);
         if (k < 0) {
                 lp->rollout = NULL; /* the caller keeps r */
                 return k;
         }
+        record(lp, LOG_NOTICE, NULL, "started",
+               "Rollout started by %s: %zu host(s) in %u wave(s) of %u%s, timeout %" PRIu64
+               " s per step: %s",
+               r->started_by ?: "?", r->n_hosts, rollout_n_waves(r), r->parallel,
+               r->parallel_auto ? " (auto)" : "", r->timeout_s, r->command);
         leader_pass_rollout_tick(lp, now);
         return 0;
 }

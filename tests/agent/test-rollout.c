@@ -79,6 +79,12 @@ static int f_save(void *u, const Rollout *r) {
 }
 static void f_request_pass(void *u, const char *why) {
 }
+static bool f_vm_busy(void *u, const char *vm) {
+        return false;
+}
+static const char *f_vm_target(void *u, const char *vm) {
+        return NULL;
+}
 
 static const LeaderPassOps ops = {
         .report = f_report,
@@ -87,6 +93,8 @@ static const LeaderPassOps ops = {
         .in_flight = f_in_flight,
         .set_mode = f_set_mode,
         .request_pass = f_request_pass,
+        .vm_busy = f_vm_busy,
+        .vm_target = f_vm_target,
         .rollout_command = f_command,
         .rollout_save = f_save,
 };
@@ -503,6 +511,46 @@ static void test_windows(void **state) {
         policy_free(p);
 }
 
+/* DPM is held while a rollout runs or is paused (its delays are 0 here: nothing else holds it),
+ * and free again once it ended. */
+static void test_dpm_held(void **state) {
+        static const char pol[] = "dpm: {enabled: true, power_on_delay: 0s, standby_delay: 0s}\n";
+        static char *no_groups[] = {NULL};
+        DrsHostConfig hc[N] = {
+                {.name = (char *) "h1", .groups = no_groups},
+                {.name = (char *) "h2", .groups = no_groups},
+                {.name = (char *) "h3", .groups = no_groups},
+        };
+        Policy *p = NULL;
+        PolicyError e = {};
+        T t;
+
+        assert_int_equal(policy_new(&p), 0);
+        assert_int_equal(policy_parse_string(p, "p.yaml", pol, strlen(pol), &e), 0);
+        t_init(&t, 0);
+        for (int i = 0; i < N; i++) {
+                t.f.reports[i].cpus = 4;
+                t.f.reports[i].memory_mib = 8192;
+        }
+        leader_pass_configure(t.lp, p, hc, N, 10);
+        for (int phase = 0; phase < 4; phase++) {
+                if (phase == 1)
+                        start(&t, NULL, 1);
+                if (phase == 2)
+                        assert_int_equal(leader_pass_rollout_pause(t.lp, "test", t.now), 0);
+                if (phase == 3)
+                        assert_int_equal(leader_pass_rollout_abort(t.lp, "test", t.now), 0);
+                Problem *pr = NULL;
+                assert_int_equal(leader_pass_build_problem(t.lp, t.now, NULL, &pr), 0);
+                bool held = phase == 1 || phase == 2;
+                assert_int_equal(pr->dpm_hold_standby, held);
+                assert_int_equal(pr->dpm_hold_power_on, held);
+                problem_free(pr);
+        }
+        t_done(&t);
+        policy_free(p);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_every_host_once_in_order),
@@ -517,6 +565,7 @@ int main(void) {
                 cmocka_unit_test(test_round_trip),
                 cmocka_unit_test(test_prefer_done_hosts),
                 cmocka_unit_test(test_windows),
+                cmocka_unit_test(test_dpm_held),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
