@@ -660,6 +660,9 @@ int leader_pass_rollout_resume(LeaderPass *lp, const char *by, LeaderNow now) {
                 return -EALREADY;
         for (size_t i = 0; i < r->n_hosts; i++) {
                 RolloutHost *h = &r->hosts[i];
+                /* A step waiting while paused gets its whole timeout again. */
+                if (h->state == ROLLOUT_HOST_EVACUATING || h->state == ROLLOUT_HOST_RETURNING)
+                        h->step_usec = now.real_usec;
                 if (h->state != ROLLOUT_HOST_FAILED && h->state != ROLLOUT_HOST_UNKNOWN)
                         continue;
                 /* Retry the step that failed; an unknown command is not run again: wait for the

@@ -248,9 +248,18 @@ static void test_parallel_waves(void **state) {
         report_all(&t);
         leader_pass_rollout_tick(t.lp, t.now);
         assert_int_equal(hstate(&t, "h1"), ROLLOUT_HOST_DONE);
+        /* Paused for longer than the timeout while h2's command runs: on resume no step has
+         * timed out. */
+        assert_int_equal(leader_pass_rollout_pause(t.lp, "test", t.now), 0);
+        advance(&t, 3600);
+        assert_int_equal(leader_pass_rollout_command_done(t.lp, "h2", true, NULL, 1, t.now), 0);
+        assert_int_equal(hstate(&t, "h2"), ROLLOUT_HOST_RETURNING);
+        advance(&t, 3600);
+        assert_int_equal(leader_pass_rollout_resume(t.lp, "test", t.now), 0);
+        assert_int_equal(t.lp->rollout->state, ROLLOUT_RUNNING);
+        assert_int_equal(hstate(&t, "h2"), ROLLOUT_HOST_RETURNING);
         /* h3 waits for the whole first wave. */
         assert_int_equal(t.f.modes[2], HOST_MODE_UP);
-        assert_int_equal(leader_pass_rollout_command_done(t.lp, "h2", true, NULL, 1, t.now), 0);
         advance(&t, 5);
         report_all(&t);
         leader_pass_rollout_tick(t.lp, t.now);
