@@ -1539,17 +1539,26 @@ static int verb_rollout_abort(int argc, char *argv[]) {
 }
 
 #define WATCH_INTERVAL_USEC (2 * 1000000)
+#define WATCH_MAX_FAILURES 30 /* in a row: a minute */
 
 /* Prints the progress whenever it changes, until the rollout is done (0), paused or aborted
- * (1), or there is none (1). */
+ * (1), or there is none (1). drsd not answering (or no leader) for a minute ends it too. */
 static int verb_rollout_watch(int argc, char *argv[]) {
         _cleanup_free_ char *last = NULL;
+        unsigned failures = 0;
 
         for (;;) {
                 _cleanup_(json_object_putp) json_object *o = NULL;
                 int r = call("drs.RolloutStatus", NULL, &o);
+                /* Cluster mode: no leader for a moment while the members change (a host that
+                 * rebooted rejoins), or a restarting drsd: keep watching for a while. */
+                if (r != EXIT_OK && r != EXIT_BAD_INPUT && ++failures < WATCH_MAX_FAILURES) {
+                        (void) usleep(WATCH_INTERVAL_USEC);
+                        continue;
+                }
                 if (r != EXIT_OK)
                         return r;
+                failures = 0;
                 json_object *ro = jget(o, "rollout");
                 if (!ro || json_object_is_type(ro, json_type_null)) {
                         printf("No rollout.\n");
