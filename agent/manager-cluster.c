@@ -973,6 +973,97 @@ static void take_rollout(Manager *m, const ClusterMsg *msg) {
         (void) manager_rollout_store(m, msg->rollout.json);
 }
 
+/* The command of the leader's own host: its reboot ends this leadership, so another member runs
+ * it (the first configured host that is a member now and not in a step of the rollout) and
+ * multicasts the outcome; the next leader, which finds the host in "command" with a live runner,
+ * waits for it. */
+static uint32_t cluster_rollout_runner(Manager *m, const char *host, const Rollout *r) {
+        if (!m->cluster || !m->local_host || !streq(host, m->local_host))
+                return 0;
+        for (size_t i = 0; i < m->config->n_hosts; i++) {
+                const char *h = m->config->hosts[i].name;
+                uint32_t node = cluster_host_nodeid(m->cluster, h);
+                if (streq(h, m->local_host) || node == 0)
+                        continue;
+                const RolloutHost *rh = rollout_find((Rollout *) r, h);
+                if (rh && rh->state != ROLLOUT_HOST_DONE && rh->state != ROLLOUT_HOST_SKIPPED &&
+                    !(rh->state == ROLLOUT_HOST_PENDING && rh->wave > r->wave))
+                        continue;
+                return node;
+        }
+        log_warning(
+                "Rollout: no other drsd can run the command of this leader's host '%s': running it here",
+                host);
+        return 0;
+}
+
+static bool cluster_rollout_runner_alive(Manager *m, uint32_t runner) {
+        const char *h = m->cluster ? cluster_node_host(m->cluster, runner) : NULL;
+        return h && cluster_host_nodeid(m->cluster, h) == runner;
+}
+
+static int cluster_order_rollout_command(
+        Manager *m, uint32_t runner, const char *host, const char *command, uint64_t timeout_s,
+        bool health) {
+        if (!m->cluster || !cluster_is_leader(m->cluster))
+                return -EREMOTE;
+        ClusterMsg msg = {
+                .type = CLUSTER_MSG_ROLLOUT_RUN,
+                .rollout_run =
+                        {.to = runner,
+                         .host = (char *) host,
+                         .command = (char *) command,
+                         .timeout_s = timeout_s,
+                         .health = health},
+        };
+        log_info(
+                "Rollout: node %" PRIu32 " (%s) runs the %s of this leader's host '%s'", runner,
+                cluster_node_host(m->cluster, runner) ?: "?", health ? "health check" : "command", host);
+        return cluster_send(m->cluster, &msg);
+}
+
+static void take_rollout_run(Manager *m, const ClusterMsg *msg) {
+        const ClusterRolloutRun *o = &msg->rollout_run;
+        if (o->to != cluster_nodeid(m->cluster))
+                return;
+        if (!cluster_order_ok(m->cluster, msg->sender, msg->term)) {
+                log_warning(
+                        "Refusing a rollout command from node %" PRIu32 " (term %" PRIu64
+                        "): not the current leader and term",
+                        msg->sender, msg->term);
+                return;
+        }
+        int k = manager_rollout_run(m, o->host, o->command, o->timeout_s, true);
+        if (k < 0) {
+                _cleanup_free_ char *why = NULL;
+                if (asprintf(
+                            &why, "node %" PRIu32 " cannot run it: %s", cluster_nodeid(m->cluster),
+                            strerror(-k)) < 0)
+                        why = NULL;
+                m->source->rollout_command_done(m, o->host, false, why, 0);
+        }
+}
+
+static void
+cluster_rollout_command_done(Manager *m, const char *host, bool ok, const char *message, uint64_t ms) {
+        ClusterMsg msg = {
+                .type = CLUSTER_MSG_ROLLOUT_DONE,
+                .rollout_done =
+                        {.host = (char *) host, .ok = ok, .duration_ms = ms, .message = (char *) message},
+        };
+        int k = cluster_send(m->cluster, &msg);
+        if (k < 0)
+                log_warning_errno(k, "Failed to send the outcome of the rollout command of '%s': %m", host);
+}
+
+static void take_rollout_done(Manager *m, const ClusterMsg *msg) {
+        if (!cluster_is_leader(m->cluster) || !m->pass)
+                return;
+        const ClusterRolloutDone *d = &msg->rollout_done;
+        (void) leader_pass_rollout_command_done(
+                m->pass, d->host, d->ok, d->message, d->duration_ms, manager_now());
+}
+
 /* ---- callbacks from the Cluster ---------------------------------------------------------------------- */
 
 static void on_message(Cluster *c, const ClusterMsg *msg, void *userdata) {
@@ -1011,6 +1102,12 @@ static void on_message(Cluster *c, const ClusterMsg *msg, void *userdata) {
                 break;
         case CLUSTER_MSG_ROLLOUT:
                 take_rollout(m, msg);
+                break;
+        case CLUSTER_MSG_ROLLOUT_RUN:
+                take_rollout_run(m, msg);
+                break;
+        case CLUSTER_MSG_ROLLOUT_DONE:
+                take_rollout_done(m, msg);
                 break;
         default:
                 break;
@@ -1100,6 +1197,10 @@ static void on_leadership(Cluster *c, void *userdata) {
 
 static void on_left(Cluster *c, const uint32_t *nodeids, size_t n, void *userdata) {
         Manager *m = userdata;
+        /* A member that ran a rollout command for the leader is gone: its outcome is unknown. */
+        if (cluster_is_leader(c) && m->pass)
+                for (size_t i = 0; i < n; i++)
+                        leader_pass_rollout_runner_left(m->pass, nodeids[i], manager_now());
         for (size_t i = 0; i < n; i++) {
                 const char *host = cluster_node_host(c, nodeids[i]);
                 if (!host)
@@ -1338,6 +1439,10 @@ const HostSource host_source_cluster = {
         .start_migration = cluster_order_migration,
         .order_power_off = cluster_order_power_off,
         .rollout_saved = cluster_rollout_saved,
+        .rollout_runner = cluster_rollout_runner,
+        .rollout_runner_alive = cluster_rollout_runner_alive,
+        .order_rollout_command = cluster_order_rollout_command,
+        .rollout_command_done = cluster_rollout_command_done,
         .quorum = cluster_quorum,
         .start = cluster_start,
         .stop = cluster_stop,

@@ -480,7 +480,7 @@ static void on_rollout_command_done(PowerCommand *pc, const PowerCommandResult *
         RolloutCmd *c = userdata;
         Manager *m = c->manager;
         _cleanup_free_ char *host = strdup(c->host), *msg = NULL;
-        bool ok = !r->timed_out && r->exit_status == 0;
+        bool ok = !r->timed_out && r->exit_status == 0, by_message = c->by_message;
 
         rollout_cmd_remove(m, c);
         if (!host) {
@@ -489,26 +489,18 @@ static void on_rollout_command_done(PowerCommand *pc, const PowerCommandResult *
         }
         log_command_output(DRS_MESSAGE_ROLLOUT, host, "Rollout", r->output);
         msg = command_outcome(r, "Rollout", host);
-        if (m->pass)
+        /* Run for the leader (cluster mode): whoever leads now learns the outcome by message. */
+        if (by_message && m->source->rollout_command_done)
+                m->source->rollout_command_done(m, host, ok, msg, r->duration_ms);
+        else if (m->pass)
                 (void) leader_pass_rollout_command_done(
                         m->pass, host, ok, msg, r->duration_ms, manager_now());
 }
 
-/* The pass's rollout_command: the template expanded with the host's configuration, run here
- * (standalone drsd, or the leader in cluster mode) like the DPM power commands. */
-static int
-rollout_command(void *u, const char *host, const char *template, uint64_t timeout_s, bool health) {
-        Manager *m = u;
-        const DrsHostConfig *hc = drs_config_find_host(m->config, host);
-        _cleanup_free_ char *cmd = NULL;
+int manager_rollout_run(Manager *m, const char *host, const char *cmd, uint64_t timeout_s, bool by_message) {
         RolloutCmd *c;
         int k;
 
-        if (!hc)
-                return -ENXIO;
-        k = policy_expand_command(template, hc->name, hc->address, hc->mac, hc->bmc, &cmd);
-        if (k < 0)
-                return k;
         c = calloc(1, sizeof(RolloutCmd));
         RolloutCmd **n =
                 c ? reallocarray(m->rollout_cmds, m->n_rollout_cmds + 1, sizeof(RolloutCmd *)) : NULL;
@@ -519,14 +511,47 @@ rollout_command(void *u, const char *host, const char *template, uint64_t timeou
         m->rollout_cmds = n;
         m->rollout_cmds[m->n_rollout_cmds++] = c;
         c->manager = m;
+        c->by_message = by_message;
         log_event(
                 LOG_NOTICE, (&(LogFields){.message_id = DRS_MESSAGE_ROLLOUT, .source = host}),
-                "Rollout: running the %s of '%s': %s", health ? "health check" : "command", host, cmd);
+                "Rollout: running for '%s'%s: %s", host, by_message ? " (for the leader)" : "", cmd);
         k = power_command_start(
                 m->event, cmd, timeout_s * USEC_PER_SEC, on_rollout_command_done, c, &c->command);
         if (k < 0)
                 rollout_cmd_remove(m, c);
         return k;
+}
+
+/* The pass's rollout_command: the template expanded with the host's configuration, run here
+ * (standalone drsd, or the leader in cluster mode) like the DPM power commands, or (runner, cluster
+ * mode: the leader's own host) by another drsd. */
+static int rollout_command(
+        void *u, const char *host, const char *template, uint64_t timeout_s, bool health, uint32_t runner) {
+        Manager *m = u;
+        const DrsHostConfig *hc = drs_config_find_host(m->config, host);
+        _cleanup_free_ char *cmd = NULL;
+        int k;
+
+        if (!hc)
+                return -ENXIO;
+        k = policy_expand_command(template, hc->name, hc->address, hc->mac, hc->bmc, &cmd);
+        if (k < 0)
+                return k;
+        if (runner != 0)
+                return m->source->order_rollout_command
+                               ? m->source->order_rollout_command(m, runner, host, cmd, timeout_s, health)
+                               : -EOPNOTSUPP;
+        return manager_rollout_run(m, host, cmd, timeout_s, false);
+}
+
+static uint32_t rollout_runner(void *u, const char *host, const Rollout *r) {
+        Manager *m = u;
+        return m->source->rollout_runner ? m->source->rollout_runner(m, host, r) : 0;
+}
+
+static bool rollout_runner_alive(void *u, uint32_t runner) {
+        Manager *m = u;
+        return m->source->rollout_runner_alive && m->source->rollout_runner_alive(m, runner);
 }
 
 static int rollout_path(Manager *m, char **ret) {
@@ -736,6 +761,8 @@ static const LeaderPassOps pass_ops = {
         .order_power_off = ops_order_power_off,
         .request_pass = ops_request_pass,
         .rollout_command = rollout_command,
+        .rollout_runner = rollout_runner,
+        .rollout_runner_alive = rollout_runner_alive,
         .rollout_save = rollout_save,
         .record = ops_record,
         .log = ops_log,

@@ -97,5 +97,8 @@ int manager_rollout_load(Manager *m);
 /* Writes STATE_DIR/rollout.json (json NULL: removes it); cluster mode's followers keep the
  * leader's copy with it. */
 int manager_rollout_store(Manager *m, const char *json);
+/* Runs an expanded rollout command for host on this drsd's loop; its end goes to the pass, or
+ * (by_message: run for the leader in cluster mode) to HostSource.rollout_command_done. */
+int manager_rollout_run(Manager *m, const char *host, const char *cmd, uint64_t timeout_s, bool by_message);
 /* Saves the rollout (NULL: removes the file) and hands it to the HostSource. */
 int manager_rollout_save(Manager *m, const Rollout *r);

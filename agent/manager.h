@@ -53,6 +53,7 @@ typedef struct RolloutCmd {
         char *host;              /* owned */
         PowerCommand *command;   /* owned */
         struct Manager *manager; /* borrowed */
+        bool by_message;         /* run for the leader: the outcome goes out as a message */
 } RolloutCmd;
 
 /* Cluster mode (manager-cluster.c): a host's last report as multicast by its drsd. */
@@ -128,6 +129,16 @@ typedef struct HostSource {
         /* The leader saved the rollout (json: its saved form, NULL = none): cluster mode multicasts
          * it so that every drsd keeps a copy for the next leader. May be NULL. */
         void (*rollout_saved)(Manager *m, const char *json);
+        /* Cluster mode (NULL in standalone mode): the leader's own host's command runs on another
+         * member (rollout_runner picks it: 0 = none, the leader runs it), ordered with
+         * order_rollout_command; that member reports the end with rollout_command_done. */
+        uint32_t (*rollout_runner)(Manager *m, const char *host, const Rollout *r);
+        bool (*rollout_runner_alive)(Manager *m, uint32_t runner);
+        int (*order_rollout_command)(
+                Manager *m, uint32_t runner, const char *host, const char *command, uint64_t timeout_s,
+                bool health);
+        void (*rollout_command_done)(
+                Manager *m, const char *host, bool ok, const char *message, uint64_t duration_ms);
         /* drsctl migrate / move-storage (the orders do not carry disk copies yet). */
         bool manual_moves;
 } HostSource;

@@ -127,7 +127,13 @@ typedef struct LeaderPassOps {
          * reports its end. rollout_save keeps the rollout durable (NULL r: none any more); a
          * failure keeps a command from starting. */
         int (*rollout_command)(
-                void *u, const char *host, const char *template, uint64_t timeout_s, bool health);
+                void *u, const char *host, const char *template, uint64_t timeout_s, bool health,
+                uint32_t runner);
+        /* Cluster mode: who runs host's command (0 = the leader itself; the leader's own host:
+         * another member, whose host is not in r's steps in progress). May be NULL: always 0. */
+        uint32_t (*rollout_runner)(void *u, const char *host, const Rollout *r);
+        /* Whether that member is still in the cluster. May be NULL (standalone). */
+        bool (*rollout_runner_alive)(void *u, uint32_t runner);
         int (*rollout_save)(void *u, const Rollout *r);
         /* Journal and history (e is the history event; its message says it all). */
         void (*record)(void *u, int level, LeaderRecordKind kind, const HistoryEvent *e);
@@ -222,6 +228,8 @@ void leader_pass_rollout_tick(LeaderPass *lp, LeaderNow now);
 /* The VMs of the hosts being evacuated prefer hosts not still to come (a soft rule in p's
  * policy copy); build_problem calls it. */
 int leader_pass_rollout_prefer_done(LeaderPass *lp, Problem *p);
+/* A member that ran a rollout command left the cluster: its host is unknown, the rollout pauses. */
+void leader_pass_rollout_runner_left(LeaderPass *lp, uint32_t runner, LeaderNow now);
 /* A rollout command or health check of host ended. -ENOENT when none was running. */
 int leader_pass_rollout_command_done(
         LeaderPass *lp, const char *host, bool ok, const char *message, uint64_t duration_ms, LeaderNow now);

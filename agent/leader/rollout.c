@@ -194,6 +194,7 @@ int rollout_to_json(const Rollout *r, json_object **ret) {
                     add(j, "done_usec", json_object_new_uint64(h->done_usec)) < 0 ||
                     add(j, "command_ms", json_object_new_uint64(h->command_ms)) < 0 ||
                     add(j, "vms_at_start", json_object_new_uint64(h->vms_at_start)) < 0 ||
+                    add(j, "runner", json_object_new_uint64(h->runner)) < 0 ||
                     add_str(j, "note", h->note) < 0)
                         return -ENOMEM;
         }
@@ -265,6 +266,15 @@ static int get_host(json_object *j, RolloutHost *h, char **reterr_msg) {
             (k = get_u64(j, "vms_at_start", &vms, reterr_msg)) < 0 ||
             (k = get_str(j, "note", false, &h->note, reterr_msg)) < 0)
                 return k;
+        json_object *runner;
+        if (json_object_object_get_ex(j, "runner", &runner)) {
+                uint64_t u = 0;
+                if ((k = get_u64(j, "runner", &u, reterr_msg)) < 0)
+                        return k;
+                if (u > UINT32_MAX)
+                        return bad(reterr_msg, "host '%s': runner out of range", h->name);
+                h->runner = (uint32_t) u;
+        }
         h->state = rollout_host_state_from_string(state);
         if (h->state < 0)
                 return bad(reterr_msg, "host '%s': unknown state '%s'", h->name, state);
@@ -442,6 +452,9 @@ static void start_command(LeaderPass *lp, RolloutHost *h, bool health, LeaderNow
 
         h->state = health ? ROLLOUT_HOST_HEALTH : ROLLOUT_HOST_COMMAND;
         h->step_usec = now.real_usec;
+        /* Cluster mode: another drsd runs the command of the leader's own host (its reboot ends
+         * this leadership; the next leader waits for that drsd's result). */
+        h->runner = lp->ops->rollout_runner ? lp->ops->rollout_runner(lp->userdata, h->name, r) : 0;
         /* Saved before the command starts: a leader that dies while it runs leaves "command"
          * behind, which the next one reports as unknown instead of running it again. */
         k = save(lp);
@@ -453,11 +466,11 @@ static void start_command(LeaderPass *lp, RolloutHost *h, bool health, LeaderNow
                 return;
         }
         record(lp, LOG_NOTICE, h->name, health ? "health-started" : "command-started",
-               health ? "Rollout: host '%s' is back: running the health check"
-                      : "Rollout: host '%s' is in maintenance and runs no VM: running the command",
-               h->name);
+               "Rollout: host '%s' %s: running the %s%s", h->name,
+               health ? "is back" : "is in maintenance and runs no VM", health ? "health check" : "command",
+               h->runner ? " (by another drsd: this is the leader's host)" : "");
         k = lp->ops->rollout_command(
-                lp->userdata, h->name, health ? r->health : r->command, r->timeout_s, health);
+                lp->userdata, h->name, health ? r->health : r->command, r->timeout_s, health, h->runner);
         if (k < 0) {
                 (void) snprintf(
                         why, sizeof(why), "cannot run the %s of '%s': %s",
@@ -717,6 +730,16 @@ void leader_pass_rollout_load(LeaderPass *lp, Rollout *r, LeaderNow now) {
         for (size_t i = 0; i < r->n_hosts; i++) {
                 RolloutHost *h = &r->hosts[i];
                 h->back_after_mono = now.mono_usec;
+                /* Run by a drsd that is still here: its result will come. */
+                if ((h->state == ROLLOUT_HOST_COMMAND || h->state == ROLLOUT_HOST_HEALTH) &&
+                    h->runner != 0 && lp->ops->rollout_runner_alive &&
+                    lp->ops->rollout_runner_alive(lp->userdata, h->runner)) {
+                        record(lp, LOG_NOTICE, h->name, "waiting",
+                               "Rollout: the %s of '%s' runs on node %" PRIu32 ": waiting for its result",
+                               h->state == ROLLOUT_HOST_HEALTH ? "health check" : "command", h->name,
+                               h->runner);
+                        continue;
+                }
                 if (h->state == ROLLOUT_HOST_HEALTH) /* a health check may run again */
                         h->state = ROLLOUT_HOST_RETURNING;
                 if (h->state != ROLLOUT_HOST_COMMAND)
@@ -832,4 +855,35 @@ int leader_pass_rollout_prefer_done(LeaderPass *lp, Problem *p) {
             !rules[pol->n_rules - 1].host_group)
                 return -ENOMEM;
         return 0;
+}
+
+void leader_pass_rollout_runner_left(LeaderPass *lp, uint32_t runner, LeaderNow now) {
+        Rollout *r = lp->rollout;
+        char why[512];
+
+        if (!rollout_is_active(r) || runner == 0)
+                return;
+        for (size_t i = 0; i < r->n_hosts; i++) {
+                RolloutHost *h = &r->hosts[i];
+                if (h->runner != runner ||
+                    (h->state != ROLLOUT_HOST_COMMAND && h->state != ROLLOUT_HOST_HEALTH))
+                        continue;
+                if (h->state == ROLLOUT_HOST_HEALTH) { /* a health check may run again */
+                        h->state = ROLLOUT_HOST_RETURNING;
+                        h->step_usec = now.real_usec;
+                        continue;
+                }
+                h->state = ROLLOUT_HOST_UNKNOWN;
+                (void) snprintf(
+                        why, sizeof(why),
+                        "host '%s': node %" PRIu32 ", which ran its command, left the cluster: unknown — "
+                        "check it, then resume",
+                        h->name, runner);
+                (void) rollout_host_set_note(h, why);
+                if (r->state == ROLLOUT_RUNNING)
+                        (void) rollout_set_state(r, ROLLOUT_PAUSED, why);
+                record(lp, LOG_ERR, h->name, "unknown", "Rollout paused: %s", why);
+        }
+        (void) save(lp);
+        leader_pass_rollout_tick(lp, now);
 }

@@ -78,6 +78,8 @@ typedef struct RolloutHost {
         uint64_t command_ms;          /* how long its command ran */
         unsigned vms_at_start;        /* VMs it ran when its evacuation started */
         char *note;                   /* owned; the last failure, NULL when none */
+        uint32_t runner;              /* command or health: the cluster node running it for the
+                                       * leader (0 = the leader itself, standalone: always 0) */
         /* Not saved: returning, a report taken after this (CLOCK_MONOTONIC) is the host back. */
         uint64_t back_after_mono;
 } RolloutHost;

@@ -30,6 +30,8 @@ typedef struct Fake {
         char *saved;                 /* rollout_format() of the last save */
         size_t n_saves;
         bool fail_save;
+        uint32_t runner; /* what f_runner picks for h3 */
+        bool runner_alive;
         bool command_fails_to_start;
 } Fake;
 
@@ -59,7 +61,8 @@ static int f_set_mode(void *u, const char *host, HostMode mode, const char *reas
         ((Fake *) u)->modes[idx(host)] = mode;
         return 1;
 }
-static int f_command(void *u, const char *host, const char *tmpl, uint64_t timeout_s, bool health) {
+static int
+f_command(void *u, const char *host, const char *tmpl, uint64_t timeout_s, bool health, uint32_t runner) {
         Fake *f = u;
         if (f->command_fails_to_start)
                 return -EIO;
@@ -79,6 +82,12 @@ static int f_save(void *u, const Rollout *r) {
 }
 static void f_request_pass(void *u, const char *why) {
 }
+static uint32_t f_runner(void *u, const char *host, const Rollout *r) {
+        return streq(host, "h3") ? ((Fake *) u)->runner : 0;
+}
+static bool f_runner_alive(void *u, uint32_t runner) {
+        return ((Fake *) u)->runner_alive;
+}
 static bool f_vm_busy(void *u, const char *vm) {
         return false;
 }
@@ -97,6 +106,8 @@ static const LeaderPassOps ops = {
         .vm_target = f_vm_target,
         .rollout_command = f_command,
         .rollout_save = f_save,
+        .rollout_runner = f_runner,
+        .rollout_runner_alive = f_runner_alive,
 };
 
 typedef struct T {
@@ -560,6 +571,55 @@ static void test_dpm_held(void **state) {
         policy_free(p);
 }
 
+/* Cluster mode: h3 is the leader's host; node 7 runs its command. A new leader that loads the
+ * rollout while node 7 is still there waits for its result; node 7 leaving makes h3 unknown. */
+static void test_runner(void **state) {
+        for (int lost = 0; lost <= 1; lost++) {
+                T t;
+                _cleanup_free_ char *saved = NULL;
+                t_init(&t, 0);
+                t.f.runner = 7;
+                t.f.runner_alive = true;
+                start(&t, NULL, 1);
+                one_host(&t, 0, false);
+                leader_pass_rollout_tick(t.lp, t.now);
+                one_host(&t, 1, false);
+                leader_pass_rollout_tick(t.lp, t.now);
+                evacuate(&t, 2);
+                leader_pass_rollout_tick(t.lp, t.now);
+                assert_int_equal(hstate(&t, "h3"), ROLLOUT_HOST_COMMAND);
+                assert_int_equal(rollout_find(t.lp->rollout, "h3")->runner, 7);
+                assert_non_null(strstr(t.f.saved, "\"runner\": 7"));
+                saved = strdup(t.f.saved);
+
+                /* The leader's host reboots: the next leader loads the rollout. */
+                leader_pass_free(t.lp);
+                assert_int_equal(leader_pass_new(&ops, &t.f, &t.lp), 0);
+                Rollout *r = NULL;
+                assert_int_equal(rollout_parse(saved, strlen(saved), &r, NULL), 0);
+                leader_pass_rollout_load(t.lp, r, t.now);
+                assert_int_equal(t.lp->rollout->state, ROLLOUT_RUNNING);
+                assert_int_equal(hstate(&t, "h3"), ROLLOUT_HOST_COMMAND);
+                if (lost) {
+                        leader_pass_rollout_runner_left(t.lp, 8, t.now); /* another node */
+                        assert_int_equal(hstate(&t, "h3"), ROLLOUT_HOST_COMMAND);
+                        leader_pass_rollout_runner_left(t.lp, 7, t.now);
+                        assert_int_equal(hstate(&t, "h3"), ROLLOUT_HOST_UNKNOWN);
+                        assert_int_equal(t.lp->rollout->state, ROLLOUT_PAUSED);
+                } else {
+                        advance(&t, 20);
+                        assert_int_equal(
+                                leader_pass_rollout_command_done(t.lp, "h3", true, NULL, 20000, t.now), 0);
+                        advance(&t, 5);
+                        report_all(&t);
+                        leader_pass_rollout_tick(t.lp, t.now);
+                        assert_int_equal(t.lp->rollout->state, ROLLOUT_DONE);
+                }
+                assert_int_equal(t.f.n_commands, 3);
+                t_done(&t);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_every_host_once_in_order),
@@ -575,6 +635,7 @@ int main(void) {
                 cmocka_unit_test(test_prefer_done_hosts),
                 cmocka_unit_test(test_windows),
                 cmocka_unit_test(test_dpm_held),
+                cmocka_unit_test(test_runner),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,7 +6,9 @@
 # the rollout waiting for it to come back) L's drsd is SIGKILLed: o1 becomes leader, loads
 # the state L multicast after every step, and continues — o2 back, then L's host (L's drsd
 # restarted) — without redoing a host. Every host's command ran exactly once, in order, with
-# zero VMs; every guest runs exactly once at the end, consoles clean.
+# zero VMs. Then a rollout of the (new) leader's own host: another drsd runs its command, the
+# leader after it waits for that drsd's result: done without a pause. Every guest runs exactly
+# once at the end, consoles clean.
 set -uo pipefail
 SUITE=cluster-rollout
 export DRS_TESTBED_NAME="${DRS_TESTBED_NAME:-e2ecroll}"
@@ -83,6 +85,28 @@ for h in "${HOSTS[@]}"; do
         python3 -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["state"] != "done")' "$(cl_dir "$h")/state/rollout.json" 2>/dev/null &&
                 ok "$h's drsd keeps the finished rollout" || fail "$h's rollout.json is not 'done'"
 done
+for h in "${HOSTS[@]}"; do
+        [[ "$(host_mode "$h")" == up ]] && ok "$h is up" || fail "$h is $(host_mode "$h")"
+done
+
+section "a rollout of the leader's own host ($o1): another drsd runs its command"
+: >"$WORK/patch.log"
+cl_ctl "$o2" rollout start "$o1" --timeout 5m --command "$WORK/patch.sh {host}" && ok "rollout of $o1 started" ||
+        fail "rollout start failed"
+rc=0
+timeout 600 "$DRSCTL" --socket "$(cl_dir "$o2")/drsd.sock" rollout watch >"$WORK/watch2.txt" 2>&1 || rc=$?
+tail -n 5 "$WORK/watch2.txt"
+((rc == 0)) && ok "done without a pause, although the leader's host rebooted" || fail "watch exit $rc"
+cat "$WORK/patch.log"
+[[ "$(patched_hosts | tr '\n' ' ')" == "$o1 " && "$(grep -c ' done$' "$WORK/patch.log")" == 1 ]] &&
+        ok "$o1's command ran once" || fail "commands: $(patched_hosts | tr '\n' ' ')"
+check_zero_vms_during_commands
+grep -q "Rollout: running for '$o1' (for the leader)" "$(cl_dir "$L")/drsd.log" "$(cl_dir "$o2")/drsd.log" &&
+        ok "another drsd ran it for the leader" || fail "no drsd ran it for the leader"
+grep -q "waiting for its result" "$(cl_dir "$L")/drsd.log" "$(cl_dir "$o2")/drsd.log" &&
+        ok "the next leader waited for that drsd's result" || fail "no new leader waited for the result"
+new="$(cl_leader "$o2")"
+[[ -n "$new" && "$new" != "$o1" ]] && ok "leadership moved to $new while $o1 rebooted" || fail "leader: '$new'"
 for h in "${HOSTS[@]}"; do
         [[ "$(host_mode "$h")" == up ]] && ok "$h is up" || fail "$h is $(host_mode "$h")"
 done
