@@ -239,6 +239,29 @@ static void test_health_check(void **state) {
         start(&t, "check {host}", 1);
         one_host(&t, 0, true);
         assert_string_equal(t.f.commands[1], "health:h1");
+        /* h2's health check fails: paused, h2 stays in maintenance, h3 untouched; resume runs
+         * the check again (not the command). */
+        leader_pass_rollout_tick(t.lp, t.now);
+        evacuate(&t, 1);
+        leader_pass_rollout_tick(t.lp, t.now);
+        assert_int_equal(leader_pass_rollout_command_done(t.lp, "h2", true, NULL, 1, t.now), 0);
+        advance(&t, 5);
+        report_all(&t);
+        leader_pass_rollout_tick(t.lp, t.now);
+        assert_int_equal(hstate(&t, "h2"), ROLLOUT_HOST_HEALTH);
+        assert_int_equal(
+                leader_pass_rollout_command_done(t.lp, "h2", false, "exited with status 1", 1, t.now), 0);
+        assert_int_equal(t.lp->rollout->state, ROLLOUT_PAUSED);
+        assert_non_null(strstr(t.lp->rollout->reason, "health check of 'h2' failed"));
+        assert_int_equal(t.f.modes[1], HOST_MODE_MAINTENANCE);
+        assert_int_equal(t.f.modes[2], HOST_MODE_UP);
+        size_t n = t.f.n_commands;
+        assert_int_equal(leader_pass_rollout_resume(t.lp, "test", t.now), 0);
+        advance(&t, 5);
+        report_all(&t);
+        leader_pass_rollout_tick(t.lp, t.now);
+        assert_int_equal(t.f.n_commands, n + 1);
+        assert_string_equal(t.f.commands[n], "health:h2");
         t_done(&t);
 }
 
