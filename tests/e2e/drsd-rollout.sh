@@ -3,7 +3,7 @@
 # drsctl rollout for real (standalone): 3 hosts with 2 idle guests each; a rollout of every
 # host whose command records the host and time, asserts that libvirt on that host lists no
 # running domain, and "reboots" it (the testbed's power-off then power-on: its libvirtd stops
-# and starts). Every host done exactly once, in order, with zero VMs while its command ran;
+# and starts), and a health check that records it ran once the host was back. Every host done exactly once, in order, with zero VMs while its command ran;
 # every guest runs exactly once at the end, consoles clean; the journal/history, status and
 # the metrics show it. Failure cases are drsd-rollout-fail.sh and drsd-rollout-kill.sh.
 set -uo pipefail
@@ -29,6 +29,13 @@ write_config "balance:
 automation:
   level: full"
 write_patch_script
+# The health check: the host's libvirt answers; recorded as "HOST MS health".
+cat >"$WORK/health.sh" <<SCRIPT
+#!/usr/bin/env bash
+virsh -q -c "\$("$TB" uri "\$1")" list >/dev/null 2>&1 || exit 1
+echo "\$1 \$(date +%s%3N) health" >>"$WORK/patch.log"
+SCRIPT
+chmod +x "$WORK/health.sh"
 drsd_start
 ok "drsd started (PID $DRSD_PID)"
 wait_until 60 "reports" all_reporting || fail "hosts do not report"
@@ -41,7 +48,8 @@ ctl rollout start --all --dry-run --parallel auto | tee "$WORK/dry.txt" || rc=$?
 
 section "rollout of h1 h2 h3, one at a time"
 t0="$(now_ms)"
-ctl rollout start --all --parallel 1 --timeout 5m --command "$WORK/patch.sh {host}" && ok "rollout started" || fail "rollout start failed"
+ctl rollout start --all --parallel 1 --timeout 5m --command "$WORK/patch.sh {host}" --health "$WORK/health.sh {host}" &&
+        ok "rollout started" || fail "rollout start failed"
 rc=0
 timeout 600 "$DRSCTL" --socket "$WORK/drsd.sock" rollout watch >"$WORK/watch.txt" 2>&1 || rc=$?
 tail -n 8 "$WORK/watch.txt"
@@ -55,6 +63,9 @@ section "every host exactly once, in order, with no VM during its command"
         fail "commands ran on: $(patched_hosts | tr '\n' ' ')"
 [[ "$(grep -c ' done$' "$WORK/patch.log")" == 3 ]] && ok "each host was rebooted (power-off, power-on)" || fail "reboots: $(grep -c ' done$' "$WORK/patch.log")"
 check_zero_vms_during_commands
+order="$(awk '{print $1 ($3 ~ /^running=/ ? ":cmd" : ":" $3)}' "$WORK/patch.log" | tr '\n' ' ')"
+[[ "$order" == "h1:cmd h1:done h1:health h2:cmd h2:done h2:health h3:cmd h3:done h3:health " ]] &&
+        ok "each host's health check ran once it was back, before the next host" || fail "order: $order"
 for h in h1 h2 h3; do
         [[ "$(host_mode "$h")" == up ]] && ok "$h is up again" || fail "$h is $(host_mode "$h")"
 done
