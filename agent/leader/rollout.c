@@ -479,13 +479,24 @@ static void start_command(LeaderPass *lp, RolloutHost *h, bool health, LeaderNow
         }
 }
 
-/* THE GATE: the host is in maintenance, a fresh report of its libvirt lists no running VM, and
- * no move of the plan leaves it. */
-static bool host_empty(LeaderPass *lp, const char *host, LeaderNow now) {
-        const HostReport *rep = lp->ops->report(lp->userdata, host);
-        return lp->ops->mode(lp->userdata, host) == HOST_MODE_MAINTENANCE &&
-               leader_pass_host_fresh(lp, host, now) && rep && rep->n_vms == 0 &&
-               !leader_pass_host_has_moves(lp, host);
+/* THE GATE: the host is in maintenance, a report of its libvirt taken after drs first saw it
+ * in maintenance (it receives no VM from then on) lists no running VM, and no move of the plan
+ * leaves it. The first sight asks the host for a report at once. */
+static bool host_empty(LeaderPass *lp, RolloutHost *h, LeaderNow now) {
+        const HostReport *rep = lp->ops->report(lp->userdata, h->name);
+
+        if (lp->ops->mode(lp->userdata, h->name) != HOST_MODE_MAINTENANCE) {
+                h->gate_after_mono = 0;
+                return false;
+        }
+        if (h->gate_after_mono == 0) {
+                h->gate_after_mono = now.mono_usec;
+                if (lp->ops->poll_now)
+                        lp->ops->poll_now(lp->userdata, h->name);
+                return false;
+        }
+        return rep && rep->t_usec > h->gate_after_mono && leader_pass_host_fresh(lp, h->name, now) &&
+               rep->n_vms == 0 && !leader_pass_host_has_moves(lp, h->name);
 }
 
 /* An evacuation that cannot complete: a VM of host fits nowhere in a pass that ran with nothing
@@ -540,7 +551,7 @@ static void step_host(LeaderPass *lp, RolloutHost *h, LeaderNow now) {
                                 why, sizeof(why), "host '%s' left maintenance during its evacuation",
                                 h->name);
                         fail(lp, h, ROLLOUT_HOST_EVACUATING, why);
-                } else if (host_empty(lp, h->name, now))
+                } else if (host_empty(lp, h, now))
                         start_command(lp, h, false, now);
                 else if (evacuation_blocked(lp, h->name, why, sizeof(why)))
                         fail(lp, h, ROLLOUT_HOST_EVACUATING, why);

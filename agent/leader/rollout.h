@@ -6,8 +6,9 @@
  * Per host, in waves of `parallel` hosts (a wave starts when the previous one is done):
  *
  *   pending → evacuating   the host is set entering-maintenance; the normal pass evacuates it
- *           → command      THE GATE: only once the host is in maintenance and a fresh report of
- *                          its libvirt lists no running VM (and no move from it is in flight):
+ *           → command      THE GATE: only once the host is in maintenance and a report of its
+ *                          libvirt taken after drs saw it in maintenance lists no running VM
+ *                          (and no move from it is in flight):
  *                          the state is saved as "command" *before* the command starts
  *           → returning    the command exited 0: wait for a report of the host taken after the
  *                          command ended (its libvirt answers again)
@@ -82,6 +83,9 @@ typedef struct RolloutHost {
                                        * leader (0 = the leader itself, standalone: always 0) */
         /* Not saved: returning, a report taken after this (CLOCK_MONOTONIC) is the host back. */
         uint64_t back_after_mono;
+        /* Not saved: evacuating, when the host was first seen in maintenance (CLOCK_MONOTONIC):
+         * the gate wants a report of its libvirt taken after that. */
+        uint64_t gate_after_mono;
 } RolloutHost;
 
 typedef struct Rollout {

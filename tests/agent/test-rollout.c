@@ -141,12 +141,20 @@ static void report_all(T *t) {
                 t->f.reports[i].t_usec = t->now.mono_usec;
 }
 
-/* What the normal pass does for an entering-maintenance host: its VMs leave, then maintenance. */
+/* What the normal pass does for an entering-maintenance host: its VMs leave, then maintenance;
+ * the rollout sees it, and the next report (a libvirt answer taken after that) arrives. */
 static void evacuate(T *t, int h) {
         assert_int_equal(t->f.modes[h], HOST_MODE_ENTERING_MAINTENANCE);
         t->f.reports[h].n_vms = 0;
         report_all(t);
         t->f.modes[h] = HOST_MODE_MAINTENANCE;
+        leader_pass_rollout_tick(t->lp, t->now);
+        /* Not on the report the maintenance was decided on. */
+        assert_true(
+                !rollout_find(t->lp->rollout, names[h]) ||
+                rollout_find(t->lp->rollout, names[h])->state != ROLLOUT_HOST_COMMAND);
+        advance(t, 1);
+        report_all(t);
 }
 
 static void start(T *t, const char *health, unsigned parallel) {
@@ -525,7 +533,7 @@ static void test_windows(void **state) {
         leader_pass_configure(t.lp, p, NULL, 0, 10);
         char *hosts[] = {(char *) "h1", (char *) "h2", (char *) "h3", NULL};
         Rollout *r = NULL;
-        assert_int_equal(rollout_new(hosts, N, "c", NULL, 600, 1, false, "test", t.now.real_usec, &r), 0);
+        assert_int_equal(rollout_new(hosts, N, "c", NULL, 7200, 1, false, "test", t.now.real_usec, &r), 0);
         r->in_windows = true;
         assert_int_equal(leader_pass_rollout_start(t.lp, r, t.now), 0);
         assert_true(t.lp->rollout->waiting);
