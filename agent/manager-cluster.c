@@ -67,6 +67,7 @@ static void cluster_sampled(Manager *m, const char *host, bool good, bool have_s
 
 static void peer_done(Peer *p) {
         free(p->host);
+        free(p->pending_reason);
         free(p->migration_uri);
         free(p->state.name);
         free(p->state.reason);
@@ -115,6 +116,30 @@ static void peer_expect_mode(Manager *m, Peer *p, HostMode mode) {
 
 static bool pending_mode_active(const Manager *m, const Peer *p) {
         return p->pending && hv_now_usec() < p->pending_until_usec;
+}
+
+/* A report still shows the old mode while an order is pending: the host's drsd may have refused
+ * it (it had just rejoined and its election was not settled: "not the current leader and term"),
+ * so the order goes out again, a few times at most; each sending waits anew. */
+#define CLUSTER_MODE_RESENDS 3
+static void resend_mode_order(Manager *m, Peer *p) {
+        if (p->pending_resends >= CLUSTER_MODE_RESENDS)
+                return;
+        ClusterMsg msg = {
+                .type = CLUSTER_MSG_SET_MODE,
+                .set_mode =
+                        {.order_id = ++m->next_order_id,
+                         .host = p->host,
+                         .mode = p->pending_mode,
+                         .reason = p->pending_reason},
+        };
+        if (cluster_send(m->cluster, &msg) < 0)
+                return;
+        p->pending_resends++;
+        peer_expect_mode(m, p, p->pending_mode);
+        log_info(
+                "Host '%s' still reports %s: ordered %s again", p->host, host_mode_to_string(p->state.mode),
+                host_mode_to_string(p->pending_mode));
 }
 
 static const HostReport *cluster_report(Manager *m, const char *host) {
@@ -286,6 +311,8 @@ static int peer_take_report(Manager *m, const ClusterMsg *msg) {
         p->state.reason = cr->mode_reason ? strdup(cr->mode_reason) : NULL;
         if (p->pending && cr->mode == p->pending_mode)
                 p->pending = false;
+        else if (pending_mode_active(m, p) && m->cluster && cluster_is_leader(m->cluster))
+                resend_mode_order(m, p);
         return 0;
 }
 
@@ -594,6 +621,9 @@ static int cluster_set_mode(Manager *m, const char *host, HostMode mode, const c
                 return log_warning_errno(
                         k, "Failed to order host '%s' to %s: %m", host, host_mode_to_string(mode));
         peer_expect_mode(m, p, mode);
+        free(p->pending_reason);
+        p->pending_reason = reason ? strdup(reason) : NULL;
+        p->pending_resends = 0;
         manager_record_mode_change(m, host, old, mode, reason, " — ordered");
         return 1;
 }

@@ -68,6 +68,8 @@ typedef struct Peer {
         bool pending; /* the leader ordered pending_mode and the host has not confirmed it yet */
         HostMode pending_mode;
         uint64_t pending_until_usec;
+        char *pending_reason;     /* owned; the order's reason, for sending it again */
+        unsigned pending_resends; /* times sent again (a report still showing the old mode) */
 } Peer;
 
 /* A MIGRATE order of this leader without a RESULT yet. */
