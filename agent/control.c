@@ -643,3 +643,23 @@ int control_refuse_parameters(
         }
         return 0;
 }
+
+int control_get_u64(
+        json_object *params, const char *key, bool required, uint64_t max, uint64_t *ret,
+        json_object **reply, char **reterr_error) {
+        json_object *v;
+        if (!json_object_object_get_ex(params, key, &v)) {
+                if (!required)
+                        return 0;
+                return control_fail(
+                        reply, reterr_error, PROTOCOL_ERROR_INVALID_PARAMETER, "parameter '%s' is required",
+                        key);
+        }
+        if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0 ||
+            (uint64_t) json_object_get_int64(v) > max)
+                return control_fail(
+                        reply, reterr_error, PROTOCOL_ERROR_INVALID_PARAMETER,
+                        "parameter '%s' must be an integer in 0..%" PRIu64, key, max);
+        *ret = (uint64_t) json_object_get_int64(v);
+        return 1;
+}

@@ -57,6 +57,12 @@ int control_add(json_object *o, const char *key, json_object *v);
 int control_refuse_parameters(
         json_object *params, const char *const *allowed, json_object **reply, char **reterr_error);
 
+/* For handlers: an integer parameter in 0..max. Returns 1 when present (*ret set), 0 when absent
+ * and not required, < 0 after control_fail() when missing and required or out of range. */
+int control_get_u64(
+        json_object *params, const char *key, bool required, uint64_t max, uint64_t *ret,
+        json_object **reply, char **reterr_error);
+
 /* methods is borrowed and must outlive the server. !have_admin_gid = root only. */
 int control_server_new(
         sd_event *event, Manager *manager, const ControlMethodEntry *methods, size_t n_methods,

@@ -67,6 +67,7 @@ static void cluster_sampled(Manager *m, const char *host, bool good, bool have_s
 
 static void peer_done(Peer *p) {
         free(p->host);
+        free(p->pending_reason);
         free(p->migration_uri);
         free(p->state.name);
         free(p->state.reason);
@@ -115,6 +116,30 @@ static void peer_expect_mode(Manager *m, Peer *p, HostMode mode) {
 
 static bool pending_mode_active(const Manager *m, const Peer *p) {
         return p->pending && hv_now_usec() < p->pending_until_usec;
+}
+
+/* A report still shows the old mode while an order is pending: the host's drsd may have refused
+ * it (it had just rejoined and its election was not settled: "not the current leader and term"),
+ * so the order goes out again, a few times at most; each sending waits anew. */
+#define CLUSTER_MODE_RESENDS 3
+static void resend_mode_order(Manager *m, Peer *p) {
+        if (p->pending_resends >= CLUSTER_MODE_RESENDS)
+                return;
+        ClusterMsg msg = {
+                .type = CLUSTER_MSG_SET_MODE,
+                .set_mode =
+                        {.order_id = ++m->next_order_id,
+                         .host = p->host,
+                         .mode = p->pending_mode,
+                         .reason = p->pending_reason},
+        };
+        if (cluster_send(m->cluster, &msg) < 0)
+                return;
+        p->pending_resends++;
+        peer_expect_mode(m, p, p->pending_mode);
+        log_info(
+                "Host '%s' still reports %s: ordered %s again", p->host, host_mode_to_string(p->state.mode),
+                host_mode_to_string(p->pending_mode));
 }
 
 static const HostReport *cluster_report(Manager *m, const char *host) {
@@ -286,6 +311,8 @@ static int peer_take_report(Manager *m, const ClusterMsg *msg) {
         p->state.reason = cr->mode_reason ? strdup(cr->mode_reason) : NULL;
         if (p->pending && cr->mode == p->pending_mode)
                 p->pending = false;
+        else if (pending_mode_active(m, p) && m->cluster && cluster_is_leader(m->cluster))
+                resend_mode_order(m, p);
         return 0;
 }
 
@@ -594,6 +621,9 @@ static int cluster_set_mode(Manager *m, const char *host, HostMode mode, const c
                 return log_warning_errno(
                         k, "Failed to order host '%s' to %s: %m", host, host_mode_to_string(mode));
         peer_expect_mode(m, p, mode);
+        free(p->pending_reason);
+        p->pending_reason = reason ? strdup(reason) : NULL;
+        p->pending_resends = 0;
         manager_record_mode_change(m, host, old, mode, reason, " — ordered");
         return 1;
 }
@@ -618,8 +648,19 @@ static void take_set_mode_order(Manager *m, const ClusterMsg *msg) {
 /* ---- forwarded requests ------------------------------------------------------------------------------ */
 
 static const char *const forwarded_methods[] = {
-        "drs.Plan",       "drs.Apply", "drs.Evacuate",      "drs.ExitMaintenance",
-        "drs.PowerClear", "drs.Place", "drs.ResetFeedback", NULL,
+        "drs.Plan",
+        "drs.Apply",
+        "drs.Evacuate",
+        "drs.ExitMaintenance",
+        "drs.PowerClear",
+        "drs.Place",
+        "drs.RolloutStart",
+        "drs.RolloutStatus",
+        "drs.RolloutPause",
+        "drs.RolloutResume",
+        "drs.RolloutAbort",
+        "drs.ResetFeedback",
+        NULL,
 };
 
 static void forward_remove(Manager *m, size_t i) {
@@ -945,6 +986,124 @@ static int cluster_order_power_off(Manager *m, const char *host) {
         return 0;
 }
 
+/* ---- rolling maintenance: the leader's state on every drsd -------------------------------------------- */
+
+/* The leader saved its rollout: every member keeps a copy (agreed order: all have the same). A
+ * rollout too large for one message (thousands of hosts) stays on the leader only. */
+static void cluster_rollout_saved(Manager *m, const char *json) {
+        if (!m->cluster || !cluster_is_leader(m->cluster))
+                return;
+        ClusterMsg msg = {.type = CLUSTER_MSG_ROLLOUT, .rollout = {.json = (char *) json}};
+        int k = cluster_send(m->cluster, &msg);
+        if (k < 0)
+                log_warning_errno(k, "Failed to send the rollout state to the other drsds: %m");
+}
+
+static void take_rollout(Manager *m, const ClusterMsg *msg) {
+        /* Our own, or an old leader's: only the current leader's copy counts. */
+        if (msg->sender == cluster_nodeid(m->cluster))
+                return;
+        if (msg->sender != cluster_leader(m->cluster) || msg->term != cluster_term(m->cluster)) {
+                log_info(
+                        "Ignoring a rollout state from node %" PRIu32 " (term %" PRIu64
+                        "): not the current leader",
+                        msg->sender, msg->term);
+                return;
+        }
+        (void) manager_rollout_store(m, msg->rollout.json);
+}
+
+/* The command of the leader's own host: its reboot ends this leadership, so another member runs
+ * it (the first configured host that is a member now and not in a step of the rollout) and
+ * multicasts the outcome; the next leader, which finds the host in "command" with a live runner,
+ * waits for it. */
+static uint32_t cluster_rollout_runner(Manager *m, const char *host, const Rollout *r) {
+        if (!m->cluster || !m->local_host || !streq(host, m->local_host))
+                return 0;
+        for (size_t i = 0; i < m->config->n_hosts; i++) {
+                const char *h = m->config->hosts[i].name;
+                uint32_t node = cluster_host_nodeid(m->cluster, h);
+                if (streq(h, m->local_host) || node == 0)
+                        continue;
+                const RolloutHost *rh = rollout_find((Rollout *) r, h);
+                if (rh && rh->state != ROLLOUT_HOST_DONE && rh->state != ROLLOUT_HOST_SKIPPED &&
+                    !(rh->state == ROLLOUT_HOST_PENDING && rh->wave > r->wave))
+                        continue;
+                return node;
+        }
+        log_warning(
+                "Rollout: no other drsd can run the command of this leader's host '%s': running it here",
+                host);
+        return 0;
+}
+
+static bool cluster_rollout_runner_alive(Manager *m, uint32_t runner) {
+        const char *h = m->cluster ? cluster_node_host(m->cluster, runner) : NULL;
+        return h && cluster_host_nodeid(m->cluster, h) == runner;
+}
+
+static int cluster_order_rollout_command(
+        Manager *m, uint32_t runner, const char *host, const char *command, uint64_t timeout_s,
+        bool health) {
+        if (!m->cluster || !cluster_is_leader(m->cluster))
+                return -EREMOTE;
+        ClusterMsg msg = {
+                .type = CLUSTER_MSG_ROLLOUT_RUN,
+                .rollout_run =
+                        {.to = runner,
+                         .host = (char *) host,
+                         .command = (char *) command,
+                         .timeout_s = timeout_s,
+                         .health = health},
+        };
+        log_info(
+                "Rollout: node %" PRIu32 " (%s) runs the %s of this leader's host '%s'", runner,
+                cluster_node_host(m->cluster, runner) ?: "?", health ? "health check" : "command", host);
+        return cluster_send(m->cluster, &msg);
+}
+
+static void take_rollout_run(Manager *m, const ClusterMsg *msg) {
+        const ClusterRolloutRun *o = &msg->rollout_run;
+        if (o->to != cluster_nodeid(m->cluster))
+                return;
+        if (!cluster_order_ok(m->cluster, msg->sender, msg->term)) {
+                log_warning(
+                        "Refusing a rollout command from node %" PRIu32 " (term %" PRIu64
+                        "): not the current leader and term",
+                        msg->sender, msg->term);
+                return;
+        }
+        int k = manager_rollout_run(m, o->host, o->command, o->timeout_s, true);
+        if (k < 0) {
+                _cleanup_free_ char *why = NULL;
+                if (asprintf(
+                            &why, "node %" PRIu32 " cannot run it: %s", cluster_nodeid(m->cluster),
+                            strerror(-k)) < 0)
+                        why = NULL;
+                m->source->rollout_command_done(m, o->host, false, why, 0);
+        }
+}
+
+static void
+cluster_rollout_command_done(Manager *m, const char *host, bool ok, const char *message, uint64_t ms) {
+        ClusterMsg msg = {
+                .type = CLUSTER_MSG_ROLLOUT_DONE,
+                .rollout_done =
+                        {.host = (char *) host, .ok = ok, .duration_ms = ms, .message = (char *) message},
+        };
+        int k = cluster_send(m->cluster, &msg);
+        if (k < 0)
+                log_warning_errno(k, "Failed to send the outcome of the rollout command of '%s': %m", host);
+}
+
+static void take_rollout_done(Manager *m, const ClusterMsg *msg) {
+        if (!cluster_is_leader(m->cluster) || !m->pass)
+                return;
+        const ClusterRolloutDone *d = &msg->rollout_done;
+        (void) leader_pass_rollout_command_done(
+                m->pass, d->host, d->ok, d->message, d->duration_ms, manager_now());
+}
+
 /* ---- callbacks from the Cluster ---------------------------------------------------------------------- */
 
 static void on_message(Cluster *c, const ClusterMsg *msg, void *userdata) {
@@ -980,6 +1139,15 @@ static void on_message(Cluster *c, const ClusterMsg *msg, void *userdata) {
                 break;
         case CLUSTER_MSG_POWER_OFF:
                 take_power_off_order(m, msg);
+                break;
+        case CLUSTER_MSG_ROLLOUT:
+                take_rollout(m, msg);
+                break;
+        case CLUSTER_MSG_ROLLOUT_RUN:
+                take_rollout_run(m, msg);
+                break;
+        case CLUSTER_MSG_ROLLOUT_DONE:
+                take_rollout_done(m, msg);
                 break;
         default:
                 break;
@@ -1057,6 +1225,9 @@ static void on_leadership(Cluster *c, void *userdata) {
                 cancel_queued(m, "the leader changed");
         if (m->was_leader && !me)
                 stop_leading(m);
+        /* A new leader continues the rollout its predecessor saved (and every member kept). */
+        if (me && !m->was_leader)
+                (void) manager_rollout_load(m);
         m->last_leader = leader;
         m->last_term = term;
         m->was_leader = me;
@@ -1066,6 +1237,10 @@ static void on_leadership(Cluster *c, void *userdata) {
 
 static void on_left(Cluster *c, const uint32_t *nodeids, size_t n, void *userdata) {
         Manager *m = userdata;
+        /* A member that ran a rollout command for the leader is gone: its outcome is unknown. */
+        if (cluster_is_leader(c) && m->pass)
+                for (size_t i = 0; i < n; i++)
+                        leader_pass_rollout_runner_left(m->pass, nodeids[i], manager_now());
         for (size_t i = 0; i < n; i++) {
                 const char *host = cluster_node_host(c, nodeids[i]);
                 if (!host)
@@ -1303,6 +1478,11 @@ const HostSource host_source_cluster = {
         .vm_target = cluster_vm_target,
         .start_migration = cluster_order_migration,
         .order_power_off = cluster_order_power_off,
+        .rollout_saved = cluster_rollout_saved,
+        .rollout_runner = cluster_rollout_runner,
+        .rollout_runner_alive = cluster_rollout_runner_alive,
+        .order_rollout_command = cluster_order_rollout_command,
+        .rollout_command_done = cluster_rollout_command_done,
         .quorum = cluster_quorum,
         .start = cluster_start,
         .stop = cluster_stop,

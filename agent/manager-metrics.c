@@ -73,6 +73,14 @@ static int render(MetricsServer *s, void *userdata, char **ret, size_t *ret_len)
                 st.benefit_predicted = m->pass->benefit.total_predicted;
                 st.benefit_realized = m->pass->benefit.total_realized;
         }
+        const Rollout *ro = m->pass && manager_acting_leader(m) ? m->pass->rollout : NULL;
+        if (ro) {
+                st.has_rollout = true;
+                st.rollout_state = ro->state;
+                for (size_t i = 0; i < ro->n_hosts; i++)
+                        if ((unsigned) ro->hosts[i].state < _ROLLOUT_HOST_STATE_MAX)
+                                st.rollout_hosts[ro->hosts[i].state]++;
+        }
         if (n_up > 0) {
                 double mc = sc / (double) n_up, mm = sm / (double) n_up;
                 st.cpu_imbalance = sqrt(fmax(0, sc2 / (double) n_up - mc * mc));

@@ -26,7 +26,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "manager-pass.h"
 #include "metrics.h"
@@ -321,12 +323,26 @@ static void power_op_remove(Manager *m, PowerOp *op) {
         power_op_free(op);
 }
 
-static void log_command_output(const char *host, const char *what, const char *output) {
+static void
+log_command_output(const char *message_id, const char *host, const char *what, const char *output) {
         if (!output || !*output)
                 return;
         log_event(
-                LOG_INFO, (&(LogFields){.message_id = DRS_MESSAGE_POWER_ACTION, .source = host}),
+                LOG_INFO, (&(LogFields){.message_id = message_id, .source = host}),
                 "%s command output for '%s': %s", what, host, output);
+}
+
+/* "WHAT command for 'HOST' timed out after N ms" or "… exited with status N after N ms". */
+static char *command_outcome(const PowerCommandResult *r, const char *what, const char *host) {
+        char *msg = NULL;
+        int n = r->timed_out
+                        ? asprintf(
+                                  &msg, "%s command for '%s' timed out after %" PRIu64 " ms", what, host,
+                                  r->duration_ms)
+                        : asprintf(
+                                  &msg, "%s command for '%s' exited with status %d after %" PRIu64 " ms",
+                                  what, host, r->exit_status, r->duration_ms);
+        return n < 0 ? NULL : msg;
 }
 
 static void on_power_command_done(PowerCommand *c, const PowerCommandResult *r, void *userdata) {
@@ -340,16 +356,8 @@ static void on_power_command_done(PowerCommand *c, const PowerCommandResult *r, 
                 log_oom();
                 return;
         }
-        log_command_output(host, what, r->output);
-        int n = r->timed_out
-                        ? asprintf(
-                                  &msg, "%s command for '%s' timed out after %" PRIu64 " ms", what, host,
-                                  r->duration_ms)
-                        : asprintf(
-                                  &msg, "%s command for '%s' exited with status %d after %" PRIu64 " ms",
-                                  what, host, r->exit_status, r->duration_ms);
-        if (n < 0)
-                msg = NULL;
+        log_command_output(DRS_MESSAGE_POWER_ACTION, host, what, r->output);
+        msg = command_outcome(r, what, host);
         /* May free op (the pass forgets the action: power_forget). */
         if (leader_pass_power_done(m->pass, host, ok, msg, r->duration_ms, manager_now()) < 0)
                 power_op_remove(m, op);
@@ -463,6 +471,172 @@ static void power_forget(void *u, const char *host) {
                 power_op_remove(m, op);
 }
 
+/* ---- rolling maintenance: the operator's commands and the saved state ---------------------- */
+
+static RolloutCmd *rollout_cmd_free(RolloutCmd *c) {
+        if (!c)
+                return NULL;
+        power_command_free(c->command);
+        free(c->host);
+        free(c);
+        return NULL;
+}
+
+static void rollout_cmd_remove(Manager *m, RolloutCmd *c) {
+        for (size_t i = 0; i < m->n_rollout_cmds; i++)
+                if (m->rollout_cmds[i] == c) {
+                        memmove(&m->rollout_cmds[i], &m->rollout_cmds[i + 1],
+                                (m->n_rollout_cmds - i - 1) * sizeof(RolloutCmd *));
+                        m->n_rollout_cmds--;
+                        break;
+                }
+        rollout_cmd_free(c);
+}
+
+static void on_rollout_command_done(PowerCommand *pc, const PowerCommandResult *r, void *userdata) {
+        RolloutCmd *c = userdata;
+        Manager *m = c->manager;
+        _cleanup_free_ char *host = strdup(c->host), *msg = NULL;
+        bool ok = !r->timed_out && r->exit_status == 0, by_message = c->by_message;
+
+        rollout_cmd_remove(m, c);
+        if (!host) {
+                log_oom();
+                return;
+        }
+        log_command_output(DRS_MESSAGE_ROLLOUT, host, "Rollout", r->output);
+        msg = command_outcome(r, "Rollout", host);
+        /* Run for the leader (cluster mode): whoever leads now learns the outcome by message. */
+        if (by_message && m->source->rollout_command_done)
+                m->source->rollout_command_done(m, host, ok, msg, r->duration_ms);
+        else if (m->pass)
+                (void) leader_pass_rollout_command_done(
+                        m->pass, host, ok, msg, r->duration_ms, manager_now());
+}
+
+int manager_rollout_run(Manager *m, const char *host, const char *cmd, uint64_t timeout_s, bool by_message) {
+        RolloutCmd *c;
+        int k;
+
+        c = calloc(1, sizeof(RolloutCmd));
+        RolloutCmd **n =
+                c ? reallocarray(m->rollout_cmds, m->n_rollout_cmds + 1, sizeof(RolloutCmd *)) : NULL;
+        if (!n || !(c->host = strdup(host))) {
+                rollout_cmd_free(c);
+                return log_oom();
+        }
+        m->rollout_cmds = n;
+        m->rollout_cmds[m->n_rollout_cmds++] = c;
+        c->manager = m;
+        c->by_message = by_message;
+        log_event(
+                LOG_NOTICE, (&(LogFields){.message_id = DRS_MESSAGE_ROLLOUT, .source = host}),
+                "Rollout: running for '%s'%s: %s", host, by_message ? " (for the leader)" : "", cmd);
+        k = power_command_start(
+                m->event, cmd, timeout_s * USEC_PER_SEC, on_rollout_command_done, c, &c->command);
+        if (k < 0)
+                rollout_cmd_remove(m, c);
+        return k;
+}
+
+/* The pass's rollout_command: the template expanded with the host's configuration, run here
+ * (standalone drsd, or the leader in cluster mode) like the DPM power commands, or (runner, cluster
+ * mode: the leader's own host) by another drsd. */
+static int rollout_command(
+        void *u, const char *host, const char *template, uint64_t timeout_s, bool health, uint32_t runner) {
+        Manager *m = u;
+        const DrsHostConfig *hc = drs_config_find_host(m->config, host);
+        _cleanup_free_ char *cmd = NULL;
+        int k;
+
+        if (!hc)
+                return -ENXIO;
+        k = policy_expand_command(template, hc->name, hc->address, hc->mac, hc->bmc, &cmd);
+        if (k < 0)
+                return k;
+        if (runner != 0)
+                return m->source->order_rollout_command
+                               ? m->source->order_rollout_command(m, runner, host, cmd, timeout_s, health)
+                               : -EOPNOTSUPP;
+        return manager_rollout_run(m, host, cmd, timeout_s, false);
+}
+
+static uint32_t rollout_runner(void *u, const char *host, const Rollout *r) {
+        Manager *m = u;
+        return m->source->rollout_runner ? m->source->rollout_runner(m, host, r) : 0;
+}
+
+static bool rollout_runner_alive(void *u, uint32_t runner) {
+        Manager *m = u;
+        return m->source->rollout_runner_alive && m->source->rollout_runner_alive(m, runner);
+}
+
+static int rollout_path(Manager *m, char **ret) {
+        return asprintf(ret, "%s/%s", m->config->state_dir, ROLLOUT_FILE_NAME) < 0 ? -ENOMEM : 0;
+}
+
+int manager_rollout_store(Manager *m, const char *json) {
+        _cleanup_free_ char *path = NULL;
+        int k;
+
+        k = rollout_path(m, &path);
+        if (k < 0)
+                return log_oom();
+        if (json)
+                k = write_file_atomic(path, json, strlen(json), 0640);
+        else
+                k = unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+        if (k < 0)
+                return log_error_errno(k, "Failed to save the rollout state '%s': %m", path);
+        return 0;
+}
+
+int manager_rollout_save(Manager *m, const Rollout *r) {
+        _cleanup_free_ char *json = NULL;
+        int k;
+
+        if (r && rollout_format(r, &json) < 0)
+                return log_oom();
+        k = manager_rollout_store(m, json);
+        if (k < 0)
+                return k;
+        if (m->source->rollout_saved)
+                m->source->rollout_saved(m, json);
+        return 0;
+}
+
+static int rollout_save(void *u, const Rollout *r) {
+        return manager_rollout_save(u, r);
+}
+
+int manager_rollout_load(Manager *m) {
+        _cleanup_free_ char *path = NULL, *buf = NULL, *err = NULL;
+        Rollout *r = NULL;
+        size_t len = 0;
+        int k;
+
+        if (!m->pass)
+                return 0;
+        k = rollout_path(m, &path);
+        if (k < 0)
+                return log_oom();
+        k = read_file_bounded(path, 4U * 1024U * 1024U, &buf, &len);
+        if (k == -ENOENT)
+                return 0;
+        if (k < 0)
+                return log_error_errno(k, "Failed to read the rollout state '%s': %m", path);
+        k = rollout_parse(buf, len, &r, &err);
+        if (k < 0)
+                return log_error_errno(
+                        k, "Failed to load the rollout state '%s': %s", path, err ?: "out of memory");
+        leader_pass_rollout_load(m->pass, r, manager_now());
+        if (rollout_is_active(r))
+                log_info(
+                        "Rollout loaded from '%s': %s, %zu of %zu hosts done", path,
+                        rollout_state_to_string(r->state), rollout_n_done(r), r->n_hosts);
+        return 0;
+}
+
 /* ---- the pass's view of drsd (LeaderPassOps) ------------------------------------------------ */
 
 static const HostReport *ops_report(void *u, const char *host) {
@@ -573,6 +747,9 @@ static void ops_record(void *u, int level, LeaderRecordKind kind, const HistoryE
         case LEADER_RECORD_BENEFIT:
                 manager_record(m, level, DRS_MESSAGE_MOVE_BENEFIT, e);
                 break;
+        case LEADER_RECORD_ROLLOUT:
+                manager_record(m, level, DRS_MESSAGE_ROLLOUT, e);
+                break;
         case LEADER_RECORD_HOST_REPORTING:
                 log_event(
                         level,
@@ -603,6 +780,10 @@ static const LeaderPassOps pass_ops = {
         .poll_now = ops_poll_now,
         .order_power_off = ops_order_power_off,
         .request_pass = ops_request_pass,
+        .rollout_command = rollout_command,
+        .rollout_runner = rollout_runner,
+        .rollout_runner_alive = rollout_runner_alive,
+        .rollout_save = rollout_save,
         .record = ops_record,
         .log = ops_log,
 };
@@ -786,6 +967,12 @@ void manager_leader_stop(Manager *m) {
         free(m->power_ops);
         m->power_ops = NULL;
         m->n_power_ops = 0;
+        /* A rollout command still running is stopped with drsd (its host is "unknown" next time). */
+        for (size_t i = 0; i < m->n_rollout_cmds; i++)
+                rollout_cmd_free(m->rollout_cmds[i]);
+        free(m->rollout_cmds);
+        m->rollout_cmds = NULL;
+        m->n_rollout_cmds = 0;
         m->collector = collector_free(m->collector);
         m->virt_event = virt_event_stop(m->virt_event);
         m->pass = leader_pass_free(m->pass);

@@ -91,3 +91,14 @@ void manager_cancel_queued_to(Manager *m, const char *host, const char *why);
 /* Drops the plan in progress and the recommendations (leadership lost). */
 void manager_drop_plan(Manager *m);
 bool manager_acting_leader(const Manager *m); /* standalone: always */
+/* Rolling maintenance: loads STATE_DIR/rollout.json into the pass (when this drsd starts
+ * leading); a missing file is no rollout. Logs what fails. */
+int manager_rollout_load(Manager *m);
+/* Writes STATE_DIR/rollout.json (json NULL: removes it); cluster mode's followers keep the
+ * leader's copy with it. */
+int manager_rollout_store(Manager *m, const char *json);
+/* Runs an expanded rollout command for host on this drsd's loop; its end goes to the pass, or
+ * (by_message: run for the leader in cluster mode) to HostSource.rollout_command_done. */
+int manager_rollout_run(Manager *m, const char *host, const char *cmd, uint64_t timeout_s, bool by_message);
+/* Saves the rollout (NULL: removes the file) and hands it to the HostSource. */
+int manager_rollout_save(Manager *m, const Rollout *r);

@@ -15,6 +15,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "manager-pass.h"
+#include "manager-rollout.h"
 #include "policy-load.h"
 #include "protocol.h"
 
@@ -442,6 +443,10 @@ int manager_start(Manager *m, int listen_fd) {
         k = manager_leader_start(m);
         if (k < 0)
                 return k;
+        /* Standalone: a rollout saved by the last run continues (or pauses, see rollout.h);
+         * cluster mode loads it when this drsd starts leading. */
+        if (manager_acting_leader(m))
+                (void) manager_rollout_load(m);
 
         HistoryEvent e = {
                 .type = (char *) "daemon",
@@ -1289,26 +1294,6 @@ static int method_power_clear(Manager *m, json_object *params, json_object **rep
         return change_mode(m, params, reply, reterr_error, true);
 }
 
-static int get_u64_param(
-        json_object *params, const char *key, bool required, uint64_t max, uint64_t *ret,
-        json_object **reply, char **reterr_error) {
-        json_object *v;
-        if (!json_object_object_get_ex(params, key, &v)) {
-                if (!required)
-                        return 0;
-                return control_fail(
-                        reply, reterr_error, PROTOCOL_ERROR_INVALID_PARAMETER, "parameter '%s' is required",
-                        key);
-        }
-        if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0 ||
-            (uint64_t) json_object_get_int64(v) > max)
-                return control_fail(
-                        reply, reterr_error, PROTOCOL_ERROR_INVALID_PARAMETER,
-                        "parameter '%s' must be an integer in 0..%" PRIu64, key, max);
-        *ret = (uint64_t) json_object_get_int64(v);
-        return 1;
-}
-
 /* drs.Place {"name", "vcpus", "memory_mib"}: the best host for a new VM now. */
 static int method_place(Manager *m, json_object *params, json_object **reply, char **reterr_error) {
         static const char *const allowed[] = {"name", "vcpus", "memory_mib", NULL};
@@ -1327,8 +1312,8 @@ static int method_place(Manager *m, json_object *params, json_object **reply, ch
                 return control_fail(
                         reply, reterr_error, PROTOCOL_ERROR_INVALID_PARAMETER,
                         "parameter 'name' (a non-empty string) is required");
-        if ((k = get_u64_param(params, "vcpus", true, 4096, &vcpus, reply, reterr_error)) < 0 ||
-            (k = get_u64_param(params, "memory_mib", true, UINT64_C(1) << 40, &mem, reply, reterr_error)) <
+        if ((k = control_get_u64(params, "vcpus", true, 4096, &vcpus, reply, reterr_error)) < 0 ||
+            (k = control_get_u64(params, "memory_mib", true, UINT64_C(1) << 40, &mem, reply, reterr_error)) <
                     0)
                 return k;
         if (vcpus == 0 || mem == 0)
@@ -1378,8 +1363,8 @@ static int method_history(Manager *m, json_object *params, json_object **reply, 
         k = control_refuse_parameters(params, allowed, reply, reterr_error);
         if (k < 0)
                 return k;
-        if ((k = get_u64_param(params, "since", false, INT64_MAX, &since, reply, reterr_error)) < 0 ||
-            (k = get_u64_param(params, "max", false, 100000, &max, reply, reterr_error)) < 0)
+        if ((k = control_get_u64(params, "since", false, INT64_MAX, &since, reply, reterr_error)) < 0 ||
+            (k = control_get_u64(params, "max", false, 100000, &max, reply, reterr_error)) < 0)
                 return k;
         k = history_read(m->config->state_dir, since, max, &events, &n, &n_bad);
         if (k < 0)
@@ -1428,5 +1413,10 @@ const ControlMethodEntry manager_methods[] = {
         {"drs.Reload", method_reload},
         {"drs.Migrate", manager_method_migrate},
         {"drs.MoveStorage", manager_method_move_storage},
+        {"drs.RolloutStart", manager_method_rollout_start},
+        {"drs.RolloutStatus", manager_method_rollout_status},
+        {"drs.RolloutPause", manager_method_rollout_pause},
+        {"drs.RolloutResume", manager_method_rollout_resume},
+        {"drs.RolloutAbort", manager_method_rollout_abort},
 };
 const size_t manager_n_methods = ELEMENTSOF(manager_methods);

@@ -49,6 +49,14 @@ typedef struct PowerOp {
         struct Manager *manager; /* borrowed */
 } PowerOp;
 
+/* A rolling maintenance command or health check running here (manager-pass.c). */
+typedef struct RolloutCmd {
+        char *host;              /* owned */
+        PowerCommand *command;   /* owned */
+        struct Manager *manager; /* borrowed */
+        bool by_message;         /* run for the leader: the outcome goes out as a message */
+} RolloutCmd;
+
 /* Cluster mode (manager-cluster.c): a host's last report as multicast by its drsd. */
 typedef struct Peer {
         char *host;          /* owned */
@@ -61,6 +69,8 @@ typedef struct Peer {
         bool pending; /* the leader ordered pending_mode and the host has not confirmed it yet */
         HostMode pending_mode;
         uint64_t pending_until_usec;
+        char *pending_reason;     /* owned; the order's reason, for sending it again */
+        unsigned pending_resends; /* times sent again (a report still showing the old mode) */
 } Peer;
 
 /* A MIGRATE order of this leader without a RESULT yet. */
@@ -119,6 +129,19 @@ typedef struct HostSource {
         void (*stop)(Manager *m);                       /* may be NULL */
         int (*status_json)(Manager *m, json_object *o); /* adds to drs.Status; may be NULL */
         void (*notify_role)(Manager *m, char *buf, size_t size); /* sd_notify STATUS= role */
+        /* The leader saved the rollout (json: its saved form, NULL = none): cluster mode multicasts
+         * it so that every drsd keeps a copy for the next leader. May be NULL. */
+        void (*rollout_saved)(Manager *m, const char *json);
+        /* Cluster mode (NULL in standalone mode): the leader's own host's command runs on another
+         * member (rollout_runner picks it: 0 = none, the leader runs it), ordered with
+         * order_rollout_command; that member reports the end with rollout_command_done. */
+        uint32_t (*rollout_runner)(Manager *m, const char *host, const Rollout *r);
+        bool (*rollout_runner_alive)(Manager *m, uint32_t runner);
+        int (*order_rollout_command)(
+                Manager *m, uint32_t runner, const char *host, const char *command, uint64_t timeout_s,
+                bool health);
+        void (*rollout_command_done)(
+                Manager *m, const char *host, bool ok, const char *message, uint64_t duration_ms);
         /* drsctl migrate / move-storage (the orders do not carry disk copies yet). */
         bool manual_moves;
 } HostSource;
@@ -169,6 +192,8 @@ struct Manager {
         PowerOp **power_ops;         /* owned array of owned: the pass's power commands running here */
         size_t n_power_ops;
         sd_event_source *pass_soon; /* owned; a deferred pass (evacuate, reload, stale host, …) */
+        RolloutCmd **rollout_cmds;  /* owned array of owned: rollout commands running here */
+        size_t n_rollout_cmds;
         uint64_t n_migrations_ok, n_migrations_failed;
 
         MetricsServer *metrics;      /* owned; counters always, the endpoint when metrics_listen is set */

@@ -342,6 +342,22 @@ int metrics_render(const MetricsState *s, char **ret, size_t *ret_len) {
                                       NULL},
                               c->power[a][r]);
 
+        w_family(
+                &w, "drs_rollout_state", "gauge",
+                "The last rolling maintenance (drsctl rollout) on the leader: 1 for its state (running, paused, done, aborted).");
+        for (int r = 0; s->has_rollout && r < _ROLLOUT_STATE_MAX; r++)
+                w_u64(&w, "drs_rollout_state",
+                      (const char *const[]){"state", rollout_state_to_string((RolloutState) r), NULL},
+                      s->rollout_state == (RolloutState) r);
+        w_family(
+                &w, "drs_rollout_hosts", "gauge",
+                "Hosts of the last rollout by step (pending, evacuating, command, returning, health, done, failed, unknown, skipped); their sum is the rollout's size.");
+        for (int h = 0; s->has_rollout && h < _ROLLOUT_HOST_STATE_MAX; h++)
+                w_u64(&w, "drs_rollout_hosts",
+                      (const char *const[]){
+                              "state", rollout_host_state_to_string((RolloutHostState) h), NULL},
+                      s->rollout_hosts[h]);
+
         if (ferror(w.f)) {
                 fclose(w.f);
                 return -ENOMEM;

@@ -33,6 +33,7 @@
 #include "admission.h"
 #include "macro.h"
 #include "solver.h"
+#include "rollout.h"
 #include "state.h"
 
 #define METRICS_MAX_BUCKETS 16
@@ -116,6 +117,10 @@ typedef struct MetricsState {
         uint64_t benefit_measured, benefit_worse, benefit_superseded;
         double benefit_predicted, benefit_realized;
         const MetricsCounters *counters; /* never NULL */
+        /* Rolling maintenance (drsctl rollout): the leader's last rollout; none: has_rollout false. */
+        bool has_rollout;
+        RolloutState rollout_state;
+        uint64_t rollout_hosts[_ROLLOUT_HOST_STATE_MAX]; /* its hosts by step */
 } MetricsState;
 
 /* The exposition text (NUL-terminated, newly allocated; *ret_len without the NUL). Every family

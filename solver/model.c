@@ -8,7 +8,7 @@
 
 /* Is the object (name + labels) a member of group g? By label (the group's name), or by a
  * member pattern matching the name. */
-static bool group_matches(const Group *g, const char *name, char *const *labels) {
+bool group_matches(const Group *g, const char *name, char *const *labels) {
         if (strv_contains(labels, g->name))
                 return true;
         for (char **i = g->members; i && *i; i++)

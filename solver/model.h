@@ -78,6 +78,8 @@ typedef struct Model {
 } Model;
 
 int model_build(const Problem *p, Model **ret);
+/* Is the object (name + labels) a member of group g? By label, or by a member pattern. */
+bool group_matches(const Group *g, const char *name, char *const *labels);
 
 /* The smallest score improvement a balance move must bring: the policy's min_gain divided by
  * the number of up hosts. One move changes the standard deviation by about 2c/N (c: the share

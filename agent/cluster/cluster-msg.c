@@ -22,10 +22,17 @@ _Static_assert(CLUSTER_MSG_MAX <= UINT32_MAX, "the length field is a u32");
 #define VM_MIN_SIZE (2U + 4U + 8U + 4U + 8U + 1U + 1U + 2U) /* + an empty target */
 
 static const char *const cluster_msg_type_table[_CLUSTER_MSG_TYPE_MAX] = {
-        [CLUSTER_MSG_SYNC] = "sync",       [CLUSTER_MSG_REPORT] = "report",
-        [CLUSTER_MSG_MIGRATE] = "migrate", [CLUSTER_MSG_SET_MODE] = "set-mode",
-        [CLUSTER_MSG_RESULT] = "result",   [CLUSTER_MSG_REQUEST] = "request",
-        [CLUSTER_MSG_REPLY] = "reply",     [CLUSTER_MSG_POWER_OFF] = "power-off",
+        [CLUSTER_MSG_SYNC] = "sync",
+        [CLUSTER_MSG_REPORT] = "report",
+        [CLUSTER_MSG_MIGRATE] = "migrate",
+        [CLUSTER_MSG_SET_MODE] = "set-mode",
+        [CLUSTER_MSG_RESULT] = "result",
+        [CLUSTER_MSG_REQUEST] = "request",
+        [CLUSTER_MSG_REPLY] = "reply",
+        [CLUSTER_MSG_POWER_OFF] = "power-off",
+        [CLUSTER_MSG_ROLLOUT] = "rollout",
+        [CLUSTER_MSG_ROLLOUT_RUN] = "rollout-run",
+        [CLUSTER_MSG_ROLLOUT_DONE] = "rollout-done",
 };
 
 DEFINE_STRING_TABLE_LOOKUP_TO_STRING(cluster_msg_type, ClusterMsgType, _CLUSTER_MSG_TYPE_MAX);
@@ -78,6 +85,17 @@ void cluster_msg_done(ClusterMsg *m) {
                 break;
         case CLUSTER_MSG_POWER_OFF:
                 free(m->power_off.host);
+                break;
+        case CLUSTER_MSG_ROLLOUT:
+                free(m->rollout.json);
+                break;
+        case CLUSTER_MSG_ROLLOUT_RUN:
+                free(m->rollout_run.host);
+                free(m->rollout_run.command);
+                break;
+        case CLUSTER_MSG_ROLLOUT_DONE:
+                free(m->rollout_done.host);
+                free(m->rollout_done.message);
                 break;
         default:
                 break;
@@ -342,6 +360,24 @@ int cluster_msg_encode(const ClusterMsg *m, void **ret, size_t *ret_size) {
                 break;
         case CLUSTER_MSG_POWER_OFF:
                 k = encode_power_off(&w, &m->power_off);
+                break;
+        case CLUSTER_MSG_ROLLOUT:
+                k = writer_string(&w, m->rollout.json, CLUSTER_JSON_MAX);
+                break;
+        case CLUSTER_MSG_ROLLOUT_RUN:
+                writer_u32(&w, m->rollout_run.to);
+                k = writer_string(&w, m->rollout_run.host, CLUSTER_NAME_MAX);
+                if (k == 0)
+                        k = writer_string(&w, m->rollout_run.command, CLUSTER_JSON_MAX);
+                writer_u64(&w, m->rollout_run.timeout_s);
+                writer_u8(&w, m->rollout_run.health);
+                break;
+        case CLUSTER_MSG_ROLLOUT_DONE:
+                k = writer_string(&w, m->rollout_done.host, CLUSTER_NAME_MAX);
+                writer_u8(&w, m->rollout_done.ok);
+                writer_u64(&w, m->rollout_done.duration_ms);
+                if (k == 0)
+                        k = writer_string(&w, m->rollout_done.message, CLUSTER_TEXT_MAX);
                 break;
         default:
                 k = -EINVAL;
@@ -635,6 +671,22 @@ int cluster_msg_decode(const void *buf, size_t size, ClusterMsg *ret, const char
                         break;
                 case CLUSTER_MSG_POWER_OFF:
                         decode_power_off(&r, &m.power_off);
+                        break;
+                case CLUSTER_MSG_ROLLOUT:
+                        m.rollout.json = reader_string(&r, CLUSTER_JSON_MAX, true);
+                        break;
+                case CLUSTER_MSG_ROLLOUT_RUN:
+                        m.rollout_run.to = reader_u32(&r);
+                        m.rollout_run.host = reader_string(&r, CLUSTER_NAME_MAX, false);
+                        m.rollout_run.command = reader_string(&r, CLUSTER_JSON_MAX, false);
+                        m.rollout_run.timeout_s = reader_u64(&r);
+                        m.rollout_run.health = reader_bool(&r);
+                        break;
+                case CLUSTER_MSG_ROLLOUT_DONE:
+                        m.rollout_done.host = reader_string(&r, CLUSTER_NAME_MAX, false);
+                        m.rollout_done.ok = reader_bool(&r);
+                        m.rollout_done.duration_ms = reader_u64(&r);
+                        m.rollout_done.message = reader_string(&r, CLUSTER_TEXT_MAX, true);
                         break;
                 default: /* refused by decode_header() */
                         break;

@@ -49,14 +49,17 @@
 #define CLUSTER_REPORT_MAX_VMS 1024U
 
 typedef enum ClusterMsgType {
-        CLUSTER_MSG_SYNC = 1,      /* after every CPG configuration change: the sender's view */
-        CLUSTER_MSG_REPORT = 2,    /* every interval (and after a mode change): the host's report */
-        CLUSTER_MSG_MIGRATE = 3,   /* leader → source agent: run this migration */
-        CLUSTER_MSG_SET_MODE = 4,  /* leader → host agent: set your host's mode (maintenance, …) */
-        CLUSTER_MSG_RESULT = 5,    /* source agent → all: how a migration order ended */
-        CLUSTER_MSG_REQUEST = 6,   /* agent → leader: a forwarded drsctl request */
-        CLUSTER_MSG_REPLY = 7,     /* leader → agent: the reply to a forwarded request */
-        CLUSTER_MSG_POWER_OFF = 8, /* leader → host agent: run your power-off command (DPM standby) */
+        CLUSTER_MSG_SYNC = 1,          /* after every CPG configuration change: the sender's view */
+        CLUSTER_MSG_REPORT = 2,        /* every interval (and after a mode change): the host's report */
+        CLUSTER_MSG_MIGRATE = 3,       /* leader → source agent: run this migration */
+        CLUSTER_MSG_SET_MODE = 4,      /* leader → host agent: set your host's mode (maintenance, …) */
+        CLUSTER_MSG_RESULT = 5,        /* source agent → all: how a migration order ended */
+        CLUSTER_MSG_REQUEST = 6,       /* agent → leader: a forwarded drsctl request */
+        CLUSTER_MSG_REPLY = 7,         /* leader → agent: the reply to a forwarded request */
+        CLUSTER_MSG_POWER_OFF = 8,     /* leader → host agent: run your power-off command (DPM standby) */
+        CLUSTER_MSG_ROLLOUT = 9,       /* leader → all: the rolling maintenance's saved state */
+        CLUSTER_MSG_ROLLOUT_RUN = 10,  /* leader → one agent: run this rollout command for me */
+        CLUSTER_MSG_ROLLOUT_DONE = 11, /* that agent → all: how it ended */
         _CLUSTER_MSG_TYPE_MAX,
 } ClusterMsgType;
 
@@ -155,6 +158,30 @@ typedef struct ClusterPowerOff {
         char *host; /* owned */
 } ClusterPowerOff;
 
+/* ROLLOUT: the leader's rollout as saved (rollout.json's text), after every change: every agent
+ * keeps it, so that a new leader continues where the old one stopped. */
+typedef struct ClusterRollout {
+        char *json; /* owned; NULL = no rollout any more */
+} ClusterRollout;
+
+/* ROLLOUT_RUN: the leader's own host is next, and its reboot would end the leadership: another
+ * agent (to) runs the command (already expanded) and multicasts ROLLOUT_DONE, which whoever leads
+ * then applies. */
+typedef struct ClusterRolloutRun {
+        uint32_t to;
+        char *host;    /* owned; the host the command is for */
+        char *command; /* owned; at most CLUSTER_JSON_MAX bytes */
+        uint64_t timeout_s;
+        bool health; /* the health check, not the command */
+} ClusterRolloutRun;
+
+typedef struct ClusterRolloutDone {
+        char *host; /* owned */
+        bool ok;
+        uint64_t duration_ms;
+        char *message; /* owned; NULL = none */
+} ClusterRolloutDone;
+
 typedef struct ClusterMsg {
         ClusterMsgType type;
         uint32_t sender;
@@ -168,6 +195,9 @@ typedef struct ClusterMsg {
                 ClusterRequest request;
                 ClusterReply reply;
                 ClusterPowerOff power_off;
+                ClusterRollout rollout;
+                ClusterRolloutRun rollout_run;
+                ClusterRolloutDone rollout_done;
         };
 } ClusterMsg;
 

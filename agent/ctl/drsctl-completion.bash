@@ -16,10 +16,11 @@ _drsctl_hosts() {
 _drsctl() {
         local cur="${COMP_WORDS[COMP_CWORD]}" prev="" i w verb="" sub="" socket=()
         local verbs="status hosts vms plan apply evacuate exit-maintenance power-clear reset-feedback place history
-                     reload policy migrate move-storage"
+                     reload policy migrate move-storage rollout"
         local opts="--help --version --json --socket --dry-run --since --snapshot --policy --greedy-only
                     --time-limit --vm --to --copy-storage --remove-source --pool --disk --force --no-wait
-                    --to-uri --to-management-uri"
+                    --to-uri --to-management-uri --all --group --command --health --timeout --parallel
+                    --in-windows"
         ((COMP_CWORD > 0)) && prev="${COMP_WORDS[COMP_CWORD - 1]}"
 
         # The command (and policy's subcommand) so far, skipping options and their arguments;
@@ -29,7 +30,7 @@ _drsctl() {
                 case "$w" in
                 --socket) socket=(--socket "${COMP_WORDS[i + 1]}") ;&
                 --since | --snapshot | --policy | --time-limit | --vm | --to | --pool | --disk | --to-uri | \
-                        --to-management-uri) ((i++)) ;;
+                        --to-management-uri | --group | --command | --health | --timeout | --parallel) ((i++)) ;;
                 --socket=*) socket=("$w") ;;
                 -*) ;;
                 *)
@@ -49,7 +50,12 @@ _drsctl() {
                 mapfile -t COMPREPLY < <(compgen -f -- "$cur")
                 return 0
                 ;;
-        --since | --time-limit | --vm | --pool | --disk | --to-uri | --to-management-uri)
+        --since | --time-limit | --vm | --pool | --disk | --to-uri | --to-management-uri | --group | --command | \
+                --health | --timeout)
+                return 0
+                ;;
+        --parallel)
+                mapfile -t COMPREPLY < <(compgen -W "auto 1 2 3 4" -- "$cur")
                 return 0
                 ;;
         --to)
@@ -75,6 +81,13 @@ _drsctl() {
                 else
                         compopt -o filenames 2>/dev/null
                         mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+                fi
+                ;;
+        rollout)
+                if [[ -z "$sub" ]]; then
+                        mapfile -t COMPREPLY < <(compgen -W "start status watch pause resume abort" -- "$cur")
+                elif [[ "$sub" == start ]]; then
+                        mapfile -t COMPREPLY < <(compgen -W "$(_drsctl_hosts "${socket[@]}")" -- "$cur")
                 fi
                 ;;
         place)

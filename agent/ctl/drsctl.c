@@ -29,6 +29,7 @@
 #include "protocol.h"
 #include "snapshot.h"
 #include "solver.h"
+#include "waves.h"
 
 #ifndef DRS_VERSION
 #define DRS_VERSION "unknown"
@@ -62,9 +63,16 @@ static bool arg_dry_run = false;
 static const char *arg_since = NULL;
 static const char *arg_to = NULL; /* migrate --to HOST */
 static const char *arg_to_uri = NULL,
-                  *arg_to_muri = NULL; /* migrate --to-uri URI [--to-management-uri URI] */
-static const char *arg_pool = NULL;    /* move-storage --pool POOL */
-static const char *arg_disk = NULL;    /* move-storage --disk TARGET */
+                  *arg_to_muri = NULL;  /* migrate --to-uri URI [--to-management-uri URI] */
+static bool arg_all = false;            /* rollout start --all */
+static const char *arg_group = NULL;    /* rollout start --group G */
+static const char *arg_command = NULL;  /* rollout start --command CMD */
+static const char *arg_health = NULL;   /* rollout start --health CMD */
+static const char *arg_timeout = NULL;  /* rollout start --timeout DURATION */
+static const char *arg_parallel = NULL; /* rollout start --parallel N|auto */
+static bool arg_in_windows = false;     /* rollout start --in-windows */
+static const char *arg_pool = NULL;     /* move-storage --pool POOL */
+static const char *arg_disk = NULL;     /* move-storage --disk TARGET */
 static bool arg_copy_storage = false, arg_remove_source = false, arg_force = false, arg_no_wait = false;
 
 #define DEFAULT_SOCKET "/run/drsd/drsd.sock"
@@ -105,6 +113,12 @@ static int help(void) {
                "                              policy's migration.remote tunables\n"
                "  move-storage VM --pool POOL [--disk TARGET] [--remove-source] [--force]\n"
                "                              Move VM's disks (or one) live to another pool of its host\n"
+               "  rollout start (HOST… | --all | --group GROUP) --command CMD [--health CMD]\n"
+               "                [--timeout DURATION] [--parallel N|auto] [--in-windows] [--dry-run]\n"
+               "                              Rolling maintenance: evacuate each host, run CMD on it once\n"
+               "                              it runs no VM, wait for it to come back, next host(s)\n"
+               "  rollout status | watch | pause | resume | abort\n"
+               "                              The rollout's progress (watch: until it ends or pauses)\n"
                "\n"
                "Commands (offline: they read files, no daemon needed):\n"
                "  policy check FILE…          Load policy files in order (later ones overlay earlier\n"
@@ -112,6 +126,8 @@ static int help(void) {
                "  plan --snapshot FILE        Run the solver on a cluster snapshot, print the plan\n"
                "  place --snapshot FILE (VM.yaml | --vm SPEC)\n"
                "                              Choose a host for a new VM\n"
+               "  rollout start --dry-run --snapshot FILE (HOST… | --all | --group G) [--parallel N|auto]\n"
+               "                              The rollout's waves on a snapshot, each checked\n"
                "\n"
                "Options:\n"
                "  -h --help                   Show this help\n"
@@ -129,6 +145,12 @@ static int help(void) {
                "     --disk TARGET            move-storage: only this disk (vda, …)\n"
                "     --force                  move-storage: skip the free-space check\n"
                "     --no-wait                migrate, move-storage: do not wait for the outcome\n"
+               "     --all, --group GROUP     rollout start: every host, or a host group's\n"
+               "     --command CMD            rollout start: the command per host ({host} {address} {mac} {bmc})\n"
+               "     --health CMD             rollout start: a check that must pass once the host is back\n"
+               "     --timeout DURATION       rollout start: per host and step (default 30m)\n"
+               "     --parallel N|auto        rollout start: hosts per wave (auto: as many as fit)\n"
+               "     --in-windows             rollout start: new hosts only inside the automation windows\n"
                "     --version                Show the version\n"
                "     --json                   Print JSON instead of a human table\n"
                "     --snapshot FILE          Cluster snapshot (YAML; JSON is accepted)\n"
@@ -1031,37 +1053,32 @@ static int verb_reload(int argc, char *argv[]) {
 }
 
 /* --since TIME: epoch seconds, or -N[smhd] relative to now. */
-static int parse_since(const char *s, uint64_t *ret_usec) {
+/* "N" seconds, or N with a suffix s, m, h or d. */
+static int parse_duration_s(const char *s, uint64_t *ret) {
+        _cleanup_free_ char *num = strdup(s);
         uint64_t n, mult = 1;
+        size_t l;
+
+        if (!num || (l = strlen(num)) == 0)
+                return -EINVAL;
+        const char *suffix = strchr("smhd", num[l - 1]);
+        if (suffix && num[l - 1]) {
+                static const uint64_t mults[] = {1, 60, 3600, 86400};
+                mult = mults[suffix - "smhd"];
+                num[l - 1] = '\0';
+        }
+        if (parse_u64(num, &n) < 0 || n > UINT64_C(1) << 32)
+                return -EINVAL;
+        *ret = n * mult;
+        return 0;
+}
+
+static int parse_since(const char *s, uint64_t *ret_usec) {
+        uint64_t n;
         if (s[0] == '-') {
-                _cleanup_free_ char *num = strdup(s + 1);
-                size_t l;
-                if (!num || (l = strlen(num)) == 0)
-                        return -EINVAL;
-                switch (num[l - 1]) {
-                case 's':
-                        mult = 1;
-                        num[l - 1] = '\0';
-                        break;
-                case 'm':
-                        mult = 60;
-                        num[l - 1] = '\0';
-                        break;
-                case 'h':
-                        mult = 3600;
-                        num[l - 1] = '\0';
-                        break;
-                case 'd':
-                        mult = 86400;
-                        num[l - 1] = '\0';
-                        break;
-                default:
-                        break;
-                }
-                if (parse_u64(num, &n) < 0 || n > UINT64_C(1) << 32)
+                if (parse_duration_s(s + 1, &n) < 0)
                         return -EINVAL;
                 uint64_t now = (uint64_t) time(NULL);
-                n *= mult;
                 *ret_usec = (now > n ? now - n : 0) * UINT64_C(1000000);
                 return 0;
         }
@@ -1268,6 +1285,366 @@ static int verb_place_online(const char *file) {
         return r != EXIT_OK ? r : jstr(o, "host") ? EXIT_OK : EXIT_PARTIAL;
 }
 
+/* ---- rollout: rolling maintenance ------------------------------------------------------------ */
+
+/* --parallel: *ret_n >= 1, or *ret_auto. */
+static int parse_parallel(unsigned *ret_n, bool *ret_auto) {
+        uint64_t n = 1;
+        *ret_auto = false;
+        if (arg_parallel && streq(arg_parallel, "auto"))
+                *ret_auto = true;
+        else if (arg_parallel && (parse_u64(arg_parallel, &n) < 0 || n == 0 || n > 10000)) {
+                fprintf(stderr, "drsctl: --parallel: '%s' is not a number in 1..10000 or 'auto'\n",
+                        arg_parallel);
+                return EXIT_BAD_INPUT;
+        }
+        *ret_n = (unsigned) n;
+        return EXIT_OK;
+}
+
+static int check_host_selection(int n_hosts) {
+        if ((n_hosts > 0) + arg_all + (arg_group != NULL) != 1) {
+                fprintf(stderr, "drsctl: rollout start: give HOST…, --all or --group GROUP (one of them)\n");
+                return EXIT_BAD_INPUT;
+        }
+        return EXIT_OK;
+}
+
+/* The dry run's table: the waves, each with the check's verdict. EXIT_PARTIAL when one fails. */
+static int print_waves(json_object *o) {
+        json_object *waves = jget(o, "waves");
+        bool all_ok = true;
+        size_t n = waves ? json_object_array_length(waves) : 0;
+
+        for (size_t i = 0; i < n; i++)
+                all_ok = all_ok && jbool(json_object_array_get_idx(waves, i), "ok");
+        if (arg_json) {
+                int r = print_json(o);
+                return r != EXIT_OK ? r : all_ok ? EXIT_OK : EXIT_PARTIAL;
+        }
+        printf("%zu wave(s) of at most %" PRId64 " host(s)%s:\n", n, jint(o, "parallel"),
+               jbool(o, "parallel_auto") ? " (--parallel auto)" : "");
+        printf("%-5s %-30s %s\n", "WAVE", "HOSTS", "CHECK");
+        for (size_t i = 0; i < n; i++) {
+                json_object *w = json_object_array_get_idx(waves, i), *hosts = jget(w, "hosts");
+                _cleanup_free_ char *list = NULL;
+                size_t len = 0;
+                FILE *f = open_memstream(&list, &len);
+                if (!f)
+                        return EXIT_INTERNAL;
+                for (size_t j = 0; hosts && j < json_object_array_length(hosts); j++)
+                        fprintf(f, "%s%s", j ? ", " : "",
+                                json_object_get_string(json_object_array_get_idx(hosts, j)));
+                if (fclose(f) != 0)
+                        return EXIT_INTERNAL;
+                printf("%-5" PRId64 " %-30s %s\n", jint(w, "wave"), list,
+                       jbool(w, "ok") ? "ok: every VM fits elsewhere" : jstr(w, "why") ?: "fails");
+        }
+        return all_ok ? EXIT_OK : EXIT_PARTIAL;
+}
+
+/* rollout start --dry-run --snapshot FILE: the same waves computed offline. */
+static int rollout_dry_run_offline(int argc, char *argv[], unsigned parallel, bool parallel_auto) {
+        _cleanup_(problem_freep) Problem *p = NULL;
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object(),
+                                                *waves = json_object_new_array();
+        _cleanup_free_ size_t *order = NULL;
+        SolverOptions opts;
+        size_t n = 0;
+        int r;
+
+        if (!o || !waves)
+                return EXIT_INTERNAL;
+        r = load_problem(&p);
+        if (r != EXIT_OK)
+                return r;
+        solver_options_init(&opts);
+        if (arg_group) {
+                r = rollout_group_hosts(p, arg_group, &order, &n);
+                if (r == -ENOENT) {
+                        fprintf(stderr, "drsctl: no host group '%s' in the snapshot's policy\n", arg_group);
+                        return EXIT_BAD_INPUT;
+                }
+                if (r < 0)
+                        return EXIT_INTERNAL;
+        } else {
+                order = calloc(p->n_hosts + (size_t) argc, sizeof(size_t));
+                if (!order)
+                        return EXIT_INTERNAL;
+                for (size_t i = 0; arg_all && i < p->n_hosts; i++)
+                        order[n++] = i;
+                for (int a = 1; !arg_all && a < argc; a++) {
+                        size_t j = 0;
+                        while (j < p->n_hosts && !streq(p->hosts[j].name, argv[a]))
+                                j++;
+                        if (j == p->n_hosts) {
+                                fprintf(stderr, "drsctl: no host '%s' in '%s'\n", argv[a], arg_snapshot);
+                                return EXIT_BAD_INPUT;
+                        }
+                        order[n++] = j;
+                }
+        }
+        if (n == 0) {
+                fprintf(stderr, "drsctl: no hosts to roll out\n");
+                return EXIT_BAD_INPUT;
+        }
+        unsigned headroom = parallel_auto ? p->policy->dpm.headroom_hosts : 0;
+        if (parallel_auto) {
+                _cleanup_free_ char *why = NULL;
+                r = rollout_auto_parallel(p, order, n, headroom, 0, &opts, &parallel, &why);
+                if (r < 0)
+                        return EXIT_INTERNAL;
+                if (parallel == 0) {
+                        fprintf(stderr,
+                                "drsctl: --parallel auto: not even one host at a time can be emptied: %s\n",
+                                why ?: "?");
+                        return EXIT_PARTIAL;
+                }
+        }
+        if (parallel > n)
+                parallel = (unsigned) n;
+        for (size_t i = 0, w = 1; i < n; i += parallel, w++) {
+                size_t len = n - i < parallel ? n - i : parallel;
+                _cleanup_free_ char *why = NULL;
+                json_object *wo = json_object_new_object(), *hosts = json_object_new_array();
+                r = rollout_wave_check(p, order + i, len, headroom, &opts, &why);
+                if (r < 0 || !wo || !hosts || json_object_array_add(waves, wo) < 0) {
+                        json_object_put(wo);
+                        json_object_put(hosts);
+                        return EXIT_INTERNAL;
+                }
+                for (size_t j = 0; j < len; j++)
+                        json_object_array_add(hosts, json_object_new_string(p->hosts[order[i + j]].name));
+                json_object_object_add(wo, "wave", json_object_new_uint64(w));
+                json_object_object_add(wo, "hosts", hosts);
+                json_object_object_add(wo, "ok", json_object_new_boolean(r > 0));
+                if (why)
+                        json_object_object_add(wo, "why", json_object_new_string(why));
+        }
+        json_object_object_add(o, "dry_run", json_object_new_boolean(true));
+        json_object_object_add(o, "parallel", json_object_new_uint64(parallel));
+        json_object_object_add(o, "parallel_auto", json_object_new_boolean(parallel_auto));
+        json_object_object_add(o, "waves", TAKE_PTR(waves));
+        return print_waves(o);
+}
+
+static const char *rollout_progress(json_object *h, char *buf, size_t size) {
+        const char *state = jstr(h, "state") ?: "?";
+        int64_t step = jint(h, "step_s");
+
+        if (streq(state, "evacuating")) {
+                int64_t start = jint(h, "vms_at_start"), left = jget(h, "vms") ? jint(h, "vms") : start;
+                (void) snprintf(
+                        buf, size, "evacuating %" PRId64 "/%" PRId64 " VMs moved (%" PRId64 " s)",
+                        start > left ? start - left : 0, start, step);
+        } else if (streq(state, "command"))
+                (void) snprintf(buf, size, "command running %" PRId64 " s", step);
+        else if (streq(state, "returning"))
+                (void) snprintf(buf, size, "waiting for libvirt (%" PRId64 " s)", step);
+        else if (streq(state, "health"))
+                (void) snprintf(buf, size, "health check running %" PRId64 " s", step);
+        else if (streq(state, "done"))
+                (void) snprintf(buf, size, "done (command %" PRId64 " s)", jint(h, "command_ms") / 1000);
+        else if (streq(state, "unknown"))
+                (void) snprintf(buf, size, "unknown — check it: %s", jstr(h, "note") ?: "");
+        else if (streq(state, "failed") || streq(state, "skipped"))
+                (void) snprintf(buf, size, "%s", jstr(h, "note") ?: "");
+        else
+                buf[0] = 0;
+        return buf;
+}
+
+static void print_rollout(json_object *r) {
+        json_object *hosts = jget(r, "hosts");
+        char buf[512];
+
+        printf("Rollout %s: %" PRId64 " of %zu host(s) done; wave %" PRId64 " of %" PRId64 ", %" PRId64
+               " host(s) at a time%s, timeout %" PRId64 " s per step\n",
+               jstr(r, "state") ?: "?", jint(r, "hosts_done"), hosts ? json_object_array_length(hosts) : 0,
+               jint(r, "wave"), jint(r, "waves"), jint(r, "parallel"),
+               jbool(r, "parallel_auto") ? " (auto)" : "", jint(r, "timeout_s"));
+        printf("Command: %s\n", jstr(r, "command") ?: "?");
+        if (jstr(r, "health"))
+                printf("Health check: %s\n", jstr(r, "health"));
+        if (jstr(r, "reason"))
+                printf("Reason: %s\n", jstr(r, "reason"));
+        if (jbool(r, "waiting_for_window"))
+                printf("Waiting: outside the policy's automation windows, no new host starts\n");
+        printf("%-12s %-4s %-11s %-21s %s\n", "HOST", "WAVE", "STEP", "MODE", "PROGRESS");
+        for (size_t i = 0; hosts && i < json_object_array_length(hosts); i++) {
+                json_object *h = json_object_array_get_idx(hosts, i);
+                printf("%-12s %-4" PRId64 " %-11s %-21s %s\n", jstr(h, "name") ?: "?", jint(h, "wave"),
+                       jstr(h, "state") ?: "?", jstr(h, "mode") ?: "?",
+                       rollout_progress(h, buf, sizeof(buf)));
+        }
+}
+
+static int rollout_print_status(json_object *o) {
+        json_object *r = jget(o, "rollout");
+        if (arg_json)
+                return print_json(o);
+        if (!r || json_object_is_type(r, json_type_null))
+                printf("No rollout.\n");
+        else
+                print_rollout(r);
+        return EXIT_OK;
+}
+
+static int verb_rollout_start(int argc, char *argv[]) {
+        _cleanup_(json_object_putp) json_object *params = json_object_new_object(), *o = NULL;
+        unsigned parallel;
+        bool parallel_auto;
+        uint64_t timeout_s = 0;
+        int r;
+
+        r = check_host_selection(argc - 1);
+        if (r != EXIT_OK)
+                return r;
+        r = parse_parallel(&parallel, &parallel_auto);
+        if (r != EXIT_OK)
+                return r;
+        if (arg_timeout && (parse_duration_s(arg_timeout, &timeout_s) < 0 || timeout_s == 0)) {
+                fprintf(stderr, "drsctl: --timeout: '%s' is not a duration (N, Ns, Nm, Nh)\n", arg_timeout);
+                return EXIT_BAD_INPUT;
+        }
+        if (!arg_command && !arg_dry_run) {
+                fprintf(stderr, "drsctl: rollout start: --command CMD is required\n");
+                return EXIT_BAD_INPUT;
+        }
+        if (arg_snapshot) {
+                if (!arg_dry_run) {
+                        fprintf(stderr, "drsctl: rollout start --snapshot needs --dry-run\n");
+                        return EXIT_BAD_INPUT;
+                }
+                return rollout_dry_run_offline(argc, argv, parallel, parallel_auto);
+        }
+        if (!params)
+                return EXIT_INTERNAL;
+        if (arg_all)
+                json_object_object_add(params, "all", json_object_new_boolean(true));
+        else if (arg_group)
+                json_object_object_add(params, "group", json_object_new_string(arg_group));
+        else {
+                json_object *hosts = json_object_new_array();
+                for (int a = 1; hosts && a < argc; a++)
+                        json_object_array_add(hosts, json_object_new_string(argv[a]));
+                json_object_object_add(params, "hosts", hosts);
+        }
+        if (arg_command)
+                json_object_object_add(params, "command", json_object_new_string(arg_command));
+        if (arg_health)
+                json_object_object_add(params, "health", json_object_new_string(arg_health));
+        if (timeout_s > 0)
+                json_object_object_add(params, "timeout_s", json_object_new_uint64(timeout_s));
+        json_object_object_add(
+                params, "parallel",
+                parallel_auto ? json_object_new_string("auto") : json_object_new_uint64(parallel));
+        json_object_object_add(params, "dry_run", json_object_new_boolean(arg_dry_run));
+        if (arg_in_windows)
+                json_object_object_add(params, "in_windows", json_object_new_boolean(true));
+        r = call("drs.RolloutStart", params, &o);
+        if (r != EXIT_OK)
+                return r;
+        if (arg_dry_run)
+                return print_waves(o);
+        if (arg_json)
+                return print_json(o);
+        (void) print_waves(o);
+        printf("Rollout started; follow it with 'drsctl rollout status' or 'drsctl rollout watch'.\n");
+        return EXIT_OK;
+}
+
+static int rollout_simple(const char *method) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        int r = call(method, NULL, &o);
+        return r != EXIT_OK ? r : rollout_print_status(o);
+}
+
+static int verb_rollout_status(int argc, char *argv[]) {
+        return rollout_simple("drs.RolloutStatus");
+}
+
+static int verb_rollout_pause(int argc, char *argv[]) {
+        return rollout_simple("drs.RolloutPause");
+}
+
+static int verb_rollout_resume(int argc, char *argv[]) {
+        return rollout_simple("drs.RolloutResume");
+}
+
+static int verb_rollout_abort(int argc, char *argv[]) {
+        return rollout_simple("drs.RolloutAbort");
+}
+
+#define WATCH_INTERVAL_USEC (2 * 1000000)
+#define WATCH_MAX_FAILURES 30 /* in a row: a minute */
+
+/* Prints the progress whenever it changes, until the rollout is done (0), paused or aborted
+ * (1), or there is none (1). drsd not answering (or no leader) for a minute ends it too. */
+static int verb_rollout_watch(int argc, char *argv[]) {
+        _cleanup_free_ char *last = NULL;
+        unsigned failures = 0;
+
+        for (;;) {
+                _cleanup_(json_object_putp) json_object *o = NULL;
+                int r = call("drs.RolloutStatus", NULL, &o);
+                /* Cluster mode: no leader for a moment while the members change (a host that
+                 * rebooted rejoins), or a restarting drsd: keep watching for a while. */
+                if (r != EXIT_OK && r != EXIT_BAD_INPUT && ++failures < WATCH_MAX_FAILURES) {
+                        (void) usleep(WATCH_INTERVAL_USEC);
+                        continue;
+                }
+                if (r != EXIT_OK)
+                        return r;
+                failures = 0;
+                json_object *ro = jget(o, "rollout");
+                if (!ro || json_object_is_type(ro, json_type_null)) {
+                        printf("No rollout.\n");
+                        return EXIT_PARTIAL;
+                }
+                /* What changed: the state and each host's step (not the seconds). */
+                _cleanup_free_ char *now = NULL;
+                size_t len = 0;
+                FILE *f = open_memstream(&now, &len);
+                if (!f)
+                        return EXIT_INTERNAL;
+                fprintf(f, "%s", jstr(ro, "state") ?: "");
+                json_object *hosts = jget(ro, "hosts");
+                for (size_t i = 0; hosts && i < json_object_array_length(hosts); i++) {
+                        json_object *h = json_object_array_get_idx(hosts, i);
+                        fprintf(f, " %s:%s:%" PRId64, jstr(h, "name") ?: "", jstr(h, "state") ?: "",
+                                jget(h, "vms") ? jint(h, "vms") : -1);
+                }
+                if (fclose(f) != 0)
+                        return EXIT_INTERNAL;
+                if (!last || !streq(last, now)) {
+                        if (arg_json)
+                                (void) print_json(o);
+                        else {
+                                print_rollout(ro);
+                                printf("\n");
+                        }
+                        fflush(stdout);
+                        free(last);
+                        last = TAKE_PTR(now);
+                }
+                const char *st = jstr(ro, "state") ?: "";
+                if (!streq(st, "running"))
+                        return streq(st, "done") ? EXIT_OK : EXIT_PARTIAL;
+                (void) usleep(WATCH_INTERVAL_USEC);
+        }
+}
+
+static const Verb rollout_verbs[] = {
+        {"start", 0, ARGS_ANY, verb_rollout_start}, {"status", 0, 0, verb_rollout_status},
+        {"watch", 0, 0, verb_rollout_watch},        {"pause", 0, 0, verb_rollout_pause},
+        {"resume", 0, 0, verb_rollout_resume},      {"abort", 0, 0, verb_rollout_abort},
+};
+
+static int verb_rollout(int argc, char *argv[]) {
+        return dispatch(rollout_verbs, ELEMENTSOF(rollout_verbs), "rollout", argc - 1, argv + 1);
+}
+
 static const Verb verbs[] = {
         {"status", 0, 0, verb_status},
         {"hosts", 0, 0, verb_hosts},
@@ -1284,6 +1661,7 @@ static const Verb verbs[] = {
         {"policy", 1, ARGS_ANY, verb_policy},
         {"migrate", 1, 1, verb_migrate},
         {"move-storage", 1, 1, verb_move_storage},
+        {"rollout", 1, ARGS_ANY, verb_rollout},
 };
 
 static int dispatch(const Verb *table, size_t n, const char *what, int argc, char *argv[]) {
@@ -1334,6 +1712,13 @@ enum {
         ARG_NO_WAIT,
         ARG_TO_URI,
         ARG_TO_MURI,
+        ARG_ALL,
+        ARG_GROUP,
+        ARG_COMMAND,
+        ARG_HEALTH,
+        ARG_TIMEOUT,
+        ARG_PARALLEL,
+        ARG_IN_WINDOWS,
 };
 
 /* Returns 1 to go on, 0 to exit successfully (--help, --version), or -ExitStatus on error. */
@@ -1359,6 +1744,13 @@ static int parse_argv(int argc, char *argv[]) {
                 {"no-wait", no_argument, NULL, ARG_NO_WAIT},
                 {"to-uri", required_argument, NULL, ARG_TO_URI},
                 {"to-management-uri", required_argument, NULL, ARG_TO_MURI},
+                {"all", no_argument, NULL, ARG_ALL},
+                {"group", required_argument, NULL, ARG_GROUP},
+                {"command", required_argument, NULL, ARG_COMMAND},
+                {"health", required_argument, NULL, ARG_HEALTH},
+                {"timeout", required_argument, NULL, ARG_TIMEOUT},
+                {"parallel", required_argument, NULL, ARG_PARALLEL},
+                {"in-windows", no_argument, NULL, ARG_IN_WINDOWS},
                 {},
         };
         int c, r;
@@ -1435,6 +1827,27 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_TO_MURI:
                         arg_to_muri = optarg;
                         break;
+                case ARG_ALL:
+                        arg_all = true;
+                        break;
+                case ARG_GROUP:
+                        arg_group = optarg;
+                        break;
+                case ARG_COMMAND:
+                        arg_command = optarg;
+                        break;
+                case ARG_HEALTH:
+                        arg_health = optarg;
+                        break;
+                case ARG_TIMEOUT:
+                        arg_timeout = optarg;
+                        break;
+                case ARG_PARALLEL:
+                        arg_parallel = optarg;
+                        break;
+                case ARG_IN_WINDOWS:
+                        arg_in_windows = true;
+                        break;
                 case '?':
                         return -EXIT_BAD_INPUT; /* getopt printed the message */
                 default:
@@ -1446,7 +1859,7 @@ static int parse_argv(int argc, char *argv[]) {
 
 /* Options that only some verbs take. */
 static int check_options(const char *verb) {
-        bool solver_verb = streq(verb, "plan") || streq(verb, "place");
+        bool solver_verb = streq(verb, "plan") || streq(verb, "place") || streq(verb, "rollout");
 
         if (!solver_verb && (arg_snapshot || arg_policies || arg_greedy_only || arg_time_limit_s > 0)) {
                 fprintf(stderr, "drsctl: --snapshot, --policy, --greedy-only and --time-limit are only for "
@@ -1457,8 +1870,8 @@ static int check_options(const char *verb) {
                 fprintf(stderr, "drsctl: --vm is only for place\n");
                 return EXIT_BAD_INPUT;
         }
-        if (arg_dry_run && !streq(verb, "evacuate") && !streq(verb, "migrate")) {
-                fprintf(stderr, "drsctl: --dry-run is only for evacuate and migrate\n");
+        if (arg_dry_run && !streq(verb, "evacuate") && !streq(verb, "migrate") && !streq(verb, "rollout")) {
+                fprintf(stderr, "drsctl: --dry-run is only for evacuate, migrate and rollout start\n");
                 return EXIT_BAD_INPUT;
         }
         if ((arg_to || arg_to_uri || arg_to_muri || arg_copy_storage) && !streq(verb, "migrate")) {
@@ -1473,6 +1886,14 @@ static int check_options(const char *verb) {
         if ((arg_remove_source || arg_no_wait) && !streq(verb, "migrate") && !streq(verb, "move-storage")) {
                 fprintf(stderr,
                         "drsctl: --remove-source and --no-wait are only for migrate and move-storage\n");
+                return EXIT_BAD_INPUT;
+        }
+        if ((arg_all || arg_group || arg_command || arg_health || arg_timeout || arg_parallel ||
+             arg_in_windows) &&
+            !streq(verb, "rollout")) {
+                fprintf(stderr,
+                        "drsctl: --all, --group, --command, --health, --timeout, --parallel and --in-windows are only for "
+                        "rollout start\n");
                 return EXIT_BAD_INPUT;
         }
         if (arg_since && !streq(verb, "history")) {

@@ -83,6 +83,7 @@ LeaderPass *leader_pass_free(LeaderPass *lp) {
         blockers_free(lp->blockers, lp->n_blockers);
         free(lp->last_plan_summary);
         benefit_tracker_done(&lp->benefit);
+        rollout_free(lp->rollout);
         free(lp);
         return NULL;
 }
@@ -101,6 +102,8 @@ void leader_pass_drop_plan(LeaderPass *lp) {
         lp->run = leader_run_free(lp->run);
         lp->recommendations = leader_run_free(lp->recommendations);
         lp->draining = strv_free(lp->draining);
+        /* The rollout is saved: the next leader (or this one again) loads it. */
+        lp->rollout = rollout_free(lp->rollout);
 }
 
 void leader_pass_forget_unconfigured(LeaderPass *lp) {
@@ -336,6 +339,7 @@ void leader_pass_power_expire(LeaderPass *lp, LeaderNow now) {
 void leader_pass_host_reported(LeaderPass *lp, const char *host, LeaderNow now) {
         power_on_check(lp, host, now);
         leader_pass_check_stale(lp, now);
+        leader_pass_rollout_tick(lp, now);
 }
 
 /* ---- migrations ------------------------------------------------------------------------- */
@@ -636,7 +640,7 @@ static void check_draining(LeaderPass *lp, LeaderNow now) {
         }
 }
 
-static bool host_has_moves(LeaderPass *lp, const char *host) {
+bool leader_pass_host_has_moves(LeaderPass *lp, const char *host) {
         if (!lp->run)
                 return false;
         for (size_t i = 0; i < lp->run->plan->n_moves; i++) {
@@ -654,7 +658,8 @@ static void check_maintenance(LeaderPass *lp, LeaderNow now) {
                 if (host_mode(lp, h) != HOST_MODE_ENTERING_MAINTENANCE)
                         continue;
                 const HostReport *r = host_report(lp, h);
-                if (!leader_pass_host_fresh(lp, h, now) || !r || r->n_vms > 0 || host_has_moves(lp, h))
+                if (!leader_pass_host_fresh(lp, h, now) || !r || r->n_vms > 0 ||
+                    leader_pass_host_has_moves(lp, h))
                         continue;
                 set_host_mode(lp, h, HOST_MODE_MAINTENANCE, "evacuated: no running VM left");
         }
@@ -756,7 +761,16 @@ build_problem(LeaderPass *lp, LeaderNow now, const char *force_maintenance, bool
                 leader_dpm_sample(&lp->dpm, now.mono_usec, cpu, mem);
         }
         leader_dpm_hold(&lp->dpm, lp->policy, now.mono_usec, *ret);
-        return k;
+        /* A rolling maintenance holds DPM: no standby, and a power-on only when the evacuation
+         * needs it (mandatory moves are never held). */
+        if (rollout_is_active(lp->rollout))
+                (*ret)->dpm_hold_standby = (*ret)->dpm_hold_power_on = true;
+        k = leader_pass_rollout_prefer_done(lp, *ret);
+        if (k < 0) {
+                *ret = problem_free(*ret);
+                return k;
+        }
+        return 0;
 }
 
 int leader_pass_build_problem(LeaderPass *lp, LeaderNow now, const char *force_maintenance, Problem **ret) {
@@ -868,7 +882,16 @@ static int start_run(LeaderPass *lp, Problem *p, Plan *plan, bool include_recomm
         return 0;
 }
 
+static int pass_run(LeaderPass *lp, LeaderNow now);
+
 int leader_pass_run(LeaderPass *lp, LeaderNow now) {
+        int k = pass_run(lp, now);
+        /* After the plan: its blockers say whether an evacuation can complete. */
+        leader_pass_rollout_tick(lp, now);
+        return k;
+}
+
+static int pass_run(LeaderPass *lp, LeaderNow now) {
         _cleanup_(problem_freep) Problem *p = NULL;
         _cleanup_(plan_freep) Plan *plan = NULL;
         int k;
@@ -877,6 +900,7 @@ int leader_pass_run(LeaderPass *lp, LeaderNow now) {
         check_maintenance(lp, now);
         check_draining(lp, now);
 
+        bool settled = !lp->run && lp->ops->in_flight(lp->userdata) == 0;
         k = build_problem(lp, now, NULL, true, &p);
         if (k < 0)
                 return k;
@@ -908,6 +932,7 @@ int leader_pass_run(LeaderPass *lp, LeaderNow now) {
         lp->last_metrics = plan->before;
         lp->last_plan_usec = now.real_usec;
         (void) update_blockers(lp, p, plan);
+        lp->blockers_settled = settled;
 
         if (plan->n_moves == 0 && plan->n_power == 0) {
                 if (plan->n_unplaceable > 0)

@@ -39,6 +39,7 @@
 #include "history.h"
 #include "leader.h"
 #include "policy.h"
+#include "rollout.h"
 #include "solver.h"
 #include "state.h"
 
@@ -57,6 +58,7 @@ typedef enum LeaderRecordKind {
         LEADER_RECORD_POWER_ON,       /* a power-on started, its command done, completed or failed */
         LEADER_RECORD_HOST_REPORTING, /* a host went stale or reports again (journal only) */
         LEADER_RECORD_BENEFIT,        /* what a move realized against its prediction */
+        LEADER_RECORD_ROLLOUT,        /* a rolling maintenance step, pause, resume, end */
 } LeaderRecordKind;
 
 typedef struct LeaderPowerOp {
@@ -121,6 +123,20 @@ typedef struct LeaderPassOps {
          * command itself (power_command). */
         int (*order_power_off)(void *u, const char *host);
         void (*request_pass)(void *u, const char *why);
+        /* Rolling maintenance (rollout.h). NULL: rollouts are not supported (drs-sim).
+         * rollout_command runs a host's rollout command or health check (a template, expanded
+         * with the host's configuration), bounded by timeout_s; leader_pass_rollout_command_done()
+         * reports its end. rollout_save keeps the rollout durable (NULL r: none any more); a
+         * failure keeps a command from starting. */
+        int (*rollout_command)(
+                void *u, const char *host, const char *template, uint64_t timeout_s, bool health,
+                uint32_t runner);
+        /* Cluster mode: who runs host's command (0 = the leader itself; the leader's own host:
+         * another member, whose host is not in r's steps in progress). May be NULL: always 0. */
+        uint32_t (*rollout_runner)(void *u, const char *host, const Rollout *r);
+        /* Whether that member is still in the cluster. May be NULL (standalone). */
+        bool (*rollout_runner_alive)(void *u, uint32_t runner);
+        int (*rollout_save)(void *u, const Rollout *r);
         /* Journal and history (e is the history event; its message says it all). */
         void (*record)(void *u, int level, LeaderRecordKind kind, const HistoryEvent *e);
         /* Journal only (syslog levels). May be NULL. */
@@ -152,6 +168,9 @@ typedef struct LeaderPass {
         size_t n_recent;
         Blocker *blockers; /* owned array */
         size_t n_blockers;
+        /* The blockers come from a pass that ran with no plan and no migration in flight: they
+         * are not the transient "a migration of it is in progress" kind. */
+        bool blockers_settled;
         PlanMetrics last_metrics; /* of the last pass's plan (before) */
         /* The last pass's plan: quorum kept DPM from a standby (Plan.dpm_quorum_limited), and the
          * votes the hosts left powered hold (cluster mode). */
@@ -161,6 +180,7 @@ typedef struct LeaderPass {
         uint64_t last_plan_usec; /* real; of the last solver run of a pass */
         BenefitTracker benefit;  /* predicted versus realized benefit of completed moves */
         char *last_plan_summary; /* owned; one line about the last pass's plan */
+        Rollout *rollout;        /* owned; the rolling maintenance in progress or last ended, NULL = none */
 } LeaderPass;
 
 int leader_pass_new(const LeaderPassOps *ops, void *userdata, LeaderPass **ret);
@@ -195,5 +215,28 @@ void leader_pass_power_expire(LeaderPass *lp, LeaderNow now);
 int leader_pass_power_start(LeaderPass *lp, const char *host, PowerAction action, LeaderNow now);
 const LeaderPowerOp *leader_pass_power_find(const LeaderPass *lp, const char *host);
 bool leader_pass_host_fresh(LeaderPass *lp, const char *host, LeaderNow now);
+/* A move of the plan in progress leaves host (pending or running). */
+bool leader_pass_host_has_moves(LeaderPass *lp, const char *host);
+
+/* Rolling maintenance (rollout.c; see rollout.h). start takes r (-EBUSY while one is active,
+ * -EOPNOTSUPP without rollout ops); pause, resume and abort: -ENOENT when there is no active
+ * rollout, -EALREADY when it already is so (by: who, for the journal). load: a rollout read back
+ * after a restart or by a new leader (taken): a host whose command was running becomes unknown
+ * and the rollout pauses. tick: steps the rollout (every pass and report). */
+int leader_pass_rollout_start(LeaderPass *lp, Rollout *r, LeaderNow now);
+int leader_pass_rollout_pause(LeaderPass *lp, const char *by, LeaderNow now);
+int leader_pass_rollout_resume(LeaderPass *lp, const char *by, LeaderNow now);
+int leader_pass_rollout_abort(LeaderPass *lp, const char *by, LeaderNow now);
+void leader_pass_rollout_load(LeaderPass *lp, Rollout *r, LeaderNow now);
+void leader_pass_rollout_tick(LeaderPass *lp, LeaderNow now);
+/* The VMs of the hosts being evacuated prefer hosts not still to come (a soft rule in p's
+ * policy copy); build_problem calls it. */
+int leader_pass_rollout_prefer_done(LeaderPass *lp, Problem *p);
+/* A member that ran a rollout command left the cluster: its host is unknown, the rollout pauses. */
+void leader_pass_rollout_runner_left(LeaderPass *lp, uint32_t runner, LeaderNow now);
+/* A rollout command or health check of host ended. -ENOENT when none was running. */
+int leader_pass_rollout_command_done(
+        LeaderPass *lp, const char *host, bool ok, const char *message, uint64_t duration_ms, LeaderNow now);
+
 /* Hosts no longer configured stop draining (after a reload). */
 void leader_pass_forget_unconfigured(LeaderPass *lp);

@@ -74,6 +74,19 @@ static bool msg_equal(const ClusterMsg *a, const ClusterMsg *b) {
         case CLUSTER_MSG_POWER_OFF:
                 return a->power_off.order_id == b->power_off.order_id &&
                        streq_ptr(a->power_off.host, b->power_off.host);
+        case CLUSTER_MSG_ROLLOUT:
+                return streq_ptr(a->rollout.json, b->rollout.json);
+        case CLUSTER_MSG_ROLLOUT_RUN:
+                return a->rollout_run.to == b->rollout_run.to &&
+                       streq_ptr(a->rollout_run.host, b->rollout_run.host) &&
+                       streq_ptr(a->rollout_run.command, b->rollout_run.command) &&
+                       a->rollout_run.timeout_s == b->rollout_run.timeout_s &&
+                       a->rollout_run.health == b->rollout_run.health;
+        case CLUSTER_MSG_ROLLOUT_DONE:
+                return streq_ptr(a->rollout_done.host, b->rollout_done.host) &&
+                       a->rollout_done.ok == b->rollout_done.ok &&
+                       a->rollout_done.duration_ms == b->rollout_done.duration_ms &&
+                       streq_ptr(a->rollout_done.message, b->rollout_done.message);
         default:
                 return false;
         }

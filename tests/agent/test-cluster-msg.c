@@ -109,6 +109,24 @@ static void fill(ClusterMsg *m, ClusterMsgType t) {
         case CLUSTER_MSG_POWER_OFF:
                 m->power_off = (ClusterPowerOff){.order_id = UINT64_MAX, .host = (char *) "h4"};
                 break;
+        case CLUSTER_MSG_ROLLOUT:
+                m->rollout = (ClusterRollout){.json = (char *) "{\"version\":1,\"state\":\"running\"}"};
+                break;
+        case CLUSTER_MSG_ROLLOUT_RUN:
+                m->rollout_run = (ClusterRolloutRun){
+                        .to = 2,
+                        .host = (char *) "h1",
+                        .command = (char *) "reboot h1",
+                        .timeout_s = 600,
+                        .health = true};
+                break;
+        case CLUSTER_MSG_ROLLOUT_DONE:
+                m->rollout_done = (ClusterRolloutDone){
+                        .host = (char *) "h1",
+                        .ok = true,
+                        .duration_ms = 1234,
+                        .message = (char *) "exited with status 0"};
+                break;
         default:
                 fail();
         }
@@ -174,6 +192,19 @@ static bool msg_equal(const ClusterMsg *a, const ClusterMsg *b) {
         case CLUSTER_MSG_POWER_OFF:
                 return a->power_off.order_id == b->power_off.order_id &&
                        str_eq(a->power_off.host, b->power_off.host);
+        case CLUSTER_MSG_ROLLOUT:
+                return str_eq(a->rollout.json, b->rollout.json);
+        case CLUSTER_MSG_ROLLOUT_RUN:
+                return a->rollout_run.to == b->rollout_run.to &&
+                       str_eq(a->rollout_run.host, b->rollout_run.host) &&
+                       str_eq(a->rollout_run.command, b->rollout_run.command) &&
+                       a->rollout_run.timeout_s == b->rollout_run.timeout_s &&
+                       a->rollout_run.health == b->rollout_run.health;
+        case CLUSTER_MSG_ROLLOUT_DONE:
+                return str_eq(a->rollout_done.host, b->rollout_done.host) &&
+                       a->rollout_done.ok == b->rollout_done.ok &&
+                       a->rollout_done.duration_ms == b->rollout_done.duration_ms &&
+                       str_eq(a->rollout_done.message, b->rollout_done.message);
         default:
                 return false;
         }
@@ -249,6 +280,9 @@ static void test_type_to_string(void **state) {
         assert_string_equal(cluster_msg_type_to_string(CLUSTER_MSG_REQUEST), "request");
         assert_string_equal(cluster_msg_type_to_string(CLUSTER_MSG_REPLY), "reply");
         assert_string_equal(cluster_msg_type_to_string(CLUSTER_MSG_POWER_OFF), "power-off");
+        assert_string_equal(cluster_msg_type_to_string(CLUSTER_MSG_ROLLOUT), "rollout");
+        assert_string_equal(cluster_msg_type_to_string(CLUSTER_MSG_ROLLOUT_RUN), "rollout-run");
+        assert_string_equal(cluster_msg_type_to_string(CLUSTER_MSG_ROLLOUT_DONE), "rollout-done");
         assert_null(cluster_msg_type_to_string(0));
         assert_null(cluster_msg_type_to_string(_CLUSTER_MSG_TYPE_MAX));
         assert_null(cluster_msg_type_to_string((ClusterMsgType) -1));

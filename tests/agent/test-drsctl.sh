@@ -290,5 +290,22 @@ run 2 "place with a bad --vm" place --snapshot "$examples/cluster.yaml" --vm nam
 run 2 "place without --vm or file" place --snapshot "$examples/cluster.yaml"
 run 2 "--vm on plan" plan --snapshot "$examples/cluster.yaml" --vm name=x,vcpus=1,memory_mib=1
 
+# --- rollout (offline dry run) ----------------------------------------------------------------
+
+if run 0 "rollout dry run, --parallel auto" rollout start --dry-run --snapshot "$examples/cluster.yaml" --all --parallel auto --json; then
+        # Golden: h01..h07 two at a time (three leave too little headroom), every wave checked.
+        json_check "auto picks 2 hosts per wave on cluster.yaml" 'd["parallel"] == 2 and d["parallel_auto"]'
+        json_check "auto's waves are h01 h02 | h03 h04 | h05 h06 | h07, all ok" \
+                '[w["hosts"] for w in d["waves"]] == [["h01","h02"],["h03","h04"],["h05","h06"],["h07"]] and all(w["ok"] for w in d["waves"])'
+fi
+run 0 "rollout dry run of a group (table)" rollout start --dry-run --snapshot "$examples/cluster.yaml" --group rack2 --parallel 3
+run 0 "rollout dry run of two hosts" rollout start --dry-run --snapshot "$examples/cluster.yaml" h03 h01
+run 1 "rollout dry run whose wave cannot be emptied" rollout start --dry-run --snapshot "$examples/cluster.yaml" --all --parallel 6
+run 2 "rollout dry run of an unknown host" rollout start --dry-run --snapshot "$examples/cluster.yaml" h99
+run 2 "rollout with two host selections" rollout start --dry-run --snapshot "$examples/cluster.yaml" --all h01
+run 2 "rollout --parallel 0" rollout start --dry-run --snapshot "$examples/cluster.yaml" --all --parallel 0
+run 2 "rollout start without --command" rollout start --all
+run 2 "--command on another verb" status --command x
+
 printf '1..%d\n' "$n"
 ((failures == 0))

@@ -112,6 +112,10 @@ static void test_render_values(void **state) {
                 .have_energy = true,
                 .energy_j = 3.6e6,
                 .energy_saved_j = 7.2e5,
+                .has_rollout = true,
+                .rollout_state = ROLLOUT_PAUSED,
+                .rollout_hosts =
+                        {[ROLLOUT_HOST_DONE] = 1, [ROLLOUT_HOST_FAILED] = 1, [ROLLOUT_HOST_PENDING] = 3},
         };
         _cleanup_free_ char *text = NULL;
         PromText t;
@@ -137,6 +141,11 @@ static void test_render_values(void **state) {
         promtool_check(text);
 
         assert_true(must_find(&t, "drs_leader", "")->value == 1);
+        assert_true(must_find(&t, "drs_rollout_state", "state=\"paused\"")->value == 1);
+        assert_true(must_find(&t, "drs_rollout_state", "state=\"running\"")->value == 0);
+        assert_true(must_find(&t, "drs_rollout_hosts", "state=\"done\"")->value == 1);
+        assert_true(must_find(&t, "drs_rollout_hosts", "state=\"pending\"")->value == 3);
+        assert_true(must_find(&t, "drs_rollout_hosts", "state=\"unknown\"")->value == 0);
         assert_true(must_find(&t, "drs_host_power_watts", "host=\"h1\",source=\"measured\"")->value == 187);
         assert_true(must_find(&t, "drs_host_power_watts", "host=\"h2\",source=\"model\"")->value == 96.5);
         assert_true(must_find(&t, "drs_host_power_watts", "host=\"h3\",source=\"model\"")->value == 0);
