@@ -61,6 +61,7 @@ const state = {
     plan: null, // drsctl plan --json (what a pass would do now)
     history: [], // drsctl history --json events, the filter's window
     vms: [], // drsctl vms --json
+    rollout: null, // drsctl rollout status --json: its "rollout" (null when there is none)
     ticks: 0,
     busy: false,
 };
@@ -290,12 +291,64 @@ function renderFlight(st) {
     fill($("flight"), out);
 }
 
-// ROLLOUT: rolling maintenance ('drsctl rollout …', being built separately) shows its progress
-// here: hosts done / in progress / waiting, and the current host's evacuation. Until then the
-// card says so.
+// Rolling maintenance (drsctl rollout): the rollout's state and why it paused, then host by
+// host its step and progress — the same words as 'drsctl rollout status'. Admins can pause,
+// resume and abort it here; starting one stays a command (it takes a command line to run on
+// every host).
+const ROLLOUT_STEP = {
+    pending: "waiting", evacuating: "evacuating", command: "command running", returning: "waiting for libvirt",
+    health: "health check running", done: "done", failed: "failed", unknown: "unknown — check it", skipped: "skipped",
+};
+
+function rolloutProgress(x) {
+    const step = x.step_s ?? 0;
+    switch (x.state) {
+    case "evacuating": {
+        const start = x.vms_at_start ?? 0, left = x.vms ?? start;
+        return `${Math.max(0, start - left)}/${start} VMs moved (${step} s)`;
+    }
+    case "command": case "returning": case "health":
+        return `${step} s`;
+    case "done":
+        return `command ${Math.round((x.command_ms ?? 0) / 1000)} s`;
+    default:
+        return x.note || "";
+    }
+}
+
 function renderRollout() {
-    $("rollout").replaceChildren(h("p", { class: "muted" },
-                                   "Rolling maintenance (drsctl rollout) is not available in this version of drs yet."));
+    const ro = state.rollout;
+    if (!ro) {
+        fill($("rollout"), h("p", { class: "muted" },
+                              "No rollout. Start one with 'drsctl rollout start … --command CMD' (see drsctl(8)); " +
+                              "its progress shows here."));
+        return;
+    }
+    const hosts = ro.hosts || [], done = ro.hosts_done ?? hosts.filter(x => x.state === "done").length;
+    const head = h("p", { class: `rollout-state ${ro.state}` },
+                   h("strong", {}, `Rollout ${ro.id ?? ""}: ${ro.state}`),
+                   ` — ${done} of ${hosts.length} host(s) done, wave ${ro.wave ?? 0} of ${ro.waves ?? "?"}` +
+                   (ro.waiting_for_window ? "; waiting for an automation window" : ""));
+    const why = ro.reason && ro.state !== "running" ? h("p", { class: ro.state === "paused" ? "error" : "muted" }, ro.reason) : null;
+    const rows = hosts.map(x => h("tr", { dataset: { host: x.name, state: x.state } },
+                                  h("td", {}, x.name), h("td", {}, String(x.wave ?? "")),
+                                  h("td", {}, h("span", { class: `badge ${x.state}` }, ROLLOUT_STEP[x.state] || x.state)),
+                                  h("td", {}, x.mode || ""), h("td", {}, x.vms === undefined ? "–" : String(x.vms)),
+                                  h("td", {}, rolloutProgress(x))));
+    const table = h("table", { class: "table" },
+                    h("thead", {}, h("tr", {}, ...["Host", "Wave", "Step", "Mode", "VMs", "Progress"].map(t => h("th", {}, t)))),
+                    h("tbody", {}, rows));
+    const btns = [];
+    if (ro.state === "running")
+        btns.push(h("button", { class: "btn btn-secondary", dataset: { action: "rollout-pause" },
+                                onclick: () => act(["rollout", "pause"], "pause the rollout") }, "Pause"));
+    if (ro.state === "paused")
+        btns.push(h("button", { class: "btn btn-primary", dataset: { action: "rollout-resume" },
+                                onclick: () => act(["rollout", "resume"], "resume the rollout") }, "Resume"));
+    if (ro.state === "running" || ro.state === "paused")
+        btns.push(h("button", { class: "btn btn-secondary", dataset: { action: "rollout-abort" },
+                                onclick: () => act(["rollout", "abort"], "abort the rollout") }, "Abort"));
+    fill($("rollout"), head, why, table, btns.length ? h("div", { class: "host-actions" }, btns) : null);
 }
 
 // ---- history ----------------------------------------------------------------------------------
@@ -341,7 +394,7 @@ async function refresh() {
         return;
     state.busy = true;
     try {
-        const [r, vms] = await Promise.all([run(["status"]), run(["vms"])]);
+        const [r, vms, ro] = await Promise.all([run(["status"]), run(["vms"]), run(["rollout", "status"])]);
         if (!r.ok || !r.data) {
             await explain(r);
             return;
@@ -350,6 +403,7 @@ async function refresh() {
             await loadSlow();
         state.status = r.data;
         state.vms = vms.ok && vms.data ? vms.data.vms || [] : [];
+        state.rollout = ro.ok && ro.data ? ro.data.rollout || null : null;
         document.body.dataset.access = "admin";
         $("banner").hidden = true;
         $("content").hidden = false;

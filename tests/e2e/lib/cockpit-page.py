@@ -106,6 +106,8 @@ def admin_scenario(b, args, uris):
     check([h["name"] for h in hosts] == ["h1", "h2", "h3"], "hosts h1 h2 h3 in order", [h["name"] for h in hosts])
     check(all(h["state"] == "up" for h in hosts), "every host is up", [h["state"] for h in hosts])
     check(all(len(h["bars"]) == 2 for h in hosts), "every host has a CPU and a memory bar", [h["bars"] for h in hosts])
+    ro = b.js("return document.getElementById('rollout').innerText")
+    check(ro.startswith("No rollout."), "the rollout card says there is none (drsctl rollout status)", ro)
     h1 = next(h for h in hosts if h["name"] == "h1")
     n_h1 = len(running_on(uris["h1"]))
     check(h1["vms"].startswith(f"{n_h1} VM"), f"h1 shows the {n_h1} VMs libvirt runs there", h1["vms"])
@@ -308,6 +310,24 @@ def fake_scenario(b, args):
               "Clear power-on-failed runs 'drsctl power-clear h3'; cancelling the dry run evacuates nothing", calls)
     except (WebDriverError, OSError) as e:
         fail(f"power-clear: {e}")
+    # Rolling maintenance: a paused rollout, host by host, with Resume and Abort.
+    try:
+        b.wait("return document.querySelectorAll('#rollout tr[data-host]').length === 3", 30, "the rollout card")
+        ro = b.js("return document.getElementById('rollout').innerText")
+        check("Rollout 3: paused" in ro and "1 of 3 host(s) done" in ro and "the command exited with status 3" in ro,
+              "the rollout card shows the paused rollout and why", ro)
+        check(b.js("return document.querySelector(\"#rollout tr[data-host='h1']\").dataset.state") == "done" and
+              b.js("return document.querySelector(\"#rollout tr[data-host='h2']\").dataset.state") == "failed",
+              "h1 done, h2 failed, host by host")
+        check(b.js("return document.querySelector('#rollout button[data-action=rollout-pause]') === null") and
+              b.js("return document.querySelector('#rollout button[data-action=rollout-abort]') !== null"),
+              "a paused rollout offers Resume and Abort, not Pause")
+        b.click("#rollout button[data-action=rollout-resume]")
+        b.wait("return document.getElementById('notice').textContent.startsWith('Done: resume')", 30, "the resume")
+        with open(args.fake_log) as f:
+            check("rollout resume" in f.read().split("\n"), "Resume runs 'drsctl rollout resume'")
+    except (WebDriverError, OSError) as e:
+        fail(f"rollout card: {e}")
     shot(b, args, "cockpit-cluster-mode-canned.png")
 
 

@@ -87,6 +87,21 @@ elif verb == "plan":
     print(json.dumps(plan()))
 elif verb == "history":
     print(json.dumps(history()))
+elif verb == "rollout" and args[1:2] == ["status"]:
+    # A paused rollout: h1 done, h2 failed its command, h4 still to come.
+    print(json.dumps({"rollout": {
+        "id": 3, "state": "paused", "reason": "h2: the command exited with status 3", "wave": 2, "waves": 3,
+        "hosts_done": 1, "waiting_for_window": False, "command": "ssh root@{address} reboot",
+        "hosts": [
+            {"name": "h1", "state": "done", "wave": 1, "command_ms": 41000, "mode": "up", "reporting": True, "vms": 12,
+             "step_s": 0},
+            {"name": "h2", "state": "failed", "failed_step": "command", "wave": 2, "mode": "maintenance",
+             "reporting": True, "vms": 0, "step_s": 30, "note": "the command exited with status 3"},
+            {"name": "h4", "state": "pending", "wave": 3, "mode": "up", "reporting": True, "vms": 3, "step_s": 0}]}}))
+elif verb == "rollout" and args[1:2] in (["pause"], ["resume"], ["abort"]):
+    with open(os.environ["FAKE_DRSCTL_LOG"], "a") as f:
+        f.write(" ".join(args) + "\n")
+    print(json.dumps({"rollout": None}))
 elif verb == "evacuate" and "--dry-run" in args:
     print(json.dumps({"host": args[1], "dry_run": True, "unplaceable": 1, "state": "up", "plan": {
         "status": "partial", "moves": [{"vm": "app3", "from": args[1], "to": "h4", "wave": 1, "reason": "maintenance", "gain": 0.0}],
