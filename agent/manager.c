@@ -1191,6 +1191,26 @@ static int method_evacuate(Manager *m, json_object *params, json_object **reply,
                 if (plan->unplaceable[i].vm < p->n_vms && p->vms[plan->unplaceable[i].vm].host >= 0 &&
                     streq(p->hosts[p->vms[plan->unplaceable[i].vm].host].name, hc->name))
                         n_blocked++;
+        if (n_blocked > 0) {
+                /* What would make it possible: the smallest fix (a small MIP, at most 2 s). */
+                SolverFix *fix = NULL;
+                ssize_t hi = -1;
+                for (size_t h = 0; h < p->n_hosts; h++)
+                        if (streq(p->hosts[h].name, hc->name))
+                                hi = (ssize_t) h;
+                if (hi >= 0 && solver_smallest_fix(p, (size_t) hi, 2000, &fix) >= 0) {
+                        _cleanup_free_ char *ft = NULL, *fj = NULL;
+                        json_object *fo = NULL;
+                        if (solver_fix_to_text(p, fix, &ft) >= 0 && solver_fix_to_json(p, fix, &fj) >= 0 &&
+                            (fo = json_tokener_parse(fj)) &&
+                            (control_add(o, "fix", fo) < 0 ||
+                             control_add(o, "fix_text", json_object_new_string(ft)) < 0)) {
+                                solver_fix_free(fix);
+                                return -ENOMEM;
+                        }
+                        solver_fix_free(fix);
+                }
+        }
         if (!dry_run && mode != HOST_MODE_MAINTENANCE) {
                 k = set_mode_recorded(m, hc->name, HOST_MODE_ENTERING_MAINTENANCE, "drsctl evacuate");
                 if (k < 0)

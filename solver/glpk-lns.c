@@ -74,6 +74,7 @@
 #include <string.h>
 
 #include "glpk-lns-priv.h"
+#include "mip.h"
 #include "macro.h"
 
 #define LNS_HOT_HOSTS 5             /* hottest hosts per neighbourhood */
@@ -214,7 +215,8 @@ typedef struct LpSpec {
         Triplets t;
         double *x; /* result: column values, 1-based */
         double obj_val;
-        bool solved; /* x holds an integer-feasible (MIP) or optimal (LP) solution */
+        bool solved;  /* x holds an integer-feasible (MIP) or optimal (LP) solution */
+        bool optimal; /* and GLPK proved it optimal */
 } LpSpec;
 
 static void lp_spec_done(LpSpec *s) {
@@ -746,7 +748,7 @@ static int glpk_run(GlpkRun *run) {
         glp_error_hook(glpk_error_hook, &guard);
 
         LpSpec *s = run->spec;
-        s->solved = false;
+        s->solved = s->optimal = false;
         lp = glp_create_prob();
         glp_set_obj_dir(lp, GLP_MIN);
         if (s->nrows > 0)
@@ -794,6 +796,7 @@ static int glpk_run(GlpkRun *run) {
                         (void) glp_intopt(lp, &iocp); /* stopped by us or by tm_lim: use the incumbent */
                         int st = glp_mip_status(lp);
                         if (st == GLP_OPT || st == GLP_FEAS) {
+                                s->optimal = st == GLP_OPT;
                                 s->obj_val = glp_mip_obj_val(lp);
                                 for (int j = 1; j <= s->ncols; j++)
                                         s->x[j] = glp_mip_col_val(lp, j);
@@ -1420,4 +1423,70 @@ int lns_improve_full(
 
 int lns_improve(const Model *m, Assignment *a, const LnsOptions *opts, LnsStats *ret_stats) {
         return lns_improve_full(m, a, opts, NULL, ret_stats);
+}
+
+/* ---- a small MIP for other solver modules (mip.h) --------------------------------------------- */
+
+struct Mip {
+        LpSpec spec;
+};
+
+int mip_new(Mip **ret) {
+        Mip *m = calloc(1, sizeof(Mip));
+        if (!m)
+                return -ENOMEM;
+        *ret = m;
+        return 0;
+}
+
+Mip *mip_free(Mip *m) {
+        if (m) {
+                lp_spec_done(&m->spec);
+                free(m);
+        }
+        return NULL;
+}
+
+int mip_col(Mip *m, double lo, double hi, double obj, bool binary) {
+        return lp_new_col(
+                &m->spec,
+                isinf(hi)  ? GLP_LO
+                : lo == hi ? GLP_FX
+                           : GLP_DB,
+                lo, isinf(hi) ? 0 : hi, obj, binary);
+}
+
+int mip_row(Mip *m, double lo, double hi) {
+        int type = isinf(lo) && isinf(hi) ? GLP_FR
+                   : isinf(lo)            ? GLP_UP
+                   : isinf(hi)            ? GLP_LO
+                   : lo == hi             ? GLP_FX
+                                          : GLP_DB;
+        return lp_new_row(&m->spec, type, isinf(lo) ? 0 : lo, isinf(hi) ? 0 : hi);
+}
+
+int mip_coef(Mip *m, int row, int col, double v) {
+        return triplets_add(&m->spec.t, row, col, v);
+}
+
+int mip_solve(Mip *m, int tm_lim_ms, bool *ret_optimal) {
+        GlpkRun run = {
+                .spec = &m->spec,
+                .mip = true,
+                .node_limit = 1000000,
+                .iter_limit = 100000000,
+                .tm_lim_ms = tm_lim_ms,
+        };
+        int r = glpk_run(&run);
+        if (r < 0)
+                return r;
+        if (!m->spec.solved)
+                return -ENOENT;
+        if (ret_optimal)
+                *ret_optimal = m->spec.optimal;
+        return 0;
+}
+
+double mip_value(const Mip *m, int col) {
+        return col >= 1 && col <= m->spec.ncols ? m->spec.x[col] : 0;
 }

@@ -40,6 +40,8 @@ static int nameref_cmp(const void *a, const void *b) {
 static int check_unique(YContext *c, NameRef *refs, size_t n, const char *kind) {
         const NameRef *dup = NULL, *first = NULL;
 
+        if (n < 2)
+                return 0; /* refs may be NULL (no hosts, no VMs): qsort() must not see it */
         qsort(refs, n, sizeof(NameRef), nameref_cmp);
         for (size_t i = 1; i < n; i++)
                 if (streq(refs[i].name, refs[i - 1].name) && (!dup || refs[i].index < dup->index)) {

@@ -216,5 +216,36 @@ int solver_place(const Problem *p, const SolverVm *vm, const SolverOptions *opts
  * move realizes under p's measured demands (negative: the move made things worse). */
 int solver_move_gains(const Problem *p, const size_t *vms, const size_t *hosts, size_t n, double *ret);
 
+/* The smallest fix for a host that cannot be emptied (solver/fix.c, a small MIP): the hard
+ * rules to relax, standby hosts to power on, configured memory to free, VMs to move by hand —
+ * up to SOLVER_FIX_OPTIONS alternatives, smallest first. */
+#define SOLVER_FIX_OPTIONS 3
+typedef enum FixKind {
+        FIX_PINNED,      /* vm: automation disabled, drs never moves it */
+        FIX_RELAX_RULE,  /* rule */
+        FIX_POWER_ON,    /* host: in standby */
+        FIX_FREE_MEMORY, /* host, mib */
+        FIX_BY_HAND,     /* vm: fits nowhere even so */
+} FixKind;
+typedef struct FixStep {
+        FixKind kind;
+        int rule, host, vm; /* indexes into the Problem's policy rules, hosts, VMs; -1 = none */
+        uint64_t mib;
+} FixStep;
+typedef struct FixOption {
+        FixStep *steps; /* owned */
+        size_t n_steps;
+} FixOption;
+typedef struct SolverFix {
+        int host;           /* the host to empty */
+        FixOption *options; /* owned; smallest first; none when nothing was found in time */
+        size_t n_options;
+        bool proven; /* the first option is proven minimal (GLPK finished within the limit) */
+} SolverFix;
+int solver_smallest_fix(const Problem *p, size_t host, int tm_lim_ms, SolverFix **ret);
+void solver_fix_free(SolverFix *f);
+int solver_fix_to_text(const Problem *p, const SolverFix *f, char **ret);
+int solver_fix_to_json(const Problem *p, const SolverFix *f, char **ret);
+
 int plan_to_json(const Problem *p, const Plan *plan, char **ret);
 int plan_to_text(const Problem *p, const Plan *plan, char **ret);

@@ -8,6 +8,7 @@
  * status (see ExitStatus); helpers return negative errno. Errors go to stderr as "drsctl: FILE:LINE:COLUMN:
  * message". */
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -880,6 +881,10 @@ static int verb_evacuate(int argc, char *argv[]) {
                                " VM(s) cannot leave '%s' (see above): it stays entering-maintenance "
                                "until they can.\n",
                                jint(o, "unplaceable"), argv[1]);
+                if (jstr(o, "fix_text")) {
+                        const char *t = jstr(o, "fix_text");
+                        printf("%c%s", toupper((unsigned char) t[0]), t + 1);
+                }
         }
         return r != EXIT_OK ? r : jint(o, "unplaceable") > 0 ? EXIT_PARTIAL : EXIT_OK;
 }

@@ -45,6 +45,13 @@ rc=0
 ctl evacuate h1 --dry-run >"$WORK/dry.txt" 2>&1 || rc=$?
 cat "$WORK/dry.txt"
 if ((rc == 1)) && grep -q "big" "$WORK/dry.txt"; then ok "dry run: exit 1, names 'big'"; else fail "dry run: exit $rc"; fi
+# The smallest fix: what would let h1 empty (here: configured memory to free on another host).
+if grep -q "^Smallest fix to empty 'h1': " "$WORK/dry.txt" && ctl evacuate h1 --dry-run --json 2>/dev/null |
+        python3 -c 'import json,sys; f=json.load(sys.stdin)["fix"]; sys.exit(0 if f["host"] == "h1" and f["options"] else 1)'; then
+        ok "dry run prints the smallest fix: $(grep "^Smallest fix" "$WORK/dry.txt")"
+else
+        fail "dry run: no smallest fix printed"
+fi
 st="$(ctl hosts --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["hosts"][0]["state"])')"
 [[ "$st" == up ]] && ok "dry run changed nothing (h1 $st)" || fail "h1 is $st after a dry run"
 

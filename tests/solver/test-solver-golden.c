@@ -127,10 +127,36 @@ static void run_case(void **state) {
         plan->solve_ms = 0;
         assert_int_equal(plan_to_json(p, plan, &json), 0);
         assert_int_equal(plan_to_text(p, plan, &text), 0);
+        bool partial = plan->n_unplaceable > 0;
         plan_free(plan);
 
         compare_or_write(json_path, json);
         compare_or_write(text_path, text);
+
+        /* fix-*.yaml: the plan cannot empty the hosts in maintenance; X.fix holds the smallest
+         * fix for each (solver_smallest_fix(), text then JSON). */
+        if (strncmp(base, "fix-", 4) == 0) {
+                _cleanup_free_ char *fix_path = NULL, *all = NULL;
+                size_t all_len = 0;
+                FILE *f = open_memstream(&all, &all_len);
+                assert_non_null(f);
+                assert_true(partial);
+                assert_true(asprintf(&fix_path, "%s.fix", base) > 0);
+                for (size_t h = 0; h < p->n_hosts; h++) {
+                        if (p->hosts[h].state != HOST_MAINTENANCE)
+                                continue;
+                        SolverFix *fix = NULL;
+                        _cleanup_free_ char *ft = NULL, *fj = NULL;
+                        assert_int_equal(solver_smallest_fix(p, h, 5000, &fix), 0);
+                        assert_true(fix->proven);
+                        assert_int_equal(solver_fix_to_text(p, fix, &ft), 0);
+                        assert_int_equal(solver_fix_to_json(p, fix, &fj), 0);
+                        fprintf(f, "%s%s\n", ft, fj);
+                        solver_fix_free(fix);
+                }
+                assert_int_equal(fclose(f), 0);
+                compare_or_write(fix_path, all);
+        }
 }
 
 static bool is_case(const char *n) {
