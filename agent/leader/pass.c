@@ -801,16 +801,35 @@ static int update_blockers(LeaderPass *lp, const Problem *p, const Plan *plan) {
                         return -ENOMEM;
                 }
         }
-        /* Name the new blockers once (not every pass). */
+        /* Name the new blockers once (not every pass), and for each host with a new one, the
+         * smallest fix that would let it empty (an evacuation, a rollout's, DPM's draining). */
         for (size_t i = 0; i < n; i++) {
-                bool known = false;
+                bool known = false, host_named = false;
                 for (size_t j = 0; j < lp->n_blockers; j++)
                         known = known ||
                                 (streq(lp->blockers[j].vm, b[i].vm) && streq(lp->blockers[j].why, b[i].why));
                 if (known)
                         continue;
+                for (size_t j = 0; j < i; j++)
+                        host_named = host_named || streq(b[j].host, b[i].host);
+                ssize_t hi = -1;
+                for (size_t h = 0; h < p->n_hosts && !host_named; h++)
+                        if (streq(p->hosts[h].name, b[i].host))
+                                hi = (ssize_t) h;
+                SolverFix *fix = NULL;
+                _cleanup_free_ char *fix_text = NULL;
+                if (hi >= 0 && solver_smallest_fix(p, (size_t) hi, 2000, &fix) >= 0) {
+                        if (fix->n_options > 0 && solver_fix_to_text(p, fix, &fix_text) >= 0) {
+                                size_t l = strlen(fix_text);
+                                if (l > 0 && fix_text[l - 1] == '\n')
+                                        fix_text[l - 1] = 0;
+                        }
+                        solver_fix_free(fix);
+                }
                 _cleanup_free_ char *msg = NULL;
-                if (asprintf(&msg, "VM '%s' cannot leave host '%s': %s", b[i].vm, b[i].host, b[i].why) < 0)
+                if (asprintf(
+                            &msg, "VM '%s' cannot leave host '%s': %s%s%s", b[i].vm, b[i].host, b[i].why,
+                            fix_text ? "; " : "", fix_text ?: "") < 0)
                         msg = NULL;
                 HistoryEvent e = {
                         .type = (char *) "plan",
