@@ -31,6 +31,28 @@ void benefit_tracker_done(BenefitTracker *t) {
         free(t->vms);
         t->vms = NULL;
         t->n_vms = 0;
+        free(t->plans);
+        t->plans = NULL;
+        t->n_plans = 0;
+}
+
+static BenefitPlan *plan_find(BenefitTracker *t, uint64_t id) {
+        for (size_t i = 0; i < t->n_plans; i++)
+                if (t->plans[i].id == id)
+                        return &t->plans[i];
+        return NULL;
+}
+
+bool benefit_plan_finished(BenefitTracker *t, uint64_t plan_id, BenefitPlan *ret) {
+        BenefitPlan *pl = plan_find(t, plan_id);
+        if (!pl)
+                return false;
+        for (size_t i = 0; i < t->n_moves; i++)
+                if (t->moves[i].plan_id == plan_id)
+                        return false;
+        *ret = *pl;
+        *pl = t->plans[--t->n_plans];
+        return true;
 }
 
 static BenefitVm *vm_find(const BenefitTracker *t, const char *vm) {
@@ -94,7 +116,7 @@ int benefit_vm_reset(BenefitTracker *t, const char *vm) {
 
 int benefit_add(
         BenefitTracker *t, const char *vm, const char *from, const char *to, const char *reason,
-        double predicted, uint64_t now_usec) {
+        double predicted, uint64_t plan_id, uint64_t now_usec) {
         if (!t || !vm || !from || !to || !reason)
                 return -EINVAL;
         if (!(predicted > 0) || !isfinite(predicted))
@@ -108,6 +130,13 @@ int benefit_add(
                         (void) benefit_record(t, i, true, 0, now_usec, &cp, &fin);
                         break;
                 }
+        if (plan_id > 0 && !plan_find(t, plan_id)) {
+                BenefitPlan *np = reallocarray(t->plans, t->n_plans + 1, sizeof(BenefitPlan));
+                if (!np)
+                        return -ENOMEM;
+                t->plans = np;
+                t->plans[t->n_plans++] = (BenefitPlan){.id = plan_id};
+        }
         BenefitMove *n = reallocarray(t->moves, t->n_moves + 1, sizeof(BenefitMove));
         if (!n)
                 return -ENOMEM;
@@ -118,6 +147,7 @@ int benefit_add(
                 .to = strdup(to),
                 .reason = strdup(reason),
                 .predicted = predicted,
+                .plan_id = plan_id,
                 .done_usec = now_usec,
         };
         if (!m.vm || !m.from || !m.to || !m.reason) {
@@ -151,7 +181,10 @@ int benefit_record(
                 return -EINVAL;
         BenefitMove *m = &t->moves[i];
         *ret_checkpoint_s = benefit_checkpoint_s[m->next];
+        BenefitPlan *pl = m->plan_id > 0 ? plan_find(t, m->plan_id) : NULL;
         if (superseded) {
+                if (pl)
+                        pl->superseded++;
                 t->superseded_at[t->next_superseded] = now_usec;
                 t->next_superseded = (t->next_superseded + 1) % BENEFIT_SUMMARY_MAX;
                 if (t->n_superseded < BENEFIT_SUMMARY_MAX)
@@ -175,6 +208,12 @@ int benefit_record(
         t->total_predicted += m->predicted;
         t->total_realized += realized;
         t->total_worse += realized < 0;
+        if (pl) {
+                pl->measured++;
+                pl->worse += realized < 0;
+                pl->predicted += m->predicted;
+                pl->realized += realized;
+        }
         vm_note(t, m->vm, m->predicted, realized);
         *ret_final = true;
         forget(t, i);

@@ -23,6 +23,7 @@ extern const unsigned benefit_checkpoint_s[BENEFIT_CHECKPOINTS]; /* 60, 300, 900
 typedef struct BenefitMove {
         char *vm, *from, *to; /* owned */
         char *reason;         /* owned: "balance" or "dpm" */
+        uint64_t plan_id;     /* the plan it was part of (LeaderRun.id; 0 = none) */
         double predicted;     /* PlanMove.gain */
         uint64_t done_usec;   /* monotonic: when the migration completed */
         unsigned next;        /* next checkpoint to take (index into benefit_checkpoint_s) */
@@ -58,7 +59,16 @@ typedef struct BenefitVm {
         unsigned n, next;
 } BenefitVm;
 
+/* A plan's moves, summed as they are measured to the end or superseded. */
+typedef struct BenefitPlan {
+        uint64_t id;
+        unsigned measured, worse, superseded;
+        double predicted, realized;
+} BenefitPlan;
+
 typedef struct BenefitTracker {
+        BenefitPlan *plans; /* owned: plans with moves still being measured */
+        size_t n_plans;
         BenefitVm *vms; /* owned: per-VM history of measured moves (at most BENEFIT_VMS_MAX) */
         size_t n_vms;
         BenefitMove *moves; /* owned: measurements in progress */
@@ -78,7 +88,11 @@ void benefit_tracker_done(BenefitTracker *t);
  * a VM tracked already is superseded by its new move. */
 int benefit_add(
         BenefitTracker *t, const char *vm, const char *from, const char *to, const char *reason,
-        double predicted, uint64_t now_usec);
+        double predicted, uint64_t plan_id, uint64_t now_usec);
+
+/* After benefit_record(): whether plan_id has no move left being measured; then *ret is its
+ * summary, and it is forgotten. */
+bool benefit_plan_finished(BenefitTracker *t, uint64_t plan_id, BenefitPlan *ret);
 
 /* The index of the first move with a measurement due at now (from index `from`), or -1. */
 ssize_t benefit_next_due(const BenefitTracker *t, size_t from, uint64_t now_usec);

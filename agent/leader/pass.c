@@ -404,7 +404,7 @@ static void track_benefit(LeaderPass *lp, size_t i, LeaderNow now) {
                 }
         (void) benefit_add(
                 &lp->benefit, p->vms[pm->vm].name, p->hosts[from].name, p->hosts[pm->to].name,
-                move_reason_to_string(pm->reason), pm->gain, now.mono_usec);
+                move_reason_to_string(pm->reason), pm->gain, lp->run->id, now.mono_usec);
 }
 
 void leader_pass_move_done(LeaderPass *lp, const char *vm, bool ok, LeaderNow now) {
@@ -461,6 +461,7 @@ static void measure_benefit(LeaderPass *lp, const Problem *p, LeaderNow now) {
                 _cleanup_free_ char *vm = strdup(bm->vm), *src_name = strdup(bm->from),
                                     *dst_name = strdup(bm->to), *reason = strdup(bm->reason);
                 double predicted = bm->predicted;
+                uint64_t plan_id = bm->plan_id;
                 unsigned f0 = vm ? benefit_vm_factor(&lp->benefit, vm, NULL) : 1;
                 (void) benefit_record(
                         &lp->benefit, (size_t) i, why != NULL, realized, now.mono_usec, &after_s, &fin);
@@ -495,6 +496,30 @@ static void measure_benefit(LeaderPass *lp, const Problem *p, LeaderNow now) {
                         .message = msg,
                 };
                 precord(lp, why || realized >= 0 ? LOG_INFO : LOG_NOTICE, LEADER_RECORD_BENEFIT, &e);
+                BenefitPlan bp;
+                if (fin && plan_id > 0 && benefit_plan_finished(&lp->benefit, plan_id, &bp)) {
+                        _cleanup_free_ char *pmsg = NULL;
+                        if (asprintf(
+                                    &pmsg,
+                                    "Plan %" PRIu64
+                                    ": %u move(s) measured to 15 min realized %.0f %% of the predicted "
+                                    "gain (%.4f of %.4f), %u made it worse, %u ended early",
+                                    plan_id, bp.measured,
+                                    bp.predicted > 0 ? 100.0 * bp.realized / bp.predicted : 0, bp.realized,
+                                    bp.predicted, bp.worse, bp.superseded) < 0)
+                                pmsg = NULL;
+                        HistoryEvent pe = {
+                                .type = (char *) "benefit",
+                                .reason = (char *) "plan",
+                                .result = (char *) "plan",
+                                .has_gain = bp.measured > 0,
+                                .predicted_gain = bp.predicted,
+                                .realized_gain = bp.realized,
+                                .after_s = benefit_checkpoint_s[BENEFIT_CHECKPOINTS - 1],
+                                .message = pmsg,
+                        };
+                        precord(lp, LOG_INFO, LEADER_RECORD_BENEFIT, &pe);
+                }
                 double share;
                 unsigned f1 = vm ? benefit_vm_factor(&lp->benefit, vm, &share) : 1;
                 if (f1 != f0)

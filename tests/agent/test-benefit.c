@@ -40,11 +40,11 @@ static void test_checkpoints(void **state) {
 
         assert_non_null(t);
         /* Nothing predicted (a hop's first step, a DPM move that costs balance): not tracked. */
-        assert_int_equal(benefit_add(t, "hop", "h1", "h2", "balance", 0, t0), 0);
-        assert_int_equal(benefit_add(t, "dpm", "h1", "h2", "dpm", -0.001, t0), 0);
+        assert_int_equal(benefit_add(t, "hop", "h1", "h2", "balance", 0, 0, t0), 0);
+        assert_int_equal(benefit_add(t, "dpm", "h1", "h2", "dpm", -0.001, 0, t0), 0);
         assert_int_equal(t->n_moves, 0);
 
-        assert_int_equal(benefit_add(t, "web", "h1", "h2", "balance", 0.10, t0), 0);
+        assert_int_equal(benefit_add(t, "web", "h1", "h2", "balance", 0.10, 0, t0), 0);
         assert_int_equal(benefit_next_due(t, 0, t0 + 59 * S), -1);
         assert_int_equal(benefit_next_due(t, 0, t0 + 60 * S), 0);
         assert_int_equal(benefit_record(t, 0, false, 0.08, t0 + 60 * S, &cp, &fin), 0);
@@ -78,9 +78,9 @@ static void test_outcomes(void **state) {
 
         assert_non_null(t);
         /* helped, did nothing (< 10 % of the prediction), made it worse */
-        assert_int_equal(benefit_add(t, "a", "h1", "h2", "balance", 0.10, t0), 0);
-        assert_int_equal(benefit_add(t, "b", "h1", "h3", "balance", 0.10, t0), 0);
-        assert_int_equal(benefit_add(t, "c", "h2", "h3", "dpm", 0.05, t0), 0);
+        assert_int_equal(benefit_add(t, "a", "h1", "h2", "balance", 0.10, 7, t0), 0);
+        assert_int_equal(benefit_add(t, "b", "h1", "h3", "balance", 0.10, 7, t0), 0);
+        assert_int_equal(benefit_add(t, "c", "h2", "h3", "dpm", 0.05, 8, t0), 0);
         for (uint64_t at = 60; at <= 900; at = at == 60 ? 300 : 900) {
                 ssize_t i;
                 size_t from = 0;
@@ -96,6 +96,16 @@ static void test_outcomes(void **state) {
                         break;
         }
         assert_int_equal(t->n_moves, 0);
+        /* Per plan: plan 7 (a helped, b did little), plan 8 (c made it worse). */
+        BenefitPlan bp;
+        assert_true(benefit_plan_finished(t, 7, &bp));
+        assert_int_equal(bp.measured, 2);
+        assert_float_equal(bp.predicted, 0.20, 1e-12);
+        assert_float_equal(bp.realized, 0.125, 1e-12);
+        assert_int_equal(bp.worse, 0);
+        assert_true(benefit_plan_finished(t, 8, &bp));
+        assert_int_equal(bp.worse, 1);
+        assert_false(benefit_plan_finished(t, 7, &bp)); /* forgotten once reported */
         benefit_summary(t, t0 + 900 * S, &s);
         assert_int_equal(s.moves, 3);
         assert_int_equal(s.worse, 1);
@@ -106,9 +116,9 @@ static void test_outcomes(void **state) {
 
         /* A VM moved again before its measurement ended: superseded, not counted as measured;
          * the new move is measured on its own. */
-        assert_int_equal(benefit_add(t, "d", "h1", "h2", "balance", 0.10, t0 + 1000 * S), 0);
+        assert_int_equal(benefit_add(t, "d", "h1", "h2", "balance", 0.10, 0, t0 + 1000 * S), 0);
         assert_int_equal(measure_all(t, t0 + 1060 * S, 0.05, false), 1);
-        assert_int_equal(benefit_add(t, "d", "h2", "h3", "balance", 0.04, t0 + 1100 * S), 0);
+        assert_int_equal(benefit_add(t, "d", "h2", "h3", "balance", 0.04, 0, t0 + 1100 * S), 0);
         assert_int_equal(t->n_moves, 1);
         assert_float_equal(t->moves[0].predicted, 0.04, 1e-12);
         assert_int_equal(t->total_superseded, 1);
@@ -133,7 +143,7 @@ static void test_outcomes(void **state) {
 /* Feedback: a VM whose last moves realized little waits its cooldown × 2..4; reset forgets. */
 static void
 move_measured(BenefitTracker *t, const char *vm, double predicted, double realized, uint64_t t0) {
-        assert_int_equal(benefit_add(t, vm, "h1", "h2", "balance", predicted, t0), 0);
+        assert_int_equal(benefit_add(t, vm, "h1", "h2", "balance", predicted, 0, t0), 0);
         for (unsigned k = 0; k < BENEFIT_CHECKPOINTS; k++) {
                 unsigned cp;
                 bool fin;
