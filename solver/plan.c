@@ -217,6 +217,14 @@ int plan_to_json(const Problem *p, const Plan *plan, char **ret) {
                         return r;
         }
 
+        if (p->notes && p->notes[0]) {
+                json_object *na = json_object_new_array();
+                if ((r = json_add(root, "notes", na)) < 0)
+                        return r;
+                for (char **n = p->notes; *n; n++)
+                        if ((r = json_push(na, json_object_new_string(*n))) < 0)
+                                return r;
+        }
         if (plan->n_need_in_flight > 0 &&
             (r = json_add(root, "need_in_flight", json_object_new_uint64(plan->n_need_in_flight))) < 0)
                 return r;
@@ -346,6 +354,8 @@ int plan_to_text(const Problem *p, const Plan *plan, char **ret) {
                 buf_printf(
                         &b,
                         "dpm: standby held (demand measured for less than dpm.standby_delay since the leader started or the last power-on)\n");
+        for (char **n = p->notes; n && *n; n++)
+                buf_printf(&b, "note: %s\n", *n);
         if (p->policy->dpm.enabled && p->dpm_standby_demand.set)
                 buf_printf(
                         &b,

@@ -44,6 +44,7 @@ Problem *problem_free(Problem *p) {
                 strv_free(p->vms[i].groups);
         }
         free(p->vms);
+        strv_free(p->notes);
         policy_free(p->policy);
         free(p);
         return NULL;

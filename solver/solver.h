@@ -97,6 +97,9 @@ typedef struct Problem {
          * carry the demand and power-on are judged on the VMs' demands (their recent peaks).
          * set false (snapshots): standby is judged on the VMs' demands too. */
         ProblemDemand dpm_standby_demand;
+        /* Lines the caller wants in the plan's reasons (plan_to_text "note: …", plan_to_json
+         * "notes"), e.g. a VM's move feedback; owned strv, may be NULL. */
+        char **notes;
 } Problem;
 
 int problem_new(Problem **ret); /* empty, with a default policy */

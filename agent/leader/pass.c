@@ -776,9 +776,20 @@ build_problem(LeaderPass *lp, LeaderNow now, const char *force_maintenance, bool
          * looks moved more recently than it was. */
         for (size_t v = 0; v < (*ret)->n_vms; v++) {
                 SolverVm *sv = &(*ret)->vms[v];
-                unsigned f = sv->last_moved_s >= 0 ? benefit_vm_factor(&lp->benefit, sv->name, NULL) : 1;
-                if (f > 1)
+                double share;
+                unsigned f = benefit_vm_factor(&lp->benefit, sv->name, &share);
+                if (f <= 1)
+                        continue;
+                if (sv->last_moved_s >= 0)
                         sv->last_moved_s /= f;
+                _cleanup_free_ char *note = NULL;
+                if (asprintf(
+                            &note, "%s: moves realized %.0f %% of prediction, cooldown ×%u", sv->name,
+                            100.0 * share, f) >= 0 &&
+                    strv_extend(&(*ret)->notes, note) < 0) {
+                        *ret = problem_free(*ret);
+                        return -ENOMEM;
+                }
         }
         if (sample) {
                 double cpu, mem;

@@ -7,6 +7,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -63,9 +65,27 @@ static void test_gains(void **state) {
         plan_free(plan);
 }
 
+/* Problem.notes (the pass's move feedback) appear among the plan's reasons. */
+static void test_notes(void **state) {
+        _cleanup_(tp_problem_freep) Problem *p = tp_parse(yaml);
+        SolverOptions o = {.greedy_only = true};
+        Plan *plan = NULL;
+        char *text = NULL, *json = NULL;
+        assert_int_equal(strv_extend(&p->notes, "hot: moves realized 12 % of prediction, cooldown ×4"), 0);
+        assert_int_equal(solver_plan(p, &o, &plan), 0);
+        assert_int_equal(plan_to_text(p, plan, &text), 0);
+        assert_int_equal(plan_to_json(p, plan, &json), 0);
+        assert_non_null(strstr(text, "note: hot: moves realized 12 % of prediction, cooldown ×4\n"));
+        assert_non_null(strstr(json, "\"notes\""));
+        free(text);
+        free(json);
+        plan_free(plan);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_gains),
+                cmocka_unit_test(test_notes),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
