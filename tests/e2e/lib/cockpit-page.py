@@ -322,7 +322,8 @@ def fake_scenario(b, args):
         check(b.js("return document.querySelector('#rollout button[data-action=rollout-pause]') === null") and
               b.js("return document.querySelector('#rollout button[data-action=rollout-abort]') !== null"),
               "a paused rollout offers Resume and Abort, not Pause")
-        b.click("#rollout button[data-action=rollout-resume]")
+        # The card is rebuilt on every refresh: click in the page, not through a held element.
+        b.js("document.querySelector('#rollout button[data-action=rollout-resume]').click()")
         b.wait("return document.getElementById('notice').textContent.startsWith('Done: resume')", 30, "the resume")
         with open(args.fake_log) as f:
             check("rollout resume" in f.read().split("\n"), "Resume runs 'drsctl rollout resume'")
