@@ -324,7 +324,10 @@ int leader_build_problem(const LeaderInput *in, Problem **ret) {
 
         /* Migrations in flight hold memory on their targets until they arrive: a plan made
          * meanwhile (a new pass, a mandatory plan, a new leader) must not fill that room. The
-         * target comes from this drsd's own job, else from the source's report. */
+         * target comes from this drsd's own job, else from the source's report; when neither
+         * knows it (a migration this leader did not start, e.g. after a leader change or a
+         * restart, and a report without migrating_to), the memory is held on every other host:
+         * the randomized sweep's seed 351 overfilled a host that a VM was arriving at. */
         for (size_t i = 0; i < p->n_vms; i++) {
                 const SolverVm *v = &p->vms[i];
                 if (!v->migrating)
@@ -336,8 +339,12 @@ int leader_build_problem(const LeaderInput *in, Problem **ret) {
                                 if (streq(r->vms[j].name, v->name))
                                         target = r->vms[j].migrating_to;
                 }
-                if (!target)
+                if (!target) {
+                        for (size_t h = 0; h < p->n_hosts; h++)
+                                if ((int) h != v->host)
+                                        p->hosts[h].incoming_mib += v->memory_mib;
                         continue;
+                }
                 for (size_t h = 0; h < p->n_hosts; h++)
                         if ((int) h != v->host && streq(p->hosts[h].name, target)) {
                                 p->hosts[h].incoming_mib += v->memory_mib;

@@ -127,6 +127,16 @@ static void test_build_incoming(void **state) {
                 assert_int_equal(p->hosts[1].incoming_mib, 128); /* b1, from the report */
                 assert_int_equal(p->hosts[2].incoming_mib, 128); /* i1, this drsd's job */
         }
+        /* b1's target unknown (no job here, no migrating_to: a migration another leader
+         * started): its memory is held on every other host (drs-sim seed 351 overfilled one). */
+        h1_vms[0].migrating_to = NULL;
+        {
+                _cleanup_(problem_freep) Problem *p = NULL;
+                assert_int_equal(leader_build_problem(&in, &p), 0);
+                assert_int_equal(p->hosts[0].incoming_mib, 0);
+                assert_int_equal(p->hosts[1].incoming_mib, 128);       /* b1 */
+                assert_int_equal(p->hosts[2].incoming_mib, 128 + 128); /* i1, and b1 */
+        }
         h1_vms[0].migrating = false;
         h1_vms[0].migrating_to = NULL;
         h1_vms[3].migrating_to = NULL;
