@@ -31,11 +31,13 @@ dups="$(grep -rhoE '#define DRS_MESSAGE_[A-Z0-9_]+ "[0-9a-f]{32}"' "$root"/agent
 [[ -z "$dups" ]] || bad "one ID for two messages: $dups"
 
 for id in "${code_ids[@]}"; do
-        printf '%s\n' "${catalog_ids[@]}" | grep -qx "$id" || bad "$id is used in the code but has no catalog entry"
+        # A here-string, not printf | grep -q: with pipefail, grep -q leaving early can kill
+        # printf with SIGPIPE and fail the check (seen once in CI under load).
+        grep -qx "$id" <<<"$(printf '%s\n' "${catalog_ids[@]}")" || bad "$id is used in the code but has no catalog entry"
         grep -q "$id" "$root/man/drsd.8.scd" || bad "$id is missing from man/drsd.8.scd's JOURNAL table"
 done
 for id in "${catalog_ids[@]}"; do
-        printf '%s\n' "${code_ids[@]}" | grep -qx "$id" || bad "catalog entry $id is not used in the code"
+        grep -qx "$id" <<<"$(printf '%s\n' "${code_ids[@]}")" || bad "catalog entry $id is not used in the code"
 done
 
 # Each entry: Subject, Defined-By and Documentation headers, then a blank line and a body.
