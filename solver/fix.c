@@ -39,13 +39,6 @@
 DEFINE_TRIVIAL_CLEANUP_FUNC(Model *, model_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Mip *, mip_free);
 
-static const Group *find_group(const Policy *p, const char *name, GroupKind kind) {
-        for (size_t i = 0; name && i < p->n_groups; i++)
-                if (p->groups[i].kind == kind && streq(p->groups[i].name, name))
-                        return &p->groups[i];
-        return NULL;
-}
-
 void solver_fix_free(SolverFix *f) {
         if (!f)
                 return;
@@ -179,11 +172,11 @@ int solver_smallest_fix(const Problem *p, size_t host, int tm_lim_ms, SolverFix 
                 const Rule *rule = &pol->rules[k];
                 if (!rule->enabled || !rule->hard)
                         continue;
-                const Group *vg = find_group(pol, rule->vm_group, GROUP_VM);
+                const Group *vg = policy_find_group(pol, rule->vm_group, GROUP_VM);
                 if (!vg)
                         continue;
                 if (rule->type == RULE_MUST_RUN_ON || rule->type == RULE_MUST_NOT_RUN_ON) {
-                        const Group *hg = find_group(pol, rule->host_group, GROUP_HOST);
+                        const Group *hg = policy_find_group(pol, rule->host_group, GROUP_HOST);
                         if (!hg)
                                 continue;
                         for (size_t i = 0; i < n_place; i++) {

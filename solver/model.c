@@ -17,7 +17,7 @@ bool group_matches(const Group *g, const char *name, char *const *labels) {
         return false;
 }
 
-static const Group *policy_find_group(const Policy *p, const char *name, GroupKind kind) {
+const Group *policy_find_group(const Policy *p, const char *name, GroupKind kind) {
         if (!name)
                 return NULL;
         for (size_t i = 0; i < p->n_groups; i++)

@@ -78,6 +78,8 @@ typedef struct Model {
 } Model;
 
 int model_build(const Problem *p, Model **ret);
+/* The policy's group of that name and kind, or NULL. */
+const Group *policy_find_group(const Policy *p, const char *name, GroupKind kind);
 /* Is the object (name + labels) a member of group g? By label, or by a member pattern. */
 bool group_matches(const Group *g, const char *name, char *const *labels);
 
