@@ -115,13 +115,7 @@ static void peer_forget_storage(Peer *p) {
         vm_disks_free(p->disks, p->n_disks);
         p->disks = NULL;
         p->n_disks = 0;
-        hv_pools_free(p->staging_pools, p->n_staging_pools);
-        p->staging_pools = NULL;
-        p->n_staging_pools = 0;
-        vm_disks_free(p->staging_disks, p->n_staging_disks);
-        p->staging_disks = NULL;
-        p->n_staging_disks = 0;
-        p->staging_seen = 0;
+        cluster_storage_assembly_done(&p->storage_parts);
         (void) peer_apply_disks(p);
 }
 
@@ -141,8 +135,7 @@ static void peer_done(Peer *p) {
         free(p->report.last_error);
         hv_pools_free(p->report.pools, p->report.n_pools);
         vm_disks_free(p->disks, p->n_disks);
-        hv_pools_free(p->staging_pools, p->n_staging_pools);
-        vm_disks_free(p->staging_disks, p->n_staging_disks);
+        cluster_storage_assembly_done(&p->storage_parts);
 }
 
 static Peer *peer_find(Manager *m, const char *host) {
@@ -475,92 +468,74 @@ static void storage_now(Manager *m, const HostReport *r) {
         }
 }
 
-static int staging_add(Peer *p, const ClusterStorage *s) {
+/* A host's complete storage facts into its peer entry (pools in HvPool form, disks sorted by VM). */
+static int peer_set_storage(Peer *p, const ClusterStorage *s) {
+        HvPool *pools = NULL;
+        PeerVmDisks *disks = NULL;
+        size_t n = 0;
+
         if (s->n_pools > 0) {
-                HvPool *pools = calloc(s->n_pools, sizeof(HvPool));
+                pools = calloc(s->n_pools, sizeof(HvPool));
                 if (!pools)
                         return -ENOMEM;
                 for (size_t i = 0; i < s->n_pools; i++) {
                         pools[i].name = strdup(s->pools[i].name);
                         pools[i].target = s->pools[i].target ? strdup(s->pools[i].target) : NULL;
                         if (!pools[i].name || (s->pools[i].target && !pools[i].target) ||
-                            strv_copy(s->pools[i].markers, &pools[i].markers) < 0) {
-                                hv_pools_free(pools, s->n_pools);
-                                return -ENOMEM;
-                        }
+                            strv_copy(s->pools[i].markers, &pools[i].markers) < 0)
+                                goto oom;
                 }
-                hv_pools_free(p->staging_pools, p->n_staging_pools);
-                p->staging_pools = pools;
-                p->n_staging_pools = s->n_pools;
         }
-        if (s->n_vms == 0)
-                return 0;
-        PeerVmDisks *n = reallocarray(p->staging_disks, p->n_staging_disks + s->n_vms, sizeof(PeerVmDisks));
-        if (!n)
-                return -ENOMEM;
-        p->staging_disks = n;
-        for (size_t i = 0; i < s->n_vms; i++) {
-                PeerVmDisks *v = &p->staging_disks[p->n_staging_disks];
-                *v = (PeerVmDisks){.name = strdup(s->vms[i].name)};
-                if (!v->name)
-                        return -ENOMEM;
-                p->n_staging_disks++;
-                if (s->vms[i].n_disks == 0)
+        if (s->n_vms > 0) {
+                disks = calloc(s->n_vms, sizeof(PeerVmDisks));
+                if (!disks)
+                        goto oom;
+        }
+        for (; n < s->n_vms; n++) {
+                const ClusterVmDisks *v = &s->vms[n];
+                disks[n].name = strdup(v->name);
+                if (!disks[n].name)
+                        goto oom;
+                if (v->n_disks == 0)
                         continue;
-                v->disks = calloc(s->vms[i].n_disks, sizeof(HvDiskUse));
-                if (!v->disks)
-                        return -ENOMEM;
-                v->n_disks = s->vms[i].n_disks;
+                disks[n].disks = calloc(v->n_disks, sizeof(HvDiskUse));
+                if (!disks[n].disks)
+                        goto oom;
+                disks[n].n_disks = v->n_disks;
                 for (size_t j = 0; j < v->n_disks; j++) {
-                        v->disks[j].path = strdup(s->vms[i].disks[j].path);
-                        v->disks[j].allocation_bytes = s->vms[i].disks[j].allocation_bytes;
-                        if (!v->disks[j].path)
-                                return -ENOMEM;
+                        disks[n].disks[j].path = strdup(v->disks[j].path);
+                        disks[n].disks[j].allocation_bytes = v->disks[j].allocation_bytes;
+                        if (!disks[n].disks[j].path)
+                                goto oom;
                 }
         }
-        return 0;
+        if (n > 1)
+                qsort(disks, n, sizeof(PeerVmDisks), vm_disks_cmp);
+        hv_pools_free(p->report.pools, p->report.n_pools);
+        p->report.pools = pools;
+        p->report.n_pools = s->n_pools;
+        vm_disks_free(p->disks, p->n_disks);
+        p->disks = disks;
+        p->n_disks = n;
+        return peer_apply_disks(p);
+oom:
+        hv_pools_free(pools, s->n_pools);
+        vm_disks_free(disks, s->n_vms);
+        return -ENOMEM;
 }
 
 static int take_storage(Manager *m, const ClusterMsg *msg) {
-        const ClusterStorage *s = &msg->storage;
-        Peer *p = peer_get(m, s->host);
+        _cleanup_(cluster_storage_done) ClusterStorage whole = {};
+        Peer *p = peer_get(m, msg->storage.host);
         int k;
 
         if (!p)
                 return -ENOMEM;
         p->protocol = MAX(p->protocol, msg->version);
-        /* A new generation, or a part out of order: start over with what this one says. */
-        if (s->generation != p->staging_generation || s->part == 0 || s->n_parts != p->staging_parts ||
-            (p->staging_seen & (UINT64_C(1) << s->part))) {
-                hv_pools_free(p->staging_pools, p->n_staging_pools);
-                p->staging_pools = NULL;
-                p->n_staging_pools = 0;
-                vm_disks_free(p->staging_disks, p->n_staging_disks);
-                p->staging_disks = NULL;
-                p->n_staging_disks = 0;
-                p->staging_seen = 0;
-                p->staging_generation = s->generation;
-                p->staging_parts = s->n_parts;
-        }
-        k = staging_add(p, s);
-        if (k < 0)
+        k = cluster_storage_assembly_add(&p->storage_parts, &msg->storage, &whole);
+        if (k <= 0)
                 return k;
-        p->staging_seen |= UINT64_C(1) << s->part;
-        if (p->staging_seen != (s->n_parts >= 64 ? UINT64_MAX : (UINT64_C(1) << s->n_parts) - 1))
-                return 0;
-        /* Complete: the facts in force. */
-        if (p->n_staging_disks > 1)
-                qsort(p->staging_disks, p->n_staging_disks, sizeof(PeerVmDisks), vm_disks_cmp);
-        hv_pools_free(p->report.pools, p->report.n_pools);
-        p->report.pools = TAKE_PTR(p->staging_pools);
-        p->report.n_pools = p->n_staging_pools;
-        p->n_staging_pools = 0;
-        vm_disks_free(p->disks, p->n_disks);
-        p->disks = TAKE_PTR(p->staging_disks);
-        p->n_disks = p->n_staging_disks;
-        p->n_staging_disks = 0;
-        p->staging_seen = 0;
-        return peer_apply_disks(p);
+        return peer_set_storage(p, &whole);
 }
 
 /* ---- orders ------------------------------------------------------------------------------------- */

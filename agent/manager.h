@@ -85,14 +85,7 @@ typedef struct Peer {
         uint16_t protocol;
         PeerVmDisks *disks; /* owned array, sorted by name */
         size_t n_disks;
-        /* The parts of the STORAGE generation being received. */
-        uint32_t staging_generation;
-        uint64_t staging_seen; /* bit per part received */
-        uint16_t staging_parts;
-        HvPool *staging_pools; /* owned */
-        size_t n_staging_pools;
-        PeerVmDisks *staging_disks; /* owned */
-        size_t n_staging_disks;
+        ClusterStorageAssembly storage_parts; /* owned; the STORAGE parts being received */
 } Peer;
 
 /* A MIGRATE (or STORAGE_MOVE) order of this leader without a RESULT (STORAGE_DONE) yet. */

@@ -46,7 +46,9 @@ static void cluster_vm_done(ClusterVm *vm) {
         *vm = (ClusterVm){};
 }
 
-static void cluster_storage_done(ClusterStorage *s) {
+void cluster_storage_done(ClusterStorage *s) {
+        if (!s)
+                return;
         free(s->host);
         for (size_t i = 0; s->pools && i < s->n_pools; i++) {
                 free(s->pools[i].name);
@@ -63,6 +65,118 @@ static void cluster_storage_done(ClusterStorage *s) {
                 free(s->vms[i].disks);
         }
         free(s->vms);
+        *s = (ClusterStorage){};
+}
+
+void cluster_storage_assembly_done(ClusterStorageAssembly *a) {
+        if (!a)
+                return;
+        cluster_storage_done(&a->whole);
+        *a = (ClusterStorageAssembly){};
+}
+
+static char *strdup_or_null(const char *s, bool *failed) {
+        char *c = s ? strdup(s) : NULL;
+        if (s && !c)
+                *failed = true;
+        return c;
+}
+
+/* Appends deep copies of part's pools and VMs to w. */
+static int storage_append(ClusterStorage *w, const ClusterStorage *part) {
+        bool failed = false;
+
+        if (part->n_pools > 0) {
+                ClusterPool *p = reallocarray(w->pools, w->n_pools + part->n_pools, sizeof(ClusterPool));
+                if (!p)
+                        return -ENOMEM;
+                w->pools = p;
+                for (size_t i = 0; i < part->n_pools; i++) {
+                        ClusterPool *d = &w->pools[w->n_pools++];
+                        const ClusterPool *s = &part->pools[i];
+                        size_t n = 0;
+                        while (s->markers && s->markers[n])
+                                n++;
+                        *d = (ClusterPool){
+                                .name = strdup_or_null(s->name, &failed),
+                                .target = strdup_or_null(s->target, &failed),
+                                .markers = calloc(n + 1, sizeof(char *)),
+                        };
+                        if (!d->markers)
+                                return -ENOMEM;
+                        for (size_t j = 0; j < n; j++)
+                                d->markers[j] = strdup_or_null(s->markers[j], &failed);
+                        if (failed)
+                                return -ENOMEM;
+                }
+        }
+        if (part->n_vms > 0) {
+                ClusterVmDisks *v = reallocarray(w->vms, w->n_vms + part->n_vms, sizeof(ClusterVmDisks));
+                if (!v)
+                        return -ENOMEM;
+                w->vms = v;
+                for (size_t i = 0; i < part->n_vms; i++) {
+                        ClusterVmDisks *d = &w->vms[w->n_vms++];
+                        const ClusterVmDisks *s = &part->vms[i];
+                        *d = (ClusterVmDisks){.name = strdup_or_null(s->name, &failed)};
+                        if (failed)
+                                return -ENOMEM;
+                        if (s->n_disks == 0)
+                                continue;
+                        d->disks = calloc(s->n_disks, sizeof(ClusterDisk));
+                        if (!d->disks)
+                                return -ENOMEM;
+                        d->n_disks = s->n_disks;
+                        for (size_t j = 0; j < s->n_disks; j++)
+                                d->disks[j] = (ClusterDisk){
+                                        .path = strdup_or_null(s->disks[j].path, &failed),
+                                        .allocation_bytes = s->disks[j].allocation_bytes,
+                                };
+                        if (failed)
+                                return -ENOMEM;
+                }
+        }
+        return 0;
+}
+
+int cluster_storage_assembly_add(
+        ClusterStorageAssembly *a, const ClusterStorage *part, ClusterStorage *ret) {
+        int k;
+
+        if (!a || !part || !ret || part->n_parts < 1 || part->n_parts > CLUSTER_STORAGE_MAX_PARTS ||
+            part->part >= part->n_parts)
+                return -EINVAL;
+        if (part->part == 0 || part->generation != a->generation || part->n_parts != a->n_parts ||
+            (a->seen & (UINT64_C(1) << part->part)) || (part->part > 0 && a->seen == 0)) {
+                cluster_storage_assembly_done(a);
+                a->generation = part->generation;
+                a->n_parts = part->n_parts;
+        }
+        if (part->part > 0 && !(a->seen & (UINT64_C(1) << (part->part - 1)))) {
+                /* Its predecessor is missing (lost): this generation cannot complete. */
+                cluster_storage_assembly_done(a);
+                return 0;
+        }
+        if (!a->whole.host) {
+                a->whole.host = strdup(part->host ? part->host : "");
+                if (!a->whole.host)
+                        return -ENOMEM;
+        }
+        k = storage_append(&a->whole, part);
+        if (k < 0) {
+                cluster_storage_assembly_done(a);
+                return k;
+        }
+        a->seen |= UINT64_C(1) << part->part;
+        if (part->part + 1 < part->n_parts)
+                return 0;
+        *ret = a->whole;
+        ret->generation = a->generation;
+        ret->part = 0;
+        ret->n_parts = 1;
+        a->whole = (ClusterStorage){};
+        cluster_storage_assembly_done(a);
+        return 1;
 }
 
 void cluster_msg_done(ClusterMsg *m) {

@@ -257,6 +257,25 @@ typedef struct ClusterStorage {
  * one VM alone (or the pools alone) would not fit, or more than max_parts would be needed. */
 int cluster_storage_split(const ClusterStorage *s, size_t *ret_ends, size_t max_parts);
 
+/* Frees what s owns and zeroes it. NULL-safe. */
+void cluster_storage_done(ClusterStorage *s);
+
+/* Puts a host's STORAGE parts back together (the receiver's side of cluster_storage_split()). */
+typedef struct ClusterStorageAssembly {
+        uint32_t generation;
+        uint16_t n_parts;
+        uint64_t seen;        /* bit per part received */
+        ClusterStorage whole; /* owned: the pools of part 0 and the VMs of the parts so far */
+} ClusterStorageAssembly;
+
+/* Adds a copy of part. Returns 1 when it completes its generation (the whole, VMs in part order,
+ * moved to *ret: free with cluster_storage_done(); the assembly is empty again), 0 when parts are
+ * still missing, -ENOMEM. A part 0, a part of another generation or part count, or a part
+ * received twice starts the assembly over from that part (CPG delivers one sender's messages in
+ * order, so that happens only after a lost connection or a restart of the sender). */
+int cluster_storage_assembly_add(ClusterStorageAssembly *a, const ClusterStorage *part, ClusterStorage *ret);
+void cluster_storage_assembly_done(ClusterStorageAssembly *a);
+
 /* STORAGE_MOVE (v2): an order to host's agent to move vm's disks (or one) to another of its pools,
  * live (agent/hv/storage-move.h). */
 typedef struct ClusterStorageMove {
