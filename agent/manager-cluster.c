@@ -38,12 +38,6 @@
 #include "protocol.h"
 
 #define USEC_PER_SEC 1000000ULL
-#ifndef MIN
-#define MIN(a, b) ((a) < (b) ? (a) : (b))
-#endif
-#ifndef MAX
-#define MAX(a, b) ((a) > (b) ? (a) : (b))
-#endif
 /* DPM: how many intervals a standby announcement may take to come back through CPG. */
 #define STANDBY_WAIT_INTERVALS 3ULL
 #define CLUSTER_STALE_INTERVALS 3
