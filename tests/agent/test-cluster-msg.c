@@ -1710,8 +1710,8 @@ static void test_storage_split(void **state) {
         big_storage(&big, &m, 2, 19, 1600);
         m.storage.pools = NULL;
         m.storage.n_pools = 0;
-        /* 44 + 2 × (2 + 7 + 4 + 19 × (2 + L + 8)) = 61440 for L = 1600 minus a remainder: adjust the
-         * last disk of the last VM. */
+        /* 44 + 2 × (2 + 7 + 4 + 19 × (2 + 1600 + 8)) = 61250 bytes: the last disk of the last VM
+         * gets a path longer by the 190 bytes left. */
         size_t two = 44 + 2 * (2 + 7 + 4 + 19 * (2 + 1600 + 8));
         assert_true(two < CLUSTER_MSG_MAX);
         _cleanup_free_ char *last = malloc(1600 + CLUSTER_MSG_MAX - two + 2);
