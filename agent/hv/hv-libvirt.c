@@ -979,6 +979,78 @@ fail:
         return r;
 }
 
+/* ---- migration TLS ----------------------------------------------------------------------- */
+
+#define TLS_PROBE_POOL_PREFIX "drs-tls-probe-"
+
+/* See HvOps.tls_probe. */
+static int hv_tls_probe(HvConn *c, HvTlsProbe *ret, char **reterr_msg) {
+        static const char *const files[] = {
+                "ca-cert.pem", "server-cert.pem", "server-key.pem", "client-cert.pem", "client-key.pem",
+        };
+        _cleanup_(virStoragePoolFreep) virStoragePoolPtr pool = NULL;
+        _cleanup_free_ char *name = NULL, *xml = NULL;
+        char missing[128] = "";
+        HvTlsProbe p = {};
+        bool ours = false;
+        size_t len = 0;
+        int r;
+
+        r = pool_at_dir(c, HV_MIGRATION_TLS_DIR "/x", &pool);
+        if (r < 0 && r != -ENOENT)
+                return fail_libvirt(reterr_msg);
+        if (pool) {
+                /* Ours, left by a drsd that died while probing: used and removed. */
+                const char *n = virStoragePoolGetName(pool);
+                ours = n && strncmp(n, TLS_PROBE_POOL_PREFIX, strlen(TLS_PROBE_POOL_PREFIX)) == 0;
+                if (virStoragePoolRefresh(pool, 0) < 0)
+                        return fail_libvirt(reterr_msg);
+        } else {
+                uint64_t rnd = hv_now_usec() ^ ((uint64_t) (uintptr_t) &pool << 16);
+                if (asprintf(&name, TLS_PROBE_POOL_PREFIX "%016" PRIx64, rnd) < 0 ||
+                    asprintf(
+                            &xml,
+                            "<pool type='dir'><name>%s</name><target><path>" HV_MIGRATION_TLS_DIR
+                            "</path></target></pool>",
+                            name) < 0)
+                        return -ENOMEM;
+                pool = virStoragePoolCreateXML(c->conn, xml, 0);
+                if (!pool) {
+                        virErrorPtr e = virGetLastError();
+                        /* libvirt's system errors carry errno in int1 (kept over RPC). */
+                        if (e && e->code == VIR_ERR_SYSTEM_ERROR && e->int1 == ENOENT) {
+                                p.missing = strdup("no directory " HV_MIGRATION_TLS_DIR);
+                                if (!p.missing)
+                                        return -ENOMEM;
+                                *ret = p;
+                                return 0;
+                        }
+                        return fail_libvirt(reterr_msg);
+                }
+                ours = true;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                _cleanup_(virStorageVolFreep) virStorageVolPtr v = virStorageVolLookupByName(pool, files[i]);
+                if (!v)
+                        len += (size_t) snprintf(
+                                missing + len, sizeof(missing) - len, "%s%s", len > 0 ? ", " : "", files[i]);
+        }
+        p.configured = len == 0;
+        if (len > 0 && asprintf(&p.missing, "missing %s in " HV_MIGRATION_TLS_DIR, missing) < 0) {
+                p.missing = NULL;
+                r = -ENOMEM;
+                goto out;
+        }
+        r = 0;
+out:
+        if (ours)
+                (void) virStoragePoolDestroy(pool);
+        if (r < 0)
+                return r;
+        *ret = p;
+        return 0;
+}
+
 static int hv_migrate(HvConn *src, const char *vm, const HvMigrateParams *p, char **reterr_msg) {
         _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
         virTypedParameterPtr params = NULL;
@@ -1135,6 +1207,7 @@ const HvOps hv_libvirt_ops = {
         .set_max_downtime = hv_set_max_downtime,
         .abort_job = hv_abort_job,
         .domain_state = hv_domain_state,
+        .tls_probe = hv_tls_probe,
         .prepare_storage = hv_prepare_storage,
         .delete_volume = hv_delete_volume,
         .domain_disks = hv_domain_disks,
