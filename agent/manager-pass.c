@@ -950,6 +950,9 @@ int manager_leader_start(Manager *m) {
         k = executor_new(m->event, m->hv_ops, m->policy, &m->executor);
         if (k < 0)
                 return log_error_errno(k, "Failed to set up the executor: %m");
+        k = executor_set_tls_dir(m->executor, m->config->migration_tls_dir);
+        if (k < 0)
+                return log_error_errno(k, "Failed to set up the executor: %m");
         k = poller_new(m->event, m->hv_ops, m->config->interval_s * USEC_PER_SEC, on_sample, m, &m->poller);
         if (k < 0)
                 return log_error_errno(k, "Failed to set up the poller: %m");
@@ -971,8 +974,11 @@ void manager_leader_reload(Manager *m) {
                 /* Hosts no longer configured cannot drain. */
                 leader_pass_forget_unconfigured(m->pass);
         }
-        if (m->executor)
+        if (m->executor) {
                 executor_set_policy(m->executor, m->policy);
+                if (executor_set_tls_dir(m->executor, m->config->migration_tls_dir) < 0)
+                        log_oom();
+        }
         if (m->poller) {
                 k = poller_configure(m);
                 if (k < 0)

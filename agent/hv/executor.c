@@ -150,6 +150,7 @@ typedef struct Tunables {
         size_t n_downtimes;
         bool auto_converge, post_copy;
         MigrationTls tls;
+        char *tls_dir; /* owned; NULL = HV_MIGRATION_TLS_DIR */
         uint64_t timeout_usec;
         uint64_t poll_usec;
 } Tunables;
@@ -190,6 +191,7 @@ struct Executor {
 
 static void tunables_done(Tunables *t) {
         free(t->downtimes_ms);
+        free(t->tls_dir);
         *t = (Tunables){};
 }
 
@@ -197,10 +199,18 @@ static int tunables_copy(const Tunables *t, Tunables *ret) {
         Tunables c = *t;
 
         c.downtimes_ms = NULL;
+        c.tls_dir = NULL;
+        if (t->tls_dir) {
+                c.tls_dir = strdup(t->tls_dir);
+                if (!c.tls_dir)
+                        return -ENOMEM;
+        }
         if (t->n_downtimes > 0) {
                 c.downtimes_ms = malloc(sizeof(uint64_t) * t->n_downtimes);
-                if (!c.downtimes_ms)
+                if (!c.downtimes_ms) {
+                        free(c.tls_dir);
                         return -ENOMEM;
+                }
                 memcpy(c.downtimes_ms, t->downtimes_ms, sizeof(uint64_t) * t->n_downtimes);
         }
         *ret = c;
@@ -424,7 +434,7 @@ static MigrationTlsState job_tls_state(Job *j, HvConn *c, const char *host, char
         if (!j->ops->tls_probe)
                 why = strdup("this hypervisor interface has no TLS probe");
         else {
-                r = j->ops->tls_probe(c, &p, &msg);
+                r = j->ops->tls_probe(c, j->t.tls_dir, &p, &msg);
                 if (r < 0) {
                         if (asprintf(&why, "the probe failed: %s", msg ?: strerror(-r)) < 0)
                                 why = NULL;
@@ -832,11 +842,35 @@ int executor_set_policy(Executor *x, const Policy *policy) {
         t.auto_converge = policy->migration.auto_converge;
         t.post_copy = policy->migration.post_copy;
         t.tls = policy->migration.tls;
+        t.tls_dir = TAKE_PTR(x->tunables.tls_dir); /* not the policy's: executor_set_tls_dir() */
         tunables_done(&x->tunables);
         x->tunables = t;
         x->timeout_s_per_gib = policy->migration.timeout_s_per_gib;
         admission_set_limits(&x->admission, &policy->limits);
         dispatch(x);
+        return 0;
+}
+
+int executor_set_tls_dir(Executor *x, const char *dir) {
+        char *d = NULL;
+
+        if (!x)
+                return -EINVAL;
+        if (streq_ptr(dir, x->tunables.tls_dir))
+                return 0;
+        if (dir) {
+                d = strdup(dir);
+                if (!d)
+                        return -ENOMEM;
+        }
+        free(x->tunables.tls_dir);
+        x->tunables.tls_dir = d;
+        /* What was found was found in another directory. */
+        pthread_mutex_lock(&x->tls_cache->lock);
+        migration_tls_hosts_free(x->tls_cache->hosts, x->tls_cache->n_hosts);
+        x->tls_cache->hosts = NULL;
+        x->tls_cache->n_hosts = 0;
+        pthread_mutex_unlock(&x->tls_cache->lock);
         return 0;
 }
 

@@ -131,6 +131,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Executor *, executor_free);
 /* Copies the limits and migration tunables: limits apply from the next dispatch (now), tunables
  * to migrations that start afterwards. -ENOMEM keeps the old ones. */
 int executor_set_policy(Executor *x, const Policy *policy);
+/* The directory the TLS probe lists on every host (drsd.yaml's migration_tls_dir; NULL =
+ * HV_MIGRATION_TLS_DIR), for migrations that start afterwards; a change forgets what was
+ * found. -ENOMEM keeps the old one. */
+int executor_set_tls_dir(Executor *x, const char *dir);
 
 /* Copies req; returns 0 when queued, -EBUSY when that VM already has a migration queued or running. */
 int executor_submit(Executor *x, const MigrationRequest *req, MigrationDone done, void *userdata);

@@ -984,19 +984,26 @@ fail:
 #define TLS_PROBE_POOL_PREFIX "drs-tls-probe-"
 
 /* See HvOps.tls_probe. */
-static int hv_tls_probe(HvConn *c, HvTlsProbe *ret, char **reterr_msg) {
+static int hv_tls_probe(HvConn *c, const char *dir, HvTlsProbe *ret, char **reterr_msg) {
         static const char *const files[] = {
                 "ca-cert.pem", "server-cert.pem", "server-key.pem", "client-cert.pem", "client-key.pem",
         };
         _cleanup_(virStoragePoolFreep) virStoragePoolPtr pool = NULL;
-        _cleanup_free_ char *name = NULL, *xml = NULL;
+        _cleanup_free_ char *name = NULL, *xml = NULL, *inside = NULL;
         char missing[128] = "";
         HvTlsProbe p = {};
         bool ours = false;
         size_t len = 0;
         int r;
 
-        r = pool_at_dir(c, HV_MIGRATION_TLS_DIR "/x", &pool);
+        if (!dir)
+                dir = HV_MIGRATION_TLS_DIR;
+        /* Pasted into the pool's XML: drsd.yaml allows nothing that needs escaping; check anyway. */
+        if (dir[0] != '/' || strpbrk(dir, "<>&'\""))
+                return fail_msg(-EINVAL, reterr_msg, "invalid migration TLS directory '%s'", dir);
+        if (asprintf(&inside, "%s/x", dir) < 0)
+                return -ENOMEM;
+        r = pool_at_dir(c, inside, &pool);
         if (r < 0 && r != -ENOENT)
                 return fail_libvirt(reterr_msg);
         if (pool) {
@@ -1009,18 +1016,15 @@ static int hv_tls_probe(HvConn *c, HvTlsProbe *ret, char **reterr_msg) {
                 uint64_t rnd = hv_now_usec() ^ ((uint64_t) (uintptr_t) &pool << 16);
                 if (asprintf(&name, TLS_PROBE_POOL_PREFIX "%016" PRIx64, rnd) < 0 ||
                     asprintf(
-                            &xml,
-                            "<pool type='dir'><name>%s</name><target><path>" HV_MIGRATION_TLS_DIR
-                            "</path></target></pool>",
-                            name) < 0)
+                            &xml, "<pool type='dir'><name>%s</name><target><path>%s</path></target></pool>",
+                            name, dir) < 0)
                         return -ENOMEM;
                 pool = virStoragePoolCreateXML(c->conn, xml, 0);
                 if (!pool) {
                         virErrorPtr e = virGetLastError();
                         /* libvirt's system errors carry errno in int1 (kept over RPC). */
                         if (e && e->code == VIR_ERR_SYSTEM_ERROR && e->int1 == ENOENT) {
-                                p.missing = strdup("no directory " HV_MIGRATION_TLS_DIR);
-                                if (!p.missing)
+                                if (asprintf(&p.missing, "no directory %s", dir) < 0)
                                         return -ENOMEM;
                                 *ret = p;
                                 return 0;
@@ -1036,7 +1040,7 @@ static int hv_tls_probe(HvConn *c, HvTlsProbe *ret, char **reterr_msg) {
                                 missing + len, sizeof(missing) - len, "%s%s", len > 0 ? ", " : "", files[i]);
         }
         p.configured = len == 0;
-        if (len > 0 && asprintf(&p.missing, "missing %s in " HV_MIGRATION_TLS_DIR, missing) < 0) {
+        if (len > 0 && asprintf(&p.missing, "missing %s in %s", missing, dir) < 0) {
                 p.missing = NULL;
                 r = -ENOMEM;
                 goto out;

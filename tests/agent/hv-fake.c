@@ -584,7 +584,7 @@ void hv_fake_set_tls(const char *host, int tls) {
         pthread_mutex_unlock(&lock);
 }
 
-static int f_tls_probe(HvConn *c, HvTlsProbe *ret, char **reterr_msg) {
+static int f_tls_probe(HvConn *c, const char *dir, HvTlsProbe *ret, char **reterr_msg) {
         int tls;
 
         pthread_mutex_lock(&lock);
@@ -597,8 +597,9 @@ static int f_tls_probe(HvConn *c, HvTlsProbe *ret, char **reterr_msg) {
         }
         *ret = (HvTlsProbe){.configured = tls > 0};
         if (tls == 0) {
-                ret->missing = strdup("missing ca-cert.pem, server-cert.pem in " HV_MIGRATION_TLS_DIR);
-                if (!ret->missing)
+                if (asprintf(
+                            &ret->missing, "missing ca-cert.pem, server-cert.pem in %s",
+                            dir ?: HV_MIGRATION_TLS_DIR) < 0)
                         return -ENOMEM;
         }
         return 0;

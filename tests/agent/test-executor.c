@@ -661,6 +661,27 @@ static void test_tls(void **state) {
         assert_int_equal(h[3].state, MIGRATION_TLS_STATE_UNKNOWN);
         migration_tls_hosts_free(h, n);
 
+        /* Another directory (drsd.yaml's migration_tls_dir): what was found is forgotten. */
+        assert_int_equal(executor_set_tls_dir(x, "/srv/pki/qemu"), 0);
+        assert_int_equal(executor_tls_hosts(x, &h, &n), 0);
+        assert_int_equal(n, 0);
+        migration_tls_hosts_free(h, n);
+        hv_fake_counters(&c);
+        unsigned probes = c.tls_probe_calls;
+        submit(x, "b", "h3", "h1", 1024);
+        run_until_results(e, x, 4, 10 * UINT64_C(1000000));
+        assert_int_equal(results[3].result, MIGRATION_OK);
+        assert_string_equal(
+                results[3].encryption_note,
+                "'h3' has no migration TLS: missing ca-cert.pem, server-cert.pem in /srv/pki/qemu");
+        hv_fake_counters(&c);
+        assert_int_equal(c.tls_probe_calls, probes + 2);
+        assert_int_equal(executor_set_tls_dir(x, NULL), 0);
+        submit(x, "b", "h1", "h3", 1024);
+        run_until_results(e, x, 5, 10 * UINT64_C(1000000));
+        assert_int_equal(results[4].result, MIGRATION_OK);
+        n_results = 3; /* the checks below count from here */
+
         /* true: refused by the precheck, nothing prepared or migrated. */
         p->migration.tls = MIGRATION_TLS_TRUE;
         assert_int_equal(executor_set_policy(x, p), 0);

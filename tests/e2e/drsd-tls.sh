@@ -14,8 +14,8 @@
 #   drsctl status (text and --json) shows the mode and what it found per host;
 #   (c) with migration.tls: true, drsctl migrate g1 h1 -> h3 is refused by the pre-check with a
 #       message naming h3 and what is missing; g1 still runs once on h1, nothing defined on h3;
-#   (d) h3 with part of QEMU's files (a restarted drsd: the probe is cached): the fallback names
-#       the missing files.
+#   (d) drsd.yaml's migration_tls_dir elsewhere (a reload forgets what was found): h1 has every
+#       file there, h3 only ca-cert.pem: the fallback names the missing files and the directory.
 # After each step: the guests run exactly once and their consoles are clean; drsd's TLS probe
 # leaves no storage pool behind.
 set -uo pipefail
@@ -192,23 +192,24 @@ echo "  history: $res"
 [[ "$(where g1)" == "h1|h1" ]] && ok "g1 still runs on h1 only, nothing defined on h3" || fail "g1: $(where g1)"
 ! grep -q '"execute":"migrate"' "$(log_since h1 "$m1")" && ok "no migration was started" || fail "h1's QEMU was told to migrate"
 
-section "(d) h3 gets part of the files (ca-cert.pem only); a new drsd (the probe is cached 60 s per host), tls: auto, g1 h1 -> h3"
+section "(d) drsd.yaml migration_tls_dir: /etc/pki/drs-test: h1 has all the files there, h3 only ca-cert.pem; tls: auto, g1 h1 -> h3"
 printf '%s\n' "balance: {enabled: false}
 automation: {level: manual}" >"$WORK/policy.yaml"
-mkdir -p "$STATE/hosts/h3/pki/qemu"
-cp "$STATE/pki-ca/ca-cert.pem" "$STATE/hosts/h3/pki/qemu/ca-cert.pem"
-drsd_stop
-drsd_start
-ok "drsd restarted (PID $DRSD_PID)"
-wait_until 60 "g1 in the reports" bash -c "'$DRSCTL' --socket '$WORK/drsd.sock' vms | grep -q g1" || fail "g1 not reported"
+mkdir -p "$STATE/hosts/h1/pki/drs-test" "$STATE/hosts/h3/pki/drs-test"
+cp -a "$STATE/hosts/h1/pki/qemu/." "$STATE/hosts/h1/pki/drs-test/"
+cp "$STATE/pki-ca/ca-cert.pem" "$STATE/hosts/h3/pki/drs-test/ca-cert.pem"
+echo "migration_tls_dir: /etc/pki/drs-test" >>"$WORK/drsd.yaml"
+ctl reload >/dev/null && ok "drsd.yaml reloaded (migration_tls_dir: /etc/pki/drs-test)" || fail "reload"
+st="$(ctl status | grep '^Migration encryption')"
+[[ "$st" == "Migration encryption: auto — not checked yet: h1 h2 h3" ]] && ok "what was found is forgotten: $st" || fail "status after the reload: $st"
 migrate_step g1 h3
 res="$(last_migration g1)"
 echo "  history: $res"
-[[ "$res" == "completed|plain-fallback|"*"plain ('h3' has no migration TLS: missing server-cert.pem, server-key.pem, client-cert.pem, client-key.pem in /etc/pki/qemu)"* ]] &&
+[[ "$res" == "completed|plain-fallback|"*"plain ('h3' has no migration TLS: missing server-cert.pem, server-key.pem, client-cert.pem, client-key.pem in /etc/pki/drs-test)"* ]] &&
         ok "history: plain-fallback, naming the missing files" || fail "history: $res"
 st="$(ctl status | grep '^Migration encryption')"
 echo "  $st"
-[[ "$st" == "Migration encryption: auto — TLS: h1; plain: h3 (missing server-cert.pem, server-key.pem, client-cert.pem, client-key.pem in /etc/pki/qemu); not checked yet: h2" ]] &&
+[[ "$st" == "Migration encryption: auto — TLS: h1; plain: h3 (missing server-cert.pem, server-key.pem, client-cert.pem, client-key.pem in /etc/pki/drs-test); not checked yet: h2" ]] &&
         ok "status text" || fail "status text: $st"
 
 section "the end"
