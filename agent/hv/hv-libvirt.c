@@ -30,6 +30,8 @@ struct HvConn {
 };
 
 #define POOL_REFRESH_EVERY 6
+/* The TLS probe's transient pools (hv_tls_probe): never scanned, never given a marker. */
+#define TLS_PROBE_POOL_PREFIX "drs-tls-probe-"
 
 static int scan_pools(HvConn *c, bool refresh, HvPool **ret, size_t *ret_n);
 
@@ -541,11 +543,15 @@ static int scan_pools(HvConn *c, bool refresh, HvPool **ret, size_t *ret_n) {
                 HvPool *p = &out[n_out];
                 int nv;
 
-                if (r < 0) {
+                const char *pn = virStoragePoolGetName(pools[i]);
+                /* A TLS probe's pool (lives for a few RPCs): not storage, and no marker file may
+                 * be written into a certificate directory. */
+                if (r < 0 ||
+                    (pn && strncmp(pn, TLS_PROBE_POOL_PREFIX, strlen(TLS_PROBE_POOL_PREFIX)) == 0)) {
                         virStoragePoolFree(pools[i]);
                         continue;
                 }
-                p->name = strdup(virStoragePoolGetName(pools[i]) ?: "");
+                p->name = strdup(pn ?: "");
                 p->markers = calloc(1, sizeof(char *));
                 if (!p->name || !p->markers) {
                         r = -ENOMEM;
@@ -980,8 +986,6 @@ fail:
 }
 
 /* ---- migration TLS ----------------------------------------------------------------------- */
-
-#define TLS_PROBE_POOL_PREFIX "drs-tls-probe-"
 
 /* See HvOps.tls_probe. */
 static int hv_tls_probe(HvConn *c, const char *dir, HvTlsProbe *ret, char **reterr_msg) {

@@ -65,6 +65,12 @@ no_probe_pools() {
                 grep -q '^drs-tls-probe-' <<<"$(virsh_h "$h" pool-list --all --name)" && left+="$h "
         done
         if [[ -z "$left" ]]; then ok "no TLS probe pool left on any host"; else fail "TLS probe pools left on: $left"; fi
+        # Nothing written into the certificate directories (e.g. a pool marker).
+        for h in h1 h2; do
+                left="$(LC_ALL=C ls -A "$STATE/hosts/$h/pki/qemu" | tr '\n' ' ')"
+                [[ "$left" == "ca-cert.pem client-cert.pem client-key.pem server-cert.pem server-key.pem " ]] ||
+                        fail "$h's /etc/pki/qemu holds: $left"
+        done
 }
 
 # migrate_step VM TARGET: drsctl migrate (it waits for the outcome in the history), then the VM
