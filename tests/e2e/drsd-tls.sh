@@ -14,6 +14,7 @@
 #   drsctl status (text and --json) shows the mode and what it found per host;
 #   (c) with migration.tls: true, drsctl migrate g1 h1 -> h3 is refused by the pre-check with a
 #       message naming h3 and what is missing; g1 still runs once on h1, nothing defined on h3;
+#   (c') with tls: true, g1 h1 -> h2 and back: over TLS;
 #   (d) drsd.yaml's migration_tls_dir elsewhere (a reload forgets what was found): h1 has every
 #       file there, h3 only ca-cert.pem: the fallback names the missing files and the directory.
 # After each step: the guests run exactly once and their consoles are clean; drsd's TLS probe
@@ -197,6 +198,19 @@ echo "  history: $res"
         fail "history: $res"
 [[ "$(where g1)" == "h1|h1" ]] && ok "g1 still runs on h1 only, nothing defined on h3" || fail "g1: $(where g1)"
 ! grep -q '"execute":"migrate"' "$(log_since h1 "$m1")" && ok "no migration was started" || fail "h1's QEMU was told to migrate"
+
+section "(c') tls: true between TLS hosts: g1 h1 -> h2 and back, over TLS"
+for to in h2 h1; do
+        m="$(log_mark "$([[ $to == h2 ]] && echo h1 || echo h2)")"
+        migrate_step g1 "$to"
+        res="$(last_migration g1)"
+        echo "  history: $res"
+        [[ "$res" == "completed|tls|"*"over TLS"* ]] && ok "history: completed, encryption tls" || fail "history: $res"
+        grep -q "\"tls-creds\":\"objlibvirt_migrate_tls0\",\"tls-hostname\":\"$(addr "$to")\"" \
+                "$(log_since "$([[ $to == h2 ]] && echo h1 || echo h2)" "$m")" &&
+                ok "the source's QEMU migrated with TLS to $(addr "$to")" || fail "no TLS credentials given to the source's QEMU"
+done
+check_guests
 
 section "(d) drsd.yaml migration_tls_dir: /etc/pki/drs-test: h1 has all the files there, h3 only ca-cert.pem; tls: auto, g1 h1 -> h3"
 printf '%s\n' "balance: {enabled: false}
