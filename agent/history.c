@@ -21,6 +21,7 @@ void history_event_done(HistoryEvent *e) {
         free(e->target);
         free(e->reason);
         free(e->result);
+        free(e->encryption);
         free(e->message);
         *e = (HistoryEvent){};
 }
@@ -79,7 +80,7 @@ int history_event_to_json(const HistoryEvent *e, json_object **ret) {
             (e->has_gain && (add_double(o, "predicted_gain", e->predicted_gain) < 0 ||
                              add_double(o, "realized_gain", e->realized_gain) < 0 ||
                              add_u64(o, "after_s", e->after_s) < 0)) ||
-            add_string(o, "message", e->message) < 0)
+            add_string(o, "encryption", e->encryption) < 0 || add_string(o, "message", e->message) < 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(o);
         return 0;
@@ -137,6 +138,7 @@ int history_event_from_json(json_object *o, HistoryEvent *ret) {
             (k = get_double(o, "predicted_gain", &e.has_gain, &e.predicted_gain)) < 0 ||
             (k = get_double(o, "realized_gain", &e.has_gain, &e.realized_gain)) < 0 ||
             (k = get_u64(o, "after_s", false, &e.after_s)) < 0 ||
+            (k = get_string(o, "encryption", &e.encryption)) < 0 ||
             (k = get_string(o, "message", &e.message)) < 0)
                 return k;
         if (!e.type || !*e.type)

@@ -38,7 +38,9 @@ typedef struct HistoryEvent {
         bool has_gain;
         double predicted_gain, realized_gain;
         uint64_t after_s;
-        char *message; /* owned; may be NULL */
+        char *encryption; /* owned; may be NULL: migration results: "tls", "plain", "plain-fallback",
+                             "unknown" (migration_encryption_to_string()) */
+        char *message;    /* owned; may be NULL */
 } HistoryEvent;
 
 void history_event_done(HistoryEvent *e);

@@ -124,6 +124,30 @@ static const char *disk_copy_note(const MigrationOutcome *o) {
         return buf;
 }
 
+/* ", over TLS" / ", plain (…)" for a migration's message; "; attempted over TLS" … for a
+ * failed one (a static buffer: main thread only). */
+static const char *encryption_note(const MigrationOutcome *o) {
+        static char buf[256];
+        const char *pre = o->result == MIGRATION_OK ? "," : "; attempted";
+
+        switch (o->encryption) {
+        case MIGRATION_ENCRYPTION_TLS:
+                (void) snprintf(buf, sizeof(buf), "%s over TLS", pre);
+                break;
+        case MIGRATION_ENCRYPTION_PLAIN:
+                (void) snprintf(buf, sizeof(buf), "%s plain (migration.tls: false)", pre);
+                break;
+        case MIGRATION_ENCRYPTION_PLAIN_FALLBACK:
+                (void) snprintf(
+                        buf, sizeof(buf), "%s plain (%s)", pre,
+                        o->encryption_note ?: "an end has no migration TLS");
+                break;
+        default:
+                return "";
+        }
+        return buf;
+}
+
 bool manager_acting_leader(const Manager *m) {
         return m->source && m->source->acting_leader(m);
 }
@@ -210,12 +234,12 @@ void manager_record_migration(
                 if (asprintf(
                             &msg,
                             "Migrated '%s' from '%s' to '%s' (%s) in %" PRIu64 " ms, downtime %" PRIu64
-                            " ms%s%s",
+                            " ms%s%s%s",
                             req->vm, req->source, req->target, req->reason, o->duration_ms, o->downtime_ms,
                             o->disks_copied > 0 ? disk_copy_note(o)
                             : req->copy_storage ? ", no disk needed copying"
                                                 : "",
-                            o->stall_steps > 0 ? ", after stall handling" : "") < 0)
+                            o->stall_steps > 0 ? ", after stall handling" : "", encryption_note(o)) < 0)
                         msg = NULL;
         } else {
                 m->n_migrations_failed++;
@@ -224,10 +248,10 @@ void manager_record_migration(
                     move_log_set(&m->pass->moves, req->vm, manager_realtime_usec()) < 0)
                         log_oom();
                 if (asprintf(
-                            &msg, "Migration of '%s' from '%s' to '%s' (%s) %s after %" PRIu64 " ms: %s",
+                            &msg, "Migration of '%s' from '%s' to '%s' (%s) %s after %" PRIu64 " ms: %s%s",
                             req->vm, req->source, req->target, req->reason,
                             migration_result_to_string(o->result), o->duration_ms,
-                            o->message ?: "no message") < 0)
+                            o->message ?: "no message", encryption_note(o)) < 0)
                         msg = NULL;
         }
         HistoryEvent e = {
@@ -239,6 +263,7 @@ void manager_record_migration(
                 .result = (char *) (ok ? "completed" : migration_result_to_string(o->result)),
                 .duration_ms = o->duration_ms,
                 .downtime_ms = o->downtime_ms,
+                .encryption = (char *) migration_encryption_to_string(o->encryption),
                 .message = msg,
         };
         manager_record(
@@ -925,6 +950,9 @@ int manager_leader_start(Manager *m) {
         k = executor_new(m->event, m->hv_ops, m->policy, &m->executor);
         if (k < 0)
                 return log_error_errno(k, "Failed to set up the executor: %m");
+        k = executor_set_tls_dir(m->executor, m->config->migration_tls_dir);
+        if (k < 0)
+                return log_error_errno(k, "Failed to set up the executor: %m");
         k = poller_new(m->event, m->hv_ops, m->config->interval_s * USEC_PER_SEC, on_sample, m, &m->poller);
         if (k < 0)
                 return log_error_errno(k, "Failed to set up the poller: %m");
@@ -946,8 +974,11 @@ void manager_leader_reload(Manager *m) {
                 /* Hosts no longer configured cannot drain. */
                 leader_pass_forget_unconfigured(m->pass);
         }
-        if (m->executor)
+        if (m->executor) {
                 executor_set_policy(m->executor, m->policy);
+                if (executor_set_tls_dir(m->executor, m->config->migration_tls_dir) < 0)
+                        log_oom();
+        }
         if (m->poller) {
                 k = poller_configure(m);
                 if (k < 0)

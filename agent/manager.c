@@ -689,9 +689,75 @@ static int method_ping(Manager *m, json_object *params, json_object **reply, cha
         return 0;
 }
 
+/* status.migration_encryption: the policy's migration.tls and each host's migration TLS as the
+ * executor's probe last found it ({"host", "tls": "yes"|"no"|"unknown"|"unchecked", "why",
+ * "checked_s_ago"}): configured hosts first, in configuration order, then others probed
+ * (remote targets). */
+static int encryption_status_json(Manager *m, json_object **ret) {
+        static const char *const states[] = {"unknown", "yes", "no"};
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object(), *a = json_object_new_array();
+        MigrationTlsHost *h = NULL;
+        size_t n = 0;
+        uint64_t now = hv_now_usec();
+        int k;
+
+        if (!o || !a)
+                return -ENOMEM;
+        if (m->executor) {
+                k = executor_tls_hosts(m->executor, &h, &n);
+                if (k < 0)
+                        return k;
+        }
+        for (size_t pass = 0; pass < 2; pass++)
+                for (size_t i = 0; i < (pass == 0 ? m->config->n_hosts : n); i++) {
+                        const char *name = pass == 0 ? m->config->hosts[i].name : h[i].host;
+                        const MigrationTlsHost *f = NULL;
+                        bool configured = false;
+                        for (size_t j = 0; j < n && !f; j++)
+                                if (streq(h[j].host, name))
+                                        f = &h[j];
+                        for (size_t j = 0; pass == 1 && j < m->config->n_hosts; j++)
+                                configured = configured || streq(m->config->hosts[j].name, name);
+                        if (configured)
+                                continue;
+                        json_object *x = json_object_new_object();
+                        if (json_object_array_add(a, x) < 0) {
+                                json_object_put(x);
+                                k = -ENOMEM;
+                                goto out;
+                        }
+                        if (control_add(x, "host", json_object_new_string(name)) < 0 ||
+                            control_add(
+                                    x, "tls",
+                                    json_object_new_string(
+                                            f && f->checked_usec > 0 ? states[f->state] : "unchecked")) <
+                                    0 ||
+                            add_optional_string(x, "why", f ? f->why : NULL) < 0 ||
+                            (f && f->checked_usec > 0 &&
+                             control_add(
+                                     x, "checked_s_ago",
+                                     json_object_new_uint64((now - f->checked_usec) / USEC_PER_SEC)) < 0)) {
+                                k = -ENOMEM;
+                                goto out;
+                        }
+                }
+        if (control_add(
+                    o, "mode", json_object_new_string(migration_tls_to_string(m->policy->migration.tls))) <
+                    0 ||
+            control_add(o, "hosts", TAKE_PTR(a)) < 0) {
+                k = -ENOMEM;
+                goto out;
+        }
+        *ret = TAKE_PTR(o);
+        k = 0;
+out:
+        migration_tls_hosts_free(h, n);
+        return k;
+}
+
 static int method_status(Manager *m, json_object *params, json_object **reply, char **reterr_error) {
         _cleanup_(json_object_putp) json_object *o = NULL, *hosts = NULL, *pol = NULL, *passes = NULL,
-                                                *reload = NULL;
+                                                *reload = NULL, *enc = NULL;
         int k;
 
         k = control_refuse_parameters(params, NULL, reply, reterr_error);
@@ -711,6 +777,9 @@ static int method_status(Manager *m, json_object *params, json_object **reply, c
                 return k;
 
         k = policy_summary(m, m->policy, &pol);
+        if (k < 0)
+                return k;
+        k = encryption_status_json(m, &enc);
         if (k < 0)
                 return k;
 
@@ -837,6 +906,7 @@ static int method_status(Manager *m, json_object *params, json_object **reply, c
             control_add(o, "config", json_object_new_string(m->config_path)) < 0 ||
             control_add(o, "state_dir", json_object_new_string(m->config->state_dir)) < 0 ||
             control_add(o, "hosts", TAKE_PTR(hosts)) < 0 || control_add(o, "policy", TAKE_PTR(pol)) < 0 ||
+            control_add(o, "migration_encryption", TAKE_PTR(enc)) < 0 ||
             (m->source->status_json && m->source->status_json(m, o) < 0) ||
             control_add(o, "passes", TAKE_PTR(passes)) < 0 || control_add(o, "reload", TAKE_PTR(reload)) < 0)
                 return -ENOMEM;

@@ -38,6 +38,7 @@ DrsConfig *drs_config_free(DrsConfig *c) {
         free(c->socket);
         free(c->admin_group);
         free(c->state_dir);
+        free(c->migration_tls_dir);
         free(c->metrics_listen);
         free(c->policy);
         free(c->policy_dir);
@@ -61,9 +62,10 @@ int drs_config_new(DrsConfig **ret) {
         c->power_reading_interval_s = 60;
         c->socket = strdup("/run/drsd/drsd.sock");
         c->state_dir = strdup("/var/lib/drsd");
+        c->migration_tls_dir = strdup("/etc/pki/qemu");
         c->policy = strdup("/etc/drs/policy.yaml");
         c->policy_dir = strdup("/etc/drs/policy.d");
-        if (!c->socket || !c->state_dir || !c->policy || !c->policy_dir)
+        if (!c->socket || !c->state_dir || !c->migration_tls_dir || !c->policy || !c->policy_dir)
                 return -ENOMEM;
         *ret = TAKE_PTR(c);
         return 0;
@@ -290,19 +292,11 @@ done:
 
 static int parse_config(YContext *c, const YNode *root, DrsConfig *cfg) {
         static const char *const keys[] = {
-                "mode",
-                "interval",
-                "socket",
-                "admin_group",
-                "state_dir",
-                "metrics_listen",
-                "policy",
-                "policy_dir",
-                "hosts",
-                "host",
-                "power_reading_interval",
-                "power_models",
-                NULL,
+                "mode",           "interval",  "socket",
+                "admin_group",    "state_dir", "migration_tls_dir",
+                "metrics_listen", "policy",    "policy_dir",
+                "hosts",          "host",      "power_reading_interval",
+                "power_models",   NULL,
         };
         const YNode *v, *hosts;
         int r = ymap_check(c, root, "drsd", keys);
@@ -356,6 +350,20 @@ static int parse_config(YContext *c, const YNode *root, DrsConfig *cfg) {
                 r = set_string(c, v, "state_dir", CONFIG_MAX_PATH, &cfg->state_dir);
                 if (r < 0)
                         return r;
+        }
+        v = ymap_get(root, "migration_tls_dir");
+        if (v) {
+                r = set_string(c, v, "migration_tls_dir", CONFIG_MAX_PATH, &cfg->migration_tls_dir);
+                if (r < 0)
+                        return r;
+                /* It goes into libvirt XML (the probe's pool): a plain absolute path. */
+                if (cfg->migration_tls_dir[0] != '/' ||
+                    cfg->migration_tls_dir[strspn(
+                            cfg->migration_tls_dir,
+                            "/._-+0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")] != '\0')
+                        return yerr(
+                                c, v,
+                                "invalid value for 'migration_tls_dir' (expected an absolute path of letters, digits and /._-+)");
         }
         v = ymap_get(root, "metrics_listen");
         if (v) {

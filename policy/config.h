@@ -39,6 +39,8 @@ typedef struct DrsConfig {
         char *socket;                      /* owned; default /run/drsd/drsd.sock */
         char *admin_group;                 /* owned; NULL = root only */
         char *state_dir;                   /* owned; default /var/lib/drsd */
+        char *migration_tls_dir;           /* owned; default /etc/pki/qemu: where every host keeps QEMU's
+                                              migration TLS files (what drsd's TLS probe lists) */
         char *metrics_listen;              /* owned; NULL = metrics endpoint off; else "ADDRESS:PORT" */
         char *policy;                      /* owned; default /etc/drs/policy.yaml */
         char *policy_dir;                  /* owned; default /etc/drs/policy.d */

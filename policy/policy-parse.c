@@ -788,6 +788,33 @@ static int parse_compression(YContext *c, const YNode *n, MigrationCompression *
         return 0;
 }
 
+/* auto (plain or quoted: JSON has no other way) or a boolean (plain, as every boolean). */
+static int parse_tls(YContext *c, const YNode *n, MigrationTls *ret) {
+        static const char *const words[] = {"true", "yes", "on", "false", "no", "off"};
+        bool is_bool = false, v;
+        char b[48];
+        int r;
+
+        if (n->type == YNODE_SCALAR && !ynode_is_null(n)) {
+                if (streq(n->value, "auto")) {
+                        *ret = MIGRATION_TLS_AUTO;
+                        return 0;
+                }
+                for (size_t i = 0; i < ELEMENTSOF(words); i++)
+                        is_bool = is_bool || strcasecmp(n->value, words[i]) == 0;
+                if (!is_bool)
+                        return yerr(
+                                c, n,
+                                "invalid value '%s' for 'migration.tls' (expected auto, true or false)",
+                                ynode_shown(n, b));
+        }
+        r = yget_bool(c, n, "migration.tls", &v);
+        if (r < 0)
+                return r;
+        *ret = v ? MIGRATION_TLS_TRUE : MIGRATION_TLS_FALSE;
+        return 0;
+}
+
 static int parse_remote(YContext *c, const YNode *n, RemoteMigrationPolicy *m) {
         static const char *const keys[] = {"parallel_connections", "compression", "bandwidth", NULL};
         int r = ymap_check(c, n, "migration.remote", keys);
@@ -819,7 +846,7 @@ static int parse_migration(YContext *c, const YNode *n, MigrationPolicy *m) {
         OPT(r, n, "max_downtime", parse_downtime(c, v, m));
         OPT(r, n, "auto_converge", yget_bool(c, v, "migration.auto_converge", &m->auto_converge));
         OPT(r, n, "post_copy", yget_bool(c, v, "migration.post_copy", &m->post_copy));
-        OPT(r, n, "tls", yget_bool(c, v, "migration.tls", &m->tls));
+        OPT(r, n, "tls", parse_tls(c, v, &m->tls));
         OPT(r, n, "timeout_per_gib",
             yget_duration_s(c, v, "migration.timeout_per_gib", 1, 3600, &m->timeout_s_per_gib));
         OPT(r, n, "remote", parse_remote(c, v, &m->remote));

@@ -207,7 +207,7 @@ int policy_to_yaml(const Policy *p, char **ret) {
         fputs("]\n", f);
         put_bool(f, "  ", "auto_converge", p->migration.auto_converge);
         put_bool(f, "  ", "post_copy", p->migration.post_copy);
-        put_bool(f, "  ", "tls", p->migration.tls);
+        fprintf(f, "  tls: %s\n", migration_tls_to_string(p->migration.tls));
         put_duration_s(f, "  ", "timeout_per_gib", p->migration.timeout_s_per_gib);
         fputs("  remote:\n", f);
         fprintf(f, "    parallel_connections: %u\n", p->migration.remote.parallel_connections);
@@ -384,7 +384,7 @@ int policy_to_json(const Policy *p, char **ret) {
         jadd(o, "max_downtime_ms", a);
         jadd(o, "auto_converge", json_object_new_boolean(p->migration.auto_converge));
         jadd(o, "post_copy", json_object_new_boolean(p->migration.post_copy));
-        jadd(o, "tls", json_object_new_boolean(p->migration.tls));
+        jadd(o, "tls", json_object_new_string(migration_tls_to_string(p->migration.tls)));
         jadd(o, "timeout_per_gib_s", json_object_new_uint64(p->migration.timeout_s_per_gib));
         x = json_object_new_object();
         jadd(x, "parallel_connections", json_object_new_uint64(p->migration.remote.parallel_connections));

@@ -44,6 +44,14 @@ static const char *const migration_compression_table[_COMPRESSION_MAX] = {
 
 DEFINE_STRING_TABLE_LOOKUP(migration_compression, MigrationCompression, _COMPRESSION_MAX);
 
+static const char *const migration_tls_table[_MIGRATION_TLS_MAX] = {
+        [MIGRATION_TLS_AUTO] = "auto",
+        [MIGRATION_TLS_TRUE] = "true",
+        [MIGRATION_TLS_FALSE] = "false",
+};
+
+DEFINE_STRING_TABLE_LOOKUP(migration_tls, MigrationTls, _MIGRATION_TLS_MAX);
+
 int policy_error_to_string(const PolicyError *e, char **ret) {
         char *s;
         int r;
@@ -152,7 +160,7 @@ int policy_new(Policy **ret) {
                 .bandwidth_mib_s = 0,
                 .auto_converge = true,
                 .post_copy = false,
-                .tls = false,
+                .tls = MIGRATION_TLS_AUTO,
                 .timeout_s_per_gib = 120,
                 .remote = {.parallel_connections = 1, .compression = COMPRESSION_NONE},
         };

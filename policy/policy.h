@@ -170,6 +170,19 @@ typedef enum MigrationCompression {
 const char *migration_compression_to_string(MigrationCompression c);
 MigrationCompression migration_compression_from_string(const char *s);
 
+/* Encryption of migration traffic (QEMU's migration stream over TLS, VIR_MIGRATE_TLS). */
+typedef enum MigrationTls {
+        MIGRATION_TLS_AUTO,  /* TLS when both ends have migration TLS configured, plain otherwise */
+        MIGRATION_TLS_TRUE,  /* required: a migration to or from a host without it is refused */
+        MIGRATION_TLS_FALSE, /* plain */
+        _MIGRATION_TLS_MAX,
+        _MIGRATION_TLS_INVALID = -1,
+} MigrationTls;
+
+/* "auto", "true", "false" (from_string takes exactly these). */
+const char *migration_tls_to_string(MigrationTls t);
+MigrationTls migration_tls_from_string(const char *s);
+
 /* Tunables of migrations to a libvirt host outside the cluster (drsctl migrate --to-uri): long
  * distances, where one TCP stream and uncompressed pages are too slow. */
 typedef struct RemoteMigrationPolicy {
@@ -184,7 +197,7 @@ typedef struct MigrationPolicy {
         size_t n_max_downtime_ms;
         bool auto_converge; /* default true */
         bool post_copy;     /* default false */
-        bool tls;           /* default false */
+        MigrationTls tls;   /* default auto */
         uint64_t
                 timeout_s_per_gib; /* default 120; a migration of M GiB is aborted after max(60, M*this) s */
         RemoteMigrationPolicy remote;

@@ -13,7 +13,8 @@ DRS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # line: man pages (scdoc, groff), the unit's security check (systemd-analyze; installing
 # systemd does not make it PID 1) and the Debian package (debhelper, lintian). The last line:
 # the Cockpit page's end-to-end suite (tests/e2e/cockpit.sh: cockpit-ws, its bridge and its shell
-# (cockpit-system), headless chromium driven through chromedriver, curl).
+# (cockpit-system), headless chromium driven through chromedriver, curl). openssl: the testbed's
+# throwaway CA and host certificates for the TLS migration suite (tests/e2e/drsd-tls.sh).
 DRS_PACKAGES=(
         meson ninja-build gcc clang pkg-config libc6-dev libclang-rt-14-dev
         libyaml-dev libjson-c-dev libglpk-dev libcmocka-dev libvirt-dev libsystemd-dev libmicrohttpd-dev
@@ -21,6 +22,7 @@ DRS_PACKAGES=(
         clang-format git python3
         scdoc groff-base man-db bash-completion systemd debhelper dpkg-dev lintian
         cockpit-ws cockpit-bridge cockpit-system chromium chromium-driver curl
+        openssl
 )
 
 # Parallelism: these machines have 2 cores.

@@ -683,6 +683,45 @@ static void print_run(const char *title, json_object *run) {
         }
 }
 
+/* "Migration encryption: auto — TLS: h1 h2; plain: h3 (no directory /etc/pki/qemu); not checked
+ * yet: h4" from status.migration_encryption. */
+static void print_encryption(json_object *enc) {
+        static const struct {
+                const char *state, *label;
+                bool why;
+        } groups[] = {
+                {"yes", "TLS", false},
+                {"no", "plain", true},
+                {"unknown", "cannot check", true},
+                {"unchecked", "not checked yet", false},
+        };
+        json_object *hosts = jget(enc, "hosts");
+        const char *sep = " — ";
+
+        if (!enc)
+                return;
+        printf("Migration encryption: %s", jstr(enc, "mode") ?: "?");
+        if (streq_ptr(jstr(enc, "mode"), "false")) {
+                printf(" (plain)\n");
+                return;
+        }
+        for (size_t g = 0; g < ELEMENTSOF(groups); g++) {
+                bool first = true;
+                for (size_t i = 0; hosts && i < json_object_array_length(hosts); i++) {
+                        json_object *h = json_object_array_get_idx(hosts, i);
+                        if (!streq_ptr(jstr(h, "tls"), groups[g].state))
+                                continue;
+                        printf("%s%s%s", first ? sep : " ", first ? groups[g].label : "", first ? ": " : "");
+                        printf("%s", jstr(h, "host") ?: "?");
+                        if (groups[g].why && jstr(h, "why"))
+                                printf(" (%s)", jstr(h, "why"));
+                        first = false;
+                        sep = "; ";
+                }
+        }
+        printf("\n");
+}
+
 static int verb_status(int argc, char *argv[]) {
         _cleanup_(json_object_putp) json_object *o = NULL;
         int r = call("drs.Status", NULL, &o);
@@ -749,6 +788,7 @@ static int verb_status(int argc, char *argv[]) {
                " failed since start\n",
                jint(cl, "migrations_running"), jint(cl, "migrations_queued"),
                jint(cl, "migrations_completed"), jint(cl, "migrations_failed"));
+        print_encryption(jget(o, "migration_encryption"));
         json_object *pw = jget(o, "power");
         if (pw && jint(pw, "hosts_known") > 0)
                 printf("Power: %.0f W now (%" PRId64 " of %zu hosts known, %" PRId64
@@ -1125,8 +1165,11 @@ static int verb_history(int argc, char *argv[]) {
                 char ts[32] = "?";
                 if (localtime_r(&t, &tm))
                         (void) strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
-                printf("%s %-9s %-12s %s\n", ts, jstr(e, "type") ?: "?", jstr(e, "result") ?: "",
+                printf("%s %-9s %-12s %s", ts, jstr(e, "type") ?: "?", jstr(e, "result") ?: "",
                        jstr(e, "message") ?: "");
+                if (jstr(e, "encryption") && !streq(jstr(e, "encryption"), "unknown"))
+                        printf(" [%s]", jstr(e, "encryption"));
+                printf("\n");
         }
         return fflush(stdout) == 0 ? EXIT_OK : EXIT_INTERNAL;
 }

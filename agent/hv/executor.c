@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "executor.h"
+#include "migration-tls.h"
 #include "migration-watch.h"
 #include "worker.h"
 
@@ -36,12 +37,120 @@ const char *migration_event_to_string(MigrationEvent e) {
         return event_names[e];
 }
 
+static const char *const encryption_names[_MIGRATION_ENCRYPTION_MAX] = {
+        [MIGRATION_ENCRYPTION_UNKNOWN] = "unknown",
+        [MIGRATION_ENCRYPTION_PLAIN] = "plain",
+        [MIGRATION_ENCRYPTION_TLS] = "tls",
+        [MIGRATION_ENCRYPTION_PLAIN_FALLBACK] = "plain-fallback",
+};
+
+const char *migration_encryption_to_string(MigrationEncryption e) {
+        if ((unsigned) e >= _MIGRATION_ENCRYPTION_MAX)
+                return NULL;
+        return encryption_names[e];
+}
+
+void migration_tls_hosts_free(MigrationTlsHost *h, size_t n) {
+        for (size_t i = 0; h && i < n; i++) {
+                free(h[i].host);
+                free(h[i].why);
+        }
+        free(h);
+}
+
+/* The hosts' migration TLS as last probed, shared by the executor and its jobs (a worker may
+ * outlive the executor); everything under lock. A YES or NO is fresh for
+ * EXECUTOR_TLS_PROBE_TTL_USEC; an UNKNOWN (the probe failed) is probed again next time. */
+typedef struct TlsCache {
+        atomic_uint n_ref;
+        pthread_mutex_t lock;
+        MigrationTlsHost *hosts; /* owned */
+        size_t n_hosts;
+} TlsCache;
+
+static TlsCache *tls_cache_new(void) {
+        TlsCache *c = calloc(1, sizeof(*c));
+        if (!c)
+                return NULL;
+        atomic_init(&c->n_ref, 1);
+        pthread_mutex_init(&c->lock, NULL);
+        return c;
+}
+
+static TlsCache *tls_cache_ref(TlsCache *c) {
+        if (c)
+                atomic_fetch_add(&c->n_ref, 1);
+        return c;
+}
+
+static void tls_cache_unref(TlsCache *c) {
+        if (!c || atomic_fetch_sub(&c->n_ref, 1) != 1)
+                return;
+        migration_tls_hosts_free(c->hosts, c->n_hosts);
+        pthread_mutex_destroy(&c->lock);
+        free(c);
+}
+
+/* Whether host has a fresh entry; then its state and a copy of its why. */
+static bool
+tls_cache_lookup(TlsCache *c, const char *host, uint64_t now, MigrationTlsState *ret, char **ret_why) {
+        bool found = false;
+
+        pthread_mutex_lock(&c->lock);
+        for (size_t i = 0; i < c->n_hosts; i++) {
+                MigrationTlsHost *h = &c->hosts[i];
+                if (!streq(h->host, host))
+                        continue;
+                if (h->state != MIGRATION_TLS_STATE_UNKNOWN &&
+                    now - h->checked_usec < EXECUTOR_TLS_PROBE_TTL_USEC) {
+                        *ret = h->state;
+                        *ret_why = h->why ? strdup(h->why) : NULL;
+                        found = true;
+                }
+                break;
+        }
+        pthread_mutex_unlock(&c->lock);
+        return found;
+}
+
+static void
+tls_cache_store(TlsCache *c, const char *host, MigrationTlsState st, const char *why, uint64_t now) {
+        MigrationTlsHost *h = NULL;
+        char *w = why ? strdup(why) : NULL;
+
+        pthread_mutex_lock(&c->lock);
+        for (size_t i = 0; i < c->n_hosts && !h; i++)
+                if (streq(c->hosts[i].host, host))
+                        h = &c->hosts[i];
+        if (!h) {
+                MigrationTlsHost *a = realloc(c->hosts, sizeof(*a) * (c->n_hosts + 1));
+                char *name = strdup(host);
+                if (a)
+                        c->hosts = a;
+                if (a && name) {
+                        h = &c->hosts[c->n_hosts++];
+                        *h = (MigrationTlsHost){.host = name};
+                } else
+                        free(name);
+        }
+        if (h) {
+                free(h->why);
+                h->why = TAKE_PTR(w);
+                h->state = st;
+                h->checked_usec = now;
+        }
+        pthread_mutex_unlock(&c->lock);
+        free(w);
+}
+
 /* What a job runs with, fixed when it starts. */
 typedef struct Tunables {
         uint64_t bandwidth_mib_s;
         uint64_t *downtimes_ms; /* owned */
         size_t n_downtimes;
-        bool auto_converge, post_copy, tls;
+        bool auto_converge, post_copy;
+        MigrationTls tls;
+        char *tls_dir; /* owned; NULL = HV_MIGRATION_TLS_DIR */
         uint64_t timeout_usec;
         uint64_t poll_usec;
 } Tunables;
@@ -49,7 +158,8 @@ typedef struct Tunables {
 typedef struct Job {
         atomic_uint n_ref;
         const HvOps *ops;
-        WorkerQueue *queue; /* ref */
+        WorkerQueue *queue;  /* ref */
+        TlsCache *tls_cache; /* ref */
 
         /* The request, owned copies; req points into them. Immutable after submit. */
         char *vm, *source, *target, *source_uri, *target_uri, *target_migration_uri, *reason;
@@ -70,6 +180,7 @@ struct Executor {
         sd_event *event;
         const HvOps *ops;
         WorkerQueue *queue;  /* owned ref */
+        TlsCache *tls_cache; /* owned ref */
         Admission admission; /* the queue and the limits; each request's data is its Job (a ref) */
         Tunables tunables;   /* template; downtimes owned */
         uint64_t timeout_s_per_gib;
@@ -80,6 +191,7 @@ struct Executor {
 
 static void tunables_done(Tunables *t) {
         free(t->downtimes_ms);
+        free(t->tls_dir);
         *t = (Tunables){};
 }
 
@@ -87,10 +199,18 @@ static int tunables_copy(const Tunables *t, Tunables *ret) {
         Tunables c = *t;
 
         c.downtimes_ms = NULL;
+        c.tls_dir = NULL;
+        if (t->tls_dir) {
+                c.tls_dir = strdup(t->tls_dir);
+                if (!c.tls_dir)
+                        return -ENOMEM;
+        }
         if (t->n_downtimes > 0) {
                 c.downtimes_ms = malloc(sizeof(uint64_t) * t->n_downtimes);
-                if (!c.downtimes_ms)
+                if (!c.downtimes_ms) {
+                        free(c.tls_dir);
                         return -ENOMEM;
+                }
                 memcpy(c.downtimes_ms, t->downtimes_ms, sizeof(uint64_t) * t->n_downtimes);
         }
         *ret = c;
@@ -113,8 +233,10 @@ static void job_unref(Job *j) {
         free(j->target_migration_uri);
         free(j->reason);
         free(j->outcome.message);
+        free(j->outcome.encryption_note);
         tunables_done(&j->t);
         worker_queue_unref(j->queue);
+        tls_cache_unref(j->tls_cache);
         free(j);
 }
 
@@ -300,6 +422,48 @@ _printf_(3, 4) static void set_outcomef(Job *j, MigrationResult r, const char *f
         set_outcome(j, r, m);
 }
 
+/* An end's migration TLS: from the cache when fresh, else probed and cached. */
+static MigrationTlsState job_tls_state(Job *j, HvConn *c, const char *host, char **ret_why) {
+        MigrationTlsState st = MIGRATION_TLS_STATE_UNKNOWN;
+        _cleanup_(hv_tls_probe_done) HvTlsProbe p = {};
+        _cleanup_free_ char *msg = NULL, *why = NULL;
+        int r;
+
+        if (tls_cache_lookup(j->tls_cache, host, hv_now_usec(), &st, ret_why))
+                return st;
+        if (!j->ops->tls_probe)
+                why = strdup("this hypervisor interface has no TLS probe");
+        else {
+                r = j->ops->tls_probe(c, j->t.tls_dir, &p, &msg);
+                if (r < 0) {
+                        if (asprintf(&why, "the probe failed: %s", msg ?: strerror(-r)) < 0)
+                                why = NULL;
+                } else if (p.configured)
+                        st = MIGRATION_TLS_STATE_YES;
+                else {
+                        st = MIGRATION_TLS_STATE_NO;
+                        why = TAKE_PTR(p.missing);
+                }
+        }
+        tls_cache_store(j->tls_cache, host, st, why, hv_now_usec());
+        *ret_why = TAKE_PTR(why);
+        return st;
+}
+
+/* policy migration.tls and both ends' TLS: the decision (probes only when the mode needs them). */
+static int job_tls_decide(Job *j, HvConn *src, HvConn *dst, MigrationTlsDecision *ret) {
+        _cleanup_free_ char *swhy = NULL, *dwhy = NULL;
+        MigrationTlsEnd s = {.host = j->source}, d = {.host = j->target};
+
+        if (j->t.tls != MIGRATION_TLS_FALSE) {
+                s.state = job_tls_state(j, src, j->source, &swhy);
+                d.state = job_tls_state(j, dst, j->target, &dwhy);
+                s.why = swhy;
+                d.why = dwhy;
+        }
+        return migration_tls_decide(j->t.tls, &s, &d, ret);
+}
+
 /* After a failed migrate: where is the VM? Returns the result to report. */
 static MigrationResult check_after_failure(Job *j, HvConn *src, HvConn *dst, char **ret_detail) {
         bool s_exists = false, s_running = false, d_exists = false, d_running = false;
@@ -326,6 +490,7 @@ static void run_job(Job *j) {
         const HvOps *ops = j->ops;
         HvConn *src = NULL, *dst = NULL, *wconn = NULL;
         _cleanup_(hv_storage_prep_done) HvStoragePrep prep = {};
+        _cleanup_(migration_tls_decision_done) MigrationTlsDecision tls = {};
         _cleanup_free_ char *msg = NULL;
         uint64_t t0 = 0, wall_ms = 0;
         unsigned stall_steps = 0;
@@ -348,6 +513,19 @@ static void run_job(Job *j) {
                         msg ? msg : strerror(-r));
                 goto out;
         }
+        /* Encryption first: a refusal must not leave volumes behind. */
+        r = job_tls_decide(j, src, dst, &tls);
+        if (r < 0) {
+                set_outcomef(j, MIGRATION_SKIPPED, "precheck failed: %s", strerror(-r));
+                goto out;
+        }
+        if (tls.refuse) {
+                set_outcomef(j, MIGRATION_SKIPPED, "precheck failed: %s", tls.message);
+                goto out;
+        }
+        j->outcome.encryption = tls.encryption;
+        if (tls.encryption == MIGRATION_ENCRYPTION_PLAIN_FALLBACK)
+                j->outcome.encryption_note = TAKE_PTR(tls.message);
         if (j->req.copy_storage) {
                 if (!ops->prepare_storage) {
                         set_outcomef(j, MIGRATION_SKIPPED, "disk copy is not supported here");
@@ -388,7 +566,7 @@ static void run_job(Job *j) {
                                                    ? j->req.remote_bandwidth_mib_s
                                                    : j->t.bandwidth_mib_s,
                         .max_downtime_ms = j->t.n_downtimes > 0 ? j->t.downtimes_ms[step] : 0,
-                        .tls = j->t.tls,
+                        .tls = tls.use_tls,
                         .auto_converge = retry_ac,
                         .post_copy = j->t.post_copy,
                         .copy_disks = prep.disks,
@@ -588,6 +766,9 @@ int executor_new(sd_event *e, const HvOps *ops, const Policy *policy, Executor *
                 return -ENOMEM;
         x->event = sd_event_ref(e);
         x->ops = ops;
+        x->tls_cache = tls_cache_new();
+        if (!x->tls_cache)
+                return -ENOMEM;
         x->poll_usec = DEFAULT_POLL_USEC;
         x->min_timeout_usec = DEFAULT_MIN_TIMEOUT_USEC;
         x->grace_usec = EXECUTOR_SHUTDOWN_GRACE_USEC;
@@ -637,6 +818,7 @@ Executor *executor_free(Executor *x) {
         admission_done(&x->admission);
 
         x->queue = worker_queue_unref(x->queue);
+        tls_cache_unref(x->tls_cache);
         tunables_done(&x->tunables);
         sd_event_unref(x->event);
         free(x);
@@ -660,11 +842,35 @@ int executor_set_policy(Executor *x, const Policy *policy) {
         t.auto_converge = policy->migration.auto_converge;
         t.post_copy = policy->migration.post_copy;
         t.tls = policy->migration.tls;
+        t.tls_dir = TAKE_PTR(x->tunables.tls_dir); /* not the policy's: executor_set_tls_dir() */
         tunables_done(&x->tunables);
         x->tunables = t;
         x->timeout_s_per_gib = policy->migration.timeout_s_per_gib;
         admission_set_limits(&x->admission, &policy->limits);
         dispatch(x);
+        return 0;
+}
+
+int executor_set_tls_dir(Executor *x, const char *dir) {
+        char *d = NULL;
+
+        if (!x)
+                return -EINVAL;
+        if (streq_ptr(dir, x->tunables.tls_dir))
+                return 0;
+        if (dir) {
+                d = strdup(dir);
+                if (!d)
+                        return -ENOMEM;
+        }
+        free(x->tunables.tls_dir);
+        x->tunables.tls_dir = d;
+        /* What was found was found in another directory. */
+        pthread_mutex_lock(&x->tls_cache->lock);
+        migration_tls_hosts_free(x->tls_cache->hosts, x->tls_cache->n_hosts);
+        x->tls_cache->hosts = NULL;
+        x->tls_cache->n_hosts = 0;
+        pthread_mutex_unlock(&x->tls_cache->lock);
         return 0;
 }
 
@@ -712,6 +918,7 @@ int executor_submit(Executor *x, const MigrationRequest *req, MigrationDone done
         atomic_init(&j->n_ref, 1);
         j->ops = x->ops;
         j->queue = worker_queue_ref(x->queue);
+        j->tls_cache = tls_cache_ref(x->tls_cache);
         j->done = done;
         j->userdata = userdata;
         if (dup_str(req->vm, &j->vm) < 0 || dup_str(req->source, &j->source) < 0 ||
@@ -785,6 +992,43 @@ int executor_set_foreign(Executor *x, char *const *sources) {
 
 unsigned executor_cancel_queued_to(Executor *x, const char *target) {
         return target ? cancel_queued(x, NULL, target) : 0;
+}
+
+int executor_tls_hosts(Executor *x, MigrationTlsHost **ret, size_t *ret_n) {
+        MigrationTlsHost *a = NULL;
+        size_t n = 0;
+        int r = 0;
+
+        if (!x || !ret || !ret_n)
+                return -EINVAL;
+        pthread_mutex_lock(&x->tls_cache->lock);
+        if (x->tls_cache->n_hosts > 0) {
+                a = calloc(x->tls_cache->n_hosts, sizeof(*a));
+                if (!a)
+                        r = -ENOMEM;
+        }
+        for (size_t i = 0; a && i < x->tls_cache->n_hosts; i++, n++) {
+                const MigrationTlsHost *h = &x->tls_cache->hosts[i];
+                a[i] = (MigrationTlsHost){
+                        .host = strdup(h->host),
+                        .state = h->state,
+                        .why = h->why ? strdup(h->why) : NULL,
+                        .checked_usec = h->checked_usec,
+                };
+                if (!a[i].host || (h->why && !a[i].why)) {
+                        n++;
+                        r = -ENOMEM;
+                        break;
+                }
+        }
+        pthread_mutex_unlock(&x->tls_cache->lock);
+        if (r < 0) {
+                migration_tls_hosts_free(a, n);
+                return r;
+        }
+        *ret = a;
+        *ret_n = n;
+        return 0;
 }
 
 unsigned executor_n_running(const Executor *x) {

@@ -77,6 +77,18 @@ typedef struct MigrationRequest {
         double gain;
 } MigrationRequest;
 
+/* What protected a migration's traffic (policy migration.tls; agent/hv/migration-tls.h decides). */
+typedef enum MigrationEncryption {
+        MIGRATION_ENCRYPTION_UNKNOWN = 0,    /* not decided (it did not get that far; older peers) */
+        MIGRATION_ENCRYPTION_PLAIN,          /* migration.tls: false */
+        MIGRATION_ENCRYPTION_TLS,            /* QEMU's migration stream over TLS (VIR_MIGRATE_TLS) */
+        MIGRATION_ENCRYPTION_PLAIN_FALLBACK, /* migration.tls: auto, and an end has no migration TLS */
+        _MIGRATION_ENCRYPTION_MAX,
+} MigrationEncryption;
+
+/* "unknown", "plain", "tls", "plain-fallback"; NULL when out of range. */
+const char *migration_encryption_to_string(MigrationEncryption e);
+
 typedef struct MigrationOutcome {
         MigrationResult result;
         char *message;         /* owned; libvirt's message or why it was skipped/aborted; NULL on success */
@@ -86,6 +98,9 @@ typedef struct MigrationOutcome {
         unsigned disks_copied; /* copy_storage: disks copied with the memory */
         uint64_t disk_bytes;   /* their allocation on the source (what the copy moved) */
         bool source_storage_removed;
+        MigrationEncryption encryption;
+        char *encryption_note; /* owned; why plain-fallback ("'h3' has no migration TLS: …"); NULL otherwise
+                                */
 } MigrationOutcome;
 
 typedef void (*MigrationDone)(const MigrationRequest *req, const MigrationOutcome *o, void *userdata);
@@ -105,6 +120,7 @@ typedef void (*MigrationProgress)(
         const MigrationRequest *req, MigrationEvent ev, uint64_t value, const char *detail, void *userdata);
 
 #define EXECUTOR_SHUTDOWN_GRACE_USEC (UINT64_C(5) * 1000000)
+#define EXECUTOR_TLS_PROBE_TTL_USEC (UINT64_C(60) * 1000000)
 
 typedef struct Executor Executor;
 
@@ -115,6 +131,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Executor *, executor_free);
 /* Copies the limits and migration tunables: limits apply from the next dispatch (now), tunables
  * to migrations that start afterwards. -ENOMEM keeps the old ones. */
 int executor_set_policy(Executor *x, const Policy *policy);
+/* The directory the TLS probe lists on every host (drsd.yaml's migration_tls_dir; NULL =
+ * HV_MIGRATION_TLS_DIR), for migrations that start afterwards; a change forgets what was
+ * found. -ENOMEM keeps the old one. */
+int executor_set_tls_dir(Executor *x, const char *dir);
 
 /* Copies req; returns 0 when queued, -EBUSY when that VM already has a migration queued or running. */
 int executor_submit(Executor *x, const MigrationRequest *req, MigrationDone done, void *userdata);
@@ -133,6 +153,28 @@ void executor_set_progress(Executor *x, MigrationProgress cb, void *userdata);
 /* Tests: watcher poll interval (default 1 s), the timeout's floor (default 60 s), the shutdown
  * grace (default EXECUTOR_SHUTDOWN_GRACE_USEC). 0 leaves a value unchanged. */
 void executor_set_timing(Executor *x, uint64_t poll_usec, uint64_t min_timeout_usec, uint64_t grace_usec);
+
+/* A host's migration TLS as the executor's probe found it (HvOps.tls_probe: see hv.h for what it
+ * looks at and what it cannot see). */
+typedef enum MigrationTlsState {
+        MIGRATION_TLS_STATE_UNKNOWN = 0, /* not probed, or the probe failed (why says so) */
+        MIGRATION_TLS_STATE_YES,
+        MIGRATION_TLS_STATE_NO, /* why says what is missing */
+} MigrationTlsState;
+
+typedef struct MigrationTlsHost {
+        char *host; /* owned */
+        MigrationTlsState state;
+        char *why;             /* owned; NO: what is missing; UNKNOWN: why it could not be checked */
+        uint64_t checked_usec; /* CLOCK_MONOTONIC of the probe; 0 = never */
+} MigrationTlsHost;
+
+void migration_tls_hosts_free(MigrationTlsHost *h, size_t n);
+
+/* What the executor last found about each host's migration TLS (agent/hv/migration-tls.h; the
+ * probe runs in a migration's pre-check, at most every EXECUTOR_TLS_PROBE_TTL_USEC per host),
+ * in the order hosts were first probed. A copy: free with migration_tls_hosts_free(). */
+int executor_tls_hosts(Executor *x, MigrationTlsHost **ret, size_t *ret_n);
 
 unsigned executor_n_running(const Executor *x);
 unsigned executor_n_queued(const Executor *x);

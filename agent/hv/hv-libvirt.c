@@ -30,6 +30,8 @@ struct HvConn {
 };
 
 #define POOL_REFRESH_EVERY 6
+/* The TLS probe's transient pools (hv_tls_probe): never scanned, never given a marker. */
+#define TLS_PROBE_POOL_PREFIX "drs-tls-probe-"
 
 static int scan_pools(HvConn *c, bool refresh, HvPool **ret, size_t *ret_n);
 
@@ -541,11 +543,15 @@ static int scan_pools(HvConn *c, bool refresh, HvPool **ret, size_t *ret_n) {
                 HvPool *p = &out[n_out];
                 int nv;
 
-                if (r < 0) {
+                const char *pn = virStoragePoolGetName(pools[i]);
+                /* A TLS probe's pool (lives for a few RPCs): not storage, and no marker file may
+                 * be written into a certificate directory. */
+                if (r < 0 ||
+                    (pn && strncmp(pn, TLS_PROBE_POOL_PREFIX, strlen(TLS_PROBE_POOL_PREFIX)) == 0)) {
                         virStoragePoolFree(pools[i]);
                         continue;
                 }
-                p->name = strdup(virStoragePoolGetName(pools[i]) ?: "");
+                p->name = strdup(pn ?: "");
                 p->markers = calloc(1, sizeof(char *));
                 if (!p->name || !p->markers) {
                         r = -ENOMEM;
@@ -979,6 +985,80 @@ fail:
         return r;
 }
 
+/* ---- migration TLS ----------------------------------------------------------------------- */
+
+/* See HvOps.tls_probe. */
+static int hv_tls_probe(HvConn *c, const char *dir, HvTlsProbe *ret, char **reterr_msg) {
+        static const char *const files[] = {
+                "ca-cert.pem", "server-cert.pem", "server-key.pem", "client-cert.pem", "client-key.pem",
+        };
+        _cleanup_(virStoragePoolFreep) virStoragePoolPtr pool = NULL;
+        _cleanup_free_ char *name = NULL, *xml = NULL, *inside = NULL;
+        char missing[128] = "";
+        HvTlsProbe p = {};
+        bool ours = false;
+        size_t len = 0;
+        int r;
+
+        if (!dir)
+                dir = HV_MIGRATION_TLS_DIR;
+        /* Pasted into the pool's XML: drsd.yaml allows nothing that needs escaping; check anyway. */
+        if (dir[0] != '/' || strpbrk(dir, "<>&'\""))
+                return fail_msg(-EINVAL, reterr_msg, "invalid migration TLS directory '%s'", dir);
+        if (asprintf(&inside, "%s/x", dir) < 0)
+                return -ENOMEM;
+        r = pool_at_dir(c, inside, &pool);
+        if (r < 0 && r != -ENOENT)
+                return fail_libvirt(reterr_msg);
+        if (pool) {
+                /* Ours, left by a drsd that died while probing: used and removed. */
+                const char *n = virStoragePoolGetName(pool);
+                ours = n && strncmp(n, TLS_PROBE_POOL_PREFIX, strlen(TLS_PROBE_POOL_PREFIX)) == 0;
+                if (virStoragePoolRefresh(pool, 0) < 0)
+                        return fail_libvirt(reterr_msg);
+        } else {
+                uint64_t rnd = hv_now_usec() ^ ((uint64_t) (uintptr_t) &pool << 16);
+                if (asprintf(&name, TLS_PROBE_POOL_PREFIX "%016" PRIx64, rnd) < 0 ||
+                    asprintf(
+                            &xml, "<pool type='dir'><name>%s</name><target><path>%s</path></target></pool>",
+                            name, dir) < 0)
+                        return -ENOMEM;
+                pool = virStoragePoolCreateXML(c->conn, xml, 0);
+                if (!pool) {
+                        virErrorPtr e = virGetLastError();
+                        /* libvirt's system errors carry errno in int1 (kept over RPC). */
+                        if (e && e->code == VIR_ERR_SYSTEM_ERROR && e->int1 == ENOENT) {
+                                if (asprintf(&p.missing, "no directory %s", dir) < 0)
+                                        return -ENOMEM;
+                                *ret = p;
+                                return 0;
+                        }
+                        return fail_libvirt(reterr_msg);
+                }
+                ours = true;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                _cleanup_(virStorageVolFreep) virStorageVolPtr v = virStorageVolLookupByName(pool, files[i]);
+                if (!v)
+                        len += (size_t) snprintf(
+                                missing + len, sizeof(missing) - len, "%s%s", len > 0 ? ", " : "", files[i]);
+        }
+        p.configured = len == 0;
+        if (len > 0 && asprintf(&p.missing, "missing %s in %s", missing, dir) < 0) {
+                p.missing = NULL;
+                r = -ENOMEM;
+                goto out;
+        }
+        r = 0;
+out:
+        if (ours)
+                (void) virStoragePoolDestroy(pool);
+        if (r < 0)
+                return r;
+        *ret = p;
+        return 0;
+}
+
 static int hv_migrate(HvConn *src, const char *vm, const HvMigrateParams *p, char **reterr_msg) {
         _cleanup_(virDomainFreep) virDomainPtr dom = NULL;
         virTypedParameterPtr params = NULL;
@@ -1135,6 +1215,7 @@ const HvOps hv_libvirt_ops = {
         .set_max_downtime = hv_set_max_downtime,
         .abort_job = hv_abort_job,
         .domain_state = hv_domain_state,
+        .tls_probe = hv_tls_probe,
         .prepare_storage = hv_prepare_storage,
         .delete_volume = hv_delete_volume,
         .domain_disks = hv_domain_disks,

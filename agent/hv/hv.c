@@ -30,6 +30,13 @@ void hv_storage_prep_done(HvStoragePrep *p) {
         *p = (HvStoragePrep){};
 }
 
+void hv_tls_probe_done(HvTlsProbe *p) {
+        if (!p)
+                return;
+        free(p->missing);
+        *p = (HvTlsProbe){};
+}
+
 void hv_block_copy_result_done(HvBlockCopyResult *r) {
         if (!r)
                 return;

@@ -122,6 +122,18 @@ typedef struct HvBlockCopyResult {
 
 void hv_block_copy_result_done(HvBlockCopyResult *r);
 
+/* Migration TLS on a host, as tls_probe sees it. HV_MIGRATION_TLS_DIR: libvirt's default for
+ * qemu.conf's default_tls_x509_cert_dir, which migrate_tls_x509_cert_dir defaults to. */
+#define HV_MIGRATION_TLS_DIR "/etc/pki/qemu"
+
+typedef struct HvTlsProbe {
+        bool configured;
+        char *missing; /* owned; when not configured: "no directory /etc/pki/qemu" or
+                          "missing ca-cert.pem, server-key.pem in /etc/pki/qemu" */
+} HvTlsProbe;
+
+void hv_tls_probe_done(HvTlsProbe *p);
+
 typedef struct HvOps {
         int (*open)(const char *uri, HvConn **ret, char **reterr_msg);
         void (*close)(HvConn *c);
@@ -137,6 +149,17 @@ typedef struct HvOps {
          * (virStorageVolLookupByPath), enough free memory (free ≥ the VM's maximum memory).
          * -EHOSTUNREACH/-ENOENT/-ENOSPC/-EXDEV with the reason in *reterr_msg when it fails. */
         int (*precheck)(HvConn *src, HvConn *dst, const char *vm, char **reterr_msg);
+        /* Migration TLS (NULL in implementations without it: the executor treats the host as
+         * unknown). Lists dir (NULL: HV_MIGRATION_TLS_DIR; drsd.yaml's migration_tls_dir, an
+         * absolute path of letters, digits and /._-+) as the host's libvirtd sees it, through a
+         * transient dir storage pool that it destroys again (an active pool already at that
+         * directory is used instead), and calls the host configured when ca-cert.pem,
+         * server-cert.pem, server-key.pem, client-cert.pem and client-key.pem are all there (a
+         * host is a migration's source and destination in turn). It does not read qemu.conf (a
+         * host whose migration cert dir is not dir reads as not configured), nor check that the
+         * certificates are valid, unexpired, from the peer's CA, or name the host's migration
+         * address: libvirt (QEMU) fails such a TLS migration, and the VM stays on the source. */
+        int (*tls_probe)(HvConn *c, const char *dir, HvTlsProbe *ret, char **reterr_msg);
         /* virDomainMigrateToURI3 LIVE|PEER2PEER|PERSIST_DEST|UNDEFINE_SOURCE|ABORT_ON_ERROR
          * (+TLS, +AUTO_CONVERGE, +POSTCOPY per params); blocks until the migration ends. */
         int (*migrate)(HvConn *src, const char *vm, const HvMigrateParams *p, char **reterr_msg);

@@ -9,6 +9,7 @@ TB_PACKAGES=(
         iproute2 busybox-static util-linux mount procps kmod
         corosync apt
         qemu-utils
+        openssl
 )
 TB_BACKPORTS_FILE=/etc/apt/sources.list.d/drs-bookworm-backports.sources
 

@@ -20,6 +20,7 @@ typedef struct FakeHost {
         unsigned epoch; /* bumped when it goes down: older connections are dead */
         unsigned open_calls;
         unsigned cur_out, cur_in;
+        int tls; /* hv_fake_set_tls() */
 } FakeHost;
 
 typedef enum JobState { JOB_RUNNING, JOB_DONE, JOB_FAILED, JOB_CANCELLED } JobState;
@@ -356,6 +357,8 @@ static int f_migrate(HvConn *src, const char *vm, const HvMigrateParams *p, char
 
         pthread_mutex_lock(&lock);
         counters.migrate_calls++;
+        if (p->tls)
+                counters.tls_migrations++;
         if (p->copy_disks && p->copy_disks[0]) {
                 counters.copy_disk_migrations++;
                 counters.last_copy_disks = (unsigned) strv_length(p->copy_disks);
@@ -573,6 +576,35 @@ static int f_delete_volume(HvConn *c, const char *path, char **reterr_msg) {
         return 0;
 }
 
+void hv_fake_set_tls(const char *host, int tls) {
+        pthread_mutex_lock(&lock);
+        for (unsigned i = 0; i < n_hosts; i++)
+                if (streq(hosts[i].name, host))
+                        hosts[i].tls = tls;
+        pthread_mutex_unlock(&lock);
+}
+
+static int f_tls_probe(HvConn *c, const char *dir, HvTlsProbe *ret, char **reterr_msg) {
+        int tls;
+
+        pthread_mutex_lock(&lock);
+        counters.tls_probe_calls++;
+        tls = c->host >= 0 ? hosts[c->host].tls : -1;
+        pthread_mutex_unlock(&lock);
+        if (tls < 0) {
+                set_err(reterr_msg, "cannot list the directory", NULL);
+                return -EIO;
+        }
+        *ret = (HvTlsProbe){.configured = tls > 0};
+        if (tls == 0) {
+                if (asprintf(
+                            &ret->missing, "missing ca-cert.pem, server-cert.pem in %s",
+                            dir ?: HV_MIGRATION_TLS_DIR) < 0)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
 const HvOps hv_fake_ops = {
         .open = f_open,
         .close = f_close,
@@ -584,6 +616,7 @@ const HvOps hv_fake_ops = {
         .set_max_downtime = f_set_max_downtime,
         .abort_job = f_abort_job,
         .domain_state = f_domain_state,
+        .tls_probe = f_tls_probe,
         .prepare_storage = f_prepare_storage,
         .delete_volume = f_delete_volume,
 };

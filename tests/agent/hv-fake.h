@@ -60,7 +60,13 @@ typedef struct HvFakeCounters {
         unsigned volumes_deleted[8];   /* by host, in the order hosts were added */
         unsigned copy_disk_migrations; /* migrate calls with copy_disks */
         unsigned last_copy_disks;      /* how many disks the last such call copied */
+        unsigned tls_probe_calls;
+        unsigned tls_migrations; /* migrate calls with tls */
 } HvFakeCounters;
+
+/* A host's migration TLS for tls_probe: 1 configured, 0 not (the default: "missing
+ * ca-cert.pem, … in /etc/pki/qemu"), -1 the probe fails. */
+void hv_fake_set_tls(const char *host, int tls);
 
 void hv_fake_counters(HvFakeCounters *ret);
 /* How many hosts run vm, and the (last) host it runs on (static string, or NULL). */

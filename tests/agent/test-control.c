@@ -231,6 +231,10 @@ static void test_ping_and_status(void **state) {
         assert_int_equal(json_object_get_int(get(p, "policy.aggressiveness")), 4);
         assert_true(json_object_get_boolean(get(p, "passes.leader_loop")));
         assert_non_null(get(p, "cluster.cpu_imbalance"));
+        /* No migration yet: nothing probed; every configured host listed. */
+        assert_string_equal(json_object_get_string(get(p, "migration_encryption.mode")), "auto");
+        assert_string_equal(json_object_get_string(get(p, "migration_encryption.hosts.0.host")), "h1");
+        assert_string_equal(json_object_get_string(get(p, "migration_encryption.hosts.0.tls")), "unchecked");
         json_object_put(r);
 
         /* Socket file: mode 0660, group adm. */

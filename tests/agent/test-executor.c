@@ -26,6 +26,8 @@ typedef struct Result {
         char message[256];
         uint64_t downtime_ms, duration_ms;
         unsigned stall_steps;
+        MigrationEncryption encryption;
+        char encryption_note[256];
 } Result;
 
 static Result results[MAX_RESULTS];
@@ -39,8 +41,10 @@ static void on_done(const MigrationRequest *req, const MigrationOutcome *o, void
                 .result = o->result,
                 .downtime_ms = o->downtime_ms,
                 .duration_ms = o->duration_ms,
-                .stall_steps = o->stall_steps};
+                .stall_steps = o->stall_steps,
+                .encryption = o->encryption};
         (void) snprintf(r->vm, sizeof(r->vm), "%s", req->vm);
+        (void) snprintf(r->encryption_note, sizeof(r->encryption_note), "%s", o->encryption_note ?: "");
         (void) snprintf(r->message, sizeof(r->message), "%s", o->message ? o->message : "");
         if (o->result == MIGRATION_OK)
                 assert_null(o->message);
@@ -604,6 +608,112 @@ static void test_copy_storage(void **state) {
         done(e, p, x);
 }
 
+/* migration.tls: auto uses TLS between hosts that have it and falls back (saying why) to one
+ * without; true refuses before anything is prepared; false does not probe. */
+static void test_tls(void **state) {
+        sd_event *e;
+        Policy *p;
+        Executor *x;
+        HvFakeCounters c;
+        MigrationTlsHost *h = NULL;
+        size_t n = 0;
+
+        make(&e, &p, &x);
+        hv_fake_set_tls("h1", 1);
+        hv_fake_set_tls("h2", 1);
+        hv_fake_set_tls("h4", -1);
+        assert_int_equal(hv_fake_add_domain("h1", "a", 1 << 20), 0);
+        assert_int_equal(hv_fake_add_domain("h1", "b", 1 << 20), 0);
+        assert_int_equal(hv_fake_add_domain("h1", "c", 1 << 20), 0);
+        submit(x, "a", "h1", "h2", 1024);
+        run_until_results(e, x, 1, 10 * UINT64_C(1000000));
+        assert_int_equal(results[0].result, MIGRATION_OK);
+        assert_int_equal(results[0].encryption, MIGRATION_ENCRYPTION_TLS);
+        assert_string_equal(results[0].encryption_note, "");
+        hv_fake_counters(&c);
+        assert_int_equal(c.tls_migrations, 1);
+        assert_int_equal(c.tls_probe_calls, 2);
+
+        submit(x, "b", "h1", "h3", 1024);
+        run_until_results(e, x, 2, 10 * UINT64_C(1000000));
+        assert_int_equal(results[1].result, MIGRATION_OK);
+        assert_int_equal(results[1].encryption, MIGRATION_ENCRYPTION_PLAIN_FALLBACK);
+        assert_string_equal(
+                results[1].encryption_note,
+                "'h3' has no migration TLS: missing ca-cert.pem, server-cert.pem in /etc/pki/qemu");
+        hv_fake_counters(&c);
+        assert_int_equal(c.tls_migrations, 1);
+        assert_int_equal(c.tls_probe_calls, 3); /* h1 from the cache */
+
+        /* A probe that fails: plain, and probed again next time (not cached). */
+        submit(x, "c", "h1", "h4", 1024);
+        run_until_results(e, x, 3, 10 * UINT64_C(1000000));
+        assert_int_equal(results[2].encryption, MIGRATION_ENCRYPTION_PLAIN_FALLBACK);
+        assert_non_null(strstr(results[2].encryption_note, "cannot check migration TLS on 'h4'"));
+
+        /* What status shows. */
+        assert_int_equal(executor_tls_hosts(x, &h, &n), 0);
+        assert_int_equal(n, 4);
+        assert_string_equal(h[0].host, "h1");
+        assert_int_equal(h[0].state, MIGRATION_TLS_STATE_YES);
+        assert_int_equal(h[2].state, MIGRATION_TLS_STATE_NO);
+        assert_non_null(h[2].why);
+        assert_int_equal(h[3].state, MIGRATION_TLS_STATE_UNKNOWN);
+        migration_tls_hosts_free(h, n);
+
+        /* Another directory (drsd.yaml's migration_tls_dir): what was found is forgotten. */
+        assert_int_equal(executor_set_tls_dir(x, "/srv/pki/qemu"), 0);
+        assert_int_equal(executor_tls_hosts(x, &h, &n), 0);
+        assert_int_equal(n, 0);
+        migration_tls_hosts_free(h, n);
+        hv_fake_counters(&c);
+        unsigned probes = c.tls_probe_calls;
+        submit(x, "b", "h3", "h1", 1024);
+        run_until_results(e, x, 4, 10 * UINT64_C(1000000));
+        assert_int_equal(results[3].result, MIGRATION_OK);
+        assert_string_equal(
+                results[3].encryption_note,
+                "'h3' has no migration TLS: missing ca-cert.pem, server-cert.pem in /srv/pki/qemu");
+        hv_fake_counters(&c);
+        assert_int_equal(c.tls_probe_calls, probes + 2);
+        assert_int_equal(executor_set_tls_dir(x, NULL), 0);
+        submit(x, "b", "h1", "h3", 1024);
+        run_until_results(e, x, 5, 10 * UINT64_C(1000000));
+        assert_int_equal(results[4].result, MIGRATION_OK);
+        n_results = 3; /* the checks below count from here */
+
+        /* true: refused by the precheck, nothing prepared or migrated. */
+        p->migration.tls = MIGRATION_TLS_TRUE;
+        assert_int_equal(executor_set_policy(x, p), 0);
+        hv_fake_counters(&c);
+        unsigned migrate_before = c.migrate_calls, precheck_before = c.precheck_calls;
+        submit(x, "b", "h3", "h1", 1024);
+        run_until_results(e, x, 4, 10 * UINT64_C(1000000));
+        assert_int_equal(results[3].result, MIGRATION_SKIPPED);
+        assert_string_equal(
+                results[3].message,
+                "precheck failed: migration.tls is true but 'h3' has no migration TLS: missing ca-cert.pem, "
+                "server-cert.pem in /etc/pki/qemu");
+        assert_int_equal(results[3].encryption, MIGRATION_ENCRYPTION_UNKNOWN);
+        hv_fake_counters(&c);
+        assert_int_equal(c.migrate_calls, migrate_before);
+        assert_int_equal(c.precheck_calls, precheck_before);
+        assert_int_equal(hv_fake_n_running("b", NULL), 1);
+
+        /* false: plain, no probe. */
+        p->migration.tls = MIGRATION_TLS_FALSE;
+        assert_int_equal(executor_set_policy(x, p), 0);
+        unsigned probes_before = c.tls_probe_calls;
+        submit(x, "a", "h2", "h1", 1024);
+        run_until_results(e, x, 5, 10 * UINT64_C(1000000));
+        assert_int_equal(results[4].result, MIGRATION_OK);
+        assert_int_equal(results[4].encryption, MIGRATION_ENCRYPTION_PLAIN);
+        hv_fake_counters(&c);
+        assert_int_equal(c.tls_probe_calls, probes_before);
+        assert_int_equal(c.tls_migrations, 1);
+        done(e, p, x);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup(test_copy_storage, setup),
@@ -618,6 +728,7 @@ int main(void) {
                 cmocka_unit_test_setup(test_cancel_queued_to, setup),
                 cmocka_unit_test_setup(test_foreign, setup),
                 cmocka_unit_test_setup(test_shutdown_does_not_abort, setup),
+                cmocka_unit_test_setup(test_tls, setup),
                 cmocka_unit_test(test_strings),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

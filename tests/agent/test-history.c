@@ -50,6 +50,7 @@ static void test_append_and_read(void **state) {
                         .duration_ms = 1234,
                         .downtime_ms = t == 3 ? 0 : 42,
                         .watts = t == 2 ? 187 : 0,
+                        .encryption = t == 4 ? NULL : (char *) "plain-fallback",
                         .message = (char *) "line with \"quotes\"\nand a newline",
                 };
                 assert_int_equal(history_append(h, &e), 0);
@@ -68,6 +69,8 @@ static void test_append_and_read(void **state) {
         assert_int_equal(ev[4].downtime_ms, 42);
         assert_int_equal(ev[1].watts, 187);
         assert_int_equal(ev[0].watts, 0);
+        assert_string_equal(ev[0].encryption, "plain-fallback");
+        assert_null(ev[3].encryption); /* absent: older writers, events without one */
         history_events_free(ev, n);
 
         /* --since: inclusive lower bound. */

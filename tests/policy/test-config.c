@@ -44,6 +44,7 @@ static void test_defaults(void **state) {
         assert_string_equal(c->socket, "/run/drsd/drsd.sock");
         assert_null(c->admin_group);
         assert_string_equal(c->state_dir, "/var/lib/drsd");
+        assert_string_equal(c->migration_tls_dir, "/etc/pki/qemu");
         assert_null(c->metrics_listen);
         assert_string_equal(c->policy, "/etc/drs/policy.yaml");
         assert_string_equal(c->policy_dir, "/etc/drs/policy.d");
@@ -61,6 +62,7 @@ static void test_full(void **state) {
                                 "socket: /run/x.sock\n"
                                 "admin_group: drs\n"
                                 "state_dir: /srv/drs\n"
+                                "migration_tls_dir: /etc/pki/qemu-migration\n"
                                 "metrics_listen: \"[::1]:9477\"\n"
                                 "policy: /etc/p.yaml\n"
                                 "policy_dir: /etc/p.d\n"
@@ -76,6 +78,7 @@ static void test_full(void **state) {
 
         assert_true(c->interval_s == 30);
         assert_string_equal(c->admin_group, "drs");
+        assert_string_equal(c->migration_tls_dir, "/etc/pki/qemu-migration");
         assert_string_equal(c->metrics_listen, "[::1]:9477");
         assert_string_equal(c->hosts[0].migration_uri, "qemu+tcp://10.1.0.1/system");
         assert_string_equal(c->hosts[0].mac, "52:54:00:aa:bb:cc");
@@ -121,6 +124,12 @@ static void test_corosync(void **state) {
 
 static void test_errors(void **state) {
         parse_fails("", 1, 1, "empty configuration");
+        parse_fails(
+                "migration_tls_dir: pki/qemu\nhosts: [{name: h1, uri: \"qemu:///system\"}]\n", 1, 20,
+                "invalid value for 'migration_tls_dir' (expected an absolute path");
+        parse_fails(
+                "migration_tls_dir: \"/etc/pki/<q>\"\nhosts: [{name: h1, uri: \"qemu:///system\"}]\n", 1, 20,
+                "invalid value for 'migration_tls_dir'");
         parse_fails("mode: standalone\n", 1, 1, "standalone mode needs a non-empty 'hosts' list");
         parse_fails("hosts: []\n", 1, 8, "standalone mode needs a non-empty 'hosts' list");
         parse_fails("mode: cluster\n", 1, 7, "invalid value 'cluster' for 'mode'");
