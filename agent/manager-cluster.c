@@ -48,6 +48,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
 /* Multicasts this host's report (its VMs, their demands, its mode) now. */
 static void report_now(Manager *m);
+static void storage_now(Manager *m, const HostReport *r);
 
 static bool cluster_acting_leader(const Manager *m) {
         return m->cluster && cluster_is_leader(m->cluster);
@@ -65,6 +66,53 @@ static void cluster_sampled(Manager *m, const char *host, bool good, bool have_s
 
 /* ---- peers ------------------------------------------------------------------------------------ */
 
+static void vm_disks_free(PeerVmDisks *d, size_t n) {
+        for (size_t i = 0; d && i < n; i++) {
+                free(d[i].name);
+                hv_disk_uses_free(d[i].disks, d[i].n_disks);
+        }
+        free(d);
+}
+
+static int vm_disks_cmp(const void *a, const void *b) {
+        return strcmp(((const PeerVmDisks *) a)->name, ((const PeerVmDisks *) b)->name);
+}
+
+/* The disks the host's last STORAGE gave vm, NULL when none. */
+static const PeerVmDisks *peer_vm_disks(const Peer *p, const char *vm) {
+        PeerVmDisks key = {.name = (char *) vm};
+        return p->n_disks > 0 ? bsearch(&key, p->disks, p->n_disks, sizeof(PeerVmDisks), vm_disks_cmp)
+                              : NULL;
+}
+
+/* Puts the storage facts onto the report's VMs (after a REPORT or a complete STORAGE). */
+static int peer_apply_disks(Peer *p) {
+        for (size_t i = 0; i < p->report.n_vms; i++) {
+                VmReport *v = &p->report.vms[i];
+                const PeerVmDisks *d = peer_vm_disks(p, v->name);
+                HvDiskUse *c = NULL;
+                if (d && d->n_disks > 0 && hv_disk_uses_copy(d->disks, d->n_disks, &c) < 0)
+                        return -ENOMEM;
+                hv_disk_uses_free(v->disks, v->n_disks);
+                v->disks = c;
+                v->n_disks = c ? d->n_disks : 0;
+        }
+        return 0;
+}
+
+/* A drsd left or (re)joined: what it said about its version and storage is not known any more. */
+static void peer_forget_storage(Peer *p) {
+        p->protocol = 1;
+        hv_pools_free(p->report.pools, p->report.n_pools);
+        p->report.pools = NULL;
+        p->report.n_pools = 0;
+        vm_disks_free(p->disks, p->n_disks);
+        p->disks = NULL;
+        p->n_disks = 0;
+        cluster_storage_assembly_done(&p->storage_parts);
+        (void) peer_apply_disks(p);
+}
+
 static void peer_done(Peer *p) {
         free(p->host);
         free(p->pending_reason);
@@ -75,9 +123,13 @@ static void peer_done(Peer *p) {
         for (size_t i = 0; i < p->report.n_vms; i++) {
                 free(p->report.vms[i].name);
                 free(p->report.vms[i].migrating_to);
+                hv_disk_uses_free(p->report.vms[i].disks, p->report.vms[i].n_disks);
         }
         free(p->report.vms);
         free(p->report.last_error);
+        hv_pools_free(p->report.pools, p->report.n_pools);
+        vm_disks_free(p->disks, p->n_disks);
+        cluster_storage_assembly_done(&p->storage_parts);
 }
 
 static Peer *peer_find(Manager *m, const char *host) {
@@ -96,7 +148,11 @@ static Peer *peer_get(Manager *m, const char *host) {
                 return NULL;
         m->peers = n;
         p = &m->peers[m->n_peers];
-        *p = (Peer){.host = strdup(host), .state.name = strdup(host), .report.name = strdup(host)};
+        *p =
+                (Peer){.host = strdup(host),
+                       .state.name = strdup(host),
+                       .report.name = strdup(host),
+                       .protocol = 1};
         if (!p->host || !p->state.name || !p->report.name) {
                 peer_done(p);
                 return NULL;
@@ -217,7 +273,8 @@ static void report_now(Manager *m) {
                         .cpu_demand = r->vms[i].cpu_demand,
                         .memory_demand_mib = r->vms[i].memory_demand_mib,
                         .migrating = r->vms[i].migrating,
-                        .busy = m->executor && executor_vm_busy(m->executor, r->vms[i].name),
+                        .busy = (m->executor && executor_vm_busy(m->executor, r->vms[i].name)) ||
+                                storage_mover_vm_busy(m->storage_mover, r->vms[i].name),
                         .target =
                                 (char *) (m->executor ? executor_vm_target(m->executor, r->vms[i].name) : NULL),
                 };
@@ -246,6 +303,8 @@ static void report_now(Manager *m) {
         k = cluster_send(m->cluster, &msg);
         if (k < 0 && k != -ENOTCONN)
                 log_warning_errno(k, "Failed to multicast the report of host '%s': %m", m->local_host);
+        if (k >= 0)
+                storage_now(m, have ? r : NULL);
 }
 
 static int peer_take_report(Manager *m, const ClusterMsg *msg) {
@@ -279,10 +338,13 @@ static int peer_take_report(Manager *m, const ClusterMsg *msg) {
         for (size_t i = 0; i < p->report.n_vms; i++) {
                 free(p->report.vms[i].name);
                 free(p->report.vms[i].migrating_to);
+                hv_disk_uses_free(p->report.vms[i].disks, p->report.vms[i].n_disks);
         }
         free(p->report.vms);
         p->report.vms = vms;
         p->report.n_vms = cr->n_vms;
+        if (peer_apply_disks(p) < 0)
+                return -ENOMEM;
         uint64_t now = hv_now_usec(), age = (uint64_t) cr->sample_age_ms * 1000;
         p->report.t_usec = cr->have_sample ? (now > age ? now - age : 1) : 0;
         p->report.cpus = cr->cpus;
@@ -314,6 +376,160 @@ static int peer_take_report(Manager *m, const ClusterMsg *msg) {
         else if (pending_mode_active(m, p) && m->cluster && cluster_is_leader(m->cluster))
                 resend_mode_order(m, p);
         return 0;
+}
+
+/* ---- storage facts (protocol version 2) ------------------------------------------------------- */
+
+/* Multicasts this host's pools and its VMs' file disks (STORAGE, in parts when they do not fit one
+ * message), right after its report: the leader computes which disks only their own host sees
+ * from them, exactly as standalone mode does from its own samples. */
+static void storage_now(Manager *m, const HostReport *r) {
+        _cleanup_free_ ClusterPool *pools = NULL;
+        _cleanup_free_ ClusterVmDisks *vms = NULL;
+        _cleanup_free_ ClusterDisk *disks = NULL;
+        size_t n_vms = 0, n_disks = 0, d = 0;
+        size_t ends[CLUSTER_STORAGE_MAX_PARTS];
+        int k;
+
+        if (!r || r->t_usec == 0 || cluster_max_version(m->cluster) < 2)
+                return;
+        for (size_t i = 0; i < r->n_vms; i++)
+                if (r->vms[i].n_disks > 0) {
+                        n_vms++;
+                        n_disks += MIN(r->vms[i].n_disks, (size_t) CLUSTER_STORAGE_MAX_DISKS);
+                }
+        pools = calloc(r->n_pools ?: 1, sizeof(ClusterPool));
+        vms = calloc(n_vms ?: 1, sizeof(ClusterVmDisks));
+        disks = calloc(n_disks ?: 1, sizeof(ClusterDisk));
+        if (!pools || !vms || !disks) {
+                log_oom();
+                return;
+        }
+        for (size_t i = 0; i < r->n_pools; i++)
+                pools[i] = (ClusterPool){
+                        .name = r->pools[i].name,
+                        .target = r->pools[i].target,
+                        .markers = r->pools[i].markers};
+        n_vms = 0;
+        for (size_t i = 0; i < r->n_vms; i++) {
+                const VmReport *v = &r->vms[i];
+                if (v->n_disks == 0)
+                        continue;
+                size_t n = MIN(v->n_disks, (size_t) CLUSTER_STORAGE_MAX_DISKS);
+                vms[n_vms++] = (ClusterVmDisks){.name = v->name, .disks = &disks[d], .n_disks = n};
+                for (size_t j = 0; j < n; j++)
+                        disks[d++] = (ClusterDisk){
+                                .path = v->disks[j].path, .allocation_bytes = v->disks[j].allocation_bytes};
+        }
+        ClusterStorage whole = {
+                .host = (char *) m->local_host,
+                .n_parts = 1,
+                .pools = pools,
+                .n_pools = r->n_pools,
+                .vms = vms,
+                .n_vms = n_vms,
+        };
+        k = cluster_storage_split(&whole, ends, ELEMENTSOF(ends));
+        if (k < 0) {
+                log_warning(
+                        "The storage facts of host '%s' (%zu pools, %zu VMs with %zu disks) do not fit %u messages: not sent; the leader counts every disk of its VMs as local",
+                        m->local_host, r->n_pools, n_vms, n_disks, CLUSTER_STORAGE_MAX_PARTS);
+                return;
+        }
+        m->storage_generation++;
+        for (int part = 0; part < k; part++) {
+                size_t from = part == 0 ? 0 : ends[part - 1];
+                ClusterMsg msg = {
+                        .type = CLUSTER_MSG_STORAGE,
+                        .storage =
+                                {
+                                        .host = (char *) m->local_host,
+                                        .generation = m->storage_generation,
+                                        .part = (uint16_t) part,
+                                        .n_parts = (uint16_t) k,
+                                        .pools = part == 0 ? pools : NULL,
+                                        .n_pools = part == 0 ? r->n_pools : 0,
+                                        .vms = vms + from,
+                                        .n_vms = ends[part] - from,
+                                },
+                };
+                int e = cluster_send(m->cluster, &msg);
+                if (e < 0 && e != -ENOTCONN) {
+                        log_warning_errno(
+                                e, "Failed to multicast the storage facts of host '%s': %m", m->local_host);
+                        return;
+                }
+        }
+}
+
+/* A host's complete storage facts into its peer entry (pools in HvPool form, disks sorted by VM). */
+static int peer_set_storage(Peer *p, const ClusterStorage *s) {
+        HvPool *pools = NULL;
+        PeerVmDisks *disks = NULL;
+        size_t n = 0;
+
+        if (s->n_pools > 0) {
+                pools = calloc(s->n_pools, sizeof(HvPool));
+                if (!pools)
+                        return -ENOMEM;
+                for (size_t i = 0; i < s->n_pools; i++) {
+                        pools[i].name = strdup(s->pools[i].name);
+                        pools[i].target = s->pools[i].target ? strdup(s->pools[i].target) : NULL;
+                        if (!pools[i].name || (s->pools[i].target && !pools[i].target) ||
+                            strv_copy(s->pools[i].markers, &pools[i].markers) < 0)
+                                goto oom;
+                }
+        }
+        if (s->n_vms > 0) {
+                disks = calloc(s->n_vms, sizeof(PeerVmDisks));
+                if (!disks)
+                        goto oom;
+        }
+        for (; n < s->n_vms; n++) {
+                const ClusterVmDisks *v = &s->vms[n];
+                disks[n].name = strdup(v->name);
+                if (!disks[n].name)
+                        goto oom;
+                if (v->n_disks == 0)
+                        continue;
+                disks[n].disks = calloc(v->n_disks, sizeof(HvDiskUse));
+                if (!disks[n].disks)
+                        goto oom;
+                disks[n].n_disks = v->n_disks;
+                for (size_t j = 0; j < v->n_disks; j++) {
+                        disks[n].disks[j].path = strdup(v->disks[j].path);
+                        disks[n].disks[j].allocation_bytes = v->disks[j].allocation_bytes;
+                        if (!disks[n].disks[j].path)
+                                goto oom;
+                }
+        }
+        if (n > 1)
+                qsort(disks, n, sizeof(PeerVmDisks), vm_disks_cmp);
+        hv_pools_free(p->report.pools, p->report.n_pools);
+        p->report.pools = pools;
+        p->report.n_pools = s->n_pools;
+        vm_disks_free(p->disks, p->n_disks);
+        p->disks = disks;
+        p->n_disks = n;
+        return peer_apply_disks(p);
+oom:
+        hv_pools_free(pools, s->n_pools);
+        vm_disks_free(disks, s->n_vms);
+        return -ENOMEM;
+}
+
+static int take_storage(Manager *m, const ClusterMsg *msg) {
+        _cleanup_(cluster_storage_done) ClusterStorage whole = {};
+        Peer *p = peer_get(m, msg->storage.host);
+        int k;
+
+        if (!p)
+                return -ENOMEM;
+        p->protocol = MAX(p->protocol, msg->version);
+        k = cluster_storage_assembly_add(&p->storage_parts, &msg->storage, &whole);
+        if (k <= 0)
+                return k;
+        return peer_set_storage(p, &whole);
 }
 
 /* ---- orders ------------------------------------------------------------------------------------- */
@@ -365,10 +581,49 @@ static bool cluster_vm_busy(Manager *m, const char *vm) {
         return false;
 }
 
-static int cluster_order_migration(Manager *m, const MigrationRequest *req) {
-        const Peer *tp = peer_find(m, req->target);
-        const DrsHostConfig *tc = drs_config_find_host(m->config, req->target);
-        const char *uri = tp && tp->migration_uri ? tp->migration_uri : tc ? tc->migration_uri : NULL;
+/* Adds an order in flight; returns it (NULL: out of memory). */
+static Order *
+order_add(Manager *m, const char *vm, const char *source, const char *target, bool manual, bool storage) {
+        Order *n = reallocarray(m->orders, m->n_orders + 1, sizeof(Order));
+        if (!n)
+                return NULL;
+        m->orders = n;
+        Order *o = &m->orders[m->n_orders];
+        *o = (Order){
+                .id = ++m->next_order_id,
+                .vm = strdup(vm),
+                .source = strdup(source),
+                .target = strdup(target),
+                .manual = manual,
+                .storage = storage,
+        };
+        if (!o->vm || !o->source || !o->target) {
+                free(o->vm);
+                free(o->source);
+                free(o->target);
+                return NULL;
+        }
+        m->n_orders++;
+        return o;
+}
+
+/* The cluster protocol the drsd of host speaks (1 when it has not said). */
+static uint16_t host_protocol(Manager *m, const char *host) {
+        const Peer *p = peer_find(m, host);
+        return p ? p->protocol : 1;
+}
+
+/* Orders req to its source's drsd. The order goes in version 2 to a drsd that speaks it (its
+ * RESULT then says how the migration was encrypted and what it copied); a drsd of version 1 gets
+ * plain migrations only (-EPROTONOSUPPORT for disk copies and targets outside the cluster). */
+static int order_migration(Manager *m, const MigrationRequest *req, bool manual) {
+        const Peer *tp = req->remote ? NULL : peer_find(m, req->target);
+        const DrsHostConfig *tc = req->remote ? NULL : drs_config_find_host(m->config, req->target);
+        const char *uri = req->remote               ? req->target_migration_uri
+                          : tp && tp->migration_uri ? tp->migration_uri
+                          : tc                      ? tc->migration_uri
+                                                    : NULL;
+        uint16_t version = MIN(host_protocol(m, req->source), cluster_max_version(m->cluster));
         int k;
 
         if (!m->cluster || !cluster_is_leader(m->cluster))
@@ -381,26 +636,19 @@ static int cluster_order_migration(Manager *m, const MigrationRequest *req) {
                         req->source);
                 return -EHOSTDOWN;
         }
-        Order *n = reallocarray(m->orders, m->n_orders + 1, sizeof(Order));
-        if (!n)
-                return -ENOMEM;
-        m->orders = n;
-        Order *o = &m->orders[m->n_orders];
-        *o = (Order){
-                .id = ++m->next_order_id,
-                .vm = strdup(req->vm),
-                .source = strdup(req->source),
-                .target = strdup(req->target),
-        };
-        if (!o->vm || !o->source || !o->target) {
-                free(o->vm);
-                free(o->source);
-                free(o->target);
-                return -ENOMEM;
+        if (version < 2 && (req->copy_storage || req->remote)) {
+                log_warning(
+                        "Not ordering the move of '%s'%s: the drsd of '%s' runs an older version (cluster protocol %u)",
+                        req->vm, req->copy_storage ? " with a disk copy" : " out of the cluster",
+                        req->source, version);
+                return -EPROTONOSUPPORT;
         }
-        m->n_orders++;
+        Order *o = order_add(m, req->vm, req->source, req->target, manual, false);
+        if (!o)
+                return -ENOMEM;
         ClusterMsg msg = {
                 .type = CLUSTER_MSG_MIGRATE,
+                .version = version,
                 .migrate =
                         {
                                 .order_id = o->id,
@@ -410,6 +658,14 @@ static int cluster_order_migration(Manager *m, const MigrationRequest *req) {
                                 .target_migration_uri = (char *) uri,
                                 .memory_mib = req->memory_mib,
                                 .reason = (char *) req->reason,
+                                .copy_storage = req->copy_storage,
+                                .remove_source_storage = req->remove_source_storage,
+                                .disk_mib = req->disk_mib,
+                                .remote = req->remote,
+                                .target_uri = req->remote ? (char *) req->target_uri : NULL,
+                                .parallel_connections = req->remote ? req->parallel_connections : 0,
+                                .compression = req->remote ? (uint8_t) req->compression : 0,
+                                .remote_bandwidth_mib_s = req->remote ? req->remote_bandwidth_mib_s : 0,
                         },
         };
         k = cluster_send(m->cluster, &msg);
@@ -417,8 +673,55 @@ static int cluster_order_migration(Manager *m, const MigrationRequest *req) {
                 order_remove(m, m->n_orders - 1);
                 return k;
         }
-        manager_record_move_started(m, req, "Ordered the migration of", "ordered");
+        if (!manual)
+                manager_record_move_started(m, req, "Ordered the migration of", "ordered");
         return 0;
+}
+
+static int cluster_order_migration(Manager *m, const MigrationRequest *req) {
+        return order_migration(m, req, false);
+}
+
+/* drsctl migrate on the leader: ordered to the VM's host's drsd like a planned move; every drsd
+ * records the outcome (the drsctl waiting for it may talk to any of them). */
+static int cluster_manual_migration(Manager *m, const MigrationRequest *req) {
+        return order_migration(m, req, true);
+}
+
+/* drsctl move-storage on the leader: a STORAGE_MOVE order to the VM's host's drsd. */
+static int cluster_storage_move(Manager *m, const StorageMoveRequest *req) {
+        int k;
+
+        if (!m->cluster || !cluster_is_leader(m->cluster))
+                return -EREMOTE;
+        if (!cluster_host_nodeid(m->cluster, req->host))
+                return -EHOSTDOWN;
+        if (MIN(host_protocol(m, req->host), cluster_max_version(m->cluster)) < 2)
+                return -EPROTONOSUPPORT;
+        for (size_t i = 0; i < m->n_orders; i++)
+                if (streq(m->orders[i].vm, req->vm))
+                        return -EBUSY;
+        Order *o = order_add(m, req->vm, req->host, req->pool, true, true);
+        if (!o)
+                return -ENOMEM;
+        ClusterMsg msg = {
+                .type = CLUSTER_MSG_STORAGE_MOVE,
+                .storage_move =
+                        {
+                                .order_id = o->id,
+                                .vm = (char *) req->vm,
+                                .host = (char *) req->host,
+                                .pool = (char *) req->pool,
+                                .disk = (char *) req->disk,
+                                .remove_source = req->remove_source,
+                                .force = req->force,
+                                .bandwidth_mib_s = req->bandwidth_mib_s,
+                        },
+        };
+        k = cluster_send(m->cluster, &msg);
+        if (k < 0)
+                order_remove(m, m->n_orders - 1);
+        return k;
 }
 
 /* The source side: a MIGRATE order for this host. */
@@ -426,13 +729,18 @@ typedef struct OrderContext {
         Manager *manager;
         uint64_t order_id;
         uint64_t term;
+        uint16_t version; /* of the order: the RESULT goes in the same version */
+        bool manual;
 } OrderContext;
 
+/* o: the outcome's version-2 fields (NULL: none, e.g. a refusal). */
 static void send_result(
-        Manager *m, uint64_t order_id, uint64_t term, const char *vm, const char *source, const char *target,
-        MigrationResult r, uint64_t duration_ms, uint64_t downtime_ms, const char *message) {
+        Manager *m, uint64_t order_id, uint64_t term, uint16_t version, const char *vm, const char *source,
+        const char *target, MigrationResult r, uint64_t duration_ms, uint64_t downtime_ms,
+        const char *message, const MigrationOutcome *o) {
         ClusterMsg msg = {
                 .type = CLUSTER_MSG_RESULT,
+                .version = version ?: 1,
                 .result =
                         {
                                 .order_id = order_id,
@@ -446,6 +754,11 @@ static void send_result(
                                 .message = (char *) message,
                         },
         };
+        if (o && msg.version >= 2) {
+                msg.result.disks_copied = o->disks_copied;
+                msg.result.disk_bytes = o->disk_bytes;
+                msg.result.source_storage_removed = o->source_storage_removed;
+        }
         int k = m->cluster ? cluster_send(m->cluster, &msg) : -ENOTCONN;
         if (k < 0)
                 log_warning_errno(k, "Failed to report the result of the migration of '%s': %m", vm);
@@ -455,10 +768,13 @@ static void on_local_migration_done(const MigrationRequest *req, const Migration
         OrderContext *ctx = userdata;
         Manager *m = ctx->manager;
 
-        manager_migration_finished(m, req, o);
+        if (ctx->manual)
+                manager_record_migration(m, req, o, false);
+        else
+                manager_migration_finished(m, req, o);
         send_result(
-                m, ctx->order_id, ctx->term, req->vm, req->source, req->target, o->result, o->duration_ms,
-                o->downtime_ms, o->message);
+                m, ctx->order_id, ctx->term, ctx->version, req->vm, req->source, req->target, o->result,
+                o->duration_ms, o->downtime_ms, o->message, o);
         free(ctx);
         report_now(m);
 }
@@ -487,8 +803,9 @@ static void take_migrate_order(Manager *m, const ClusterMsg *msg) {
                 };
                 manager_record(m, LOG_WARNING, DRS_MESSAGE_MIGRATION_FAILED, &e);
                 send_result(
-                        m, o->order_id, msg->term, o->vm, o->source, o->target, MIGRATION_SKIPPED, 0, 0,
-                        "refused by the source: stale term, not from the leader, or not quorate");
+                        m, o->order_id, msg->term, msg->version, o->vm, o->source, o->target,
+                        MIGRATION_SKIPPED, 0, 0,
+                        "refused by the source: stale term, not from the leader, or not quorate", NULL);
                 return;
         }
         hc = drs_config_find_host(m->config, m->local_host);
@@ -497,16 +814,29 @@ static void take_migrate_order(Manager *m, const ClusterMsg *msg) {
                 log_oom();
                 return;
         }
-        *ctx = (OrderContext){.manager = m, .order_id = o->order_id, .term = msg->term};
+        *ctx = (OrderContext){
+                .manager = m,
+                .order_id = o->order_id,
+                .term = msg->term,
+                .version = msg->version,
+                .manual = streq(o->reason, "manual"),
+        };
         MigrationRequest req = {
                 .vm = o->vm,
                 .source = o->source,
                 .target = o->target,
                 .source_uri = hc && hc->uri ? hc->uri : MANAGER_LOCAL_URI,
-                .target_uri = o->target_migration_uri,
+                .target_uri = o->target_uri ?: o->target_migration_uri,
                 .target_migration_uri = o->target_migration_uri,
                 .memory_mib = o->memory_mib,
                 .reason = o->reason,
+                .copy_storage = o->copy_storage,
+                .remove_source_storage = o->remove_source_storage,
+                .disk_mib = o->disk_mib,
+                .remote = o->remote,
+                .parallel_connections = o->parallel_connections,
+                .compression = (MigrationCompression) o->compression,
+                .remote_bandwidth_mib_s = o->remote_bandwidth_mib_s,
         };
         k = m->executor ? executor_submit(m->executor, &req, on_local_migration_done, ctx) : -ENXIO;
         if (k < 0) {
@@ -517,16 +847,18 @@ static void take_migrate_order(Manager *m, const ClusterMsg *msg) {
                             k == -EBUSY ? "the VM already has a migration" : strerror(-k)) < 0)
                         why = NULL;
                 send_result(
-                        m, o->order_id, msg->term, o->vm, o->source, o->target, MIGRATION_SKIPPED, 0, 0,
-                        why);
+                        m, o->order_id, msg->term, msg->version, o->vm, o->source, o->target,
+                        MIGRATION_SKIPPED, 0, 0, why, NULL);
                 return;
         }
         _cleanup_free_ char *text = NULL;
         if (asprintf(
                     &text,
-                    "Migrating '%s' from '%s' to '%s' (%s; order %" PRIu64 " of node %" PRIu32
+                    "Migrating '%s' from '%s' to '%s' (%s%s; order %" PRIu64 " of node %" PRIu32
                     ", term %" PRIu64 ")",
-                    o->vm, o->source, o->target, o->reason, o->order_id, msg->sender, msg->term) < 0)
+                    o->vm, o->source, o->target, o->reason,
+                    o->copy_storage ? ", copying the disks the target cannot see" : "", o->order_id,
+                    msg->sender, msg->term) < 0)
                 text = NULL;
         HistoryEvent e = {
                 .type = (char *) "migration",
@@ -541,48 +873,244 @@ static void take_migrate_order(Manager *m, const ClusterMsg *msg) {
         report_now(m); /* the VM is busy now: every drsd should know */
 }
 
+/* Manual orders seen go by (term, order id): every drsd records their outcome, since the drsctl
+ * that waits for it may talk to any of them. */
+static void manual_seen_add(Manager *m, uint64_t term, uint64_t order_id) {
+        m->manual_seen[m->manual_seen_next] = (ManualSeen){.term = term, .order_id = order_id};
+        m->manual_seen_next = (m->manual_seen_next + 1) % ELEMENTSOF(m->manual_seen);
+}
+
+static bool manual_seen_take(Manager *m, uint64_t term, uint64_t order_id) {
+        for (size_t i = 0; i < ELEMENTSOF(m->manual_seen); i++)
+                if (m->manual_seen[i].order_id == order_id && m->manual_seen[i].term == term &&
+                    order_id != 0) {
+                        m->manual_seen[i] = (ManualSeen){};
+                        return true;
+                }
+        return false;
+}
+
+/* The outcome of a migration another drsd ran, in this drsd's journal and history. */
+static void record_remote_result(Manager *m, const ClusterMsg *msg, const char *reason) {
+        const ClusterResult *r = &msg->result;
+        bool ok = r->result == MIGRATION_OK;
+        _cleanup_free_ char *text = NULL;
+        char disks[160] = "";
+
+        if (r->disks_copied > 0)
+                (void) snprintf(
+                        disks, sizeof(disks), ", %" PRIu32 " disk(s) copied (%.1f MiB), source volumes %s",
+                        r->disks_copied, (double) r->disk_bytes / 1048576.0,
+                        r->source_storage_removed ? "removed" : "kept");
+        if (asprintf(
+                    &text, "Migration of '%s' from '%s' to '%s' (%s) %s (reported by '%s')%s%s%s", r->vm,
+                    r->source, r->target, reason,
+                    ok ? "completed" : migration_result_to_string((MigrationResult) r->result), r->source,
+                    disks, r->message ? ": " : "", r->message ?: "") < 0)
+                text = NULL;
+        HistoryEvent e = {
+                .type = (char *) "migration",
+                .vm = r->vm,
+                .source = r->source,
+                .target = r->target,
+                .reason = (char *) reason,
+                .result =
+                        (char *) (ok ? "completed" : migration_result_to_string((MigrationResult) r->result)),
+                .duration_ms = r->duration_ms,
+                .downtime_ms = r->downtime_ms,
+                .message = text,
+        };
+        manager_record(
+                m, ok ? LOG_INFO : LOG_WARNING,
+                ok ? DRS_MESSAGE_MIGRATION_COMPLETED : DRS_MESSAGE_MIGRATION_FAILED, &e);
+}
+
 /* Every drsd: a migration ended somewhere. */
 static void take_result(Manager *m, const ClusterMsg *msg) {
         const ClusterResult *r = &msg->result;
         bool ok = r->result == MIGRATION_OK;
+        bool source = streq_ptr(m->local_host, r->source);
+        bool manual = manual_seen_take(m, r->order_term, r->order_id);
 
-        if (r->result != MIGRATION_SKIPPED && m->pass &&
+        if (r->result != MIGRATION_SKIPPED && m->pass && !(manual && !ok) &&
             move_log_set(&m->pass->moves, r->vm, manager_realtime_usec()) < 0)
                 log_oom();
         if (ok)
                 manager_note_moved(m, r->vm, r->source, r->target);
+        /* The source recorded it in its own history; a manual one every other drsd records too. */
+        if (manual && !source)
+                record_remote_result(m, msg, "manual");
         if (!cluster_is_leader(m->cluster))
                 return;
         ssize_t i = order_find(m, r->order_id);
         if (i < 0)
                 return; /* another leader's order (an earlier term) */
+        bool was_manual = m->orders[i].manual;
         order_remove(m, (size_t) i);
-        /* The source recorded it in its own history; the leader records it when it is not the source. */
-        if (!streq_ptr(m->local_host, r->source)) {
-                _cleanup_free_ char *text = NULL;
-                if (asprintf(
-                            &text, "Migration of '%s' from '%s' to '%s' %s (reported by '%s')%s%s", r->vm,
-                            r->source, r->target,
-                            ok ? "completed" : migration_result_to_string((MigrationResult) r->result),
-                            r->source, r->message ? ": " : "", r->message ?: "") < 0)
-                        text = NULL;
-                HistoryEvent e = {
-                        .type = (char *) "migration",
-                        .vm = r->vm,
-                        .source = r->source,
-                        .target = r->target,
-                        .reason = (char *) "order",
-                        .result =
-                                (char *) (ok ? "completed" : migration_result_to_string((MigrationResult) r->result)),
-                        .duration_ms = r->duration_ms,
-                        .downtime_ms = r->downtime_ms,
-                        .message = text,
-                };
-                manager_record(
-                        m, ok ? LOG_INFO : LOG_WARNING,
-                        ok ? DRS_MESSAGE_MIGRATION_COMPLETED : DRS_MESSAGE_MIGRATION_FAILED, &e);
-        }
+        if (was_manual)
+                return;
+        /* The leader records a planned move when it is not the source. */
+        if (!source)
+                record_remote_result(m, msg, "order");
         manager_run_move_done(m, r->vm, ok);
+}
+
+/* ---- storage moves (protocol version 2) --------------------------------------------------------- */
+
+typedef struct StorageOrderContext {
+        Manager *manager;
+        uint64_t order_id;
+        uint64_t term;
+} StorageOrderContext;
+
+static void send_storage_done(
+        Manager *m, uint64_t order_id, uint64_t term, const StorageMoveRequest *req,
+        const StorageMoveOutcome *o, const char *refusal) {
+        _cleanup_free_ char *moved = NULL;
+        for (char **l = o ? o->moved : NULL; l && *l; l++) {
+                char *n = NULL;
+                if (asprintf(&n, "%s%s%s", moved ?: "", moved ? "; " : "", *l) < 0)
+                        break;
+                free(moved);
+                moved = n;
+        }
+        ClusterMsg msg = {
+                .type = CLUSTER_MSG_STORAGE_DONE,
+                .storage_done =
+                        {
+                                .order_id = order_id,
+                                .order_term = term,
+                                .vm = (char *) req->vm,
+                                .host = (char *) req->host,
+                                .pool = (char *) req->pool,
+                                .ok = o && o->error == 0,
+                                .duration_ms = o ? o->duration_ms : 0,
+                                .bytes = o ? o->bytes : 0,
+                                .source_removed = o && o->source_removed,
+                                .moved = moved && strlen(moved) <= CLUSTER_JSON_MAX ? moved : NULL,
+                                .message = (char *) (refusal ?: o ? o->message : NULL),
+                                .warning = o ? o->warning : NULL,
+                        },
+        };
+        int k = m->cluster ? cluster_send(m->cluster, &msg) : -ENOTCONN;
+        if (k < 0)
+                log_warning_errno(k, "Failed to report the end of the storage move of '%s': %m", req->vm);
+}
+
+static void
+on_ordered_storage_move_done(const StorageMoveRequest *req, const StorageMoveOutcome *o, void *userdata) {
+        StorageOrderContext *ctx = userdata;
+        Manager *m = ctx->manager;
+
+        manager_record_storage_move(m, req, o);
+        send_storage_done(m, ctx->order_id, ctx->term, req, o, NULL);
+        free(ctx);
+        report_now(m);
+}
+
+/* The VM's host: a STORAGE_MOVE order. */
+static void take_storage_move_order(Manager *m, const ClusterMsg *msg) {
+        const ClusterStorageMove *o = &msg->storage_move;
+        const DrsHostConfig *hc;
+        int k;
+
+        if (!m->local_host || !streq(o->host, m->local_host))
+                return;
+        hc = drs_config_find_host(m->config, m->local_host);
+        StorageMoveRequest req = {
+                .vm = o->vm,
+                .host = o->host,
+                .uri = hc && hc->uri ? hc->uri : MANAGER_LOCAL_URI,
+                .pool = o->pool,
+                .disk = o->disk,
+                .remove_source = o->remove_source,
+                .force = o->force,
+                .bandwidth_mib_s = o->bandwidth_mib_s,
+        };
+        if (!cluster_order_ok(m->cluster, msg->sender, msg->term)) {
+                log_warning(
+                        "Refusing the order to move the storage of '%s' from node %" PRIu32
+                        " in term %" PRIu64 ": not the current leader and term",
+                        o->vm, msg->sender, msg->term);
+                send_storage_done(
+                        m, o->order_id, msg->term, &req, NULL,
+                        "refused by the VM's host: stale term, not from the leader, or not quorate");
+                return;
+        }
+        StorageOrderContext *ctx = calloc(1, sizeof(StorageOrderContext));
+        if (!ctx) {
+                log_oom();
+                return;
+        }
+        *ctx = (StorageOrderContext){.manager = m, .order_id = o->order_id, .term = msg->term};
+        k = manager_start_storage_move_here(m, &req, on_ordered_storage_move_done, ctx);
+        if (k < 0) {
+                free(ctx);
+                _cleanup_free_ char *why = NULL;
+                if (asprintf(
+                            &why, "not started by the VM's host: %s",
+                            k == -EBUSY        ? "its storage is being moved already"
+                            : k == -EOPNOTSUPP ? "storage moves are not supported there"
+                                               : strerror(-k)) < 0)
+                        why = NULL;
+                send_storage_done(
+                        m, o->order_id, msg->term, &req, NULL, why ?: "not started by the VM's host");
+                return;
+        }
+        _cleanup_free_ char *text = NULL;
+        if (asprintf(
+                    &text,
+                    "Moving the storage of '%s' on '%s' to pool '%s' (%s%s; order %" PRIu64
+                    " of node %" PRIu32 ")",
+                    o->vm, o->host, o->pool, o->disk ? "disk " : "every disk", o->disk ?: "", o->order_id,
+                    msg->sender) < 0)
+                text = NULL;
+        HistoryEvent e = {
+                .type = (char *) "storage",
+                .vm = o->vm,
+                .source = o->host,
+                .target = o->pool,
+                .reason = (char *) "manual",
+                .result = (char *) "started",
+                .message = text,
+        };
+        manager_record(m, LOG_INFO, DRS_MESSAGE_STORAGE_MOVE, &e);
+}
+
+/* Every drsd: a storage move ended (the VM's host recorded it already). */
+static void take_storage_done(Manager *m, const ClusterMsg *msg) {
+        const ClusterStorageDone *d = &msg->storage_done;
+
+        if (cluster_is_leader(m->cluster)) {
+                ssize_t i = order_find(m, d->order_id);
+                if (i >= 0)
+                        order_remove(m, (size_t) i);
+        }
+        if (streq_ptr(m->local_host, d->host))
+                return;
+        _cleanup_strv_free_ char **moved = NULL;
+        if (d->moved) {
+                /* Back into the list the recorder expects ("; "-separated on the wire). */
+                const char *p = d->moved;
+                while (p && *p) {
+                        const char *e = strstr(p, "; ");
+                        _cleanup_free_ char *one = e ? strndup(p, (size_t) (e - p)) : strdup(p);
+                        if (!one || strv_extend(&moved, one) < 0)
+                                break;
+                        p = e ? e + 2 : NULL;
+                }
+        }
+        StorageMoveRequest req = {.vm = d->vm, .host = d->host, .pool = d->pool};
+        StorageMoveOutcome o = {
+                .error = d->ok ? 0 : -EIO,
+                .message = d->message,
+                .warning = d->warning,
+                .moved = moved,
+                .bytes = d->bytes,
+                .duration_ms = d->duration_ms,
+                .source_removed = d->source_removed,
+        };
+        manager_record_storage_move(m, &req, &o);
 }
 
 /* ---- host modes ----------------------------------------------------------------------------------- */
@@ -660,6 +1188,8 @@ static const char *const forwarded_methods[] = {
         "drs.RolloutResume",
         "drs.RolloutAbort",
         "drs.ResetFeedback",
+        "drs.Migrate",
+        "drs.MoveStorage",
         NULL,
 };
 
@@ -1123,7 +1653,21 @@ static void on_message(Cluster *c, const ClusterMsg *msg, void *userdata) {
                         local_power_off_go(m);
                 break;
         case CLUSTER_MSG_MIGRATE:
+                if (streq_ptr(msg->migrate.reason, "manual"))
+                        manual_seen_add(m, msg->term, msg->migrate.order_id);
                 take_migrate_order(m, msg);
+                break;
+        case CLUSTER_MSG_STORAGE:
+                k = take_storage(m, msg);
+                if (k < 0)
+                        log_warning_errno(
+                                k, "Failed to take the storage facts of host '%s': %m", msg->storage.host);
+                break;
+        case CLUSTER_MSG_STORAGE_MOVE:
+                take_storage_move_order(m, msg);
+                break;
+        case CLUSTER_MSG_STORAGE_DONE:
+                take_storage_done(m, msg);
                 break;
         case CLUSTER_MSG_SET_MODE:
                 take_set_mode_order(m, msg);
@@ -1245,15 +1789,24 @@ static void on_left(Cluster *c, const uint32_t *nodeids, size_t n, void *userdat
                 const char *host = cluster_node_host(c, nodeids[i]);
                 if (!host)
                         continue;
+                /* Its next drsd may run another version: it says so with its STORAGE (or not). */
+                Peer *p = peer_find(m, host);
+                if (p)
+                        peer_forget_storage(p);
                 /* Orders to a drsd that left have no result to wait for: its VMs show in the
                  * reports again when (if) it is back. */
                 for (size_t j = 0; j < m->n_orders; j++) {
                         if (!streq(m->orders[j].source, host))
                                 continue;
                         _cleanup_free_ char *vm = strdup(m->orders[j].vm);
+                        bool manual = m->orders[j].manual;
                         order_remove(m, j);
                         j--;
-                        if (vm) {
+                        if (manual)
+                                log_warning(
+                                        "The drsd of '%s' left the cluster: the outcome of the manual move of '%s' is not known",
+                                        host, vm ?: "?");
+                        else if (vm) {
                                 log_warning(
                                         "The drsd of '%s' left the cluster: the move of '%s' counts as failed",
                                         host, vm);
@@ -1349,9 +1902,20 @@ static int cluster_status_json(Manager *m, json_object *o) {
                         return -ENOMEM;
                 }
                 const char *h = cluster_node_host(m->cluster, ids[i]);
+                const Peer *p = h ? peer_find(m, h) : NULL;
                 if (json_object_object_add(x, "nodeid", json_object_new_int64(ids[i])) < 0 ||
-                    (h && json_object_object_add(x, "host", json_object_new_string(h)) < 0))
+                    (h && json_object_object_add(x, "host", json_object_new_string(h)) < 0) ||
+                    (p && json_object_object_add(x, "protocol", json_object_new_int(p->protocol)) < 0))
                         return -ENOMEM;
+                if (p && p->protocol < CLUSTER_MSG_VERSION) {
+                        char text[256];
+                        (void) snprintf(
+                                text, sizeof(text),
+                                "an older drsd (cluster protocol %u): no disk copies, migrations out of the cluster or storage moves are ordered to it",
+                                p->protocol);
+                        if (json_object_object_add(x, "older", json_object_new_string(text)) < 0)
+                                return -ENOMEM;
+                }
         }
         const char *lh = leader ? cluster_node_host(m->cluster, leader) : NULL;
         const char *why = m->cluster && !leader ? cluster_waiting_for(m->cluster) : NULL;
@@ -1370,6 +1934,10 @@ static int cluster_status_json(Manager *m, json_object *o) {
             json_object_object_add(cl, "is_leader", json_object_new_boolean(manager_acting_leader(m))) < 0 ||
             (why && json_object_object_add(cl, "waiting_for", json_object_new_string(why)) < 0) ||
             json_object_object_add(cl, "orders_in_flight", json_object_new_uint64(m->n_orders)) < 0 ||
+            json_object_object_add(
+                    cl, "protocol",
+                    json_object_new_int(
+                            m->cluster ? cluster_max_version(m->cluster) : CLUSTER_MSG_VERSION)) < 0 ||
             json_object_object_add(cl, "members", TAKE_PTR(members)) < 0 ||
             (vq && json_object_object_add(cl, "votequorum", TAKE_PTR(vq)) < 0) ||
             json_object_object_add(o, "corosync", TAKE_PTR(cl)) < 0)
@@ -1435,7 +2003,22 @@ static int cluster_start(Manager *m) {
         if (k < 0)
                 return log_error_errno(k, "Failed to set up corosync: %m");
         control_server_set_forward(m->control, forward_to_leader);
-        log_info("Cluster mode: this is host '%s'", m->local_host);
+        /* Tests of mixed-version clusters: speak the previous protocol only (drsd(8)). */
+        const char *pv = getenv("DRS_CLUSTER_PROTOCOL");
+        if (pv && *pv) {
+                char *end;
+                unsigned long v = strtoul(pv, &end, 10);
+                if (*end || v < CLUSTER_MSG_VERSION_MIN || v > CLUSTER_MSG_VERSION)
+                        return log_error_errno(
+                                -EINVAL,
+                                "DRS_CLUSTER_PROTOCOL=%s: not a cluster protocol version from %u to %u", pv,
+                                CLUSTER_MSG_VERSION_MIN, CLUSTER_MSG_VERSION);
+                cluster_set_max_version(m->cluster, (uint16_t) v);
+                log_warning("Speaking cluster protocol %lu only (DRS_CLUSTER_PROTOCOL)", v);
+        }
+        log_info(
+                "Cluster mode: this is host '%s' (cluster protocol %u)", m->local_host,
+                cluster_max_version(m->cluster));
         return 0;
 }
 
@@ -1488,5 +2071,6 @@ const HostSource host_source_cluster = {
         .stop = cluster_stop,
         .status_json = cluster_status_json,
         .notify_role = cluster_notify_role,
-        .manual_moves = false,
+        .start_manual_migration = cluster_manual_migration,
+        .start_storage_move = cluster_storage_move,
 };

@@ -173,6 +173,10 @@ static void standalone_notify_role(Manager *m, char *buf, size_t size) {
         (void) snprintf(buf, size, "Leader (standalone)");
 }
 
+static int standalone_storage_move(Manager *m, const StorageMoveRequest *req) {
+        return manager_start_storage_move_here(m, req, NULL, NULL);
+}
+
 const HostSource host_source_standalone = {
         .name = "standalone",
         .acting_leader = standalone_acting_leader,
@@ -188,5 +192,6 @@ const HostSource host_source_standalone = {
         .vm_target = standalone_vm_target,
         .start_migration = standalone_start_migration,
         .notify_role = standalone_notify_role,
-        .manual_moves = true,
+        .start_manual_migration = manager_start_manual_migration_here,
+        .start_storage_move = standalone_storage_move,
 };

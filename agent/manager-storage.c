@@ -75,12 +75,8 @@ locate(Manager *m, const char *vm, const DrsHostConfig **ret_host, const VmRepor
        json_object **reply, char **reterr_error) {
         const DrsHostConfig *h;
 
-        /* Cluster mode would have to order the VM's own host's drsd to do it (the orders do not
-         * carry disk copies yet). */
-        if (!m->source->manual_moves)
-                return control_fail(
-                        reply, reterr_error, "drs.NotSupported",
-                        "manual migrations and storage moves need standalone mode for now");
+        if (!manager_acting_leader(m))
+                return control_fail(reply, reterr_error, "drs.NoLeader", "this drsd is not the leader");
         if (!m->collector || !m->executor)
                 return control_fail(
                         reply, reterr_error, PROTOCOL_ERROR_INTERNAL, "the leader is not running");
@@ -117,6 +113,30 @@ on_manual_migration_done(const MigrationRequest *req, const MigrationOutcome *o,
         manager_record_migration(userdata, req, o, false);
 }
 
+int manager_start_manual_migration_here(Manager *m, const MigrationRequest *req) {
+        return m->executor ? executor_submit(m->executor, req, on_manual_migration_done, m) : -ENXIO;
+}
+
+/* Why a manual move is refused, as the control reply says it: the source's errors. */
+static int
+manual_start_failed(int k, const char *vm, const char *what, json_object **reply, char **reterr_error) {
+        if (k == -EBUSY)
+                return control_fail(reply, reterr_error, "drs.Busy", "'%s' is being %s", vm, what);
+        if (k == -EPROTONOSUPPORT)
+                return control_fail(
+                        reply, reterr_error, "drs.NotSupported",
+                        "the drsd of the VM's host runs an older version (cluster protocol 1): it cannot take disk copies, migrations out of the cluster or storage moves; upgrade it");
+        if (k == -EHOSTDOWN)
+                return control_fail(
+                        reply, reterr_error, "drs.InvalidState",
+                        "the drsd of the host of '%s' is not in the cluster", vm);
+        if (k == -EOPNOTSUPP)
+                return control_fail(
+                        reply, reterr_error, PROTOCOL_ERROR_INTERNAL,
+                        "storage moves are not supported here");
+        return k;
+}
+
 /* drs.Migrate with "to_uri": to a libvirt host outside the cluster, with the policy's
  * migration.remote tunables. The target is named by its URI in the journal and history. */
 static int migrate_remote(
@@ -145,11 +165,9 @@ static int migrate_remote(
                         .compression = rp->compression,
                         .remote_bandwidth_mib_s = rp->bandwidth_mib_s,
                 };
-                k = executor_submit(m->executor, &req, on_manual_migration_done, m);
-                if (k == -EBUSY)
-                        return control_fail(reply, reterr_error, "drs.Busy", "'%s' is being migrated", vm);
+                k = m->source->start_manual_migration(m, &req);
                 if (k < 0)
-                        return k;
+                        return manual_start_failed(k, vm, "migrated", reply, reterr_error);
                 _cleanup_free_ char *msg = NULL;
                 if (asprintf(
                             &msg,
@@ -272,11 +290,9 @@ int manager_method_migrate(Manager *m, json_object *params, json_object **reply,
                         .remove_source_storage = remove_source,
                         .disk_mib = copy ? disk_mib(vr) : 0,
                 };
-                k = executor_submit(m->executor, &req, on_manual_migration_done, m);
-                if (k == -EBUSY)
-                        return control_fail(reply, reterr_error, "drs.Busy", "'%s' is being migrated", vm);
+                k = m->source->start_manual_migration(m, &req);
                 if (k < 0)
-                        return k;
+                        return manual_start_failed(k, vm, "migrated", reply, reterr_error);
                 _cleanup_free_ char *msg = NULL;
                 if (asprintf(
                             &msg, "Migrating '%s' from '%s' to '%s' (manual%s)", vm, src->name, dst->name,
@@ -309,9 +325,7 @@ int manager_method_migrate(Manager *m, json_object *params, json_object **reply,
 
 /* ---- drs.MoveStorage ---------------------------------------------------------------------- */
 
-static void
-on_storage_move_done(const StorageMoveRequest *req, const StorageMoveOutcome *o, void *userdata) {
-        Manager *m = userdata;
+void manager_record_storage_move(Manager *m, const StorageMoveRequest *req, const StorageMoveOutcome *o) {
         bool ok = o->error == 0;
         _cleanup_free_ char *msg = NULL, *moved = NULL;
         size_t n_moved = strv_length(o->moved);
@@ -356,6 +370,24 @@ on_storage_move_done(const StorageMoveRequest *req, const StorageMoveOutcome *o,
         manager_record(m, ok ? LOG_INFO : LOG_WARNING, DRS_MESSAGE_STORAGE_MOVE, &e);
 }
 
+static void
+on_storage_move_done(const StorageMoveRequest *req, const StorageMoveOutcome *o, void *userdata) {
+        manager_record_storage_move(userdata, req, o);
+}
+
+int manager_start_storage_move_here(
+        Manager *m, const StorageMoveRequest *req, StorageMoveDone done, void *userdata) {
+        int k;
+
+        if (!m->storage_mover) {
+                k = storage_mover_new(m->event, m->hv_ops, &m->storage_mover);
+                if (k < 0)
+                        return k;
+        }
+        return storage_mover_submit(
+                m->storage_mover, req, done ?: on_storage_move_done, done ? userdata : m);
+}
+
 /* drs.MoveStorage {"vm", "pool", "disk", "remove_source", "force"}: moves the VM's disks (or
  * one) to another pool of its host, live. Replies {"vm", "host", "pool", "disk", "since"} once
  * started; the outcome is a "storage" history event of the VM after "since". */
@@ -378,11 +410,6 @@ int manager_method_move_storage(Manager *m, json_object *params, json_object **r
         k = locate(m, vm, &h, NULL, reply, reterr_error);
         if (k < 0)
                 return k;
-        if (!m->storage_mover) {
-                k = storage_mover_new(m->event, m->hv_ops, &m->storage_mover);
-                if (k < 0)
-                        return k;
-        }
         StorageMoveRequest req = {
                 .vm = vm,
                 .host = h->name,
@@ -393,16 +420,9 @@ int manager_method_move_storage(Manager *m, json_object *params, json_object **r
                 .force = force,
                 .bandwidth_mib_s = m->policy->migration.bandwidth_mib_s,
         };
-        k = storage_mover_submit(m->storage_mover, &req, on_storage_move_done, m);
-        if (k == -EBUSY)
-                return control_fail(
-                        reply, reterr_error, "drs.Busy", "the storage of '%s' is being moved", vm);
-        if (k == -EOPNOTSUPP)
-                return control_fail(
-                        reply, reterr_error, PROTOCOL_ERROR_INTERNAL,
-                        "storage moves are not supported here");
+        k = m->source->start_storage_move(m, &req);
         if (k < 0)
-                return k;
+                return manual_start_failed(k, vm, "moved (its storage)", reply, reterr_error);
         _cleanup_free_ char *msg = NULL;
         if (asprintf(
                     &msg, "Moving the storage of '%s' on '%s' to pool '%s' (%s%s)", vm, h->name, pool,

@@ -33,6 +33,7 @@
 #include "power-meter.h"
 #include "power.h"
 #include "state.h"
+#include "storage-move.h"
 
 typedef struct MetricsServer MetricsServer;
 typedef struct StorageMover StorageMover;
@@ -57,6 +58,13 @@ typedef struct RolloutCmd {
         bool by_message;         /* run for the leader: the outcome goes out as a message */
 } RolloutCmd;
 
+/* Cluster mode: a VM's file disks, from its host's STORAGE. */
+typedef struct PeerVmDisks {
+        char *name;       /* owned */
+        HvDiskUse *disks; /* owned */
+        size_t n_disks;
+} PeerVmDisks;
+
 /* Cluster mode (manager-cluster.c): a host's last report as multicast by its drsd. */
 typedef struct Peer {
         char *host;          /* owned */
@@ -71,15 +79,30 @@ typedef struct Peer {
         uint64_t pending_until_usec;
         char *pending_reason;     /* owned; the order's reason, for sending it again */
         unsigned pending_resends; /* times sent again (a report still showing the old mode) */
+        /* Cluster protocol: 2 once a STORAGE of the host arrived since its drsd (re)joined; 1
+         * for a drsd of the previous version (it sends none). Its storage facts: the pools go
+         * to report.pools, the VMs' disks (sorted by VM name) onto report.vms at every report. */
+        uint16_t protocol;
+        PeerVmDisks *disks; /* owned array, sorted by name */
+        size_t n_disks;
+        ClusterStorageAssembly storage_parts; /* owned; the STORAGE parts being received */
 } Peer;
 
-/* A MIGRATE order of this leader without a RESULT yet. */
+/* A MIGRATE (or STORAGE_MOVE) order of this leader without a RESULT (STORAGE_DONE) yet. */
 typedef struct Order {
         uint64_t id;
         char *vm;     /* owned */
-        char *source; /* owned */
-        char *target; /* owned */
+        char *source; /* owned; STORAGE_MOVE: the VM's host */
+        char *target; /* owned; STORAGE_MOVE: the pool */
+        bool manual;  /* drsctl migrate / move-storage: not a move of the plan */
+        bool storage; /* a STORAGE_MOVE */
 } Order;
+
+/* A manual MIGRATE order seen on the wire (every drsd records its outcome). */
+typedef struct ManualSeen {
+        uint64_t term;
+        uint64_t order_id;
+} ManualSeen;
 
 /* A drsctl request forwarded to the leader, waiting for its REPLY. */
 typedef struct Forward {
@@ -142,8 +165,12 @@ typedef struct HostSource {
                 bool health);
         void (*rollout_command_done)(
                 Manager *m, const char *host, bool ok, const char *message, uint64_t duration_ms);
-        /* drsctl migrate / move-storage (the orders do not carry disk copies yet). */
-        bool manual_moves;
+        /* drsctl migrate / move-storage, after the leader's checks: standalone runs them here
+         * (manager_start_manual_migration_here(), manager_start_storage_move_here()); cluster
+         * mode orders them to the VM's host's drsd. -EBUSY, -EPROTONOSUPPORT (that drsd speaks an
+         * older cluster protocol), -EHOSTDOWN (not in the cluster), -EOPNOTSUPP, … */
+        int (*start_manual_migration)(Manager *m, const MigrationRequest *req);
+        int (*start_storage_move)(Manager *m, const StorageMoveRequest *req);
 } HostSource;
 
 extern const HostSource host_source_standalone;
@@ -209,6 +236,9 @@ struct Manager {
         Order *orders; /* owned array */
         size_t n_orders;
         uint64_t next_order_id;
+        uint32_t storage_generation; /* of this host's STORAGE messages */
+        ManualSeen manual_seen[32];  /* the last manual orders seen, a ring */
+        size_t manual_seen_next;
         Forward *forwards; /* owned array */
         size_t n_forwards;
         uint32_t last_leader;
@@ -257,6 +287,14 @@ bool manager_cluster_imbalance(Manager *m, double *ret_cpu, double *ret_memory);
 /* Manual moves (manager-storage.c): drs.Migrate and drs.MoveStorage. */
 int manager_method_migrate(Manager *m, json_object *params, json_object **reply, char **reterr_error);
 int manager_method_move_storage(Manager *m, json_object *params, json_object **reply, char **reterr_error);
+/* manager-storage.c: a manual migration run by this drsd's executor (recorded when it ends, no
+ * cooldown on failure), and a storage move run by this drsd's storage mover (done NULL: recorded
+ * when it ends; else done is called instead and should record it with
+ * manager_record_storage_move()). */
+int manager_start_manual_migration_here(Manager *m, const MigrationRequest *req);
+int manager_start_storage_move_here(
+        Manager *m, const StorageMoveRequest *req, StorageMoveDone done, void *userdata);
+void manager_record_storage_move(Manager *m, const StorageMoveRequest *req, const StorageMoveOutcome *o);
 
 /* The control methods, for control_server_new(). */
 extern const ControlMethodEntry manager_methods[];

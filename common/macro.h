@@ -17,6 +17,14 @@
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 
+/* Arguments are evaluated twice: no side effects. (<sys/param.h> defines the same.) */
+#ifndef MIN
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#endif
+#ifndef MAX
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+#endif
+
 /* Take ownership of a pointer: returns it and sets the variable to NULL. */
 #define TAKE_PTR(p)                                                                                         \
         ({                                                                                                  \

@@ -102,12 +102,6 @@
 #define LNS_LS_SWEEPS 4           /* exchange sweeps per call at most */
 #define LNS_LS_EPS 1e-9
 
-#ifndef MIN
-#define MIN(a, b) ((a) < (b) ? (a) : (b))
-#endif
-#ifndef MAX
-#define MAX(a, b) ((a) > (b) ? (a) : (b))
-#endif
 
 enum {
         RES_CPU,

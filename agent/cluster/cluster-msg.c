@@ -33,6 +33,9 @@ static const char *const cluster_msg_type_table[_CLUSTER_MSG_TYPE_MAX] = {
         [CLUSTER_MSG_ROLLOUT] = "rollout",
         [CLUSTER_MSG_ROLLOUT_RUN] = "rollout-run",
         [CLUSTER_MSG_ROLLOUT_DONE] = "rollout-done",
+        [CLUSTER_MSG_STORAGE] = "storage",
+        [CLUSTER_MSG_STORAGE_MOVE] = "storage-move",
+        [CLUSTER_MSG_STORAGE_DONE] = "storage-done",
 };
 
 DEFINE_STRING_TABLE_LOOKUP_TO_STRING(cluster_msg_type, ClusterMsgType, _CLUSTER_MSG_TYPE_MAX);
@@ -41,6 +44,139 @@ static void cluster_vm_done(ClusterVm *vm) {
         free(vm->name);
         free(vm->target);
         *vm = (ClusterVm){};
+}
+
+void cluster_storage_done(ClusterStorage *s) {
+        if (!s)
+                return;
+        free(s->host);
+        for (size_t i = 0; s->pools && i < s->n_pools; i++) {
+                free(s->pools[i].name);
+                free(s->pools[i].target);
+                for (char **k = s->pools[i].markers; k && *k; k++)
+                        free(*k);
+                free(s->pools[i].markers);
+        }
+        free(s->pools);
+        for (size_t i = 0; s->vms && i < s->n_vms; i++) {
+                free(s->vms[i].name);
+                for (size_t j = 0; s->vms[i].disks && j < s->vms[i].n_disks; j++)
+                        free(s->vms[i].disks[j].path);
+                free(s->vms[i].disks);
+        }
+        free(s->vms);
+        *s = (ClusterStorage){};
+}
+
+void cluster_storage_assembly_done(ClusterStorageAssembly *a) {
+        if (!a)
+                return;
+        cluster_storage_done(&a->whole);
+        *a = (ClusterStorageAssembly){};
+}
+
+static char *strdup_or_null(const char *s, bool *failed) {
+        char *c = s ? strdup(s) : NULL;
+        if (s && !c)
+                *failed = true;
+        return c;
+}
+
+/* Appends deep copies of part's pools and VMs to w. */
+static int storage_append(ClusterStorage *w, const ClusterStorage *part) {
+        bool failed = false;
+
+        if (part->n_pools > 0) {
+                ClusterPool *p = reallocarray(w->pools, w->n_pools + part->n_pools, sizeof(ClusterPool));
+                if (!p)
+                        return -ENOMEM;
+                w->pools = p;
+                for (size_t i = 0; i < part->n_pools; i++) {
+                        ClusterPool *d = &w->pools[w->n_pools++];
+                        const ClusterPool *s = &part->pools[i];
+                        size_t n = 0;
+                        while (s->markers && s->markers[n])
+                                n++;
+                        *d = (ClusterPool){
+                                .name = strdup_or_null(s->name, &failed),
+                                .target = strdup_or_null(s->target, &failed),
+                                .markers = calloc(n + 1, sizeof(char *)),
+                        };
+                        if (!d->markers)
+                                return -ENOMEM;
+                        for (size_t j = 0; j < n; j++)
+                                d->markers[j] = strdup_or_null(s->markers[j], &failed);
+                        if (failed)
+                                return -ENOMEM;
+                }
+        }
+        if (part->n_vms > 0) {
+                ClusterVmDisks *v = reallocarray(w->vms, w->n_vms + part->n_vms, sizeof(ClusterVmDisks));
+                if (!v)
+                        return -ENOMEM;
+                w->vms = v;
+                for (size_t i = 0; i < part->n_vms; i++) {
+                        ClusterVmDisks *d = &w->vms[w->n_vms++];
+                        const ClusterVmDisks *s = &part->vms[i];
+                        *d = (ClusterVmDisks){.name = strdup_or_null(s->name, &failed)};
+                        if (failed)
+                                return -ENOMEM;
+                        if (s->n_disks == 0)
+                                continue;
+                        d->disks = calloc(s->n_disks, sizeof(ClusterDisk));
+                        if (!d->disks)
+                                return -ENOMEM;
+                        d->n_disks = s->n_disks;
+                        for (size_t j = 0; j < s->n_disks; j++)
+                                d->disks[j] = (ClusterDisk){
+                                        .path = strdup_or_null(s->disks[j].path, &failed),
+                                        .allocation_bytes = s->disks[j].allocation_bytes,
+                                };
+                        if (failed)
+                                return -ENOMEM;
+                }
+        }
+        return 0;
+}
+
+int cluster_storage_assembly_add(
+        ClusterStorageAssembly *a, const ClusterStorage *part, ClusterStorage *ret) {
+        int k;
+
+        if (!a || !part || !ret || part->n_parts < 1 || part->n_parts > CLUSTER_STORAGE_MAX_PARTS ||
+            part->part >= part->n_parts)
+                return -EINVAL;
+        if (part->part == 0 || part->generation != a->generation || part->n_parts != a->n_parts ||
+            (a->seen & (UINT64_C(1) << part->part)) || (part->part > 0 && a->seen == 0)) {
+                cluster_storage_assembly_done(a);
+                a->generation = part->generation;
+                a->n_parts = part->n_parts;
+        }
+        if (part->part > 0 && !(a->seen & (UINT64_C(1) << (part->part - 1)))) {
+                /* Its predecessor is missing (lost): this generation cannot complete. */
+                cluster_storage_assembly_done(a);
+                return 0;
+        }
+        if (!a->whole.host) {
+                a->whole.host = strdup(part->host ? part->host : "");
+                if (!a->whole.host)
+                        return -ENOMEM;
+        }
+        k = storage_append(&a->whole, part);
+        if (k < 0) {
+                cluster_storage_assembly_done(a);
+                return k;
+        }
+        a->seen |= UINT64_C(1) << part->part;
+        if (part->part + 1 < part->n_parts)
+                return 0;
+        *ret = a->whole;
+        ret->generation = a->generation;
+        ret->part = 0;
+        ret->n_parts = 1;
+        a->whole = (ClusterStorage){};
+        cluster_storage_assembly_done(a);
+        return 1;
 }
 
 void cluster_msg_done(ClusterMsg *m) {
@@ -66,6 +202,7 @@ void cluster_msg_done(ClusterMsg *m) {
                 free(m->migrate.target);
                 free(m->migrate.target_migration_uri);
                 free(m->migrate.reason);
+                free(m->migrate.target_uri);
                 break;
         case CLUSTER_MSG_SET_MODE:
                 free(m->set_mode.host);
@@ -96,6 +233,23 @@ void cluster_msg_done(ClusterMsg *m) {
         case CLUSTER_MSG_ROLLOUT_DONE:
                 free(m->rollout_done.host);
                 free(m->rollout_done.message);
+                break;
+        case CLUSTER_MSG_STORAGE:
+                cluster_storage_done(&m->storage);
+                break;
+        case CLUSTER_MSG_STORAGE_MOVE:
+                free(m->storage_move.vm);
+                free(m->storage_move.host);
+                free(m->storage_move.pool);
+                free(m->storage_move.disk);
+                break;
+        case CLUSTER_MSG_STORAGE_DONE:
+                free(m->storage_done.vm);
+                free(m->storage_done.host);
+                free(m->storage_done.pool);
+                free(m->storage_done.moved);
+                free(m->storage_done.message);
+                free(m->storage_done.warning);
                 break;
         default:
                 break;
@@ -244,7 +398,7 @@ static int encode_report(Writer *w, const ClusterReport *r) {
         return 0;
 }
 
-static int encode_migrate(Writer *w, const ClusterMigrate *m) {
+static int encode_migrate(Writer *w, const ClusterMigrate *m, uint16_t version) {
         int k;
 
         writer_u64(w, m->order_id);
@@ -261,7 +415,20 @@ static int encode_migrate(Writer *w, const ClusterMigrate *m) {
         if (k < 0)
                 return k;
         writer_u64(w, m->memory_mib);
-        return writer_string(w, m->reason, CLUSTER_TEXT_MAX);
+        k = writer_string(w, m->reason, CLUSTER_TEXT_MAX);
+        if (k < 0 || version < 2)
+                return k;
+        if (m->compression >= CLUSTER_COMPRESSION_MAX || m->parallel_connections > 64)
+                return -EINVAL;
+        writer_bool(w, m->copy_storage);
+        writer_bool(w, m->remove_source_storage);
+        writer_u64(w, m->disk_mib);
+        writer_bool(w, m->remote);
+        k = writer_string(w, m->target_uri, CLUSTER_TEXT_MAX);
+        writer_u32(w, m->parallel_connections);
+        writer_u8(w, m->compression);
+        writer_u64(w, m->remote_bandwidth_mib_s);
+        return k;
 }
 
 static int encode_set_mode(Writer *w, const ClusterSetMode *s) {
@@ -277,7 +444,7 @@ static int encode_set_mode(Writer *w, const ClusterSetMode *s) {
         return writer_string(w, s->reason, CLUSTER_TEXT_MAX);
 }
 
-static int encode_result(Writer *w, const ClusterResult *r) {
+static int encode_result(Writer *w, const ClusterResult *r, uint16_t version) {
         int k;
 
         if (r->result >= CLUSTER_RESULT_MAX)
@@ -297,7 +464,16 @@ static int encode_result(Writer *w, const ClusterResult *r) {
         writer_u8(w, r->result);
         writer_u64(w, r->duration_ms);
         writer_u64(w, r->downtime_ms);
-        return writer_string(w, r->message, CLUSTER_TEXT_MAX);
+        k = writer_string(w, r->message, CLUSTER_TEXT_MAX);
+        if (k < 0 || version < 2)
+                return k;
+        if (r->encryption >= CLUSTER_ENCRYPTION_MAX)
+                return -EINVAL;
+        writer_u8(w, r->encryption);
+        writer_u32(w, r->disks_copied);
+        writer_u64(w, r->disk_bytes);
+        writer_bool(w, r->source_storage_removed);
+        return 0;
 }
 
 static int encode_forward(Writer *w, uint64_t request_id, uint32_t to, const char *json) {
@@ -311,17 +487,143 @@ static int encode_power_off(Writer *w, const ClusterPowerOff *p) {
         return writer_string(w, p->host, CLUSTER_NAME_MAX);
 }
 
+static size_t markers_count(char *const *markers) {
+        size_t n = 0;
+        while (markers && markers[n])
+                n++;
+        return n;
+}
+
+/* The storage body's pieces, as encode_storage() writes them (for cluster_storage_split()). */
+static size_t storage_pool_size(const ClusterPool *p) {
+        size_t n = 2 + (p->name ? strlen(p->name) : 0) + 2 + (p->target ? strlen(p->target) : 0) + 4;
+        for (char *const *k = p->markers; k && *k; k++)
+                n += 2 + strlen(*k);
+        return n;
+}
+
+static size_t storage_vm_size(const ClusterVmDisks *v) {
+        size_t n = 2 + (v->name ? strlen(v->name) : 0) + 4;
+        for (size_t i = 0; i < v->n_disks; i++)
+                n += 2 + (v->disks[i].path ? strlen(v->disks[i].path) : 0) + 8;
+        return n;
+}
+
+static int encode_storage(Writer *w, const ClusterStorage *s) {
+        int k;
+
+        if (s->n_parts < 1 || s->n_parts > CLUSTER_STORAGE_MAX_PARTS || s->part >= s->n_parts ||
+            (s->n_pools > 0 && (!s->pools || s->part != 0)) || (s->n_vms > 0 && !s->vms) ||
+            s->n_pools > UINT32_MAX || s->n_vms > UINT32_MAX)
+                return -EINVAL;
+        k = writer_string(w, s->host, CLUSTER_NAME_MAX);
+        if (k < 0)
+                return k;
+        writer_u32(w, s->generation);
+        writer_u16(w, s->part);
+        writer_u16(w, s->n_parts);
+        writer_u32(w, (uint32_t) s->n_pools);
+        for (size_t i = 0; i < s->n_pools; i++) {
+                const ClusterPool *p = &s->pools[i];
+                size_t n = markers_count(p->markers);
+                if (n > CLUSTER_STORAGE_MAX_MARKERS)
+                        return -EINVAL;
+                k = writer_string(w, p->name, CLUSTER_NAME_MAX);
+                if (k == 0)
+                        k = writer_string(w, p->target, CLUSTER_TEXT_MAX);
+                if (k < 0)
+                        return k;
+                writer_u32(w, (uint32_t) n);
+                for (size_t j = 0; j < n; j++) {
+                        k = writer_string(w, p->markers[j], CLUSTER_NAME_MAX);
+                        if (k < 0)
+                                return k;
+                }
+        }
+        writer_u32(w, (uint32_t) s->n_vms);
+        for (size_t i = 0; i < s->n_vms; i++) {
+                const ClusterVmDisks *v = &s->vms[i];
+                if (v->n_disks > CLUSTER_STORAGE_MAX_DISKS || (v->n_disks > 0 && !v->disks))
+                        return -EINVAL;
+                k = writer_string(w, v->name, CLUSTER_NAME_MAX);
+                if (k < 0)
+                        return k;
+                writer_u32(w, (uint32_t) v->n_disks);
+                for (size_t j = 0; j < v->n_disks; j++) {
+                        k = writer_string(w, v->disks[j].path, CLUSTER_TEXT_MAX);
+                        if (k < 0)
+                                return k;
+                        writer_u64(w, v->disks[j].allocation_bytes);
+                }
+        }
+        return 0;
+}
+
+int cluster_storage_split(const ClusterStorage *s, size_t *ret_ends, size_t max_parts) {
+        size_t base = CLUSTER_MSG_HEADER_SIZE + 2 + (s->host ? strlen(s->host) : 0) + 4 + 2 + 2 + 4 + 4;
+        size_t used = base, parts = 0;
+
+        if (max_parts < 1)
+                return -EINVAL;
+        for (size_t i = 0; i < s->n_pools; i++)
+                used += storage_pool_size(&s->pools[i]);
+        if (used > CLUSTER_MSG_MAX)
+                return -EMSGSIZE;
+        for (size_t i = 0; i < s->n_vms; i++) {
+                size_t v = storage_vm_size(&s->vms[i]);
+                if (base + v > CLUSTER_MSG_MAX)
+                        return -EMSGSIZE;
+                if (used + v > CLUSTER_MSG_MAX) {
+                        if (parts + 1 >= max_parts)
+                                return -EMSGSIZE;
+                        ret_ends[parts++] = i;
+                        used = base;
+                }
+                used += v;
+        }
+        ret_ends[parts++] = s->n_vms;
+        return (int) parts;
+}
+
+uint16_t cluster_msg_version_needed(const ClusterMsg *m) {
+        switch (m->type) {
+        case CLUSTER_MSG_STORAGE:
+        case CLUSTER_MSG_STORAGE_MOVE:
+        case CLUSTER_MSG_STORAGE_DONE:
+                return 2;
+        case CLUSTER_MSG_MIGRATE:
+                return m->migrate.copy_storage || m->migrate.remove_source_storage ||
+                                       m->migrate.disk_mib > 0 || m->migrate.remote ||
+                                       m->migrate.target_uri || m->migrate.parallel_connections > 0 ||
+                                       m->migrate.compression > 0 || m->migrate.remote_bandwidth_mib_s > 0
+                               ? 2
+                               : 1;
+        case CLUSTER_MSG_RESULT:
+                return m->result.encryption > 0 || m->result.disks_copied > 0 || m->result.disk_bytes > 0 ||
+                                       m->result.source_storage_removed
+                               ? 2
+                               : 1;
+        default:
+                return 1;
+        }
+}
+
 int cluster_msg_encode(const ClusterMsg *m, void **ret, size_t *ret_size) {
         Writer w = {};
+        uint16_t version;
         int k;
 
         if (!m || !ret || !ret_size)
                 return -EINVAL;
         if (m->sender == 0)
                 return -EINVAL;
+        version = m->version ?: cluster_msg_version_needed(m);
+        if (version < CLUSTER_MSG_VERSION_MIN || version > CLUSTER_MSG_VERSION ||
+            version < cluster_msg_version_needed(m))
+                return -EINVAL;
 
         writer_u32(&w, CLUSTER_MSG_MAGIC);
-        writer_u16(&w, CLUSTER_MSG_VERSION);
+        writer_u16(&w, version);
         writer_u16(&w, (uint16_t) m->type);
         writer_u32(&w, 0); /* length, filled in below */
         writer_u32(&w, m->sender);
@@ -335,13 +637,13 @@ int cluster_msg_encode(const ClusterMsg *m, void **ret, size_t *ret_size) {
                 k = encode_report(&w, &m->report);
                 break;
         case CLUSTER_MSG_MIGRATE:
-                k = encode_migrate(&w, &m->migrate);
+                k = encode_migrate(&w, &m->migrate, version);
                 break;
         case CLUSTER_MSG_SET_MODE:
                 k = encode_set_mode(&w, &m->set_mode);
                 break;
         case CLUSTER_MSG_RESULT:
-                k = encode_result(&w, &m->result);
+                k = encode_result(&w, &m->result, version);
                 break;
         case CLUSTER_MSG_REQUEST:
                 k = encode_forward(&w, m->request.request_id, m->request.to, m->request.json);
@@ -379,6 +681,45 @@ int cluster_msg_encode(const ClusterMsg *m, void **ret, size_t *ret_size) {
                 if (k == 0)
                         k = writer_string(&w, m->rollout_done.message, CLUSTER_TEXT_MAX);
                 break;
+        case CLUSTER_MSG_STORAGE:
+                k = encode_storage(&w, &m->storage);
+                break;
+        case CLUSTER_MSG_STORAGE_MOVE: {
+                const ClusterStorageMove *o = &m->storage_move;
+                writer_u64(&w, o->order_id);
+                k = writer_string(&w, o->vm, CLUSTER_NAME_MAX);
+                if (k == 0)
+                        k = writer_string(&w, o->host, CLUSTER_NAME_MAX);
+                if (k == 0)
+                        k = writer_string(&w, o->pool, CLUSTER_NAME_MAX);
+                if (k == 0)
+                        k = writer_string(&w, o->disk, CLUSTER_TEXT_MAX);
+                writer_bool(&w, o->remove_source);
+                writer_bool(&w, o->force);
+                writer_u64(&w, o->bandwidth_mib_s);
+                break;
+        }
+        case CLUSTER_MSG_STORAGE_DONE: {
+                const ClusterStorageDone *d = &m->storage_done;
+                writer_u64(&w, d->order_id);
+                writer_u64(&w, d->order_term);
+                k = writer_string(&w, d->vm, CLUSTER_NAME_MAX);
+                if (k == 0)
+                        k = writer_string(&w, d->host, CLUSTER_NAME_MAX);
+                if (k == 0)
+                        k = writer_string(&w, d->pool, CLUSTER_NAME_MAX);
+                writer_bool(&w, d->ok);
+                writer_u64(&w, d->duration_ms);
+                writer_u64(&w, d->bytes);
+                writer_bool(&w, d->source_removed);
+                if (k == 0)
+                        k = writer_string(&w, d->moved, CLUSTER_JSON_MAX);
+                if (k == 0)
+                        k = writer_string(&w, d->message, CLUSTER_TEXT_MAX);
+                if (k == 0)
+                        k = writer_string(&w, d->warning, CLUSTER_TEXT_MAX);
+                break;
+        }
         default:
                 k = -EINVAL;
                 break;
@@ -554,7 +895,7 @@ static void decode_report(Reader *r, ClusterReport *rep) {
                 decode_vm(r, &rep->vms[i]);
 }
 
-static void decode_migrate(Reader *r, ClusterMigrate *m) {
+static void decode_migrate(Reader *r, ClusterMigrate *m, uint16_t version) {
         m->order_id = reader_u64(r);
         m->vm = reader_string(r, CLUSTER_NAME_MAX, false);
         m->source = reader_string(r, CLUSTER_NAME_MAX, false);
@@ -562,6 +903,20 @@ static void decode_migrate(Reader *r, ClusterMigrate *m) {
         m->target_migration_uri = reader_string(r, CLUSTER_TEXT_MAX, false);
         m->memory_mib = reader_u64(r);
         m->reason = reader_string(r, CLUSTER_TEXT_MAX, false);
+        if (version < 2)
+                return;
+        m->copy_storage = reader_bool(r);
+        m->remove_source_storage = reader_bool(r);
+        m->disk_mib = reader_u64(r);
+        m->remote = reader_bool(r);
+        m->target_uri = reader_string(r, CLUSTER_TEXT_MAX, true);
+        m->parallel_connections = reader_u32(r);
+        if (m->parallel_connections > 64)
+                reader_fail(r, "parallel connections out of range");
+        m->compression = reader_u8(r);
+        if (m->compression >= CLUSTER_COMPRESSION_MAX)
+                reader_fail(r, "compression out of range");
+        m->remote_bandwidth_mib_s = reader_u64(r);
 }
 
 static void decode_set_mode(Reader *r, ClusterSetMode *s) {
@@ -571,7 +926,7 @@ static void decode_set_mode(Reader *r, ClusterSetMode *s) {
         s->reason = reader_string(r, CLUSTER_TEXT_MAX, true);
 }
 
-static void decode_result(Reader *r, ClusterResult *res) {
+static void decode_result(Reader *r, ClusterResult *res, uint16_t version) {
         res->order_id = reader_u64(r);
         res->order_term = reader_u64(r);
         res->vm = reader_string(r, CLUSTER_NAME_MAX, false);
@@ -583,6 +938,98 @@ static void decode_result(Reader *r, ClusterResult *res) {
         res->duration_ms = reader_u64(r);
         res->downtime_ms = reader_u64(r);
         res->message = reader_string(r, CLUSTER_TEXT_MAX, true);
+        if (version < 2)
+                return;
+        res->encryption = reader_u8(r);
+        if (res->encryption >= CLUSTER_ENCRYPTION_MAX)
+                reader_fail(r, "migration encryption out of range");
+        res->disks_copied = reader_u32(r);
+        res->disk_bytes = reader_u64(r);
+        res->source_storage_removed = reader_bool(r);
+}
+
+/* A count read before its elements: refused when the bytes left could not hold that many of
+ * at least min_size bytes each, or when it is above limit. */
+static bool reader_count_ok(Reader *r, uint32_t n, size_t min_size, size_t limit, const char *what) {
+        if (r->error < 0)
+                return false;
+        if (n > limit || n > r->left / min_size) {
+                reader_fail(r, what);
+                return false;
+        }
+        return true;
+}
+
+static void decode_storage(Reader *r, ClusterStorage *s) {
+        s->host = reader_string(r, CLUSTER_NAME_MAX, false);
+        s->generation = reader_u32(r);
+        s->part = reader_u16(r);
+        s->n_parts = reader_u16(r);
+        if (r->error == 0 &&
+            (s->n_parts < 1 || s->n_parts > CLUSTER_STORAGE_MAX_PARTS || s->part >= s->n_parts))
+                reader_fail(r, "storage part out of range");
+
+        uint32_t n = reader_u32(r); /* a pool: two strings and a count */
+        if (!reader_count_ok(r, n, 2 + 2 + 4, SIZE_MAX, "pool count larger than the message can hold"))
+                return;
+        if (n > 0 && s->part != 0) {
+                reader_fail(r, "pools in a storage part other than the first");
+                return;
+        }
+        if (n > 0) {
+                s->pools = calloc(n, sizeof(ClusterPool));
+                if (!s->pools) {
+                        r->error = -ENOMEM;
+                        return;
+                }
+                s->n_pools = n;
+        }
+        for (size_t i = 0; i < n && r->error == 0; i++) {
+                ClusterPool *p = &s->pools[i];
+                p->name = reader_string(r, CLUSTER_NAME_MAX, false);
+                p->target = reader_string(r, CLUSTER_TEXT_MAX, true);
+                uint32_t m = reader_u32(r);
+                if (!reader_count_ok(r, m, 2, CLUSTER_STORAGE_MAX_MARKERS, "too many markers in a pool"))
+                        return;
+                p->markers = calloc((size_t) m + 1, sizeof(char *));
+                if (!p->markers) {
+                        r->error = -ENOMEM;
+                        return;
+                }
+                for (size_t j = 0; j < m && r->error == 0; j++)
+                        p->markers[j] = reader_string(r, CLUSTER_NAME_MAX, false);
+        }
+
+        n = reader_u32(r); /* a VM: a string and a count */
+        if (!reader_count_ok(r, n, 2 + 4, SIZE_MAX, "VM count larger than the message can hold"))
+                return;
+        if (n > 0) {
+                s->vms = calloc(n, sizeof(ClusterVmDisks));
+                if (!s->vms) {
+                        r->error = -ENOMEM;
+                        return;
+                }
+                s->n_vms = n;
+        }
+        for (size_t i = 0; i < n && r->error == 0; i++) {
+                ClusterVmDisks *v = &s->vms[i];
+                v->name = reader_string(r, CLUSTER_NAME_MAX, false);
+                uint32_t d = reader_u32(r); /* a disk: a string and a u64 */
+                if (!reader_count_ok(r, d, 2 + 8, CLUSTER_STORAGE_MAX_DISKS, "too many disks of a VM"))
+                        return;
+                if (d == 0)
+                        continue;
+                v->disks = calloc(d, sizeof(ClusterDisk));
+                if (!v->disks) {
+                        r->error = -ENOMEM;
+                        return;
+                }
+                v->n_disks = d;
+                for (size_t j = 0; j < d && r->error == 0; j++) {
+                        v->disks[j].path = reader_string(r, CLUSTER_TEXT_MAX, false);
+                        v->disks[j].allocation_bytes = reader_u64(r);
+                }
+        }
 }
 
 static void decode_power_off(Reader *r, ClusterPowerOff *p) {
@@ -603,8 +1050,12 @@ static int decode_header(Reader *r, size_t size, ClusterMsg *m) {
                 reader_fail(r, "wrong magic: not a drs cluster message");
                 return r->error;
         }
-        if (reader_u16(r) != CLUSTER_MSG_VERSION) {
-                reader_fail(r, "unknown message version");
+        uint16_t version = reader_u16(r);
+        if (version < CLUSTER_MSG_VERSION_MIN || version > CLUSTER_MSG_VERSION) {
+                reader_fail(
+                        r, version > CLUSTER_MSG_VERSION
+                                   ? "message version newer than this drsd's (upgrade it)"
+                                   : "unknown message version");
                 return r->error;
         }
         uint16_t type = reader_u16(r);
@@ -612,6 +1063,12 @@ static int decode_header(Reader *r, size_t size, ClusterMsg *m) {
                 reader_fail(r, "unknown message type");
                 return r->error;
         }
+        m->type = (ClusterMsgType) type;
+        if (version < cluster_msg_version_needed(m)) {
+                reader_fail(r, "message type of a newer version in an older version's message");
+                return r->error;
+        }
+        m->version = version;
         if (reader_u32(r) != size) {
                 reader_fail(r, "length field differs from the message size");
                 return r->error;
@@ -622,7 +1079,6 @@ static int decode_header(Reader *r, size_t size, ClusterMsg *m) {
                 return r->error;
         }
         m->term = reader_u64(r);
-        m->type = (ClusterMsgType) type;
         return 0;
 }
 
@@ -645,13 +1101,13 @@ int cluster_msg_decode(const void *buf, size_t size, ClusterMsg *ret, const char
                         decode_report(&r, &m.report);
                         break;
                 case CLUSTER_MSG_MIGRATE:
-                        decode_migrate(&r, &m.migrate);
+                        decode_migrate(&r, &m.migrate, m.version);
                         break;
                 case CLUSTER_MSG_SET_MODE:
                         decode_set_mode(&r, &m.set_mode);
                         break;
                 case CLUSTER_MSG_RESULT:
-                        decode_result(&r, &m.result);
+                        decode_result(&r, &m.result, m.version);
                         break;
                 case CLUSTER_MSG_REQUEST:
                         m.request.request_id = reader_u64(&r);
@@ -687,6 +1143,33 @@ int cluster_msg_decode(const void *buf, size_t size, ClusterMsg *ret, const char
                         m.rollout_done.ok = reader_bool(&r);
                         m.rollout_done.duration_ms = reader_u64(&r);
                         m.rollout_done.message = reader_string(&r, CLUSTER_TEXT_MAX, true);
+                        break;
+                case CLUSTER_MSG_STORAGE:
+                        decode_storage(&r, &m.storage);
+                        break;
+                case CLUSTER_MSG_STORAGE_MOVE:
+                        m.storage_move.order_id = reader_u64(&r);
+                        m.storage_move.vm = reader_string(&r, CLUSTER_NAME_MAX, false);
+                        m.storage_move.host = reader_string(&r, CLUSTER_NAME_MAX, false);
+                        m.storage_move.pool = reader_string(&r, CLUSTER_NAME_MAX, false);
+                        m.storage_move.disk = reader_string(&r, CLUSTER_TEXT_MAX, true);
+                        m.storage_move.remove_source = reader_bool(&r);
+                        m.storage_move.force = reader_bool(&r);
+                        m.storage_move.bandwidth_mib_s = reader_u64(&r);
+                        break;
+                case CLUSTER_MSG_STORAGE_DONE:
+                        m.storage_done.order_id = reader_u64(&r);
+                        m.storage_done.order_term = reader_u64(&r);
+                        m.storage_done.vm = reader_string(&r, CLUSTER_NAME_MAX, false);
+                        m.storage_done.host = reader_string(&r, CLUSTER_NAME_MAX, false);
+                        m.storage_done.pool = reader_string(&r, CLUSTER_NAME_MAX, false);
+                        m.storage_done.ok = reader_bool(&r);
+                        m.storage_done.duration_ms = reader_u64(&r);
+                        m.storage_done.bytes = reader_u64(&r);
+                        m.storage_done.source_removed = reader_bool(&r);
+                        m.storage_done.moved = reader_string(&r, CLUSTER_JSON_MAX, true);
+                        m.storage_done.message = reader_string(&r, CLUSTER_TEXT_MAX, true);
+                        m.storage_done.warning = reader_string(&r, CLUSTER_TEXT_MAX, true);
                         break;
                 default: /* refused by decode_header() */
                         break;

@@ -53,6 +53,8 @@ struct Cluster {
 
         Outgoing *queue; /* owned FIFO */
         size_t n_queue;
+
+        uint16_t max_version; /* the newest message version sent and taken (CLUSTER_MSG_VERSION) */
 };
 
 static void disconnect(Cluster *c, const char *why);
@@ -218,6 +220,8 @@ int cluster_send(Cluster *c, ClusterMsg *m) {
                 return -ENOTCONN;
         m->sender = c->nodeid;
         m->term = cluster_term(c);
+        if ((m->version ?: cluster_msg_version_needed(m)) > c->max_version)
+                return -EPROTONOSUPPORT;
         k = cluster_msg_encode(m, &buf, &size);
         if (k < 0)
                 return k;
@@ -285,6 +289,11 @@ static void on_deliver(
         if (cpg_context_get(handle, (void **) &c) != CS_OK || !c || !c->election)
                 return;
         int k = cluster_msg_decode(msg, len, &m, &err);
+        if (k == 0 && m.version > c->max_version) { /* as a drsd of that older version would */
+                cluster_msg_done(&m);
+                k = -EBADMSG;
+                err = "unknown message version";
+        }
         if (k < 0) {
                 log_warning(
                         "corosync: dropping a malformed message of %zu bytes from node %" PRIu32 ": %s", len,
@@ -571,6 +580,7 @@ int cluster_new(sd_event *e, const char *host, const ClusterCallbacks *cb, void 
         c->event = sd_event_ref(e);
         c->cb = *cb;
         c->userdata = userdata;
+        c->max_version = CLUSTER_MSG_VERSION;
         (void) try_connect(c);
         *ret = c;
         return 0;
@@ -599,4 +609,14 @@ Cluster *cluster_free(Cluster *c) {
         sd_event_unref(e);
         free(c);
         return NULL;
+}
+
+void cluster_set_max_version(Cluster *c, uint16_t v) {
+        c->max_version = v < CLUSTER_MSG_VERSION_MIN ? CLUSTER_MSG_VERSION_MIN
+                         : v > CLUSTER_MSG_VERSION   ? CLUSTER_MSG_VERSION
+                                                     : v;
+}
+
+uint16_t cluster_max_version(const Cluster *c) {
+        return c ? c->max_version : CLUSTER_MSG_VERSION;
 }

@@ -44,8 +44,14 @@ int cluster_new(sd_event *e, const char *host, const ClusterCallbacks *cb, void 
 Cluster *cluster_free(Cluster *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Cluster *, cluster_free);
 
-/* Fills in the sender and the current term, encodes and multicasts (or queues) m. */
+/* Fills in the sender and the current term, encodes and multicasts (or queues) m.
+ * -EPROTONOSUPPORT when m needs a newer message version than cluster_set_max_version() allows. */
 int cluster_send(Cluster *c, ClusterMsg *m);
+
+/* The newest message version this drsd sends and takes (default CLUSTER_MSG_VERSION): 1 makes it
+ * behave on the wire as a drsd of the previous version would (tests of mixed-version clusters). */
+void cluster_set_max_version(Cluster *c, uint16_t v);
+uint16_t cluster_max_version(const Cluster *c);
 
 bool cluster_connected(const Cluster *c);
 /* NULL while disconnected. */

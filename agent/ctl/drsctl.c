@@ -715,6 +715,11 @@ static int verb_status(int argc, char *argv[]) {
                         json_object *x = json_object_array_get_idx(mem, i);
                         printf(" %s(node %" PRId64 ")", jstr(x, "host") ?: "?", jint(x, "nodeid"));
                 }
+                for (size_t i = 0; mem && i < json_object_array_length(mem); i++) {
+                        json_object *x = json_object_array_get_idx(mem, i);
+                        if (jstr(x, "older"))
+                                printf("\nWarning: %s runs %s", jstr(x, "host") ?: "?", jstr(x, "older"));
+                }
                 json_object *vq = jget(cs, "votequorum"), *fl = jget(vq, "flags");
                 if (vq) {
                         printf("\nQuorum: %" PRId64 " of %" PRId64

@@ -31,8 +31,42 @@ static bool report_equal(const ClusterReport *a, const ClusterReport *b) {
         return true;
 }
 
+static bool markers_equal(char *const *a, char *const *b) {
+        size_t n = strv_length(a);
+
+        if (n != strv_length(b))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!streq_ptr(a[i], b[i]))
+                        return false;
+        return true;
+}
+
+static bool storage_equal(const ClusterStorage *a, const ClusterStorage *b) {
+        if (!streq_ptr(a->host, b->host) || a->generation != b->generation || a->part != b->part ||
+            a->n_parts != b->n_parts || a->n_pools != b->n_pools || a->n_vms != b->n_vms)
+                return false;
+        for (size_t i = 0; i < a->n_pools; i++) {
+                const ClusterPool *p = &a->pools[i], *q = &b->pools[i];
+                /* Decoded markers are never NULL. */
+                if (!p->markers || !q->markers || !streq_ptr(p->name, q->name) ||
+                    !streq_ptr(p->target, q->target) || !markers_equal(p->markers, q->markers))
+                        return false;
+        }
+        for (size_t i = 0; i < a->n_vms; i++) {
+                const ClusterVmDisks *v = &a->vms[i], *w = &b->vms[i];
+                if (!streq_ptr(v->name, w->name) || v->n_disks != w->n_disks)
+                        return false;
+                for (size_t j = 0; j < v->n_disks; j++)
+                        if (!streq_ptr(v->disks[j].path, w->disks[j].path) ||
+                            v->disks[j].allocation_bytes != w->disks[j].allocation_bytes)
+                                return false;
+        }
+        return true;
+}
+
 static bool msg_equal(const ClusterMsg *a, const ClusterMsg *b) {
-        if (a->type != b->type || a->sender != b->sender || a->term != b->term)
+        if (a->type != b->type || a->version != b->version || a->sender != b->sender || a->term != b->term)
                 return false;
 
         switch (a->type) {
@@ -48,7 +82,15 @@ static bool msg_equal(const ClusterMsg *a, const ClusterMsg *b) {
                        streq_ptr(a->migrate.target, b->migrate.target) &&
                        streq_ptr(a->migrate.target_migration_uri, b->migrate.target_migration_uri) &&
                        a->migrate.memory_mib == b->migrate.memory_mib &&
-                       streq_ptr(a->migrate.reason, b->migrate.reason);
+                       streq_ptr(a->migrate.reason, b->migrate.reason) &&
+                       a->migrate.copy_storage == b->migrate.copy_storage &&
+                       a->migrate.remove_source_storage == b->migrate.remove_source_storage &&
+                       a->migrate.disk_mib == b->migrate.disk_mib &&
+                       a->migrate.remote == b->migrate.remote &&
+                       streq_ptr(a->migrate.target_uri, b->migrate.target_uri) &&
+                       a->migrate.parallel_connections == b->migrate.parallel_connections &&
+                       a->migrate.compression == b->migrate.compression &&
+                       a->migrate.remote_bandwidth_mib_s == b->migrate.remote_bandwidth_mib_s;
         case CLUSTER_MSG_SET_MODE:
                 return a->set_mode.order_id == b->set_mode.order_id &&
                        streq_ptr(a->set_mode.host, b->set_mode.host) &&
@@ -63,7 +105,11 @@ static bool msg_equal(const ClusterMsg *a, const ClusterMsg *b) {
                        a->result.result == b->result.result &&
                        a->result.duration_ms == b->result.duration_ms &&
                        a->result.downtime_ms == b->result.downtime_ms &&
-                       streq_ptr(a->result.message, b->result.message);
+                       streq_ptr(a->result.message, b->result.message) &&
+                       a->result.encryption == b->result.encryption &&
+                       a->result.disks_copied == b->result.disks_copied &&
+                       a->result.disk_bytes == b->result.disk_bytes &&
+                       a->result.source_storage_removed == b->result.source_storage_removed;
         case CLUSTER_MSG_REQUEST:
                 return a->request.request_id == b->request.request_id && a->request.to == b->request.to &&
                        streq_ptr(a->request.json, b->request.json);
@@ -87,6 +133,24 @@ static bool msg_equal(const ClusterMsg *a, const ClusterMsg *b) {
                        a->rollout_done.ok == b->rollout_done.ok &&
                        a->rollout_done.duration_ms == b->rollout_done.duration_ms &&
                        streq_ptr(a->rollout_done.message, b->rollout_done.message);
+        case CLUSTER_MSG_STORAGE:
+                return storage_equal(&a->storage, &b->storage);
+        case CLUSTER_MSG_STORAGE_MOVE: {
+                const ClusterStorageMove *x = &a->storage_move, *y = &b->storage_move;
+                return x->order_id == y->order_id && streq_ptr(x->vm, y->vm) &&
+                       streq_ptr(x->host, y->host) && streq_ptr(x->pool, y->pool) &&
+                       streq_ptr(x->disk, y->disk) && x->remove_source == y->remove_source &&
+                       x->force == y->force && x->bandwidth_mib_s == y->bandwidth_mib_s;
+        }
+        case CLUSTER_MSG_STORAGE_DONE: {
+                const ClusterStorageDone *x = &a->storage_done, *y = &b->storage_done;
+                return x->order_id == y->order_id && x->order_term == y->order_term &&
+                       streq_ptr(x->vm, y->vm) && streq_ptr(x->host, y->host) &&
+                       streq_ptr(x->pool, y->pool) && x->ok == y->ok && x->duration_ms == y->duration_ms &&
+                       x->bytes == y->bytes && x->source_removed == y->source_removed &&
+                       streq_ptr(x->moved, y->moved) && streq_ptr(x->message, y->message) &&
+                       streq_ptr(x->warning, y->warning);
+        }
         default:
                 return false;
         }
@@ -108,6 +172,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         if (m.type <= 0 || m.type >= _CLUSTER_MSG_TYPE_MAX || m.sender == 0 ||
             !cluster_msg_type_to_string(m.type))
+                abort();
+        /* A version this decoder takes, that can hold what was decoded. */
+        if (m.version < CLUSTER_MSG_VERSION_MIN || m.version > CLUSTER_MSG_VERSION ||
+            m.version < cluster_msg_version_needed(&m))
                 abort();
 
         k = cluster_msg_encode(&m, &buf, &buf_size);

@@ -36,6 +36,28 @@ static void fill(ClusterMsg *m, ClusterMsgType t) {
                 {.name = (char *) "", .cpu_demand = 3999999.999},
         };
 
+        static char *markers_default[] = {(char *) "nfs:srv.example:/export", (char *) "", NULL};
+        static char *markers_none[] = {NULL};
+        static ClusterPool pools[] = {
+                {.name = (char *) "default",
+                 .target = (char *) "/var/lib/libvirt/images",
+                 .markers = markers_default},
+                {.name = (char *) "scratch", .target = NULL, .markers = markers_none},
+        };
+        static ClusterDisk web_disks[] = {
+                {.path = (char *) "/var/lib/libvirt/images/web-1.qcow2", .allocation_bytes = 1},
+                {.path = (char *) "/var/lib/libvirt/images/web-1-data.raw", .allocation_bytes = UINT64_MAX},
+                {.path = (char *) "", .allocation_bytes = 0},
+        };
+        static ClusterDisk db_disks[] = {
+                {.path = (char *) "/srv/scratch/db-1.qcow2", .allocation_bytes = UINT64_C(21474836480)},
+        };
+        static ClusterVmDisks vm_disks[] = {
+                {.name = (char *) "web-1", .disks = web_disks, .n_disks = ELEMENTSOF(web_disks)},
+                {.name = (char *) "db-1", .disks = db_disks, .n_disks = ELEMENTSOF(db_disks)},
+                {.name = (char *) "no-disks"},
+        };
+
         *m = (ClusterMsg){.type = t, .sender = 0x01020304, .term = UINT64_C(0x1122334455667788)};
         switch (t) {
         case CLUSTER_MSG_SYNC:
@@ -127,8 +149,68 @@ static void fill(ClusterMsg *m, ClusterMsgType t) {
                         .duration_ms = 1234,
                         .message = (char *) "exited with status 0"};
                 break;
+        case CLUSTER_MSG_STORAGE:
+                m->storage = (ClusterStorage){
+                        .host = (char *) "h1",
+                        .generation = UINT32_C(0xdeadbeef),
+                        .part = 0,
+                        .n_parts = 1,
+                        .pools = pools,
+                        .n_pools = ELEMENTSOF(pools),
+                        .vms = vm_disks,
+                        .n_vms = ELEMENTSOF(vm_disks),
+                };
+                break;
+        case CLUSTER_MSG_STORAGE_MOVE:
+                m->storage_move = (ClusterStorageMove){
+                        .order_id = 44,
+                        .vm = (char *) "web-1",
+                        .host = (char *) "h1",
+                        .pool = (char *) "fast",
+                        .disk = (char *) "/var/lib/libvirt/images/web-1.qcow2",
+                        .remove_source = true,
+                        .force = true,
+                        .bandwidth_mib_s = UINT64_MAX,
+                };
+                break;
+        case CLUSTER_MSG_STORAGE_DONE:
+                m->storage_done = (ClusterStorageDone){
+                        .order_id = 44,
+                        .order_term = 7,
+                        .vm = (char *) "web-1",
+                        .host = (char *) "h1",
+                        .pool = (char *) "fast",
+                        .ok = true,
+                        .duration_ms = 98765,
+                        .bytes = UINT64_MAX,
+                        .source_removed = true,
+                        .moved = (char *) "vda: default → fast; vdb: default → fast",
+                        .message = (char *) "block job cancelled",
+                        .warning = (char *) "source copy of vdb left behind",
+                };
+                break;
         default:
                 fail();
+        }
+}
+
+/* fill() with every version-2 field of MIGRATE and RESULT set too (other types: as fill()). */
+static void fill_v2(ClusterMsg *m, ClusterMsgType t) {
+        fill(m, t);
+        if (t == CLUSTER_MSG_MIGRATE) {
+                m->migrate.copy_storage = true;
+                m->migrate.remove_source_storage = true;
+                m->migrate.disk_mib = UINT64_C(0x0102030405060708);
+                m->migrate.remote = true;
+                m->migrate.target_uri = (char *) "qemu+tls://remote.example/system";
+                m->migrate.parallel_connections = 64;
+                m->migrate.compression = CLUSTER_COMPRESSION_MAX - 1;
+                m->migrate.remote_bandwidth_mib_s = UINT64_MAX;
+        } else if (t == CLUSTER_MSG_RESULT) {
+                m->result.encryption = CLUSTER_ENCRYPTION_MAX - 1;
+                m->result.disks_copied = UINT32_MAX;
+                m->result.disk_bytes = UINT64_MAX;
+                m->result.source_storage_removed = true;
         }
 }
 
@@ -136,8 +218,44 @@ static bool str_eq(const char *a, const char *b) {
         return streq_ptr(a, b);
 }
 
+/* A decoded pool's markers are never NULL: NULL and the empty strv are equal. */
+static bool markers_equal(char *const *a, char *const *b) {
+        size_t n = strv_length(a);
+
+        if (n != strv_length(b))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!str_eq(a[i], b[i]))
+                        return false;
+        return true;
+}
+
+static bool storage_equal(const ClusterStorage *x, const ClusterStorage *y) {
+        if (!str_eq(x->host, y->host) || x->generation != y->generation || x->part != y->part ||
+            x->n_parts != y->n_parts || x->n_pools != y->n_pools || x->n_vms != y->n_vms)
+                return false;
+        for (size_t i = 0; i < x->n_pools; i++) {
+                const ClusterPool *p = &x->pools[i], *q = &y->pools[i];
+                if (!str_eq(p->name, q->name) || !str_eq(p->target, q->target) ||
+                    !markers_equal(p->markers, q->markers))
+                        return false;
+        }
+        for (size_t i = 0; i < x->n_vms; i++) {
+                const ClusterVmDisks *v = &x->vms[i], *w = &y->vms[i];
+                if (!str_eq(v->name, w->name) || v->n_disks != w->n_disks)
+                        return false;
+                for (size_t j = 0; j < v->n_disks; j++)
+                        if (!str_eq(v->disks[j].path, w->disks[j].path) ||
+                            v->disks[j].allocation_bytes != w->disks[j].allocation_bytes)
+                                return false;
+        }
+        return true;
+}
+
+/* Field by field, the version included: compare a message to encode with its decoding through
+ * expected() (which resolves the encoder's version 0 to the version it picks). */
 static bool msg_equal(const ClusterMsg *a, const ClusterMsg *b) {
-        if (a->type != b->type || a->sender != b->sender || a->term != b->term)
+        if (a->type != b->type || a->version != b->version || a->sender != b->sender || a->term != b->term)
                 return false;
 
         switch (a->type) {
@@ -169,7 +287,15 @@ static bool msg_equal(const ClusterMsg *a, const ClusterMsg *b) {
                        str_eq(a->migrate.target, b->migrate.target) &&
                        str_eq(a->migrate.target_migration_uri, b->migrate.target_migration_uri) &&
                        a->migrate.memory_mib == b->migrate.memory_mib &&
-                       str_eq(a->migrate.reason, b->migrate.reason);
+                       str_eq(a->migrate.reason, b->migrate.reason) &&
+                       a->migrate.copy_storage == b->migrate.copy_storage &&
+                       a->migrate.remove_source_storage == b->migrate.remove_source_storage &&
+                       a->migrate.disk_mib == b->migrate.disk_mib &&
+                       a->migrate.remote == b->migrate.remote &&
+                       str_eq(a->migrate.target_uri, b->migrate.target_uri) &&
+                       a->migrate.parallel_connections == b->migrate.parallel_connections &&
+                       a->migrate.compression == b->migrate.compression &&
+                       a->migrate.remote_bandwidth_mib_s == b->migrate.remote_bandwidth_mib_s;
         case CLUSTER_MSG_SET_MODE:
                 return a->set_mode.order_id == b->set_mode.order_id &&
                        str_eq(a->set_mode.host, b->set_mode.host) && a->set_mode.mode == b->set_mode.mode &&
@@ -181,7 +307,11 @@ static bool msg_equal(const ClusterMsg *a, const ClusterMsg *b) {
                        str_eq(a->result.target, b->result.target) && a->result.result == b->result.result &&
                        a->result.duration_ms == b->result.duration_ms &&
                        a->result.downtime_ms == b->result.downtime_ms &&
-                       str_eq(a->result.message, b->result.message);
+                       str_eq(a->result.message, b->result.message) &&
+                       a->result.encryption == b->result.encryption &&
+                       a->result.disks_copied == b->result.disks_copied &&
+                       a->result.disk_bytes == b->result.disk_bytes &&
+                       a->result.source_storage_removed == b->result.source_storage_removed;
         case CLUSTER_MSG_REQUEST:
                 return a->request.request_id == b->request.request_id && a->request.to == b->request.to &&
                        str_eq(a->request.json, b->request.json);
@@ -205,9 +335,35 @@ static bool msg_equal(const ClusterMsg *a, const ClusterMsg *b) {
                        a->rollout_done.ok == b->rollout_done.ok &&
                        a->rollout_done.duration_ms == b->rollout_done.duration_ms &&
                        str_eq(a->rollout_done.message, b->rollout_done.message);
+        case CLUSTER_MSG_STORAGE:
+                return storage_equal(&a->storage, &b->storage);
+        case CLUSTER_MSG_STORAGE_MOVE: {
+                const ClusterStorageMove *x = &a->storage_move, *y = &b->storage_move;
+                return x->order_id == y->order_id && str_eq(x->vm, y->vm) && str_eq(x->host, y->host) &&
+                       str_eq(x->pool, y->pool) && str_eq(x->disk, y->disk) &&
+                       x->remove_source == y->remove_source && x->force == y->force &&
+                       x->bandwidth_mib_s == y->bandwidth_mib_s;
+        }
+        case CLUSTER_MSG_STORAGE_DONE: {
+                const ClusterStorageDone *x = &a->storage_done, *y = &b->storage_done;
+                return x->order_id == y->order_id && x->order_term == y->order_term &&
+                       str_eq(x->vm, y->vm) && str_eq(x->host, y->host) && str_eq(x->pool, y->pool) &&
+                       x->ok == y->ok && x->duration_ms == y->duration_ms && x->bytes == y->bytes &&
+                       x->source_removed == y->source_removed && str_eq(x->moved, y->moved) &&
+                       str_eq(x->message, y->message) && str_eq(x->warning, y->warning);
+        }
         default:
                 return false;
         }
+}
+
+/* What decoding m's encoding must give: m with the version the encoder picks. */
+static ClusterMsg expected(const ClusterMsg *m) {
+        ClusterMsg e = *m; /* shallow: never cluster_msg_done() it */
+
+        if (e.version == 0)
+                e.version = cluster_msg_version_needed(m);
+        return e;
 }
 
 /* Encodes m, decodes it, checks it equals m and that re-encoding gives the same bytes. */
@@ -222,7 +378,13 @@ static void roundtrip(const ClusterMsg *m) {
         assert_true(size <= CLUSTER_MSG_MAX);
         if (cluster_msg_decode(buf, size, &d, &err) < 0)
                 fail_msg("%s: %s", cluster_msg_type_to_string(m->type), err);
-        assert_true(msg_equal(m, &d));
+        ClusterMsg e = expected(m);
+        /* The header's version (bytes 4-5) is the one picked, and decodes as such. */
+        assert_int_equal(((const uint8_t *) buf)[4] << 8 | ((const uint8_t *) buf)[5], e.version);
+        if (!msg_equal(&e, &d))
+                fail_msg(
+                        "%s version %u: decoded message differs", cluster_msg_type_to_string(m->type),
+                        e.version);
 
         assert_int_equal(cluster_msg_encode(&d, &buf2, &size2), 0);
         assert_int_equal(size, size2);
@@ -271,6 +433,36 @@ static void expect_bad_at(const uint8_t *buf, size_t size, const char *what, int
 }
 #define expect_bad(buf, size, what) expect_bad_at(buf, size, what, __LINE__)
 
+/* The same, and the error message says why: it contains because. */
+static void
+expect_bad_msg_at(const uint8_t *buf, size_t size, const char *what, const char *because, int line) {
+        ClusterMsg m = {};
+        const char *err = NULL;
+
+        expect_bad_at(buf, size, what, line);
+        assert_int_equal(cluster_msg_decode(buf, size, &m, &err), -EBADMSG);
+        if (!strstr(err, because))
+                fail_msg("line %d: %s: refused with \"%s\", expected \"%s\"", line, what, err, because);
+}
+#define expect_bad_msg(buf, size, what, because) expect_bad_msg_at(buf, size, what, because, __LINE__)
+
+/* Inserts n bytes at offset at of the message *buf (growing it) and updates its length field. */
+static void insert_bytes(uint8_t **buf, size_t *size, size_t at, const void *p, size_t n) {
+        uint8_t *b = realloc(*buf, *size + n);
+
+        assert_non_null(b);
+        assert_true(at <= *size);
+        memmove(b + at + n, b + at, *size - at);
+        memcpy(b + at, p, n);
+        *size += n;
+        put_be32(b + 8, (uint32_t) *size);
+        *buf = b;
+}
+
+static uint32_t get_be32(const uint8_t *p) {
+        return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
+}
+
 static void test_type_to_string(void **state) {
         assert_string_equal(cluster_msg_type_to_string(CLUSTER_MSG_SYNC), "sync");
         assert_string_equal(cluster_msg_type_to_string(CLUSTER_MSG_REPORT), "report");
@@ -283,16 +475,43 @@ static void test_type_to_string(void **state) {
         assert_string_equal(cluster_msg_type_to_string(CLUSTER_MSG_ROLLOUT), "rollout");
         assert_string_equal(cluster_msg_type_to_string(CLUSTER_MSG_ROLLOUT_RUN), "rollout-run");
         assert_string_equal(cluster_msg_type_to_string(CLUSTER_MSG_ROLLOUT_DONE), "rollout-done");
+        assert_string_equal(cluster_msg_type_to_string(CLUSTER_MSG_STORAGE), "storage");
+        assert_string_equal(cluster_msg_type_to_string(CLUSTER_MSG_STORAGE_MOVE), "storage-move");
+        assert_string_equal(cluster_msg_type_to_string(CLUSTER_MSG_STORAGE_DONE), "storage-done");
         assert_null(cluster_msg_type_to_string(0));
         assert_null(cluster_msg_type_to_string(_CLUSTER_MSG_TYPE_MAX));
         assert_null(cluster_msg_type_to_string((ClusterMsgType) -1));
 }
 
+static bool type_is_v2(ClusterMsgType t) {
+        return t == CLUSTER_MSG_STORAGE || t == CLUSTER_MSG_STORAGE_MOVE || t == CLUSTER_MSG_STORAGE_DONE;
+}
+
 static void test_roundtrip_every_type(void **state) {
         for (ClusterMsgType t = CLUSTER_MSG_SYNC; t < _CLUSTER_MSG_TYPE_MAX; t++) {
                 ClusterMsg m;
+
+                /* The encoder's choice (version 0): the lowest version that holds it. */
                 fill(&m, t);
+                assert_int_equal(cluster_msg_version_needed(&m), type_is_v2(t) ? 2 : 1);
                 roundtrip(&m);
+                fill_v2(&m, t);
+                assert_int_equal(
+                        cluster_msg_version_needed(&m),
+                        type_is_v2(t) || t == CLUSTER_MSG_MIGRATE || t == CLUSTER_MSG_RESULT ? 2 : 1);
+                roundtrip(&m);
+
+                /* Every version that can hold it, asked for explicitly. */
+                for (uint16_t v = CLUSTER_MSG_VERSION_MIN; v <= CLUSTER_MSG_VERSION; v++) {
+                        fill(&m, t);
+                        m.version = v;
+                        if (v >= cluster_msg_version_needed(&m))
+                                roundtrip(&m);
+                        fill_v2(&m, t);
+                        m.version = v;
+                        if (v >= cluster_msg_version_needed(&m))
+                                roundtrip(&m);
+                }
         }
 
         /* The header is laid out as documented. */
@@ -342,6 +561,54 @@ static void test_roundtrip_null_optional(void **state) {
         assert_int_equal(cluster_msg_decode(buf, size, &d, NULL), 0);
         assert_null(d.result.message);
         assert_string_equal(d.result.vm, "");
+
+        /* Version 2: the optional strings of the new types and of MIGRATE. */
+        fill(&m, CLUSTER_MSG_STORAGE_MOVE);
+        m.storage_move.disk = NULL;
+        m.storage_move.remove_source = false;
+        roundtrip(&m);
+        fill(&m, CLUSTER_MSG_STORAGE_DONE);
+        m.storage_done.moved = NULL;
+        m.storage_done.message = NULL;
+        m.storage_done.warning = NULL;
+        m.storage_done.ok = false;
+        roundtrip(&m);
+        fill_v2(&m, CLUSTER_MSG_MIGRATE);
+        m.migrate.target_uri = NULL;
+        m.migrate.remote = false;
+        roundtrip(&m);
+
+        /* STORAGE: no pools and no VMs; a later part (no pools); NULL markers decode to an empty
+         * strv, never NULL. */
+        fill(&m, CLUSTER_MSG_STORAGE);
+        m.storage.pools = NULL;
+        m.storage.n_pools = 0;
+        m.storage.vms = NULL;
+        m.storage.n_vms = 0;
+        roundtrip(&m);
+        fill(&m, CLUSTER_MSG_STORAGE);
+        m.storage.pools = NULL;
+        m.storage.n_pools = 0;
+        m.storage.part = 2;
+        m.storage.n_parts = 3;
+        roundtrip(&m);
+        m.storage.part = CLUSTER_STORAGE_MAX_PARTS - 1;
+        m.storage.n_parts = CLUSTER_STORAGE_MAX_PARTS;
+        roundtrip(&m);
+
+        ClusterPool null_markers = {.name = (char *) "p"};
+        _cleanup_free_ uint8_t *sbuf = NULL;
+        _cleanup_(cluster_msg_done) ClusterMsg sd = {};
+        fill(&m, CLUSTER_MSG_STORAGE);
+        m.storage.pools = &null_markers;
+        m.storage.n_pools = 1;
+        roundtrip(&m);
+        encode_msg(&m, &sbuf, &size);
+        assert_int_equal(cluster_msg_decode(sbuf, size, &sd, NULL), 0);
+        assert_int_equal(sd.storage.n_pools, 1);
+        assert_non_null(sd.storage.pools[0].markers);
+        assert_null(sd.storage.pools[0].markers[0]);
+        assert_null(sd.storage.pools[0].target);
 }
 
 static void test_cpu_demand(void **state) {
@@ -533,11 +800,29 @@ static void test_decode_refusals(void **state) {
         expect_bad(b, sync_size, "wrong magic");
 
         RESET();
-        b[5] = 2;
-        expect_bad(b, sync_size, "version 2");
+        b[5] = 3;
+        expect_bad_msg(b, sync_size, "version 3", "newer");
         RESET();
         b[4] = 1;
-        expect_bad(b, sync_size, "version 257");
+        expect_bad_msg(b, sync_size, "version 257", "newer");
+        RESET();
+        b[4] = 0xff;
+        b[5] = 0xff;
+        expect_bad_msg(b, sync_size, "version 65535", "newer");
+        RESET();
+        b[5] = 0;
+        expect_bad_msg(b, sync_size, "version 0", "unknown message version");
+        /* Version 2 is valid now, for a type of version 1 too. */
+        RESET();
+        b[5] = 2;
+        assert_int_equal(cluster_msg_decode(b, sync_size, &m, NULL), 0);
+        assert_int_equal(m.version, 2);
+        assert_string_equal(m.sync.host, "h1");
+        cluster_msg_done(&m);
+        RESET();
+        assert_int_equal(cluster_msg_decode(b, sync_size, &m, NULL), 0);
+        assert_int_equal(m.version, 1);
+        cluster_msg_done(&m);
 
         RESET();
         b[7] = 0;
@@ -547,6 +832,9 @@ static void test_decode_refusals(void **state) {
         b[6] = 1;
         b[7] = 1;
         expect_bad(b, sync_size, "type 257");
+        b[6] = 0;
+        b[7] = _CLUSTER_MSG_TYPE_MAX;
+        expect_bad_msg(b, sync_size, "type 15", "unknown message type");
 
         RESET();
         put_be32(b + 8, (uint32_t) sync_size + 1);
@@ -737,11 +1025,25 @@ static void test_decode_refusals(void **state) {
 static void test_bit_flips(void **state) {
         size_t ok = 0, bad = 0;
 
-        for (ClusterMsgType t = CLUSTER_MSG_SYNC; t < _CLUSTER_MSG_TYPE_MAX; t++) {
+        /* Every type as fill() makes it (in the lowest version), then MIGRATE and RESULT with every
+         * version-2 field set, then every type explicitly in version 2. */
+        for (size_t i = 0; i < 3 * (_CLUSTER_MSG_TYPE_MAX - 1); i++) {
+                ClusterMsgType t = (ClusterMsgType) (i % (_CLUSTER_MSG_TYPE_MAX - 1) + 1);
                 _cleanup_free_ uint8_t *buf = NULL;
                 size_t size;
+                ClusterMsg msg;
 
-                encode_type(t, &buf, &size);
+                if (i < _CLUSTER_MSG_TYPE_MAX - 1)
+                        fill(&msg, t);
+                else if (i < 2 * (_CLUSTER_MSG_TYPE_MAX - 1)) {
+                        if (t != CLUSTER_MSG_MIGRATE && t != CLUSTER_MSG_RESULT)
+                                continue;
+                        fill_v2(&msg, t);
+                } else {
+                        fill(&msg, t);
+                        msg.version = 2;
+                }
+                encode_msg(&msg, &buf, &size);
                 for (size_t bit = 0; bit < size * 8; bit++) {
                         ClusterMsg m;
                         const char *err = NULL;
@@ -768,12 +1070,710 @@ static void test_bit_flips(void **state) {
         assert_true(bad > 0);
 }
 
+/* The encoder sends every message in the lowest version that holds it, or in the one asked for
+ * when that one can hold it. */
+static void test_versions(void **state) {
+        _cleanup_free_ uint8_t *v1 = NULL, *v2 = NULL;
+        size_t v1_size, v2_size;
+        void *buf = NULL;
+        ClusterMsg m;
+        size_t size;
+
+        /* A plain MIGRATE: version 1, the version-1 body. */
+        fill(&m, CLUSTER_MSG_MIGRATE);
+        encode_msg(&m, &v1, &v1_size);
+        assert_int_equal(v1[4], 0);
+        assert_int_equal(v1[5], 1);
+        assert_int_equal(
+                v1_size, CLUSTER_MSG_HEADER_SIZE + 8 + 2 + strlen(m.migrate.vm) + 2 +
+                                 strlen(m.migrate.source) + 2 + strlen(m.migrate.target) + 2 +
+                                 strlen(m.migrate.target_migration_uri) + 8 + 2 + strlen(m.migrate.reason));
+
+        /* Any version-2 field makes it version 2, with the whole version-2 tail. */
+        for (unsigned f = 0; f < 8; f++) {
+                _cleanup_free_ uint8_t *b = NULL;
+                fill(&m, CLUSTER_MSG_MIGRATE);
+                switch (f) {
+                case 0:
+                        m.migrate.copy_storage = true;
+                        break;
+                case 1:
+                        m.migrate.remove_source_storage = true;
+                        break;
+                case 2:
+                        m.migrate.disk_mib = 1;
+                        break;
+                case 3:
+                        m.migrate.remote = true;
+                        break;
+                case 4:
+                        m.migrate.target_uri = (char *) "qemu+ssh://x/system";
+                        break;
+                case 5:
+                        m.migrate.parallel_connections = 1;
+                        break;
+                case 6:
+                        m.migrate.compression = 1;
+                        break;
+                case 7:
+                        m.migrate.remote_bandwidth_mib_s = 1;
+                        break;
+                }
+                assert_int_equal(cluster_msg_version_needed(&m), 2);
+                encode_msg(&m, &b, &size);
+                assert_int_equal(b[4], 0);
+                assert_int_equal(b[5], 2);
+                assert_int_equal(
+                        size, v1_size + 1 + 1 + 8 + 1 + 2 + (f == 4 ? strlen(m.migrate.target_uri) : 0) + 4 +
+                                      1 + 8);
+                assert_memory_equal(b + 6, v1 + 6, 2); /* the type */
+                assert_memory_equal(b + 12, v1 + 12, v1_size - 12);
+                roundtrip(&m);
+
+                /* Version 1 asked for explicitly cannot hold it. */
+                m.version = 1;
+                assert_int_equal(cluster_msg_encode(&m, &buf, &size), -EINVAL);
+                assert_null(buf);
+        }
+
+        /* copy_storage: version 2; asked for version 1: refused. */
+        fill(&m, CLUSTER_MSG_MIGRATE);
+        m.migrate.copy_storage = true;
+        encode_msg(&m, &v2, &v2_size);
+        assert_int_equal(v2[5], 2);
+        m.version = 1;
+        assert_int_equal(cluster_msg_encode(&m, &buf, &size), -EINVAL);
+        m.version = 2;
+        roundtrip(&m);
+
+        /* RESULT likewise. */
+        for (unsigned f = 0; f < 4; f++) {
+                _cleanup_free_ uint8_t *b = NULL, *r1 = NULL;
+                size_t r1_size;
+                fill(&m, CLUSTER_MSG_RESULT);
+                encode_msg(&m, &r1, &r1_size);
+                assert_int_equal(r1[5], 1);
+                switch (f) {
+                case 0:
+                        m.result.encryption = 1;
+                        break;
+                case 1:
+                        m.result.disks_copied = 1;
+                        break;
+                case 2:
+                        m.result.disk_bytes = 1;
+                        break;
+                case 3:
+                        m.result.source_storage_removed = true;
+                        break;
+                }
+                assert_int_equal(cluster_msg_version_needed(&m), 2);
+                encode_msg(&m, &b, &size);
+                assert_int_equal(b[5], 2);
+                assert_int_equal(size, r1_size + 1 + 4 + 8 + 1);
+                roundtrip(&m);
+                m.version = 1;
+                assert_int_equal(cluster_msg_encode(&m, &buf, &size), -EINVAL);
+        }
+
+        /* A version-1 type asked for in version 2: the same body under a version-2 header. */
+        for (ClusterMsgType t = CLUSTER_MSG_SYNC; t < _CLUSTER_MSG_TYPE_MAX; t++) {
+                _cleanup_free_ uint8_t *a = NULL, *b = NULL;
+                size_t a_size, b_size;
+                fill(&m, t);
+                if (type_is_v2(t)) {
+                        /* The new types need version 2: version 1 asked for is refused. */
+                        m.version = 1;
+                        assert_int_equal(cluster_msg_encode(&m, &buf, &size), -EINVAL);
+                        assert_null(buf);
+                        continue;
+                }
+                encode_msg(&m, &a, &a_size);
+                m.version = 2;
+                encode_msg(&m, &b, &b_size);
+                assert_int_equal(a[5], 1);
+                assert_int_equal(b[5], 2);
+                /* The type, the sender, the term and the version-1 body are the same; MIGRATE and
+                 * RESULT have their version-2 tail too (zeros but target_uri's empty string). */
+                assert_memory_equal(a + 6, b + 6, 2);
+                assert_memory_equal(a + 12, b + 12, a_size - 12);
+                if (t == CLUSTER_MSG_MIGRATE)
+                        assert_int_equal(b_size, a_size + 1 + 1 + 8 + 1 + 2 + 4 + 1 + 8);
+                else if (t == CLUSTER_MSG_RESULT)
+                        assert_int_equal(b_size, a_size + 1 + 4 + 8 + 1);
+                else
+                        assert_int_equal(b_size, a_size);
+                for (size_t i = a_size; i < b_size; i++)
+                        assert_int_equal(b[i], 0);
+                roundtrip(&m);
+        }
+
+        /* Versions this encoder does not speak. */
+        for (ClusterMsgType t = CLUSTER_MSG_SYNC; t < _CLUSTER_MSG_TYPE_MAX; t++) {
+                fill_v2(&m, t);
+                m.version = CLUSTER_MSG_VERSION + 1;
+                assert_int_equal(cluster_msg_encode(&m, &buf, &size), -EINVAL);
+                m.version = UINT16_MAX;
+                assert_int_equal(cluster_msg_encode(&m, &buf, &size), -EINVAL);
+        }
+        assert_null(buf);
+}
+
+static void test_v2_encode_refusals(void **state) {
+        _cleanup_free_ char *long_text = malloc(CLUSTER_TEXT_MAX + 2);
+        char *many_markers[CLUSTER_STORAGE_MAX_MARKERS + 2] = {};
+        _cleanup_free_ ClusterDisk *disks = calloc(CLUSTER_STORAGE_MAX_DISKS + 1, sizeof(ClusterDisk));
+        void *buf = NULL;
+        ClusterMsg m;
+        size_t size;
+
+        assert_non_null(long_text);
+        assert_non_null(disks);
+        memset(long_text, 't', CLUSTER_TEXT_MAX + 1);
+        long_text[CLUSTER_TEXT_MAX + 1] = 0;
+
+        /* MIGRATE: compression, parallel connections. */
+        fill_v2(&m, CLUSTER_MSG_MIGRATE);
+        m.migrate.compression = CLUSTER_COMPRESSION_MAX;
+        assert_int_equal(cluster_msg_encode(&m, &buf, &size), -EINVAL);
+        m.migrate.compression = UINT8_MAX;
+        assert_int_equal(cluster_msg_encode(&m, &buf, &size), -EINVAL);
+        fill_v2(&m, CLUSTER_MSG_MIGRATE);
+        m.migrate.parallel_connections = 65;
+        assert_int_equal(cluster_msg_encode(&m, &buf, &size), -EINVAL);
+        m.migrate.parallel_connections = UINT32_MAX;
+        assert_int_equal(cluster_msg_encode(&m, &buf, &size), -EINVAL);
+        m.migrate.parallel_connections = 64;
+        roundtrip(&m);
+        m.migrate.target_uri = long_text;
+        assert_int_equal(cluster_msg_encode(&m, &buf, &size), -EINVAL);
+        m.migrate.target_uri++;
+        roundtrip(&m);
+
+        /* RESULT: encryption. */
+        fill_v2(&m, CLUSTER_MSG_RESULT);
+        m.result.encryption = CLUSTER_ENCRYPTION_MAX;
+        assert_int_equal(cluster_msg_encode(&m, &buf, &size), -EINVAL);
+        m.result.encryption = UINT8_MAX;
+        assert_int_equal(cluster_msg_encode(&m, &buf, &size), -EINVAL);
+
+        /* STORAGE: parts. */
+        fill(&m, CLUSTER_MSG_STORAGE);
+        m.storage.n_parts = 0;
+        assert_int_equal(cluster_msg_encode(&m, &buf, &size), -EINVAL);
+        m.storage.n_parts = CLUSTER_STORAGE_MAX_PARTS + 1;
+        assert_int_equal(cluster_msg_encode(&m, &buf, &size), -EINVAL);
+        m.storage.n_parts = 2;
+        m.storage.part = 2;
+        assert_int_equal(cluster_msg_encode(&m, &buf, &size), -EINVAL);
+        /* Pools in a part other than the first. */
+        m.storage.part = 1;
+        assert_int_equal(cluster_msg_encode(&m, &buf, &size), -EINVAL);
+        m.storage.n_pools = 0;
+        roundtrip(&m);
+
+        /* STORAGE: markers of a pool. */
+        for (size_t i = 0; i <= CLUSTER_STORAGE_MAX_MARKERS; i++)
+                many_markers[i] = (char *) "m";
+        ClusterPool pool = {.name = (char *) "p", .markers = many_markers};
+        fill(&m, CLUSTER_MSG_STORAGE);
+        m.storage.pools = &pool;
+        m.storage.n_pools = 1;
+        assert_int_equal(cluster_msg_encode(&m, &buf, &size), -EINVAL);
+        many_markers[CLUSTER_STORAGE_MAX_MARKERS] = NULL;
+        roundtrip(&m);
+        many_markers[0] = long_text + CLUSTER_TEXT_MAX - CLUSTER_NAME_MAX;
+        assert_int_equal(cluster_msg_encode(&m, &buf, &size), -EINVAL);
+        many_markers[0]++;
+        roundtrip(&m);
+        pool.target = long_text;
+        assert_int_equal(cluster_msg_encode(&m, &buf, &size), -EINVAL);
+
+        /* STORAGE: disks of a VM. */
+        for (size_t i = 0; i <= CLUSTER_STORAGE_MAX_DISKS; i++)
+                disks[i] = (ClusterDisk){.path = (char *) "/d", .allocation_bytes = i};
+        ClusterVmDisks vm = {.name = (char *) "v", .disks = disks, .n_disks = CLUSTER_STORAGE_MAX_DISKS + 1};
+        fill(&m, CLUSTER_MSG_STORAGE);
+        m.storage.vms = &vm;
+        m.storage.n_vms = 1;
+        assert_int_equal(cluster_msg_encode(&m, &buf, &size), -EINVAL);
+        vm.n_disks = CLUSTER_STORAGE_MAX_DISKS;
+        roundtrip(&m);
+        disks[0].path = long_text;
+        assert_int_equal(cluster_msg_encode(&m, &buf, &size), -EINVAL);
+        disks[0].path++;
+        roundtrip(&m);
+        vm.disks = NULL;
+        assert_int_equal(cluster_msg_encode(&m, &buf, &size), -EINVAL);
+
+        /* A count without its array. */
+        fill(&m, CLUSTER_MSG_STORAGE);
+        m.storage.pools = NULL;
+        assert_int_equal(cluster_msg_encode(&m, &buf, &size), -EINVAL);
+        fill(&m, CLUSTER_MSG_STORAGE);
+        m.storage.vms = NULL;
+        assert_int_equal(cluster_msg_encode(&m, &buf, &size), -EINVAL);
+
+        /* STORAGE_MOVE / STORAGE_DONE: strings over their limits. */
+        fill(&m, CLUSTER_MSG_STORAGE_MOVE);
+        m.storage_move.pool = long_text + CLUSTER_TEXT_MAX - CLUSTER_NAME_MAX;
+        assert_int_equal(cluster_msg_encode(&m, &buf, &size), -EINVAL);
+        m.storage_move.pool++;
+        roundtrip(&m);
+        m.storage_move.disk = long_text;
+        assert_int_equal(cluster_msg_encode(&m, &buf, &size), -EINVAL);
+        m.storage_move.disk++;
+        roundtrip(&m);
+        fill(&m, CLUSTER_MSG_STORAGE_DONE);
+        m.storage_done.warning = long_text;
+        assert_int_equal(cluster_msg_encode(&m, &buf, &size), -EINVAL);
+        m.storage_done.warning++;
+        roundtrip(&m);
+        m.storage_done.vm = long_text;
+        assert_int_equal(cluster_msg_encode(&m, &buf, &size), -EINVAL);
+
+        assert_null(buf);
+}
+
+static void test_v2_decode_refusals(void **state) {
+        _cleanup_free_ uint8_t *mig1 = NULL, *mig2 = NULL, *res1 = NULL, *res2 = NULL, *b = NULL;
+        size_t mig1_size, mig2_size, res1_size, res2_size, size;
+        ClusterMsg m;
+
+        /* The new types under a version-1 header. */
+        for (ClusterMsgType t = CLUSTER_MSG_STORAGE; t <= CLUSTER_MSG_STORAGE_DONE; t++) {
+                _cleanup_free_ uint8_t *x = NULL;
+                encode_type(t, &x, &size);
+                assert_int_equal(x[5], 2);
+                x[5] = 1;
+                expect_bad_msg(x, size, "version-2 type under a version-1 header", "newer version");
+                x[5] = 3;
+                expect_bad_msg(x, size, "version 3", "newer");
+                x[5] = 0;
+                expect_bad_msg(x, size, "version 0", "unknown message version");
+        }
+
+        /* MIGRATE: a version-1 header followed by the version-2 tail; a version-2 header with only
+         * the version-1 body. */
+        fill(&m, CLUSTER_MSG_MIGRATE);
+        encode_msg(&m, &mig1, &mig1_size);
+        fill_v2(&m, CLUSTER_MSG_MIGRATE);
+        encode_msg(&m, &mig2, &mig2_size);
+        assert_true(mig2_size > mig1_size);
+        assert_memory_equal(mig1 + 12, mig2 + 12, mig1_size - 12);
+        b = malloc(mig2_size);
+        assert_non_null(b);
+        memcpy(b, mig2, mig2_size);
+        b[5] = 1;
+        expect_bad_msg(b, mig2_size, "v1 MIGRATE + v2 tail", "trailing bytes");
+        memcpy(b, mig1, mig1_size);
+        b[5] = 2;
+        expect_bad_msg(b, mig1_size, "v2 MIGRATE without its tail", "truncated");
+
+        /* MIGRATE's version-2 tail: copy_storage, remove_source_storage (u8 each), disk_mib u64,
+         * remote u8, target_uri, parallel_connections u32, compression u8, bandwidth u64. */
+        const size_t compression_at = mig2_size - 8 - 1, parallel_at = compression_at - 4;
+        const size_t remote_at = mig1_size + 1 + 1 + 8;
+        memcpy(b, mig2, mig2_size);
+        assert_int_equal(b[compression_at], CLUSTER_COMPRESSION_MAX - 1);
+        assert_int_equal(get_be32(b + parallel_at), 64);
+        assert_int_equal(b[mig1_size], 1);
+        assert_int_equal(b[remote_at], 1);
+        b[compression_at] = CLUSTER_COMPRESSION_MAX;
+        expect_bad_msg(b, mig2_size, "compression out of range", "compression");
+        b[compression_at] = 0xff;
+        expect_bad_msg(b, mig2_size, "compression 255", "compression");
+        memcpy(b, mig2, mig2_size);
+        put_be32(b + parallel_at, 65);
+        expect_bad_msg(b, mig2_size, "parallel connections 65", "parallel");
+        put_be32(b + parallel_at, UINT32_MAX);
+        expect_bad_msg(b, mig2_size, "parallel connections 2^32-1", "parallel");
+        put_be32(b + parallel_at, 0);
+        assert_int_equal(cluster_msg_decode(b, mig2_size, &m, NULL), 0);
+        assert_int_equal(m.migrate.parallel_connections, 0);
+        assert_int_equal(m.version, 2);
+        cluster_msg_done(&m);
+        for (size_t at = mig1_size; at < mig1_size + 2; at++) {
+                memcpy(b, mig2, mig2_size);
+                b[at] = 2;
+                expect_bad_msg(b, mig2_size, "copy/remove bool 2", "boolean");
+        }
+        memcpy(b, mig2, mig2_size);
+        b[remote_at] = 2;
+        expect_bad_msg(b, mig2_size, "remote bool 2", "boolean");
+
+        /* RESULT's version-2 tail: encryption u8, disks_copied u32, disk_bytes u64, removed u8. */
+        fill(&m, CLUSTER_MSG_RESULT);
+        encode_msg(&m, &res1, &res1_size);
+        fill_v2(&m, CLUSTER_MSG_RESULT);
+        encode_msg(&m, &res2, &res2_size);
+        assert_int_equal(res2_size, res1_size + 1 + 4 + 8 + 1);
+        free(b);
+        b = malloc(res2_size);
+        assert_non_null(b);
+        memcpy(b, res2, res2_size);
+        assert_int_equal(b[res1_size], CLUSTER_ENCRYPTION_MAX - 1);
+        b[res1_size] = CLUSTER_ENCRYPTION_MAX;
+        expect_bad_msg(b, res2_size, "encryption out of range", "encryption");
+        b[res1_size] = 0xff;
+        expect_bad_msg(b, res2_size, "encryption 255", "encryption");
+        memcpy(b, res2, res2_size);
+        b[res2_size - 1] = 2;
+        expect_bad_msg(b, res2_size, "source_storage_removed 2", "boolean");
+        memcpy(b, res2, res2_size);
+        b[5] = 1;
+        expect_bad_msg(b, res2_size, "v1 RESULT + v2 tail", "trailing bytes");
+        memcpy(b, res1, res1_size);
+        b[5] = 2;
+        expect_bad_msg(b, res1_size, "v2 RESULT without its tail", "truncated");
+}
+
+/* STORAGE: header, host "h1" (u16 + 2), generation u32, part u16, n_parts u16, n_pools u32, the
+ * pools (name, target, u32 count, markers), n_vms u32, the VMs (name, u32 count, disks (path,
+ * allocation u64)). */
+#define STORAGE_PART_AT (CLUSTER_MSG_HEADER_SIZE + 2 + 2 + 4)
+#define STORAGE_N_PARTS_AT (STORAGE_PART_AT + 2)
+#define STORAGE_N_POOLS_AT (STORAGE_N_PARTS_AT + 2)
+#define STORAGE_POOLS_AT (STORAGE_N_POOLS_AT + 4)
+
+static void test_storage_decode_refusals(void **state) {
+        _cleanup_free_ uint8_t *full = NULL, *b = NULL;
+        char *markers[CLUSTER_STORAGE_MAX_MARKERS + 1] = {};
+        _cleanup_free_ ClusterDisk *disks = calloc(CLUSTER_STORAGE_MAX_DISKS, sizeof(ClusterDisk));
+        size_t full_size, size;
+        ClusterMsg m;
+
+        assert_non_null(disks);
+        fill(&m, CLUSTER_MSG_STORAGE);
+        encode_msg(&m, &full, &full_size);
+        b = malloc(full_size);
+        assert_non_null(b);
+#define RESET() memcpy(b, full, full_size)
+        RESET();
+        assert_int_equal(b[STORAGE_PART_AT + 1], 0);
+        assert_int_equal(b[STORAGE_N_PARTS_AT + 1], 1);
+        assert_int_equal(get_be32(b + STORAGE_N_POOLS_AT), 2);
+
+        /* Parts: part < n_parts, 1 ≤ n_parts ≤ CLUSTER_STORAGE_MAX_PARTS; pools in part 0 only. */
+        b[STORAGE_PART_AT + 1] = 1;
+        expect_bad_msg(b, full_size, "part == n_parts", "part out of range");
+        b[STORAGE_PART_AT] = 0xff;
+        expect_bad_msg(b, full_size, "part 0xff01", "part out of range");
+        RESET();
+        b[STORAGE_N_PARTS_AT + 1] = 0;
+        expect_bad_msg(b, full_size, "n_parts 0", "part out of range");
+        b[STORAGE_N_PARTS_AT + 1] = CLUSTER_STORAGE_MAX_PARTS + 1;
+        expect_bad_msg(b, full_size, "n_parts over the maximum", "part out of range");
+        b[STORAGE_N_PARTS_AT] = 0xff;
+        b[STORAGE_N_PARTS_AT + 1] = 0xff;
+        expect_bad_msg(b, full_size, "n_parts 65535", "part out of range");
+        b[STORAGE_N_PARTS_AT] = 0;
+        b[STORAGE_N_PARTS_AT + 1] = CLUSTER_STORAGE_MAX_PARTS;
+        assert_int_equal(cluster_msg_decode(b, full_size, &m, NULL), 0); /* part 0 of the maximum */
+        assert_int_equal(m.storage.n_parts, CLUSTER_STORAGE_MAX_PARTS);
+        cluster_msg_done(&m);
+        b[STORAGE_PART_AT + 1] = 1;
+        expect_bad_msg(b, full_size, "pools in part 1", "pools in a storage part other than the first");
+
+        /* Counts the remaining bytes cannot hold. */
+        RESET();
+        put_be32(b + STORAGE_N_POOLS_AT, UINT32_MAX);
+        expect_bad_msg(b, full_size, "pool count 2^32-1", "pool count");
+        put_be32(b + STORAGE_N_POOLS_AT, (uint32_t) (full_size - STORAGE_POOLS_AT) / 8 + 1);
+        expect_bad_msg(b, full_size, "pool count just over the bytes left", "pool count");
+        put_be32(b + STORAGE_N_POOLS_AT, 3);
+        expect_bad(b, full_size, "pool count 3 of 2");
+        /* No pools, no VMs: n_vms is the last field. */
+        fill(&m, CLUSTER_MSG_STORAGE);
+        m.storage.pools = NULL;
+        m.storage.n_pools = 0;
+        m.storage.vms = NULL;
+        m.storage.n_vms = 0;
+        free(b);
+        b = NULL;
+        encode_msg(&m, &b, &size);
+        assert_int_equal(size, STORAGE_POOLS_AT + 4);
+        put_be32(b + size - 4, UINT32_MAX);
+        expect_bad_msg(b, size, "VM count 2^32-1", "VM count");
+        put_be32(b + size - 4, 1);
+        expect_bad_msg(b, size, "VM count 1 of 0", "VM count");
+
+        /* A pool with the maximum of markers (empty strings, 2 bytes each), then one more. */
+        for (size_t i = 0; i < CLUSTER_STORAGE_MAX_MARKERS; i++)
+                markers[i] = (char *) "";
+        ClusterPool pool = {.name = (char *) "p", .markers = markers};
+        m.storage.pools = &pool;
+        m.storage.n_pools = 1;
+        roundtrip(&m);
+        free(b);
+        b = NULL;
+        encode_msg(&m, &b, &size);
+        const size_t markers_at = STORAGE_POOLS_AT + 2 + 1 + 2;
+        assert_int_equal(get_be32(b + markers_at), CLUSTER_STORAGE_MAX_MARKERS);
+        assert_int_equal(size, markers_at + 4 + 2 * CLUSTER_STORAGE_MAX_MARKERS + 4);
+        insert_bytes(&b, &size, size - 4, "\0\0", 2);
+        put_be32(b + markers_at, CLUSTER_STORAGE_MAX_MARKERS + 1);
+        expect_bad_msg(b, size, "markers over the maximum", "too many markers");
+        /* A marker count the bytes left cannot hold (they hold CLUSTER_STORAGE_MAX_MARKERS + 3). */
+        markers[2] = NULL;
+        free(b);
+        b = NULL;
+        encode_msg(&m, &b, &size); /* 2 markers, then n_vms: 8 bytes left after the count */
+        put_be32(b + markers_at, 5);
+        expect_bad_msg(b, size, "marker count over the bytes left", "too many markers");
+        put_be32(b + markers_at, UINT32_MAX);
+        expect_bad_msg(b, size, "marker count 2^32-1", "too many markers");
+
+        /* A VM with the maximum of disks (empty paths, 10 bytes each), then one more. */
+        for (size_t i = 0; i < CLUSTER_STORAGE_MAX_DISKS; i++)
+                disks[i] = (ClusterDisk){.path = (char *) ""};
+        ClusterVmDisks vm = {.name = (char *) "v", .disks = disks, .n_disks = CLUSTER_STORAGE_MAX_DISKS};
+        m.storage.pools = NULL;
+        m.storage.n_pools = 0;
+        m.storage.vms = &vm;
+        m.storage.n_vms = 1;
+        roundtrip(&m);
+        free(b);
+        b = NULL;
+        encode_msg(&m, &b, &size);
+        const size_t disks_at = STORAGE_POOLS_AT + 4 + 2 + 1;
+        assert_int_equal(get_be32(b + disks_at), CLUSTER_STORAGE_MAX_DISKS);
+        assert_int_equal(size, disks_at + 4 + 10 * CLUSTER_STORAGE_MAX_DISKS);
+        insert_bytes(&b, &size, size, "\0\0\0\0\0\0\0\0\0\0", 10);
+        put_be32(b + disks_at, CLUSTER_STORAGE_MAX_DISKS + 1);
+        expect_bad_msg(b, size, "disks over the maximum", "too many disks");
+        /* A disk count the bytes left cannot hold. */
+        vm.n_disks = 1;
+        free(b);
+        b = NULL;
+        encode_msg(&m, &b, &size);
+        put_be32(b + disks_at, 2);
+        expect_bad_msg(b, size, "disk count 2 of 1", "too many disks");
+        put_be32(b + disks_at, UINT32_MAX);
+        expect_bad_msg(b, size, "disk count 2^32-1", "too many disks");
+        /* A NUL in a disk path; a pool target over its limit is the same string code. */
+        disks[0].path = (char *) "/x";
+        free(b);
+        b = NULL;
+        encode_msg(&m, &b, &size);
+        b[size - 8 - 1] = 0;
+        expect_bad_msg(b, size, "NUL in a disk path", "NUL");
+#undef RESET
+}
+
+/* Fills a STORAGE of n VMs of d disks each with path_len-byte paths (names "vm-0000" …). */
+typedef struct BigStorage {
+        ClusterVmDisks *vms;
+        ClusterDisk *disks;
+        char *names;
+        char *path;
+} BigStorage;
+
+static void big_storage_done(BigStorage *b) {
+        free(b->vms);
+        free(b->disks);
+        free(b->names);
+        free(b->path);
+}
+
+static void big_storage(BigStorage *b, ClusterMsg *m, size_t n, size_t d, size_t path_len) {
+        b->vms = calloc(n, sizeof(ClusterVmDisks));
+        b->disks = calloc(n * d, sizeof(ClusterDisk));
+        b->names = calloc(n, 16);
+        b->path = malloc(path_len + 1);
+        assert_non_null(b->vms);
+        assert_non_null(b->disks);
+        assert_non_null(b->names);
+        assert_non_null(b->path);
+        memset(b->path, 'p', path_len);
+        b->path[0] = '/';
+        b->path[path_len] = 0;
+        for (size_t i = 0; i < n; i++) {
+                snprintf(b->names + 16 * i, 16, "vm-%04zu", i);
+                for (size_t j = 0; j < d; j++)
+                        b->disks[i * d + j] = (ClusterDisk){.path = b->path, .allocation_bytes = i * d + j};
+                b->vms[i] =
+                        (ClusterVmDisks){.name = b->names + 16 * i, .disks = b->disks + i * d, .n_disks = d};
+        }
+        fill(m, CLUSTER_MSG_STORAGE);
+        m->storage.vms = b->vms;
+        m->storage.n_vms = n;
+}
+
+/* The part i of s as split at ends (pools in part 0 only). */
+static ClusterMsg storage_part(const ClusterMsg *s, const size_t *ends, size_t n_parts, size_t i) {
+        ClusterMsg p = *s;
+        size_t start = i == 0 ? 0 : ends[i - 1];
+
+        p.storage.part = (uint16_t) i;
+        p.storage.n_parts = (uint16_t) n_parts;
+        if (i > 0) {
+                p.storage.pools = NULL;
+                p.storage.n_pools = 0;
+        }
+        p.storage.vms = s->storage.vms + start;
+        p.storage.n_vms = ends[i] - start;
+        return p;
+}
+
+static void test_storage_split(void **state) {
+        _cleanup_(big_storage_done) BigStorage big = {};
+        size_t ends[CLUSTER_STORAGE_MAX_PARTS];
+        void *buf = NULL;
+        ClusterMsg m;
+        size_t size;
+        int k;
+
+        /* What fits in one part: 1 part, every VM. */
+        fill(&m, CLUSTER_MSG_STORAGE);
+        assert_int_equal(cluster_storage_split(&m.storage, ends, CLUSTER_STORAGE_MAX_PARTS), 1);
+        assert_int_equal(ends[0], m.storage.n_vms);
+        assert_int_equal(cluster_storage_split(&m.storage, ends, 1), 1);
+        m.storage.n_vms = 0;
+        m.storage.n_pools = 0;
+        assert_int_equal(cluster_storage_split(&m.storage, ends, 1), 1);
+        assert_int_equal(ends[0], 0);
+
+        /* 1,000 VMs × 4 disks with 200-byte paths: about 830 KiB, in several parts that each encode
+         * within CLUSTER_MSG_MAX, and that are full: one more VM would not fit. */
+        big_storage(&big, &m, 1000, 4, 200);
+        k = cluster_storage_split(&m.storage, ends, CLUSTER_STORAGE_MAX_PARTS);
+        assert_true(k > 1);
+        assert_true(k >= (int) (1000 * (2 + 7 + 4 + 4 * (2 + 200 + 8)) / CLUSTER_MSG_MAX));
+        assert_true(k <= (int) CLUSTER_STORAGE_MAX_PARTS);
+        assert_int_equal(ends[k - 1], 1000);
+        for (size_t i = 0; i < (size_t) k; i++) {
+                ClusterMsg p = storage_part(&m, ends, (size_t) k, i);
+                _cleanup_free_ uint8_t *b = NULL;
+
+                assert_true(p.storage.n_vms > 0);
+                roundtrip(&p); /* encodes, ≤ CLUSTER_MSG_MAX, decodes to the same */
+                encode_msg(&p, &b, &size);
+                assert_true(size <= CLUSTER_MSG_MAX);
+                if (i + 1 < (size_t) k) {
+                        p.storage.n_vms++;
+                        assert_int_equal(cluster_msg_encode(&p, &buf, &size), -EMSGSIZE);
+                }
+        }
+        /* Exactly k parts allowed: fine; one fewer: -EMSGSIZE (and ends is not overrun: ASan). */
+        _cleanup_free_ size_t *tight = malloc((size_t) k * sizeof(size_t));
+        assert_non_null(tight);
+        assert_int_equal(cluster_storage_split(&m.storage, tight, (size_t) k), k);
+        assert_memory_equal(tight, ends, (size_t) k * sizeof(size_t));
+        assert_int_equal(cluster_storage_split(&m.storage, tight, (size_t) k - 1), -EMSGSIZE);
+        assert_int_equal(cluster_storage_split(&m.storage, tight, 1), -EMSGSIZE);
+        big_storage_done(&big);
+        big = (BigStorage){};
+
+        /* One VM whose encoding is exactly CLUSTER_MSG_MAX: header 24, host "h1" 4, generation,
+         * part, n_parts, n_pools, n_vms 16, the VM "v" 7 and 19 disks of 2 + 3221 + 8 bytes. */
+        big_storage(&big, &m, 1, 19, 3221);
+        big.names[0] = 'v';
+        big.names[1] = 0;
+        m.storage.pools = NULL;
+        m.storage.n_pools = 0;
+        assert_int_equal(cluster_storage_split(&m.storage, ends, CLUSTER_STORAGE_MAX_PARTS), 1);
+        assert_int_equal(ends[0], 1);
+        encode_msg(&m, (uint8_t **) &buf, &size);
+        assert_int_equal(size, CLUSTER_MSG_MAX);
+        free(buf);
+        buf = NULL;
+        roundtrip(&m);
+
+        /* With pools as well, the pools go alone in part 0 and the VM in part 1. */
+        fill(&m, CLUSTER_MSG_STORAGE);
+        m.storage.vms = big.vms;
+        m.storage.n_vms = 1;
+        assert_int_equal(cluster_storage_split(&m.storage, ends, CLUSTER_STORAGE_MAX_PARTS), 2);
+        assert_int_equal(ends[0], 0);
+        assert_int_equal(ends[1], 1);
+        for (size_t i = 0; i < 2; i++) {
+                ClusterMsg p = storage_part(&m, ends, 2, i);
+                roundtrip(&p);
+        }
+        assert_int_equal(cluster_storage_split(&m.storage, ends, 1), -EMSGSIZE);
+
+        /* One byte more: that VM alone does not fit any part. */
+        big_storage_done(&big);
+        big = (BigStorage){};
+        big_storage(&big, &m, 1, 19, 3222);
+        big.names[0] = 'v';
+        big.names[1] = 0;
+        m.storage.pools = NULL;
+        m.storage.n_pools = 0;
+        assert_int_equal(cluster_storage_split(&m.storage, ends, CLUSTER_STORAGE_MAX_PARTS), -EMSGSIZE);
+        assert_int_equal(cluster_msg_encode(&m, &buf, &size), -EMSGSIZE);
+        big_storage_done(&big);
+        big = (BigStorage){};
+
+        /* Two VMs that fill one part exactly, then that with one byte more: two parts. */
+        big_storage(&big, &m, 2, 19, 1600);
+        m.storage.pools = NULL;
+        m.storage.n_pools = 0;
+        /* 44 + 2 × (2 + 7 + 4 + 19 × (2 + 1600 + 8)) = 61250 bytes: the last disk of the last VM
+         * gets a path longer by the 190 bytes left. */
+        size_t two = 44 + 2 * (2 + 7 + 4 + 19 * (2 + 1600 + 8));
+        assert_true(two < CLUSTER_MSG_MAX);
+        _cleanup_free_ char *last = malloc(1600 + CLUSTER_MSG_MAX - two + 2);
+        assert_non_null(last);
+        memset(last, 'q', 1600 + CLUSTER_MSG_MAX - two + 1);
+        last[1600 + CLUSTER_MSG_MAX - two] = 0;
+        big.disks[2 * 19 - 1].path = last;
+        assert_int_equal(cluster_storage_split(&m.storage, ends, CLUSTER_STORAGE_MAX_PARTS), 1);
+        encode_msg(&m, (uint8_t **) &buf, &size);
+        assert_int_equal(size, CLUSTER_MSG_MAX);
+        free(buf);
+        buf = NULL;
+        last[1600 + CLUSTER_MSG_MAX - two] = 'q';
+        last[1600 + CLUSTER_MSG_MAX - two + 1] = 0;
+        assert_int_equal(cluster_storage_split(&m.storage, ends, CLUSTER_STORAGE_MAX_PARTS), 2);
+        assert_int_equal(ends[0], 1);
+        assert_int_equal(ends[1], 2);
+        assert_int_equal(cluster_storage_split(&m.storage, ends, 1), -EMSGSIZE);
+        for (size_t i = 0; i < 2; i++) {
+                ClusterMsg p = storage_part(&m, ends, 2, i);
+                roundtrip(&p);
+        }
+        big.disks[2 * 19 - 1].path = big.path;
+
+        /* Pools that alone exceed a message: -EMSGSIZE. */
+        _cleanup_free_ char *marker = malloc(CLUSTER_NAME_MAX + 1);
+        char *markers[CLUSTER_STORAGE_MAX_MARKERS + 1] = {};
+        ClusterPool pools[4];
+        assert_non_null(marker);
+        memset(marker, 'k', CLUSTER_NAME_MAX);
+        marker[CLUSTER_NAME_MAX] = 0;
+        for (size_t i = 0; i < CLUSTER_STORAGE_MAX_MARKERS; i++)
+                markers[i] = marker;
+        for (size_t i = 0; i < ELEMENTSOF(pools); i++)
+                pools[i] = (ClusterPool){.name = (char *) "p", .markers = markers};
+        fill(&m, CLUSTER_MSG_STORAGE);
+        m.storage.pools = pools;
+        m.storage.n_pools = ELEMENTSOF(pools);
+        assert_int_equal(cluster_storage_split(&m.storage, ends, CLUSTER_STORAGE_MAX_PARTS), -EMSGSIZE);
+        assert_int_equal(cluster_msg_encode(&m, &buf, &size), -EMSGSIZE);
+        m.storage.n_pools = 3;
+        assert_int_equal(cluster_storage_split(&m.storage, ends, CLUSTER_STORAGE_MAX_PARTS), 1);
+        roundtrip(&m);
+
+        assert_null(buf);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_type_to_string),          cmocka_unit_test(test_roundtrip_every_type),
-                cmocka_unit_test(test_roundtrip_null_optional), cmocka_unit_test(test_cpu_demand),
-                cmocka_unit_test(test_report_limits),           cmocka_unit_test(test_encode_refusals),
-                cmocka_unit_test(test_decode_refusals),         cmocka_unit_test(test_bit_flips),
+                cmocka_unit_test(test_type_to_string),
+                cmocka_unit_test(test_roundtrip_every_type),
+                cmocka_unit_test(test_roundtrip_null_optional),
+                cmocka_unit_test(test_cpu_demand),
+                cmocka_unit_test(test_report_limits),
+                cmocka_unit_test(test_encode_refusals),
+                cmocka_unit_test(test_decode_refusals),
+                cmocka_unit_test(test_bit_flips),
+                cmocka_unit_test(test_versions),
+                cmocka_unit_test(test_v2_encode_refusals),
+                cmocka_unit_test(test_v2_decode_refusals),
+                cmocka_unit_test(test_storage_decode_refusals),
+                cmocka_unit_test(test_storage_split),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
