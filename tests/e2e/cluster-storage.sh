@@ -42,8 +42,9 @@ ev() {
         local ST_CTL=(cl_ctl "$1")
         last_event "$2" "$3"
 }
-# mib_copied MESSAGE: the "(X MiB)" of a migration's "N disk(s) copied (X MiB)", or "?".
-mib_copied() { sed -n 's/.*disk(s) copied (\([0-9.]*\) MiB).*/\1/p' <<<"$1" | grep . || echo "?"; }
+# mib_copied MESSAGE: X of a migration's "N disk(s) copied (X MiB)" or a storage move's
+# "(X MiB copied)", or "?".
+mib_copied() { sed -En 's/.*(disk\(s\) copied \(([0-9.]+) MiB\)|\(([0-9.]+) MiB copied\)).*/\2\3/p' <<<"$1" | grep . || echo "?"; }
 # number WHAT EVENT WALL-MS: one line for the summary.
 number() {
         local e="$2"
@@ -66,7 +67,7 @@ reload_all() {
 }
 # job_of HOST VM: libvirt's job of VM on HOST ("Job type", "Disk remaining", …), one "key: value" a line.
 job_of() { virsh_h "$1" domjobinfo "$2" 2>/dev/null | tr -d '\r'; }
-job_field() { awk -F': *' -v k="$1" '$1 == k { print $2; exit }'; }
+job_field() { awk -F': *' -v k="$1" '$1 == k { sub(/[ \t]+$/, "", $2); print $2; exit }'; }
 # members_json HOST: "HOST:PROTOCOL …" of the members in HOST's drsd's status ("?" when unsaid).
 members_protocols() {
         cl_ctl "$1" status --json 2>/dev/null | python3 -c '
