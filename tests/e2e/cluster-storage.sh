@@ -13,9 +13,11 @@
 #   - a balance move in cluster mode copies the disk: d1 (shared, disabled) and d2 (local disk)
 #     load L, A and B are empty: the plan moves d2 with a disk copy, drsctl apply runs it;
 #   - the leader's drsd SIGKILLed while a disk copy it ordered runs (d2's disk is 512 MiB, the
-#     migration bandwidth 20 MiB/s: ~25 s of copy, seen in the source's libvirt job): the VM runs
-#     exactly once afterwards, its disk is intact, the source's drsd reports the outcome, the
-#     other two elect a new leader;
+#     migration bandwidth 20 MiB/s: ~25 s of copy, seen in the source's libvirt job), twice:
+#     with another host as the source (its drsd lives on: it reports the outcome and removes the
+#     old volume, or the partial copy) and with the leader's own host as the source. Each time
+#     the VM runs exactly once afterwards with its disk intact, the other two elect a new leader,
+#     and the killed drsd comes back;
 #   - mixed versions: one drsd started with DRS_CLUSTER_PROTOCOL=1 (the previous cluster
 #     protocol) is named in the leader's drsctl status; a --copy-storage migration of a VM on
 #     its host is refused with a clear message and changes nothing.
@@ -94,7 +96,6 @@ else
         exit 1
 fi
 L="${AGREED%/*}"
-term1="${AGREED#*/}"
 others=()
 for h in "${HOSTS[@]}"; do [[ "$h" != "$L" ]] && others+=("$h"); done
 A="${others[0]}"
@@ -228,90 +229,143 @@ checksums d2 "$before" "after the balance move with disk copy"
 Y="$A"
 [[ "$X" == "$A" ]] && Y="$B"
 
-section "4. SIGKILL of the leader's drsd ($L) while the disk copy it ordered (d2 $X → $Y) runs"
 # QEMU's mirror copies the whole virtual disk (its zeroes too) at the migration's bandwidth: at
 # 20 MiB/s d2's 512 MiB disk takes ~25 s; memory then moves in a few seconds. A long timeout so
 # that drsd does not give up on a loaded machine.
-printf '%s\n' "balance: {enabled: false, interval: 1h}
+policy_copy() { # BANDWIDTH-YAML: the policy of steps 4 and 5
+        printf '%s\n' "balance: {enabled: false, interval: 1h}
 automation: {level: manual, overrides: [{vm: d1, level: disabled}]}
-migration: {bandwidth: 20MiB, timeout_per_gib: 1h}" >"$WORK/policy.yaml"
-reload_all
-before="$(verifies d2)"
-t0="$(now_ms)"
-rc=0
-cl_ctl "$Y" migrate d2 --to "$Y" --copy-storage --no-wait >"$WORK/k0.txt" 2>&1 || rc=$?
-sed 's/^/  /' "$WORK/k0.txt"
-((rc == 0)) && ok "migrate d2 --to $Y --copy-storage --no-wait on $Y: exit 0" || fail "exit $rc"
-# "running": the source's libvirt job is a migration with disk data still to copy (virsh calls the
-# disk figures "File …") and no memory sent yet.
+migration: {$1 timeout_per_gib: 1h}" >"$WORK/policy.yaml"
+        reload_all
+}
+# copy_running SRC: d2's libvirt job on SRC is a migration that has copied some of the disk and
+# has more to copy (virsh calls the disk figures "File …"), and has sent no memory yet.
 copy_running() {
-        local j rem
-        j="$(job_of "$X" d2)"
+        local j got rem
+        j="$(job_of "$1" d2)"
         [[ "$(job_field "Job type" <<<"$j")" =~ ^(Unbounded|Bounded)$ ]] || return 1
         JOB="$j"
+        got="$(job_field "File processed" <<<"$j")"
         rem="$(job_field "File remaining" <<<"$j")"
-        [[ -n "$rem" && "$rem" != 0.000* && -z "$(job_field "Memory processed" <<<"$j")" ]]
+        [[ -n "$got" && "$got" != 0.000* && -n "$rem" && "$rem" != 0.000* &&
+                -z "$(job_field "Memory processed" <<<"$j")" ]]
 }
-JOB=""
-seen=0
-for ((k = 0; k < 300 && rc == 0 && $(now_ms) - t0 < 60000; k++)); do
-        if copy_running; then
-                seen=1
-                break
+migration_over() { # SRC: d2 runs once, and no job is left on SRC
+        runs_once d2 && ! [[ "$(job_field "Job type" <<<"$(job_of "$1" d2)")" =~ ^(Unbounded|Bounded)$ ]]
+}
+# kill_mid_copy SRC DST ASK LEADER WHAT: drsctl migrate d2 --to DST --copy-storage --remove-source
+# --no-wait on ASK's drsd (d2 on SRC); LEADER's drsd SIGKILLed while the copy runs; then d2 runs
+# exactly once with its disk intact, the others elect a new leader, and a source that survived
+# reports the outcome (and removed the old volume, or the partial copy). Sets RUN (d2's host) and
+# NL (the new leader).
+kill_mid_copy() {
+        local src="$1" dst="$2" ask="$3" leader="$4" what="$5" h survivors=() before t0 tk rc k seen e e0 run w
+        for h in "${HOSTS[@]}"; do [[ "$h" != "$leader" ]] && survivors+=("$h"); done
+        before="$(verifies d2)"
+        e0="$(ev "$src" migration d2)"
+        t0="$(now_ms)"
+        rc=0
+        cl_ctl "$ask" migrate d2 --to "$dst" --copy-storage --remove-source --no-wait >"$WORK/k.txt" 2>&1 || rc=$?
+        sed 's/^/  /' "$WORK/k.txt"
+        ((rc == 0)) && ok "migrate d2 --to $dst --copy-storage --remove-source --no-wait on $ask: exit 0" || fail "exit $rc"
+        JOB=""
+        seen=0
+        for ((k = 0; k < 300 && rc == 0 && $(now_ms) - t0 < 60000; k++)); do
+                if copy_running "$src"; then
+                        seen=1
+                        break
+                fi
+                sleep 0.2
+        done
+        if ((seen)); then
+                ok "the copy runs on $src after $(($(now_ms) - t0)) ms: $(job_field "File processed" <<<"$JOB") of $(job_field "File total" <<<"$JOB") copied"
+        else
+                fail "no disk copy of d2 seen running on $src within 60 s (last job: $(tr '\n' ' ' <<<"$JOB"))"
         fi
-        sleep 0.2
-done
-if ((seen)); then
-        ok "the copy runs on $X after $(($(now_ms) - t0)) ms: $(job_field "File processed" <<<"$JOB") of $(job_field "File total" <<<"$JOB") copied"
-else
-        fail "no disk copy of d2 seen running on $X within 60 s (last job: $(tr '\n' ' ' <<<"$JOB"))"
-fi
-tk="$(now_ms)"
-cl_stop "$L" KILL
-ok "$L's drsd killed (SIGKILL) $((tk - t0)) ms after the order"
-if cl_await 30 "$X" "$Y"; then
-        nl="${AGREED%/*}"
-        [[ "$nl" != "$L" ]] && ok "$X and $Y agree on a new leader: $AGREED (was $L/$term1), after ${WAITED} s" ||
-                fail "leader still $AGREED"
-else
-        fail "$X and $Y did not agree on a new leader within 30 s"
-        nl="$X"
-fi
-[[ "$(job_field "Job type" <<<"$(job_of "$X" d2)")" =~ ^(Unbounded|Bounded)$ ]] &&
-        echo "  the migration is still running after the election: $(job_field "File processed" <<<"$(job_of "$X" d2)") of the disk copied"
-migration_over() { # d2 runs once, and no job is left on its source
-        runs_once d2 && ! [[ "$(job_field "Job type" <<<"$(job_of "$X" d2)")" =~ ^(Unbounded|Bounded)$ ]]
+        tk="$(now_ms)"
+        cl_stop "$leader" KILL
+        ok "the leader's drsd ($leader) killed (SIGKILL) $((tk - t0)) ms after the order"
+        if cl_await 30 "${survivors[@]}"; then
+                NL="${AGREED%/*}"
+                [[ "$NL" != "$leader" ]] && ok "${survivors[*]} agree on a new leader: $AGREED, after ${WAITED} s" ||
+                        fail "leader still $AGREED"
+        else
+                fail "${survivors[*]} did not agree on a new leader within 30 s"
+                NL="${survivors[0]}"
+        fi
+        [[ "$(job_field "Job type" <<<"$(job_of "$src" d2)")" =~ ^(Unbounded|Bounded)$ ]] &&
+                echo "  the migration still runs after the election: $(job_field "File processed" <<<"$(job_of "$src" d2)") of the disk copied"
+        ((rc != 0)) || wait_until 240 "d2's migration ends" migration_over "$src" ||
+                fail "d2's migration did not end within 240 s: $(where d2)"
+        w="$(where d2)"
+        run="${w%%|*}"
+        if [[ -n "$run" && "$run" != *" "* ]]; then
+                ok "$what: d2 runs exactly once, on $run ($([[ "$run" == "$dst" ]] && echo "moved" || echo "stayed")), $((($(now_ms) - tk) / 1000)) s after the kill"
+        else
+                fail "$what: d2 runs on '$run' (defined on '${w#*|}')"
+                run="$src"
+        fi
+        [[ "$(disk_of "$run" d2)" == "$LOCAL/d2.qcow2" ]] && vol_exists "$run" "$LOCAL/d2.qcow2" &&
+                ok "$what: d2 uses its volume in $run's local pool" || fail "$what: d2's disk on $run: '$(disk_of "$run" d2)'"
+        if [[ "$src" != "$leader" ]]; then
+                src_reported() { [[ "$(ev "$src" migration d2)" != "$e0" ]]; }
+                if ((rc == 0)) && wait_until 60 "$src's outcome" src_reported; then
+                        e="$(ev "$src" migration d2)"
+                        ok "$what: $src's drsd (the source) recorded the outcome: ${e%%|*}"
+                        echo "  $src's history: $e"
+                        number "$what (d2)" "$e" "$(($(now_ms) - t0))"
+                else
+                        fail "$what: no new outcome of d2's migration in $src's history"
+                fi
+                # The source's drsd lived: it cleaned up after the copy either way.
+                if [[ "$run" == "$dst" ]]; then
+                        ! vol_exists "$src" "$LOCAL/d2.qcow2" && ok "$what: old volume on $src removed (--remove-source)" ||
+                                fail "$what: old volume on $src still there"
+                else
+                        ! vol_exists "$dst" "$LOCAL/d2.qcow2" && ok "$what: no partial copy left on $dst" ||
+                                fail "$what: a d2 volume left on $dst"
+                fi
+        else
+                number "$what (d2)" "killed|-|-|" "$(($(now_ms) - t0))"
+                echo "  volumes of d2 left: $(for h in "${HOSTS[@]}"; do vol_exists "$h" "$LOCAL/d2.qcow2" && printf '%s ' "$h"; done)(the source's drsd died before it could remove any)"
+        fi
+        checksums d2 "$before" "$what"
+        RUN="$run"
 }
-((rc != 0)) || wait_until 240 "d2's migration ends" migration_over || fail "d2's migration did not end within 240 s: $(where d2)"
-w="$(where d2)"
-run="${w%%|*}"
-if [[ -n "$run" && "$run" != *" "* ]]; then
-        ok "d2 runs exactly once, on $run ($([[ "$run" == "$Y" ]] && echo "moved" || echo "stayed")), $((($(now_ms) - tk) / 1000)) s after the kill"
-else
-        fail "d2 runs on '$run' (defined on '${w#*|}')"
-        run="$X"
-fi
-[[ "$(disk_of "$run" d2)" == "$LOCAL/d2.qcow2" ]] && vol_exists "$run" "$LOCAL/d2.qcow2" &&
-        ok "d2 uses its volume in $run's local pool" || fail "d2's disk on $run: '$(disk_of "$run" d2)'"
-src_reported() { [[ -n "$(ev "$X" migration d2)" && "$(ev "$X" migration d2)" != "$E_BEFORE" ]]; }
-E_BEFORE=""
-# The outcome of the move before (the balance move) is in L's history, not X's: any event is new.
-if ((rc == 0)) && wait_until 60 "$X's outcome" src_reported; then
-        e="$(ev "$X" migration d2)"
-        ok "$X's drsd (the source) recorded the outcome: ${e%%|*}"
-        echo "  $X's history: $e"
-        number "copy through a leader kill (d2)" "$e" "$(($(now_ms) - t0))"
-else
-        fail "no outcome of d2's migration in $X's history"
-fi
-checksums d2 "$before" "after the leader's kill mid-copy"
-X="$run"
 
+section "4. SIGKILL of the leader's drsd ($L) while the disk copy it ordered (d2 $X → $Y) runs"
+policy_copy "bandwidth: 20MiB,"
+kill_mid_copy "$X" "$Y" "$Y" "$L" "after the leader's kill mid-copy"
 section "4. the killed drsd ($L) comes back"
 cl_start "$L" || exit 1
 cl_await 30 h1 h2 h3 && ok "all three agree: $AGREED" || fail "no agreement after $L's restart"
 L="${AGREED%/*}"
-[[ -n "$L" ]] || L="$nl"
+[[ -n "$L" ]] || L="$NL"
+X="$RUN"
+
+section "4b. the leader ($L) is the source: its drsd SIGKILLed mid-copy"
+if [[ "$X" != "$L" ]]; then
+        # d2 to the leader's host first, at full speed.
+        policy_copy ""
+        rc=0
+        cl_ctl "$X" migrate d2 --to "$L" --copy-storage --remove-source >"$WORK/p.txt" 2>&1 || rc=$?
+        sed 's/^/  /' "$WORK/p.txt"
+        [[ "$rc" == 0 && "$(host_of d2)" == "$L" ]] && ok "d2 moved to the leader's host $L first" ||
+                fail "d2 to $L: exit $rc, $(where d2)"
+fi
+X="$(host_of d2)"
+Y=""
+for h in "${HOSTS[@]}"; do [[ "$h" != "$X" ]] && ! vol_exists "$h" "$LOCAL/d2.qcow2" && Y="$h"; done
+[[ -n "$Y" ]] || Y="$( for h in "${HOSTS[@]}"; do [[ "$h" != "$X" ]] && echo "$h"; done | head -1)"
+ask="$Y"
+policy_copy "bandwidth: 20MiB,"
+kill_mid_copy "$X" "$Y" "$ask" "$L" "after the leader's (and source's) kill mid-copy"
+section "4b. the killed drsd ($L) comes back"
+cl_start "$L" || exit 1
+cl_await 30 h1 h2 h3 && ok "all three agree: $AGREED" || fail "no agreement after $L's restart"
+L="${AGREED%/*}"
+[[ -n "$L" ]] || L="$NL"
+X="$RUN"
 
 section "5. mixed versions: $X's drsd (d2's host) restarted with DRS_CLUSTER_PROTOCOL=1"
 cl_stop "$X"
