@@ -148,7 +148,7 @@ sed 's/^/  /' "$WORK/m1.txt"
 e="$(ev "$A" migration d1)"
 echo "  $A's history: $e"
 [[ "$e" == completed*"disk(s) copied"* ]] && ok "$A's drsd ran it and recorded the disk copy" || fail "$A's history: '$e'"
-number "migrate --copy-storage (d1 $A→$L)" "$e" "$wall"
+number "migrate --copy-storage (d1 $A->$L)" "$e" "$wall"
 checksums d1 "$before" "after the migration with disk copy"
 
 # d1 runs on L when step 1 worked; asked on a non-leader host, not d1's own when it can be.
@@ -173,7 +173,7 @@ vol_exists "$D" "$SHARED/d1.qcow2" && ! vol_exists "$D" "$LOCAL/d1.qcow2" && ok 
 e="$(ev "$D" storage d1)"
 echo "  $D's history: $e"
 [[ "$e" == completed* ]] && ok "$D's drsd ran it" || fail "$D's history: '$e'"
-number "move-storage (d1 on $D → shared)" "$e" "$wall"
+number "move-storage (d1 on $D -> shared)" "$e" "$wall"
 checksums d1 "$before" "after the storage move"
 
 section "3. balancing in cluster mode: d1 (shared, disabled) and d2 (local disk) load $L; $A, $B empty"
@@ -337,7 +337,7 @@ kill_mid_copy() {
 
 section "4. SIGKILL of the leader's drsd ($L) while the disk copy it ordered (d2 $X → $Y) runs"
 policy_copy "bandwidth: 20MiB,"
-kill_mid_copy "$X" "$Y" "$Y" "$L" "after the leader's kill mid-copy" "leader killed mid-copy (d2 $X→$Y)"
+kill_mid_copy "$X" "$Y" "$Y" "$L" "after the leader's kill mid-copy" "leader killed mid-copy (d2 $X->$Y)"
 section "4. the killed drsd ($L) comes back"
 cl_start "$L" || exit 1
 cl_await 30 h1 h2 h3 && ok "all three agree: $AGREED" || fail "no agreement after $L's restart"
@@ -361,7 +361,7 @@ for h in "${HOSTS[@]}"; do [[ "$h" != "$X" ]] && ! vol_exists "$h" "$LOCAL/d2.qc
 [[ -n "$Y" ]] || Y="$( for h in "${HOSTS[@]}"; do [[ "$h" != "$X" ]] && echo "$h"; done | head -1)"
 ask="$Y"
 policy_copy "bandwidth: 20MiB,"
-kill_mid_copy "$X" "$Y" "$ask" "$L" "after the leader's (and source's) kill mid-copy" "leader+source killed mid-copy (d2 $X→$Y)"
+kill_mid_copy "$X" "$Y" "$ask" "$L" "after the leader's (and source's) kill mid-copy" "leader+source killed mid-copy (d2 $X->$Y)"
 section "4b. the killed drsd ($L) comes back"
 cl_start "$L" || exit 1
 cl_await 30 h1 h2 h3 && ok "all three agree: $AGREED" || fail "no agreement after $L's restart"
