@@ -67,10 +67,10 @@ reload_all() {
                 cl_ctl "$h" reload >/dev/null || fail "reload on $h"
         done
 }
-# job_of HOST VM: libvirt's job of VM on HOST ("Job type", "Disk remaining", …), one "key: value" a line.
+# job_of HOST VM: libvirt's job of VM on HOST ("Job type", "File remaining", …), one "key: value" a line.
 job_of() { virsh_h "$1" domjobinfo "$2" 2>/dev/null | tr -d '\r'; }
 job_field() { awk -F': *' -v k="$1" '$1 == k { sub(/[ \t]+$/, "", $2); print $2; exit }'; }
-# members_json HOST: "HOST:PROTOCOL …" of the members in HOST's drsd's status ("?" when unsaid).
+# members_protocols HOST: "HOST:PROTOCOL …" of the members in HOST's drsd's status ("?" when unsaid).
 members_protocols() {
         cl_ctl "$1" status --json 2>/dev/null | python3 -c '
 import json, sys
