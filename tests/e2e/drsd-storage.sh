@@ -25,54 +25,9 @@ export DRS_TESTBED_NAME="${DRS_TESTBED_NAME:-e2estor}"
 export DRS_TESTBED_NET="${DRS_TESTBED_NET:-10.252.7}"
 # shellcheck source=tests/e2e/lib/drsd.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/drsd.sh"
+# shellcheck source=tests/e2e/lib/storage.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/storage.sh"
 HOSTS=(h1 h2)
-
-virsh_h() { # HOST ARGS…
-        local h="$1"
-        shift
-        timeout 60 virsh -q -c "$("$TB" uri "$h")" "$@"
-}
-disk_of() { virsh_h "$1" domblklist "$2" 2>/dev/null | awk '$1 == "vda" { print $2 }'; }
-vol_exists() { virsh_h "$1" vol-info "$2" >/dev/null 2>&1; }
-console() { "$TB" console "$1"; }
-verifies() { grep -c 'drs-disk: verify [0-9]* ok' "$(console "$1")" 2>/dev/null || echo 0; }
-
-# checksums GUEST SINCE-VERIFIES WHAT: two more good read-back passes after the step, no bad
-# one anywhere, one boot only.
-checksums() {
-        local g="$1" before="$2" what="$3" log n bad
-        log="$(console "$g")"
-        if ! wait_until 120 "2 verify passes" bash -c "(( \$(grep -c 'drs-disk: verify [0-9]* ok' '$log') >= $before + 2 ))"; then
-                fail "$what: $g: fewer than 2 read-back passes after it (had $before, now $(verifies "$g"))"
-        fi
-        n="$(verifies "$g")"
-        bad="$(grep -cE 'drs-disk: (MISMATCH|verify [0-9]* FAILED|write-error|no /dev/vda)' "$log")"
-        if ((bad == 0)); then
-                ok "$what: $g read back every record good ($n passes so far, $(grep -c 'drs-disk: w ' "$log") writes, last $(grep 'drs-disk: verify' "$log" | tail -n1 | tr -d '\r'))"
-        else
-                fail "$what: $g: $bad bad lines: $(grep -m3 -E 'MISMATCH|FAILED|write-error' "$log" | tr '\r\n' '  ')"
-        fi
-        if [[ "$(grep -c 'drs-disk: start' "$log")" == 1 ]]; then
-                ok "$what: $g did not restart"
-        else
-                fail "$what: $g restarted"
-        fi
-        if grep -qE "$BAD_CONSOLE" "$log"; then
-                fail "$what: $g console: $(grep -m1 -E "$BAD_CONSOLE" "$log")"
-        fi
-}
-
-# last_result TYPE VM: the message of the last finished history event of that type for VM.
-last_event() {
-        ctl history --json | python3 -c '
-import json, sys
-t, vm = sys.argv[1], sys.argv[2]
-ev = [e for e in json.load(sys.stdin)["events"] if e.get("type") == t and e.get("vm") == vm and e.get("result") != "started"]
-if ev:
-    e = ev[-1]
-    print("%s|%s|%s|%s" % (e.get("result"), e.get("duration_ms", 0), e.get("downtime_ms", 0), e.get("message", "")))
-' "$1" "$2"
-}
 
 e2e_begin
 
@@ -189,12 +144,6 @@ automation: {level: manual}
 migration: {bandwidth: 100MiB}
 storage: {local_disks: copy, copy_bandwidth: 1MiB, remove_source: true}" >"$WORK/policy.yaml"
 ctl reload >/dev/null && ok "policy reloaded" || fail "reload"
-plan_moves() { # "VM:DISK_COPY_MIB …" of drsctl plan
-        ctl plan --json | python3 -c '
-import json, sys
-p = json.load(sys.stdin)
-print(" ".join("%s:%s" % (m["vm"], m.get("disk_copy_mib", 0)) for m in p["plan"]["moves"]))'
-}
 # Storage pools are rescanned every 6th sample: wait until d1's disk is known to be local.
 if wait_until 60 "plan" bash -c "'$DRSCTL' --socket '$WORK/drsd.sock' plan --json | grep -q '\"vm\"'"; then
         sleep 14

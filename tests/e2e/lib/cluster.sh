@@ -8,6 +8,8 @@
 
 export DRS_TESTBED_COROSYNC=1
 declare -A CL_PID=()
+# CL_ENV[HOST]: more environment for that host's drsd ("VAR=VALUE …", e.g. DRS_CLUSTER_PROTOCOL=1).
+declare -A CL_ENV=()
 
 cl_dir() { echo "$WORK/$1"; }
 
@@ -52,12 +54,13 @@ cl_ctl() { # HOST ARGS…
 
 # cl_start HOST: drsd in HOST's network namespace; waits until its socket answers.
 cl_start() {
-        local h="$1" k ns
+        local h="$1" k ns extra=()
         ns="$("$TB" netns "$h")" || return 1
-        echo "--- drsd start $(date +%T)" >>"$(cl_dir "$h")/drsd.log"
-        # ip execs drsd after entering the namespace: $! is drsd's PID.
+        read -r -a extra <<<"${CL_ENV[$h]:-}"
+        echo "--- drsd start $(date +%T)${extra[*]:+ (${extra[*]})}" >>"$(cl_dir "$h")/drsd.log"
+        # env execs ip, ip execs drsd after entering the namespace: $! is drsd's PID.
         # CL_REPLY_PIECE: relayed replies in pieces of that many bytes (DRS_CLUSTER_REPLY_PIECE).
-        DRS_LOG_TIME=1 DRS_CLUSTER_REPLY_PIECE="${CL_REPLY_PIECE:-}" ip netns exec "$ns" "$DRSD" --foreground -c "$(cl_dir "$h")/drsd.yaml" >>"$(cl_dir "$h")/drsd.log" 2>&1 &
+        env "${extra[@]}" DRS_LOG_TIME=1 DRS_CLUSTER_REPLY_PIECE="${CL_REPLY_PIECE:-}" ip netns exec "$ns" "$DRSD" --foreground -c "$(cl_dir "$h")/drsd.yaml" >>"$(cl_dir "$h")/drsd.log" 2>&1 &
         CL_PID[$h]=$!
         disown "${CL_PID[$h]}" 2>/dev/null || true # no "Killed" from bash when a test SIGKILLs it
         for ((k = 0; k < 300; k++)); do
