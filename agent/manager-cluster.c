@@ -38,6 +38,11 @@
 #include "protocol.h"
 
 #define USEC_PER_SEC 1000000ULL
+
+/* What travels as a number on the wire must match the enums it stands for. */
+_Static_assert(CLUSTER_RESULT_MAX == _MIGRATION_RESULT_MAX, "RESULT codes");
+_Static_assert(CLUSTER_ENCRYPTION_MAX == _MIGRATION_ENCRYPTION_MAX, "encryption codes");
+_Static_assert(CLUSTER_COMPRESSION_MAX == _COMPRESSION_MAX, "compression codes");
 /* DPM: how many intervals a standby announcement may take to come back through CPG. */
 #define STANDBY_WAIT_INTERVALS 3ULL
 #define CLUSTER_STALE_INTERVALS 3
@@ -758,6 +763,10 @@ static void send_result(
                 msg.result.disks_copied = o->disks_copied;
                 msg.result.disk_bytes = o->disk_bytes;
                 msg.result.source_storage_removed = o->source_storage_removed;
+                msg.result.encryption = (uint8_t) o->encryption;
+                /* A success has no message: it carries why the migration went plain. */
+                if (!msg.result.message && o->encryption == MIGRATION_ENCRYPTION_PLAIN_FALLBACK)
+                        msg.result.message = o->encryption_note;
         }
         int k = m->cluster ? cluster_send(m->cluster, &msg) : -ENOTCONN;
         if (k < 0)
@@ -875,9 +884,38 @@ static void take_migrate_order(Manager *m, const ClusterMsg *msg) {
 
 /* Manual orders seen go by (term, order id): every drsd records their outcome, since the drsctl
  * that waits for it may talk to any of them. */
-static void manual_seen_add(Manager *m, uint64_t term, uint64_t order_id) {
-        m->manual_seen[m->manual_seen_next] = (ManualSeen){.term = term, .order_id = order_id};
+static void manual_seen_add(Manager *m, uint64_t term, const ClusterMigrate *o) {
+        ManualSeen *x = &m->manual_seen[m->manual_seen_next];
+        *x = (ManualSeen){.term = term, .order_id = o->order_id};
+        (void) snprintf(x->vm, sizeof(x->vm), "%s", o->vm);
+        (void) snprintf(x->source, sizeof(x->source), "%s", o->source);
         m->manual_seen_next = (m->manual_seen_next + 1) % ELEMENTSOF(m->manual_seen);
+}
+
+/* The drsd of host left: a manual migration it was running ends without a RESULT. Every drsd says
+ * so in its history (a drsctl waiting for the outcome stops waiting, and says where to look). */
+static void manual_seen_source_left(Manager *m, const char *host) {
+        for (size_t i = 0; i < ELEMENTSOF(m->manual_seen); i++) {
+                ManualSeen *x = &m->manual_seen[i];
+                if (x->order_id == 0 || !streq(x->source, host))
+                        continue;
+                _cleanup_free_ char *text = NULL;
+                if (asprintf(
+                            &text,
+                            "The drsd of '%s' left the cluster during the manual migration of '%s': its outcome is not known; 'drsctl vms' shows where '%s' runs now",
+                            host, x->vm, x->vm) < 0)
+                        text = NULL;
+                HistoryEvent e = {
+                        .type = (char *) "migration",
+                        .vm = x->vm,
+                        .source = x->source,
+                        .reason = (char *) "manual",
+                        .result = (char *) "unknown",
+                        .message = text,
+                };
+                manager_record(m, LOG_WARNING, DRS_MESSAGE_MIGRATION_FAILED, &e);
+                *x = (ManualSeen){};
+        }
 }
 
 static bool manual_seen_take(Manager *m, uint64_t term, uint64_t order_id) {
@@ -902,11 +940,18 @@ static void record_remote_result(Manager *m, const ClusterMsg *msg, const char *
                         disks, sizeof(disks), ", %" PRIu32 " disk(s) copied (%.1f MiB), source volumes %s",
                         r->disks_copied, (double) r->disk_bytes / 1048576.0,
                         r->source_storage_removed ? "removed" : "kept");
+        bool note_in_message = ok && r->encryption == MIGRATION_ENCRYPTION_PLAIN_FALLBACK;
+        MigrationOutcome o = {
+                .result = (MigrationResult) r->result,
+                .encryption = (MigrationEncryption) r->encryption,
+                .encryption_note = note_in_message ? r->message : NULL,
+        };
         if (asprintf(
-                    &text, "Migration of '%s' from '%s' to '%s' (%s) %s (reported by '%s')%s%s%s", r->vm,
+                    &text, "Migration of '%s' from '%s' to '%s' (%s) %s (reported by '%s')%s%s%s%s", r->vm,
                     r->source, r->target, reason,
                     ok ? "completed" : migration_result_to_string((MigrationResult) r->result), r->source,
-                    disks, r->message ? ": " : "", r->message ?: "") < 0)
+                    disks, manager_encryption_note(&o), r->message && !note_in_message ? ": " : "",
+                    r->message && !note_in_message ? r->message : "") < 0)
                 text = NULL;
         HistoryEvent e = {
                 .type = (char *) "migration",
@@ -919,6 +964,9 @@ static void record_remote_result(Manager *m, const ClusterMsg *msg, const char *
                 .duration_ms = r->duration_ms,
                 .downtime_ms = r->downtime_ms,
                 .message = text,
+                /* A RESULT of version 1 does not say. */
+                .encryption =
+                        msg->version >= 2 ? (char *) migration_encryption_to_string(o.encryption) : NULL,
         };
         manager_record(
                 m, ok ? LOG_INFO : LOG_WARNING,
@@ -1654,7 +1702,7 @@ static void on_message(Cluster *c, const ClusterMsg *msg, void *userdata) {
                 break;
         case CLUSTER_MSG_MIGRATE:
                 if (streq_ptr(msg->migrate.reason, "manual"))
-                        manual_seen_add(m, msg->term, msg->migrate.order_id);
+                        manual_seen_add(m, msg->term, &msg->migrate);
                 take_migrate_order(m, msg);
                 break;
         case CLUSTER_MSG_STORAGE:
@@ -1793,6 +1841,8 @@ static void on_left(Cluster *c, const uint32_t *nodeids, size_t n, void *userdat
                 Peer *p = peer_find(m, host);
                 if (p)
                         peer_forget_storage(p);
+                if (!streq_ptr(host, m->local_host))
+                        manual_seen_source_left(m, host);
                 /* Orders to a drsd that left have no result to wait for: its VMs show in the
                  * reports again when (if) it is back. */
                 for (size_t j = 0; j < m->n_orders; j++) {

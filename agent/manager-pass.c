@@ -126,7 +126,7 @@ static const char *disk_copy_note(const MigrationOutcome *o) {
 
 /* ", over TLS" / ", plain (…)" for a migration's message; "; attempted over TLS" … for a
  * failed one (a static buffer: main thread only). */
-static const char *encryption_note(const MigrationOutcome *o) {
+const char *manager_encryption_note(const MigrationOutcome *o) {
         static char buf[256];
         const char *pre = o->result == MIGRATION_OK ? "," : "; attempted";
 
@@ -239,7 +239,8 @@ void manager_record_migration(
                             o->disks_copied > 0 ? disk_copy_note(o)
                             : req->copy_storage ? ", no disk needed copying"
                                                 : "",
-                            o->stall_steps > 0 ? ", after stall handling" : "", encryption_note(o)) < 0)
+                            o->stall_steps > 0 ? ", after stall handling" : "",
+                            manager_encryption_note(o)) < 0)
                         msg = NULL;
         } else {
                 m->n_migrations_failed++;
@@ -251,7 +252,7 @@ void manager_record_migration(
                             &msg, "Migration of '%s' from '%s' to '%s' (%s) %s after %" PRIu64 " ms: %s%s",
                             req->vm, req->source, req->target, req->reason,
                             migration_result_to_string(o->result), o->duration_ms,
-                            o->message ?: "no message", encryption_note(o)) < 0)
+                            o->message ?: "no message", manager_encryption_note(o)) < 0)
                         msg = NULL;
         }
         HistoryEvent e = {

@@ -83,6 +83,9 @@ void manager_migration_finished(Manager *m, const MigrationRequest *req, const M
 void manager_record_migration(
         Manager *m, const MigrationRequest *req, const MigrationOutcome *o, bool cool_down_failure);
 void manager_run_move_done(Manager *m, const char *vm, bool ok);
+/* ", over TLS" / ", plain (why)" / "; attempted over TLS" … for a migration's message, "" when
+ * unknown (a static buffer: main thread only). */
+const char *manager_encryption_note(const MigrationOutcome *o);
 /* Remembers a completed migration for a few intervals (see RecentMove). */
 void manager_note_moved(Manager *m, const char *vm, const char *from, const char *to);
 /* A host stopped being a valid target (why: its mode, or "draining for standby"): migrations

@@ -101,7 +101,9 @@ typedef struct Order {
 /* A manual MIGRATE order seen on the wire (every drsd records its outcome). */
 typedef struct ManualSeen {
         uint64_t term;
-        uint64_t order_id;
+        uint64_t order_id; /* 0 = free */
+        char vm[256];      /* CLUSTER_NAME_MAX + 1 */
+        char source[256];
 } ManualSeen;
 
 /* A drsctl request forwarded to the leader, waiting for its REPLY. */

@@ -10,6 +10,8 @@
  * does not include the leader room (nor policy/, which admission.h pulls in), so the two cannot
  * be compared by a static assert here: keep them equal by hand. */
 _Static_assert(CLUSTER_RESULT_MAX == 5, "CLUSTER_RESULT_MAX must equal _MIGRATION_RESULT_MAX");
+_Static_assert(CLUSTER_ENCRYPTION_MAX == 4, "CLUSTER_ENCRYPTION_MAX must equal _MIGRATION_ENCRYPTION_MAX");
+_Static_assert(CLUSTER_COMPRESSION_MAX == 4, "CLUSTER_COMPRESSION_MAX must equal _COMPRESSION_MAX");
 _Static_assert(_HOST_MODE_MAX <= UINT8_MAX, "HostMode travels as a u8");
 _Static_assert(CLUSTER_JSON_MAX <= UINT16_MAX, "string lengths travel as a u16");
 _Static_assert(CLUSTER_MSG_MAX <= UINT32_MAX, "the length field is a u32");

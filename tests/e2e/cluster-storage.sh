@@ -264,6 +264,7 @@ kill_mid_copy() {
         before="$(verifies d2)"
         e0="$(ev "$src" migration d2)"
         KMC_ASK="$ask"
+        KMC_SRC="$src"
         KMC_E0="$(ev "$ask" migration d2)"
         t0="$(now_ms)"
         rc=0
@@ -365,12 +366,18 @@ kill_mid_copy "$X" "$Y" "$ask" "$L" "after the leader's (and source's) kill mid-
 section "4b. the killed drsd ($L) comes back"
 cl_start "$L" || exit 1
 cl_await 30 h1 h2 h3 && ok "all three agree: $AGREED" || fail "no agreement after $L's restart"
-# Not a check (the issue does not ask for it): does the drsd the move was asked on learn its outcome?
+# The drsd the move was asked on learns that its outcome is not known (the source's drsd died with
+# it): a drsctl migrate waiting there stops waiting and says where to look.
 asked_outcome() { [[ "$(ev "$KMC_ASK" migration d2)" != "$KMC_E0" ]]; }
 if wait_until 30 "an outcome on $KMC_ASK" asked_outcome; then
-        echo "  info: $KMC_ASK's history has an outcome of it: $(ev "$KMC_ASK" migration d2)"
+        e="$(ev "$KMC_ASK" migration d2)"
+        if [[ "$e" == unknown\|* && "$e" == *"drsd of '$KMC_SRC' left the cluster"* ]]; then
+                ok "$KMC_ASK's history says the outcome is unknown: ${e##*|}"
+        else
+                fail "$KMC_ASK's history has another outcome: $e"
+        fi
 else
-        echo "  info: no outcome of that migration in $KMC_ASK's history 30 s after $L's drsd came back (a drsctl migrate waiting there would not return)"
+        fail "no outcome of that migration in $KMC_ASK's history 30 s after $L's drsd came back (a drsctl migrate waiting there would not return)"
 fi
 L="${AGREED%/*}"
 [[ -n "$L" ]] || L="$NL"
