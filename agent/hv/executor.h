@@ -28,6 +28,12 @@
  *     allowed, retries once with auto-converge (starting at the last step); a stall then
  *     aborts for good. The timeout (max(60 s, timeout_per_gib × memory GiB)) applies to each
  *     attempt.
+ *   - Encryption (policy migration.tls, decided by agent/hv/migration-tls.c) comes first, before
+ *     the disks are prepared and the pre-check runs: unless the mode is false, each end's
+ *     migration TLS is probed (HvOps.tls_probe, cached per host for EXECUTOR_TLS_PROBE_TTL_USEC;
+ *     a failed probe is not cached); true and an end without it is SKIPPED with the reason
+ *     ("precheck failed: migration.tls is true but 'h3' has no migration TLS: …"); the outcome's
+ *     encryption says what the migration used (UNKNOWN when it did not get that far).
  *   - A failure is checked against libvirt: when the VM in fact runs on the target and is gone
  *     from the source the result is OK; when it runs nowhere or twice it is LOST.
  *   - duration_ms is the completed job's elapsed time (the wall time of the migrate call when
@@ -99,8 +105,8 @@ typedef struct MigrationOutcome {
         uint64_t disk_bytes;   /* their allocation on the source (what the copy moved) */
         bool source_storage_removed;
         MigrationEncryption encryption;
-        char *encryption_note; /* owned; why plain-fallback ("'h3' has no migration TLS: …"); NULL otherwise
-                                */
+        /* owned; why plain-fallback ("'h3' has no migration TLS: …"); NULL otherwise */
+        char *encryption_note;
 } MigrationOutcome;
 
 typedef void (*MigrationDone)(const MigrationRequest *req, const MigrationOutcome *o, void *userdata);
