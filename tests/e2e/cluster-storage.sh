@@ -149,6 +149,12 @@ e="$(ev "$A" migration d1)"
 echo "  $A's history: $e"
 [[ "$e" == completed*"disk(s) copied"* ]] && ok "$A's drsd ran it and recorded the disk copy" || fail "$A's history: '$e'"
 number "migrate --copy-storage (d1 $A->$L)" "$e" "$wall"
+# Every other drsd learnt the outcome from the source's RESULT (protocol 2), with the disk copy and
+# how the migration was encrypted (tls: auto, and the testbed's hosts have no migration TLS).
+e="$(ev "$B" migration d1)"
+[[ "$e" == completed*"disk(s) copied"*"plain ("*"no migration TLS"* ]] &&
+        ok "$B's drsd (where it was asked) recorded the outcome with the disk copy and the encryption: ${e##*|}" ||
+        fail "$B's history: '$e'"
 checksums d1 "$before" "after the migration with disk copy"
 
 # d1 runs on L when step 1 worked; asked on a non-leader host, not d1's own when it can be.
