@@ -884,16 +884,18 @@ static void take_migrate_order(Manager *m, const ClusterMsg *msg) {
 
 /* Manual orders seen go by (term, order id): every drsd records their outcome, since the drsctl
  * that waits for it may talk to any of them. */
-static void manual_seen_add(Manager *m, uint64_t term, const ClusterMigrate *o) {
+static void manual_seen_add(
+        Manager *m, uint64_t term, uint64_t order_id, const char *vm, const char *source, bool storage) {
         ManualSeen *x = &m->manual_seen[m->manual_seen_next];
-        *x = (ManualSeen){.term = term, .order_id = o->order_id};
-        (void) snprintf(x->vm, sizeof(x->vm), "%s", o->vm);
-        (void) snprintf(x->source, sizeof(x->source), "%s", o->source);
+        *x = (ManualSeen){.term = term, .order_id = order_id, .storage = storage};
+        (void) snprintf(x->vm, sizeof(x->vm), "%s", vm);
+        (void) snprintf(x->source, sizeof(x->source), "%s", source);
         m->manual_seen_next = (m->manual_seen_next + 1) % ELEMENTSOF(m->manual_seen);
 }
 
-/* The drsd of host left: a manual migration it was running ends without a RESULT. Every drsd says
- * so in its history (a drsctl waiting for the outcome stops waiting, and says where to look). */
+/* The drsd of host left: a manual migration or storage move it was running ends without a
+ * RESULT (STORAGE_DONE). Every drsd says so in its history (a drsctl waiting for the outcome
+ * stops waiting, and says where to look). */
 static void manual_seen_source_left(Manager *m, const char *host) {
         for (size_t i = 0; i < ELEMENTSOF(m->manual_seen); i++) {
                 ManualSeen *x = &m->manual_seen[i];
@@ -902,18 +904,22 @@ static void manual_seen_source_left(Manager *m, const char *host) {
                 _cleanup_free_ char *text = NULL;
                 if (asprintf(
                             &text,
-                            "The drsd of '%s' left the cluster during the manual migration of '%s': its outcome is not known; 'drsctl vms' shows where '%s' runs now",
-                            host, x->vm, x->vm) < 0)
+                            x->storage
+                                    ? "The drsd of '%s' left the cluster during the storage move of '%s': its outcome is not known; 'virsh domblklist %s' on '%s' shows its disks now"
+                                    : "The drsd of '%s' left the cluster during the manual migration of '%s': its outcome is not known; 'drsctl vms' shows where '%s' runs now",
+                            host, x->vm, x->vm, host) < 0)
                         text = NULL;
                 HistoryEvent e = {
-                        .type = (char *) "migration",
+                        .type = (char *) (x->storage ? "storage" : "migration"),
                         .vm = x->vm,
                         .source = x->source,
                         .reason = (char *) "manual",
                         .result = (char *) "unknown",
                         .message = text,
                 };
-                manager_record(m, LOG_WARNING, DRS_MESSAGE_MIGRATION_FAILED, &e);
+                manager_record(
+                        m, LOG_WARNING, x->storage ? DRS_MESSAGE_STORAGE_MOVE : DRS_MESSAGE_MIGRATION_FAILED,
+                        &e);
                 *x = (ManualSeen){};
         }
 }
@@ -1702,7 +1708,9 @@ static void on_message(Cluster *c, const ClusterMsg *msg, void *userdata) {
                 break;
         case CLUSTER_MSG_MIGRATE:
                 if (streq_ptr(msg->migrate.reason, "manual"))
-                        manual_seen_add(m, msg->term, &msg->migrate);
+                        manual_seen_add(
+                                m, msg->term, msg->migrate.order_id, msg->migrate.vm, msg->migrate.source,
+                                false);
                 take_migrate_order(m, msg);
                 break;
         case CLUSTER_MSG_STORAGE:
@@ -1712,9 +1720,13 @@ static void on_message(Cluster *c, const ClusterMsg *msg, void *userdata) {
                                 k, "Failed to take the storage facts of host '%s': %m", msg->storage.host);
                 break;
         case CLUSTER_MSG_STORAGE_MOVE:
+                manual_seen_add(
+                        m, msg->term, msg->storage_move.order_id, msg->storage_move.vm,
+                        msg->storage_move.host, true);
                 take_storage_move_order(m, msg);
                 break;
         case CLUSTER_MSG_STORAGE_DONE:
+                (void) manual_seen_take(m, msg->storage_done.order_term, msg->storage_done.order_id);
                 take_storage_done(m, msg);
                 break;
         case CLUSTER_MSG_SET_MODE:

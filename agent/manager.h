@@ -102,6 +102,7 @@ typedef struct Order {
 typedef struct ManualSeen {
         uint64_t term;
         uint64_t order_id; /* 0 = free */
+        bool storage;      /* a STORAGE_MOVE (source: the VM's host), else a MIGRATE */
         char vm[256];      /* CLUSTER_NAME_MAX + 1 */
         char source[256];
 } ManualSeen;
