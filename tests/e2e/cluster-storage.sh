@@ -9,7 +9,9 @@
 #     host's drsd: drsctl migrate d1 (on A) --to L without --copy-storage is refused by the
 #     pre-check, and d1 stays; with --copy-storage --remove-source (asked on B) d1 moves live
 #     with its disk; drsctl move-storage d1 --pool shared --remove-source (asked on A) moves its
-#     disk live to the shared pool and removes the old volume;
+#     disk live to the shared pool and removes the old volume; drsctl migrate --to-uri (another
+#     host's URIs, as for a libvirt host outside the cluster) --copy-storage --remove-source, and
+#     back with --to;
 #   - a balance move in cluster mode copies the disk: d1 (shared, disabled) and d2 (local disk)
 #     load L, A and B are empty: the plan moves d2 with a disk copy, drsctl apply runs it;
 #   - the leader's drsd SIGKILLed while a disk copy it ordered runs (d2's disk is 512 MiB, the
@@ -156,6 +158,35 @@ e="$(ev "$B" migration d1)"
         ok "$B's drsd (where it was asked) recorded the outcome with the disk copy and the encryption: ${e##*|}" ||
         fail "$B's history: '$e'"
 checksums d1 "$before" "after the migration with disk copy"
+
+# --to-uri: the order names a target by its URIs (management + migration), as for a libvirt host
+# outside the cluster; here another testbed host's, so that d1 can come back for step 3.
+D="$(host_of d1)"
+[[ -n "$D" ]] || D="$L"
+ask="$A"
+[[ "$D" == "$A" ]] && ask="$B"
+X="$B"
+[[ "$D" == "$B" ]] && X="$A"
+section "1b. migrate d1 --to-uri $X's URIs --copy-storage --remove-source (its local disk), asked on $ask (d1 on $D), and back with --to $D"
+before="$(verifies d1)"
+t0="$(now_ms)"
+rc=0
+cl_ctl "$ask" migrate d1 --to-uri "$("$TB" migration-uri "$X")" --to-management-uri "$("$TB" uri "$X")" \
+        --copy-storage --remove-source >"$WORK/u1.txt" 2>&1 || rc=$?
+wall=$(($(now_ms) - t0))
+sed 's/^/  /' "$WORK/u1.txt"
+((rc == 0)) && ok "drsctl migrate --to-uri on $ask: exit 0 in $wall ms" || fail "exit $rc"
+[[ "$(where d1)" == "$X|$X" ]] && ok "d1 runs on $X only" || fail "d1: $(where d1)"
+e="$(ev "$D" migration d1)"
+[[ "$e" == completed*"$("$TB" migration-uri "$X")"* ]] && ok "$D's drsd ran it (target named by its URI)" ||
+        fail "$D's history: '$e'"
+number "migrate --to-uri --copy-storage (d1 $D->$X)" "$e" "$wall"
+rc=0
+cl_ctl "$ask" migrate d1 --to "$D" --copy-storage --remove-source >"$WORK/u2.txt" 2>&1 || rc=$?
+sed 's/^/  /' "$WORK/u2.txt"
+((rc == 0)) && ok "and back: drsctl migrate --to $D on $ask: exit 0" || fail "back: exit $rc"
+[[ "$(where d1)" == "$D|$D" ]] && ok "d1 runs on $D only again" || fail "d1: $(where d1)"
+checksums d1 "$before" "after --to-uri and back"
 
 # d1 runs on L when step 1 worked; asked on a non-leader host, not d1's own when it can be.
 D="$(host_of d1)"
