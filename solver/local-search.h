@@ -26,6 +26,7 @@
 typedef struct LsOptions {
         unsigned move_budget;  /* max VMs away from Model.initial */
         double min_gain;       /* score a step must gain per move it adds (model_min_gain()) */
+        StableCheck *stable;   /* or NULL: the pruning also judges gains on the held demands */
         uint64_t work;         /* candidate evaluations; 0 = default for the size */
         const bool *mandatory; /* n_vms or NULL: mandatory moves (the orderer puts them first) */
         const bool *late_host; /* n_hosts or NULL: hosts powered on in this pass (OrderInput) */
