@@ -28,10 +28,11 @@
 #define LS_TINY_HOSTS 16
 #define LS_WORK_SMALL 6000000 /* … up to LS_SMALL_HOSTS (≈ 0.1 s) … */
 #define LS_SMALL_HOSTS 32
-#define LS_WORK_LARGE 600000 /* … and above (≈ 10 ms: the budget binds, time targets are tight) */
-#define LS_KICK 5            /* random steps per perturbation */
-#define LS_MAX_STALE 40      /* stop after this many perturbations in a row without a better plan */
-#define LS_KICK_TRIES 64     /* draws per random step */
+#define LS_WORK_LARGE 600000      /* … and above (≈ 10 ms: the budget binds, time targets are tight) */
+#define LS_KICK 5                 /* random steps per perturbation */
+#define LS_MAX_STALE 40           /* stop after this many perturbations in a row without a better plan */
+#define LS_MAX_STALE_AT_TARGET 10 /* … once the best plan is at its target (LsOptions.stable) */
+#define LS_KICK_TRIES 64          /* draws per random step */
 #define LS_EPS 1e-12
 #define LS_TOP 8 /* best steps kept per scan: tried in order until one can be sequenced */
 
@@ -405,6 +406,8 @@ static void ls_best(Ls *s, LsTop *top) {
  * search would keep plans whose gains the pruning then takes back. */
 static int ls_prune(Ls *s) {
         const Model *m = s->m;
+        unsigned hops_now = 0;
+        bool have_hops = false;
         memset(s->skip, 0, sizeof(bool) * m->n_vms);
         for (;;) {
                 size_t worst = SIZE_MAX;
@@ -434,18 +437,23 @@ static int ls_prune(Ls *s) {
                 };
                 /* Applied if the orderer sequences the rest as well, with no more hops. */
                 size_t dropped;
-                unsigned hops_before, hops;
-                int r = ls_dropped_hops(s, &dropped, &hops_before);
-                if (r < 0)
-                        return r;
+                unsigned hops;
+                int r;
+                if (!have_hops) {
+                        r = ls_dropped_hops(s, &dropped, &hops_now);
+                        if (r < 0)
+                                return r;
+                        have_hops = true;
+                }
                 LsStep inv = ls_apply(s, &st);
                 r = ls_dropped_hops(s, &dropped, &hops);
                 if (r < 0)
                         return r;
-                if (dropped > s->base_dropped || hops > hops_before) {
+                if (dropped > s->base_dropped || hops > hops_now) {
                         (void) ls_apply(s, &inv);
                         s->skip[worst] = true; /* cannot be sequenced back: leave it */
-                }
+                } else
+                        hops_now = hops;
         }
 }
 
@@ -532,6 +540,14 @@ static double ls_objective(const Ls *s) {
         return assignment_score(s->m, s->a) - imb + fmax(imb - s->target, 0) + cost;
 }
 
+/* With a target: the plan's imbalance is at or under it and no soft rule is broken. */
+static bool ls_at_target(const Ls *s) {
+        if (!(s->target > 0))
+                return false;
+        double imb = assignment_imbalance(s->m, s->a);
+        return imb <= s->target && assignment_score(s->m, s->a) - imb <= LS_EPS;
+}
+
 static int ls_init(Ls *s, const Model *m, Assignment *a, const LsOptions *o) {
         size_t H = m->n_hosts, V = m->n_vms;
         double mem_sum = 0;
@@ -614,8 +630,13 @@ int ls_improve(const Model *m, Assignment *a, const LsOptions *opts, LsStats *re
         if (r < 0)
                 return r;
 
-        /* Iterated local search: kick the best plan, descend, keep the result if better. */
-        for (unsigned stale = 0; stale < LS_MAX_STALE && !out_of_work(&s); stale++) {
+        /* Iterated local search: kick the best plan, descend, keep the result if better. Once
+         * the best plan has nothing left above the target, only the migration cost is left to
+         * cut: fewer perturbations then (each costs the pruning's orderings, not counted as
+         * work). */
+        for (unsigned stale = 0;
+             stale < (ls_at_target(&s) ? LS_MAX_STALE_AT_TARGET : LS_MAX_STALE) && !out_of_work(&s);
+             stale++) {
                 bool kicked = false;
                 for (unsigned k = 0; k < LS_KICK; k++) {
                         r = ls_random_step(&s);

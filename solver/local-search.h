@@ -10,6 +10,12 @@
  * spent; the caller's clock is only a safety net. Deterministic: index order, ties to the
  * lowest index, a PRNG seeded from the sizes.
  *
+ * With LsOptions.stable, the score counts the weighted imbalance only above its target (half
+ * the aggressiveness threshold): the search does not balance below it, and its pruning judges
+ * moves as solver_plan()'s (stable_check_gain(): on held as on measured demands, and no revert
+ * that drops moves or adds hops); once its best plan is at the target it looks for fewer moves
+ * with fewer perturbations.
+ *
  * Rules of the neighbourhood:
  *   - every VM away from its initial host counts against move_budget (a swap of two VMs that
  *     were home adds two); a step that adds k moves must improve the score by k × min_gain
