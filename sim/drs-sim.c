@@ -29,6 +29,11 @@ static void usage(FILE *f) {
               "  --time         print the wall time to stderr\n"
               "  --series FILE  a CSV row per host and sample: time_s, host, powered, cpu_demand,\n"
               "                 cpu_capacity, watts\n"
+              "  --moves FILE   a CSV row per balance or DPM move measured to 15 minutes: planned_s, vm,\n"
+              "                 from, to, reason, solver, plan_moves, swap, predicted, min_gain,\n"
+              "                 realized_60s, realized_300s, realized_900s, vm_cpu and vm_cpu_stable\n"
+              "                 (what the plan used, cores: measured and held), vm_cpu_now (the\n"
+              "                 simulated demand then), from_cpu_util, to_cpu_util (measured), plan_cpu_imbalance\n"
               "\n"
               "       drs-sim --import-planetlab DIR [--order CSV] [--placement CSV] [--policy FILE]\n"
               "               [--hosts N] [--host-memory MIB] --output FILE.yaml\n"
@@ -122,10 +127,11 @@ int main(int argc, char **argv) {
                 {"host-memory", required_argument, NULL, 'M'},
                 {"output", required_argument, NULL, 'o'},
                 {"series", required_argument, NULL, 'R'},
+                {"moves", required_argument, NULL, 'W'},
                 {},
         };
         PlanetlabOptions pl = {.n_hosts = 800, .host_memory_mib = 4096, .interval_s = 60};
-        const char *pl_policy = NULL, *output = NULL, *series = NULL;
+        const char *pl_policy = NULL, *output = NULL, *series = NULL, *moves = NULL;
         const char *svg = NULL;
         bool json = false, quiet = false, timing = false, have_seed = false;
         uint64_t seed = 0, count = 1;
@@ -178,6 +184,9 @@ int main(int argc, char **argv) {
                         break;
                 case 'R':
                         series = optarg;
+                        break;
+                case 'W':
+                        moves = optarg;
                         break;
                 case 'H':
                 case 'M': {
@@ -234,9 +243,27 @@ int main(int argc, char **argv) {
                         fprintf(stderr, "drs-sim: cannot write '%s': %m\n", series);
                         return 3;
                 }
-                k = sim_run(sc, &(SimOptions){.keep_series = svg != NULL, .series = sf}, &r);
+                FILE *mf = NULL;
+                if (moves && !(mf = fopen(moves, i == 0 ? "we" : "ae"))) {
+                        fprintf(stderr, "drs-sim: cannot write '%s': %m\n", moves);
+                        if (sf)
+                                fclose(sf);
+                        return 3;
+                }
+                if (mf && i == 0)
+                        fputs("planned_s,vm,from,to,reason,solver,plan_moves,swap,predicted,min_gain,"
+                              "realized_60s,realized_300s,realized_900s,vm_cpu,vm_cpu_stable,vm_cpu_now,from_cpu_util,"
+                              "to_cpu_util,plan_cpu_imbalance\n",
+                              mf);
+                k = sim_run(sc, &(SimOptions){.keep_series = svg != NULL, .series = sf, .moves = mf}, &r);
                 if (sf && fclose(sf) != 0) {
                         fprintf(stderr, "drs-sim: cannot write '%s': %m\n", series);
+                        if (mf)
+                                fclose(mf);
+                        return 3;
+                }
+                if (mf && fclose(mf) != 0) {
+                        fprintf(stderr, "drs-sim: cannot write '%s': %m\n", moves);
                         return 3;
                 }
                 if (k < 0) {

@@ -86,6 +86,16 @@ typedef struct SimVm {
         uint64_t last_move_usec; /* 0 = never */
         int last_from;
         MoveReason last_reason;
+        /* Its last balance or DPM move as planned (SimOptions.moves). */
+        struct {
+                bool set;
+                uint64_t t_s;
+                char solver[24];
+                double gain, min_gain, demand, stable, truth, src_u, dst_u, plan_imbalance;
+                bool swap;
+                unsigned plan_moves;
+                double realized[3];
+        } planned;
 } SimVm;
 
 typedef enum JobState {
@@ -133,6 +143,7 @@ typedef struct Sim {
         SimResult *res;
         bool keep_series;
         FILE *series; /* SimOptions.series */
+        FILE *moves;  /* SimOptions.moves */
         uint64_t now; /* µs since the start: also the collector's monotonic clock */
         uint64_t rng;
 
@@ -624,14 +635,60 @@ static const char *op_vm_target(void *u, const char *vm) {
         return admission_vm_target(&s->admission, vm);
 }
 
+/* SimOptions.moves: what each balance or DPM move was planned on, until it is measured. */
+static void note_plan(Sim *s, const Problem *p, const Plan *plan) {
+        size_t up = 0;
+        _cleanup_free_ double *ucpu = calloc(p->n_hosts ?: 1, sizeof(double));
+        if (!ucpu)
+                return;
+        for (size_t h = 0; h < p->n_hosts; h++) {
+                up += p->hosts[h].state == HOST_UP;
+                ucpu[h] = 0;
+        }
+        for (size_t v = 0; v < p->n_vms; v++)
+                if (p->vms[v].host >= 0)
+                        ucpu[p->vms[v].host] += p->vms[v].cpu_demand / p->hosts[p->vms[v].host].cpus;
+        for (size_t i = 0; i < plan->n_moves; i++) {
+                const PlanMove *pm = &plan->moves[i];
+                if ((pm->reason != REASON_BALANCE && pm->reason != REASON_DPM) || !(pm->gain > 0))
+                        continue;
+                int v = vm_find(s, p->vms[pm->vm].name);
+                if (v < 0)
+                        continue;
+                bool swap = false;
+                for (size_t k = 0; k < plan->n_moves; k++)
+                        swap = swap ||
+                               (k != i && plan->moves[k].from == pm->to && plan->moves[k].to == pm->from);
+                SimVm *sv = &s->vms[v];
+                sv->planned.set = true;
+                sv->planned.t_s = elapsed_s(s);
+                snprintf(sv->planned.solver, sizeof(sv->planned.solver), "%s", plan->solver ?: "?");
+                sv->planned.gain = pm->gain;
+                sv->planned.min_gain = p->policy->balance.min_gain / (double) (up ?: 1);
+                sv->planned.demand = p->vms[pm->vm].cpu_demand;
+                sv->planned.stable = p->vms[pm->vm].has_cpu_demand_stable ? p->vms[pm->vm].cpu_demand_stable
+                                                                          : p->vms[pm->vm].cpu_demand;
+                sv->planned.truth = sv->cpu;
+                sv->planned.src_u = ucpu[pm->from];
+                sv->planned.dst_u = ucpu[pm->to];
+                sv->planned.plan_imbalance = plan->before.cpu_imbalance;
+                sv->planned.swap = swap;
+                sv->planned.plan_moves = (unsigned) plan->n_moves;
+                sv->planned.realized[0] = sv->planned.realized[1] = sv->planned.realized[2] = NAN;
+        }
+}
+
 static int op_solve(void *u, const Problem *p, Plan **ret) {
-        const Sim *s = u;
+        Sim *s = u;
         SolverOptions opts = {
                 .time_limit_s = 1e9, /* no wall-clock limit: deterministic effort only */
                 .greedy_only = s->sc->greedy_only,
                 .effort = s->sc->effort,
         };
-        return solver_plan(p, &opts, ret);
+        int r = solver_plan(p, &opts, ret);
+        if (r >= 0 && s->moves)
+                note_plan(s, p, *ret);
+        return r;
 }
 
 static int op_set_mode(void *u, const char *host, HostMode mode, const char *reason) {
@@ -754,6 +811,26 @@ static void op_record(void *u, int level, LeaderRecordKind kind, const HistoryEv
         Sim *s = u;
         bool completed = streq_ptr(e->result, "completed"), failed = streq_ptr(e->result, "failed");
 
+        if (kind == LEADER_RECORD_BENEFIT && s->moves && e->vm && e->has_gain) {
+                int v = vm_find(s, e->vm);
+                SimVm *sv = v >= 0 ? &s->vms[v] : NULL;
+                if (sv && sv->planned.set) {
+                        unsigned k = e->after_s <= 60 ? 0 : e->after_s <= 300 ? 1 : 2;
+                        sv->planned.realized[k] = e->realized_gain;
+                        if (streq_ptr(e->result, "final")) {
+                                fprintf(s->moves,
+                                        "%" PRIu64
+                                        ",%s,%s,%s,%s,%s,%u,%d,%.6f,%.6f,%.6f,%.6f,%.6f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f\n",
+                                        sv->planned.t_s, e->vm, e->source ?: "", e->target ?: "",
+                                        e->reason ?: "", sv->planned.solver, sv->planned.plan_moves,
+                                        sv->planned.swap, e->predicted_gain, sv->planned.min_gain,
+                                        sv->planned.realized[0], sv->planned.realized[1], e->realized_gain,
+                                        sv->planned.demand, sv->planned.stable, sv->planned.truth,
+                                        sv->planned.src_u, sv->planned.dst_u, sv->planned.plan_imbalance);
+                                sv->planned.set = false;
+                        }
+                }
+        }
         if (kind == LEADER_RECORD_BENEFIT) {
                 if (streq_ptr(e->result, "superseded"))
                         s->res->benefit_superseded++;
@@ -1536,6 +1613,7 @@ int sim_run(const Scenario *sc, const SimOptions *opts, SimResult **ret) {
                 .res = r,
                 .keep_series = opts && opts->keep_series,
                 .series = opts ? opts->series : NULL,
+                .moves = opts ? opts->moves : NULL,
                 .term = 1};
         if (s.series)
                 fputs("time_s,host,powered,cpu_demand,cpu_capacity,watts\n", s.series);

@@ -266,6 +266,9 @@ typedef struct SimOptions {
          * b when booting, 0 when off), CPU demand (cores), CPU capacity (cores), watts (its
          * model at its utilization; booting: maximum; 0 off or without a model). */
         FILE *series;
+        /* When set, a CSV row per balance or DPM move measured to 15 minutes (see drs-sim
+         * --help for the columns). */
+        FILE *moves;
 } SimOptions;
 
 int sim_run(const Scenario *s, const SimOptions *opts, SimResult **ret);

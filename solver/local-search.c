@@ -28,10 +28,11 @@
 #define LS_TINY_HOSTS 16
 #define LS_WORK_SMALL 6000000 /* … up to LS_SMALL_HOSTS (≈ 0.1 s) … */
 #define LS_SMALL_HOSTS 32
-#define LS_WORK_LARGE 600000 /* … and above (≈ 10 ms: the budget binds, time targets are tight) */
-#define LS_KICK 5            /* random steps per perturbation */
-#define LS_MAX_STALE 40      /* stop after this many perturbations in a row without a better plan */
-#define LS_KICK_TRIES 64     /* draws per random step */
+#define LS_WORK_LARGE 600000      /* … and above (≈ 10 ms: the budget binds, time targets are tight) */
+#define LS_KICK 5                 /* random steps per perturbation */
+#define LS_MAX_STALE 40           /* stop after this many perturbations in a row without a better plan */
+#define LS_MAX_STALE_AT_TARGET 10 /* … once the best plan is at its target (LsOptions.stable) */
+#define LS_KICK_TRIES 64          /* draws per random step */
 #define LS_EPS 1e-12
 #define LS_TOP 8 /* best steps kept per scan: tried in order until one can be sequenced */
 
@@ -74,6 +75,7 @@ typedef struct Ls {
         const LsOptions *o;
         unsigned moves;     /* VMs away from their initial host */
         double lambda_unit; /* score units per MiB moved */
+        double target;      /* the imbalance counts only above this (LsOptions.stable) */
         uint64_t work, work_limit, deadline_us, rng;
         OrderInput order_in; /* the plan as the orderer sees it: final is the assignment */
         size_t base_dropped; /* moves the orderer dropped from the input plan */
@@ -128,6 +130,11 @@ static bool is_move(const Model *m, size_t v, size_t h) {
 
 static double move_cost(const Ls *s, size_t v, size_t h) {
         return is_move(s->m, v, h) ? s->lambda_unit * s->m->move_mib[v] : 0;
+}
+
+/* The change of max(imbalance - target, 0) when the imbalance changes by dimb from imb. */
+static double ls_hinge(const Ls *s, double imb, double dimb) {
+        return fmax(imb + dimb - s->target, 0) - fmax(imb - s->target, 0);
 }
 
 static double sd_of(double sum, double sum2, size_t n) {
@@ -218,7 +225,8 @@ ls_eval_move(Ls *s, size_t v, size_t h, const MoveFrom *f, bool need_gain, doubl
         int added = (int) is_move(m, v, h) - (int) is_move(m, v, from);
         if (added > 0 && s->moves + (unsigned) added > s->o->move_budget)
                 return false;
-        double ds = assignment_move_delta_to(m, a, f, h);
+        double dimb, ds = assignment_move_delta_split(m, a, f, h, &dimb);
+        ds += ls_hinge(s, f->imbalance, dimb) - dimb;
         if (need_gain && added > 0 && -ds < added * s->o->min_gain - LS_EPS)
                 return false;
         double d = ds + move_cost(s, v, h) - move_cost(s, v, from);
@@ -268,8 +276,10 @@ static bool ls_eval_swap(Ls *s, size_t v, size_t w, bool need_gain, double bound
         double sc2 = a->sum_ucpu2 - ucA * ucA - ucB * ucB + ucA2 * ucA2 + ucB2 * ucB2;
         double sm = a->sum_umem - umA - umB + umA2 + umB2;
         double sm2 = a->sum_umem2 - umA * umA - umB * umB + umA2 * umA2 + umB2 * umB2;
-        double ds = m->w_cpu * sd_of(sc, sc2, a->n_counted) + m->w_mem * sd_of(sm, sm2, a->n_counted) -
-                    s->imbalance;
+        double ds = ls_hinge(
+                s, s->imbalance,
+                m->w_cpu * sd_of(sc, sc2, a->n_counted) + m->w_mem * sd_of(sm, sm2, a->n_counted) -
+                        s->imbalance);
         ds += model_soft_penalty(m, v, B) - model_soft_penalty(m, v, A) + model_soft_penalty(m, w, A) -
               model_soft_penalty(m, w, B);
         if (need_gain && added > 0 && -ds < added * s->o->min_gain - LS_EPS)
@@ -303,7 +313,7 @@ static LsStep ls_apply(Ls *s, const LsStep *st) {
 
 /* How many moves the orderer drops from the current plan (it never overfills a host: a plan it
  * cannot sequence is one whose moves would be lost), or -ENOMEM. */
-static int ls_dropped(Ls *s, size_t *ret) {
+static int ls_dropped_hops(Ls *s, size_t *ret, unsigned *ret_hops) {
         _cleanup_(order_result_done) OrderResult res = {};
         s->order_in.final = s->a->host;
         s->order_in.hop_budget = s->o->move_budget > s->moves ? s->o->move_budget - s->moves : 0;
@@ -311,7 +321,13 @@ static int ls_dropped(Ls *s, size_t *ret) {
         if (r < 0)
                 return r;
         *ret = res.n_dropped;
+        if (ret_hops)
+                *ret_hops = res.hops_used;
         return 0;
+}
+
+static int ls_dropped(Ls *s, size_t *ret) {
+        return ls_dropped_hops(s, ret, NULL);
 }
 
 /* Applies st if the orderer can still sequence the plan (drops no more than it did from the
@@ -390,20 +406,26 @@ static void ls_best(Ls *s, LsTop *top) {
  * search would keep plans whose gains the pruning then takes back. */
 static int ls_prune(Ls *s) {
         const Model *m = s->m;
+        unsigned hops_now = 0;
+        bool have_hops = false;
         memset(s->skip, 0, sizeof(bool) * m->n_vms);
         for (;;) {
                 size_t worst = SIZE_MAX;
-                double worst_gain = s->o->min_gain;
+                double worst_gain = s->o->min_gain, worst_raw = INFINITY;
+                stable_check_sync(m, s->a, s->o->stable);
                 for (size_t v = 0; v < m->n_vms; v++) {
                         int init = m->initial[v];
                         if (!s->vm_ok[v] || s->skip[v] || init < 0 || s->a->host[v] == init ||
                             !s->host_ok[init])
                                 continue;
-                        double gain = assignment_move_delta(m, s->a, v, (size_t) init);
-                        if (gain < worst_gain && assignment_fits(m, s->a, v, (size_t) init, NULL)) {
-                                worst_gain = gain;
-                                worst = v;
-                        }
+                        double raw, gain = stable_check_gain(m, s->a, s->o->stable, v, (size_t) init, &raw);
+                        if (gain >= s->o->min_gain || gain > worst_gain ||
+                            (gain == worst_gain && raw >= worst_raw) ||
+                            !assignment_fits(m, s->a, v, (size_t) init, NULL))
+                                continue;
+                        worst_gain = gain;
+                        worst_raw = raw;
+                        worst = v;
                 }
                 if (worst == SIZE_MAX)
                         return 0;
@@ -413,11 +435,25 @@ static int ls_prune(Ls *s) {
                         .h = (size_t) m->initial[worst],
                         .added = -1,
                 };
-                int r = ls_try(s, &st);
+                /* Applied if the orderer sequences the rest as well, with no more hops. */
+                size_t dropped;
+                unsigned hops;
+                int r;
+                if (!have_hops) {
+                        r = ls_dropped_hops(s, &dropped, &hops_now);
+                        if (r < 0)
+                                return r;
+                        have_hops = true;
+                }
+                LsStep inv = ls_apply(s, &st);
+                r = ls_dropped_hops(s, &dropped, &hops);
                 if (r < 0)
                         return r;
-                if (r == 0)
+                if (dropped > s->base_dropped || hops > hops_now) {
+                        (void) ls_apply(s, &inv);
                         s->skip[worst] = true; /* cannot be sequenced back: leave it */
+                } else
+                        hops_now = hops;
         }
 }
 
@@ -500,7 +536,16 @@ static double ls_objective(const Ls *s) {
         for (size_t v = 0; v < s->m->n_vms; v++)
                 if (s->a->host[v] >= 0)
                         cost += move_cost(s, v, (size_t) s->a->host[v]);
-        return assignment_score(s->m, s->a) + cost;
+        double imb = assignment_imbalance(s->m, s->a);
+        return assignment_score(s->m, s->a) - imb + fmax(imb - s->target, 0) + cost;
+}
+
+/* With a target: the plan's imbalance is at or under it and no soft rule is broken. */
+static bool ls_at_target(const Ls *s) {
+        if (!(s->target > 0))
+                return false;
+        double imb = assignment_imbalance(s->m, s->a);
+        return imb <= s->target && assignment_score(s->m, s->a) - imb <= LS_EPS;
 }
 
 static int ls_init(Ls *s, const Model *m, Assignment *a, const LsOptions *o) {
@@ -539,6 +584,7 @@ static int ls_init(Ls *s, const Model *m, Assignment *a, const LsOptions *o) {
                 mem_sum += m->mem_cfg[v];
                 s->moves += a->host[v] >= 0 && is_move(m, v, (size_t) a->host[v]);
         }
+        s->target = o->stable ? o->stable->target : 0;
         s->lambda_unit = MODEL_MIGRATION_COST / (V > 0 && mem_sum > 0 ? mem_sum / (double) V : 1);
         size_t n_counted = 0;
         for (size_t h = 0; h < H; h++)
@@ -584,8 +630,13 @@ int ls_improve(const Model *m, Assignment *a, const LsOptions *opts, LsStats *re
         if (r < 0)
                 return r;
 
-        /* Iterated local search: kick the best plan, descend, keep the result if better. */
-        for (unsigned stale = 0; stale < LS_MAX_STALE && !out_of_work(&s); stale++) {
+        /* Iterated local search: kick the best plan, descend, keep the result if better. Once
+         * the best plan has nothing left above the target, only the migration cost is left to
+         * cut: fewer perturbations then (each costs the pruning's orderings, not counted as
+         * work). */
+        for (unsigned stale = 0;
+             stale < (ls_at_target(&s) ? LS_MAX_STALE_AT_TARGET : LS_MAX_STALE) && !out_of_work(&s);
+             stale++) {
                 bool kicked = false;
                 for (unsigned k = 0; k < LS_KICK; k++) {
                         r = ls_random_step(&s);

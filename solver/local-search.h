@@ -10,6 +10,12 @@
  * spent; the caller's clock is only a safety net. Deterministic: index order, ties to the
  * lowest index, a PRNG seeded from the sizes.
  *
+ * With LsOptions.stable, the score counts the weighted imbalance only above its target (half
+ * the aggressiveness threshold): the search does not balance below it, and its pruning judges
+ * moves as solver_plan()'s (stable_check_gain(): on held as on measured demands, and no revert
+ * that drops moves or adds hops); once its best plan is at the target it looks for fewer moves
+ * with fewer perturbations.
+ *
  * Rules of the neighbourhood:
  *   - every VM away from its initial host counts against move_budget (a swap of two VMs that
  *     were home adds two); a step that adds k moves must improve the score by k × min_gain
@@ -26,6 +32,7 @@
 typedef struct LsOptions {
         unsigned move_budget;  /* max VMs away from Model.initial */
         double min_gain;       /* score a step must gain per move it adds (model_min_gain()) */
+        StableCheck *stable;   /* or NULL: the pruning also judges gains on the held demands */
         uint64_t work;         /* candidate evaluations; 0 = default for the size */
         const bool *mandatory; /* n_vms or NULL: mandatory moves (the orderer puts them first) */
         const bool *late_host; /* n_hosts or NULL: hosts powered on in this pass (OrderInput) */

@@ -515,8 +515,15 @@ double assignment_move_delta(const Model *m, const Assignment *a, size_t vm, siz
 }
 
 double assignment_move_delta_to(const Model *m, const Assignment *a, const MoveFrom *f, size_t host) {
+        return assignment_move_delta_split(m, a, f, host, NULL);
+}
+
+double assignment_move_delta_split(
+        const Model *m, const Assignment *a, const MoveFrom *f, size_t host, double *ret_imbalance) {
         size_t vm = f->vm;
         int from = f->from;
+        if (ret_imbalance)
+                *ret_imbalance = 0;
         if (from == (int) host)
                 return 0;
 
@@ -529,6 +536,8 @@ double assignment_move_delta_to(const Model *m, const Assignment *a, const MoveF
                 sc += uc, sc2 += uc * uc, sm += um, sm2 += um * um;
         }
         double delta = imbalance_from_sums(m, sc, sc2, sm, sm2, a->n_counted) - f->imbalance;
+        if (ret_imbalance)
+                *ret_imbalance = delta;
 
         /* Penalties: the VM's VM–host penalty, and the pairs it is part of (each pair is one
          * term of assignment_score(), so only the pairs involving vm change). */
@@ -571,4 +580,113 @@ void assignment_move(const Model *m, Assignment *a, size_t vm, size_t host) {
         a->count[host]++;
         sums_add_host(m, a, host, +1);
         a->host[vm] = (int) host;
+}
+
+/* ---- the held-demand view ---- */
+
+int model_stable_new(const Model *m, Model **ret) {
+        const Problem *p = m->problem;
+        bool differs = false;
+        for (size_t v = 0; v < m->n_vms && !differs; v++)
+                differs = p->vms[v].has_cpu_demand_stable && p->vms[v].cpu_demand_stable < m->cpu[v];
+        *ret = NULL;
+        if (!differs)
+                return 0;
+        Model *s = malloc(sizeof(Model));
+        if (!s)
+                return -ENOMEM;
+        *s = *m;
+        s->cpu = NEW0(m->n_vms, double);
+        if (!s->cpu) {
+                free(s);
+                return -ENOMEM;
+        }
+        for (size_t v = 0; v < m->n_vms; v++)
+                s->cpu[v] = p->vms[v].has_cpu_demand_stable ? fmin(p->vms[v].cpu_demand_stable, m->cpu[v])
+                                                            : m->cpu[v];
+        *ret = s;
+        return 0;
+}
+
+Model *model_stable_free(Model *s) {
+        if (s) {
+                free(s->cpu);
+                free(s);
+        }
+        return NULL;
+}
+
+int stable_check_init(const Model *m, double target, StableCheck *ret) {
+        StableCheck c = {.target = target};
+        int r = model_stable_new(m, &c.view);
+        if (r >= 0 && c.view)
+                r = assignment_init(c.view, &c.a);
+        if (r >= 0 && !(c.exempt = NEW0(m->n_hosts, bool)))
+                r = -ENOMEM;
+        if (r < 0) {
+                stable_check_done(&c);
+                return r;
+        }
+        double overload = m->problem->policy->balance.overload;
+        _cleanup_free_ double *load = NEW0(m->n_hosts, double);
+        if (!load) {
+                stable_check_done(&c);
+                return -ENOMEM;
+        }
+        for (size_t v = 0; v < m->n_vms; v++)
+                if (m->initial[v] >= 0)
+                        load[m->initial[v]] += m->cpu[v];
+        for (size_t h = 0; h < m->n_hosts; h++)
+                c.exempt[h] = m->counted[h] && load[h] > overload * m->cpu_cap[h] + 1e-9;
+        *ret = c;
+        return 0;
+}
+
+void stable_check_done(StableCheck *c) {
+        if (c->view)
+                assignment_done(&c->a);
+        c->view = model_stable_free(c->view);
+        free(c->exempt);
+        c->exempt = NULL;
+}
+
+void stable_check_sync(const Model *m, const Assignment *a, StableCheck *c) {
+        if (!c || !c->view)
+                return;
+        for (size_t v = 0; v < m->n_vms; v++)
+                if (c->a.host[v] != a->host[v] && a->host[v] >= 0)
+                        assignment_move(c->view, &c->a, v, (size_t) a->host[v]);
+}
+
+double stable_check_gain(
+        const Model *m, const Assignment *a, const StableCheck *c, size_t vm, size_t host, double *ret_raw) {
+        double raw, gain;
+        if (!c || a->host[vm] == (int) host) {
+                gain = raw = assignment_move_delta(m, a, vm, host);
+                if (ret_raw)
+                        *ret_raw = raw;
+                return gain;
+        }
+        /* Relief of an overloaded host counts whole, not only above the target. */
+        int init = m->initial[vm];
+        bool relief = c->exempt && init >= 0 && c->exempt[init];
+        MoveFrom f;
+        double dimb;
+        assignment_move_from(m, a, vm, &f);
+        raw = assignment_move_delta_split(m, a, &f, host, &dimb);
+        double pen = raw - dimb, t = c->target;
+        gain = relief ? raw : pen + fmax(f.imbalance + dimb - t, 0) - fmax(f.imbalance - t, 0);
+        if (c->view) {
+                /* The same on the held demands (the penalties do not depend on demand). */
+                double dimb2;
+                assignment_move_from(c->view, &c->a, vm, &f);
+                (void) assignment_move_delta_split(c->view, &c->a, &f, host, &dimb2);
+                gain = fmin(
+                        gain, relief ? pen + dimb2
+                                     : pen + fmax(f.imbalance + dimb2 - t, 0) - fmax(f.imbalance - t, 0));
+                raw = fmin(raw, pen + dimb2);
+        }
+        if (ret_raw)
+                *ret_raw = raw;
+        return gain;
 }

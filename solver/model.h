@@ -146,9 +146,45 @@ typedef struct MoveFrom {
 } MoveFrom;
 void assignment_move_from(const Model *m, const Assignment *a, size_t vm, MoveFrom *ret);
 double assignment_move_delta_to(const Model *m, const Assignment *a, const MoveFrom *f, size_t host);
+/* The same; *ret_imbalance (if not NULL): the part of it that is the weighted imbalance's
+ * change (the rest is soft-rule penalties). */
+double assignment_move_delta_split(
+        const Model *m, const Assignment *a, const MoveFrom *f, size_t host, double *ret_imbalance);
 
 /* Moves vm to host, updating every sum. No checks. */
 void assignment_move(const Model *m, Assignment *a, size_t vm, size_t host);
 
 /* Soft-rule penalty VM vm has (or would have) on host, given the others' places. */
 double assignment_vm_penalty(const Model *m, const Assignment *a, size_t vm, size_t host);
+
+/* The held-demand view (SolverVm.cpu_demand_stable): the same model with each VM's CPU demand
+ * replaced by what of it has held. *ret NULL when no VM's differs (nothing to check). Shares
+ * every array but cpu with m: free with model_stable_free(), and only while m lives. */
+int model_stable_new(const Model *m, Model **ret);
+Model *model_stable_free(Model *s);
+
+/* The pruning's judgement of a balance move (solver_plan()'s prune_small_moves(), the local
+ * search's ls_prune()): its gain must clear min_gain (1) on the imbalance above a target — the
+ * plan balances down to target, not below: under target σ is noise that the next samples
+ * redraw, and a move's share of it does not hold — and (2) on the demands that have held as on
+ * the measured ones. A StableCheck follows an assignment of m on the held-demand view. */
+typedef struct StableCheck {
+        double target; /* imbalance the plan balances down to */
+        Model *view;   /* owned (model_stable_new()), or NULL: no held-demand view */
+        Assignment a;  /* on view, synced by stable_check_sync() */
+        bool *exempt;  /* n_hosts: sources above balance.overload at the start (measured
+                        * demands): a move off one relieves an overload, its whole gain counts
+                        * (not only above the target) */
+} StableCheck;
+int stable_check_init(const Model *m, double target, StableCheck *ret);
+void stable_check_done(StableCheck *c);
+/* Brings the view's assignment to a's placement (O(VMs)); call after a changes, before
+ * stable_check_gain(). */
+void stable_check_sync(const Model *m, const Assignment *a, StableCheck *c);
+/* How much worse the plan gets with vm on host (its initial one): the change of
+ * max(imbalance - target, 0) + penalties (the plain score change when the VM's initial host is
+ * exempt), the lower of the measured demands' and the held demands' (without a view: the
+ * measured). *ret_raw (if not NULL): the plain score change, the lower of both, to rank moves
+ * whose gains are all 0 above the target. c NULL: assignment_move_delta(). */
+double stable_check_gain(
+        const Model *m, const Assignment *a, const StableCheck *c, size_t vm, size_t host, double *ret_raw);

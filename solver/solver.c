@@ -55,7 +55,10 @@
 
 #define LNS_SUB_TIME_LIMIT_S 2.0 /* a safety net only: the work per sub-MIP is bounded by nodes */
 #define DEFAULT_TIME_LIMIT_S 5.0
-#define ORDER_RETRIES 2 /* plan_fill(): mandatory work re-run on what ordering could execute */
+#define ORDER_RETRIES 2
+/* A balancing plan brings the weighted imbalance down to this share of the aggressiveness
+ * threshold, not further (StableCheck.target). */
+#define BALANCE_TARGET_SHARE 0.5 /* plan_fill(): mandatory work re-run on what ordering could execute */
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(Model *, model_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Greedy *, greedy_free);
@@ -89,7 +92,7 @@ static unsigned count_balance_moved(const Model *m, const Assignment *a, const M
  * host counts; see run_lns()). */
 static int
 run_ls(const Model *m, Assignment *a, const SolverOptions *opts, const Greedy *g, const DpmResult *dpm,
-       unsigned move_budget, LsStats *ret_stats) {
+       unsigned move_budget, StableCheck *stable, LsStats *ret_stats) {
         _cleanup_free_ bool *mandatory = calloc(m->n_vms ? m->n_vms : 1, sizeof(bool));
         if (!mandatory)
                 return -ENOMEM;
@@ -100,6 +103,7 @@ run_ls(const Model *m, Assignment *a, const SolverOptions *opts, const Greedy *g
                 .late_host = dpm->power_on,
                 .move_budget = move_budget,
                 .min_gain = model_min_gain(m),
+                .stable = stable,
                 .time_limit_s = opts->time_limit_s > 0 ? opts->time_limit_s : DEFAULT_TIME_LIMIT_S,
                 .clock_us = opts->clock_us,
                 .clock_userdata = opts->clock_userdata,
@@ -200,50 +204,121 @@ static void unit_unrevert(const Model *m, Assignment *a, const Greedy *g, size_t
                         assignment_move(m, a, u, (size_t) from[u]);
 }
 
+/* The objective the plan is judged on: the imbalance above target, plus soft-rule penalties. */
+static double target_score(const Model *m, const Assignment *a, double target) {
+        double imb = assignment_imbalance(m, a);
+        return assignment_score(m, a) - imb + fmax(imb - target, 0);
+}
+
+/* How many moves ordering drops from the plan a holds and how many hops it routes through
+ * (hops: what the balance budget leaves, as keep_executable()). */
+static int count_dropped(
+        const Model *m, const Assignment *a, const Greedy *g, const DpmResult *dpm, size_t *ret,
+        unsigned *ret_hops) {
+        _cleanup_(order_result_done) OrderResult ord = {};
+        _cleanup_free_ bool *mandatory = calloc(m->n_vms ? m->n_vms : 1, sizeof(bool));
+        unsigned max = m->problem->policy->balance.max_moves_per_pass, used = 0;
+
+        if (!mandatory)
+                return -ENOMEM;
+        for (size_t v = 0; v < m->n_vms; v++) {
+                mandatory[v] = g->tags[v].mandatory;
+                used += a->host[v] != m->initial[v] && !mandatory[v];
+        }
+        OrderInput in = {
+                .initial = m->initial,
+                .final = a->host,
+                .mandatory = mandatory,
+                .late_host = dpm->power_on,
+                .hop_budget = used < max ? max - used : 0,
+        };
+        int r = order_plan(m, &in, &ord);
+        if (r < 0)
+                return r;
+        *ret = ord.n_dropped;
+        *ret_hops = ord.hops_used;
+        return 0;
+}
+
 /* LNS optimizes the plan as a whole and knows no per-move minimum gain: afterwards, balance
  * moves whose own contribution (how much worse the final score would be with that VM back on
  * its initial host) is below model_min_gain() are reverted, smallest contribution first, until
- * every balance move left earns its keep. Mandatory and DPM moves are never reverted. A hard
- * keep-together unit is reverted whole or not at all (its members back on their common initial
- * host; the contribution is the whole unit's): reverting one member would split it. */
-static int prune_small_moves(const Model *m, Assignment *a, const Greedy *g, const DpmResult *dpm) {
+ * every balance move left earns its keep. The contribution is the lower of the one on the
+ * measured demands and the one on the demands that have held (stable, see StableCheck): a
+ * gain that rests on a burst that just began or just ended is not kept. Mandatory and DPM moves are never
+ * reverted. A hard keep-together unit is reverted whole or not at all (its members back on their common
+ * initial host; the contribution is the whole unit's): reverting one member would split it. */
+static int prune_small_moves(
+        const Model *m, Assignment *a, const Greedy *g, const DpmResult *dpm, StableCheck *stable) {
         double min_gain = model_min_gain(m);
         _cleanup_free_ int *from = calloc(m->n_vms ? m->n_vms : 1, sizeof(int));
+        _cleanup_free_ bool *skip = calloc(m->n_vms ? m->n_vms : 1, sizeof(bool));
+        size_t base_dropped = 0;
+        unsigned hops = 0;
+        int r;
 
-        if (!from)
+        if (!from || !skip)
                 return -ENOMEM;
+        if (stable) {
+                r = count_dropped(m, a, g, dpm, &base_dropped, &hops);
+                if (r < 0)
+                        return r;
+        }
         for (size_t round = 0; round < m->n_vms; round++) {
                 size_t worst = SIZE_MAX;
-                double worst_gain = min_gain;
+                double worst_gain = min_gain, worst_raw = INFINITY;
+
+                stable_check_sync(m, a, stable);
 
                 for (size_t v = 0; v < m->n_vms; v++) {
-                        double gain;
+                        double gain, raw;
                         if (greedy_in_unit(g, v)) {
                                 if (g->unit_head[v] != v)
                                         continue;
                                 if (!unit_revert(m, a, g, dpm, v, from, &gain))
                                         continue;
                                 unit_unrevert(m, a, g, v, from);
-                                if (gain >= worst_gain)
-                                        continue;
+                                raw = gain;
                         } else {
-                                if (!prunable(m, a, g->tags, dpm, v))
+                                if (skip[v] || !prunable(m, a, g->tags, dpm, v))
                                         continue;
                                 size_t i = (size_t) m->initial[v];
-                                gain = assignment_move_delta(m, a, v, i);
-                                if (gain >= worst_gain || !assignment_fits(m, a, v, i, NULL))
+                                gain = stable_check_gain(m, a, stable, v, i, &raw);
+                                if (gain >= min_gain || !assignment_fits(m, a, v, i, NULL))
                                         continue;
                         }
+                        /* The smallest gain first; among equal ones (0 under the target) the
+                         * smallest plain gain. */
+                        if (gain > worst_gain || (gain == worst_gain && raw >= worst_raw))
+                                continue;
                         worst = v;
                         worst_gain = gain;
+                        worst_raw = raw;
                 }
                 if (worst == SIZE_MAX)
                         return 0;
                 if (greedy_in_unit(g, worst)) {
                         double d;
                         (void) unit_revert(m, a, g, dpm, worst, from, &d);
+                        continue;
+                }
+                int back = a->host[worst];
+                assignment_move(m, a, worst, (size_t) m->initial[worst]);
+                if (!stable)
+                        continue;
+                /* A move kept for the imbalance above the target may be half of a swap or make
+                 * room for another: its revert must leave a plan ordering runs as it is, with no
+                 * more hops (as the local search's pruning). */
+                size_t dropped;
+                unsigned h;
+                r = count_dropped(m, a, g, dpm, &dropped, &h);
+                if (r < 0)
+                        return r;
+                if (dropped > base_dropped || h > hops) {
+                        assignment_move(m, a, worst, (size_t) back);
+                        skip[worst] = true;
                 } else
-                        assignment_move(m, a, worst, (size_t) m->initial[worst]);
+                        hops = h;
         }
         return 0;
 }
@@ -478,6 +553,7 @@ int solver_plan(const Problem *p, const SolverOptions *opts, Plan **ret) {
         _cleanup_(dpm_result_done) DpmResult dpm = {};
         _cleanup_(assignment_done) Assignment a = {};
         _cleanup_free_ MoveReason *host_reason = NULL;
+        _cleanup_(stable_check_done) StableCheck stable = {};
         const BalancePolicy *bp = &p->policy->balance;
         LnsStats stats = {};
         LsStats ls_stats = {};
@@ -538,7 +614,11 @@ int solver_plan(const Problem *p, const SolverOptions *opts, Plan **ret) {
         }
 
         if (balance_ran) {
-                r = prune_small_moves(m, &a, g, &dpm);
+                r = stable_check_init(
+                        m, BALANCE_TARGET_SHARE * policy_imbalance_threshold(bp->aggressiveness), &stable);
+                if (r < 0)
+                        return r;
+                r = prune_small_moves(m, &a, g, &dpm, &stable);
                 if (r < 0)
                         return r;
         }
@@ -552,7 +632,8 @@ int solver_plan(const Problem *p, const SolverOptions *opts, Plan **ret) {
                 r = assignment_copy(m, &a, &greedy_a);
                 if (r < 0)
                         return r;
-                double greedy_score = assignment_score(m, &greedy_a);
+                double greedy_score = target_score(m, &greedy_a, stable.target);
+                unsigned greedy_moved = count_moved(m, &greedy_a);
                 unsigned used = count_balance_moved(m, &a, g->tags);
                 unsigned left = used < bp->max_moves_per_pass ? bp->max_moves_per_pass - used : 0;
                 total_budget = count_moved(m, &a) + left;
@@ -564,11 +645,11 @@ int solver_plan(const Problem *p, const SolverOptions *opts, Plan **ret) {
                 r = keep_executable(m, &a, g, &dpm);
                 if (r < 0)
                         return r;
-                r = run_ls(m, &a, opts, g, &dpm, total_budget, &ls_stats);
+                r = run_ls(m, &a, opts, g, &dpm, total_budget, &stable, &ls_stats);
                 if (r < 0)
                         return r;
                 lns_ran = lns_ran || ls_stats.improved;
-                r = prune_small_moves(m, &a, g, &dpm);
+                r = prune_small_moves(m, &a, g, &dpm, &stable);
                 if (r < 0)
                         return r;
                 r = keep_executable(m, &a, g, &dpm);
@@ -577,9 +658,14 @@ int solver_plan(const Problem *p, const SolverOptions *opts, Plan **ret) {
                 /* LNS counts every VM away from its initial host against one budget; if it
                  * traded a mandatory move for a balance move (a keep-apart partner moved instead),
                  * the balance budget could be exceeded: then greedy's plan too. */
-                if (assignment_score(m, &a) > greedy_score - 1e-12 ||
-                    (count_balance_moved(m, &a, g->tags) > bp->max_moves_per_pass &&
-                     count_balance_moved(m, &a, g->tags) > used)) {
+                double score = target_score(m, &a, stable.target);
+                bool better = score < greedy_score - 1e-12 ||
+                              (score < greedy_score + 1e-12 &&
+                               (count_moved(m, &a) < greedy_moved ||
+                                (count_moved(m, &a) == greedy_moved &&
+                                 assignment_score(m, &a) < assignment_score(m, &greedy_a) - 1e-12)));
+                if (!better || (count_balance_moved(m, &a, g->tags) > bp->max_moves_per_pass &&
+                                count_balance_moved(m, &a, g->tags) > used)) {
                         /* LNS + pruning did not beat greedy: greedy's plan, greedy's name. */
                         Assignment t = a;
                         a = greedy_a;

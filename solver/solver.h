@@ -42,8 +42,14 @@ typedef struct SolverVm {
         char *name; /* owned */
         int host;   /* index into Problem.hosts; -1 only for placement requests */
         unsigned vcpus;
-        uint64_t memory_mib;        /* configured size: what must fit */
-        double cpu_demand;          /* measured, in cores */
+        uint64_t memory_mib; /* configured size: what must fit */
+        double cpu_demand;   /* measured, in cores */
+        /* What of cpu_demand has held (drsd: the lowest of a 15-minute mean and the recent rates;
+         * <= cpu_demand). A balance move is made only if its gain clears min_gain on these
+         * demands too (a gain that rests on a burst that just began or just ended does not
+         * hold). has_cpu_demand_stable false (snapshots without it, tests): cpu_demand. */
+        double cpu_demand_stable;
+        bool has_cpu_demand_stable;
         uint64_t memory_demand_mib; /* measured active memory */
         int64_t last_moved_s;       /* seconds since drs last moved it; < 0 = never */
         bool migrating;             /* a migration is in flight: stays where it is this pass */

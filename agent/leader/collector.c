@@ -8,10 +8,16 @@
 
 #define PEAK_WINDOW_MAX 1024
 
-/* A smoothed quantity: EWMA plus the max of the last `window` values. */
+/* The time constant of the slow mean behind VmReport.cpu_demand_stable: the horizon over which
+ * drsd judges what a move realized (benefit.h, 15 minutes). */
+#define STABLE_TAU_S 900.0
+
+/* A smoothed quantity: EWMA plus the max of the last `window` values; for CPU also a slow mean
+ * (time constant STABLE_TAU_S, by the samples' timestamps). */
 typedef struct Smooth {
         bool have;
         double ewma;
+        double slow;
         double *ring; /* owned; window entries */
         unsigned pos, n;
 } Smooth;
@@ -37,7 +43,9 @@ struct Collector {
         size_t n_series;
 };
 
-static void smooth_add(Smooth *s, double v, double alpha, unsigned window) {
+static void smooth_add(Smooth *s, double v, double alpha, unsigned window, double dt_s) {
+        double slow_alpha = dt_s > 0 ? 1.0 - exp(-dt_s / STABLE_TAU_S) : alpha;
+        s->slow = s->have ? slow_alpha * v + (1.0 - slow_alpha) * s->slow : v;
         s->ewma = s->have ? alpha * v + (1.0 - alpha) * s->ewma : v;
         s->have = true;
         if (window > 0 && s->ring) {
@@ -58,6 +66,20 @@ static double smooth_value(const Smooth *s) {
                 if (s->ring[i] > m)
                         m = s->ring[i];
         return m;
+}
+
+/* What has held: the lowest of the slow mean and the values in the window (the newest when
+ * there is no window). A burst that just started or just ended is not in it; one that lasts
+ * enters it at the slow mean's pace. Never above smooth_value(). */
+static double smooth_stable(const Smooth *s) {
+        if (!s->have)
+                return 0;
+        double m = s->slow;
+        if (s->n == 0)
+                m = fmin(m, s->ewma);
+        for (unsigned i = 0; i < s->n; i++)
+                m = fmin(m, s->ring[i]);
+        return fmin(m, smooth_value(s));
 }
 
 static VmSeries *series_free(VmSeries *v) {
@@ -251,7 +273,7 @@ series_feed(const Collector *c, VmSeries *v, const char *host, const HvDomainSta
         if (same_host && v->have_baseline && d->cpu_time_ns >= v->last_cpu_ns) {
                 double cores = (double) (d->cpu_time_ns - v->last_cpu_ns) /
                                ((double) (t_usec - v->last_t_usec) * 1000.0);
-                smooth_add(&v->cpu, cores, c->alpha, c->window);
+                smooth_add(&v->cpu, cores, c->alpha, c->window, (double) (t_usec - v->last_t_usec) / 1e6);
         }
         /* Else: first sample, another host (migrated), or the counter went backwards
          * (restarted): a new baseline, no rate from this pair. */
@@ -259,7 +281,7 @@ series_feed(const Collector *c, VmSeries *v, const char *host, const HvDomainSta
         v->last_t_usec = t_usec;
         v->last_cpu_ns = d->cpu_time_ns;
         v->last_seen_usec = t_usec;
-        smooth_add(&v->mem, sample_memory_mib(d), c->alpha, c->window);
+        smooth_add(&v->mem, sample_memory_mib(d), c->alpha, c->window, 0);
 }
 
 static void forget_old_series(Collector *c, uint64_t now_usec) {
@@ -323,6 +345,8 @@ int collector_feed(Collector *c, const char *host, const HvHostStats *s) {
                         .vcpus = d->vcpus,
                         .memory_mib = (d->memory_kib + 1023) / 1024,
                         .cpu_demand = smooth_value(&v->cpu),
+                        .cpu_demand_stable = smooth_stable(&v->cpu),
+                        .has_cpu_demand_stable = true,
                         .memory_demand_mib = (uint64_t) smooth_value(&v->mem),
                         .migrating = d->migrating,
                 };

@@ -28,6 +28,9 @@ typedef struct VmReport {
         unsigned vcpus;
         uint64_t memory_mib;        /* configured */
         double cpu_demand;          /* cores, smoothed; 0 until two samples exist */
+        double cpu_demand_stable;   /* cores: what has held — the lowest of a 15-minute mean and the
+                                       recent rates (<= cpu_demand); a move's gain must hold on it too */
+        bool has_cpu_demand_stable; /* false: not known (a peer's report in cluster mode) */
         uint64_t memory_demand_mib; /* smoothed */
         bool migrating;
         char *migrating_to; /* owned; cluster mode: the target of the source's migration job, NULL = unknown

@@ -305,6 +305,8 @@ int leader_build_problem(const LeaderInput *in, Problem **ret) {
                         v->vcpus = vr->vcpus;
                         v->memory_mib = vr->memory_mib;
                         v->cpu_demand = vr->cpu_demand;
+                        v->cpu_demand_stable = vr->cpu_demand_stable;
+                        v->has_cpu_demand_stable = vr->has_cpu_demand_stable;
                         v->memory_demand_mib = vr->memory_demand_mib;
                         v->migrating = vr->migrating || (in->vm_busy && in->vm_busy(vr->name, in->userdata));
                         if (vr->n_disks > 0) {

@@ -229,6 +229,44 @@ static void test_invalid(void **state) {
         collector_free(c);
 }
 
+/* The held demand (cpu_demand_stable): a burst that just began is not in it, one that just
+ * ended is out of it at once, one that lasts enters it at the 15-minute mean's pace; never
+ * above cpu_demand. */
+static void test_stable(void **state) {
+        Collector *c;
+        uint64_t t = 0, ns = 0;
+
+        assert_int_equal(collector_new(0.5, 3, 300 * SEC, &c), 0);
+        feed1(c, "h1", t, dom("a", ns));
+        /* An hour at 1 core, 30 s samples. */
+        for (int i = 0; i < 120; i++) {
+                t += 30 * SEC, ns += 30 * NS_PER_SEC;
+                feed1(c, "h1", t, dom("a", ns));
+        }
+        assert_true(vm(c, "h1", "a")->has_cpu_demand_stable);
+        assert_float_equal(vm(c, "h1", "a")->cpu_demand, 1.0, 1e-9);
+        assert_float_equal(vm(c, "h1", "a")->cpu_demand_stable, 1.0, 1e-9);
+        /* A burst to 5 cores: seen at once in cpu_demand (the peak), not in the held demand. */
+        t += 30 * SEC, ns += 150 * NS_PER_SEC;
+        feed1(c, "h1", t, dom("a", ns));
+        assert_float_equal(vm(c, "h1", "a")->cpu_demand, 5.0, 1e-9);
+        assert_float_equal(vm(c, "h1", "a")->cpu_demand_stable, 1.0, 1e-9);
+        /* Ten minutes of it: the window is all burst, the 15-minute mean about half way. */
+        for (int i = 0; i < 19; i++) {
+                t += 30 * SEC, ns += 150 * NS_PER_SEC;
+                feed1(c, "h1", t, dom("a", ns));
+        }
+        double st = vm(c, "h1", "a")->cpu_demand_stable;
+        assert_true(st > 2.5 && st < 3.5); /* 1 + 4 (1 - e^(-600/900)) ≈ 2.95 */
+        /* The burst ends: the newest rate is 1 core, the peak keeps cpu_demand up for three
+         * samples; the held demand drops to the newest rate at once. */
+        t += 30 * SEC, ns += 30 * NS_PER_SEC;
+        feed1(c, "h1", t, dom("a", ns));
+        assert_float_equal(vm(c, "h1", "a")->cpu_demand, 5.0, 1e-9);
+        assert_float_equal(vm(c, "h1", "a")->cpu_demand_stable, 1.0, 1e-9);
+        collector_free(c);
+}
+
 /* The storage topology of a sample (pools, each VM's disks) is copied into the report. */
 static void test_storage(void **state) {
         Collector *c;
@@ -268,6 +306,7 @@ int main(void) {
                 cmocka_unit_test(test_memory),  cmocka_unit_test(test_ewma_peak),
                 cmocka_unit_test(test_stale),   cmocka_unit_test(test_forget),
                 cmocka_unit_test(test_invalid), cmocka_unit_test(test_storage),
+                cmocka_unit_test(test_stable),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
