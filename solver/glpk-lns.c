@@ -102,7 +102,6 @@
 #define LNS_LS_SWEEPS 4           /* exchange sweeps per call at most */
 #define LNS_LS_EPS 1e-9
 
-
 enum {
         RES_CPU,
         RES_MEM,
